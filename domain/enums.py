@@ -1,0 +1,64 @@
+"""Closed vocabularies of the domain. Values are the names stored in the database."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class PaymentStatus(StrEnum):
+    PENDING = "PENDING"
+    REQUIRES_ACTION = "REQUIRES_ACTION"
+    AUTHORIZED = "AUTHORIZED"
+    CAPTURED = "CAPTURED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"
+    REFUNDED = "REFUNDED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class PaymentMethodType(StrEnum):
+    CREDIT_CARD = "CREDIT_CARD"
+    DEBIT_CARD = "DEBIT_CARD"
+    PAYPAL = "PAYPAL"
+    BANK_TRANSFER = "BANK_TRANSFER"
+    CRYPTO = "CRYPTO"
+
+    @property
+    def is_card(self) -> bool:
+        return self in (PaymentMethodType.CREDIT_CARD, PaymentMethodType.DEBIT_CARD)
+
+
+class GatewayName(StrEnum):
+    SIMULATOR = "SIMULATOR"
+    STRIPE = "STRIPE"
+    PAYPAL = "PAYPAL"
+
+
+class TransactionType(StrEnum):
+    AUTHORIZATION = "AUTHORIZATION"
+    CAPTURE = "CAPTURE"
+    REFUND = "REFUND"
+    VOID = "VOID"
+
+
+class TransactionStatus(StrEnum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    UNKNOWN = "UNKNOWN"
+    REQUIRES_ACTION = "REQUIRES_ACTION"
+
+    @property
+    def is_open(self) -> bool:
+        """An open operation may still have moved money: nothing may conflict with it."""
+        return self in (TransactionStatus.PENDING, TransactionStatus.UNKNOWN)
+
+
+class RefundStatus(StrEnum):
+    PENDING = "PENDING"
+    PROCESSED = "PROCESSED"
+    FAILED = "FAILED"
+
+
+class NextActionType(StrEnum):
+    REDIRECT_TO_URL = "REDIRECT_TO_URL"

@@ -1,0 +1,179 @@
+"""The one catalogue of domain errors.
+
+Each error has a stable UPPER_SNAKE `reason` (AIP-193 ErrorInfo.reason) and a `kind` that the
+server translates to a gRPC status code. Messages are safe to show to callers: they never
+contain card data, tokens or secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from typing import ClassVar
+
+
+class ErrorKind(Enum):
+    INVALID_ARGUMENT = "INVALID_ARGUMENT"
+    NOT_FOUND = "NOT_FOUND"
+    ALREADY_EXISTS = "ALREADY_EXISTS"
+    FAILED_PRECONDITION = "FAILED_PRECONDITION"
+    ABORTED = "ABORTED"
+    UNAVAILABLE = "UNAVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    field: str
+    description: str
+    reason: str = "INVALID_FIELD"
+
+
+class DomainError(Exception):
+    reason: ClassVar[str] = "DOMAIN_ERROR"
+    kind: ClassVar[ErrorKind] = ErrorKind.FAILED_PRECONDITION
+    retryable: ClassVar[bool] = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        violations: Sequence[FieldViolation] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata: dict[str, str] = dict(metadata or {})
+        self.violations: tuple[FieldViolation, ...] = tuple(violations)
+
+
+# --- invalid input -------------------------------------------------------------------------
+class ValidationFailed(DomainError):
+    reason = "VALIDATION_FAILED"
+    kind = ErrorKind.INVALID_ARGUMENT
+
+    def __init__(self, violations: Sequence[FieldViolation]) -> None:
+        fields = ", ".join(v.field for v in violations)
+        super().__init__(f"invalid request: {fields}", violations=violations)
+
+
+class UnsupportedCurrency(DomainError):
+    reason = "UNSUPPORTED_CURRENCY"
+    kind = ErrorKind.INVALID_ARGUMENT
+
+
+class CurrencyMismatch(DomainError):
+    reason = "CURRENCY_MISMATCH"
+    kind = ErrorKind.INVALID_ARGUMENT
+
+
+class RawCardDataRejected(DomainError):
+    reason = "RAW_CARD_DATA_REJECTED"
+    kind = ErrorKind.INVALID_ARGUMENT
+
+
+class InvalidPaymentMethodToken(DomainError):
+    reason = "PAYMENT_METHOD_TOKEN_INVALID"
+    kind = ErrorKind.INVALID_ARGUMENT
+
+
+# --- not found -----------------------------------------------------------------------------
+class PaymentNotFound(DomainError):
+    reason = "PAYMENT_NOT_FOUND"
+    kind = ErrorKind.NOT_FOUND
+
+
+class RefundNotFound(DomainError):
+    reason = "REFUND_NOT_FOUND"
+    kind = ErrorKind.NOT_FOUND
+
+
+class PaymentMethodNotFound(DomainError):
+    reason = "PAYMENT_METHOD_NOT_FOUND"
+    kind = ErrorKind.NOT_FOUND
+
+
+# --- conflicts with the current state ------------------------------------------------------
+class PaymentAlreadyExists(DomainError):
+    reason = "PAYMENT_ALREADY_EXISTS"
+    kind = ErrorKind.ALREADY_EXISTS
+
+
+class InvalidStateTransition(DomainError):
+    reason = "INVALID_STATE_TRANSITION"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+
+class AmountExceedsCapturable(DomainError):
+    reason = "AMOUNT_EXCEEDS_CAPTURABLE"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+
+class AmountExceedsRefundable(DomainError):
+    reason = "AMOUNT_EXCEEDS_REFUNDABLE"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+
+class PaymentMethodUnusable(DomainError):
+    reason = "PAYMENT_METHOD_UNUSABLE"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+
+class OperationInProgress(DomainError):
+    """Another gateway operation on the payment has not finished (or its outcome is unknown)."""
+
+    reason = "OPERATION_IN_PROGRESS"
+    kind = ErrorKind.ABORTED
+    retryable = True
+
+
+class ConcurrentModification(DomainError):
+    reason = "CONCURRENT_MODIFICATION"
+    kind = ErrorKind.ABORTED
+    retryable = True
+
+
+# --- gateway answers -----------------------------------------------------------------------
+class PaymentDeclined(DomainError):
+    """The gateway refused the operation. `reason` is the decline code (CARD_DECLINED, ...)."""
+
+    kind = ErrorKind.FAILED_PRECONDITION
+
+    def __init__(self, code: str, message: str, *, metadata: Mapping[str, str]) -> None:
+        super().__init__(message, metadata=metadata)
+        self.code = code
+
+    @property
+    def decline_reason(self) -> str:
+        return self.code
+
+
+class GatewayUnavailable(DomainError):
+    """The gateway could not be reached and certainly did not act on the request."""
+
+    reason = "GATEWAY_UNAVAILABLE"
+    kind = ErrorKind.UNAVAILABLE
+    retryable = True
+
+
+class GatewayOutcomeUnknown(DomainError):
+    """The gateway may or may not have acted (timeout after sending). Reconciliation decides."""
+
+    reason = "GATEWAY_OUTCOME_UNKNOWN"
+    kind = ErrorKind.UNAVAILABLE
+    retryable = True
+
+
+class StorageUnavailable(DomainError):
+    """The database could not be reached; nothing was changed."""
+
+    reason = "STORAGE_UNAVAILABLE"
+    kind = ErrorKind.UNAVAILABLE
+    retryable = True
+
+
+def reason_of(error: DomainError) -> str:
+    """The ErrorInfo reason; declines carry the gateway's decline code."""
+    if isinstance(error, PaymentDeclined):
+        return error.code
+    return error.reason

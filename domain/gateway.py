@@ -1,0 +1,98 @@
+"""What the domain asks of a payment gateway and what it gets back (the gateway port)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+from domain.enums import GatewayName, NextActionType, PaymentMethodType
+from domain.money import Money
+
+
+class OutcomeStatus(StrEnum):
+    SUCCEEDED = "SUCCEEDED"
+    DECLINED = "DECLINED"
+    REQUIRES_ACTION = "REQUIRES_ACTION"
+
+
+@dataclass(frozen=True, slots=True)
+class NextAction:
+    type: NextActionType
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayOutcome:
+    """The gateway's definite answer. Declines carry a stable failure code."""
+
+    status: OutcomeStatus
+    # The gateway's id of the object acted on (PaymentIntent, capture, refund ...).
+    reference: str | None = None
+    failure_code: str | None = None
+    failure_reason: str | None = None
+    next_action: NextAction | None = None
+
+    @classmethod
+    def succeeded(cls, reference: str) -> GatewayOutcome:
+        return cls(OutcomeStatus.SUCCEEDED, reference)
+
+    @classmethod
+    def declined(cls, code: str, reason: str, reference: str | None = None) -> GatewayOutcome:
+        return cls(OutcomeStatus.DECLINED, reference, failure_code=code, failure_reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizationRequest:
+    idempotency_key: str
+    payment_id: str
+    amount: Money
+    payment_method_type: PaymentMethodType
+    payment_method_token: str
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayOperationRequest:
+    """Capture, void or refund of something the gateway already authorized."""
+
+    idempotency_key: str
+    gateway_payment_id: str
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentMethodDetails:
+    """Display data of a tokenized method, as the gateway reports it."""
+
+    type: PaymentMethodType
+    card_brand: str | None = None
+    card_last4: str | None = None
+    card_expiry_month: int | None = None
+    card_expiry_year: int | None = None
+    paypal_email: str | None = None
+
+
+class PaymentGateway(Protocol):
+    """Implemented by the simulator, Stripe and PayPal adapters in infra/.
+
+    Methods return a `GatewayOutcome` for any definite answer (including declines), raise
+    `GatewayUnavailable` when the request certainly had no effect, and `GatewayOutcomeUnknown`
+    when it may have (timeouts after sending).
+    """
+
+    @property
+    def name(self) -> GatewayName: ...
+
+    async def authorize(self, request: AuthorizationRequest) -> GatewayOutcome: ...
+
+    async def capture(self, request: GatewayOperationRequest) -> GatewayOutcome: ...
+
+    async def void(self, request: GatewayOperationRequest) -> GatewayOutcome: ...
+
+    async def refund(self, request: GatewayOperationRequest) -> GatewayOutcome: ...
+
+    async def describe_payment_method(
+        self, token: str, method_type: PaymentMethodType
+    ) -> PaymentMethodDetails: ...

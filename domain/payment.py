@@ -1,0 +1,404 @@
+"""The Payment aggregate and its state machine.
+
+Every change of state goes through a named method that checks TRANSITIONS and records the
+domain events it causes. Gateway operations have two steps: `begin_*` records the intent as a
+PENDING transaction (committed before the gateway is called) and `record_*` applies the
+gateway's answer. An open (PENDING or UNKNOWN) operation blocks conflicting ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from domain.enums import (
+    GatewayName,
+    PaymentMethodType,
+    PaymentStatus,
+    TransactionStatus,
+    TransactionType,
+)
+from domain.errors import (
+    AmountExceedsCapturable,
+    AmountExceedsRefundable,
+    InvalidStateTransition,
+    OperationInProgress,
+)
+from domain.events import (
+    DomainEvent,
+    PaymentAuthorized,
+    PaymentCancelled,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentRequiresAction,
+    PaymentSucceeded,
+)
+from domain.gateway import GatewayOutcome, NextAction, OutcomeStatus
+from domain.money import Money
+from domain.transaction import Transaction
+
+S = PaymentStatus
+
+TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    S.PENDING: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
+    S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.FAILED, S.CANCELLED}),
+    # A declined payment may be authorized again (Stripe: requires_payment_method).
+    S.FAILED: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
+    S.AUTHORIZED: frozenset({S.CAPTURED, S.CANCELLED}),
+    S.CAPTURED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.REFUNDED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+# Which status an operation needs before it can begin.
+AUTHORIZABLE = frozenset({S.PENDING, S.FAILED})
+REFUNDABLE = frozenset({S.CAPTURED, S.PARTIALLY_REFUNDED})
+# Cancelling these needs a void at the gateway: it holds (or may hold) an authorization.
+VOID_AT_GATEWAY = frozenset({S.AUTHORIZED, S.REQUIRES_ACTION})
+
+
+def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
+    return target in TRANSITIONS[current]
+
+
+@dataclass(slots=True)
+class Payment:
+    id: str
+    order_id: str
+    user_id: str
+    amount: Money
+    payment_method_type: PaymentMethodType
+    gateway: GatewayName
+    created_at: datetime
+    updated_at: datetime
+    payment_method_id: str | None = None
+    # The gateway token charged: either given directly or taken from the saved method.
+    payment_method_token: str | None = None
+    description: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    status: PaymentStatus = PaymentStatus.PENDING
+    gateway_payment_id: str | None = None
+    authorized_minor: int = 0
+    captured_minor: int = 0
+    refunded_minor: int = 0
+    failure_code: str | None = None
+    failure_reason: str | None = None
+    retry_count: int = 0
+    next_action: NextAction | None = None
+    authorized_at: datetime | None = None
+    captured_at: datetime | None = None
+    failed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    refunded_at: datetime | None = None
+    cancellation_reason: str = ""
+    version: int = 0
+    transactions: list[Transaction] = field(default_factory=list)
+    events: list[DomainEvent] = field(default_factory=list)
+
+    # --- derived amounts -----------------------------------------------------------------
+    @property
+    def currency(self) -> str:
+        return self.amount.currency
+
+    @property
+    def pending_refund_minor(self) -> int:
+        return sum(
+            t.amount.amount_minor
+            for t in self.transactions
+            if t.type is TransactionType.REFUND and t.is_open
+        )
+
+    @property
+    def refundable_minor(self) -> int:
+        """What a new refund may still take: captured, less refunded and in-flight refunds."""
+        return self.captured_minor - self.refunded_minor - self.pending_refund_minor
+
+    @property
+    def open_operations(self) -> list[Transaction]:
+        return [t for t in self.transactions if t.is_open]
+
+    def transaction(self, transaction_id: str) -> Transaction:
+        for txn in self.transactions:
+            if txn.id == transaction_id:
+                return txn
+        raise KeyError(transaction_id)
+
+    # --- guards --------------------------------------------------------------------------
+    def _require_status(self, allowed: frozenset[PaymentStatus], operation: str) -> None:
+        if self.status not in allowed:
+            raise InvalidStateTransition(
+                f"cannot {operation} a payment that is {self.status.value}",
+                metadata={
+                    "payment_id": self.id,
+                    "status": self.status.value,
+                    "operation": operation,
+                },
+            )
+
+    def _require_no_open_operation(self, *, except_refunds: bool = False) -> None:
+        blocking = [
+            t
+            for t in self.open_operations
+            if not (except_refunds and t.type is TransactionType.REFUND)
+        ]
+        if blocking:
+            txn = blocking[0]
+            raise OperationInProgress(
+                f"a {txn.type.value.lower()} of this payment is still {txn.status.value.lower()}",
+                metadata={
+                    "payment_id": self.id,
+                    "transaction_id": txn.id,
+                    "transaction_status": txn.status.value,
+                },
+            )
+
+    def _move_to(self, target: PaymentStatus, now: datetime) -> None:
+        if not can_transition(self.status, target):
+            raise InvalidStateTransition(
+                f"a {self.status.value} payment cannot become {target.value}",
+                metadata={"payment_id": self.id, "status": self.status.value, "to": target.value},
+            )
+        self.status = target
+        self.updated_at = now
+
+    def _begin(
+        self,
+        kind: TransactionType,
+        amount: Money,
+        transaction_id: str,
+        now: datetime,
+        refund_id: str | None = None,
+    ) -> Transaction:
+        txn = Transaction.begin(
+            transaction_id=transaction_id,
+            payment_id=self.id,
+            type=kind,
+            amount=amount,
+            now=now,
+            refund_id=refund_id,
+        )
+        self.transactions.append(txn)
+        self.updated_at = now
+        return txn
+
+    def _open_transaction(self, transaction_id: str, kind: TransactionType) -> Transaction:
+        txn = self.transaction(transaction_id)
+        if txn.type is not kind:
+            raise InvalidStateTransition(
+                f"transaction {txn.id} is a {txn.type.value}, not a {kind.value}",
+                metadata={"transaction_id": txn.id},
+            )
+        return txn
+
+    # --- authorization -------------------------------------------------------------------
+    def begin_authorization(
+        self,
+        *,
+        transaction_id: str,
+        now: datetime,
+        payment_method_id: str | None = None,
+        payment_method_token: str | None = None,
+    ) -> Transaction:
+        self._require_status(AUTHORIZABLE, "authorize")
+        self._require_no_open_operation()
+        if any(t.type is TransactionType.AUTHORIZATION for t in self.transactions):
+            self.retry_count += 1
+        if payment_method_token:
+            self.payment_method_id = payment_method_id
+            self.payment_method_token = payment_method_token
+        return self._begin(TransactionType.AUTHORIZATION, self.amount, transaction_id, now)
+
+    def record_authorization(
+        self, transaction_id: str, outcome: GatewayOutcome, now: datetime, event_id: str
+    ) -> None:
+        txn = self._open_transaction(transaction_id, TransactionType.AUTHORIZATION)
+        if outcome.reference:
+            self.gateway_payment_id = outcome.reference
+        if outcome.status is OutcomeStatus.SUCCEEDED:
+            txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
+            self._move_to(S.AUTHORIZED, now)
+            self.authorized_minor = txn.amount.amount_minor
+            self.authorized_at = now
+            self.failure_code = self.failure_reason = None
+            self.next_action = None
+            self.events.append(
+                PaymentAuthorized(
+                    event_id, self.id, self.order_id, now,
+                    amount=txn.amount,
+                    payment_method_type=self.payment_method_type,
+                    transaction_id=txn.id,
+                )
+            )  # fmt: skip
+        elif outcome.status is OutcomeStatus.REQUIRES_ACTION:
+            txn.settle(
+                TransactionStatus.REQUIRES_ACTION, now, gateway_transaction_id=outcome.reference
+            )
+            self._move_to(S.REQUIRES_ACTION, now)
+            self.failure_code = self.failure_reason = None
+            self.next_action = outcome.next_action
+            url = outcome.next_action.url if outcome.next_action else ""
+            self.events.append(PaymentRequiresAction(event_id, self.id, self.order_id, now, url))
+        else:
+            code = outcome.failure_code or "CARD_DECLINED"
+            reason = outcome.failure_reason or "the payment was declined"
+            self._fail_authorization(txn, code, reason, now, event_id)
+
+    def _fail_authorization(
+        self, txn: Transaction, code: str, reason: str, now: datetime, event_id: str
+    ) -> None:
+        txn.settle(TransactionStatus.FAILED, now, failure_code=code, failure_reason=reason)
+        self._move_to(S.FAILED, now)
+        self.failure_code, self.failure_reason = code, reason
+        self.failed_at = now
+        self.next_action = None
+        self.events.append(
+            PaymentFailed(event_id, self.id, self.order_id, now, reason, code, self.retry_count)
+        )
+
+    # --- capture -------------------------------------------------------------------------
+    def begin_capture(
+        self, *, transaction_id: str, now: datetime, amount_minor: int | None = None
+    ) -> Transaction:
+        self._require_status(frozenset({S.AUTHORIZED}), "capture")
+        self._require_no_open_operation()
+        amount = self.authorized_minor if amount_minor is None else amount_minor
+        if amount <= 0 or amount > self.authorized_minor:
+            raise AmountExceedsCapturable(
+                f"cannot capture {amount}: only {self.authorized_minor} is authorized",
+                metadata={
+                    "payment_id": self.id,
+                    "capturable_amount_minor": str(self.authorized_minor),
+                },
+            )
+        return self._begin(
+            TransactionType.CAPTURE, Money(amount, self.currency), transaction_id, now
+        )
+
+    def record_capture(
+        self, transaction_id: str, outcome: GatewayOutcome, now: datetime, event_id: str
+    ) -> None:
+        txn = self._open_transaction(transaction_id, TransactionType.CAPTURE)
+        if outcome.status is not OutcomeStatus.SUCCEEDED:
+            # The authorization stands; the caller may try again.
+            txn.settle(
+                TransactionStatus.FAILED, now,
+                failure_code=outcome.failure_code, failure_reason=outcome.failure_reason,
+            )  # fmt: skip
+            return
+        txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
+        self._move_to(S.CAPTURED, now)
+        self.captured_minor = txn.amount.amount_minor
+        self.captured_at = now
+        self.events.append(
+            PaymentSucceeded(
+                event_id, self.id, self.order_id, now,
+                amount=txn.amount,
+                payment_method_type=self.payment_method_type,
+                transaction_id=txn.id,
+            )
+        )  # fmt: skip
+
+    # --- cancel (void) -------------------------------------------------------------------
+    def begin_cancellation(
+        self, *, transaction_id: str, now: datetime, event_id: str, reason: str = ""
+    ) -> Transaction | None:
+        """Returns the VOID to send to the gateway, or None when nothing is held there and
+        the payment is cancelled at once."""
+        self._require_status(AUTHORIZABLE | VOID_AT_GATEWAY, "cancel")
+        self._require_no_open_operation()
+        self.cancellation_reason = reason
+        if self.status in VOID_AT_GATEWAY and self.gateway_payment_id:
+            amount = Money(self.authorized_minor or self.amount.amount_minor, self.currency)
+            return self._begin(TransactionType.VOID, amount, transaction_id, now)
+        self._cancel(now, event_id)
+        return None
+
+    def record_void(
+        self, transaction_id: str, outcome: GatewayOutcome, now: datetime, event_id: str
+    ) -> None:
+        txn = self._open_transaction(transaction_id, TransactionType.VOID)
+        if outcome.status is not OutcomeStatus.SUCCEEDED:
+            txn.settle(
+                TransactionStatus.FAILED, now,
+                failure_code=outcome.failure_code, failure_reason=outcome.failure_reason,
+            )  # fmt: skip
+            return
+        txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
+        self._cancel(now, event_id)
+
+    def _cancel(self, now: datetime, event_id: str) -> None:
+        self._move_to(S.CANCELLED, now)
+        self.cancelled_at = now
+        self.next_action = None
+        self.events.append(
+            PaymentCancelled(event_id, self.id, self.order_id, now, self.cancellation_reason)
+        )
+
+    # --- refunds -------------------------------------------------------------------------
+    def begin_refund(
+        self,
+        *,
+        transaction_id: str,
+        refund_id: str,
+        now: datetime,
+        amount_minor: int | None = None,
+    ) -> Transaction:
+        self._require_status(REFUNDABLE, "refund")
+        # Refunds may run side by side; each reserves its amount while it is open.
+        self._require_no_open_operation(except_refunds=True)
+        refundable = self.refundable_minor
+        amount = refundable if amount_minor is None else amount_minor
+        if amount <= 0 or amount > refundable:
+            raise AmountExceedsRefundable(
+                f"cannot refund {amount}: {refundable} is refundable",
+                metadata={"payment_id": self.id, "refundable_amount_minor": str(refundable)},
+            )
+        money = Money(amount, self.currency)
+        return self._begin(TransactionType.REFUND, money, transaction_id, now, refund_id)
+
+    def record_refund(
+        self, transaction_id: str, outcome: GatewayOutcome, now: datetime, event_id: str
+    ) -> None:
+        txn = self._open_transaction(transaction_id, TransactionType.REFUND)
+        if outcome.status is not OutcomeStatus.SUCCEEDED:
+            txn.settle(
+                TransactionStatus.FAILED, now,
+                failure_code=outcome.failure_code, failure_reason=outcome.failure_reason,
+            )  # fmt: skip
+            self.updated_at = now
+            return
+        txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
+        self.refunded_minor += txn.amount.amount_minor
+        fully = self.refunded_minor == self.captured_minor
+        self._move_to(S.REFUNDED if fully else S.PARTIALLY_REFUNDED, now)
+        if fully:
+            self.refunded_at = now
+        assert txn.refund_id is not None
+        self.events.append(
+            PaymentRefunded(
+                event_id, self.id, self.order_id, now,
+                refund_id=txn.refund_id, amount=txn.amount, transaction_id=txn.id,
+            )
+        )  # fmt: skip
+
+    # --- unknown outcomes ----------------------------------------------------------------
+    def mark_outcome_unknown(self, transaction_id: str, now: datetime, detail: str) -> None:
+        """The gateway call ended without an answer; the operation stays open until the
+        reconciler learns what happened."""
+        txn = self.transaction(transaction_id)
+        txn.settle(
+            TransactionStatus.UNKNOWN, now,
+            failure_code="GATEWAY_OUTCOME_UNKNOWN", failure_reason=detail,
+        )  # fmt: skip
+        self.updated_at = now
+
+    def abandon_operation(self, transaction_id: str, now: datetime, code: str, detail: str) -> None:
+        """The gateway certainly did not act (unreachable): close the intent, change nothing."""
+        txn = self.transaction(transaction_id)
+        txn.settle(TransactionStatus.FAILED, now, failure_code=code, failure_reason=detail)
+        self.updated_at = now
+
+    def pull_events(self) -> list[DomainEvent]:
+        events, self.events = self.events, []
+        return events

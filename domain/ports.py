@@ -1,0 +1,115 @@
+"""The ports infra/ implements. Use cases depend on these, never on an adapter."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol
+
+from domain.enums import GatewayName, PaymentMethodType
+from domain.events import DomainEvent
+from domain.gateway import PaymentGateway
+from domain.pagination import Page, PageRequest
+from domain.payment import Payment
+from domain.payment_method import PaymentMethod
+from domain.refund import Refund
+
+
+class PaymentRepository(Protocol):
+    async def add(self, payment: Payment) -> None:
+        """Insert; raises PaymentAlreadyExists when the order already has a payment."""
+
+    async def get(self, payment_id: str) -> Payment:
+        """Raises PaymentNotFound."""
+
+    async def get_for_update(self, payment_id: str) -> Payment:
+        """Loads and locks the payment until the unit of work ends. Raises PaymentNotFound."""
+
+    async def find_by_order(self, order_id: str) -> Payment | None: ...
+
+    async def save(self, payment: Payment) -> None:
+        """Writes the payment and its transactions; raises ConcurrentModification when the
+        stored version is not the one loaded."""
+
+
+class RefundRepository(Protocol):
+    async def add(self, refund: Refund) -> None: ...
+
+    async def get(self, refund_id: str) -> Refund:
+        """Raises RefundNotFound."""
+
+    async def save(self, refund: Refund) -> None: ...
+
+    async def list_for_payment(self, payment_id: str, page: PageRequest) -> Page[Refund]: ...
+
+
+class PaymentMethodRepository(Protocol):
+    async def add(self, method: PaymentMethod) -> None: ...
+
+    async def get(self, payment_method_id: str) -> PaymentMethod:
+        """A method that is not deleted; raises PaymentMethodNotFound."""
+
+    async def list_for_user(self, user_id: str, page: PageRequest) -> Page[PaymentMethod]: ...
+
+    async def lock_user(self, user_id: str) -> list[PaymentMethod]:
+        """Locks and returns the user's live methods, serialising default changes."""
+
+    async def save(self, method: PaymentMethod) -> None: ...
+
+
+class EventOutbox(Protocol):
+    async def add(self, events: list[DomainEvent]) -> None:
+        """Stores events in the current transaction, for the relay to publish after commit."""
+
+
+class UnitOfWork(Protocol):
+    """One database transaction. `async with uow:` begins; leaving without `commit()` rolls
+    back. The same object can be entered again for a new transaction."""
+
+    @property
+    def payments(self) -> PaymentRepository: ...
+
+    @property
+    def refunds(self) -> RefundRepository: ...
+
+    @property
+    def payment_methods(self) -> PaymentMethodRepository: ...
+
+    @property
+    def outbox(self) -> EventOutbox: ...
+
+    async def __aenter__(self) -> UnitOfWork: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """Timezone-aware UTC."""
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str:
+        """A new unique id (UUID string)."""
+
+
+class CurrencyCatalog(Protocol):
+    def exponent(self, code: str) -> int | None:
+        """ISO 4217 minor-unit exponent of a supported currency, None when unsupported."""
+
+
+class GatewayDirectory(Protocol):
+    def get(self, name: GatewayName) -> PaymentGateway:
+        """Raises GatewayUnavailable when that gateway is not configured."""
+
+    def choose(
+        self, method_type: PaymentMethodType, currency: str, requested: GatewayName | None
+    ) -> GatewayName:
+        """The gateway a new payment goes to."""

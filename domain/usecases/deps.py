@@ -1,0 +1,28 @@
+"""The ports a use case runs with, bundled so signatures stay short."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from domain.errors import FieldViolation, ValidationFailed
+from domain.ports import Clock, CurrencyCatalog, GatewayDirectory, IdGenerator, UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Deps:
+    uow: UnitOfWork
+    gateways: GatewayDirectory
+    clock: Clock
+    ids: IdGenerator
+    currencies: CurrencyCatalog
+
+
+class Command(Protocol):
+    def violations(self) -> list[FieldViolation]: ...
+
+
+def validate(command: Command) -> None:
+    violations = command.violations()
+    if violations:
+        raise ValidationFailed(violations)

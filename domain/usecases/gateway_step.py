@@ -1,0 +1,93 @@
+"""Stripe's "atomic phases" for one gateway operation.
+
+1. In its own committed transaction, lock the payment, check the operation is allowed and
+   record the intent (a PENDING transaction carrying the gateway idempotency key).
+2. Call the gateway outside any database transaction.
+3. In a new transaction, lock the payment again and apply the answer.
+
+A crash or timeout between 1 and 3 leaves the intent PENDING or UNKNOWN, never a silent loss:
+the reconciler asks the gateway by the idempotency key and finishes the operation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from domain.errors import GatewayOutcomeUnknown, GatewayUnavailable
+from domain.gateway import GatewayOutcome, PaymentGateway
+from domain.payment import Payment
+from domain.transaction import Transaction
+from domain.usecases.deps import Deps
+
+Begin = Callable[[Payment], Transaction | None]
+Call = Callable[[PaymentGateway, Payment, Transaction], Awaitable[GatewayOutcome]]
+Record = Callable[[Payment, Transaction, GatewayOutcome], None]
+AfterCommit = Callable[[Deps, Payment, Transaction], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayStep:
+    begin: Begin
+    call: Call
+    record: Record
+    # Extra writes in the same transaction as phase 1 / phase 3 (e.g. the Refund row).
+    on_begin: AfterCommit | None = None
+    on_record: AfterCommit | None = None
+
+
+async def run_gateway_step(deps: Deps, payment_id: str, step: GatewayStep) -> Payment:
+    async with deps.uow as uow:
+        payment = await uow.payments.get_for_update(payment_id)
+        txn = step.begin(payment)
+        await uow.payments.save(payment)
+        if txn is not None and step.on_begin:
+            await step.on_begin(deps, payment, txn)
+        await uow.outbox.add(payment.pull_events())
+        await uow.commit()
+    if txn is None:
+        return payment
+
+    try:
+        # Inside the try: an unconfigured gateway is unreachable too, and must not leave the
+        # intent PENDING (it would block the payment with OperationInProgress for good).
+        gateway = deps.gateways.get(payment.gateway)
+        outcome = await step.call(gateway, payment, txn)
+    except GatewayUnavailable as unreachable:
+        code, detail = unreachable.reason, unreachable.message
+        await _close(deps, payment_id, txn, step, lambda p: p.abandon_operation(
+            txn.id, deps.clock.now(), code, detail))  # fmt: skip
+        raise
+    except GatewayOutcomeUnknown as unknown:
+        detail = unknown.message
+        await _close(deps, payment_id, txn, step, lambda p: p.mark_outcome_unknown(
+            txn.id, deps.clock.now(), detail))  # fmt: skip
+        raise
+
+    async with deps.uow as uow:
+        payment = await uow.payments.get_for_update(payment_id)
+        current = payment.transaction(txn.id)
+        step.record(payment, current, outcome)
+        await uow.payments.save(payment)
+        if step.on_record:
+            await step.on_record(deps, payment, current)
+        await uow.outbox.add(payment.pull_events())
+        await uow.commit()
+    return payment
+
+
+async def _close(
+    deps: Deps,
+    payment_id: str,
+    txn: Transaction,
+    step: GatewayStep,
+    change: Callable[[Payment], None],
+) -> None:
+    """Record that the call ended without an answer to apply (unreachable or unknown)."""
+    async with deps.uow as uow:
+        payment = await uow.payments.get_for_update(payment_id)
+        change(payment)
+        await uow.payments.save(payment)
+        if step.on_record:
+            await step.on_record(deps, payment, payment.transaction(txn.id))
+        await uow.commit()

@@ -1,0 +1,127 @@
+"""Authorize, capture and cancel: each one gateway operation run in atomic phases."""
+
+from __future__ import annotations
+
+from domain.commands import AuthorizePayment, CancelPayment, CapturePayment
+from domain.enums import PaymentStatus, TransactionStatus
+from domain.errors import PaymentDeclined, PaymentMethodUnusable
+from domain.gateway import (
+    AuthorizationRequest,
+    GatewayOperationRequest,
+    GatewayOutcome,
+    PaymentGateway,
+)
+from domain.payment import Payment
+from domain.transaction import Transaction
+from domain.usecases.deps import Deps, validate
+from domain.usecases.gateway_step import GatewayStep, run_gateway_step
+from domain.usecases.payments import usable_saved_method
+
+
+def _operation_request(payment: Payment, txn: Transaction) -> GatewayOperationRequest:
+    assert payment.gateway_payment_id is not None
+    return GatewayOperationRequest(txn.idempotency_key, payment.gateway_payment_id, txn.amount)
+
+
+def _raise_if_declined(payment: Payment, txn: Transaction) -> None:
+    if txn.status is TransactionStatus.FAILED:
+        code = txn.failure_code or "DECLINED"
+        raise PaymentDeclined(
+            code,
+            txn.failure_reason or "the gateway declined the operation",
+            metadata={
+                "payment_id": payment.id,
+                "status": payment.status.value,
+                "transaction_id": txn.id,
+            },
+        )
+
+
+async def authorize_payment(cmd: AuthorizePayment, deps: Deps) -> Payment:
+    validate(cmd)
+    method_id, token = None, cmd.payment_method_token or None
+    if cmd.payment_method_id:
+        async with deps.uow as uow:
+            current = await uow.payments.get(cmd.payment_id)
+        saved = await usable_saved_method(deps, cmd.payment_method_id, current.user_id)
+        if saved.gateway is not current.gateway:  # its token means nothing to this gateway
+            raise PaymentMethodUnusable(
+                "the saved method belongs to another gateway",
+                metadata={"payment_method_id": saved.id, "gateway": saved.gateway.value},
+            )
+        if saved.type is not current.payment_method_type:
+            raise PaymentMethodUnusable(
+                f"the payment is paid by {current.payment_method_type.value}, "
+                f"the saved method is {saved.type.value}",
+                metadata={"payment_method_id": saved.id, "type": saved.type.value},
+            )
+        method_id, token = saved.id, saved.token
+
+    async def call(gateway: PaymentGateway, payment: Payment, txn: Transaction) -> GatewayOutcome:
+        assert payment.payment_method_token is not None
+        return await gateway.authorize(
+            AuthorizationRequest(
+                idempotency_key=txn.idempotency_key,
+                payment_id=payment.id,
+                amount=txn.amount,
+                payment_method_type=payment.payment_method_type,
+                payment_method_token=payment.payment_method_token,
+                description=payment.description,
+                metadata=payment.metadata,
+            )
+        )
+
+    step = GatewayStep(
+        begin=lambda p: p.begin_authorization(
+            transaction_id=deps.ids.new_id(),
+            now=deps.clock.now(),
+            payment_method_id=method_id,
+            payment_method_token=token,
+        ),
+        call=call,
+        record=lambda p, t, o: p.record_authorization(t.id, o, deps.clock.now(), deps.ids.new_id()),
+    )
+    payment = await run_gateway_step(deps, cmd.payment_id, step)
+    if payment.status is PaymentStatus.FAILED:
+        _raise_if_declined(payment, payment.transactions[-1])
+    return payment
+
+
+async def capture_payment(cmd: CapturePayment, deps: Deps) -> Payment:
+    validate(cmd)
+
+    async def call(gateway: PaymentGateway, payment: Payment, txn: Transaction) -> GatewayOutcome:
+        return await gateway.capture(_operation_request(payment, txn))
+
+    step = GatewayStep(
+        begin=lambda p: p.begin_capture(
+            transaction_id=deps.ids.new_id(), now=deps.clock.now(), amount_minor=cmd.amount_minor
+        ),
+        call=call,
+        record=lambda p, t, o: p.record_capture(t.id, o, deps.clock.now(), deps.ids.new_id()),
+    )
+    payment = await run_gateway_step(deps, cmd.payment_id, step)
+    _raise_if_declined(payment, payment.transactions[-1])
+    return payment
+
+
+async def cancel_payment(cmd: CancelPayment, deps: Deps) -> Payment:
+    validate(cmd)
+
+    async def call(gateway: PaymentGateway, payment: Payment, txn: Transaction) -> GatewayOutcome:
+        return await gateway.void(_operation_request(payment, txn))
+
+    step = GatewayStep(
+        begin=lambda p: p.begin_cancellation(
+            transaction_id=deps.ids.new_id(),
+            now=deps.clock.now(),
+            event_id=deps.ids.new_id(),
+            reason=cmd.reason,
+        ),
+        call=call,
+        record=lambda p, t, o: p.record_void(t.id, o, deps.clock.now(), deps.ids.new_id()),
+    )
+    payment = await run_gateway_step(deps, cmd.payment_id, step)
+    if payment.transactions and payment.status is not PaymentStatus.CANCELLED:
+        _raise_if_declined(payment, payment.transactions[-1])
+    return payment

@@ -1,0 +1,100 @@
+"""Saved payment methods. One default per user, kept by locking the user's methods."""
+
+from __future__ import annotations
+
+from domain.commands import AddPaymentMethod
+from domain.errors import PaymentMethodNotFound
+from domain.pagination import Page, PageRequest
+from domain.payment_method import PaymentMethod
+from domain.usecases.deps import Deps, validate
+from domain.usecases.payments import validate_id
+
+
+async def add_payment_method(cmd: AddPaymentMethod, deps: Deps) -> PaymentMethod:
+    validate(cmd)
+    assert cmd.type is not None
+    gateway_name = cmd.gateway or deps.gateways.choose(cmd.type, "", None)
+    details = await deps.gateways.get(gateway_name).describe_payment_method(
+        cmd.payment_method_token, cmd.type
+    )
+    now = deps.clock.now()
+    method = PaymentMethod(
+        id=deps.ids.new_id(),
+        user_id=cmd.user_id,
+        type=cmd.type,
+        gateway=gateway_name,
+        token=cmd.payment_method_token,
+        created_at=now,
+        updated_at=now,
+        card_brand=details.card_brand,
+        card_last4=details.card_last4,
+        card_expiry_month=details.card_expiry_month,
+        card_expiry_year=details.card_expiry_year,
+        paypal_email=cmd.paypal_email or details.paypal_email,
+    )
+    async with deps.uow as uow:
+        existing = await uow.payment_methods.lock_user(cmd.user_id)
+        if cmd.set_default or not existing:
+            for other in existing:
+                if other.is_default:
+                    other.clear_default(now)
+                    await uow.payment_methods.save(other)
+            method.make_default(now)
+        await uow.payment_methods.add(method)
+        await uow.commit()
+    return method
+
+
+async def _owned_methods(
+    deps: Deps, payment_method_id: str
+) -> tuple[PaymentMethod, list[PaymentMethod]]:
+    """The method and all live methods of its owner, locked."""
+    method = await deps.uow.payment_methods.get(payment_method_id)
+    methods = await deps.uow.payment_methods.lock_user(method.user_id)
+    for candidate in methods:
+        if candidate.id == payment_method_id:
+            return candidate, methods
+    raise PaymentMethodNotFound(  # deleted between the two reads
+        "no such payment method", metadata={"payment_method_id": payment_method_id}
+    )
+
+
+async def delete_payment_method(payment_method_id: str, deps: Deps) -> None:
+    validate_id("payment_method_id", payment_method_id)
+    async with deps.uow as uow:
+        method, methods = await _owned_methods(deps, payment_method_id)
+        now = deps.clock.now()
+        was_default = method.is_default
+        method.delete(now)
+        await uow.payment_methods.save(method)
+        remaining = [m for m in methods if m.id != method.id]
+        if was_default and remaining:
+            newest = max(remaining, key=lambda m: (m.created_at, m.id))
+            newest.make_default(now)
+            await uow.payment_methods.save(newest)
+        await uow.commit()
+
+
+async def set_default_payment_method(payment_method_id: str, deps: Deps) -> PaymentMethod:
+    validate_id("payment_method_id", payment_method_id)
+    async with deps.uow as uow:
+        method, methods = await _owned_methods(deps, payment_method_id)
+        now = deps.clock.now()
+        for other in methods:
+            if other.is_default and other.id != method.id:
+                other.clear_default(now)
+                await uow.payment_methods.save(other)
+        if not method.is_default:
+            method.make_default(now)
+            await uow.payment_methods.save(method)
+        await uow.commit()
+    return method
+
+
+async def list_payment_methods(
+    user_id: str, page_size: int, page_token: str, deps: Deps
+) -> Page[PaymentMethod]:
+    validate_id("user_id", user_id)
+    page = PageRequest.parse(page_size, page_token)
+    async with deps.uow as uow:
+        return await uow.payment_methods.list_for_user(user_id, page)

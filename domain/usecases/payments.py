@@ -1,0 +1,94 @@
+"""Creating and reading payments."""
+
+from __future__ import annotations
+
+from domain.commands import CreatePayment
+from domain.errors import (
+    FieldViolation,
+    PaymentMethodNotFound,
+    PaymentMethodUnusable,
+    UnsupportedCurrency,
+    ValidationFailed,
+)
+from domain.money import Money
+from domain.payment import Payment
+from domain.payment_method import PaymentMethod
+from domain.usecases.deps import Deps, validate
+from domain.validation import require_uuid
+
+
+def require_supported_currency(deps: Deps, currency: str) -> None:
+    if deps.currencies.exponent(currency) is None:
+        raise UnsupportedCurrency(
+            f"currency {currency} is not supported",
+            metadata={"currency": currency},
+            violations=[FieldViolation("currency", "is not a supported ISO 4217 currency")],
+        )
+
+
+async def usable_saved_method(deps: Deps, payment_method_id: str, user_id: str) -> PaymentMethod:
+    """A saved method of this user. Another user's method is reported as not found."""
+    async with deps.uow as uow:
+        try:
+            method = await uow.payment_methods.get(payment_method_id)
+        except PaymentMethodNotFound:
+            method = None
+    if method is None or method.user_id != user_id:
+        raise PaymentMethodNotFound(
+            "no such payment method for this user",
+            metadata={"payment_method_id": payment_method_id},
+        )
+    return method
+
+
+async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
+    validate(cmd)
+    require_supported_currency(deps, cmd.currency)
+    method_type, token, method_id = cmd.payment_method_type, cmd.payment_method_token, None
+    requested_gateway = cmd.gateway
+    if cmd.payment_method_id:
+        saved = await usable_saved_method(deps, cmd.payment_method_id, cmd.user_id)
+        if method_type is not None and method_type is not saved.type:
+            raise ValidationFailed(
+                [FieldViolation("payment_method_type", f"the saved method is {saved.type.value}")]
+            )
+        if requested_gateway is not None and requested_gateway is not saved.gateway:
+            raise PaymentMethodUnusable(
+                "the saved method belongs to another gateway",
+                metadata={"payment_method_id": saved.id, "gateway": saved.gateway.value},
+            )
+        method_type, token, method_id = saved.type, saved.token, saved.id
+        requested_gateway = saved.gateway
+    assert method_type is not None  # guaranteed by validation or the saved method
+    gateway = deps.gateways.choose(method_type, cmd.currency, requested_gateway)
+    now = deps.clock.now()
+    payment = Payment(
+        id=deps.ids.new_id(),
+        order_id=cmd.order_id,
+        user_id=cmd.user_id,
+        amount=Money(cmd.amount_minor, cmd.currency),
+        payment_method_type=method_type,
+        gateway=gateway,
+        created_at=now,
+        updated_at=now,
+        payment_method_id=method_id,
+        payment_method_token=token,
+        description=cmd.description,
+        metadata=dict(cmd.metadata),
+    )
+    async with deps.uow as uow:
+        await uow.payments.add(payment)
+        await uow.commit()
+    return payment
+
+
+async def get_payment(payment_id: str, deps: Deps) -> Payment:
+    validate_id("payment_id", payment_id)
+    async with deps.uow as uow:
+        return await uow.payments.get(payment_id)
+
+
+def validate_id(field: str, value: str) -> None:
+    violations = require_uuid(field, value)
+    if violations:
+        raise ValidationFailed(violations)

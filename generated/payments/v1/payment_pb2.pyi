@@ -1,0 +1,194 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class PaymentStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAYMENT_STATUS_UNSPECIFIED: _ClassVar[PaymentStatus]
+    PAYMENT_STATUS_PENDING: _ClassVar[PaymentStatus]
+    PAYMENT_STATUS_REQUIRES_ACTION: _ClassVar[PaymentStatus]
+    PAYMENT_STATUS_AUTHORIZED: _ClassVar[PaymentStatus]
+    PAYMENT_STATUS_CAPTURED: _ClassVar[PaymentStatus]
+    PAYMENT_STATUS_PARTIALLY_REFUNDED: _ClassVar[PaymentStatus]
+    PAYMENT_STATUS_REFUNDED: _ClassVar[PaymentStatus]
+    PAYMENT_STATUS_FAILED: _ClassVar[PaymentStatus]
+    PAYMENT_STATUS_CANCELLED: _ClassVar[PaymentStatus]
+
+class PaymentMethodType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAYMENT_METHOD_TYPE_UNSPECIFIED: _ClassVar[PaymentMethodType]
+    PAYMENT_METHOD_TYPE_CREDIT_CARD: _ClassVar[PaymentMethodType]
+    PAYMENT_METHOD_TYPE_DEBIT_CARD: _ClassVar[PaymentMethodType]
+    PAYMENT_METHOD_TYPE_PAYPAL: _ClassVar[PaymentMethodType]
+    PAYMENT_METHOD_TYPE_BANK_TRANSFER: _ClassVar[PaymentMethodType]
+    PAYMENT_METHOD_TYPE_CRYPTO: _ClassVar[PaymentMethodType]
+
+class Gateway(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    GATEWAY_UNSPECIFIED: _ClassVar[Gateway]
+    GATEWAY_SIMULATOR: _ClassVar[Gateway]
+    GATEWAY_STRIPE: _ClassVar[Gateway]
+    GATEWAY_PAYPAL: _ClassVar[Gateway]
+
+class TransactionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRANSACTION_TYPE_UNSPECIFIED: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_AUTHORIZATION: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_CAPTURE: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_REFUND: _ClassVar[TransactionType]
+    TRANSACTION_TYPE_VOID: _ClassVar[TransactionType]
+
+class TransactionStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRANSACTION_STATUS_UNSPECIFIED: _ClassVar[TransactionStatus]
+    TRANSACTION_STATUS_PENDING: _ClassVar[TransactionStatus]
+    TRANSACTION_STATUS_SUCCEEDED: _ClassVar[TransactionStatus]
+    TRANSACTION_STATUS_FAILED: _ClassVar[TransactionStatus]
+    TRANSACTION_STATUS_UNKNOWN: _ClassVar[TransactionStatus]
+    TRANSACTION_STATUS_REQUIRES_ACTION: _ClassVar[TransactionStatus]
+
+class NextActionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    NEXT_ACTION_TYPE_UNSPECIFIED: _ClassVar[NextActionType]
+    NEXT_ACTION_TYPE_REDIRECT_TO_URL: _ClassVar[NextActionType]
+PAYMENT_STATUS_UNSPECIFIED: PaymentStatus
+PAYMENT_STATUS_PENDING: PaymentStatus
+PAYMENT_STATUS_REQUIRES_ACTION: PaymentStatus
+PAYMENT_STATUS_AUTHORIZED: PaymentStatus
+PAYMENT_STATUS_CAPTURED: PaymentStatus
+PAYMENT_STATUS_PARTIALLY_REFUNDED: PaymentStatus
+PAYMENT_STATUS_REFUNDED: PaymentStatus
+PAYMENT_STATUS_FAILED: PaymentStatus
+PAYMENT_STATUS_CANCELLED: PaymentStatus
+PAYMENT_METHOD_TYPE_UNSPECIFIED: PaymentMethodType
+PAYMENT_METHOD_TYPE_CREDIT_CARD: PaymentMethodType
+PAYMENT_METHOD_TYPE_DEBIT_CARD: PaymentMethodType
+PAYMENT_METHOD_TYPE_PAYPAL: PaymentMethodType
+PAYMENT_METHOD_TYPE_BANK_TRANSFER: PaymentMethodType
+PAYMENT_METHOD_TYPE_CRYPTO: PaymentMethodType
+GATEWAY_UNSPECIFIED: Gateway
+GATEWAY_SIMULATOR: Gateway
+GATEWAY_STRIPE: Gateway
+GATEWAY_PAYPAL: Gateway
+TRANSACTION_TYPE_UNSPECIFIED: TransactionType
+TRANSACTION_TYPE_AUTHORIZATION: TransactionType
+TRANSACTION_TYPE_CAPTURE: TransactionType
+TRANSACTION_TYPE_REFUND: TransactionType
+TRANSACTION_TYPE_VOID: TransactionType
+TRANSACTION_STATUS_UNSPECIFIED: TransactionStatus
+TRANSACTION_STATUS_PENDING: TransactionStatus
+TRANSACTION_STATUS_SUCCEEDED: TransactionStatus
+TRANSACTION_STATUS_FAILED: TransactionStatus
+TRANSACTION_STATUS_UNKNOWN: TransactionStatus
+TRANSACTION_STATUS_REQUIRES_ACTION: TransactionStatus
+NEXT_ACTION_TYPE_UNSPECIFIED: NextActionType
+NEXT_ACTION_TYPE_REDIRECT_TO_URL: NextActionType
+
+class NextAction(_message.Message):
+    __slots__ = ("type", "url")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    type: NextActionType
+    url: str
+    def __init__(self, type: _Optional[_Union[NextActionType, str]] = ..., url: _Optional[str] = ...) -> None: ...
+
+class Transaction(_message.Message):
+    __slots__ = ("transaction_id", "payment_id", "type", "status", "amount_minor", "currency", "gateway_transaction_id", "failure_code", "failure_reason", "created_at", "completed_at")
+    TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_CODE_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    transaction_id: str
+    payment_id: str
+    type: TransactionType
+    status: TransactionStatus
+    amount_minor: int
+    currency: str
+    gateway_transaction_id: str
+    failure_code: str
+    failure_reason: str
+    created_at: _timestamp_pb2.Timestamp
+    completed_at: _timestamp_pb2.Timestamp
+    def __init__(self, transaction_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., gateway_transaction_id: _Optional[str] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Payment(_message.Message):
+    __slots__ = ("payment_id", "order_id", "user_id", "amount_minor", "currency", "status", "payment_method_type", "payment_method_id", "gateway", "gateway_payment_id", "description", "metadata", "authorized_amount_minor", "captured_amount_minor", "refunded_amount_minor", "failure_code", "failure_reason", "retry_count", "next_action", "transactions", "created_at", "updated_at", "authorized_at", "captured_at", "failed_at", "cancelled_at", "refunded_at", "version")
+    class MetadataEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_METHOD_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_METHOD_ID_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZED_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    CAPTURED_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_CODE_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    RETRY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ACTION_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZED_AT_FIELD_NUMBER: _ClassVar[int]
+    CAPTURED_AT_FIELD_NUMBER: _ClassVar[int]
+    FAILED_AT_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_AT_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_AT_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    payment_id: str
+    order_id: str
+    user_id: str
+    amount_minor: int
+    currency: str
+    status: PaymentStatus
+    payment_method_type: PaymentMethodType
+    payment_method_id: str
+    gateway: Gateway
+    gateway_payment_id: str
+    description: str
+    metadata: _containers.ScalarMap[str, str]
+    authorized_amount_minor: int
+    captured_amount_minor: int
+    refunded_amount_minor: int
+    failure_code: str
+    failure_reason: str
+    retry_count: int
+    next_action: NextAction
+    transactions: _containers.RepeatedCompositeFieldContainer[Transaction]
+    created_at: _timestamp_pb2.Timestamp
+    updated_at: _timestamp_pb2.Timestamp
+    authorized_at: _timestamp_pb2.Timestamp
+    captured_at: _timestamp_pb2.Timestamp
+    failed_at: _timestamp_pb2.Timestamp
+    cancelled_at: _timestamp_pb2.Timestamp
+    refunded_at: _timestamp_pb2.Timestamp
+    version: int
+    def __init__(self, payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., payment_method_type: _Optional[_Union[PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., gateway: _Optional[_Union[Gateway, str]] = ..., gateway_payment_id: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., authorized_amount_minor: _Optional[int] = ..., captured_amount_minor: _Optional[int] = ..., refunded_amount_minor: _Optional[int] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., retry_count: _Optional[int] = ..., next_action: _Optional[_Union[NextAction, _Mapping]] = ..., transactions: _Optional[_Iterable[_Union[Transaction, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorized_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...

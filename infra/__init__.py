@@ -1,0 +1,1 @@
+"""Adapters implementing the domain's ports: PostgreSQL, gateways, clock, currency data."""

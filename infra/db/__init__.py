@@ -1,0 +1,1 @@
+"""PostgreSQL persistence: tables, row mappers, repositories and the unit of work."""

@@ -1,0 +1,29 @@
+"""Engine construction and connection-failure detection."""
+
+from __future__ import annotations
+
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=10,
+        # Error messages must not carry statement parameters (tokens, personal data).
+        hide_parameters=True,
+        echo=echo,
+        # Statements never wait forever on a lock or a dead server.
+        connect_args={"timeout": 5, "server_settings": {"lock_timeout": "10s"}},
+    )
+
+
+def is_connection_failure(exc: BaseException) -> bool:
+    """True when the error says the database is unreachable, not that the query was wrong."""
+    if isinstance(exc, (ConnectionError, OSError, TimeoutError)):
+        return True
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated

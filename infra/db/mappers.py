@@ -1,0 +1,208 @@
+"""The one place where rows become domain objects and back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from domain.enums import (
+    GatewayName,
+    NextActionType,
+    PaymentMethodType,
+    PaymentStatus,
+    RefundStatus,
+    TransactionStatus,
+    TransactionType,
+)
+from domain.gateway import NextAction
+from domain.money import Money
+from domain.payment import Payment
+from domain.payment_method import PaymentMethod
+from domain.refund import Refund
+from domain.transaction import Transaction
+
+Row = Mapping[Any, Any]
+
+
+def transaction_from_row(row: Row) -> Transaction:
+    return Transaction(
+        id=row["id"],
+        payment_id=row["payment_id"],
+        type=TransactionType(row["type"]),
+        amount=Money(row["amount_minor"], row["currency"]),
+        status=TransactionStatus(row["status"]),
+        idempotency_key=row["idempotency_key"],
+        created_at=row["created_at"],
+        refund_id=row["refund_id"],
+        gateway_transaction_id=row["gateway_transaction_id"],
+        failure_code=row["failure_code"],
+        failure_reason=row["failure_reason"],
+        completed_at=row["completed_at"],
+    )
+
+
+def transaction_to_row(txn: Transaction) -> dict[str, Any]:
+    return {
+        "id": txn.id,
+        "payment_id": txn.payment_id,
+        "type": txn.type.value,
+        "status": txn.status.value,
+        "amount_minor": txn.amount.amount_minor,
+        "currency": txn.amount.currency,
+        "idempotency_key": txn.idempotency_key,
+        "refund_id": txn.refund_id,
+        "gateway_transaction_id": txn.gateway_transaction_id,
+        "failure_code": txn.failure_code,
+        "failure_reason": txn.failure_reason,
+        "created_at": txn.created_at,
+        "completed_at": txn.completed_at,
+    }
+
+
+def payment_from_row(row: Row, txns: list[Transaction]) -> Payment:
+    next_action = (
+        NextAction(NextActionType(row["next_action_type"]), row["next_action_url"] or "")
+        if row["next_action_type"]
+        else None
+    )
+    return Payment(
+        id=row["id"],
+        order_id=row["order_id"],
+        user_id=row["user_id"],
+        amount=Money(row["amount_minor"], row["currency"]),
+        payment_method_type=PaymentMethodType(row["payment_method_type"]),
+        gateway=GatewayName(row["gateway"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        payment_method_id=row["payment_method_id"],
+        payment_method_token=row["payment_method_token"],
+        description=row["description"],
+        metadata=dict(row["metadata"] or {}),
+        status=PaymentStatus(row["status"]),
+        gateway_payment_id=row["gateway_payment_id"],
+        authorized_minor=row["authorized_minor"],
+        captured_minor=row["captured_minor"],
+        refunded_minor=row["refunded_minor"],
+        failure_code=row["failure_code"],
+        failure_reason=row["failure_reason"],
+        retry_count=row["retry_count"],
+        next_action=next_action,
+        authorized_at=row["authorized_at"],
+        captured_at=row["captured_at"],
+        failed_at=row["failed_at"],
+        cancelled_at=row["cancelled_at"],
+        refunded_at=row["refunded_at"],
+        cancellation_reason=row["cancellation_reason"],
+        version=row["version"],
+        transactions=txns,
+    )
+
+
+def payment_to_row(payment: Payment) -> dict[str, Any]:
+    """Every column but `version`, which the repository manages."""
+    return {
+        "id": payment.id,
+        "order_id": payment.order_id,
+        "user_id": payment.user_id,
+        "amount_minor": payment.amount.amount_minor,
+        "currency": payment.amount.currency,
+        "status": payment.status.value,
+        "payment_method_type": payment.payment_method_type.value,
+        "payment_method_id": payment.payment_method_id,
+        "payment_method_token": payment.payment_method_token,
+        "gateway": payment.gateway.value,
+        "gateway_payment_id": payment.gateway_payment_id,
+        "description": payment.description,
+        "metadata": payment.metadata,
+        "authorized_minor": payment.authorized_minor,
+        "captured_minor": payment.captured_minor,
+        "refunded_minor": payment.refunded_minor,
+        "failure_code": payment.failure_code,
+        "failure_reason": payment.failure_reason,
+        "retry_count": payment.retry_count,
+        "next_action_type": payment.next_action.type.value if payment.next_action else None,
+        "next_action_url": payment.next_action.url if payment.next_action else None,
+        "cancellation_reason": payment.cancellation_reason,
+        "created_at": payment.created_at,
+        "updated_at": payment.updated_at,
+        "authorized_at": payment.authorized_at,
+        "captured_at": payment.captured_at,
+        "failed_at": payment.failed_at,
+        "cancelled_at": payment.cancelled_at,
+        "refunded_at": payment.refunded_at,
+    }
+
+
+def refund_from_row(row: Row) -> Refund:
+    return Refund(
+        id=row["id"],
+        payment_id=row["payment_id"],
+        transaction_id=row["transaction_id"],
+        amount=Money(row["amount_minor"], row["currency"]),
+        reason=row["reason"],
+        requested_by=row["requested_by"],
+        requested_at=row["requested_at"],
+        created_at=row["created_at"],
+        status=RefundStatus(row["status"]),
+        gateway_refund_id=row["gateway_refund_id"],
+        failure_code=row["failure_code"],
+        failure_reason=row["failure_reason"],
+        processed_at=row["processed_at"],
+    )
+
+
+def refund_to_row(refund: Refund) -> dict[str, Any]:
+    return {
+        "id": refund.id,
+        "payment_id": refund.payment_id,
+        "transaction_id": refund.transaction_id,
+        "amount_minor": refund.amount.amount_minor,
+        "currency": refund.amount.currency,
+        "reason": refund.reason,
+        "status": refund.status.value,
+        "gateway_refund_id": refund.gateway_refund_id,
+        "failure_code": refund.failure_code,
+        "failure_reason": refund.failure_reason,
+        "requested_by": refund.requested_by,
+        "requested_at": refund.requested_at,
+        "processed_at": refund.processed_at,
+        "created_at": refund.created_at,
+    }
+
+
+def method_from_row(row: Row) -> PaymentMethod:
+    return PaymentMethod(
+        id=row["id"],
+        user_id=row["user_id"],
+        type=PaymentMethodType(row["type"]),
+        gateway=GatewayName(row["gateway"]),
+        token=row["token"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        card_brand=row["card_brand"],
+        card_last4=row["card_last4"],
+        card_expiry_month=row["card_expiry_month"],
+        card_expiry_year=row["card_expiry_year"],
+        paypal_email=row["paypal_email"],
+        is_default=row["is_default"],
+        deleted_at=row["deleted_at"],
+    )
+
+
+def method_to_row(method: PaymentMethod) -> dict[str, Any]:
+    return {
+        "id": method.id,
+        "user_id": method.user_id,
+        "type": method.type.value,
+        "gateway": method.gateway.value,
+        "token": method.token,
+        "card_brand": method.card_brand,
+        "card_last4": method.card_last4,
+        "card_expiry_month": method.card_expiry_month,
+        "card_expiry_year": method.card_expiry_year,
+        "paypal_email": method.paypal_email,
+        "is_default": method.is_default,
+        "created_at": method.created_at,
+        "updated_at": method.updated_at,
+        "deleted_at": method.deleted_at,
+    }

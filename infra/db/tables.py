@@ -1,0 +1,190 @@
+"""The schema. Alembic migrations in migrations/ must match it (`alembic check`).
+
+Money is BIGINT minor units. Rules the business relies on are constraints here too: one
+payment per order, unique gateway ids and idempotency keys, one default method per user, and
+refunded <= captured <= authorized <= amount.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+
+def _ts(name: str, nullable: bool = True) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
+
+PAYMENT_STATUSES = (
+    "'PENDING','REQUIRES_ACTION','AUTHORIZED','CAPTURED','PARTIALLY_REFUNDED',"
+    "'REFUNDED','FAILED','CANCELLED'"
+)
+
+payment_methods = Table(
+    "payment_methods",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("user_id", UUID(as_uuid=False), nullable=False),
+    Column("type", String(30), nullable=False),
+    Column("gateway", String(20), nullable=False),
+    Column("token", String(255), nullable=False),
+    Column("card_brand", String(20)),
+    Column("card_last4", String(4)),
+    Column("card_expiry_month", Integer),
+    Column("card_expiry_year", Integer),
+    Column("paypal_email", String(254)),
+    Column("is_default", Boolean, nullable=False, server_default=text("false")),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("deleted_at"),
+    Index(
+        "uq_payment_methods_one_default_per_user",
+        "user_id",
+        unique=True,
+        postgresql_where=text("is_default AND deleted_at IS NULL"),
+    ),
+    Index(
+        "ix_payment_methods_user_listing",
+        "user_id",
+        "created_at",
+        "id",
+        postgresql_where=text("deleted_at IS NULL"),
+    ),
+)
+
+payments = Table(
+    "payments",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("order_id", UUID(as_uuid=False), nullable=False, unique=True),
+    Column("user_id", UUID(as_uuid=False), nullable=False, index=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("payment_method_type", String(30), nullable=False),
+    Column("payment_method_id", UUID(as_uuid=False), ForeignKey("payment_methods.id")),
+    Column("payment_method_token", String(255)),
+    Column("gateway", String(20), nullable=False),
+    Column("gateway_payment_id", String(255), unique=True),
+    Column("description", String(500), nullable=False, server_default=""),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("authorized_minor", BigInteger, nullable=False, server_default="0"),
+    Column("captured_minor", BigInteger, nullable=False, server_default="0"),
+    Column("refunded_minor", BigInteger, nullable=False, server_default="0"),
+    Column("failure_code", String(64)),
+    Column("failure_reason", String(500)),
+    Column("retry_count", Integer, nullable=False, server_default="0"),
+    Column("next_action_type", String(32)),
+    Column("next_action_url", Text),
+    Column("cancellation_reason", String(500), nullable=False, server_default=""),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("authorized_at"),
+    _ts("captured_at"),
+    _ts("failed_at"),
+    _ts("cancelled_at"),
+    _ts("refunded_at"),
+    Column("version", Integer, nullable=False, server_default="1"),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    CheckConstraint(
+        "0 <= refunded_minor AND refunded_minor <= captured_minor "
+        "AND captured_minor <= authorized_minor AND authorized_minor <= amount_minor",
+        name="amounts_ordered",
+    ),
+    CheckConstraint(f"status IN ({PAYMENT_STATUSES})", name="status_known"),
+    CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("payment_id", UUID(as_uuid=False), ForeignKey("payments.id"), nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("idempotency_key", String(100), nullable=False, unique=True),
+    Column("refund_id", UUID(as_uuid=False)),
+    Column("gateway_transaction_id", String(255)),
+    Column("failure_code", String(64)),
+    Column("failure_reason", String(500)),
+    _ts("created_at", nullable=False),
+    _ts("completed_at"),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    Index("ix_transactions_payment", "payment_id", "created_at"),
+    # The reconciler scans open operations only.
+    Index(
+        "ix_transactions_open",
+        "created_at",
+        postgresql_where=text("status IN ('PENDING', 'UNKNOWN')"),
+    ),
+)
+
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("payment_id", UUID(as_uuid=False), ForeignKey("payments.id"), nullable=False),
+    Column(
+        "transaction_id",
+        UUID(as_uuid=False),
+        ForeignKey("transactions.id"),
+        nullable=False,
+        unique=True,
+    ),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", String(500), nullable=False, server_default=""),
+    Column("status", String(20), nullable=False),
+    Column("gateway_refund_id", String(255)),
+    Column("failure_code", String(64)),
+    Column("failure_reason", String(500)),
+    Column("requested_by", String(255), nullable=False, server_default=""),
+    _ts("requested_at", nullable=False),
+    _ts("processed_at"),
+    _ts("created_at", nullable=False),
+    CheckConstraint("amount_minor > 0", name="amount_positive"),
+    Index("ix_refunds_payment_listing", "payment_id", "created_at", "id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("event_type", String(64), nullable=False),
+    Column("aggregate_id", UUID(as_uuid=False), nullable=False),
+    # Kafka message key: one order's events keep their order.
+    Column("message_key", String(255), nullable=False),
+    Column("payload", JSONB, nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("published_at"),
+    Index(
+        "ix_outbox_unpublished",
+        "created_at",
+        postgresql_where=text("published_at IS NULL"),
+    ),
+)

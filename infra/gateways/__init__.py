@@ -1,0 +1,1 @@
+"""Gateway adapters implementing domain.gateway.PaymentGateway."""

@@ -1,0 +1,55 @@
+"""Alembic environment: async engine (asyncpg), metadata from infra.db.tables."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from infra.db.tables import metadata
+
+config = context.config
+
+
+def database_url() -> str:
+    url = context.get_x_argument(as_dictionary=True).get("url") or config.attributes.get("url")
+    if url:
+        return str(url)
+    if os.environ.get("DATABASE_URL") or os.environ.get("DB_HOST"):
+        from server.config import Settings
+
+        return Settings().database_url()
+    raise SystemExit("no database: set DATABASE_URL or DB_HOST (or pass -x url=...)")
+
+
+def run_with(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        compare_type=True,
+        compare_server_default=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_online() -> None:
+    engine = create_async_engine(database_url())
+    async with engine.connect() as connection:
+        await connection.run_sync(run_with)
+    await engine.dispose()
+
+
+if context.is_offline_mode():
+    context.configure(url=database_url(), target_metadata=metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+else:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run_with(connection)
+    else:
+        asyncio.run(run_online())

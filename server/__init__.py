@@ -1,0 +1,1 @@
+"""The gRPC server: composition root, servicers, interceptors, configuration and CLI."""

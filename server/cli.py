@@ -1,0 +1,125 @@
+"""The `payment-service` command.
+
+payment-service serve [--migrate]   run the gRPC server (embedded PostgreSQL when no
+                                    database is configured, outside production)
+payment-service migrate             apply database migrations and exit
+payment-service check-config        validate the environment and exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from pydantic import ValidationError
+
+from server import logs
+from server.config import AppEnv, Settings
+
+log = logging.getLogger("payments.cli")
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        print("invalid configuration:", file=sys.stderr)
+        for error in exc.errors():
+            name = str(error["loc"][0]).upper() if error["loc"] else "?"
+            print(f"  {name}: {error['msg']} (got {error.get('input')!r})", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def resolve_database(settings: Settings) -> tuple[str, str]:
+    """(SQLAlchemy URL, human description). Embedded PostgreSQL only outside production."""
+    if settings.database_configured:
+        try:
+            return settings.database_url(), "configured PostgreSQL"
+        except ValueError as exc:
+            print(f"invalid configuration: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+    if settings.app_env in (AppEnv.PRODUCTION, AppEnv.STAGING):
+        print(
+            "invalid configuration: DATABASE_URL or DB_HOST is required when "
+            f"APP_ENV={settings.app_env.value}",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    from server.embedded import start_embedded_postgres
+
+    url = start_embedded_postgres(settings.embedded_data_dir)
+    return url, f"embedded PostgreSQL in {settings.embedded_data_dir / 'postgres'}"
+
+
+def banner(settings: Settings, port: int, database: str) -> str:
+    host = "127.0.0.1" if settings.grpc_host in ("0.0.0.0", "::", "[::]") else settings.grpc_host  # noqa: S104
+    target = f"{host}:{port}"
+    example = (
+        'grpcurl -plaintext -d \'{"order_id": "6f1c2b1e-0d5e-4a53-9f55-3a1d4c9b7e01", '
+        '"user_id": "2d7e4f8a-1b2c-4d3e-8f9a-0b1c2d3e4f50", "amount_minor": 1099, '
+        '"currency": "EUR", "payment_method_type": "PAYMENT_METHOD_TYPE_CREDIT_CARD", '
+        '"payment_method_token": "pm_card_visa", "request_id": "try-1"}\' '
+        f"{target} payments.v1.PaymentService/CreatePayment"
+    )
+    return "\n".join(
+        [
+            "payment-service is ready",
+            f"  gRPC      {target}  (reflection on: grpcurl -plaintext {target} list)",
+            f"  health    grpcurl -plaintext {target} grpc.health.v1.Health/Check",
+            f"  database  {database}",
+            f"  REST      port {settings.app_port} is reserved for the REST shim",
+            "  try:",
+            f"    {example}",
+        ]
+    )
+
+
+async def serve(settings: Settings, database_url: str, database: str) -> None:
+    from server.app import PaymentApplication
+
+    app = PaymentApplication(settings, database_url)
+    await app.start()
+    print(banner(settings, app.grpc_port, database), flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()
+    log.info("shutting down: draining in-flight calls")
+    await app.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="payment-service", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve_cmd = sub.add_parser("serve", help="run the gRPC server")
+    serve_cmd.add_argument("--migrate", action="store_true", help="apply migrations first")
+    sub.add_parser("migrate", help="apply database migrations and exit")
+    sub.add_parser("check-config", help="validate the environment and exit")
+    args = parser.parse_args(argv)
+
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    if args.command == "check-config":
+        print("configuration is valid")
+        return
+    url, database = resolve_database(settings)
+    if args.command == "migrate" or args.migrate:
+        from server.migrate import upgrade_to_head
+
+        upgrade_to_head(url)
+        log.info("database migrated to head")
+    if args.command == "serve":
+        with contextlib.suppress(ImportError):
+            import uvloop
+
+            uvloop.install()
+        asyncio.run(serve(settings, url, database))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Server interceptors: request context, logging and error mapping around every unary call."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc_status import rpc_status
+
+from domain.errors import DomainError
+from server.context import request_id_var
+from server.errors import domain_error_status, grpc_code, internal_status
+
+log = logging.getLogger("payments.rpc")
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
+    for item in context.invocation_metadata() or ():
+        if item.key == key:
+            return str(item.value)
+    return None
+
+
+class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Gives each call a request id (x-request-id, echoed back), logs it with its outcome and
+    duration, and turns exceptions into statuses: DomainError -> its code + ErrorInfo, anything
+    else -> INTERNAL with nothing leaked."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method
+        if method.startswith("/grpc."):  # health and reflection: no logging noise
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            _wrap(method, handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def _wrap(method: str, behavior: Behavior) -> Behavior:
+    async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        request_id = _metadata_value(context, "x-request-id") or str(uuid.uuid4())
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        outcome = "OK"
+        try:
+            await context.send_initial_metadata((("x-request-id", request_id),))
+            try:
+                return await behavior(request, context)
+            except DomainError as error:
+                status = domain_error_status(error)
+                outcome = f"{grpc_code(status).name}:{error.reason}"
+            except grpc.aio.AbortError:
+                outcome = "ABORTED_BY_HANDLER"
+                raise
+            except Exception:
+                log.exception("unhandled error in %s", method)
+                status = internal_status()
+                outcome = "INTERNAL"
+            await context.abort_with_status(rpc_status.to_status(status))
+        finally:
+            log.info(
+                "rpc %s %s %.1fms",
+                method,
+                outcome,
+                (time.perf_counter() - started) * 1000,
+                extra={"request_id": request_id, "rpc": method, "outcome": outcome},
+            )
+            request_id_var.reset(token)
+
+    return wrapped

@@ -1,0 +1,251 @@
+"""The one place where protobuf messages become domain commands and domain objects become
+protobuf messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypeVar
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from domain import commands
+from domain.enums import GatewayName, PaymentMethodType, PaymentStatus
+from domain.payment import Payment
+from domain.payment_method import PaymentMethod
+from domain.refund import Refund
+from domain.transaction import Transaction
+from payments.v1 import (
+    payment_method_pb2,
+    payment_method_service_pb2,
+    payment_pb2,
+    payment_service_pb2,
+    refund_pb2,
+)
+
+# Proto enum names are the domain names with a prefix: PAYMENT_STATUS_CAPTURED <-> CAPTURED.
+
+
+def _to_proto_enum(enum_type: object, prefix: str, value: str) -> str:
+    """The proto enum value name; protobuf accepts names wherever an enum is expected."""
+    name = f"{prefix}{value}"
+    enum_type.Value(name)  # type: ignore[attr-defined]  # fails loudly if the contract lacks it
+    return name
+
+
+E = TypeVar("E", PaymentMethodType, GatewayName)
+
+
+def _from_proto_enum(enum_type: object, prefix: str, number: int, domain_type: type[E]) -> E | None:
+    if number == 0:
+        return None
+    try:
+        name: str = enum_type.Name(number)  # type: ignore[attr-defined]
+    except ValueError:
+        return None
+    return domain_type(name.removeprefix(prefix))
+
+
+def method_type_from_proto(number: int) -> PaymentMethodType | None:
+    return _from_proto_enum(
+        payment_pb2.PaymentMethodType, "PAYMENT_METHOD_TYPE_", number, PaymentMethodType
+    )
+
+
+def gateway_from_proto(number: int) -> GatewayName | None:
+    return _from_proto_enum(payment_pb2.Gateway, "GATEWAY_", number, GatewayName)
+
+
+def _ts(value: datetime | None) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def status_to_proto(status: PaymentStatus) -> str:
+    return _to_proto_enum(payment_pb2.PaymentStatus, "PAYMENT_STATUS_", status.value)
+
+
+def transaction_to_proto(txn: Transaction) -> payment_pb2.Transaction:
+    return payment_pb2.Transaction(
+        transaction_id=txn.id,
+        payment_id=txn.payment_id,
+        type=_to_proto_enum(payment_pb2.TransactionType, "TRANSACTION_TYPE_", txn.type.value),
+        status=_to_proto_enum(
+            payment_pb2.TransactionStatus, "TRANSACTION_STATUS_", txn.status.value
+        ),
+        amount_minor=txn.amount.amount_minor,
+        currency=txn.amount.currency,
+        gateway_transaction_id=txn.gateway_transaction_id or "",
+        failure_code=txn.failure_code or "",
+        failure_reason=txn.failure_reason or "",
+        created_at=_ts(txn.created_at),
+        completed_at=_ts(txn.completed_at),
+    )
+
+
+def next_action_to_proto(payment: Payment) -> payment_pb2.NextAction | None:
+    if payment.next_action is None:
+        return None
+    return payment_pb2.NextAction(
+        type=_to_proto_enum(
+            payment_pb2.NextActionType, "NEXT_ACTION_TYPE_", payment.next_action.type.value
+        ),
+        url=payment.next_action.url,
+    )
+
+
+def payment_to_proto(payment: Payment) -> payment_pb2.Payment:
+    return payment_pb2.Payment(
+        payment_id=payment.id,
+        order_id=payment.order_id,
+        user_id=payment.user_id,
+        amount_minor=payment.amount.amount_minor,
+        currency=payment.currency,
+        status=status_to_proto(payment.status),
+        payment_method_type=_to_proto_enum(
+            payment_pb2.PaymentMethodType,
+            "PAYMENT_METHOD_TYPE_",
+            payment.payment_method_type.value,
+        ),
+        payment_method_id=payment.payment_method_id or "",
+        gateway=_to_proto_enum(payment_pb2.Gateway, "GATEWAY_", payment.gateway.value),
+        gateway_payment_id=payment.gateway_payment_id or "",
+        description=payment.description,
+        metadata=payment.metadata,
+        authorized_amount_minor=payment.authorized_minor,
+        captured_amount_minor=payment.captured_minor,
+        refunded_amount_minor=payment.refunded_minor,
+        failure_code=payment.failure_code or "",
+        failure_reason=payment.failure_reason or "",
+        retry_count=payment.retry_count,
+        next_action=next_action_to_proto(payment),
+        transactions=[transaction_to_proto(t) for t in payment.transactions],
+        created_at=_ts(payment.created_at),
+        updated_at=_ts(payment.updated_at),
+        authorized_at=_ts(payment.authorized_at),
+        captured_at=_ts(payment.captured_at),
+        failed_at=_ts(payment.failed_at),
+        cancelled_at=_ts(payment.cancelled_at),
+        refunded_at=_ts(payment.refunded_at),
+        version=payment.version,
+    )
+
+
+def payment_status_to_proto(payment: Payment) -> payment_service_pb2.GetPaymentStatusResponse:
+    return payment_service_pb2.GetPaymentStatusResponse(
+        payment_id=payment.id,
+        status=status_to_proto(payment.status),
+        failure_code=payment.failure_code or "",
+        failure_reason=payment.failure_reason or "",
+        next_action=next_action_to_proto(payment),
+        updated_at=_ts(payment.updated_at),
+    )
+
+
+def refund_to_proto(refund: Refund) -> refund_pb2.Refund:
+    return refund_pb2.Refund(
+        refund_id=refund.id,
+        payment_id=refund.payment_id,
+        transaction_id=refund.transaction_id,
+        amount_minor=refund.amount.amount_minor,
+        currency=refund.amount.currency,
+        reason=refund.reason,
+        status=_to_proto_enum(refund_pb2.RefundStatus, "REFUND_STATUS_", refund.status.value),
+        gateway_refund_id=refund.gateway_refund_id or "",
+        failure_code=refund.failure_code or "",
+        failure_reason=refund.failure_reason or "",
+        requested_by=refund.requested_by,
+        requested_at=_ts(refund.requested_at),
+        processed_at=_ts(refund.processed_at),
+        created_at=_ts(refund.created_at),
+    )
+
+
+def method_to_proto(method: PaymentMethod) -> payment_method_pb2.PaymentMethod:
+    """Display data only: the gateway token is never echoed."""
+    return payment_method_pb2.PaymentMethod(
+        payment_method_id=method.id,
+        user_id=method.user_id,
+        type=_to_proto_enum(
+            payment_pb2.PaymentMethodType, "PAYMENT_METHOD_TYPE_", method.type.value
+        ),
+        gateway=_to_proto_enum(payment_pb2.Gateway, "GATEWAY_", method.gateway.value),
+        card_brand=method.card_brand or "",
+        card_last4=method.card_last4 or "",
+        card_expiry_month=method.card_expiry_month or 0,
+        card_expiry_year=method.card_expiry_year or 0,
+        paypal_email=method.paypal_email or "",
+        is_default=method.is_default,
+        created_at=_ts(method.created_at),
+        updated_at=_ts(method.updated_at),
+    )
+
+
+# --- requests -> commands ------------------------------------------------------------------
+def create_payment_command(
+    request: payment_service_pb2.CreatePaymentRequest,
+) -> commands.CreatePayment:
+    return commands.CreatePayment(
+        order_id=request.order_id,
+        user_id=request.user_id,
+        amount_minor=request.amount_minor,
+        currency=request.currency,
+        payment_method_type=method_type_from_proto(request.payment_method_type),
+        payment_method_id=request.payment_method_id,
+        payment_method_token=request.payment_method_token,
+        description=request.description,
+        metadata=dict(request.metadata),
+        gateway=gateway_from_proto(request.gateway),
+        request_id=request.request_id,
+    )
+
+
+def authorize_command(
+    request: payment_service_pb2.AuthorizePaymentRequest,
+) -> commands.AuthorizePayment:
+    return commands.AuthorizePayment(
+        payment_id=request.payment_id,
+        payment_method_id=request.payment_method_id,
+        payment_method_token=request.payment_method_token,
+        request_id=request.request_id,
+    )
+
+
+def capture_command(request: payment_service_pb2.CapturePaymentRequest) -> commands.CapturePayment:
+    return commands.CapturePayment(
+        payment_id=request.payment_id,
+        amount_minor=request.amount_minor if request.HasField("amount_minor") else None,
+        request_id=request.request_id,
+    )
+
+
+def cancel_command(request: payment_service_pb2.CancelPaymentRequest) -> commands.CancelPayment:
+    return commands.CancelPayment(
+        payment_id=request.payment_id, reason=request.reason, request_id=request.request_id
+    )
+
+
+def refund_command(request: payment_service_pb2.RefundPaymentRequest) -> commands.RefundPayment:
+    return commands.RefundPayment(
+        payment_id=request.payment_id,
+        amount_minor=request.amount_minor if request.HasField("amount_minor") else None,
+        reason=request.reason,
+        requested_by=request.requested_by,
+        request_id=request.request_id,
+    )
+
+
+def add_method_command(
+    request: payment_method_service_pb2.AddPaymentMethodRequest,
+) -> commands.AddPaymentMethod:
+    return commands.AddPaymentMethod(
+        user_id=request.user_id,
+        type=method_type_from_proto(request.type),
+        payment_method_token=request.payment_method_token,
+        paypal_email=request.paypal_email,
+        set_default=request.set_default,
+        gateway=gateway_from_proto(request.gateway),
+        request_id=request.request_id,
+    )

@@ -1,0 +1,1 @@
+"""Thin gRPC servicers: proto -> command, use case, domain -> proto."""

@@ -1,0 +1,229 @@
+"""The real `payment-service` process: grpcurl by reflection, restarts, graceful SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from payments.v1 import payment_service_pb2 as pb
+from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
+from tests.e2e.helpers import create_request
+from tests.support.polling import eventually, free_port
+
+pytestmark = pytest.mark.slow
+GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or "grpcurl"
+PAYMENT_SERVICE = str(Path(sys.executable).parent / "payment-service")
+
+
+class ServerProcess:
+    def __init__(self, database_url: str, **env: str) -> None:
+        self.port = free_port()
+        self.env = (
+            os.environ
+            | {
+                "DATABASE_URL": database_url.replace("+asyncpg", ""),
+                "GRPC_PORT": str(self.port),
+                "GRPC_HOST": "127.0.0.1",
+                "LOG_LEVEL": "warning",
+            }
+            | env
+        )
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    async def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: ASYNC220 - started once, polled below
+            [PAYMENT_SERVICE, "serve"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        await eventually(self._serving, within=30)
+
+    async def _serving(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"server exited: {self.process.communicate()[1][-2000:]}")
+        try:
+            async with grpc.aio.insecure_channel(self.target) as channel:
+                response = await health_pb2_grpc.HealthStub(channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=1
+                )
+        except grpc.aio.AioRpcError:
+            return False
+        return response.status == health_pb2.HealthCheckResponse.SERVING
+
+    async def terminate(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return await asyncio.to_thread(self.process.wait, 30)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+@pytest.fixture
+async def server(database_url: str) -> AsyncIterator[ServerProcess]:
+    process = ServerProcess(database_url, SIMULATOR_LATENCY_MS="300")
+    await process.start()
+    yield process
+    process.kill()
+    if process.process is not None and process.process.stderr is not None:
+        print(process.process.stderr.read()[-6000:])
+
+
+def grpcurl(target: str, method: str, body: dict[str, object] | None = None) -> dict[str, object]:
+    args = [GRPCURL, "-plaintext"]
+    if body is not None:
+        args += ["-d", json.dumps(body)]
+    result = subprocess.run([*args, target, method], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise GrpcurlError(result.returncode, result.stdout + result.stderr)
+    return json.loads(result.stdout) if result.stdout.strip().startswith("{") else {}
+
+
+class GrpcurlError(Exception):
+    def __init__(self, exit_code: int, output: str) -> None:
+        super().__init__(output)
+        self.exit_code, self.output = exit_code, output
+
+
+def test_grpcurl_lists_the_services_by_reflection(server: ServerProcess) -> None:
+    result = subprocess.run(
+        [GRPCURL, "-plaintext", server.target, "list"], capture_output=True, text=True, check=True
+    )
+    services = set(result.stdout.split())
+    assert {"payments.v1.PaymentService", "payments.v1.PaymentMethodService",
+            "grpc.health.v1.Health"} <= services  # fmt: skip
+
+
+def test_grpcurl_walkthrough_and_restart(server: ServerProcess) -> None:
+    request = create_request()
+    created = grpcurl(
+        server.target,
+        "payments.v1.PaymentService/CreatePayment",
+        {
+            "order_id": request.order_id,
+            "user_id": request.user_id,
+            "amount_minor": 1099,
+            "currency": "EUR",
+            "payment_method_type": "PAYMENT_METHOD_TYPE_CREDIT_CARD",
+            "payment_method_token": "pm_card_visa",
+            "request_id": request.request_id,
+        },
+    )
+    pid = created["payment"]["payment_id"]  # type: ignore[index]
+    service = "payments.v1.PaymentService"
+    grpcurl(server.target, f"{service}/AuthorizePayment", {"payment_id": pid})
+    grpcurl(server.target, f"{service}/CapturePayment", {"payment_id": pid, "amount_minor": 500})
+    grpcurl(server.target, f"{service}/RefundPayment", {"payment_id": pid, "amount_minor": 200})
+    payment = grpcurl(server.target, f"{service}/GetPayment", {"payment_id": pid})["payment"]
+    assert payment["status"] == "PAYMENT_STATUS_PARTIALLY_REFUNDED"  # type: ignore[index]
+    assert payment["captured_amount_minor"] == "500"  # type: ignore[index]
+    assert payment["refunded_amount_minor"] == "200"  # type: ignore[index]
+
+    with pytest.raises(GrpcurlError) as bad:
+        grpcurl(server.target, f"{service}/CreatePayment", {"currency": "EURO"})
+    assert bad.value.exit_code == 64 + grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert '"field": "currency"' in bad.value.output or '"field":"currency"' in bad.value.output
+
+    # Payments survive a restart.
+    asyncio.run(_restart(server))
+    again = grpcurl(server.target, f"{service}/GetPayment", {"payment_id": pid})["payment"]
+    assert again == payment
+
+
+async def _restart(server: ServerProcess) -> None:
+    assert await server.terminate() == 0
+    await server.start()
+
+
+async def test_sigterm_drains_in_flight_calls(server: ServerProcess) -> None:
+    """A capture that is mid-way through the (300 ms) gateway call when SIGTERM arrives
+    completes, and the process then exits cleanly."""
+    async with grpc.aio.insecure_channel(server.target) as channel:
+        stub = PaymentServiceStub(channel)
+        created = await stub.CreatePayment(create_request())
+        pid = created.payment.payment_id
+        await stub.AuthorizePayment(pb.AuthorizePaymentRequest(payment_id=pid))
+        capture = asyncio.ensure_future(
+            stub.CapturePayment(pb.CapturePaymentRequest(payment_id=pid))
+        )
+
+        async def capture_in_flight() -> bool:
+            # The capture intent is committed before the gateway is called.
+            got = await stub.GetPayment(pb.GetPaymentRequest(payment_id=pid))
+            return len(got.payment.transactions) == 2
+
+        await eventually(capture_in_flight)
+        exit_code = await server.terminate()
+        response = await capture
+    assert response.payment.captured_amount_minor == 1099
+    assert exit_code == 0
+
+
+async def test_serve_without_database_settings_uses_embedded_postgres(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_HOST")}
+    process = ServerProcess("", EMBEDDED_DATA_DIR=str(tmp_path / "data"))
+    process.env = env | {
+        "GRPC_PORT": str(process.port),
+        "GRPC_HOST": "127.0.0.1",
+        "EMBEDDED_DATA_DIR": str(tmp_path / "data"),
+        "LOG_LEVEL": "warning",
+    }
+    process.process = subprocess.Popen(  # noqa: ASYNC220
+        [PAYMENT_SERVICE, "serve", "--migrate"], env=process.env, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        await eventually(process._serving, within=60)
+        async with grpc.aio.insecure_channel(process.target) as channel:
+            created = await PaymentServiceStub(channel).CreatePayment(create_request())
+        assert created.payment.status
+        assert await process.terminate() == 0
+        assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+    finally:
+        process.kill()
+
+
+def test_invalid_configuration_is_refused_with_the_setting_named() -> None:
+    result = subprocess.run(
+        [PAYMENT_SERVICE, "check-config"],
+        env=os.environ | {"GRPC_PORT": "99999", "LOG_LEVEL": "loud"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "GRPC_PORT" in result.stderr and "LOG_LEVEL" in result.stderr
+
+
+def test_production_without_a_database_refuses_to_start() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_HOST")}
+    result = subprocess.run(
+        [PAYMENT_SERVICE, "serve"],
+        env=env | {"APP_ENV": "production"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "DATABASE_URL or DB_HOST is required" in result.stderr

@@ -1,0 +1,1 @@
+"""Test helpers: real-service fixtures and fault injection."""

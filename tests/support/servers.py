@@ -1,0 +1,16 @@
+"""Settings for servers started by the tests."""
+
+from __future__ import annotations
+
+from server.config import Settings
+
+
+def settings_for_tests(**overrides: object) -> Settings:
+    """Loopback only, a free port, fast health probes, short drains."""
+    values: dict[str, object] = {
+        "grpc_host": "127.0.0.1",
+        "grpc_port": 0,
+        "health_check_interval_seconds": 0.2,
+        "shutdown_grace_seconds": 5,
+    }
+    return Settings(**(values | overrides))  # type: ignore[arg-type]

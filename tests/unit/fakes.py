@@ -1,0 +1,520 @@
+"""In-memory fakes of the ports in `domain.ports` and `domain.gateway`.
+
+They follow the Protocol docstrings, because a fake that is kinder than the real adapter hides
+bugs: repositories hand out deep copies, writes are only visible to other transactions after
+`commit()`, leaving `async with uow:` without a commit discards them, a stale `version` raises
+ConcurrentModification, and touching a repository outside a transaction is an error.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+from domain.enums import GatewayName, NextActionType, PaymentMethodType
+from domain.errors import (
+    ConcurrentModification,
+    GatewayOutcomeUnknown,
+    GatewayUnavailable,
+    PaymentAlreadyExists,
+    PaymentMethodNotFound,
+    PaymentNotFound,
+    RefundNotFound,
+)
+from domain.events import DomainEvent
+from domain.gateway import (
+    AuthorizationRequest,
+    GatewayOperationRequest,
+    GatewayOutcome,
+    NextAction,
+    OutcomeStatus,
+    PaymentMethodDetails,
+)
+from domain.money import Money
+from domain.pagination import Cursor, Page, PageRequest
+from domain.payment import Payment
+from domain.payment_method import PaymentMethod
+from domain.refund import Refund
+from domain.usecases.deps import Deps
+
+T = TypeVar("T")
+
+START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+# --- time and ids ----------------------------------------------------------------------------
+class FixedClock:
+    """Always the same instant until a test moves it with `advance`."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.current = start
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta = timedelta(seconds=1)) -> None:
+        self.current += delta
+
+
+class AdvancingClock(FixedClock):
+    """Every reading is `step` after the previous one: timestamps are strictly increasing."""
+
+    def __init__(self, start: datetime = START, step: timedelta = timedelta(seconds=1)) -> None:
+        super().__init__(start)
+        self.step = step
+
+    def now(self) -> datetime:
+        value = self.current
+        self.current += self.step
+        return value
+
+
+class SequentialIds:
+    """UUID strings 00000000-0000-0000-0000-000000000001, ...002, ... in order."""
+
+    def __init__(self, first: int = 1) -> None:
+        self._next = itertools.count(first)
+        self.issued: list[str] = []
+
+    def new_id(self) -> str:
+        value = str(uuid.UUID(int=next(self._next)))
+        self.issued.append(value)
+        return value
+
+
+def user_id(n: int) -> str:
+    """A user id that can never collide with an id from SequentialIds."""
+    return str(uuid.UUID(f"aaaaaaaa-0000-4000-8000-{n:012d}"))
+
+
+def order_id(n: int) -> str:
+    return str(uuid.UUID(f"0bde0bde-0000-4000-8000-{n:012d}"))
+
+
+class FakeCurrencyCatalog:
+    EXPONENTS = {"EUR": 2, "USD": 2, "JPY": 0, "KWD": 3, "GBP": 2}
+
+    def exponent(self, code: str) -> int | None:
+        return self.EXPONENTS.get(code)
+
+
+# --- persistence -----------------------------------------------------------------------------
+@dataclass
+class InMemoryDatabase:
+    """Committed rows. Several FakeUnitOfWork objects may share one, like connections."""
+
+    payments: dict[str, Payment] = field(default_factory=dict)
+    refunds: dict[str, Refund] = field(default_factory=dict)
+    payment_methods: dict[str, PaymentMethod] = field(default_factory=dict)
+    outbox: list[DomainEvent] = field(default_factory=list)
+
+
+def _paginate(items: Iterable[T], page: PageRequest, key: Callable[[T], Cursor]) -> Page[T]:
+    """Keyset pagination ordered by (created_at, id), oldest first, as the Cursor describes."""
+    ordered = sorted(items, key=lambda item: (key(item).created_at, key(item).id))
+    if page.after is not None:
+        after = (page.after.created_at, page.after.id)
+        ordered = [item for item in ordered if (key(item).created_at, key(item).id) > after]
+    chosen = ordered[: page.size]
+    more = len(ordered) > page.size
+    return Page(copy.deepcopy(chosen), key(chosen[-1]) if more and chosen else None)
+
+
+class _Repository:
+    table: str
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def _rows(self) -> dict[str, Any]:
+        """Committed rows overlaid with this transaction's writes (no copies: internal)."""
+        return {**getattr(self._uow.db, self.table), **self._uow._writes(self.table)}
+
+    def _row(self, key: str) -> Any | None:
+        return self._rows().get(key)
+
+    def _write(self, key: str, row: Any) -> None:
+        self._uow._writes(self.table)[key] = copy.deepcopy(row)
+
+
+class FakePaymentRepository(_Repository):
+    table = "payments"
+
+    def _write(self, key: str, row: Any) -> None:
+        # Recorded events are not state: they go to the outbox, never into the payment row.
+        super()._write(key, row)
+        self._uow._writes(self.table)[key].events = []
+
+    async def add(self, payment: Payment) -> None:
+        if self._row(payment.id) is not None:
+            raise AssertionError(f"duplicate primary key {payment.id}")
+        existing = await self.find_by_order(payment.order_id)
+        if existing is not None:
+            raise PaymentAlreadyExists(
+                f"order {payment.order_id} already has a payment",
+                metadata={"payment_id": existing.id},
+            )
+        self._write(payment.id, payment)
+
+    async def get(self, payment_id: str) -> Payment:
+        row: Payment | None = self._row(payment_id)
+        if row is None:
+            raise PaymentNotFound("no such payment", metadata={"payment_id": payment_id})
+        return copy.deepcopy(row)
+
+    async def get_for_update(self, payment_id: str) -> Payment:
+        return await self.get(payment_id)  # one transaction at a time: nothing to lock
+
+    async def find_by_order(self, order_id: str) -> Payment | None:
+        rows: list[Payment] = list(self._rows().values())
+        for row in rows:
+            if row.order_id == order_id:
+                return copy.deepcopy(row)
+        return None
+
+    async def save(self, payment: Payment) -> None:
+        stored = self._row(payment.id)
+        if stored is None:
+            raise PaymentNotFound("no such payment", metadata={"payment_id": payment.id})
+        if stored.version != payment.version:
+            raise ConcurrentModification(
+                "the payment was changed by someone else",
+                metadata={"payment_id": payment.id},
+            )
+        payment.version += 1  # like an ORM's version counter, on the caller's object too
+        self._write(payment.id, payment)
+
+
+class FakeRefundRepository(_Repository):
+    table = "refunds"
+
+    async def add(self, refund: Refund) -> None:
+        if self._row(refund.id) is not None:
+            raise AssertionError(f"duplicate primary key {refund.id}")
+        self._write(refund.id, refund)
+
+    async def get(self, refund_id: str) -> Refund:
+        row: Refund | None = self._row(refund_id)
+        if row is None:
+            raise RefundNotFound("no such refund", metadata={"refund_id": refund_id})
+        return copy.deepcopy(row)
+
+    async def save(self, refund: Refund) -> None:
+        if self._row(refund.id) is None:
+            raise RefundNotFound("no such refund", metadata={"refund_id": refund.id})
+        self._write(refund.id, refund)
+
+    async def list_for_payment(self, payment_id: str, page: PageRequest) -> Page[Refund]:
+        rows = [r for r in self._rows().values() if r.payment_id == payment_id]
+        return _paginate(rows, page, lambda r: Cursor(r.created_at, r.id))
+
+
+class FakePaymentMethodRepository(_Repository):
+    table = "payment_methods"
+
+    def _live(self) -> list[PaymentMethod]:
+        return [m for m in self._rows().values() if not m.is_deleted]
+
+    async def add(self, method: PaymentMethod) -> None:
+        if self._row(method.id) is not None:
+            raise AssertionError(f"duplicate primary key {method.id}")
+        self._write(method.id, method)
+
+    async def get(self, payment_method_id: str) -> PaymentMethod:
+        row: PaymentMethod | None = self._row(payment_method_id)
+        if row is None or row.is_deleted:
+            raise PaymentMethodNotFound(
+                "no such payment method", metadata={"payment_method_id": payment_method_id}
+            )
+        return copy.deepcopy(row)
+
+    async def list_for_user(self, user_id: str, page: PageRequest) -> Page[PaymentMethod]:
+        rows = [m for m in self._live() if m.user_id == user_id]
+        return _paginate(rows, page, lambda m: Cursor(m.created_at, m.id))
+
+    async def lock_user(self, user_id: str) -> list[PaymentMethod]:
+        rows = sorted(
+            (m for m in self._live() if m.user_id == user_id), key=lambda m: (m.created_at, m.id)
+        )
+        return copy.deepcopy(rows)
+
+    async def save(self, method: PaymentMethod) -> None:
+        if self._row(method.id) is None:
+            raise PaymentMethodNotFound(
+                "no such payment method", metadata={"payment_method_id": method.id}
+            )
+        self._write(method.id, method)
+
+
+class FakeOutbox:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    async def add(self, events: list[DomainEvent]) -> None:
+        self._uow._pending_events().extend(copy.deepcopy(events))
+
+
+class FakeUnitOfWork:
+    """One transaction at a time; re-entrant after exit, never nested."""
+
+    def __init__(self, db: InMemoryDatabase | None = None) -> None:
+        self.db = db if db is not None else InMemoryDatabase()
+        self._pending: dict[str, dict[str, Any]] | None = None
+        self._events: list[DomainEvent] = []
+        self.commits = 0
+        self.rollbacks = 0
+        self._payments = FakePaymentRepository(self)
+        self._refunds = FakeRefundRepository(self)
+        self._payment_methods = FakePaymentMethodRepository(self)
+        self._outbox = FakeOutbox(self)
+
+    # Repositories only exist inside a transaction, as with a real session.
+    @property
+    def payments(self) -> FakePaymentRepository:
+        self._require_active()
+        return self._payments
+
+    @property
+    def refunds(self) -> FakeRefundRepository:
+        self._require_active()
+        return self._refunds
+
+    @property
+    def payment_methods(self) -> FakePaymentMethodRepository:
+        self._require_active()
+        return self._payment_methods
+
+    @property
+    def outbox(self) -> FakeOutbox:
+        self._require_active()
+        return self._outbox
+
+    @property
+    def active(self) -> bool:
+        return self._pending is not None
+
+    def _require_active(self) -> None:
+        if self._pending is None:
+            raise RuntimeError("repository used outside `async with uow:`")
+
+    def _writes(self, table: str) -> dict[str, Any]:
+        self._require_active()
+        assert self._pending is not None
+        return self._pending[table]
+
+    def _pending_events(self) -> list[DomainEvent]:
+        self._require_active()
+        return self._events
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        if self._pending is not None:
+            raise RuntimeError("unit of work entered while already in a transaction")
+        self._pending = defaultdict(dict)
+        self._events = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        uncommitted = self._pending is not None and any(self._pending.values())
+        if uncommitted or self._events:
+            self.rollbacks += 1  # discarded
+        self._pending = None
+        self._events = []
+
+    async def commit(self) -> None:
+        self._require_active()
+        assert self._pending is not None
+        for table, rows in self._pending.items():
+            getattr(self.db, table).update(rows)
+        self.db.outbox.extend(self._events)
+        self._pending = defaultdict(dict)
+        self._events = []
+        self.commits += 1
+
+    # --- test helpers: read committed state without a transaction ----------------------
+    def committed_payment(self, payment_id: str) -> Payment:
+        return copy.deepcopy(self.db.payments[payment_id])
+
+    def committed_refund(self, refund_id: str) -> Refund:
+        return copy.deepcopy(self.db.refunds[refund_id])
+
+    def committed_method(self, payment_method_id: str) -> PaymentMethod:
+        return copy.deepcopy(self.db.payment_methods[payment_method_id])
+
+    def event_types(self) -> list[str]:
+        return [event.event_type for event in self.db.outbox]
+
+
+# --- gateways --------------------------------------------------------------------------------
+Operation = Literal["authorize", "capture", "void", "refund", "describe_payment_method"]
+Answer = GatewayOutcome | Exception
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayCall:
+    operation: Operation
+    request: AuthorizationRequest | GatewayOperationRequest | tuple[str, PaymentMethodType]
+
+
+def declined(code: str = "CARD_DECLINED", reason: str = "Your card was declined.") -> Answer:
+    return GatewayOutcome.declined(code, reason)
+
+
+def requires_action(url: str = "https://3ds.example/challenge/1") -> Answer:
+    return GatewayOutcome(
+        OutcomeStatus.REQUIRES_ACTION,
+        "gw_authorize_3ds",
+        next_action=NextAction(NextActionType.REDIRECT_TO_URL, url),
+    )
+
+
+def unavailable() -> Answer:
+    return GatewayUnavailable("connection refused before the request was sent")
+
+
+def outcome_unknown() -> Answer:
+    return GatewayOutcomeUnknown("timed out after the request was sent")
+
+
+class FakeGateway:
+    """Answers SUCCEEDED unless told otherwise with `will(operation, answer, ...)`.
+
+    Scripted answers are used once each, in order. Every call is recorded in `calls`, and
+    `on_call` (if set) runs at call time, for checks such as "no transaction is open now".
+    """
+
+    def __init__(self, name: GatewayName = GatewayName.SIMULATOR) -> None:
+        self._name = name
+        self.calls: list[GatewayCall] = []
+        self.on_call: Callable[[GatewayCall], None] | None = None
+        self._script: dict[str, deque[Answer]] = defaultdict(deque)
+        self._references = itertools.count(1)
+        self.method_details: dict[str, PaymentMethodDetails] = {}
+
+    @property
+    def name(self) -> GatewayName:
+        return self._name
+
+    def will(self, operation: Operation, *answers: Answer) -> None:
+        self._script[operation].extend(answers)
+
+    def calls_to(self, operation: Operation) -> list[GatewayCall]:
+        return [call for call in self.calls if call.operation == operation]
+
+    def _record(self, call: GatewayCall) -> Answer | None:
+        self.calls.append(call)
+        if self.on_call is not None:
+            self.on_call(call)
+        queue = self._script[call.operation]
+        return queue.popleft() if queue else None
+
+    async def _operate(
+        self, operation: Operation, request: AuthorizationRequest | GatewayOperationRequest
+    ) -> GatewayOutcome:
+        answer = self._record(GatewayCall(operation, request))
+        if answer is None:
+            return GatewayOutcome.succeeded(f"gw_{operation}_{next(self._references)}")
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def authorize(self, request: AuthorizationRequest) -> GatewayOutcome:
+        return await self._operate("authorize", request)
+
+    async def capture(self, request: GatewayOperationRequest) -> GatewayOutcome:
+        return await self._operate("capture", request)
+
+    async def void(self, request: GatewayOperationRequest) -> GatewayOutcome:
+        return await self._operate("void", request)
+
+    async def refund(self, request: GatewayOperationRequest) -> GatewayOutcome:
+        return await self._operate("refund", request)
+
+    async def describe_payment_method(
+        self, token: str, method_type: PaymentMethodType
+    ) -> PaymentMethodDetails:
+        answer = self._record(GatewayCall("describe_payment_method", (token, method_type)))
+        if isinstance(answer, Exception):
+            raise answer
+        if token in self.method_details:
+            return self.method_details[token]
+        if method_type.is_card:
+            return PaymentMethodDetails(method_type, "visa", "4242", 12, 2030)
+        if method_type is PaymentMethodType.PAYPAL:
+            return PaymentMethodDetails(method_type, paypal_email="buyer@example.com")
+        return PaymentMethodDetails(method_type)
+
+
+class FakeGatewayDirectory:
+    """Routes to the requested gateway, else to `default`; unconfigured names are unavailable."""
+
+    def __init__(self, *gateways: FakeGateway, default: GatewayName = GatewayName.SIMULATOR):
+        self.gateways = {g.name: g for g in gateways}
+        self.default = default
+        self.choices: list[tuple[PaymentMethodType, str, GatewayName | None]] = []
+
+    def get(self, name: GatewayName) -> FakeGateway:
+        try:
+            return self.gateways[name]
+        except KeyError:
+            raise GatewayUnavailable(
+                f"gateway {name.value} is not configured", metadata={"gateway": name.value}
+            ) from None
+
+    def choose(
+        self, method_type: PaymentMethodType, currency: str, requested: GatewayName | None
+    ) -> GatewayName:
+        self.choices.append((method_type, currency, requested))
+        return requested if requested is not None else self.default
+
+
+# --- everything a use case needs -------------------------------------------------------------
+@dataclass
+class FakePorts:
+    uow: FakeUnitOfWork = field(default_factory=FakeUnitOfWork)
+    gateway: FakeGateway = field(default_factory=FakeGateway)
+    clock: FixedClock = field(default_factory=AdvancingClock)
+    ids: SequentialIds = field(default_factory=SequentialIds)
+    currencies: FakeCurrencyCatalog = field(default_factory=FakeCurrencyCatalog)
+    directory: FakeGatewayDirectory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.directory = FakeGatewayDirectory(self.gateway)
+
+    @property
+    def deps(self) -> Deps:
+        return Deps(self.uow, self.directory, self.clock, self.ids, self.currencies)
+
+
+# --- builders --------------------------------------------------------------------------------
+def new_payment(
+    amount_minor: int = 10_000,
+    currency: str = "EUR",
+    *,
+    payment_id: str = "11111111-1111-4111-8111-111111111111",
+    token: str | None = "pm_card_visa",
+    gateway: GatewayName = GatewayName.SIMULATOR,
+) -> Payment:
+    """A PENDING payment, as create_payment builds it."""
+    return Payment(
+        id=payment_id,
+        order_id=order_id(1),
+        user_id=user_id(1),
+        amount=Money(amount_minor, currency),
+        payment_method_type=PaymentMethodType.CREDIT_CARD,
+        gateway=gateway,
+        created_at=START,
+        updated_at=START,
+        payment_method_token=token,
+    )
