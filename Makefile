@@ -25,7 +25,8 @@ $(BUF_STAMP): tools/package.json tools/package-lock.json
 
 tools: $(BUF_STAMP)
 
-## run: the service on embedded defaults (embedded PostgreSQL unless DATABASE_URL/DB_HOST)
+## run: the service on embedded defaults (embedded PostgreSQL unless DATABASE_URL/DB_HOST,
+## embedded Redis unless REDIS_URL/REDIS_HOST)
 run: venv
 	$(BIN)/payment-service serve --migrate
 

@@ -22,6 +22,8 @@ class CreatePayment:
     metadata: dict[str, str] = field(default_factory=dict)
     gateway: GatewayName | None = None
     request_id: str = ""
+    # Authorize in the same call (Stripe's confirm=true).
+    authorize: bool = False
 
     def violations(self) -> list[FieldViolation]:
         found = [

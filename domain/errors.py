@@ -172,6 +172,21 @@ class StorageUnavailable(DomainError):
     retryable = True
 
 
+class IdempotencyKeyReused(DomainError):
+    """The request_id was used before for a different request."""
+
+    reason = "IDEMPOTENCY_KEY_REUSED"
+    kind = ErrorKind.INVALID_ARGUMENT
+
+
+class IdempotencyKeyInUse(DomainError):
+    """A request with this request_id is still running; retry after it finishes."""
+
+    reason = "IDEMPOTENCY_KEY_IN_USE"
+    kind = ErrorKind.ABORTED
+    retryable = True
+
+
 def reason_of(error: DomainError) -> str:
     """The ErrorInfo reason; declines carry the gateway's decline code."""
     if isinstance(error, PaymentDeclined):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from domain.enums import GatewayName, NextActionType, PaymentMethodType
+from domain.enums import GatewayName, NextActionType, PaymentMethodType, TransactionType
 from domain.money import Money
 
 
@@ -63,6 +63,17 @@ class GatewayOperationRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class LookupRequest:
+    """Which operation the reconciler asks about: the one sent under `idempotency_key`."""
+
+    idempotency_key: str
+    operation: TransactionType
+    # Unknown for an authorization whose answer never arrived.
+    gateway_payment_id: str | None
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentMethodDetails:
     """Display data of a tokenized method, as the gateway reports it."""
 
@@ -92,6 +103,9 @@ class PaymentGateway(Protocol):
     async def void(self, request: GatewayOperationRequest) -> GatewayOutcome: ...
 
     async def refund(self, request: GatewayOperationRequest) -> GatewayOutcome: ...
+
+    async def lookup(self, request: LookupRequest) -> GatewayOutcome | None:
+        """What the gateway did with that operation, or None if it never received it."""
 
     async def describe_payment_method(
         self, token: str, method_type: PaymentMethodType

@@ -31,6 +31,11 @@ class PaymentRepository(Protocol):
         """Writes the payment and its transactions; raises ConcurrentModification when the
         stored version is not the one loaded."""
 
+    async def find_open_operations(
+        self, started_before: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        """(payment id, transaction id) of PENDING or UNKNOWN operations, oldest first."""
+
 
 class RefundRepository(Protocol):
     async def add(self, refund: Refund) -> None: ...

@@ -5,21 +5,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.enums import GatewayName
 from domain.gateway import PaymentGateway
+from domain.idempotency import AnswerCache
 from domain.usecases.deps import Deps
+from domain.usecases.idempotent import Idempotency
+from domain.usecases.reconcile import Reconciler
+from infra.cache import RedisHealth, make_redis
+from infra.cache.idempotency import NoAnswerCache, RedisAnswerCache
 from infra.currency import CldrCurrencyCatalog
 from infra.db.engine import make_engine
+from infra.db.idempotency import SqlIdempotencyStore
 from infra.db.uow import SqlUnitOfWork
 from infra.gateways.directory import StaticGatewayDirectory
 from infra.gateways.simulator import SimulatorGateway
+from infra.gateways.simulator_ledger import SqlLedger
 from infra.system import SystemClock, UuidGenerator
 from payments.v1 import (
     payment_method_service_pb2,
@@ -28,12 +37,17 @@ from payments.v1 import (
     payment_service_pb2_grpc,
 )
 from server.config import Settings
-from server.health import DatabaseHealthWatcher
+from server.health import ComponentHealthWatcher, DatabaseHealthWatcher
+from server.idempotency import IdempotencyInterceptor
 from server.interceptors import RequestInterceptor
+from server.jobs import PeriodicJob, idempotency_purge_job, reconciler_job
 from server.servicers.payment_methods import PaymentMethodServicer
 from server.servicers.payments import PaymentServicer
 
 log = logging.getLogger("payments.app")
+
+# grpc.health.v1 service name under which Redis is reported (absent when Redis is disabled).
+REDIS_HEALTH_SERVICE = "redis"
 
 SERVICE_NAMES = (
     payment_service_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
@@ -50,12 +64,21 @@ class PaymentApplication:
         database_url: str,
         *,
         gateways: Mapping[GatewayName, PaymentGateway] | None = None,
+        redis_url: str | None = None,
     ) -> None:
         self.settings = settings
         self._database_url = database_url
         simulator = SimulatorGateway(latency_seconds=settings.simulator_latency_ms / 1000)
         self.gateways = dict(gateways or {GatewayName.SIMULATOR: simulator})
+        self._own_simulator = gateways is None
+        self._jobs: list[PeriodicJob] = []
         self.engine: AsyncEngine | None = None
+        self._health_engine: AsyncEngine | None = None
+        self.deps: Callable[[], Deps] | None = None
+        # The cache (None: run without it). Keys start with settings.redis_key_prefix.
+        self._redis_url = redis_url
+        self.redis: Redis | None = None
+        self._redis_watcher: ComponentHealthWatcher | None = None
         self.server: grpc.aio.Server | None = None
         self.health = health_aio.HealthServicer()
         self._watcher: DatabaseHealthWatcher | None = None
@@ -67,16 +90,36 @@ class PaymentApplication:
 
         def deps() -> Deps:
             # A fresh unit of work per call: it holds that call's connection.
-            return Deps(SqlUnitOfWork(engine), directory, clock, ids, currencies)
+            return Deps(
+                SqlUnitOfWork(engine),
+                directory,
+                clock,
+                ids,
+                currencies,
+                gateway_timeout=self.settings.gateway_timeout_seconds,
+            )
 
         return deps
 
     async def start(self) -> None:
         settings = self.settings
         self.engine = make_engine(self._database_url, pool_size=settings.db_pool_size)
+        if self._redis_url is not None:
+            self.redis = make_redis(self._redis_url)
+        if self._own_simulator and settings.simulator_ledger == "database":
+            self.gateways[GatewayName.SIMULATOR] = SimulatorGateway(
+                ledger=SqlLedger(self.engine),
+                latency_seconds=settings.simulator_latency_ms / 1000,
+            )
         deps = self._deps_factory(self.engine)
+        self.deps = deps  # for operators' tools and tests: the ports a use case runs with
+        idempotency_store = SqlIdempotencyStore(self.engine)
         server = grpc.aio.server(
-            interceptors=[RequestInterceptor()],
+            # Outermost first: errors raised by the idempotency layer are mapped too.
+            interceptors=[
+                RequestInterceptor(),
+                IdempotencyInterceptor(self._idempotency(idempotency_store)),
+            ],
             options=[
                 ("grpc.max_receive_message_length", 4 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),
@@ -93,23 +136,73 @@ class PaymentApplication:
             server,
         )  # fmt: skip
         self.grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+        # Its own connection: a pool busy with requests must not look like a dead database.
+        self._health_engine = make_engine(self._database_url, pool_size=1)
         self._watcher = DatabaseHealthWatcher(
-            self.health, self.engine, settings.health_check_interval_seconds
+            self.health, self._health_engine, settings.health_check_interval_seconds
         )
         await self._watcher.check_once()
         self._watcher.start()
+        if self.redis is not None:
+            self._redis_watcher = ComponentHealthWatcher(
+                self.health,
+                REDIS_HEALTH_SERVICE,
+                RedisHealth(self.redis).check,
+                settings.health_check_interval_seconds,
+            )
+            await self._redis_watcher.check_once()
+            self._redis_watcher.start()
         await server.start()
         self.server = server
+        self._start_jobs(deps, idempotency_store)
         log.info("gRPC server listening", extra={"port": self.grpc_port})
+
+    def _idempotency(self, store: SqlIdempotencyStore) -> Idempotency:
+        settings = self.settings
+        cache: AnswerCache = (
+            RedisAnswerCache(
+                self.redis,
+                prefix=settings.redis_key_prefix,
+                retention=timedelta(hours=settings.idempotency_retention_hours),
+            )
+            if self.redis is not None
+            else NoAnswerCache()
+        )
+        return Idempotency(
+            store, cache, SystemClock(), timedelta(seconds=settings.idempotency_lease_seconds)
+        )
+
+    def _start_jobs(self, deps: Callable[[], Deps], store: SqlIdempotencyStore) -> None:
+        settings = self.settings
+        reconciler = Reconciler(deps, timedelta(seconds=settings.reconcile_after_seconds))
+        self._jobs = [
+            reconciler_job(reconciler, settings.reconcile_interval_seconds),
+            idempotency_purge_job(
+                store,
+                SystemClock(),
+                timedelta(hours=settings.idempotency_retention_hours),
+                settings.idempotency_purge_interval_seconds,
+            ),
+        ]
+        for job in self._jobs:
+            job.start()
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking calls (health NOT_SERVING), let in-flight calls finish, then release."""
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         await self.health.enter_graceful_shutdown()
+        for job in self._jobs:
+            await job.stop()
         if self._watcher is not None:
             await self._watcher.stop()
+        if self._redis_watcher is not None:
+            await self._redis_watcher.stop()
         if self.server is not None:
             await self.server.stop(grace)
+        if self.redis is not None:
+            await self.redis.aclose()
         if self.engine is not None:
             await self.engine.dispose()
+        if self._health_engine is not None:
+            await self._health_engine.dispose()
         log.info("stopped")

@@ -1,7 +1,7 @@
 """The `payment-service` command.
 
-payment-service serve [--migrate]   run the gRPC server (embedded PostgreSQL when no
-                                    database is configured, outside production)
+payment-service serve [--migrate]   run the gRPC server (embedded PostgreSQL and Redis when
+                                    none is configured, outside production)
 payment-service migrate             apply database migrations and exit
 payment-service check-config        validate the environment and exit
 """
@@ -14,6 +14,9 @@ import contextlib
 import logging
 import signal
 import sys
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlparse
 
 from pydantic import ValidationError
 
@@ -23,14 +26,26 @@ from server.config import AppEnv, Settings
 log = logging.getLogger("payments.cli")
 
 
+SECRET_HINTS = ("password", "secret", "key", "token", "url")
+
+
+def describe_config_error(error: Mapping[str, Any]) -> str:
+    """One line per bad setting, naming the variable; values are shown only when they cannot
+    be secrets (a URL may carry a password)."""
+    if not error["loc"]:
+        return str(error["msg"]).removeprefix("Value error, ")
+    name = str(error["loc"][0]).upper().rstrip("_")
+    shown = "" if any(h in name.lower() for h in SECRET_HINTS) else f" (got {error['input']!r})"
+    return f"{name}: {error['msg']}{shown}"
+
+
 def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
         print("invalid configuration:", file=sys.stderr)
         for error in exc.errors():
-            name = str(error["loc"][0]).upper() if error["loc"] else "?"
-            print(f"  {name}: {error['msg']} (got {error.get('input')!r})", file=sys.stderr)
+            print(f"  {describe_config_error(error)}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -55,7 +70,35 @@ def resolve_database(settings: Settings) -> tuple[str, str]:
     return url, f"embedded PostgreSQL in {settings.embedded_data_dir / 'postgres'}"
 
 
-def banner(settings: Settings, port: int, database: str) -> str:
+def resolve_redis(settings: Settings) -> tuple[str | None, str]:
+    """(redis-py URL or None, human description). Redis is only a cache: in production or
+    staging without one the service runs without it (correct, only slower)."""
+    if settings.redis_configured:
+        try:
+            url = settings.redis_url_value()
+        except ValueError as exc:
+            print(f"invalid configuration: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        return url, f"configured Redis at {describe_redis_url(url)}"
+    if settings.app_env in (AppEnv.PRODUCTION, AppEnv.STAGING):
+        log.warning("REDIS_URL and REDIS_HOST are not set: running without the Redis cache")
+        return None, "none (REDIS_URL / REDIS_HOST not set): running without the cache"
+    from server.embedded import start_embedded_redis
+
+    url = start_embedded_redis(settings.embedded_data_dir)
+    return url, f"embedded Redis in {settings.embedded_data_dir / 'redis'}"
+
+
+def describe_redis_url(url: str) -> str:
+    """Where a Redis URL points, without its credentials."""
+    parsed = urlparse(url)
+    if parsed.scheme == "unix":
+        return f"unix:{parsed.path}"
+    host = f"[{parsed.hostname}]" if ":" in (parsed.hostname or "") else parsed.hostname
+    return f"{parsed.scheme}://{host}:{parsed.port or 6379}{parsed.path or '/0'}"
+
+
+def banner(settings: Settings, port: int, database: str, redis: str = "none") -> str:
     host = "127.0.0.1" if settings.grpc_host in ("0.0.0.0", "::", "[::]") else settings.grpc_host  # noqa: S104
     target = f"{host}:{port}"
     example = (
@@ -71,6 +114,7 @@ def banner(settings: Settings, port: int, database: str) -> str:
             f"  gRPC      {target}  (reflection on: grpcurl -plaintext {target} list)",
             f"  health    grpcurl -plaintext {target} grpc.health.v1.Health/Check",
             f"  database  {database}",
+            f"  redis     {redis}",
             f"  REST      port {settings.app_port} is reserved for the REST shim",
             "  try:",
             f"    {example}",
@@ -78,12 +122,18 @@ def banner(settings: Settings, port: int, database: str) -> str:
     )
 
 
-async def serve(settings: Settings, database_url: str, database: str) -> None:
+async def serve(
+    settings: Settings,
+    database_url: str,
+    database: str,
+    redis_url: str | None = None,
+    redis: str = "none",
+) -> None:
     from server.app import PaymentApplication
 
-    app = PaymentApplication(settings, database_url)
+    app = PaymentApplication(settings, database_url, redis_url=redis_url)
     await app.start()
-    print(banner(settings, app.grpc_port, database), flush=True)
+    print(banner(settings, app.grpc_port, database, redis), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -114,11 +164,12 @@ def main(argv: list[str] | None = None) -> None:
         upgrade_to_head(url)
         log.info("database migrated to head")
     if args.command == "serve":
+        redis_url, redis = resolve_redis(settings)
         with contextlib.suppress(ImportError):
             import uvloop
 
             uvloop.install()
-        asyncio.run(serve(settings, url, database))
+        asyncio.run(serve(settings, url, database, redis_url, redis))
 
 
 if __name__ == "__main__":

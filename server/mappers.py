@@ -199,6 +199,7 @@ def create_payment_command(
         metadata=dict(request.metadata),
         gateway=gateway_from_proto(request.gateway),
         request_id=request.request_id,
+        authorize=request.authorize,
     )
 
 

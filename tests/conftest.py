@@ -1,4 +1,5 @@
 """Shared fixtures. Real PostgreSQL (a fresh database per session, migrated with alembic);
+real Redis (the machine's, or a private server; this session's keys under their own prefix);
 an in-process server on a free port for the end-to-end tests.
 
 Infrastructure modules are imported inside the fixtures so that the unit suite, which uses
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from infra.gateways.simulator import SimulatorGateway
     from payments.v1 import payment_method_service_pb2_grpc, payment_service_pb2_grpc
     from server.app import PaymentApplication
+    from tests.support.redis_server import RedisServer
 
 
 @pytest.fixture(scope="session")
@@ -51,14 +53,66 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 
 
 @pytest.fixture(scope="session")
-async def app(database_url: str) -> AsyncIterator[PaymentApplication]:
+async def redis_url() -> AsyncIterator[str]:
+    """The machine's Redis (TEST_REDIS_URL, default 127.0.0.1:6379) when it answers, else a
+    private server for the session."""
+    import os
+
+    from tests.support import redis_server
+
+    url = os.environ.get("TEST_REDIS_URL", redis_server.DEFAULT_URL)
+    if redis_server.answers_ping(url):
+        yield url
+        return
+    server = redis_server.RedisServer()
+    await server.start()
+    yield server.url
+    server.close()
+
+
+@pytest.fixture(scope="session")
+async def redis_key_prefix(redis_url: str) -> AsyncIterator[str]:
+    """This session's key prefix (tests own their data); its keys are deleted at the end."""
+    import uuid
+
+    from infra.cache import make_redis
+
+    prefix = f"payments-test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = make_redis(redis_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}*", count=1000)]
+        if keys:
+            await client.unlink(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def private_redis() -> AsyncIterator[RedisServer]:
+    """A Redis of this test's own, which it may stop and start again (outage tests)."""
+    from tests.support.redis_server import RedisServer
+
+    server = RedisServer()
+    await server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+async def app(
+    database_url: str, redis_url: str, redis_key_prefix: str
+) -> AsyncIterator[PaymentApplication]:
     from domain.enums import GatewayName
     from infra.gateways.simulator import SimulatorGateway
     from server.app import PaymentApplication
     from tests.support.servers import settings_for_tests
 
     application = PaymentApplication(
-        settings_for_tests(), database_url, gateways={GatewayName.SIMULATOR: SimulatorGateway()}
+        settings_for_tests(redis_key_prefix=redis_key_prefix),
+        database_url,
+        gateways={GatewayName.SIMULATOR: SimulatorGateway()},
+        redis_url=redis_url,
     )
     await application.start()
     yield application

@@ -16,6 +16,8 @@ class Deps:
     clock: Clock
     ids: IdGenerator
     currencies: CurrencyCatalog
+    # A gateway call still unanswered after this long has an unknown outcome.
+    gateway_timeout: float = 30.0
 
 
 class Command(Protocol):

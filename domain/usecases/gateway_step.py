@@ -11,6 +11,7 @@ the reconciler asks the gateway by the idempotency key and finishes the operatio
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -37,6 +38,12 @@ class GatewayStep:
 
 
 async def run_gateway_step(deps: Deps, payment_id: str, step: GatewayStep) -> Payment:
+    """Shielded: a caller that goes away (cancelled call, passed deadline) does not cut a
+    money movement in half; the operation runs to its recorded end regardless."""
+    return await asyncio.shield(_run_gateway_step(deps, payment_id, step))
+
+
+async def _run_gateway_step(deps: Deps, payment_id: str, step: GatewayStep) -> Payment:
     async with deps.uow as uow:
         payment = await uow.payments.get_for_update(payment_id)
         txn = step.begin(payment)
@@ -52,16 +59,26 @@ async def run_gateway_step(deps: Deps, payment_id: str, step: GatewayStep) -> Pa
         # Inside the try: an unconfigured gateway is unreachable too, and must not leave the
         # intent PENDING (it would block the payment with OperationInProgress for good).
         gateway = deps.gateways.get(payment.gateway)
-        outcome = await step.call(gateway, payment, txn)
+        async with asyncio.timeout(deps.gateway_timeout):
+            outcome = await step.call(gateway, payment, txn)
     except GatewayUnavailable as unreachable:
         code, detail = unreachable.reason, unreachable.message
         await _close(deps, payment_id, txn, step, lambda p: p.abandon_operation(
             txn.id, deps.clock.now(), code, detail))  # fmt: skip
         raise
-    except GatewayOutcomeUnknown as unknown:
-        detail = unknown.message
+    except (GatewayOutcomeUnknown, TimeoutError) as unknown:
+        detail = (
+            unknown.message
+            if isinstance(unknown, GatewayOutcomeUnknown)
+            else f"no answer from the gateway within {deps.gateway_timeout:g}s"
+        )
         await _close(deps, payment_id, txn, step, lambda p: p.mark_outcome_unknown(
             txn.id, deps.clock.now(), detail))  # fmt: skip
+        if isinstance(unknown, TimeoutError):
+            raise GatewayOutcomeUnknown(
+                "the gateway did not answer in time; the outcome will be reconciled",
+                metadata={"payment_id": payment_id, "transaction_id": txn.id},
+            ) from unknown
         raise
 
     async with deps.uow as uow:

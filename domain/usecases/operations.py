@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.commands import AuthorizePayment, CancelPayment, CapturePayment
+from domain.commands import AuthorizePayment, CancelPayment, CapturePayment, CreatePayment
 from domain.enums import PaymentStatus, TransactionStatus
 from domain.errors import PaymentDeclined, PaymentMethodUnusable
 from domain.gateway import (
@@ -15,7 +15,7 @@ from domain.payment import Payment
 from domain.transaction import Transaction
 from domain.usecases.deps import Deps, validate
 from domain.usecases.gateway_step import GatewayStep, run_gateway_step
-from domain.usecases.payments import usable_saved_method
+from domain.usecases.payments import create_payment, usable_saved_method
 
 
 def _operation_request(payment: Payment, txn: Transaction) -> GatewayOperationRequest:
@@ -85,6 +85,14 @@ async def authorize_payment(cmd: AuthorizePayment, deps: Deps) -> Payment:
     if payment.status is PaymentStatus.FAILED:
         _raise_if_declined(payment, payment.transactions[-1])
     return payment
+
+
+async def create_and_authorize(cmd: CreatePayment, deps: Deps) -> Payment:
+    """Create, then authorize when the command asks for it."""
+    payment = await create_payment(cmd, deps)
+    if not cmd.authorize:
+        return payment
+    return await authorize_payment(AuthorizePayment(payment.id, request_id=cmd.request_id), deps)
 
 
 async def capture_payment(cmd: CapturePayment, deps: Deps) -> Payment:

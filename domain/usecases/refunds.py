@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from domain.commands import RefundPayment
 from domain.enums import TransactionStatus
 from domain.gateway import GatewayOperationRequest, GatewayOutcome, PaymentGateway
 from domain.pagination import Page, PageRequest
 from domain.payment import Payment
+from domain.ports import UnitOfWork
 from domain.refund import Refund
 from domain.transaction import Transaction
 from domain.usecases.deps import Deps, validate
 from domain.usecases.gateway_step import GatewayStep, run_gateway_step
 from domain.usecases.payments import validate_id
+
+
+async def settle_refund(uow: UnitOfWork, txn: Transaction, now: datetime) -> None:
+    """Bring the Refund record in line with its REFUND transaction's outcome."""
+    assert txn.refund_id is not None
+    refund = await uow.refunds.get(txn.refund_id)
+    if txn.status is TransactionStatus.SUCCEEDED:
+        refund.mark_processed(txn.gateway_transaction_id, now)
+    elif txn.status is TransactionStatus.FAILED:
+        refund.mark_failed(txn.failure_code or "REFUND_FAILED", txn.failure_reason or "", now)
+    else:
+        return  # outcome unknown: stays PENDING until reconciled
+    await uow.refunds.save(refund)
 
 
 async def refund_payment(cmd: RefundPayment, deps: Deps) -> tuple[Refund, Payment]:
@@ -33,16 +49,8 @@ async def refund_payment(cmd: RefundPayment, deps: Deps) -> tuple[Refund, Paymen
             )
         )
 
-    async def settle_refund(deps: Deps, payment: Payment, txn: Transaction) -> None:
-        refund = await deps.uow.refunds.get(refund_id)
-        now = deps.clock.now()
-        if txn.status is TransactionStatus.SUCCEEDED:
-            refund.mark_processed(txn.gateway_transaction_id, now)
-        elif txn.status is TransactionStatus.FAILED:
-            refund.mark_failed(txn.failure_code or "REFUND_FAILED", txn.failure_reason or "", now)
-        else:
-            return  # outcome unknown: stays PENDING until reconciled
-        await deps.uow.refunds.save(refund)
+    async def settle(deps: Deps, payment: Payment, txn: Transaction) -> None:
+        await settle_refund(deps.uow, txn, deps.clock.now())
 
     async def call(gateway: PaymentGateway, payment: Payment, txn: Transaction) -> GatewayOutcome:
         assert payment.gateway_payment_id is not None
@@ -60,7 +68,7 @@ async def refund_payment(cmd: RefundPayment, deps: Deps) -> tuple[Refund, Paymen
         call=call,
         record=lambda p, t, o: p.record_refund(t.id, o, deps.clock.now(), deps.ids.new_id()),
         on_begin=add_refund,
-        on_record=settle_refund,
+        on_record=settle,
     )
     payment = await run_gateway_step(deps, cmd.payment_id, step)
     # A declined refund is returned as FAILED with its code rather than raised: the refund

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from domain.errors import StorageUnavailable
 
 
 def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
@@ -27,3 +32,14 @@ def is_connection_failure(exc: BaseException) -> bool:
     if isinstance(exc, (OperationalError, InterfaceError)):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
+
+
+@asynccontextmanager
+async def storage_errors() -> AsyncIterator[None]:
+    """Turns "the database is unreachable" into the domain's StorageUnavailable."""
+    try:
+        yield
+    except Exception as exc:
+        if is_connection_failure(exc):
+            raise StorageUnavailable("the database is unreachable") from exc
+        raise

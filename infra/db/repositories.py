@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, tuple_, update
@@ -130,6 +131,20 @@ class SqlPaymentRepository:
             )
         payment.version += 1
         await self._save_transactions(payment)
+
+    async def find_open_operations(
+        self, started_before: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        rows = await self._conn.execute(
+            select(transactions.c.payment_id, transactions.c.id)
+            .where(
+                transactions.c.status.in_(("PENDING", "UNKNOWN")),
+                transactions.c.created_at < started_before,
+            )
+            .order_by(transactions.c.created_at)
+            .limit(limit)
+        )
+        return [(row.payment_id, row.id) for row in rows]
 
     async def _save_transactions(self, payment: Payment) -> None:
         changed = []

@@ -22,7 +22,7 @@ from sqlalchemy import (
     Text,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import BYTEA, JSONB, UUID
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -187,4 +187,25 @@ outbox = Table(
         "created_at",
         postgresql_where=text("published_at IS NULL"),
     ),
+)
+
+# Idempotency keys (request_id), scoped per caller and method. The primary key is what makes
+# "at most one execution per key" true across replicas.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("caller", String(255), primary_key=True),
+    Column("method", String(255), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    # Proves ownership of the claim; a claim taken over after its lease gets a new token.
+    Column("claim_token", UUID(as_uuid=False), nullable=False),
+    _ts("locked_until", nullable=False),
+    Column("answer_code", Integer),
+    Column("answer_body", BYTEA),
+    _ts("created_at", nullable=False),
+    _ts("completed_at"),
+    CheckConstraint("state IN ('IN_PROGRESS', 'COMPLETED')", name="state_known"),
+    Index("ix_idempotency_keys_created", "created_at"),
 )

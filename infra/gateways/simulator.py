@@ -2,24 +2,40 @@
 
 Outcomes depend on the token, named like Stripe's test payment methods. Like a real gateway
 it honours idempotency keys (a repeated key replays the first answer without a second
-effect) and keeps its own ledger, so tests can compare the service's view with the gateway's.
+effect), answers lookups by key, and keeps its own ledger, so tests can compare the service's
+view with the gateway's. Faults can be injected per operation for failure tests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass, field
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import StrEnum
 
 from domain.enums import GatewayName, NextActionType, PaymentMethodType
-from domain.errors import FieldViolation, InvalidPaymentMethodToken
+from domain.errors import (
+    FieldViolation,
+    GatewayOutcomeUnknown,
+    GatewayUnavailable,
+    InvalidPaymentMethodToken,
+)
 from domain.gateway import (
     AuthorizationRequest,
     GatewayOperationRequest,
     GatewayOutcome,
+    LookupRequest,
     NextAction,
     OutcomeStatus,
     PaymentMethodDetails,
+)
+from infra.gateways.simulator_ledger import (
+    LedgerBook,
+    MemoryLedger,
+    SimulatedCharge,
+    SqlLedger,
 )
 
 
@@ -52,138 +68,149 @@ CARDS: dict[str, TestCard] = {
 EXPIRY = (12, 2034)
 
 
-@dataclass(slots=True)
-class SimulatedCharge:
-    """The gateway's own record of one authorization and what happened to it."""
-
-    reference: str
-    amount_minor: int
-    currency: str
-    status: str  # authorized | requires_action | captured | voided | declined
-    captured_minor: int = 0
-    refunded_minor: int = 0
-    refunds: list[str] = field(default_factory=list)
+class Fault(StrEnum):
+    UNAVAILABLE = "UNAVAILABLE"  # refused before doing anything (connection refused, 503)
+    TIMEOUT_BEFORE = "TIMEOUT_BEFORE"  # no answer, and nothing was done
+    TIMEOUT_AFTER = "TIMEOUT_AFTER"  # no answer, but the operation was carried out
 
 
 class SimulatorGateway:
     def __init__(
         self,
         *,
+        ledger: MemoryLedger | SqlLedger | None = None,
         latency_seconds: float = 0.0,
         action_base_url: str = "https://simulator.invalid/3ds",
     ) -> None:
-        # Simulated network and processing time of every money-moving call.
-        self._latency = latency_seconds
+        self.ledger = ledger if ledger is not None else MemoryLedger()
+        # Simulated network and processing time of every money-moving call, half before and
+        # half after the gateway acts, so a crash of the caller can fall on either side.
+        self._half_latency = latency_seconds / 2
         self._action_base_url = action_base_url
-        self.charges: dict[str, SimulatedCharge] = {}
-        self._answers: dict[str, GatewayOutcome] = {}
-        # (operation, idempotency key, amount) of every call that moved money.
-        self.effects: list[tuple[str, str, int]] = []
+        self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
 
     @property
     def name(self) -> GatewayName:
         return GatewayName.SIMULATOR
 
+    # --- test aids ------------------------------------------------------------------------
+    @property
+    def charges(self) -> dict[str, SimulatedCharge]:
+        assert isinstance(self.ledger, MemoryLedger), "charges are in the database ledger"
+        return self.ledger.charges
+
+    @property
+    def effects(self) -> list[tuple[str, str, int]]:
+        assert isinstance(self.ledger, MemoryLedger), "effects are in the database ledger"
+        return self.ledger.effects
+
+    def inject(self, operation: str, *faults: Fault) -> None:
+        """The next calls of `operation` (authorize, capture, void, refund) fail this way."""
+        self._faults[operation].extend(faults)
+
+    # --- the gateway ----------------------------------------------------------------------
     async def _network(self) -> None:
-        if self._latency:
-            await asyncio.sleep(self._latency)
+        if self._half_latency:
+            await asyncio.sleep(self._half_latency)
+
+    async def _perform(self, operation: str, key: str, act: Act) -> GatewayOutcome:
+        await self._network()
+        fault = self._faults[operation].popleft() if self._faults[operation] else None
+        if fault is Fault.UNAVAILABLE:
+            raise GatewayUnavailable("simulator: service unavailable")
+        if fault is Fault.TIMEOUT_BEFORE:
+            raise GatewayOutcomeUnknown("simulator: timed out before acting")
+        async with self.ledger.book() as book:
+            outcome = await book.answer(key)
+            if outcome is None:  # a repeated key replays the first answer
+                outcome = await act(book)
+                await book.save_answer(key, outcome)
+        if fault is Fault.TIMEOUT_AFTER:
+            raise GatewayOutcomeUnknown("simulator: timed out after acting")
+        await self._network()
+        return outcome
 
     def _new_reference(self, prefix: str) -> str:
         # Globally unique, like a real gateway's ids: a restarted simulator must not reuse one.
         return f"{prefix}_sim_{uuid.uuid4().hex[:24]}"
 
-    def _replayed(self, key: str) -> GatewayOutcome | None:
-        return self._answers.get(key)
-
-    def _remember(self, key: str, outcome: GatewayOutcome) -> GatewayOutcome:
-        self._answers[key] = outcome
-        return outcome
-
-    def lookup(self, idempotency_key: str) -> GatewayOutcome | None:
-        """The answer given for a key, if the gateway ever received it."""
-        return self._answers.get(idempotency_key)
+    async def lookup(self, request: LookupRequest) -> GatewayOutcome | None:
+        async with self.ledger.book() as book:
+            return await book.answer(request.idempotency_key)
 
     async def authorize(self, request: AuthorizationRequest) -> GatewayOutcome:
-        await self._network()
-        if (earlier := self._replayed(request.idempotency_key)) is not None:
-            return earlier
-        reference = self._new_reference("pi")
-        amount = request.amount
-        card = CARDS.get(request.payment_method_token)
-        if request.payment_method_type.is_card and card is None:
-            outcome = GatewayOutcome.declined(
-                "PAYMENT_METHOD_TOKEN_INVALID", "No such payment method.", reference
-            )
+        async def act(book: LedgerBook) -> GatewayOutcome:
+            reference = self._new_reference("pi")
+            amount = request.amount
+            card = CARDS.get(request.payment_method_token)
             status = "declined"
-        elif card is not None and card.decline_code:
-            outcome = GatewayOutcome.declined(card.decline_code, card.decline_reason, reference)
-            status = "declined"
-        elif card is not None and card.requires_action:
-            url = f"{self._action_base_url}/{reference}"
-            outcome = GatewayOutcome(
-                OutcomeStatus.REQUIRES_ACTION,
-                reference,
-                next_action=NextAction(NextActionType.REDIRECT_TO_URL, url),
+            if request.payment_method_type.is_card and card is None:
+                outcome = GatewayOutcome.declined(
+                    "PAYMENT_METHOD_TOKEN_INVALID", "No such payment method.", reference
+                )
+            elif card is not None and card.decline_code:
+                outcome = GatewayOutcome.declined(card.decline_code, card.decline_reason, reference)
+            elif card is not None and card.requires_action:
+                url = f"{self._action_base_url}/{reference}"
+                outcome = GatewayOutcome(
+                    OutcomeStatus.REQUIRES_ACTION,
+                    reference,
+                    next_action=NextAction(NextActionType.REDIRECT_TO_URL, url),
+                )
+                status = "requires_action"
+            else:
+                outcome, status = GatewayOutcome.succeeded(reference), "authorized"
+                await book.add_effect("authorize", request.idempotency_key, amount.amount_minor)
+            await book.save_charge(
+                SimulatedCharge(reference, amount.amount_minor, amount.currency, status)
             )
-            status = "requires_action"
-        else:
-            outcome = GatewayOutcome.succeeded(reference)
-            status = "authorized"
-            self.effects.append(("authorize", request.idempotency_key, amount.amount_minor))
-        self.charges[reference] = SimulatedCharge(
-            reference, amount.amount_minor, amount.currency, status
-        )
-        return self._remember(request.idempotency_key, outcome)
+            return outcome
 
-    def _charge(self, reference: str) -> SimulatedCharge | None:
-        return self.charges.get(reference)
+        return await self._perform("authorize", request.idempotency_key, act)
 
     async def capture(self, request: GatewayOperationRequest) -> GatewayOutcome:
-        await self._network()
-        if (earlier := self._replayed(request.idempotency_key)) is not None:
-            return earlier
-        charge = self._charge(request.gateway_payment_id)
-        amount = request.amount.amount_minor
-        if charge is None or charge.status != "authorized":
-            outcome = GatewayOutcome.declined("INVALID_GATEWAY_STATE", "Nothing to capture.")
-        elif amount > charge.amount_minor:
-            outcome = GatewayOutcome.declined("AMOUNT_TOO_LARGE", "Exceeds the authorization.")
-        else:
+        async def act(book: LedgerBook) -> GatewayOutcome:
+            charge = await book.charge(request.gateway_payment_id)
+            amount = request.amount.amount_minor
+            if charge is None or charge.status != "authorized":
+                return GatewayOutcome.declined("INVALID_GATEWAY_STATE", "Nothing to capture.")
+            if amount > charge.amount_minor:
+                return GatewayOutcome.declined("AMOUNT_TOO_LARGE", "Exceeds the authorization.")
             charge.status, charge.captured_minor = "captured", amount
-            self.effects.append(("capture", request.idempotency_key, amount))
-            outcome = GatewayOutcome.succeeded(self._new_reference("ch"))
-        return self._remember(request.idempotency_key, outcome)
+            await book.save_charge(charge)
+            await book.add_effect("capture", request.idempotency_key, amount)
+            return GatewayOutcome.succeeded(self._new_reference("ch"))
+
+        return await self._perform("capture", request.idempotency_key, act)
 
     async def void(self, request: GatewayOperationRequest) -> GatewayOutcome:
-        await self._network()
-        if (earlier := self._replayed(request.idempotency_key)) is not None:
-            return earlier
-        charge = self._charge(request.gateway_payment_id)
-        if charge is None or charge.status not in ("authorized", "requires_action"):
-            outcome = GatewayOutcome.declined("INVALID_GATEWAY_STATE", "Nothing to void.")
-        else:
+        async def act(book: LedgerBook) -> GatewayOutcome:
+            charge = await book.charge(request.gateway_payment_id)
+            if charge is None or charge.status not in ("authorized", "requires_action"):
+                return GatewayOutcome.declined("INVALID_GATEWAY_STATE", "Nothing to void.")
             charge.status = "voided"
-            self.effects.append(("void", request.idempotency_key, charge.amount_minor))
-            outcome = GatewayOutcome.succeeded(charge.reference)
-        return self._remember(request.idempotency_key, outcome)
+            await book.save_charge(charge)
+            await book.add_effect("void", request.idempotency_key, charge.amount_minor)
+            return GatewayOutcome.succeeded(charge.reference)
+
+        return await self._perform("void", request.idempotency_key, act)
 
     async def refund(self, request: GatewayOperationRequest) -> GatewayOutcome:
-        await self._network()
-        if (earlier := self._replayed(request.idempotency_key)) is not None:
-            return earlier
-        charge = self._charge(request.gateway_payment_id)
-        amount = request.amount.amount_minor
-        if charge is None or charge.status != "captured":
-            outcome = GatewayOutcome.declined("INVALID_GATEWAY_STATE", "Nothing to refund.")
-        elif charge.refunded_minor + amount > charge.captured_minor:
-            outcome = GatewayOutcome.declined("AMOUNT_TOO_LARGE", "Exceeds the captured amount.")
-        else:
+        async def act(book: LedgerBook) -> GatewayOutcome:
+            charge = await book.charge(request.gateway_payment_id)
+            amount = request.amount.amount_minor
+            if charge is None or charge.status != "captured":
+                return GatewayOutcome.declined("INVALID_GATEWAY_STATE", "Nothing to refund.")
+            if charge.refunded_minor + amount > charge.captured_minor:
+                return GatewayOutcome.declined("AMOUNT_TOO_LARGE", "Exceeds the captured amount.")
             reference = self._new_reference("re")
             charge.refunded_minor += amount
             charge.refunds.append(reference)
-            self.effects.append(("refund", request.idempotency_key, amount))
-            outcome = GatewayOutcome.succeeded(reference)
-        return self._remember(request.idempotency_key, outcome)
+            await book.save_charge(charge)
+            await book.add_effect("refund", request.idempotency_key, amount)
+            return GatewayOutcome.succeeded(reference)
+
+        return await self._perform("refund", request.idempotency_key, act)
 
     async def describe_payment_method(
         self, token: str, method_type: PaymentMethodType
@@ -198,3 +225,6 @@ class SimulatorGateway:
             )
         month, year = EXPIRY
         return PaymentMethodDetails(method_type, card.brand, card.last4, month, year)
+
+
+Act = Callable[[LedgerBook], Awaitable[GatewayOutcome]]

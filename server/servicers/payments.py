@@ -23,7 +23,9 @@ class PaymentServicer(payment_service_pb2_grpc.PaymentServiceServicer):
     async def CreatePayment(
         self, request: pb.CreatePaymentRequest, context: Context
     ) -> pb.CreatePaymentResponse:
-        payment = await payments.create_payment(m.create_payment_command(request), self._deps())
+        payment = await operations.create_and_authorize(
+            m.create_payment_command(request), self._deps()
+        )
         return pb.CreatePaymentResponse(payment=m.payment_to_proto(payment))
 
     async def GetPayment(

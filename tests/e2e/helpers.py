@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from infra.db.tables import transactions
+from infra.gateways.simulator import SimulatorGateway
 from payments.v1 import payment_service_pb2 as pb
 from payments_client import PaymentsError
+
+T = TypeVar("T")
 
 
 def new_id() -> str:
@@ -36,3 +42,22 @@ async def rpc_error(call: Awaitable[Any]) -> PaymentsError:
     except grpc.aio.AioRpcError as error:
         return PaymentsError.from_rpc_error(error)
     raise AssertionError("the call succeeded but should have failed")
+
+
+async def attempt(call: Awaitable[T]) -> T | PaymentsError:
+    """Await a call that may fail: its response, or its decoded AIP-193 error."""
+    try:
+        return await call
+    except grpc.aio.AioRpcError as error:
+        return PaymentsError.from_rpc_error(error)
+
+
+async def gateway_effects(
+    engine: AsyncEngine, simulator: SimulatorGateway, payment_id: str
+) -> list[tuple[str, str, int]]:
+    """The simulator's money-moving calls made for one payment, matched by the idempotency
+    keys of the payment's transactions as stored."""
+    query = select(transactions.c.idempotency_key).where(transactions.c.payment_id == payment_id)
+    async with engine.connect() as conn:
+        keys = set((await conn.execute(query)).scalars())
+    return [effect for effect in simulator.effects if effect[1] in keys]

@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -19,74 +18,27 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from tests.e2e.helpers import create_request
-from tests.support.polling import eventually, free_port
+from tests.support.polling import eventually
+from tests.support.server_process import PAYMENT_SERVICE, ServerProcess
 
 pytestmark = pytest.mark.slow
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or "grpcurl"
-PAYMENT_SERVICE = str(Path(sys.executable).parent / "payment-service")
-
-
-class ServerProcess:
-    def __init__(self, database_url: str, **env: str) -> None:
-        self.port = free_port()
-        self.env = (
-            os.environ
-            | {
-                "DATABASE_URL": database_url.replace("+asyncpg", ""),
-                "GRPC_PORT": str(self.port),
-                "GRPC_HOST": "127.0.0.1",
-                "LOG_LEVEL": "warning",
-            }
-            | env
-        )
-        self.process: subprocess.Popen[str] | None = None
-
-    @property
-    def target(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
-        self.process = subprocess.Popen(  # noqa: ASYNC220 - started once, polled below
-            [PAYMENT_SERVICE, "serve"],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        await eventually(self._serving, within=30)
-
-    async def _serving(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise AssertionError(f"server exited: {self.process.communicate()[1][-2000:]}")
-        try:
-            async with grpc.aio.insecure_channel(self.target) as channel:
-                response = await health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(), timeout=1
-                )
-        except grpc.aio.AioRpcError:
-            return False
-        return response.status == health_pb2.HealthCheckResponse.SERVING
-
-    async def terminate(self) -> int:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGTERM)
-        return await asyncio.to_thread(self.process.wait, 30)
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
 
 
 @pytest.fixture
-async def server(database_url: str) -> AsyncIterator[ServerProcess]:
-    process = ServerProcess(database_url, SIMULATOR_LATENCY_MS="300")
+async def server(
+    database_url: str, redis_url: str, redis_key_prefix: str
+) -> AsyncIterator[ServerProcess]:
+    process = ServerProcess(
+        database_url,
+        SIMULATOR_LATENCY_MS="300",
+        REDIS_URL=redis_url,
+        REDIS_KEY_PREFIX=redis_key_prefix,
+    )
     await process.start()
     yield process
-    process.kill()
-    if process.process is not None and process.process.stderr is not None:
-        print(process.process.stderr.read()[-6000:])
+    print(process.output()[-6000:])  # shown when the test failed
+    process.close()
 
 
 def grpcurl(target: str, method: str, body: dict[str, object] | None = None) -> dict[str, object]:
@@ -180,27 +132,29 @@ async def test_sigterm_drains_in_flight_calls(server: ServerProcess) -> None:
 
 
 async def test_serve_without_database_settings_uses_embedded_postgres(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_HOST")}
-    process = ServerProcess("", EMBEDDED_DATA_DIR=str(tmp_path / "data"))
+    unset = ("DATABASE_URL", "DB_HOST", "REDIS_URL", "REDIS_HOST")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    process = ServerProcess("", "--migrate")
     process.env = env | {
         "GRPC_PORT": str(process.port),
         "GRPC_HOST": "127.0.0.1",
         "EMBEDDED_DATA_DIR": str(tmp_path / "data"),
         "LOG_LEVEL": "warning",
     }
-    process.process = subprocess.Popen(  # noqa: ASYNC220
-        [PAYMENT_SERVICE, "serve", "--migrate"], env=process.env, text=True,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
     try:
-        await eventually(process._serving, within=60)
+        await process.start(within=60)
         async with grpc.aio.insecure_channel(process.target) as channel:
             created = await PaymentServiceStub(channel).CreatePayment(create_request())
+            redis = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service="redis")
+            )
         assert created.payment.status
+        assert redis.status == health_pb2.HealthCheckResponse.SERVING  # embedded Redis too
         assert await process.terminate() == 0
         assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+        assert (tmp_path / "data" / "redis" / "redis.db").exists()  # saved at a clean exit
     finally:
-        process.kill()
+        process.close()
 
 
 def test_invalid_configuration_is_refused_with_the_setting_named() -> None:

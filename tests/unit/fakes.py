@@ -33,6 +33,7 @@ from domain.gateway import (
     AuthorizationRequest,
     GatewayOperationRequest,
     GatewayOutcome,
+    LookupRequest,
     NextAction,
     OutcomeStatus,
     PaymentMethodDetails,
@@ -190,6 +191,18 @@ class FakePaymentRepository(_Repository):
             )
         payment.version += 1  # like an ORM's version counter, on the caller's object too
         self._write(payment.id, payment)
+
+    async def find_open_operations(
+        self, started_before: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        payments: list[Payment] = list(self._rows().values())
+        found = sorted(
+            (txn.created_at, payment.id, txn.id)
+            for payment in payments
+            for txn in payment.transactions
+            if txn.is_open and txn.created_at < started_before
+        )
+        return [(payment_id, txn_id) for _, payment_id, txn_id in found[:limit]]
 
 
 class FakeRefundRepository(_Repository):
@@ -357,14 +370,19 @@ class FakeUnitOfWork:
 
 
 # --- gateways --------------------------------------------------------------------------------
-Operation = Literal["authorize", "capture", "void", "refund", "describe_payment_method"]
+Operation = Literal["authorize", "capture", "void", "refund", "lookup", "describe_payment_method"]
 Answer = GatewayOutcome | Exception
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayCall:
     operation: Operation
-    request: AuthorizationRequest | GatewayOperationRequest | tuple[str, PaymentMethodType]
+    request: (
+        AuthorizationRequest
+        | GatewayOperationRequest
+        | LookupRequest
+        | tuple[str, PaymentMethodType]
+    )
 
 
 def declined(code: str = "CARD_DECLINED", reason: str = "Your card was declined.") -> Answer:
@@ -440,6 +458,13 @@ class FakeGateway:
 
     async def refund(self, request: GatewayOperationRequest) -> GatewayOutcome:
         return await self._operate("refund", request)
+
+    async def lookup(self, request: LookupRequest) -> GatewayOutcome | None:
+        """Scripted like the other operations; unscripted, the gateway never saw it."""
+        answer = self._record(GatewayCall("lookup", request))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
     async def describe_payment_method(
         self, token: str, method_type: PaymentMethodType

@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreatePaymentRequest(_message.Message):
-    __slots__ = ("request_id", "order_id", "user_id", "amount_minor", "currency", "payment_method_type", "payment_method_id", "payment_method_token", "description", "metadata", "gateway")
+    __slots__ = ("request_id", "order_id", "user_id", "amount_minor", "currency", "payment_method_type", "payment_method_id", "payment_method_token", "description", "metadata", "gateway", "authorize")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -32,6 +32,7 @@ class CreatePaymentRequest(_message.Message):
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZE_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     order_id: str
     user_id: str
@@ -43,7 +44,8 @@ class CreatePaymentRequest(_message.Message):
     description: str
     metadata: _containers.ScalarMap[str, str]
     gateway: _payment_pb2.Gateway
-    def __init__(self, request_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., payment_method_type: _Optional[_Union[_payment_pb2.PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., payment_method_token: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., gateway: _Optional[_Union[_payment_pb2.Gateway, str]] = ...) -> None: ...
+    authorize: bool
+    def __init__(self, request_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., payment_method_type: _Optional[_Union[_payment_pb2.PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., payment_method_token: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., gateway: _Optional[_Union[_payment_pb2.Gateway, str]] = ..., authorize: _Optional[bool] = ...) -> None: ...
 
 class CreatePaymentResponse(_message.Message):
     __slots__ = ("payment",)

@@ -33,8 +33,15 @@ class PaymentServiceStub:
     PAYMENT_METHOD_NOT_FOUND, PAYMENT_ALREADY_EXISTS, INVALID_STATE_TRANSITION,
     AMOUNT_EXCEEDS_CAPTURABLE, AMOUNT_EXCEEDS_REFUNDABLE, CARD_DECLINED, INSUFFICIENT_FUNDS,
     UNSUPPORTED_CURRENCY, CURRENCY_MISMATCH, OPERATION_IN_PROGRESS, CONCURRENT_MODIFICATION,
-    GATEWAY_UNAVAILABLE, VALIDATION_FAILED; invalid input also carries google.rpc.BadRequest
-    field violations.
+    GATEWAY_UNAVAILABLE, GATEWAY_OUTCOME_UNKNOWN, STORAGE_UNAVAILABLE, VALIDATION_FAILED,
+    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_USE; invalid input also carries
+    google.rpc.BadRequest field violations.
+
+    Idempotency: every mutating request has a request_id. The same request_id with the same
+    request replays the first answer (success or final error) without acting again; with a
+    different request it fails with INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED; while the first is
+    still running it fails with ABORTED IDEMPOTENCY_KEY_IN_USE (retry later). Keys are scoped
+    per caller and per method and kept for 24 hours.
     """
 
     def __init__(self, channel):
@@ -98,8 +105,15 @@ class PaymentServiceServicer:
     PAYMENT_METHOD_NOT_FOUND, PAYMENT_ALREADY_EXISTS, INVALID_STATE_TRANSITION,
     AMOUNT_EXCEEDS_CAPTURABLE, AMOUNT_EXCEEDS_REFUNDABLE, CARD_DECLINED, INSUFFICIENT_FUNDS,
     UNSUPPORTED_CURRENCY, CURRENCY_MISMATCH, OPERATION_IN_PROGRESS, CONCURRENT_MODIFICATION,
-    GATEWAY_UNAVAILABLE, VALIDATION_FAILED; invalid input also carries google.rpc.BadRequest
-    field violations.
+    GATEWAY_UNAVAILABLE, GATEWAY_OUTCOME_UNKNOWN, STORAGE_UNAVAILABLE, VALIDATION_FAILED,
+    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_USE; invalid input also carries
+    google.rpc.BadRequest field violations.
+
+    Idempotency: every mutating request has a request_id. The same request_id with the same
+    request replays the first answer (success or final error) without acting again; with a
+    different request it fails with INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED; while the first is
+    still running it fails with ABORTED IDEMPOTENCY_KEY_IN_USE (retry later). Keys are scoped
+    per caller and per method and kept for 24 hours.
     """
 
     def CreatePayment(self, request, context):
@@ -227,8 +241,15 @@ class PaymentService:
     PAYMENT_METHOD_NOT_FOUND, PAYMENT_ALREADY_EXISTS, INVALID_STATE_TRANSITION,
     AMOUNT_EXCEEDS_CAPTURABLE, AMOUNT_EXCEEDS_REFUNDABLE, CARD_DECLINED, INSUFFICIENT_FUNDS,
     UNSUPPORTED_CURRENCY, CURRENCY_MISMATCH, OPERATION_IN_PROGRESS, CONCURRENT_MODIFICATION,
-    GATEWAY_UNAVAILABLE, VALIDATION_FAILED; invalid input also carries google.rpc.BadRequest
-    field violations.
+    GATEWAY_UNAVAILABLE, GATEWAY_OUTCOME_UNKNOWN, STORAGE_UNAVAILABLE, VALIDATION_FAILED,
+    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_USE; invalid input also carries
+    google.rpc.BadRequest field violations.
+
+    Idempotency: every mutating request has a request_id. The same request_id with the same
+    request replays the first answer (success or final error) without acting again; with a
+    different request it fails with INVALID_ARGUMENT IDEMPOTENCY_KEY_REUSED; while the first is
+    still running it fails with ABORTED IDEMPOTENCY_KEY_IN_USE (retry later). Keys are scoped
+    per caller and per method and kept for 24 hours.
     """
 
     @staticmethod

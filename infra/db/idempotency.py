@@ -1,0 +1,103 @@
+"""The durable idempotency-key store: one row per (caller, method, key)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.idempotency import Claim, IdempotencyKey, KeyRecord, KeyState, StoredAnswer
+from infra.db.engine import storage_errors
+from infra.db.tables import idempotency_keys as keys
+
+_T = keys.c
+
+
+def _where(key: IdempotencyKey) -> Any:
+    return and_(_T.caller == key.caller, _T.method == key.method, _T.key == key.key)
+
+
+def _record(key: IdempotencyKey, row: Any) -> KeyRecord:
+    answer = (
+        StoredAnswer(row.answer_code, bytes(row.answer_body))
+        if row.answer_code is not None
+        else None
+    )
+    return KeyRecord(key, row.fingerprint, KeyState(row.state), row.locked_until, answer)
+
+
+class SqlIdempotencyStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def claim(
+        self, key: IdempotencyKey, request_fingerprint: str, now: datetime, lease: timedelta
+    ) -> Claim | KeyRecord:
+        token = str(uuid.uuid4())
+        values = {
+            "caller": key.caller,
+            "method": key.method,
+            "key": key.key,
+            "fingerprint": request_fingerprint,
+            "state": KeyState.IN_PROGRESS.value,
+            "claim_token": token,
+            "locked_until": now + lease,
+            "created_at": now,
+        }
+        statement = insert(keys).values(**values)
+        # A new key is inserted; an abandoned claim (lease over, same request) is taken over.
+        claim = statement.on_conflict_do_update(
+            index_elements=[_T.caller, _T.method, _T.key],
+            set_={"claim_token": token, "locked_until": now + lease},
+            where=and_(
+                _T.state == KeyState.IN_PROGRESS.value,
+                _T.locked_until < now,
+                _T.fingerprint == request_fingerprint,
+            ),
+        ).returning(_T.claim_token)
+        async with storage_errors(), self._engine.begin() as conn:
+            for _ in range(3):
+                if (await conn.execute(claim)).first() is not None:
+                    return Claim(key, token)
+                row = (await conn.execute(select(keys).where(_where(key)))).first()
+                if row is not None:
+                    return _record(key, row)
+                # Released between our insert and our read: try again.
+        raise RuntimeError("idempotency key kept changing under us")  # pragma: no cover
+
+    async def complete(self, claim: Claim, answer: StoredAnswer, now: datetime) -> None:
+        async with storage_errors(), self._engine.begin() as conn:
+            await conn.execute(
+                update(keys)
+                .where(_where(claim.key), _T.claim_token == claim.token)
+                .values(
+                    state=KeyState.COMPLETED.value,
+                    answer_code=answer.code,
+                    answer_body=answer.body,
+                    completed_at=now,
+                )
+            )
+
+    async def release(self, claim: Claim) -> None:
+        async with storage_errors(), self._engine.begin() as conn:
+            await conn.execute(
+                delete(keys).where(
+                    _where(claim.key),
+                    _T.claim_token == claim.token,
+                    _T.state == KeyState.IN_PROGRESS.value,
+                )
+            )
+
+    async def purge(self, completed_before: datetime) -> int:
+        async with storage_errors(), self._engine.begin() as conn:
+            result = await conn.execute(
+                delete(keys).where(
+                    _T.created_at < completed_before,
+                    or_(_T.state == KeyState.COMPLETED.value, _T.locked_until < completed_before),
+                )
+            )
+        return int(result.rowcount)

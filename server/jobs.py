@@ -1,0 +1,62 @@
+"""Background jobs of the service: each runs at start and then every `interval` seconds,
+logs its failures, and never stops the server. Several replicas may run them at once: every
+job is safe to run concurrently (row locks and idempotent deletes)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from domain.ports import Clock
+from domain.usecases.reconcile import Reconciler
+from infra.db.idempotency import SqlIdempotencyStore
+
+log = logging.getLogger("payments.jobs")
+
+
+class PeriodicJob:
+    def __init__(self, name: str, interval: float, run: Callable[[], Awaitable[object]]) -> None:
+        self.name = name
+        self._interval = interval
+        self._run = run
+        self._task: asyncio.Task[None] | None = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                result = await self._run()
+                if result:
+                    log.info("%s: %s", self.name, result, extra={"job": self.name})
+            except Exception:
+                log.exception("%s failed; next run in %ss", self.name, self._interval)
+            await asyncio.sleep(self._interval)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name=self.name)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+def reconciler_job(reconciler: Reconciler, interval: float) -> PeriodicJob:
+    async def run() -> str:
+        settled = await reconciler.run_once()
+        return f"settled {settled} open operations" if settled else ""
+
+    return PeriodicJob("reconciler", interval, run)
+
+
+def idempotency_purge_job(
+    store: SqlIdempotencyStore, clock: Clock, retention: timedelta, interval: float
+) -> PeriodicJob:
+    async def run() -> str:
+        purged = await store.purge(clock.now() - retention)
+        return f"purged {purged} idempotency keys" if purged else ""
+
+    return PeriodicJob("idempotency-purge", interval, run)

@@ -1,0 +1,109 @@
+"""SIGKILL the server in the middle of a storm of captures; restart it; the reconciler must
+leave no operation open and no payment captured twice at the gateway.
+
+The simulator keeps its ledger in its own database schema here, so what it "charged"
+survives the crash - as a real gateway's books would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from infra.db.tables import transactions
+from infra.gateways.simulator_ledger import SqlLedger
+from payments.v1 import payment_pb2
+from payments.v1 import payment_service_pb2 as pb
+from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
+from tests.e2e.helpers import create_request
+from tests.support.polling import eventually
+from tests.support.server_process import ServerProcess
+
+pytestmark = pytest.mark.slow
+PAYMENTS = 30
+
+
+@pytest.fixture
+async def crashable(database_url: str) -> AsyncIterator[ServerProcess]:
+    process = ServerProcess(
+        database_url,
+        SIMULATOR_LEDGER="database",
+        SIMULATOR_LATENCY_MS="600",  # 300 ms before the gateway acts, 300 ms after
+        GATEWAY_TIMEOUT_SECONDS="2",
+        RECONCILE_AFTER_SECONDS="3",
+        RECONCILE_INTERVAL_SECONDS="0.5",
+    )
+    await process.start()
+    yield process
+    print(process.output()[-6000:])  # shown when the test failed
+    process.close()
+
+
+async def open_operations(engine: AsyncEngine, payment_ids: list[str]) -> int:
+    async with engine.connect() as conn:
+        count = await conn.scalar(
+            select(func.count()).where(
+                transactions.c.payment_id.in_(payment_ids),
+                transactions.c.status.in_(("PENDING", "UNKNOWN")),
+            )
+        )
+    return int(count or 0)
+
+
+async def test_crash_during_captures_never_double_captures(
+    crashable: ServerProcess, engine: AsyncEngine
+) -> None:
+    async with grpc.aio.insecure_channel(crashable.target) as channel:
+        stub = PaymentServiceStub(channel)
+        created = await asyncio.gather(
+            *(stub.CreatePayment(create_request(authorize=True)) for _ in range(PAYMENTS))
+        )
+        ids = [c.payment.payment_id for c in created]
+        assert {c.payment.status for c in created} == {payment_pb2.PAYMENT_STATUS_AUTHORIZED}
+
+        # Two captures per payment (a client retrying), none of them awaited before the crash.
+        storm = [
+            asyncio.ensure_future(stub.CapturePayment(pb.CapturePaymentRequest(payment_id=pid)))
+            for pid in ids + ids
+        ]
+
+        async def captures_in_flight() -> bool:
+            return await open_operations(engine, ids) >= PAYMENTS // 3
+
+        await eventually(captures_in_flight, within=20)
+        crashable.kill()
+        await asyncio.gather(*storm, return_exceptions=True)
+
+    left_open = await open_operations(engine, ids)
+    assert left_open > 0  # the crash really interrupted captures mid-way
+
+    await crashable.start()
+    await eventually(lambda: _none_open(engine, ids), within=60)
+
+    ledger = SqlLedger(engine)
+    effects = await ledger.effects()
+    async with grpc.aio.insecure_channel(crashable.target) as channel:
+        stub = PaymentServiceStub(channel)
+        for pid in ids:
+            payment = (await stub.GetPayment(pb.GetPaymentRequest(payment_id=pid))).payment
+            keys = {f"payments-{t.transaction_id}" for t in payment.transactions}
+            captures = [amount for op, key, amount in effects if op == "capture" and key in keys]
+            if payment.status == payment_pb2.PAYMENT_STATUS_CAPTURED:
+                assert captures == [payment.captured_amount_minor] == [1099], pid
+            else:
+                assert payment.status == payment_pb2.PAYMENT_STATUS_AUTHORIZED, pid
+                assert captures == [], pid
+                # Nothing is stuck: the payment can be captured now, once.
+                again = await stub.CapturePayment(pb.CapturePaymentRequest(payment_id=pid))
+                assert again.payment.status == payment_pb2.PAYMENT_STATUS_CAPTURED
+    charged = [(await ledger.charge(c.payment.gateway_payment_id)) for c in created]
+    assert all(charge is not None and charge.captured_minor == 1099 for charge in charged)
+
+
+async def _none_open(engine: AsyncEngine, ids: list[str]) -> bool:
+    return await open_operations(engine, ids) == 0
