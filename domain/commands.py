@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from domain import validation as v
-from domain.enums import GatewayName, PaymentMethodType
+from domain.enums import GatewayName, PaymentMethodType, ScaExemption
 from domain.errors import FieldViolation
 
 
@@ -24,6 +24,8 @@ class CreatePayment:
     request_id: str = ""
     # Authorize in the same call (Stripe's confirm=true).
     authorize: bool = False
+    return_url: str = ""
+    sca_exemption: ScaExemption | None = None
 
     def violations(self) -> list[FieldViolation]:
         found = [
@@ -33,6 +35,7 @@ class CreatePayment:
             *v.require_currency_code("currency", self.currency),
             *v.check_text("description", self.description, v.MAX_DESCRIPTION),
             *v.check_metadata("metadata", self.metadata),
+            *v.check_return_url("return_url", self.return_url),
         ]
         if self.payment_method_id and self.payment_method_token:
             found.append(
@@ -79,6 +82,15 @@ class AuthorizePayment:
         if self.payment_method_token:
             found += v.check_token("payment_method_token", self.payment_method_token)
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmPayment:
+    payment_id: str
+    request_id: str = ""
+
+    def violations(self) -> list[FieldViolation]:
+        return v.require_uuid("payment_id", self.payment_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,5 +60,13 @@ class RefundStatus(StrEnum):
     FAILED = "FAILED"
 
 
+class ScaExemption(StrEnum):
+    """PSD2 Strong Customer Authentication exemptions a merchant may ask for."""
+
+    LOW_VALUE = "LOW_VALUE"
+    MERCHANT_INITIATED = "MERCHANT_INITIATED"
+    TRANSACTION_RISK_ANALYSIS = "TRANSACTION_RISK_ANALYSIS"
+
+
 class NextActionType(StrEnum):
     REDIRECT_TO_URL = "REDIRECT_TO_URL"

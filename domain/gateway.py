@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from domain.enums import GatewayName, NextActionType, PaymentMethodType, TransactionType
+from domain.enums import (
+    GatewayName,
+    NextActionType,
+    PaymentMethodType,
+    ScaExemption,
+    TransactionType,
+)
 from domain.money import Money
 
 
@@ -32,6 +38,10 @@ class GatewayOutcome:
     failure_code: str | None = None
     failure_reason: str | None = None
     next_action: NextAction | None = None
+    # A soft decline (processing error, try again later): worth retrying, unlike a hard one.
+    soft: bool = False
+    # 3-D Secure: whether fraud liability shifted to the issuer (None: no authentication).
+    liability_shift: bool | None = None
 
     @classmethod
     def succeeded(cls, reference: str) -> GatewayOutcome:
@@ -51,11 +61,29 @@ class AuthorizationRequest:
     payment_method_token: str
     description: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+    # Where the customer comes back after 3-D Secure or PayPal approval.
+    return_url: str = ""
+    # The gateway's customer the saved method belongs to (Stripe cus_...), if any.
+    customer_reference: str | None = None
+    # A Strong Customer Authentication exemption to ask the issuer for.
+    sca_exemption: ScaExemption | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class GatewayOperationRequest:
     """Capture, void or refund of something the gateway already authorized."""
+
+    idempotency_key: str
+    gateway_payment_id: str
+    amount: Money
+    # The gateway's id of the capture being refunded (PayPal refunds captures, not orders).
+    capture_reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmRequest:
+    """The customer completed the next action (3-D Secure, PayPal approval): finish the
+    authorization."""
 
     idempotency_key: str
     gateway_payment_id: str
@@ -97,6 +125,9 @@ class PaymentGateway(Protocol):
     def name(self) -> GatewayName: ...
 
     async def authorize(self, request: AuthorizationRequest) -> GatewayOutcome: ...
+
+    async def confirm(self, request: ConfirmRequest) -> GatewayOutcome:
+        """Complete an authorization that answered REQUIRES_ACTION."""
 
     async def capture(self, request: GatewayOperationRequest) -> GatewayOutcome: ...
 

@@ -15,6 +15,7 @@ from domain.enums import (
     GatewayName,
     PaymentMethodType,
     PaymentStatus,
+    ScaExemption,
     TransactionStatus,
     TransactionType,
 )
@@ -41,7 +42,8 @@ S = PaymentStatus
 
 TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     S.PENDING: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
-    S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.FAILED, S.CANCELLED}),
+    # Confirming may meet a further challenge: it stays REQUIRES_ACTION.
+    S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
     # A declined payment may be authorized again (Stripe: requires_payment_method).
     S.FAILED: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
     S.AUTHORIZED: frozenset({S.CAPTURED, S.CANCELLED}),
@@ -92,6 +94,11 @@ class Payment:
     cancelled_at: datetime | None = None
     refunded_at: datetime | None = None
     cancellation_reason: str = ""
+    # Where the customer returns after 3-D Secure or PayPal approval.
+    return_url: str = ""
+    sca_exemption: ScaExemption | None = None
+    # 3-D Secure result: True when fraud liability shifted to the issuer.
+    liability_shift: bool | None = None
     version: int = 0
     transactions: list[Transaction] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)
@@ -209,12 +216,20 @@ class Payment:
             self.payment_method_token = payment_method_token
         return self._begin(TransactionType.AUTHORIZATION, self.amount, transaction_id, now)
 
+    def begin_confirmation(self, *, transaction_id: str, now: datetime) -> Transaction:
+        """The customer did the next action: ask the gateway to finish the authorization."""
+        self._require_status(frozenset({S.REQUIRES_ACTION}), "confirm")
+        self._require_no_open_operation()
+        return self._begin(TransactionType.AUTHORIZATION, self.amount, transaction_id, now)
+
     def record_authorization(
         self, transaction_id: str, outcome: GatewayOutcome, now: datetime, event_id: str
     ) -> None:
         txn = self._open_transaction(transaction_id, TransactionType.AUTHORIZATION)
         if outcome.reference:
             self.gateway_payment_id = outcome.reference
+        if outcome.liability_shift is not None:
+            self.liability_shift = outcome.liability_shift
         if outcome.status is OutcomeStatus.SUCCEEDED:
             txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
             self._move_to(S.AUTHORIZED, now)

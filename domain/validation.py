@@ -91,6 +91,19 @@ def check_text(field: str, value: str, max_length: int) -> list[FieldViolation]:
     return []
 
 
+MAX_URL = 2048
+
+
+def check_return_url(field: str, value: str) -> list[FieldViolation]:
+    """Optional; an absolute https URL (http only for local development hosts)."""
+    if not value:
+        return []
+    local = value.startswith(("http://localhost", "http://127.0.0.1"))
+    if len(value) > MAX_URL or not (value.startswith("https://") or local) or " " in value:
+        return [FieldViolation(field, "must be an absolute https:// URL")]
+    return []
+
+
 def check_metadata(field: str, metadata: Mapping[str, str]) -> list[FieldViolation]:
     if len(metadata) > MAX_METADATA_KEYS:
         return [FieldViolation(field, f"must have at most {MAX_METADATA_KEYS} keys")]

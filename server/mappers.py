@@ -9,7 +9,7 @@ from typing import TypeVar
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from domain import commands
-from domain.enums import GatewayName, PaymentMethodType, PaymentStatus
+from domain.enums import GatewayName, PaymentMethodType, PaymentStatus, ScaExemption
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
@@ -32,7 +32,7 @@ def _to_proto_enum(enum_type: object, prefix: str, value: str) -> str:
     return name
 
 
-E = TypeVar("E", PaymentMethodType, GatewayName)
+E = TypeVar("E", PaymentMethodType, GatewayName, ScaExemption)
 
 
 def _from_proto_enum(enum_type: object, prefix: str, number: int, domain_type: type[E]) -> E | None:
@@ -130,7 +130,19 @@ def payment_to_proto(payment: Payment) -> payment_pb2.Payment:
         cancelled_at=_ts(payment.cancelled_at),
         refunded_at=_ts(payment.refunded_at),
         version=payment.version,
+        sca_exemption=(
+            _to_proto_enum(payment_pb2.ScaExemption, "SCA_EXEMPTION_", payment.sca_exemption.value)
+            if payment.sca_exemption
+            else None
+        ),
+        liability_shift=_liability_shift(payment.liability_shift),
     )
+
+
+def _liability_shift(shifted: bool | None) -> str | None:
+    if shifted is None:
+        return None
+    return "LIABILITY_SHIFT_SHIFTED" if shifted else "LIABILITY_SHIFT_NOT_SHIFTED"
 
 
 def payment_status_to_proto(payment: Payment) -> payment_service_pb2.GetPaymentStatusResponse:
@@ -200,6 +212,10 @@ def create_payment_command(
         gateway=gateway_from_proto(request.gateway),
         request_id=request.request_id,
         authorize=request.authorize,
+        return_url=request.return_url,
+        sca_exemption=_from_proto_enum(
+            payment_pb2.ScaExemption, "SCA_EXEMPTION_", request.sca_exemption, ScaExemption
+        ),
     )
 
 
@@ -212,6 +228,10 @@ def authorize_command(
         payment_method_token=request.payment_method_token,
         request_id=request.request_id,
     )
+
+
+def confirm_command(request: payment_service_pb2.ConfirmPaymentRequest) -> commands.ConfirmPayment:
+    return commands.ConfirmPayment(payment_id=request.payment_id, request_id=request.request_id)
 
 
 def capture_command(request: payment_service_pb2.CapturePaymentRequest) -> commands.CapturePayment:

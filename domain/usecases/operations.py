@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from domain.commands import AuthorizePayment, CancelPayment, CapturePayment, CreatePayment
+from domain.commands import (
+    AuthorizePayment,
+    CancelPayment,
+    CapturePayment,
+    ConfirmPayment,
+    CreatePayment,
+)
 from domain.enums import PaymentStatus, TransactionStatus
 from domain.errors import PaymentDeclined, PaymentMethodUnusable
 from domain.gateway import (
     AuthorizationRequest,
+    ConfirmRequest,
     GatewayOperationRequest,
     GatewayOutcome,
     PaymentGateway,
@@ -68,6 +75,8 @@ async def authorize_payment(cmd: AuthorizePayment, deps: Deps) -> Payment:
                 payment_method_token=payment.payment_method_token,
                 description=payment.description,
                 metadata=payment.metadata,
+                return_url=payment.return_url,
+                sca_exemption=payment.sca_exemption,
             )
         )
 
@@ -77,6 +86,29 @@ async def authorize_payment(cmd: AuthorizePayment, deps: Deps) -> Payment:
             now=deps.clock.now(),
             payment_method_id=method_id,
             payment_method_token=token,
+        ),
+        call=call,
+        record=lambda p, t, o: p.record_authorization(t.id, o, deps.clock.now(), deps.ids.new_id()),
+    )
+    payment = await run_gateway_step(deps, cmd.payment_id, step)
+    if payment.status is PaymentStatus.FAILED:
+        _raise_if_declined(payment, payment.transactions[-1])
+    return payment
+
+
+async def confirm_payment(cmd: ConfirmPayment, deps: Deps) -> Payment:
+    """After the customer's 3-D Secure challenge or PayPal approval."""
+    validate(cmd)
+
+    async def call(gateway: PaymentGateway, payment: Payment, txn: Transaction) -> GatewayOutcome:
+        assert payment.gateway_payment_id is not None
+        return await gateway.confirm(
+            ConfirmRequest(txn.idempotency_key, payment.gateway_payment_id, txn.amount)
+        )
+
+    step = GatewayStep(
+        begin=lambda p: p.begin_confirmation(
+            transaction_id=deps.ids.new_id(), now=deps.clock.now()
         ),
         call=call,
         record=lambda p, t, o: p.record_authorization(t.id, o, deps.clock.now(), deps.ids.new_id()),

@@ -75,6 +75,8 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
         payment_method_token=token,
         description=cmd.description,
         metadata=dict(cmd.metadata),
+        return_url=cmd.return_url,
+        sca_exemption=cmd.sca_exemption,
     )
     async with deps.uow as uow:
         await uow.payments.add(payment)

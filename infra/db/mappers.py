@@ -11,6 +11,7 @@ from domain.enums import (
     PaymentMethodType,
     PaymentStatus,
     RefundStatus,
+    ScaExemption,
     TransactionStatus,
     TransactionType,
 )
@@ -93,6 +94,9 @@ def payment_from_row(row: Row, txns: list[Transaction]) -> Payment:
         cancelled_at=row["cancelled_at"],
         refunded_at=row["refunded_at"],
         cancellation_reason=row["cancellation_reason"],
+        return_url=row["return_url"],
+        sca_exemption=ScaExemption(row["sca_exemption"]) if row["sca_exemption"] else None,
+        liability_shift=row["liability_shift"],
         version=row["version"],
         transactions=txns,
     )
@@ -123,6 +127,9 @@ def payment_to_row(payment: Payment) -> dict[str, Any]:
         "next_action_type": payment.next_action.type.value if payment.next_action else None,
         "next_action_url": payment.next_action.url if payment.next_action else None,
         "cancellation_reason": payment.cancellation_reason,
+        "return_url": payment.return_url,
+        "sca_exemption": payment.sca_exemption.value if payment.sca_exemption else None,
+        "liability_shift": payment.liability_shift,
         "created_at": payment.created_at,
         "updated_at": payment.updated_at,
         "authorized_at": payment.authorized_at,

@@ -24,6 +24,7 @@ from domain.errors import (
 )
 from domain.gateway import (
     AuthorizationRequest,
+    ConfirmRequest,
     GatewayOperationRequest,
     GatewayOutcome,
     LookupRequest,
@@ -88,6 +89,7 @@ class SimulatorGateway:
         self._half_latency = latency_seconds / 2
         self._action_base_url = action_base_url
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
+        self._failed_authentications: set[str] = set()
 
     @property
     def name(self) -> GatewayName:
@@ -105,7 +107,7 @@ class SimulatorGateway:
         return self.ledger.effects
 
     def inject(self, operation: str, *faults: Fault) -> None:
-        """The next calls of `operation` (authorize, capture, void, refund) fail this way."""
+        """The next calls of `operation` (authorize, confirm, capture, void, refund) fail so."""
         self._faults[operation].extend(faults)
 
     # --- the gateway ----------------------------------------------------------------------
@@ -167,6 +169,32 @@ class SimulatorGateway:
             return outcome
 
         return await self._perform("authorize", request.idempotency_key, act)
+
+    def fail_authentication(self, reference: str) -> None:
+        """The customer will fail the 3-D Secure challenge of this charge."""
+        self._failed_authentications.add(reference)
+
+    async def confirm(self, request: ConfirmRequest) -> GatewayOutcome:
+        async def act(book: LedgerBook) -> GatewayOutcome:
+            charge = await book.charge(request.gateway_payment_id)
+            if charge is None or charge.status != "requires_action":
+                return GatewayOutcome.declined("INVALID_GATEWAY_STATE", "Nothing to confirm.")
+            if charge.reference in self._failed_authentications:
+                charge.status = "declined"
+                await book.save_charge(charge)
+                return GatewayOutcome(
+                    OutcomeStatus.DECLINED,
+                    charge.reference,
+                    failure_code="AUTHENTICATION_FAILED",
+                    failure_reason="The customer failed 3-D Secure authentication.",
+                    liability_shift=False,
+                )
+            charge.status = "authorized"
+            await book.save_charge(charge)
+            await book.add_effect("authorize", request.idempotency_key, charge.amount_minor)
+            return GatewayOutcome(OutcomeStatus.SUCCEEDED, charge.reference, liability_shift=True)
+
+        return await self._perform("confirm", request.idempotency_key, act)
 
     async def capture(self, request: GatewayOperationRequest) -> GatewayOutcome:
         async def act(book: LedgerBook) -> GatewayOutcome:

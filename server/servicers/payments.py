@@ -40,6 +40,12 @@ class PaymentServicer(payment_service_pb2_grpc.PaymentServiceServicer):
         payment = await operations.authorize_payment(m.authorize_command(request), self._deps())
         return pb.AuthorizePaymentResponse(payment=m.payment_to_proto(payment))
 
+    async def ConfirmPayment(
+        self, request: pb.ConfirmPaymentRequest, context: Context
+    ) -> pb.ConfirmPaymentResponse:
+        payment = await operations.confirm_payment(m.confirm_command(request), self._deps())
+        return pb.ConfirmPaymentResponse(payment=m.payment_to_proto(payment))
+
     async def CapturePayment(
         self, request: pb.CapturePaymentRequest, context: Context
     ) -> pb.CapturePaymentResponse:

@@ -31,6 +31,7 @@ from domain.errors import (
 from domain.events import DomainEvent
 from domain.gateway import (
     AuthorizationRequest,
+    ConfirmRequest,
     GatewayOperationRequest,
     GatewayOutcome,
     LookupRequest,
@@ -370,7 +371,9 @@ class FakeUnitOfWork:
 
 
 # --- gateways --------------------------------------------------------------------------------
-Operation = Literal["authorize", "capture", "void", "refund", "lookup", "describe_payment_method"]
+Operation = Literal[
+    "authorize", "confirm", "capture", "void", "refund", "lookup", "describe_payment_method"
+]
 Answer = GatewayOutcome | Exception
 
 
@@ -379,6 +382,7 @@ class GatewayCall:
     operation: Operation
     request: (
         AuthorizationRequest
+        | ConfirmRequest
         | GatewayOperationRequest
         | LookupRequest
         | tuple[str, PaymentMethodType]
@@ -438,7 +442,9 @@ class FakeGateway:
         return queue.popleft() if queue else None
 
     async def _operate(
-        self, operation: Operation, request: AuthorizationRequest | GatewayOperationRequest
+        self,
+        operation: Operation,
+        request: AuthorizationRequest | ConfirmRequest | GatewayOperationRequest,
     ) -> GatewayOutcome:
         answer = self._record(GatewayCall(operation, request))
         if answer is None:
@@ -449,6 +455,9 @@ class FakeGateway:
 
     async def authorize(self, request: AuthorizationRequest) -> GatewayOutcome:
         return await self._operate("authorize", request)
+
+    async def confirm(self, request: ConfirmRequest) -> GatewayOutcome:
+        return await self._operate("confirm", request)
 
     async def capture(self, request: GatewayOperationRequest) -> GatewayOutcome:
         return await self._operate("capture", request)

@@ -19,6 +19,7 @@ from domain.enums import (
     PaymentMethodType,
     PaymentStatus,
     RefundStatus,
+    ScaExemption,
     TransactionStatus,
     TransactionType,
 )
@@ -380,6 +381,16 @@ async def test_a_saved_method_of_another_type_cannot_authorize(ports: FakePorts)
         )
     assert caught.value.metadata["type"] == "DEBIT_CARD"
     assert ports.gateway.calls_to("authorize") == []
+
+
+async def test_the_sca_exemption_and_return_url_reach_the_gateway(ports: FakePorts) -> None:
+    await authorized(
+        ports, sca_exemption=ScaExemption.MERCHANT_INITIATED, return_url="https://shop.example/r"
+    )
+    [call] = ports.gateway.calls_to("authorize")
+    assert isinstance(call.request, AuthorizationRequest)
+    assert call.request.sca_exemption is ScaExemption.MERCHANT_INITIATED
+    assert call.request.return_url == "https://shop.example/r"
 
 
 # --- capture ---------------------------------------------------------------------------------

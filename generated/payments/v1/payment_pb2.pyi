@@ -59,6 +59,19 @@ class NextActionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     NEXT_ACTION_TYPE_UNSPECIFIED: _ClassVar[NextActionType]
     NEXT_ACTION_TYPE_REDIRECT_TO_URL: _ClassVar[NextActionType]
+
+class ScaExemption(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SCA_EXEMPTION_UNSPECIFIED: _ClassVar[ScaExemption]
+    SCA_EXEMPTION_LOW_VALUE: _ClassVar[ScaExemption]
+    SCA_EXEMPTION_MERCHANT_INITIATED: _ClassVar[ScaExemption]
+    SCA_EXEMPTION_TRANSACTION_RISK_ANALYSIS: _ClassVar[ScaExemption]
+
+class LiabilityShift(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LIABILITY_SHIFT_UNSPECIFIED: _ClassVar[LiabilityShift]
+    LIABILITY_SHIFT_SHIFTED: _ClassVar[LiabilityShift]
+    LIABILITY_SHIFT_NOT_SHIFTED: _ClassVar[LiabilityShift]
 PAYMENT_STATUS_UNSPECIFIED: PaymentStatus
 PAYMENT_STATUS_PENDING: PaymentStatus
 PAYMENT_STATUS_REQUIRES_ACTION: PaymentStatus
@@ -91,6 +104,13 @@ TRANSACTION_STATUS_UNKNOWN: TransactionStatus
 TRANSACTION_STATUS_REQUIRES_ACTION: TransactionStatus
 NEXT_ACTION_TYPE_UNSPECIFIED: NextActionType
 NEXT_ACTION_TYPE_REDIRECT_TO_URL: NextActionType
+SCA_EXEMPTION_UNSPECIFIED: ScaExemption
+SCA_EXEMPTION_LOW_VALUE: ScaExemption
+SCA_EXEMPTION_MERCHANT_INITIATED: ScaExemption
+SCA_EXEMPTION_TRANSACTION_RISK_ANALYSIS: ScaExemption
+LIABILITY_SHIFT_UNSPECIFIED: LiabilityShift
+LIABILITY_SHIFT_SHIFTED: LiabilityShift
+LIABILITY_SHIFT_NOT_SHIFTED: LiabilityShift
 
 class NextAction(_message.Message):
     __slots__ = ("type", "url")
@@ -127,7 +147,7 @@ class Transaction(_message.Message):
     def __init__(self, transaction_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., gateway_transaction_id: _Optional[str] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Payment(_message.Message):
-    __slots__ = ("payment_id", "order_id", "user_id", "amount_minor", "currency", "status", "payment_method_type", "payment_method_id", "gateway", "gateway_payment_id", "description", "metadata", "authorized_amount_minor", "captured_amount_minor", "refunded_amount_minor", "failure_code", "failure_reason", "retry_count", "next_action", "transactions", "created_at", "updated_at", "authorized_at", "captured_at", "failed_at", "cancelled_at", "refunded_at", "version")
+    __slots__ = ("payment_id", "order_id", "user_id", "amount_minor", "currency", "status", "payment_method_type", "payment_method_id", "gateway", "gateway_payment_id", "description", "metadata", "authorized_amount_minor", "captured_amount_minor", "refunded_amount_minor", "failure_code", "failure_reason", "retry_count", "next_action", "transactions", "created_at", "updated_at", "authorized_at", "captured_at", "failed_at", "cancelled_at", "refunded_at", "version", "sca_exemption", "liability_shift")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +183,8 @@ class Payment(_message.Message):
     CANCELLED_AT_FIELD_NUMBER: _ClassVar[int]
     REFUNDED_AT_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    SCA_EXEMPTION_FIELD_NUMBER: _ClassVar[int]
+    LIABILITY_SHIFT_FIELD_NUMBER: _ClassVar[int]
     payment_id: str
     order_id: str
     user_id: str
@@ -191,4 +213,6 @@ class Payment(_message.Message):
     cancelled_at: _timestamp_pb2.Timestamp
     refunded_at: _timestamp_pb2.Timestamp
     version: int
-    def __init__(self, payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., payment_method_type: _Optional[_Union[PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., gateway: _Optional[_Union[Gateway, str]] = ..., gateway_payment_id: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., authorized_amount_minor: _Optional[int] = ..., captured_amount_minor: _Optional[int] = ..., refunded_amount_minor: _Optional[int] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., retry_count: _Optional[int] = ..., next_action: _Optional[_Union[NextAction, _Mapping]] = ..., transactions: _Optional[_Iterable[_Union[Transaction, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorized_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ...) -> None: ...
+    sca_exemption: ScaExemption
+    liability_shift: LiabilityShift
+    def __init__(self, payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., payment_method_type: _Optional[_Union[PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., gateway: _Optional[_Union[Gateway, str]] = ..., gateway_payment_id: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., authorized_amount_minor: _Optional[int] = ..., captured_amount_minor: _Optional[int] = ..., refunded_amount_minor: _Optional[int] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., retry_count: _Optional[int] = ..., next_action: _Optional[_Union[NextAction, _Mapping]] = ..., transactions: _Optional[_Iterable[_Union[Transaction, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorized_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., sca_exemption: _Optional[_Union[ScaExemption, str]] = ..., liability_shift: _Optional[_Union[LiabilityShift, str]] = ...) -> None: ...

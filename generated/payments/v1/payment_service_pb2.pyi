@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreatePaymentRequest(_message.Message):
-    __slots__ = ("request_id", "order_id", "user_id", "amount_minor", "currency", "payment_method_type", "payment_method_id", "payment_method_token", "description", "metadata", "gateway", "authorize")
+    __slots__ = ("request_id", "order_id", "user_id", "amount_minor", "currency", "payment_method_type", "payment_method_id", "payment_method_token", "description", "metadata", "gateway", "authorize", "return_url", "sca_exemption")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +33,8 @@ class CreatePaymentRequest(_message.Message):
     METADATA_FIELD_NUMBER: _ClassVar[int]
     GATEWAY_FIELD_NUMBER: _ClassVar[int]
     AUTHORIZE_FIELD_NUMBER: _ClassVar[int]
+    RETURN_URL_FIELD_NUMBER: _ClassVar[int]
+    SCA_EXEMPTION_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     order_id: str
     user_id: str
@@ -45,7 +47,9 @@ class CreatePaymentRequest(_message.Message):
     metadata: _containers.ScalarMap[str, str]
     gateway: _payment_pb2.Gateway
     authorize: bool
-    def __init__(self, request_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., payment_method_type: _Optional[_Union[_payment_pb2.PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., payment_method_token: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., gateway: _Optional[_Union[_payment_pb2.Gateway, str]] = ..., authorize: _Optional[bool] = ...) -> None: ...
+    return_url: str
+    sca_exemption: _payment_pb2.ScaExemption
+    def __init__(self, request_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., payment_method_type: _Optional[_Union[_payment_pb2.PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., payment_method_token: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., gateway: _Optional[_Union[_payment_pb2.Gateway, str]] = ..., authorize: _Optional[bool] = ..., return_url: _Optional[str] = ..., sca_exemption: _Optional[_Union[_payment_pb2.ScaExemption, str]] = ...) -> None: ...
 
 class CreatePaymentResponse(_message.Message):
     __slots__ = ("payment",)
@@ -78,6 +82,20 @@ class AuthorizePaymentRequest(_message.Message):
     def __init__(self, payment_id: _Optional[str] = ..., request_id: _Optional[str] = ..., payment_method_id: _Optional[str] = ..., payment_method_token: _Optional[str] = ...) -> None: ...
 
 class AuthorizePaymentResponse(_message.Message):
+    __slots__ = ("payment",)
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    payment: _payment_pb2.Payment
+    def __init__(self, payment: _Optional[_Union[_payment_pb2.Payment, _Mapping]] = ...) -> None: ...
+
+class ConfirmPaymentRequest(_message.Message):
+    __slots__ = ("payment_id", "request_id")
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    payment_id: str
+    request_id: str
+    def __init__(self, payment_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class ConfirmPaymentResponse(_message.Message):
     __slots__ = ("payment",)
     PAYMENT_FIELD_NUMBER: _ClassVar[int]
     payment: _payment_pb2.Payment

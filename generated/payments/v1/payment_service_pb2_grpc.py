@@ -65,6 +65,11 @@ class PaymentServiceStub:
                 request_serializer=payments_dot_v1_dot_payment__service__pb2.AuthorizePaymentRequest.SerializeToString,
                 response_deserializer=payments_dot_v1_dot_payment__service__pb2.AuthorizePaymentResponse.FromString,
                 _registered_method=True)
+        self.ConfirmPayment = channel.unary_unary(
+                '/payments.v1.PaymentService/ConfirmPayment',
+                request_serializer=payments_dot_v1_dot_payment__service__pb2.ConfirmPaymentRequest.SerializeToString,
+                response_deserializer=payments_dot_v1_dot_payment__service__pb2.ConfirmPaymentResponse.FromString,
+                _registered_method=True)
         self.CapturePayment = channel.unary_unary(
                 '/payments.v1.PaymentService/CapturePayment',
                 request_serializer=payments_dot_v1_dot_payment__service__pb2.CapturePaymentRequest.SerializeToString,
@@ -137,6 +142,14 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ConfirmPayment(self, request, context):
+        """Completes an authorization that is PAYMENT_STATUS_REQUIRES_ACTION once the customer has
+        done the next action (3-D Secure challenge, PayPal approval).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CapturePayment(self, request, context):
         """Captures all or part of the authorized amount; an uncaptured remainder is released.
         """
@@ -194,6 +207,11 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.AuthorizePayment,
                     request_deserializer=payments_dot_v1_dot_payment__service__pb2.AuthorizePaymentRequest.FromString,
                     response_serializer=payments_dot_v1_dot_payment__service__pb2.AuthorizePaymentResponse.SerializeToString,
+            ),
+            'ConfirmPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmPayment,
+                    request_deserializer=payments_dot_v1_dot_payment__service__pb2.ConfirmPaymentRequest.FromString,
+                    response_serializer=payments_dot_v1_dot_payment__service__pb2.ConfirmPaymentResponse.SerializeToString,
             ),
             'CapturePayment': grpc.unary_unary_rpc_method_handler(
                     servicer.CapturePayment,
@@ -323,6 +341,33 @@ class PaymentService:
             '/payments.v1.PaymentService/AuthorizePayment',
             payments_dot_v1_dot_payment__service__pb2.AuthorizePaymentRequest.SerializeToString,
             payments_dot_v1_dot_payment__service__pb2.AuthorizePaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payments.v1.PaymentService/ConfirmPayment',
+            payments_dot_v1_dot_payment__service__pb2.ConfirmPaymentRequest.SerializeToString,
+            payments_dot_v1_dot_payment__service__pb2.ConfirmPaymentResponse.FromString,
             options,
             channel_credentials,
             insecure,
