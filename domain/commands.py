@@ -26,6 +26,8 @@ class CreatePayment:
     authorize: bool = False
     return_url: str = ""
     sca_exemption: ScaExemption | None = None
+    # ISO 3166-1 alpha-2 country of the card or customer, for routing.
+    country: str = ""
 
     def violations(self) -> list[FieldViolation]:
         found = [
@@ -36,6 +38,7 @@ class CreatePayment:
             *v.check_text("description", self.description, v.MAX_DESCRIPTION),
             *v.check_metadata("metadata", self.metadata),
             *v.check_return_url("return_url", self.return_url),
+            *v.check_country("country", self.country),
         ]
         if self.payment_method_id and self.payment_method_token:
             found.append(

@@ -114,6 +114,13 @@ class AmountExceedsRefundable(DomainError):
     kind = ErrorKind.FAILED_PRECONDITION
 
 
+class NoGatewayAvailable(DomainError):
+    """No configured gateway takes this kind of payment (routing table)."""
+
+    reason = "NO_GATEWAY_AVAILABLE"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+
 class PaymentMethodUnusable(DomainError):
     reason = "PAYMENT_METHOD_UNUSABLE"
     kind = ErrorKind.FAILED_PRECONDITION

@@ -97,6 +97,7 @@ class Payment:
     # Where the customer returns after 3-D Secure or PayPal approval.
     return_url: str = ""
     sca_exemption: ScaExemption | None = None
+    country: str = ""
     # 3-D Secure result: True when fraud liability shifted to the issuer.
     liability_shift: bool | None = None
     version: int = 0
@@ -215,6 +216,26 @@ class Payment:
             self.payment_method_id = payment_method_id
             self.payment_method_token = payment_method_token
         return self._begin(TransactionType.AUTHORIZATION, self.amount, transaction_id, now)
+
+    @property
+    def can_fail_over(self) -> bool:
+        """Only a payment no gateway has seen may move to another gateway; a saved method's
+        token belongs to its own gateway."""
+        return (
+            self.status in AUTHORIZABLE
+            and self.gateway_payment_id is None
+            and self.payment_method_id is None
+            and not self.open_operations
+        )
+
+    def fail_over_to(self, gateway: GatewayName, now: datetime) -> None:
+        if not self.can_fail_over:
+            raise InvalidStateTransition(
+                "this payment can no longer move to another gateway",
+                metadata={"payment_id": self.id, "gateway": self.gateway.value},
+            )
+        self.gateway = gateway
+        self.updated_at = now
 
     def begin_confirmation(self, *, transaction_id: str, now: datetime) -> Transaction:
         """The customer did the next action: ask the gateway to finish the authorization."""

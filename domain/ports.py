@@ -110,11 +110,40 @@ class CurrencyCatalog(Protocol):
         """ISO 4217 minor-unit exponent of a supported currency, None when unsupported."""
 
 
+class CircuitBreaker(Protocol):
+    """Per-gateway health shared by every replica: after repeated failures a gateway is
+    skipped ("open") for a while instead of being called."""
+
+    async def is_open(self, gateway: GatewayName) -> bool: ...
+
+    async def record_failure(self, gateway: GatewayName) -> None: ...
+
+    async def record_success(self, gateway: GatewayName) -> None: ...
+
+
+class NoCircuitBreaker:
+    """Every gateway is always tried."""
+
+    async def is_open(self, gateway: GatewayName) -> bool:
+        return False
+
+    async def record_failure(self, gateway: GatewayName) -> None:
+        return None
+
+    async def record_success(self, gateway: GatewayName) -> None:
+        return None
+
+
 class GatewayDirectory(Protocol):
     def get(self, name: GatewayName) -> PaymentGateway:
         """Raises GatewayUnavailable when that gateway is not configured."""
 
-    def choose(
-        self, method_type: PaymentMethodType, currency: str, requested: GatewayName | None
-    ) -> GatewayName:
-        """The gateway a new payment goes to."""
+    def candidates(
+        self,
+        method_type: PaymentMethodType,
+        currency: str,
+        country: str,
+        requested: GatewayName | None,
+    ) -> list[GatewayName]:
+        """Configured gateways for a new payment, in routing order (the first takes it, the
+        others are its failover order). Raises NoGatewayAvailable."""

@@ -104,6 +104,15 @@ def check_return_url(field: str, value: str) -> list[FieldViolation]:
     return []
 
 
+COUNTRY = re.compile(r"^[A-Z]{2}\Z")
+
+
+def check_country(field: str, value: str) -> list[FieldViolation]:
+    if value and not COUNTRY.match(value):
+        return [FieldViolation(field, "must be an ISO 3166-1 alpha-2 code such as DE")]
+    return []
+
+
 def check_metadata(field: str, metadata: Mapping[str, str]) -> list[FieldViolation]:
     if len(metadata) > MAX_METADATA_KEYS:
         return [FieldViolation(field, f"must have at most {MAX_METADATA_KEYS} keys")]

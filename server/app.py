@@ -17,16 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.enums import GatewayName
 from domain.gateway import PaymentGateway
 from domain.idempotency import AnswerCache
+from domain.ports import CircuitBreaker
 from domain.usecases.deps import Deps
 from domain.usecases.idempotent import Idempotency
 from domain.usecases.reconcile import Reconciler
 from infra.cache import RedisHealth, make_redis
+from infra.cache.circuit import LocalCircuitBreaker, RedisCircuitBreaker
 from infra.cache.idempotency import NoAnswerCache, RedisAnswerCache
 from infra.currency import CldrCurrencyCatalog
 from infra.db.engine import make_engine
 from infra.db.idempotency import SqlIdempotencyStore
 from infra.db.uow import SqlUnitOfWork
-from infra.gateways.directory import StaticGatewayDirectory
+from infra.gateways.directory import RoutedGatewayDirectory
 from infra.gateways.simulator import SimulatorGateway
 from infra.gateways.simulator_ledger import SqlLedger
 from infra.system import SystemClock, UuidGenerator
@@ -85,8 +87,9 @@ class PaymentApplication:
         self.grpc_port: int = 0
 
     def _deps_factory(self, engine: AsyncEngine) -> Callable[[], Deps]:
-        directory = StaticGatewayDirectory(self.gateways, self.settings.default_gateway)
+        directory = RoutedGatewayDirectory(self.gateways, self.settings.routing_table())
         clock, ids, currencies = SystemClock(), UuidGenerator(), CldrCurrencyCatalog()
+        breaker = self._circuit_breaker()
 
         def deps() -> Deps:
             # A fresh unit of work per call: it holds that call's connection.
@@ -97,6 +100,7 @@ class PaymentApplication:
                 ids,
                 currencies,
                 gateway_timeout=self.settings.gateway_timeout_seconds,
+                breaker=breaker,
             )
 
         return deps
@@ -156,6 +160,19 @@ class PaymentApplication:
         self.server = server
         self._start_jobs(deps, idempotency_store)
         log.info("gRPC server listening", extra={"port": self.grpc_port})
+
+    def _circuit_breaker(self) -> CircuitBreaker:
+        s = self.settings
+        threshold, window = s.circuit_failure_threshold, s.circuit_window_seconds
+        if self.redis is None:
+            return LocalCircuitBreaker(threshold, window, s.circuit_open_seconds)
+        return RedisCircuitBreaker(
+            self.redis,
+            prefix=s.redis_key_prefix,
+            threshold=threshold,
+            window=window,
+            open_for=s.circuit_open_seconds,
+        )
 
     def _idempotency(self, store: SqlIdempotencyStore) -> Idempotency:
         settings = self.settings

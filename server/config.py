@@ -11,6 +11,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.enums import GatewayName
+from domain.routing import RoutingTable
+from server.routing_config import load_routes
 
 Port = Annotated[int, Field(ge=0, le=65535)]
 
@@ -57,6 +59,11 @@ class Settings(BaseSettings):
     idempotency_lease_seconds: Annotated[float, Field(gt=0, le=3600)] = 60.0
     idempotency_purge_interval_seconds: Annotated[float, Field(gt=0)] = 600.0
 
+    # Circuit breaker per gateway: this many failures within the window open it for a while.
+    circuit_failure_threshold: Annotated[int, Field(ge=1)] = 5
+    circuit_window_seconds: Annotated[float, Field(gt=0)] = 30.0
+    circuit_open_seconds: Annotated[float, Field(gt=0)] = 30.0
+
     # A gateway call that takes longer has an unknown outcome; the reconciler settles it.
     gateway_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
     # Open gateway operations older than this are settled by asking the gateway.
@@ -64,6 +71,10 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: Annotated[float, Field(gt=0)] = 30.0
 
     default_gateway: GatewayName = GatewayName.SIMULATOR
+    # The routing table as JSON, or a file holding it (see server/routing_config.py);
+    # neither: every payment goes to DEFAULT_GATEWAY.
+    gateway_routes: str | None = None
+    gateway_routes_file: Path | None = None
     # Development aid: how long each simulator gateway call takes.
     simulator_latency_ms: Annotated[int, Field(ge=0, le=60_000)] = 0
     # Where the simulator keeps its ledger: `memory`, or `database` (its own schema, so that
@@ -91,6 +102,17 @@ class Settings(BaseSettings):
         if self.reconcile_after_seconds <= self.gateway_timeout_seconds:
             raise ValueError("RECONCILE_AFTER_SECONDS must be greater than GATEWAY_TIMEOUT_SECONDS")
         return self
+
+    @model_validator(mode="after")
+    def _routes_parse(self) -> Settings:
+        try:
+            self.routing_table()
+        except (ValueError, OSError) as exc:
+            raise ValueError(f"GATEWAY_ROUTES: {exc}") from None
+        return self
+
+    def routing_table(self) -> RoutingTable:
+        return load_routes(self.gateway_routes, self.gateway_routes_file, self.default_gateway)
 
     @property
     def database_configured(self) -> bool:

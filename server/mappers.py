@@ -136,6 +136,7 @@ def payment_to_proto(payment: Payment) -> payment_pb2.Payment:
             else None
         ),
         liability_shift=_liability_shift(payment.liability_shift),
+        country=payment.country,
     )
 
 
@@ -213,6 +214,7 @@ def create_payment_command(
         request_id=request.request_id,
         authorize=request.authorize,
         return_url=request.return_url,
+        country=request.country,
         sca_exemption=_from_proto_enum(
             payment_pb2.ScaExemption, "SCA_EXEMPTION_", request.sca_exemption, ScaExemption
         ),

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from domain.errors import FieldViolation, ValidationFailed
-from domain.ports import Clock, CurrencyCatalog, GatewayDirectory, IdGenerator, UnitOfWork
+from domain.ports import (
+    CircuitBreaker,
+    Clock,
+    CurrencyCatalog,
+    GatewayDirectory,
+    IdGenerator,
+    NoCircuitBreaker,
+    UnitOfWork,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +26,7 @@ class Deps:
     currencies: CurrencyCatalog
     # A gateway call still unanswered after this long has an unknown outcome.
     gateway_timeout: float = 30.0
+    breaker: CircuitBreaker = field(default_factory=NoCircuitBreaker)
 
 
 class Command(Protocol):

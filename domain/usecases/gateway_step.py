@@ -59,8 +59,12 @@ async def _run_gateway_step(deps: Deps, payment_id: str, step: GatewayStep) -> P
         # Inside the try: an unconfigured gateway is unreachable too, and must not leave the
         # intent PENDING (it would block the payment with OperationInProgress for good).
         gateway = deps.gateways.get(payment.gateway)
-        async with asyncio.timeout(deps.gateway_timeout):
-            outcome = await step.call(gateway, payment, txn)
+        if await deps.breaker.is_open(payment.gateway):
+            raise GatewayUnavailable(
+                f"gateway {payment.gateway.value} is failing; its circuit is open",
+                metadata={"gateway": payment.gateway.value, "circuit": "OPEN"},
+            )
+        outcome = await _call_watched(deps, payment, txn, step, gateway)
     except GatewayUnavailable as unreachable:
         code, detail = unreachable.reason, unreachable.message
         await _close(deps, payment_id, txn, step, lambda p: p.abandon_operation(
@@ -91,6 +95,21 @@ async def _run_gateway_step(deps: Deps, payment_id: str, step: GatewayStep) -> P
         await uow.outbox.add(payment.pull_events())
         await uow.commit()
     return payment
+
+
+async def _call_watched(
+    deps: Deps, payment: Payment, txn: Transaction, step: GatewayStep, gateway: PaymentGateway
+) -> GatewayOutcome:
+    """The call, bounded by the gateway timeout, with its health told to the breaker: no
+    answer counts against the gateway; any answer, a decline included, for it."""
+    try:
+        async with asyncio.timeout(deps.gateway_timeout):
+            outcome = await step.call(gateway, payment, txn)
+    except (GatewayUnavailable, GatewayOutcomeUnknown, TimeoutError):
+        await deps.breaker.record_failure(payment.gateway)
+        raise
+    await deps.breaker.record_success(payment.gateway)
+    return outcome
 
 
 async def _close(

@@ -10,7 +10,7 @@ from domain.commands import (
     CreatePayment,
 )
 from domain.enums import PaymentStatus, TransactionStatus
-from domain.errors import PaymentDeclined, PaymentMethodUnusable
+from domain.errors import GatewayUnavailable, PaymentDeclined, PaymentMethodUnusable
 from domain.gateway import (
     AuthorizationRequest,
     ConfirmRequest,
@@ -90,7 +90,15 @@ async def authorize_payment(cmd: AuthorizePayment, deps: Deps) -> Payment:
         call=call,
         record=lambda p, t, o: p.record_authorization(t.id, o, deps.clock.now(), deps.ids.new_id()),
     )
-    payment = await run_gateway_step(deps, cmd.payment_id, step)
+    while True:
+        try:
+            payment = await run_gateway_step(deps, cmd.payment_id, step)
+            break
+        except GatewayUnavailable:
+            # Proven: nothing was charged. A timeout (GatewayOutcomeUnknown) never gets here:
+            # the charge may have happened, and the reconciler must settle it first.
+            if not await _fail_over(deps, cmd.payment_id):
+                raise
     if payment.status is PaymentStatus.FAILED:
         _raise_if_declined(payment, payment.transactions[-1])
     return payment
@@ -117,6 +125,28 @@ async def confirm_payment(cmd: ConfirmPayment, deps: Deps) -> Payment:
     if payment.status is PaymentStatus.FAILED:
         _raise_if_declined(payment, payment.transactions[-1])
     return payment
+
+
+async def _fail_over(deps: Deps, payment_id: str) -> bool:
+    """Move the payment to the next gateway of its route whose circuit is closed."""
+    async with deps.uow as uow:
+        payment = await uow.payments.get_for_update(payment_id)
+        if not payment.can_fail_over:
+            return False
+        candidates = deps.gateways.candidates(
+            payment.payment_method_type, payment.currency, payment.country, None
+        )
+        # Only gateways after the current one in routing order: each failover moves forward,
+        # so the loop in authorize_payment ends.
+        if payment.gateway not in candidates:
+            return False
+        for gateway in candidates[candidates.index(payment.gateway) + 1 :]:
+            if not await deps.breaker.is_open(gateway):
+                payment.fail_over_to(gateway, deps.clock.now())
+                await uow.payments.save(payment)
+                await uow.commit()
+                return True
+    return False
 
 
 async def create_and_authorize(cmd: CreatePayment, deps: Deps) -> Payment:

@@ -13,7 +13,7 @@ from domain.usecases.payments import validate_id
 async def add_payment_method(cmd: AddPaymentMethod, deps: Deps) -> PaymentMethod:
     validate(cmd)
     assert cmd.type is not None
-    gateway_name = cmd.gateway or deps.gateways.choose(cmd.type, "", None)
+    gateway_name = cmd.gateway or deps.gateways.candidates(cmd.type, "", "", None)[0]
     details = await deps.gateways.get(gateway_name).describe_payment_method(
         cmd.payment_method_token, cmd.type
     )

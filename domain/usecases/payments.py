@@ -60,7 +60,7 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
         method_type, token, method_id = saved.type, saved.token, saved.id
         requested_gateway = saved.gateway
     assert method_type is not None  # guaranteed by validation or the saved method
-    gateway = deps.gateways.choose(method_type, cmd.currency, requested_gateway)
+    gateway = deps.gateways.candidates(method_type, cmd.currency, cmd.country, requested_gateway)[0]
     now = deps.clock.now()
     payment = Payment(
         id=deps.ids.new_id(),
@@ -77,6 +77,7 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
         metadata=dict(cmd.metadata),
         return_url=cmd.return_url,
         sca_exemption=cmd.sca_exemption,
+        country=cmd.country,
     )
     async with deps.uow as uow:
         await uow.payments.add(payment)

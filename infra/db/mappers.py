@@ -97,6 +97,7 @@ def payment_from_row(row: Row, txns: list[Transaction]) -> Payment:
         return_url=row["return_url"],
         sca_exemption=ScaExemption(row["sca_exemption"]) if row["sca_exemption"] else None,
         liability_shift=row["liability_shift"],
+        country=row["country"],
         version=row["version"],
         transactions=txns,
     )
@@ -130,6 +131,7 @@ def payment_to_row(payment: Payment) -> dict[str, Any]:
         "return_url": payment.return_url,
         "sca_exemption": payment.sca_exemption.value if payment.sca_exemption else None,
         "liability_shift": payment.liability_shift,
+        "country": payment.country,
         "created_at": payment.created_at,
         "updated_at": payment.updated_at,
         "authorized_at": payment.authorized_at,

@@ -103,6 +103,7 @@ payments = Table(
     Column("return_url", String(2048), nullable=False, server_default=""),
     Column("sca_exemption", String(40)),
     Column("liability_shift", Boolean),
+    Column("country", String(2), nullable=False, server_default=""),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
     _ts("authorized_at"),

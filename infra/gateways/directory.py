@@ -7,17 +7,15 @@ from collections.abc import Mapping
 from domain.enums import GatewayName, PaymentMethodType
 from domain.errors import GatewayUnavailable
 from domain.gateway import PaymentGateway
+from domain.routing import RoutingTable
 
 
-class StaticGatewayDirectory:
-    """Gateways by name, with a default. Routing by region and currency comes with the real
-    gateway adapters; until then every payment goes to the requested or default gateway."""
+class RoutedGatewayDirectory:
+    """The configured gateways, chosen for each payment by the routing table."""
 
-    def __init__(self, gateways: Mapping[GatewayName, PaymentGateway], default: GatewayName):
-        if default not in gateways:
-            raise ValueError(f"default gateway {default.value} is not configured")
+    def __init__(self, gateways: Mapping[GatewayName, PaymentGateway], routes: RoutingTable):
         self._gateways = dict(gateways)
-        self._default = default
+        self._routes = routes
 
     def get(self, name: GatewayName) -> PaymentGateway:
         gateway = self._gateways.get(name)
@@ -27,10 +25,13 @@ class StaticGatewayDirectory:
             )
         return gateway
 
-    def choose(
-        self, method_type: PaymentMethodType, currency: str, requested: GatewayName | None
-    ) -> GatewayName:
-        if requested is not None:
-            self.get(requested)
-            return requested
-        return self._default
+    def candidates(
+        self,
+        method_type: PaymentMethodType,
+        currency: str,
+        country: str,
+        requested: GatewayName | None,
+    ) -> list[GatewayName]:
+        return self._routes.candidates(
+            method_type, currency, country, available=self._gateways, requested=requested
+        )

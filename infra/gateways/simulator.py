@@ -81,9 +81,12 @@ class SimulatorGateway:
         *,
         ledger: MemoryLedger | SqlLedger | None = None,
         latency_seconds: float = 0.0,
+        # Tests of routing and failover let simulators stand in for other gateways.
+        name: GatewayName = GatewayName.SIMULATOR,
         action_base_url: str = "https://simulator.invalid/3ds",
     ) -> None:
         self.ledger = ledger if ledger is not None else MemoryLedger()
+        self._name = name
         # Simulated network and processing time of every money-moving call, half before and
         # half after the gateway acts, so a crash of the caller can fall on either side.
         self._half_latency = latency_seconds / 2
@@ -93,7 +96,7 @@ class SimulatorGateway:
 
     @property
     def name(self) -> GatewayName:
-        return GatewayName.SIMULATOR
+        return self._name
 
     # --- test aids ------------------------------------------------------------------------
     @property

@@ -506,11 +506,15 @@ class FakeGatewayDirectory:
                 f"gateway {name.value} is not configured", metadata={"gateway": name.value}
             ) from None
 
-    def choose(
-        self, method_type: PaymentMethodType, currency: str, requested: GatewayName | None
-    ) -> GatewayName:
+    def candidates(
+        self,
+        method_type: PaymentMethodType,
+        currency: str,
+        country: str,
+        requested: GatewayName | None,
+    ) -> list[GatewayName]:
         self.choices.append((method_type, currency, requested))
-        return requested if requested is not None else self.default
+        return [requested] if requested is not None else [self.default]
 
 
 # --- everything a use case needs -------------------------------------------------------------

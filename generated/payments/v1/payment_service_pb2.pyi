@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreatePaymentRequest(_message.Message):
-    __slots__ = ("request_id", "order_id", "user_id", "amount_minor", "currency", "payment_method_type", "payment_method_id", "payment_method_token", "description", "metadata", "gateway", "authorize", "return_url", "sca_exemption")
+    __slots__ = ("request_id", "order_id", "user_id", "amount_minor", "currency", "payment_method_type", "payment_method_id", "payment_method_token", "description", "metadata", "gateway", "authorize", "return_url", "sca_exemption", "country")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -35,6 +35,7 @@ class CreatePaymentRequest(_message.Message):
     AUTHORIZE_FIELD_NUMBER: _ClassVar[int]
     RETURN_URL_FIELD_NUMBER: _ClassVar[int]
     SCA_EXEMPTION_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     order_id: str
     user_id: str
@@ -49,7 +50,8 @@ class CreatePaymentRequest(_message.Message):
     authorize: bool
     return_url: str
     sca_exemption: _payment_pb2.ScaExemption
-    def __init__(self, request_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., payment_method_type: _Optional[_Union[_payment_pb2.PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., payment_method_token: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., gateway: _Optional[_Union[_payment_pb2.Gateway, str]] = ..., authorize: _Optional[bool] = ..., return_url: _Optional[str] = ..., sca_exemption: _Optional[_Union[_payment_pb2.ScaExemption, str]] = ...) -> None: ...
+    country: str
+    def __init__(self, request_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., payment_method_type: _Optional[_Union[_payment_pb2.PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., payment_method_token: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., gateway: _Optional[_Union[_payment_pb2.Gateway, str]] = ..., authorize: _Optional[bool] = ..., return_url: _Optional[str] = ..., sca_exemption: _Optional[_Union[_payment_pb2.ScaExemption, str]] = ..., country: _Optional[str] = ...) -> None: ...
 
 class CreatePaymentResponse(_message.Message):
     __slots__ = ("payment",)
