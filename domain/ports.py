@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol
 
@@ -13,6 +13,7 @@ from domain.pagination import Page, PageRequest
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
+from domain.retry import ScheduledRetry
 
 
 class PaymentRepository(Protocol):
@@ -62,6 +63,17 @@ class PaymentMethodRepository(Protocol):
     async def save(self, method: PaymentMethod) -> None: ...
 
 
+class RetrySchedule(Protocol):
+    async def schedule(self, retry: ScheduledRetry) -> None:
+        """Insert or replace the retry of (payment, operation, target)."""
+
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[ScheduledRetry]:
+        """Due retries, pushed `lease` into the future so that no other worker takes them
+        meanwhile (a worker that dies simply lets the lease run out)."""
+
+    async def remove(self, retry: ScheduledRetry) -> None: ...
+
+
 class EventOutbox(Protocol):
     async def add(self, events: list[DomainEvent]) -> None:
         """Stores events in the current transaction, for the relay to publish after commit."""
@@ -82,6 +94,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> EventOutbox: ...
+
+    @property
+    def retries(self) -> RetrySchedule: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -18,9 +18,11 @@ from domain.enums import GatewayName
 from domain.gateway import PaymentGateway
 from domain.idempotency import AnswerCache
 from domain.ports import CircuitBreaker
+from domain.retry import RetryPolicy
 from domain.usecases.deps import Deps
 from domain.usecases.idempotent import Idempotency
 from domain.usecases.reconcile import Reconciler
+from domain.usecases.retry_worker import RetryWorker
 from infra.cache import RedisHealth, make_redis
 from infra.cache.circuit import LocalCircuitBreaker, RedisCircuitBreaker
 from infra.cache.idempotency import NoAnswerCache, RedisAnswerCache
@@ -42,7 +44,7 @@ from server.config import Settings
 from server.health import ComponentHealthWatcher, DatabaseHealthWatcher
 from server.idempotency import IdempotencyInterceptor
 from server.interceptors import RequestInterceptor
-from server.jobs import PeriodicJob, idempotency_purge_job, reconciler_job
+from server.jobs import PeriodicJob, idempotency_purge_job, reconciler_job, retry_job
 from server.servicers.payment_methods import PaymentMethodServicer
 from server.servicers.payments import PaymentServicer
 
@@ -90,6 +92,12 @@ class PaymentApplication:
         directory = RoutedGatewayDirectory(self.gateways, self.settings.routing_table())
         clock, ids, currencies = SystemClock(), UuidGenerator(), CldrCurrencyCatalog()
         breaker = self._circuit_breaker()
+        s = self.settings
+        retry_policy = RetryPolicy(
+            s.retry_max_attempts,
+            timedelta(seconds=s.retry_base_seconds),
+            timedelta(seconds=s.retry_max_delay_seconds),
+        )
 
         def deps() -> Deps:
             # A fresh unit of work per call: it holds that call's connection.
@@ -101,6 +109,7 @@ class PaymentApplication:
                 currencies,
                 gateway_timeout=self.settings.gateway_timeout_seconds,
                 breaker=breaker,
+                retry_policy=retry_policy,
             )
 
         return deps
@@ -194,6 +203,7 @@ class PaymentApplication:
         reconciler = Reconciler(deps, timedelta(seconds=settings.reconcile_after_seconds))
         self._jobs = [
             reconciler_job(reconciler, settings.reconcile_interval_seconds),
+            retry_job(RetryWorker(deps), settings.retry_poll_interval_seconds),
             idempotency_purge_job(
                 store,
                 SystemClock(),

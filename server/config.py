@@ -64,6 +64,13 @@ class Settings(BaseSettings):
     circuit_window_seconds: Annotated[float, Field(gt=0)] = 30.0
     circuit_open_seconds: Annotated[float, Field(gt=0)] = 30.0
 
+    # Automatic retries of soft failures (unreachable gateway, processing errors), with
+    # exponential backoff and jitter, from a schedule kept in PostgreSQL. 0 disables them.
+    retry_max_attempts: Annotated[int, Field(ge=0, le=20)] = 3
+    retry_base_seconds: Annotated[float, Field(gt=0)] = 2.0
+    retry_max_delay_seconds: Annotated[float, Field(gt=0)] = 300.0
+    retry_poll_interval_seconds: Annotated[float, Field(gt=0)] = 1.0
+
     # A gateway call that takes longer has an unknown outcome; the reconciler settles it.
     gateway_timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 30.0
     # Open gateway operations older than this are settled by asking the gateway.

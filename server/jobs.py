@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from domain.ports import Clock
 from domain.usecases.reconcile import Reconciler
+from domain.usecases.retry_worker import RetryWorker
 from infra.db.idempotency import SqlIdempotencyStore
 
 log = logging.getLogger("payments.jobs")
@@ -50,6 +51,14 @@ def reconciler_job(reconciler: Reconciler, interval: float) -> PeriodicJob:
         return f"settled {settled} open operations" if settled else ""
 
     return PeriodicJob("reconciler", interval, run)
+
+
+def retry_job(worker: RetryWorker, interval: float) -> PeriodicJob:
+    async def run() -> str:
+        taken = await worker.run_once()
+        return f"ran {taken} scheduled retries" if taken else ""
+
+    return PeriodicJob("retries", interval, run)
 
 
 def idempotency_purge_job(

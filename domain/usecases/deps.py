@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -15,6 +16,7 @@ from domain.ports import (
     NoCircuitBreaker,
     UnitOfWork,
 )
+from domain.retry import RetryPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,9 @@ class Deps:
     # A gateway call still unanswered after this long has an unknown outcome.
     gateway_timeout: float = 30.0
     breaker: CircuitBreaker = field(default_factory=NoCircuitBreaker)
+    # Automatic retries of soft failures; none unless configured.
+    retry_policy: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=0))
+    rng: random.Random = field(default_factory=random.Random)
 
 
 class Command(Protocol):

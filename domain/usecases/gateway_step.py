@@ -40,7 +40,11 @@ class GatewayStep:
 async def run_gateway_step(deps: Deps, payment_id: str, step: GatewayStep) -> Payment:
     """Shielded: a caller that goes away (cancelled call, passed deadline) does not cut a
     money movement in half; the operation runs to its recorded end regardless."""
-    return await asyncio.shield(_run_gateway_step(deps, payment_id, step))
+    task = asyncio.ensure_future(_run_gateway_step(deps, payment_id, step))
+    # If our caller is cancelled, nobody awaits the task: fetch its outcome so that a failure
+    # is not reported as "never retrieved" (it is recorded in the database either way).
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())
+    return await asyncio.shield(task)
 
 
 async def _run_gateway_step(deps: Deps, payment_id: str, step: GatewayStep) -> Payment:

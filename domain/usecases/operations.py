@@ -10,7 +10,12 @@ from domain.commands import (
     CreatePayment,
 )
 from domain.enums import PaymentStatus, TransactionStatus
-from domain.errors import GatewayUnavailable, PaymentDeclined, PaymentMethodUnusable
+from domain.errors import (
+    DomainError,
+    GatewayUnavailable,
+    PaymentDeclined,
+    PaymentMethodUnusable,
+)
 from domain.gateway import (
     AuthorizationRequest,
     ConfirmRequest,
@@ -19,10 +24,12 @@ from domain.gateway import (
     PaymentGateway,
 )
 from domain.payment import Payment
+from domain.retry import is_soft
 from domain.transaction import Transaction
 from domain.usecases.deps import Deps, validate
 from domain.usecases.gateway_step import GatewayStep, run_gateway_step
 from domain.usecases.payments import create_payment, usable_saved_method
+from domain.usecases.retries import schedule_authorization_retry
 
 
 def _operation_request(payment: Payment, txn: Transaction) -> GatewayOperationRequest:
@@ -44,7 +51,9 @@ def _raise_if_declined(payment: Payment, txn: Transaction) -> None:
         )
 
 
-async def authorize_payment(cmd: AuthorizePayment, deps: Deps) -> Payment:
+async def authorize_payment(cmd: AuthorizePayment, deps: Deps, *, retry: bool = True) -> Payment:
+    """Authorize; with `retry`, a soft failure also schedules the first automatic retry
+    (the retry worker itself passes False and reschedules on its own)."""
     validate(cmd)
     method_id, token = None, cmd.payment_method_token or None
     if cmd.payment_method_id:
@@ -94,13 +103,19 @@ async def authorize_payment(cmd: AuthorizePayment, deps: Deps) -> Payment:
         try:
             payment = await run_gateway_step(deps, cmd.payment_id, step)
             break
-        except GatewayUnavailable:
+        except GatewayUnavailable as unavailable:
             # Proven: nothing was charged. A timeout (GatewayOutcomeUnknown) never gets here:
             # the charge may have happened, and the reconciler must settle it first.
-            if not await _fail_over(deps, cmd.payment_id):
-                raise
+            if await _fail_over(deps, cmd.payment_id):
+                continue
+            if retry:
+                await schedule_authorization_retry(deps, cmd.payment_id, 1, unavailable.reason)
+            raise
     if payment.status is PaymentStatus.FAILED:
-        _raise_if_declined(payment, payment.transactions[-1])
+        failed = payment.transactions[-1]
+        if retry and is_soft(failed.failure_code):
+            await schedule_authorization_retry(deps, payment.id, 1, failed.failure_code or "")
+        _raise_if_declined(payment, failed)
     return payment
 
 
@@ -154,7 +169,14 @@ async def create_and_authorize(cmd: CreatePayment, deps: Deps) -> Payment:
     payment = await create_payment(cmd, deps)
     if not cmd.authorize:
         return payment
-    return await authorize_payment(AuthorizePayment(payment.id, request_id=cmd.request_id), deps)
+    try:
+        return await authorize_payment(
+            AuthorizePayment(payment.id, request_id=cmd.request_id), deps
+        )
+    except DomainError as error:
+        # The payment exists even though authorizing it failed: say which one it is.
+        error.metadata.setdefault("payment_id", payment.id)
+        raise
 
 
 async def capture_payment(cmd: CapturePayment, deps: Deps) -> Payment:

@@ -1,81 +1,175 @@
-"""Refunds: always to the original payment method, through the original gateway."""
+"""Refunds: always to the original payment method, through the original gateway.
+
+A refund the gateway cannot take right now (unreachable, soft failure) stays PENDING and is
+retried from the durable schedule; it is never lost and never silently dropped.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 from domain.commands import RefundPayment
-from domain.enums import TransactionStatus
+from domain.enums import RefundStatus, TransactionStatus, TransactionType
+from domain.errors import GatewayUnavailable
 from domain.gateway import GatewayOperationRequest, GatewayOutcome, PaymentGateway
 from domain.pagination import Page, PageRequest
 from domain.payment import Payment
 from domain.ports import UnitOfWork
 from domain.refund import Refund
+from domain.retry import RetryOperation, is_soft
 from domain.transaction import Transaction
 from domain.usecases.deps import Deps, validate
 from domain.usecases.gateway_step import GatewayStep, run_gateway_step
 from domain.usecases.payments import validate_id
+from domain.usecases.retries import schedule_retry
 
 
-async def settle_refund(uow: UnitOfWork, txn: Transaction, now: datetime) -> None:
-    """Bring the Refund record in line with its REFUND transaction's outcome."""
+async def settle_refund(
+    uow: UnitOfWork, txn: Transaction, now: datetime, deps: Deps | None = None, attempt: int = 1
+) -> None:
+    """Bring the Refund record in line with its REFUND transaction's outcome. A soft failure
+    keeps the refund PENDING when a retry can be scheduled (`deps` given)."""
     assert txn.refund_id is not None
     refund = await uow.refunds.get(txn.refund_id)
     if txn.status is TransactionStatus.SUCCEEDED:
         refund.mark_processed(txn.gateway_transaction_id, now)
     elif txn.status is TransactionStatus.FAILED:
+        soft = is_soft(txn.failure_code)
+        if (
+            soft
+            and deps is not None
+            and await schedule_retry(
+                uow,
+                deps,
+                payment_id=txn.payment_id,
+                operation=RetryOperation.REFUND,
+                target_id=refund.id,
+                attempt=attempt,
+                failure=txn.failure_code,
+            )
+        ):
+            return  # stays PENDING: the retry worker takes it from here
         refund.mark_failed(txn.failure_code or "REFUND_FAILED", txn.failure_reason or "", now)
     else:
         return  # outcome unknown: stays PENDING until reconciled
     await uow.refunds.save(refund)
 
 
-async def refund_payment(cmd: RefundPayment, deps: Deps) -> tuple[Refund, Payment]:
-    validate(cmd)
-    refund_id = deps.ids.new_id()
+def _refund_request(payment: Payment, txn: Transaction) -> GatewayOperationRequest:
+    assert payment.gateway_payment_id is not None
+    capture = next(
+        (
+            t
+            for t in payment.transactions
+            if t.type is TransactionType.CAPTURE and t.status is TransactionStatus.SUCCEEDED
+        ),
+        None,
+    )
+    return GatewayOperationRequest(
+        txn.idempotency_key,
+        payment.gateway_payment_id,
+        txn.amount,
+        capture_reference=capture.gateway_transaction_id if capture else None,
+    )
 
-    async def add_refund(deps: Deps, payment: Payment, txn: Transaction) -> None:
-        now = deps.clock.now()
-        await deps.uow.refunds.add(
-            Refund(
-                id=refund_id,
-                payment_id=payment.id,
-                transaction_id=txn.id,
-                amount=txn.amount,
-                reason=cmd.reason,
-                requested_by=cmd.requested_by,
-                requested_at=now,
-                created_at=now,
+
+async def _refund_step(
+    deps: Deps,
+    payment_id: str,
+    *,
+    refund_id: str,
+    amount_minor: int | None,
+    request: RefundPayment | None,
+    attempt: int,
+) -> Payment:
+    """One attempt at the gateway; the first attempt (`request` given) creates the Refund."""
+
+    async def begin(deps: Deps, payment: Payment, txn: Transaction) -> None:
+        if request is not None:
+            now = deps.clock.now()
+            await deps.uow.refunds.add(
+                Refund(
+                    id=refund_id,
+                    payment_id=payment.id,
+                    transaction_id=txn.id,
+                    amount=txn.amount,
+                    reason=request.reason,
+                    requested_by=request.requested_by,
+                    requested_at=now,
+                    created_at=now,
+                )
             )
-        )
+        else:
+            refund = await deps.uow.refunds.get(refund_id)
+            refund.transaction_id = txn.id
+            await deps.uow.refunds.save(refund)
 
     async def settle(deps: Deps, payment: Payment, txn: Transaction) -> None:
-        await settle_refund(deps.uow, txn, deps.clock.now())
+        await settle_refund(deps.uow, txn, deps.clock.now(), deps, attempt)
 
     async def call(gateway: PaymentGateway, payment: Payment, txn: Transaction) -> GatewayOutcome:
-        assert payment.gateway_payment_id is not None
-        return await gateway.refund(
-            GatewayOperationRequest(txn.idempotency_key, payment.gateway_payment_id, txn.amount)
-        )
+        return await gateway.refund(_refund_request(payment, txn))
 
     step = GatewayStep(
         begin=lambda p: p.begin_refund(
             transaction_id=deps.ids.new_id(),
             refund_id=refund_id,
             now=deps.clock.now(),
-            amount_minor=cmd.amount_minor,
+            amount_minor=amount_minor,
         ),
         call=call,
         record=lambda p, t, o: p.record_refund(t.id, o, deps.clock.now(), deps.ids.new_id()),
-        on_begin=add_refund,
+        on_begin=begin,
         on_record=settle,
     )
-    payment = await run_gateway_step(deps, cmd.payment_id, step)
+    return await run_gateway_step(deps, payment_id, step)
+
+
+async def refund_payment(cmd: RefundPayment, deps: Deps) -> tuple[Refund, Payment]:
+    validate(cmd)
+    refund_id = deps.ids.new_id()
+    try:
+        payment = await _refund_step(
+            deps,
+            cmd.payment_id,
+            refund_id=refund_id,
+            amount_minor=cmd.amount_minor,
+            request=cmd,
+            attempt=1,
+        )
+    except GatewayUnavailable:
+        async with deps.uow as uow:
+            refund = await uow.refunds.get(refund_id)
+            payment = await uow.payments.get(cmd.payment_id)
+        if refund.status is not RefundStatus.PENDING:
+            raise
+        return refund, payment  # accepted: it will be sent when the gateway is back
     # A declined refund is returned as FAILED with its code rather than raised: the refund
     # exists and the caller tracks it like any other.
     async with deps.uow as uow:
         refund = await uow.refunds.get(refund_id)
     return refund, payment
+
+
+async def retry_refund(payment_id: str, refund_id: str, attempt: int, deps: Deps) -> Refund:
+    """Send a PENDING refund again (from the retry schedule)."""
+    async with deps.uow as uow:
+        refund = await uow.refunds.get(refund_id)
+    if refund.status is not RefundStatus.PENDING:
+        return refund
+    # Unreachable again: settle_refund rescheduled it, or failed it for good.
+    with contextlib.suppress(GatewayUnavailable):
+        await _refund_step(
+            deps,
+            payment_id,
+            refund_id=refund_id,
+            amount_minor=refund.amount.amount_minor,
+            request=None,
+            attempt=attempt,
+        )
+    async with deps.uow as uow:
+        return await uow.refunds.get(refund_id)
 
 
 async def get_refund(refund_id: str, deps: Deps) -> Refund:

@@ -7,6 +7,8 @@ refunded <= captured <= authorized <= amount.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -34,8 +36,8 @@ NAMING = {
 metadata = MetaData(naming_convention=NAMING)
 
 
-def _ts(name: str, nullable: bool = True) -> Column[object]:
-    return Column(name, DateTime(timezone=True), nullable=nullable)
+def _ts(name: str, nullable: bool = True, server_default: Any = None) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable, server_default=server_default)
 
 
 PAYMENT_STATUSES = (
@@ -212,4 +214,19 @@ idempotency_keys = Table(
     _ts("completed_at"),
     CheckConstraint("state IN ('IN_PROGRESS', 'COMPLETED')", name="state_known"),
     Index("ix_idempotency_keys_created", "created_at"),
+)
+
+# Automatic retries of soft failures: one row per (payment, operation, target), claimed by
+# workers with a lease (run_at pushed forward) so replicas never run the same retry twice.
+scheduled_retries = Table(
+    "scheduled_retries",
+    metadata,
+    Column("payment_id", UUID(as_uuid=False), ForeignKey("payments.id"), primary_key=True),
+    Column("operation", String(20), primary_key=True),
+    Column("target_id", UUID(as_uuid=False), primary_key=True),
+    Column("attempt", Integer, nullable=False),
+    _ts("run_at", nullable=False),
+    Column("last_failure", String(64), nullable=False, server_default=""),
+    _ts("created_at", nullable=False, server_default=text("now()")),
+    Index("ix_scheduled_retries_run_at", "run_at"),
 )

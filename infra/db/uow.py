@@ -14,6 +14,7 @@ from infra.db.repositories import (
     SqlPaymentRepository,
     SqlRefundRepository,
 )
+from infra.db.retries import SqlRetrySchedule
 
 
 class SqlUnitOfWork:
@@ -24,6 +25,7 @@ class SqlUnitOfWork:
     refunds: SqlRefundRepository
     payment_methods: SqlPaymentMethodRepository
     outbox: SqlEventOutbox
+    retries: SqlRetrySchedule
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -45,6 +47,7 @@ class SqlUnitOfWork:
         self.refunds = SqlRefundRepository(self._conn)
         self.payment_methods = SqlPaymentMethodRepository(self._conn)
         self.outbox = SqlEventOutbox(self._conn)
+        self.retries = SqlRetrySchedule(self._conn)
         return self
 
     async def __aexit__(

@@ -9,6 +9,7 @@ view with the gateway's. Faults can be injected per operation for failure tests.
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
@@ -65,6 +66,10 @@ CARDS: dict[str, TestCard] = {
         "visa", "0127", "INCORRECT_CVC", "Your card's security code is incorrect."
     ),
     "pm_card_authenticationRequired": TestCard("visa", "3184", requires_action=True),
+    # A soft decline: the issuer could not process it now; worth retrying.
+    "pm_card_chargeDeclinedProcessingError": TestCard(
+        "visa", "0119", "PROCESSING_ERROR", "An error occurred while processing your card."
+    ),
 }
 EXPIRY = (12, 2034)
 
@@ -93,6 +98,7 @@ class SimulatorGateway:
         self._action_base_url = action_base_url
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
         self._failed_authentications: set[str] = set()
+        self._random_faults: dict[str, tuple[float, Fault, random.Random]] = {}
 
     @property
     def name(self) -> GatewayName:
@@ -105,9 +111,22 @@ class SimulatorGateway:
         return self.ledger.charges
 
     @property
+    def answers(self) -> dict[str, GatewayOutcome]:
+        """Every answer given, by idempotency key: one entry per distinct request."""
+        assert isinstance(self.ledger, MemoryLedger), "answers are in the database ledger"
+        return self.ledger.answers
+
+    @property
     def effects(self) -> list[tuple[str, str, int]]:
         assert isinstance(self.ledger, MemoryLedger), "effects are in the database ledger"
         return self.ledger.effects
+
+    def fail_randomly(
+        self, operation: str, probability: float, fault: Fault, seed: int = 0
+    ) -> None:
+        """From now on each call of `operation` fails with `fault` with this probability
+        (seeded: the same sequence every run)."""
+        self._random_faults[operation] = (probability, fault, random.Random(seed))
 
     def inject(self, operation: str, *faults: Fault) -> None:
         """The next calls of `operation` (authorize, confirm, capture, void, refund) fail so."""
@@ -121,6 +140,9 @@ class SimulatorGateway:
     async def _perform(self, operation: str, key: str, act: Act) -> GatewayOutcome:
         await self._network()
         fault = self._faults[operation].popleft() if self._faults[operation] else None
+        if fault is None and operation in self._random_faults:
+            probability, random_fault, rng = self._random_faults[operation]
+            fault = random_fault if rng.random() < probability else None
         if fault is Fault.UNAVAILABLE:
             raise GatewayUnavailable("simulator: service unavailable")
         if fault is Fault.TIMEOUT_BEFORE:

@@ -34,8 +34,8 @@ async def crashable(database_url: str) -> AsyncIterator[ServerProcess]:
         database_url,
         SIMULATOR_LEDGER="database",
         SIMULATOR_LATENCY_MS="600",  # 300 ms before the gateway acts, 300 ms after
-        GATEWAY_TIMEOUT_SECONDS="2",
-        RECONCILE_AFTER_SECONDS="3",
+        GATEWAY_TIMEOUT_SECONDS="5",
+        RECONCILE_AFTER_SECONDS="6",
         RECONCILE_INTERVAL_SECONDS="0.5",
     )
     await process.start()

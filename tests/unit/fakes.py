@@ -9,7 +9,9 @@ ConcurrentModification, and touching a repository outside a transaction is an er
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
+import random
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
@@ -44,6 +46,7 @@ from domain.pagination import Cursor, Page, PageRequest
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
+from domain.retry import RetryPolicy, ScheduledRetry
 from domain.usecases.deps import Deps
 
 T = TypeVar("T")
@@ -116,6 +119,8 @@ class InMemoryDatabase:
     refunds: dict[str, Refund] = field(default_factory=dict)
     payment_methods: dict[str, PaymentMethod] = field(default_factory=dict)
     outbox: list[DomainEvent] = field(default_factory=list)
+    # (payment id, operation, target id) -> the retry; None marks a removed one.
+    retries: dict[str, ScheduledRetry | None] = field(default_factory=dict)
 
 
 def _paginate(items: Iterable[T], page: PageRequest, key: Callable[[T], Cursor]) -> Page[T]:
@@ -267,6 +272,32 @@ class FakePaymentMethodRepository(_Repository):
         self._write(method.id, method)
 
 
+class FakeRetrySchedule(_Repository):
+    table = "retries"
+
+    @staticmethod
+    def _key(retry: ScheduledRetry) -> str:
+        return f"{retry.payment_id}/{retry.operation.value}/{retry.target_id}"
+
+    def scheduled(self) -> list[ScheduledRetry]:
+        return [r for r in self._rows().values() if r is not None]
+
+    async def schedule(self, retry: ScheduledRetry) -> None:
+        self._write(self._key(retry), retry)
+
+    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[ScheduledRetry]:
+        due = sorted((r for r in self.scheduled() if r.run_at <= now), key=lambda r: r.run_at)
+        claimed = [dataclasses.replace(r, run_at=now + lease) for r in due[:limit]]
+        for retry in claimed:
+            self._write(self._key(retry), retry)
+        return claimed
+
+    async def remove(self, retry: ScheduledRetry) -> None:
+        current = self._row(self._key(retry))
+        if current is not None and current.attempt == retry.attempt:
+            self._write(self._key(retry), None)
+
+
 class FakeOutbox:
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
@@ -288,6 +319,7 @@ class FakeUnitOfWork:
         self._refunds = FakeRefundRepository(self)
         self._payment_methods = FakePaymentMethodRepository(self)
         self._outbox = FakeOutbox(self)
+        self._retries = FakeRetrySchedule(self)
 
     # Repositories only exist inside a transaction, as with a real session.
     @property
@@ -309,6 +341,11 @@ class FakeUnitOfWork:
     def outbox(self) -> FakeOutbox:
         self._require_active()
         return self._outbox
+
+    @property
+    def retries(self) -> FakeRetrySchedule:
+        self._require_active()
+        return self._retries
 
     @property
     def active(self) -> bool:
@@ -365,6 +402,9 @@ class FakeUnitOfWork:
 
     def committed_method(self, payment_method_id: str) -> PaymentMethod:
         return copy.deepcopy(self.db.payment_methods[payment_method_id])
+
+    def committed_retries(self) -> list[ScheduledRetry]:
+        return [r for r in self.db.retries.values() if r is not None]
 
     def event_types(self) -> list[str]:
         return [event.event_type for event in self.db.outbox]
@@ -526,13 +566,23 @@ class FakePorts:
     ids: SequentialIds = field(default_factory=SequentialIds)
     currencies: FakeCurrencyCatalog = field(default_factory=FakeCurrencyCatalog)
     directory: FakeGatewayDirectory = field(init=False)
+    # No automatic retries unless a test asks for them.
+    retry_policy: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=0))
 
     def __post_init__(self) -> None:
         self.directory = FakeGatewayDirectory(self.gateway)
 
     @property
     def deps(self) -> Deps:
-        return Deps(self.uow, self.directory, self.clock, self.ids, self.currencies)
+        return Deps(
+            self.uow,
+            self.directory,
+            self.clock,
+            self.ids,
+            self.currencies,
+            retry_policy=self.retry_policy,
+            rng=random.Random(1),
+        )
 
 
 # --- builders --------------------------------------------------------------------------------

@@ -1,0 +1,69 @@
+"""Runs due retries from the durable schedule (a background job in every replica; claims
+with a lease keep two workers off the same retry)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from domain.commands import AuthorizePayment
+from domain.errors import (
+    DomainError,
+    GatewayOutcomeUnknown,
+    InvalidStateTransition,
+    OperationInProgress,
+)
+from domain.retry import RetryOperation, ScheduledRetry
+from domain.usecases.deps import Deps
+from domain.usecases.operations import authorize_payment
+from domain.usecases.refunds import retry_refund
+from domain.usecases.retries import schedule_authorization_retry, soft_failure_of
+
+log = logging.getLogger("payments.retries")
+
+
+@dataclass
+class RetryWorker:
+    deps: Callable[[], Deps]
+    lease: timedelta = timedelta(minutes=2)
+    batch: int = 50
+
+    async def run_once(self) -> int:
+        """Runs the due retries; returns how many were taken."""
+        deps = self.deps()
+        async with deps.uow as uow:
+            due = await uow.retries.claim_due(deps.clock.now(), self.batch, self.lease)
+            await uow.commit()
+        for retry in due:
+            await self._run(retry)
+        return len(due)
+
+    async def _run(self, retry: ScheduledRetry) -> None:
+        deps = self.deps()
+        try:
+            if retry.operation is RetryOperation.REFUND:
+                await retry_refund(retry.payment_id, retry.target_id, retry.attempt + 1, deps)
+            else:
+                await authorize_payment(AuthorizePayment(retry.payment_id), deps, retry=False)
+        except (OperationInProgress, GatewayOutcomeUnknown):
+            return  # the claim's lease runs out and the retry comes round again
+        except InvalidStateTransition:
+            pass  # the payment moved on (authorized, cancelled): nothing left to retry
+        except DomainError as error:
+            failure = soft_failure_of(error)
+            # An open circuit is not an attempt: the gateway was not even asked.
+            attempt = (
+                retry.attempt if error.metadata.get("circuit") == "OPEN" else retry.attempt + 1
+            )
+            if (
+                failure is not None
+                and retry.operation is RetryOperation.AUTHORIZE
+                and await schedule_authorization_retry(deps, retry.payment_id, attempt, failure)
+            ):
+                return
+            log.info("retry ended: %s", error.reason, extra={"payment_id": retry.payment_id})
+        async with deps.uow as uow:
+            await uow.retries.remove(retry)
+            await uow.commit()
