@@ -31,8 +31,6 @@ from infra.db.engine import make_engine
 from infra.db.idempotency import SqlIdempotencyStore
 from infra.db.uow import SqlUnitOfWork
 from infra.gateways.directory import RoutedGatewayDirectory
-from infra.gateways.simulator import SimulatorGateway
-from infra.gateways.simulator_ledger import SqlLedger
 from infra.system import SystemClock, UuidGenerator
 from payments.v1 import (
     payment_method_service_pb2,
@@ -41,6 +39,7 @@ from payments.v1 import (
     payment_service_pb2_grpc,
 )
 from server.config import Settings
+from server.gateways import build_gateways, close_gateways
 from server.health import ComponentHealthWatcher, DatabaseHealthWatcher
 from server.idempotency import IdempotencyInterceptor
 from server.interceptors import RequestInterceptor
@@ -72,9 +71,9 @@ class PaymentApplication:
     ) -> None:
         self.settings = settings
         self._database_url = database_url
-        simulator = SimulatorGateway(latency_seconds=settings.simulator_latency_ms / 1000)
-        self.gateways = dict(gateways or {GatewayName.SIMULATOR: simulator})
-        self._own_simulator = gateways is None
+        # Given (tests), or built from the settings at start.
+        self.gateways: dict[GatewayName, PaymentGateway] = dict(gateways or {})
+        self._own_gateways = gateways is None
         self._jobs: list[PeriodicJob] = []
         self.engine: AsyncEngine | None = None
         self._health_engine: AsyncEngine | None = None
@@ -119,11 +118,8 @@ class PaymentApplication:
         self.engine = make_engine(self._database_url, pool_size=settings.db_pool_size)
         if self._redis_url is not None:
             self.redis = make_redis(self._redis_url)
-        if self._own_simulator and settings.simulator_ledger == "database":
-            self.gateways[GatewayName.SIMULATOR] = SimulatorGateway(
-                ledger=SqlLedger(self.engine),
-                latency_seconds=settings.simulator_latency_ms / 1000,
-            )
+        if self._own_gateways:
+            self.gateways = build_gateways(settings, self.engine)
         deps = self._deps_factory(self.engine)
         self.deps = deps  # for operators' tools and tests: the ports a use case runs with
         idempotency_store = SqlIdempotencyStore(self.engine)
@@ -226,6 +222,7 @@ class PaymentApplication:
             await self._redis_watcher.stop()
         if self.server is not None:
             await self.server.stop(grace)
+        await close_gateways(self.gateways)
         if self.redis is not None:
             await self.redis.aclose()
         if self.engine is not None:

@@ -77,6 +77,23 @@ class Settings(BaseSettings):
     reconcile_after_seconds: Annotated[float, Field(gt=0)] = 60.0
     reconcile_interval_seconds: Annotated[float, Field(gt=0)] = 30.0
 
+    # Stripe is enabled when STRIPE_API_KEY (or STRIPE_API_KEY_FILE) is set.
+    stripe_api_key: SecretStr | None = None
+    stripe_api_key_file: Path | None = None
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_webhook_secret_file: Path | None = None
+    stripe_publishable_key: str | None = None
+    # Our page running Stripe.js for 3-D Secure when Stripe gives no redirect URL.
+    stripe_next_action_url: str = "https://checkout.invalid/stripe/next-action"
+
+    # PayPal is enabled when PAYPAL_CLIENT_ID and PAYPAL_CLIENT_SECRET (or _FILE) are set.
+    paypal_client_id: str | None = None
+    paypal_client_secret: SecretStr | None = None
+    paypal_client_secret_file: Path | None = None
+    paypal_mode: Literal["sandbox", "live"] = "sandbox"
+    paypal_api_base: str | None = None
+
     default_gateway: GatewayName = GatewayName.SIMULATOR
     # The routing table as JSON, or a file holding it (see server/routing_config.py);
     # neither: every payment goes to DEFAULT_GATEWAY.
@@ -120,6 +137,41 @@ class Settings(BaseSettings):
 
     def routing_table(self) -> RoutingTable:
         return load_routes(self.gateway_routes, self.gateway_routes_file, self.default_gateway)
+
+    @staticmethod
+    def _secret(value: SecretStr | None, file: Path | None, name: str) -> SecretStr | None:
+        """A secret from its variable, or from the file its _FILE variable names (Docker and
+        Kubernetes secrets); never both."""
+        if value is not None and file is not None:
+            raise ValueError(f"set {name} or {name}_FILE, not both")
+        if file is not None:
+            return SecretStr(file.read_text().strip())
+        return value
+
+    def stripe_key(self) -> SecretStr | None:
+        return self._secret(self.stripe_api_key, self.stripe_api_key_file, "STRIPE_API_KEY")
+
+    def stripe_webhook_key(self) -> SecretStr | None:
+        return self._secret(
+            self.stripe_webhook_secret, self.stripe_webhook_secret_file, "STRIPE_WEBHOOK_SECRET"
+        )
+
+    def paypal_secret(self) -> SecretStr | None:
+        return self._secret(
+            self.paypal_client_secret, self.paypal_client_secret_file, "PAYPAL_CLIENT_SECRET"
+        )
+
+    @model_validator(mode="after")
+    def _secrets_readable(self) -> Settings:
+        try:
+            self.stripe_key()
+            self.stripe_webhook_key()
+            secret = self.paypal_secret()
+        except OSError as exc:
+            raise ValueError(f"cannot read a secret file: {exc.strerror}") from None
+        if (self.paypal_client_id is None) != (secret is None):
+            raise ValueError("PAYPAL_CLIENT_ID and PAYPAL_CLIENT_SECRET go together")
+        return self
 
     @property
     def database_configured(self) -> bool:

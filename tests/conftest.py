@@ -151,3 +151,14 @@ def methods_stub(
     from payments.v1 import payment_method_service_pb2_grpc
 
     return payment_method_service_pb2_grpc.PaymentMethodServiceStub(channel)
+
+
+@pytest.fixture(scope="session")
+async def localstripe_url() -> AsyncIterator[str]:
+    """Base URL of a localstripe (Stripe emulator) of this session, its state in memory."""
+    from tests.support.localstripe import LocalStripe
+
+    server = LocalStripe()
+    await server.start()
+    yield server.url
+    server.close()

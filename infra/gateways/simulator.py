@@ -126,7 +126,7 @@ class SimulatorGateway:
     ) -> None:
         """From now on each call of `operation` fails with `fault` with this probability
         (seeded: the same sequence every run)."""
-        self._random_faults[operation] = (probability, fault, random.Random(seed))
+        self._random_faults[operation] = (probability, fault, random.Random(seed))  # noqa: S311 - fault simulation, not security
 
     def inject(self, operation: str, *faults: Fault) -> None:
         """The next calls of `operation` (authorize, confirm, capture, void, refund) fail so."""

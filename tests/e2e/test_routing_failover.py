@@ -118,9 +118,9 @@ async def test_an_open_circuit_skips_the_gateway(routed: Routed) -> None:
     routed.stripe.inject("authorize", Fault.UNAVAILABLE, Fault.UNAVAILABLE)
     for _ in range(2):  # two failures open the circuit (threshold 2)
         await routed.stub.CreatePayment(create_request(authorize=True))
-    calls_before = len(routed.stripe.ledger.answers)
+    calls_before = len(routed.stripe.answers)
     third = await routed.stub.CreatePayment(create_request(authorize=True))
     assert third.payment.gateway == payment_pb2.GATEWAY_SIMULATOR
     assert third.payment.transactions[0].failure_code == "GATEWAY_UNAVAILABLE"
     assert "circuit" in third.payment.transactions[0].failure_reason
-    assert len(routed.stripe.ledger.answers) == calls_before  # Stripe was not called
+    assert len(routed.stripe.answers) == calls_before  # Stripe was not called

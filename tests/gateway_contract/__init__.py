@@ -1,0 +1,1 @@
+"""The gateway contract: one suite that every PaymentGateway adapter must pass."""
