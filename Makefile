@@ -9,7 +9,7 @@ BUF := tools/node_modules/.bin/buf
 BUF_STAMP := tools/node_modules/.installed
 
 .PHONY: run test venv tools generate check-generated lint buf-lint buf-breaking \
-        format typecheck import-lint pytest bench clean
+        format typecheck import-lint pytest bench clean localstripe
 
 $(STAMP): pyproject.toml generated/pyproject.toml clients/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,10 @@ pytest: venv
 ## test: everything CI checks: contract, generated code, lint, types, layering, the suite
 test: venv lint check-generated buf-breaking
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+## localstripe: a Stripe emulator on 127.0.0.1:8420 for trying the Stripe gateway by hand
+localstripe: venv
+	$(PY) -m tests.support.localstripe_launcher 8420
 
 ## bench: lifecycle throughput against a real server (not a test)
 bench: venv
