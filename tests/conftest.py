@@ -47,7 +47,7 @@ def database_url(admin_database_url: str) -> Iterator[str]:
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     from infra.db.engine import make_engine
 
-    engine = make_engine(database_url, pool_size=10)
+    engine = make_engine(database_url, pool_size=5)
     yield engine
     await engine.dispose()
 

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from domain.errors import StorageUnavailable
@@ -25,9 +26,17 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEn
     )
 
 
+# SQLSTATE classes and codes meaning "the server cannot take you now", not "your query is
+# wrong": connection exceptions, too many connections, starting up or shutting down.
+UNAVAILABLE_SQLSTATES = ("08", "53300", "57P01", "57P02", "57P03")
+
+
 def is_connection_failure(exc: BaseException) -> bool:
     """True when the error says the database is unreachable, not that the query was wrong."""
-    if isinstance(exc, (ConnectionError, OSError, TimeoutError)):
+    if isinstance(exc, (ConnectionError, OSError, TimeoutError, PoolTimeout)):
+        return True  # PoolTimeout: every pooled connection busy for pool_timeout - overload
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None) or ""
+    if sqlstate.startswith(UNAVAILABLE_SQLSTATES):
         return True
     if isinstance(exc, (OperationalError, InterfaceError)):
         return True

@@ -29,6 +29,7 @@ class ServerProcess:
                 "GRPC_PORT": str(self.port),
                 "GRPC_HOST": "127.0.0.1",
                 "LOG_LEVEL": "warning",
+                "DB_POOL_SIZE": "4",  # many servers share the test PostgreSQL
             }
             | env
         )

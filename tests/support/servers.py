@@ -12,5 +12,7 @@ def settings_for_tests(**overrides: object) -> Settings:
         "grpc_port": 0,
         "health_check_interval_seconds": 0.2,
         "shutdown_grace_seconds": 5,
+        # Many test servers share one PostgreSQL (max_connections 100) with other suites.
+        "db_pool_size": 4,
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]
