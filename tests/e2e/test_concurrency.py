@@ -96,6 +96,8 @@ async def assert_refunds_agree(
     assert sorted(r.refund_id for r in listed) == sorted(r.refund_id for r in processed)
     assert {r.status for r in listed} <= {refund_pb2.REFUND_STATUS_PROCESSED}
     assert sum(r.amount_minor for r in listed) == total
+    created = [r.created_at.ToNanoseconds() for r in listed]
+    assert created == sorted(created)  # oldest first, however they interleaved
 
     charge = simulator.charges[payment.gateway_payment_id]
     assert charge.refunded_minor == total
