@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.enums import GatewayName
 from domain.gateway import PaymentGateway
+from infra.gateways.paypal import PayPalGateway
 from infra.gateways.simulator import SimulatorGateway
 from infra.gateways.simulator_ledger import SqlLedger
 from infra.gateways.stripe import StripeGateway
@@ -35,6 +36,15 @@ def build_gateways(settings: Settings, engine: AsyncEngine) -> dict[GatewayName,
             base_url=settings.stripe_api_base,
             timeout_seconds=timeout,
             next_action_url=settings.stripe_next_action_url,
+        )
+    paypal_secret = settings.paypal_secret()
+    if settings.paypal_client_id and paypal_secret is not None:
+        gateways[GatewayName.PAYPAL] = PayPalGateway.create(
+            settings.paypal_client_id,
+            paypal_secret.get_secret_value(),
+            mode=settings.paypal_mode,
+            base_url=settings.paypal_api_base,
+            timeout=timeout,
         )
     if not gateways:
         log.warning("no gateway is configured: every payment will be refused")

@@ -12,7 +12,7 @@ import pytest
 
 from tests.gateway_contract.harness import GatewayHarness
 
-ADAPTERS = ("simulator", "stripe")
+ADAPTERS = ("simulator", "stripe", "paypal")
 
 # Each harness module's fixture, made visible to pytest through this conftest.
 for _adapter in ADAPTERS:

@@ -1,0 +1,1 @@
+"""Fakes of third-party services that have no emulator (PayPal)."""
