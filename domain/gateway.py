@@ -102,6 +102,19 @@ class LookupRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachRequest:
+    """Keep a tokenized method at the gateway for one of our users, so it can be charged
+    again later (Stripe: attach the PaymentMethod to a Customer)."""
+
+    idempotency_key: str
+    token: str
+    method_type: PaymentMethodType
+    owner_id: str
+    # The gateway's customer already holding this user's other methods, if any.
+    customer_reference: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PaymentMethodDetails:
     """Display data of a tokenized method, as the gateway reports it."""
 
@@ -141,3 +154,7 @@ class PaymentGateway(Protocol):
     async def describe_payment_method(
         self, token: str, method_type: PaymentMethodType
     ) -> PaymentMethodDetails: ...
+
+    async def attach_to_customer(self, request: AttachRequest) -> str | None:
+        """The gateway's customer reference now holding the method, or None for gateways
+        without customers (the token alone is reusable there)."""

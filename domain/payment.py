@@ -77,6 +77,8 @@ class Payment:
     payment_method_id: str | None = None
     # The gateway token charged: either given directly or taken from the saved method.
     payment_method_token: str | None = None
+    # The gateway's customer of the saved method, sent along with its token.
+    gateway_customer_id: str | None = None
     description: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     status: PaymentStatus = PaymentStatus.PENDING
@@ -207,6 +209,7 @@ class Payment:
         now: datetime,
         payment_method_id: str | None = None,
         payment_method_token: str | None = None,
+        gateway_customer_id: str | None = None,
     ) -> Transaction:
         self._require_status(AUTHORIZABLE, "authorize")
         self._require_no_open_operation()
@@ -215,6 +218,7 @@ class Payment:
         if payment_method_token:
             self.payment_method_id = payment_method_id
             self.payment_method_token = payment_method_token
+            self.gateway_customer_id = gateway_customer_id
         return self._begin(TransactionType.AUTHORIZATION, self.amount, transaction_id, now)
 
     @property

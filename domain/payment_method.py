@@ -22,6 +22,8 @@ class PaymentMethod:
     card_expiry_month: int | None = None
     card_expiry_year: int | None = None
     paypal_email: str | None = None
+    # The gateway's customer holding the method (Stripe cus_...), where the gateway has one.
+    gateway_customer_id: str | None = None
     is_default: bool = False
     deleted_at: datetime | None = None
 

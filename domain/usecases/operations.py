@@ -55,7 +55,7 @@ async def authorize_payment(cmd: AuthorizePayment, deps: Deps, *, retry: bool = 
     """Authorize; with `retry`, a soft failure also schedules the first automatic retry
     (the retry worker itself passes False and reschedules on its own)."""
     validate(cmd)
-    method_id, token = None, cmd.payment_method_token or None
+    method_id, token, customer = None, cmd.payment_method_token or None, None
     if cmd.payment_method_id:
         async with deps.uow as uow:
             current = await uow.payments.get(cmd.payment_id)
@@ -71,7 +71,7 @@ async def authorize_payment(cmd: AuthorizePayment, deps: Deps, *, retry: bool = 
                 f"the saved method is {saved.type.value}",
                 metadata={"payment_method_id": saved.id, "type": saved.type.value},
             )
-        method_id, token = saved.id, saved.token
+        method_id, token, customer = saved.id, saved.token, saved.gateway_customer_id
 
     async def call(gateway: PaymentGateway, payment: Payment, txn: Transaction) -> GatewayOutcome:
         assert payment.payment_method_token is not None
@@ -86,6 +86,7 @@ async def authorize_payment(cmd: AuthorizePayment, deps: Deps, *, retry: bool = 
                 metadata=payment.metadata,
                 return_url=payment.return_url,
                 sca_exemption=payment.sca_exemption,
+                customer_reference=payment.gateway_customer_id,
             )
         )
 
@@ -95,6 +96,7 @@ async def authorize_payment(cmd: AuthorizePayment, deps: Deps, *, retry: bool = 
             now=deps.clock.now(),
             payment_method_id=method_id,
             payment_method_token=token,
+            gateway_customer_id=customer,
         ),
         call=call,
         record=lambda p, t, o: p.record_authorization(t.id, o, deps.clock.now(), deps.ids.new_id()),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from domain.commands import AddPaymentMethod
+from domain.enums import GatewayName
 from domain.errors import PaymentMethodNotFound
+from domain.gateway import AttachRequest
 from domain.pagination import Page, PageRequest
 from domain.payment_method import PaymentMethod
 from domain.usecases.deps import Deps, validate
@@ -14,12 +16,21 @@ async def add_payment_method(cmd: AddPaymentMethod, deps: Deps) -> PaymentMethod
     validate(cmd)
     assert cmd.type is not None
     gateway_name = cmd.gateway or deps.gateways.candidates(cmd.type, "", "", None)[0]
-    details = await deps.gateways.get(gateway_name).describe_payment_method(
-        cmd.payment_method_token, cmd.type
+    gateway = deps.gateways.get(gateway_name)
+    details = await gateway.describe_payment_method(cmd.payment_method_token, cmd.type)
+    method_id = deps.ids.new_id()
+    customer = await gateway.attach_to_customer(
+        AttachRequest(
+            idempotency_key=f"payments-pm-{method_id}",
+            token=cmd.payment_method_token,
+            method_type=cmd.type,
+            owner_id=cmd.user_id,
+            customer_reference=await _customer_of(deps, cmd.user_id, gateway_name),
+        )
     )
     now = deps.clock.now()
     method = PaymentMethod(
-        id=deps.ids.new_id(),
+        id=method_id,
         user_id=cmd.user_id,
         type=cmd.type,
         gateway=gateway_name,
@@ -31,6 +42,7 @@ async def add_payment_method(cmd: AddPaymentMethod, deps: Deps) -> PaymentMethod
         card_expiry_month=details.card_expiry_month,
         card_expiry_year=details.card_expiry_year,
         paypal_email=cmd.paypal_email or details.paypal_email,
+        gateway_customer_id=customer,
     )
     async with deps.uow as uow:
         existing = await uow.payment_methods.lock_user(cmd.user_id)
@@ -43,6 +55,16 @@ async def add_payment_method(cmd: AddPaymentMethod, deps: Deps) -> PaymentMethod
         await uow.payment_methods.add(method)
         await uow.commit()
     return method
+
+
+async def _customer_of(deps: Deps, user_id: str, gateway: GatewayName) -> str | None:
+    """The gateway customer already holding this user's methods: one customer per user."""
+    async with deps.uow as uow:
+        methods = await uow.payment_methods.lock_user(user_id)
+    return next(
+        (m.gateway_customer_id for m in methods if m.gateway is gateway and m.gateway_customer_id),
+        None,
+    )
 
 
 async def _owned_methods(

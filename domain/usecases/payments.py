@@ -45,6 +45,7 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
     validate(cmd)
     require_supported_currency(deps, cmd.currency)
     method_type, token, method_id = cmd.payment_method_type, cmd.payment_method_token, None
+    customer: str | None = None
     requested_gateway = cmd.gateway
     if cmd.payment_method_id:
         saved = await usable_saved_method(deps, cmd.payment_method_id, cmd.user_id)
@@ -58,6 +59,7 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
                 metadata={"payment_method_id": saved.id, "gateway": saved.gateway.value},
             )
         method_type, token, method_id = saved.type, saved.token, saved.id
+        customer = saved.gateway_customer_id
         requested_gateway = saved.gateway
     assert method_type is not None  # guaranteed by validation or the saved method
     gateway = deps.gateways.candidates(method_type, cmd.currency, cmd.country, requested_gateway)[0]
@@ -73,6 +75,7 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
         updated_at=now,
         payment_method_id=method_id,
         payment_method_token=token,
+        gateway_customer_id=customer,
         description=cmd.description,
         metadata=dict(cmd.metadata),
         return_url=cmd.return_url,

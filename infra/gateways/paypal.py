@@ -33,6 +33,7 @@ import httpx
 from domain.enums import GatewayName, PaymentMethodType, TransactionType
 from domain.errors import FieldViolation, InvalidPaymentMethodToken
 from domain.gateway import (
+    AttachRequest,
     AuthorizationRequest,
     ConfirmRequest,
     GatewayOperationRequest,
@@ -298,6 +299,10 @@ class PayPalGateway:
         if replayed.ok:
             return order_outcome(replayed.body)
         return None if replayed.issue in NEVER_AUTHORIZED else declined(replayed, str(order["id"]))
+
+    async def attach_to_customer(self, request: AttachRequest) -> str | None:
+        """PayPal has no customer object here: a vaulted wallet's token is reusable as is."""
+        return None
 
     async def describe_payment_method(
         self, token: str, method_type: PaymentMethodType

@@ -24,6 +24,7 @@ from domain.errors import (
     InvalidPaymentMethodToken,
 )
 from domain.gateway import (
+    AttachRequest,
     AuthorizationRequest,
     ConfirmRequest,
     GatewayOperationRequest,
@@ -264,6 +265,9 @@ class SimulatorGateway:
             return GatewayOutcome.succeeded(reference)
 
         return await self._perform("refund", request.idempotency_key, act)
+
+    async def attach_to_customer(self, request: AttachRequest) -> str | None:
+        return request.customer_reference or f"cus_sim_{request.owner_id.replace('-', '')[:24]}"
 
     async def describe_payment_method(
         self, token: str, method_type: PaymentMethodType

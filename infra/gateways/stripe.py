@@ -20,8 +20,10 @@ from domain.errors import (
     GatewayOutcomeUnknown,
     GatewayUnavailable,
     InvalidPaymentMethodToken,
+    PaymentDeclined,
 )
 from domain.gateway import (
+    AttachRequest,
     AuthorizationRequest,
     ConfirmRequest,
     GatewayOperationRequest,
@@ -204,6 +206,38 @@ class StripeGateway:
             return None
         reference = _id(intent.latest_charge) if done == "succeeded" else intent.id
         return GatewayOutcome.succeeded(reference or intent.id)
+
+    async def attach_to_customer(self, request: AttachRequest) -> str | None:
+        """Create the user's Customer the first time (our user id in its metadata), then
+        attach the PaymentMethod to it: a PaymentMethod without a Customer is single-use."""
+        customer = request.customer_reference
+        try:
+            if customer is None:
+                created = await self._client.v1.customers.create_async(
+                    params={"metadata": {"owner_id": request.owner_id}},
+                    options={"idempotency_key": f"{request.idempotency_key}:customer"},
+                )
+                customer = created.id
+            await self._client.v1.payment_methods.attach_async(
+                request.token,
+                params={"customer": customer},
+                options={"idempotency_key": f"{request.idempotency_key}:attach"},
+            )
+        except stripe.CardError as error:  # the issuer refused the card when it was saved
+            refused = answer(error, missing="PAYMENT_METHOD_TOKEN_INVALID")
+            raise PaymentDeclined(
+                refused.failure_code or "CARD_DECLINED",
+                refused.failure_reason or "the card was declined",
+                metadata={"gateway": "STRIPE"},
+            ) from error
+        except stripe.StripeError as error:
+            if is_not_found(error):
+                raise InvalidPaymentMethodToken(
+                    "Stripe does not know this payment method token",
+                    violations=[FieldViolation("payment_method_token", "is not a known token")],
+                ) from error
+            raise failure(error, mutating=True) from error
+        return customer
 
     async def describe_payment_method(
         self, token: str, method_type: PaymentMethodType

@@ -4,8 +4,8 @@ the fake PayPal server behind it. The buyer approves at PayPal; ConfirmPayment c
 from __future__ import annotations
 
 import json
-from decimal import Decimal
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import grpc
 import pytest

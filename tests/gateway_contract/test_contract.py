@@ -10,6 +10,7 @@ import pytest
 
 from domain.enums import NextActionType, TransactionType
 from domain.gateway import (
+    AttachRequest,
     AuthorizationRequest,
     ConfirmRequest,
     GatewayOperationRequest,
@@ -200,3 +201,18 @@ async def test_describes_the_payment_method(harness: GatewayHarness) -> None:
         assert details.card_last4 is not None and len(details.card_last4) == 4
         assert details.card_expiry_month is not None and 1 <= details.card_expiry_month <= 12
         assert details.card_expiry_year is not None and details.card_expiry_year >= 2024
+
+
+async def test_saved_methods_stay_with_one_customer(harness: GatewayHarness) -> None:
+    owner = str(uuid.uuid4())
+    first = await harness.gateway.attach_to_customer(
+        AttachRequest(f"payments-pm-{uuid.uuid4()}", await harness.token("success"),
+                      harness.method_type, owner)
+    )  # fmt: skip
+    if first is None:
+        return  # a gateway without customers: the token is reusable by itself
+    second = await harness.gateway.attach_to_customer(
+        AttachRequest(f"payments-pm-{uuid.uuid4()}", await harness.token("success"),
+                      harness.method_type, owner, customer_reference=first)
+    )  # fmt: skip
+    assert second == first

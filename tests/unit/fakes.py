@@ -32,6 +32,7 @@ from domain.errors import (
 )
 from domain.events import DomainEvent
 from domain.gateway import (
+    AttachRequest,
     AuthorizationRequest,
     ConfirmRequest,
     GatewayOperationRequest,
@@ -412,7 +413,14 @@ class FakeUnitOfWork:
 
 # --- gateways --------------------------------------------------------------------------------
 Operation = Literal[
-    "authorize", "confirm", "capture", "void", "refund", "lookup", "describe_payment_method"
+    "authorize",
+    "confirm",
+    "capture",
+    "void",
+    "refund",
+    "lookup",
+    "describe_payment_method",
+    "attach_to_customer",
 ]
 Answer = GatewayOutcome | Exception
 
@@ -422,6 +430,7 @@ class GatewayCall:
     operation: Operation
     request: (
         AuthorizationRequest
+        | AttachRequest
         | ConfirmRequest
         | GatewayOperationRequest
         | LookupRequest
@@ -514,6 +523,10 @@ class FakeGateway:
         if isinstance(answer, Exception):
             raise answer
         return answer
+
+    async def attach_to_customer(self, request: AttachRequest) -> str | None:
+        self._record(GatewayCall("attach_to_customer", request))
+        return request.customer_reference or f"cus_{request.owner_id[:8]}"
 
     async def describe_payment_method(
         self, token: str, method_type: PaymentMethodType

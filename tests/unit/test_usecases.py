@@ -393,6 +393,27 @@ async def test_the_sca_exemption_and_return_url_reach_the_gateway(ports: FakePor
     assert call.request.return_url == "https://shop.example/r"
 
 
+async def test_saved_methods_of_a_user_share_one_gateway_customer(ports: FakePorts) -> None:
+    first = await saved_method(ports, token="pm_card_visa")
+    second = await saved_method(ports, token="pm_card_mastercard")
+    assert first.gateway_customer_id is not None
+    assert second.gateway_customer_id == first.gateway_customer_id
+    attaches = ports.gateway.calls_to("attach_to_customer")
+    assert [getattr(c.request, "customer_reference", "?") for c in attaches] == [
+        None,
+        first.gateway_customer_id,
+    ]
+
+
+async def test_a_payment_by_saved_method_sends_its_customer(ports: FakePorts) -> None:
+    method = await saved_method(ports)
+    payment = await created(ports, payment_method_token="", payment_method_id=method.id)
+    await authorize_payment(AuthorizePayment(payment.id), ports.deps)
+    [call] = ports.gateway.calls_to("authorize")
+    assert isinstance(call.request, AuthorizationRequest)
+    assert call.request.customer_reference == method.gateway_customer_id
+
+
 # --- capture ---------------------------------------------------------------------------------
 async def test_capture_in_full(ports: FakePorts) -> None:
     payment = await authorized(ports)
