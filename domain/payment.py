@@ -64,6 +64,16 @@ def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
     return target in TRANSITIONS[current]
 
 
+def _settle_failed(txn: Transaction, outcome: GatewayOutcome, now: datetime) -> None:
+    """The gateway refused the operation: the transaction fails, carrying its code."""
+    txn.settle(
+        TransactionStatus.FAILED,
+        now,
+        failure_code=outcome.failure_code,
+        failure_reason=outcome.failure_reason,
+    )
+
+
 @dataclass(slots=True)
 class Payment:
     id: str
@@ -321,10 +331,7 @@ class Payment:
         txn = self._open_transaction(transaction_id, TransactionType.CAPTURE)
         if outcome.status is not OutcomeStatus.SUCCEEDED:
             # The authorization stands; the caller may try again.
-            txn.settle(
-                TransactionStatus.FAILED, now,
-                failure_code=outcome.failure_code, failure_reason=outcome.failure_reason,
-            )  # fmt: skip
+            _settle_failed(txn, outcome, now)
             return
         txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
         self._move_to(S.CAPTURED, now)
@@ -359,10 +366,7 @@ class Payment:
     ) -> None:
         txn = self._open_transaction(transaction_id, TransactionType.VOID)
         if outcome.status is not OutcomeStatus.SUCCEEDED:
-            txn.settle(
-                TransactionStatus.FAILED, now,
-                failure_code=outcome.failure_code, failure_reason=outcome.failure_reason,
-            )  # fmt: skip
+            _settle_failed(txn, outcome, now)
             return
         txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
         self._cancel(now, event_id)
@@ -402,10 +406,7 @@ class Payment:
     ) -> None:
         txn = self._open_transaction(transaction_id, TransactionType.REFUND)
         if outcome.status is not OutcomeStatus.SUCCEEDED:
-            txn.settle(
-                TransactionStatus.FAILED, now,
-                failure_code=outcome.failure_code, failure_reason=outcome.failure_reason,
-            )  # fmt: skip
+            _settle_failed(txn, outcome, now)
             self.updated_at = now
             return
         txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)

@@ -5,8 +5,6 @@ decimal amounts. Failures and lookups: test_paypal_failures.py; tokens: test_pay
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from domain.enums import NextActionType
@@ -19,23 +17,9 @@ from tests.fakes.paypal_scenarios import (
     authorization,
     authorized_order,
     key,
-    make_gateway,
     operation,
 )
-from tests.fakes.paypal_server import FakePayPal, running_fake_paypal
-
-
-@pytest.fixture
-async def paypal() -> AsyncIterator[FakePayPal]:
-    async with running_fake_paypal() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def gateway(paypal: FakePayPal) -> AsyncIterator[PayPalGateway]:
-    gateway = make_gateway(paypal.url)
-    yield gateway
-    await gateway.aclose()
+from tests.fakes.paypal_server import FakePayPal
 
 
 # --- the lifecycle ---------------------------------------------------------------------------

@@ -4,8 +4,6 @@ have), and how lookup finds out afterwards what PayPal did - against the fake Pa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from domain.enums import PaymentMethodType, TransactionType
@@ -21,21 +19,8 @@ from tests.fakes.paypal_scenarios import (
     make_gateway,
     operation,
 )
-from tests.fakes.paypal_server import FakePayPal, running_fake_paypal
+from tests.fakes.paypal_server import FakePayPal
 from tests.support.polling import free_port
-
-
-@pytest.fixture
-async def paypal() -> AsyncIterator[FakePayPal]:
-    async with running_fake_paypal() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def gateway(paypal: FakePayPal) -> AsyncIterator[PayPalGateway]:
-    gateway = make_gateway(paypal.url)
-    yield gateway
-    await gateway.aclose()
 
 
 # --- declines and failures -------------------------------------------------------------------
