@@ -150,10 +150,6 @@ class PaymentDeclined(DomainError):
         super().__init__(message, metadata=metadata)
         self.code = code
 
-    @property
-    def decline_reason(self) -> str:
-        return self.code
-
 
 class GatewayUnavailable(DomainError):
     """The gateway could not be reached and certainly did not act on the request."""
