@@ -77,6 +77,18 @@ class InvalidPaymentMethodToken(DomainError):
     kind = ErrorKind.INVALID_ARGUMENT
 
 
+class WebhookSignatureInvalid(DomainError):
+    """A webhook whose signature is missing, malformed, stale or wrong: nothing is stored."""
+
+    reason = "WEBHOOK_SIGNATURE_INVALID"
+    kind = ErrorKind.INVALID_ARGUMENT
+
+
+class WebhookPayloadInvalid(DomainError):
+    reason = "WEBHOOK_PAYLOAD_INVALID"
+    kind = ErrorKind.INVALID_ARGUMENT
+
+
 # --- not found -----------------------------------------------------------------------------
 class PaymentNotFound(DomainError):
     reason = "PAYMENT_NOT_FOUND"

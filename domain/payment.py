@@ -36,32 +36,14 @@ from domain.events import (
 )
 from domain.gateway import GatewayOutcome, NextAction, OutcomeStatus
 from domain.money import Money
+from domain.payment_states import (
+    AUTHORIZABLE,
+    REFUNDABLE,
+    VOID_AT_GATEWAY,
+    S,
+    can_transition,
+)
 from domain.transaction import Transaction
-
-S = PaymentStatus
-
-TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
-    S.PENDING: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
-    # Confirming may meet a further challenge: it stays REQUIRES_ACTION.
-    S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
-    # A declined payment may be authorized again (Stripe: requires_payment_method).
-    S.FAILED: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
-    S.AUTHORIZED: frozenset({S.CAPTURED, S.CANCELLED}),
-    S.CAPTURED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
-    S.REFUNDED: frozenset(),
-    S.CANCELLED: frozenset(),
-}
-
-# Which status an operation needs before it can begin.
-AUTHORIZABLE = frozenset({S.PENDING, S.FAILED})
-REFUNDABLE = frozenset({S.CAPTURED, S.PARTIALLY_REFUNDED})
-# Cancelling these needs a void at the gateway: it holds (or may hold) an authorization.
-VOID_AT_GATEWAY = frozenset({S.AUTHORIZED, S.REQUIRES_ACTION})
-
-
-def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
-    return target in TRANSITIONS[current]
 
 
 def _settle_failed(txn: Transaction, outcome: GatewayOutcome, now: datetime) -> None:
@@ -439,6 +421,32 @@ class Payment:
         txn = self.transaction(transaction_id)
         txn.settle(TransactionStatus.FAILED, now, failure_code=code, failure_reason=detail)
         self.updated_at = now
+
+    # --- facts reported by the gateway (webhooks; see payment_reports.py) ---------------
+    def open_operation_of(self, kind: TransactionType) -> Transaction | None:
+        return next((t for t in self.open_operations if t.type is kind), None)
+
+    def begin_reported(
+        self,
+        kind: TransactionType,
+        amount: Money,
+        transaction_id: str,
+        now: datetime,
+        refund_id: str | None = None,
+        *,
+        require_idle: bool = True,
+    ) -> Transaction | None:
+        """A new operation recording what the gateway reported, or None while an operation is
+        open (`require_idle`): the API call or reconciler that opened it settles it."""
+        if require_idle and self.open_operations:
+            return None
+        return self._begin(kind, amount, transaction_id, now, refund_id)
+
+    def fail_authorization(
+        self, transaction_id: str, code: str, reason: str, now: datetime, event_id: str
+    ) -> None:
+        txn = self._open_transaction(transaction_id, TransactionType.AUTHORIZATION)
+        self._fail_authorization(txn, code, reason, now, event_id)
 
     def pull_events(self) -> list[DomainEvent]:
         events, self.events = self.events, []

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol
 
+from domain.dispute import Dispute
 from domain.enums import GatewayName, PaymentMethodType
 from domain.events import DomainEvent
 from domain.gateway import PaymentGateway
@@ -14,6 +15,7 @@ from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.retry import ScheduledRetry
+from domain.webhooks import WebhookReceipt
 
 
 class PaymentRepository(Protocol):
@@ -27,6 +29,13 @@ class PaymentRepository(Protocol):
         """Loads and locks the payment until the unit of work ends. Raises PaymentNotFound."""
 
     async def find_by_order(self, order_id: str) -> Payment | None: ...
+
+    async def find_by_gateway_payment_id(self, gateway_payment_id: str) -> Payment | None:
+        """The payment the gateway knows by this id, locked until the unit of work ends."""
+
+    async def find_by_gateway_transaction_id(self, reference: str) -> Payment | None:
+        """The payment with an operation the gateway knows by this id (capture, charge ...),
+        locked until the unit of work ends."""
 
     async def save(self, payment: Payment) -> None:
         """Writes the payment and its transactions; raises ConcurrentModification when the
@@ -74,6 +83,22 @@ class RetrySchedule(Protocol):
     async def remove(self, retry: ScheduledRetry) -> None: ...
 
 
+class WebhookEventLog(Protocol):
+    async def record(self, receipt: WebhookReceipt) -> bool:
+        """Stores the receipt in the current transaction; False when (gateway, event id) was
+        recorded before (a database constraint decides, also between concurrent deliveries)."""
+
+
+class DisputeRepository(Protocol):
+    async def add(self, dispute: Dispute) -> None: ...
+
+    async def find_by_gateway_id(self, gateway_dispute_id: str) -> Dispute | None: ...
+
+    async def save(self, dispute: Dispute) -> None: ...
+
+    async def list_for_payment(self, payment_id: str) -> list[Dispute]: ...
+
+
 class EventOutbox(Protocol):
     async def add(self, events: list[DomainEvent]) -> None:
         """Stores events in the current transaction, for the relay to publish after commit."""
@@ -97,6 +122,12 @@ class UnitOfWork(Protocol):
 
     @property
     def retries(self) -> RetrySchedule: ...
+
+    @property
+    def webhook_events(self) -> WebhookEventLog: ...
+
+    @property
+    def disputes(self) -> DisputeRepository: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

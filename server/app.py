@@ -37,15 +37,22 @@ from payments.v1 import (
     payment_method_service_pb2_grpc,
     payment_service_pb2,
     payment_service_pb2_grpc,
+    webhook_service_pb2,
+    webhook_service_pb2_grpc,
 )
 from server.config import Settings
+from server.gateway_timing import timed
 from server.gateways import build_gateways, close_gateways
 from server.health import ComponentHealthWatcher, DatabaseHealthWatcher
 from server.idempotency import IdempotencyInterceptor
 from server.interceptors import RequestInterceptor
 from server.jobs import PeriodicJob, idempotency_purge_job, reconciler_job, retry_job
+from server.metrics import MetricsInterceptor, ServiceMetrics
+from server.rest.app import RestShim
+from server.rest.routes import build_routes, contract_services
 from server.servicers.payment_methods import PaymentMethodServicer
 from server.servicers.payments import PaymentServicer
+from server.webhooks import WebhookComponents
 
 log = logging.getLogger("payments.app")
 
@@ -55,6 +62,7 @@ REDIS_HEALTH_SERVICE = "redis"
 SERVICE_NAMES = (
     payment_service_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
     payment_method_service_pb2.DESCRIPTOR.services_by_name["PaymentMethodService"].full_name,
+    webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
 )
 
 
@@ -86,9 +94,16 @@ class PaymentApplication:
         self.health = health_aio.HealthServicer()
         self._watcher: DatabaseHealthWatcher | None = None
         self.grpc_port: int = 0
+        self._webhooks: WebhookComponents | None = None
+        # Prometheus metrics of this application (its own registry), served by the REST shim.
+        self.metrics = ServiceMetrics()
+        self.rest: RestShim | None = None
+        self.rest_port: int = 0
 
     def _deps_factory(self, engine: AsyncEngine) -> Callable[[], Deps]:
-        directory = RoutedGatewayDirectory(self.gateways, self.settings.routing_table())
+        directory = RoutedGatewayDirectory(
+            timed(self.gateways, self.metrics), self.settings.routing_table()
+        )
         clock, ids, currencies = SystemClock(), UuidGenerator(), CldrCurrencyCatalog()
         breaker = self._circuit_breaker()
         s = self.settings
@@ -114,6 +129,14 @@ class PaymentApplication:
         return deps
 
     async def start(self) -> None:
+        try:
+            await self._start()
+        except BaseException:
+            # A port already taken, an unreachable Redis URL...: release what did start.
+            await self.stop(grace=0)
+            raise
+
+    async def _start(self) -> None:
         settings = self.settings
         self.engine = make_engine(self._database_url, pool_size=settings.db_pool_size)
         if self._redis_url is not None:
@@ -126,6 +149,7 @@ class PaymentApplication:
         server = grpc.aio.server(
             # Outermost first: errors raised by the idempotency layer are mapped too.
             interceptors=[
+                MetricsInterceptor(self.metrics),
                 RequestInterceptor(),
                 IdempotencyInterceptor(self._idempotency(idempotency_store)),
             ],
@@ -137,6 +161,10 @@ class PaymentApplication:
         payment_service_pb2_grpc.add_PaymentServiceServicer_to_server(PaymentServicer(deps), server)
         payment_method_service_pb2_grpc.add_PaymentMethodServiceServicer_to_server(
             PaymentMethodServicer(deps), server
+        )
+        self._webhooks = WebhookComponents(settings, deps)
+        webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
+            self._webhooks.servicer, server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
@@ -163,8 +191,20 @@ class PaymentApplication:
             self._redis_watcher.start()
         await server.start()
         self.server = server
+        await self._start_rest()
         self._start_jobs(deps, idempotency_store)
         log.info("gRPC server listening", extra={"port": self.grpc_port})
+
+    async def _start_rest(self) -> None:
+        self.rest = RestShim(
+            build_routes(contract_services()),
+            self.metrics,
+            lambda: self.metrics.refresh_payments(self.engine),
+        )
+        settings = self.settings
+        await self.rest.start(settings.grpc_host, settings.app_port, self.grpc_port)
+        self.rest_port = self.rest.port
+        log.info("REST shim listening", extra={"port": self.rest_port})
 
     def _circuit_breaker(self) -> CircuitBreaker:
         s = self.settings
@@ -220,9 +260,13 @@ class PaymentApplication:
             await self._watcher.stop()
         if self._redis_watcher is not None:
             await self._redis_watcher.stop()
+        if self.rest is not None:  # REST calls go through the gRPC server: stop them first
+            await self.rest.stop()
         if self.server is not None:
             await self.server.stop(grace)
         await close_gateways(self.gateways)
+        if self._webhooks is not None:
+            await self._webhooks.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         if self.engine is not None:

@@ -98,9 +98,12 @@ def describe_redis_url(url: str) -> str:
     return f"{parsed.scheme}://{host}:{parsed.port or 6379}{parsed.path or '/0'}"
 
 
-def banner(settings: Settings, port: int, database: str, redis: str = "none") -> str:
+def banner(
+    settings: Settings, port: int, database: str, redis: str = "none", rest_port: int | None = None
+) -> str:
     host = "127.0.0.1" if settings.grpc_host in ("0.0.0.0", "::", "[::]") else settings.grpc_host  # noqa: S104
     target = f"{host}:{port}"
+    rest = f"http://{host}:{settings.app_port if rest_port is None else rest_port}"
     example = (
         'grpcurl -plaintext -d \'{"order_id": "6f1c2b1e-0d5e-4a53-9f55-3a1d4c9b7e01", '
         '"user_id": "2d7e4f8a-1b2c-4d3e-8f9a-0b1c2d3e4f50", "amount_minor": 1099, '
@@ -115,7 +118,8 @@ def banner(settings: Settings, port: int, database: str, redis: str = "none") ->
             f"  health    grpcurl -plaintext {target} grpc.health.v1.Health/Check",
             f"  database  {database}",
             f"  redis     {redis}",
-            f"  REST      port {settings.app_port} is reserved for the REST shim",
+            f"  REST      {rest}/api/v1/  (OpenAPI: {rest}/openapi.json)",
+            f"  ops       {rest}/health  {rest}/metrics",
             "  try:",
             f"    {example}",
         ]
@@ -133,7 +137,7 @@ async def serve(
 
     app = PaymentApplication(settings, database_url, redis_url=redis_url)
     await app.start()
-    print(banner(settings, app.grpc_port, database, redis), flush=True)
+    print(banner(settings, app.grpc_port, database, redis, app.rest_port), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

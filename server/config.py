@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_webhook_secret_file: Path | None = None
     stripe_publishable_key: str | None = None
+    # STRIPE_WEBHOOK_SECRET may list several secrets, comma-separated (rotation).
+    stripe_webhook_tolerance_seconds: Annotated[int, Field(ge=1, le=3600)] = 300
     # Our page running Stripe.js for 3-D Secure when Stripe gives no redirect URL.
     stripe_next_action_url: str = "https://checkout.invalid/stripe/next-action"
 
@@ -93,6 +95,12 @@ class Settings(BaseSettings):
     paypal_client_secret_file: Path | None = None
     paypal_mode: Literal["sandbox", "live"] = "sandbox"
     paypal_api_base: str | None = None
+    # Webhooks: the id PayPal gave our webhook; verified here (`local`, with the certificate
+    # from PAYPAL-CERT-URL) or by PayPal's verify-webhook-signature API (`api`).
+    paypal_webhook_id: str | None = None
+    paypal_webhook_verification: Literal["local", "api"] = "local"
+    # Hosts certificates may come from, comma-separated; ".paypal.com" allows its subdomains.
+    paypal_cert_hosts: str = ".paypal.com"
 
     default_gateway: GatewayName = GatewayName.SIMULATOR
     # The routing table as JSON, or a file holding it (see server/routing_config.py);
@@ -155,6 +163,14 @@ class Settings(BaseSettings):
         return self._secret(
             self.stripe_webhook_secret, self.stripe_webhook_secret_file, "STRIPE_WEBHOOK_SECRET"
         )
+
+    def stripe_webhook_secrets(self) -> list[str]:
+        key = self.stripe_webhook_key()
+        value = key.get_secret_value() if key is not None else ""
+        return [part.strip() for part in value.split(",") if part.strip()]
+
+    def paypal_cert_host_list(self) -> list[str]:
+        return [part.strip() for part in self.paypal_cert_hosts.split(",") if part.strip()]
 
     def paypal_secret(self) -> SecretStr | None:
         return self._secret(

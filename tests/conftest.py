@@ -15,12 +15,21 @@ import pytest
 
 if TYPE_CHECKING:
     import grpc
+    import httpx
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from infra.gateways.simulator import SimulatorGateway
     from payments.v1 import payment_method_service_pb2_grpc, payment_service_pb2_grpc
     from server.app import PaymentApplication
     from tests.support.redis_server import RedisServer
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every server a test starts binds its REST shim to a free port (APP_PORT=0), so that
+    several servers, and subprocess servers, never fight over the default 8080."""
+    import os
+
+    os.environ["APP_PORT"] = "0"
 
 
 @pytest.fixture(scope="session")
@@ -151,6 +160,15 @@ def methods_stub(
     from payments.v1 import payment_method_service_pb2_grpc
 
     return payment_method_service_pb2_grpc.PaymentMethodServiceStub(channel)
+
+
+@pytest.fixture(scope="session")
+async def rest_client(app: PaymentApplication) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP client of the session server's REST shim."""
+    import httpx
+
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.rest_port}") as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

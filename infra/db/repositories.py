@@ -120,6 +120,22 @@ class SqlPaymentRepository:
         row = (await self._conn.execute(query)).mappings().first()
         return await self._with_transactions(row) if row else None
 
+    async def find_by_gateway_payment_id(self, gateway_payment_id: str) -> Payment | None:
+        query = (
+            select(payments).where(payments.c.gateway_payment_id == gateway_payment_id)
+        ).with_for_update()
+        row = (await self._conn.execute(query)).mappings().first()
+        return await self._with_transactions(row) if row else None
+
+    async def find_by_gateway_transaction_id(self, reference: str) -> Payment | None:
+        owner = (
+            select(transactions.c.payment_id)
+            .where(transactions.c.gateway_transaction_id == reference)
+            .limit(1)
+        )
+        payment_id = (await self._conn.execute(owner)).scalar()
+        return await self.get_for_update(payment_id) if payment_id else None
+
     async def save(self, payment: Payment) -> None:
         params = mappers.payment_to_row(payment)
         params["p_id"], params["p_version"] = params.pop("id"), payment.version

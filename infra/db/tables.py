@@ -144,6 +144,8 @@ transactions = Table(
     _ts("completed_at"),
     CheckConstraint("amount_minor > 0", name="amount_positive"),
     Index("ix_transactions_payment", "payment_id", "created_at"),
+    # Webhooks find a payment by the gateway id of one of its operations (capture, refund).
+    Index("ix_transactions_gateway_transaction_id", "gateway_transaction_id"),
     # The reconciler scans open operations only.
     Index(
         "ix_transactions_open",
@@ -231,4 +233,38 @@ scheduled_retries = Table(
     Column("last_failure", String(64), nullable=False, server_default=""),
     _ts("created_at", nullable=False, server_default=text("now()")),
     Index("ix_scheduled_retries_run_at", "run_at"),
+)
+
+# Gateway webhook events: the primary key makes each event count once, also between
+# concurrent deliveries. The payload is kept for audit and replays.
+webhook_events = Table(
+    "webhook_events",
+    metadata,
+    Column("gateway", String(20), primary_key=True),
+    Column("event_id", String(255), primary_key=True),
+    Column("type", String(128), nullable=False),
+    Column("payment_id", UUID(as_uuid=False), ForeignKey("payments.id")),
+    _ts("received_at", nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Index("ix_webhook_events_payment", "payment_id"),
+)
+
+# Chargebacks, one row per gateway dispute.
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("payment_id", UUID(as_uuid=False), ForeignKey("payments.id"), nullable=False),
+    Column("gateway", String(20), nullable=False),
+    Column("gateway_dispute_id", String(255), nullable=False, unique=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("reason", String(500), nullable=False, server_default=""),
+    Column("status", String(16), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("closed_at"),
+    CheckConstraint("amount_minor >= 0", name="amount_not_negative"),
+    CheckConstraint("status IN ('OPENED', 'WON', 'LOST', 'CLOSED')", name="status_known"),
+    Index("ix_disputes_payment", "payment_id"),
 )

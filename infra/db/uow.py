@@ -15,6 +15,7 @@ from infra.db.repositories import (
     SqlRefundRepository,
 )
 from infra.db.retries import SqlRetrySchedule
+from infra.db.webhooks import SqlDisputeRepository, SqlWebhookEventLog
 
 
 class SqlUnitOfWork:
@@ -26,6 +27,8 @@ class SqlUnitOfWork:
     payment_methods: SqlPaymentMethodRepository
     outbox: SqlEventOutbox
     retries: SqlRetrySchedule
+    webhook_events: SqlWebhookEventLog
+    disputes: SqlDisputeRepository
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -48,6 +51,8 @@ class SqlUnitOfWork:
         self.payment_methods = SqlPaymentMethodRepository(self._conn)
         self.outbox = SqlEventOutbox(self._conn)
         self.retries = SqlRetrySchedule(self._conn)
+        self.webhook_events = SqlWebhookEventLog(self._conn)
+        self.disputes = SqlDisputeRepository(self._conn)
         return self
 
     async def __aexit__(

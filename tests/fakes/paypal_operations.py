@@ -101,6 +101,8 @@ class PayPalOperations:
         self._declined: dict[str, str] = {}  # order id -> issue
         self._denied: dict[str, str] = {}  # order id -> processor response code
         self.wallets: dict[str, Wallet] = {}  # vault payment token id -> saved wallet
+        # transmission id -> (webhook id, event id) of every webhook this PayPal sent
+        self.sent_webhooks: dict[str, tuple[str, str]] = {}
 
     @property
     def url(self) -> str:
@@ -287,6 +289,26 @@ class PayPalOperations:
     def show_refund(self, refund_id: str, _body: Any, _prefer: str) -> Response:
         found = self.refunds.get(refund_id)
         return not_found() if found is None else Response(200, found.json(self.url))
+
+    def send_webhook(self, event: dict[str, Any], webhook_id: str) -> dict[str, str]:
+        """The transmission headers PayPal sends with `event` to the subscription
+        `webhook_id`; only PayPal's verify-webhook-signature API can check them here."""
+        transmission = secrets.token_hex(8)
+        self.sent_webhooks[transmission] = (webhook_id, str(event["id"]))
+        return {
+            "paypal-transmission-id": transmission,
+            "paypal-transmission-time": "2026-11-26T05:00:00Z",
+            "paypal-transmission-sig": secrets.token_urlsafe(32),
+            "paypal-cert-url": "https://api.paypal.com/v1/notifications/certs/CERT-fake",
+            "paypal-auth-algo": "SHA256withRSA",
+        }
+
+    def verify_webhook_signature(self, body: Any, _prefer: str) -> Response:
+        """POST /v1/notifications/verify-webhook-signature."""
+        sent = self.sent_webhooks.get(str(body.get("transmission_id")))
+        event = body.get("webhook_event") or {}
+        genuine = sent == (body.get("webhook_id"), event.get("id"))
+        return Response(200, {"verification_status": "SUCCESS" if genuine else "FAILURE"})
 
     @staticmethod
     def _minimal(full: dict[str, Any], prefer: str) -> dict[str, Any]:

@@ -197,6 +197,7 @@ ROUTES = [
     ("GET", rf"/v2/payments/captures/{_ID}", "show_capture"),
     ("POST", rf"/v2/payments/captures/{_ID}/refund", "refund_capture"),
     ("GET", rf"/v2/payments/refunds/{_ID}", "show_refund"),
+    ("POST", r"/v1/notifications/verify-webhook-signature", "verify_webhook_signature"),
 ]
 
 

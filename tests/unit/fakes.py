@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
+from domain.dispute import Dispute
 from domain.enums import GatewayName, NextActionType, PaymentMethodType
 from domain.errors import (
     ConcurrentModification,
@@ -49,6 +50,7 @@ from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.retry import RetryPolicy, ScheduledRetry
 from domain.usecases.deps import Deps
+from domain.webhooks import WebhookReceipt
 
 T = TypeVar("T")
 
@@ -122,6 +124,9 @@ class InMemoryDatabase:
     outbox: list[DomainEvent] = field(default_factory=list)
     # (payment id, operation, target id) -> the retry; None marks a removed one.
     retries: dict[str, ScheduledRetry | None] = field(default_factory=dict)
+    # "GATEWAY/event id" -> the receipt (the primary key of webhook_events).
+    webhook_events: dict[str, WebhookReceipt] = field(default_factory=dict)
+    disputes: dict[str, Dispute] = field(default_factory=dict)
 
 
 def _paginate(items: Iterable[T], page: PageRequest, key: Callable[[T], Cursor]) -> Page[T]:
@@ -184,6 +189,20 @@ class FakePaymentRepository(_Repository):
         rows: list[Payment] = list(self._rows().values())
         for row in rows:
             if row.order_id == order_id:
+                return copy.deepcopy(row)
+        return None
+
+    async def find_by_gateway_payment_id(self, gateway_payment_id: str) -> Payment | None:
+        rows: list[Payment] = list(self._rows().values())
+        for row in rows:
+            if row.gateway_payment_id == gateway_payment_id:
+                return copy.deepcopy(row)
+        return None
+
+    async def find_by_gateway_transaction_id(self, reference: str) -> Payment | None:
+        rows: list[Payment] = list(self._rows().values())
+        for row in rows:
+            if any(t.gateway_transaction_id == reference for t in row.transactions):
                 return copy.deepcopy(row)
         return None
 
@@ -299,6 +318,39 @@ class FakeRetrySchedule(_Repository):
             self._write(self._key(retry), None)
 
 
+class FakeWebhookEventLog(_Repository):
+    table = "webhook_events"
+
+    async def record(self, receipt: WebhookReceipt) -> bool:
+        key = f"{receipt.gateway.value}/{receipt.event_id}"
+        if self._row(key) is not None:
+            return False
+        self._write(key, receipt)
+        return True
+
+
+class FakeDisputeRepository(_Repository):
+    table = "disputes"
+
+    async def add(self, dispute: Dispute) -> None:
+        if any(d.gateway_dispute_id == dispute.gateway_dispute_id for d in self._rows().values()):
+            raise AssertionError(f"duplicate gateway dispute {dispute.gateway_dispute_id}")
+        self._write(dispute.id, dispute)
+
+    async def find_by_gateway_id(self, gateway_dispute_id: str) -> Dispute | None:
+        for row in self._rows().values():
+            if row.gateway_dispute_id == gateway_dispute_id:
+                return copy.deepcopy(row)
+        return None
+
+    async def save(self, dispute: Dispute) -> None:
+        self._write(dispute.id, dispute)
+
+    async def list_for_payment(self, payment_id: str) -> list[Dispute]:
+        rows = [d for d in self._rows().values() if d.payment_id == payment_id]
+        return copy.deepcopy(sorted(rows, key=lambda d: (d.created_at, d.id)))
+
+
 class FakeOutbox:
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self._uow = uow
@@ -321,6 +373,8 @@ class FakeUnitOfWork:
         self._payment_methods = FakePaymentMethodRepository(self)
         self._outbox = FakeOutbox(self)
         self._retries = FakeRetrySchedule(self)
+        self._webhook_events = FakeWebhookEventLog(self)
+        self._disputes = FakeDisputeRepository(self)
 
     # Repositories only exist inside a transaction, as with a real session.
     @property
@@ -347,6 +401,16 @@ class FakeUnitOfWork:
     def retries(self) -> FakeRetrySchedule:
         self._require_active()
         return self._retries
+
+    @property
+    def webhook_events(self) -> FakeWebhookEventLog:
+        self._require_active()
+        return self._webhook_events
+
+    @property
+    def disputes(self) -> FakeDisputeRepository:
+        self._require_active()
+        return self._disputes
 
     @property
     def active(self) -> bool:

@@ -28,7 +28,8 @@ from domain.events import (
 )
 from domain.gateway import GatewayOutcome, NextAction, OutcomeStatus
 from domain.money import Money
-from domain.payment import TRANSITIONS, Payment, can_transition
+from domain.payment import Payment
+from domain.payment_states import TRANSITIONS, can_transition
 from domain.refund import Refund
 from domain.transaction import Transaction
 from tests.unit.fakes import AdvancingClock, SequentialIds, new_payment

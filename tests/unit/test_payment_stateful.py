@@ -31,7 +31,8 @@ from domain.errors import (
     OperationInProgress,
 )
 from domain.gateway import GatewayOutcome, NextAction, OutcomeStatus
-from domain.payment import TRANSITIONS, Payment
+from domain.payment import Payment
+from domain.payment_states import TRANSITIONS
 from domain.transaction import Transaction
 from tests.unit.fakes import AdvancingClock, SequentialIds, new_payment
 

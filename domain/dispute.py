@@ -1,0 +1,56 @@
+"""A chargeback: the cardholder (or buyer) disputes a payment at the gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from domain.enums import GatewayName
+from domain.money import Money
+
+
+class DisputeStatus(StrEnum):
+    OPENED = "OPENED"
+    WON = "WON"
+    LOST = "LOST"
+    CLOSED = "CLOSED"
+
+
+# A closed dispute stays closed: a late "created" event must not reopen it.
+_FINAL = frozenset({DisputeStatus.WON, DisputeStatus.LOST, DisputeStatus.CLOSED})
+
+
+def closing_status(gateway_status: str) -> DisputeStatus:
+    """The outcome a gateway reports when a dispute ends (won / lost / anything else)."""
+    word = gateway_status.lower()
+    if "won" in word or "seller_favour" in word or "seller_favor" in word:
+        return DisputeStatus.WON
+    if "lost" in word or "buyer_favour" in word or "buyer_favor" in word:
+        return DisputeStatus.LOST
+    return DisputeStatus.CLOSED
+
+
+@dataclass(slots=True)
+class Dispute:
+    id: str
+    payment_id: str
+    gateway: GatewayName
+    gateway_dispute_id: str
+    amount: Money
+    reason: str
+    status: DisputeStatus
+    created_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None = None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in _FINAL
+
+    def close(self, outcome: DisputeStatus, now: datetime) -> None:
+        """Idempotent: closing a closed dispute again changes nothing."""
+        if self.is_closed or outcome not in _FINAL:
+            return
+        self.status = outcome
+        self.closed_at = self.updated_at = now

@@ -1,0 +1,31 @@
+"""The Payment state machine at a glance: which status may follow which, and which status
+each operation needs before it can begin. Payment (payment.py) enforces it."""
+
+from __future__ import annotations
+
+from domain.enums import PaymentStatus
+
+S = PaymentStatus
+
+TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    S.PENDING: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
+    # Confirming may meet a further challenge: it stays REQUIRES_ACTION.
+    S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
+    # A declined payment may be authorized again (Stripe: requires_payment_method).
+    S.FAILED: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
+    S.AUTHORIZED: frozenset({S.CAPTURED, S.CANCELLED}),
+    S.CAPTURED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.REFUNDED: frozenset(),
+    S.CANCELLED: frozenset(),
+}
+
+# Which status an operation needs before it can begin.
+AUTHORIZABLE = frozenset({S.PENDING, S.FAILED})
+REFUNDABLE = frozenset({S.CAPTURED, S.PARTIALLY_REFUNDED})
+# Cancelling these needs a void at the gateway: it holds (or may hold) an authorization.
+VOID_AT_GATEWAY = frozenset({S.AUTHORIZED, S.REQUIRES_ACTION})
+
+
+def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
+    return target in TRANSITIONS[current]

@@ -1,0 +1,102 @@
+"""Webhook receipts and disputes over the unit of work's connection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.dispute import Dispute, DisputeStatus
+from domain.enums import GatewayName
+from domain.money import Money
+from domain.webhooks import WebhookReceipt
+from infra.db.tables import disputes, webhook_events
+
+
+class SqlWebhookEventLog:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def record(self, receipt: WebhookReceipt) -> bool:
+        # ON CONFLICT waits for a concurrent insert of the same key to commit or roll back.
+        statement = (
+            insert(webhook_events)
+            .values(
+                gateway=receipt.gateway.value,
+                event_id=receipt.event_id,
+                type=receipt.type[:128],
+                payment_id=receipt.payment_id,
+                received_at=receipt.received_at,
+                payload=receipt.payload,
+            )
+            .on_conflict_do_nothing(
+                index_elements=[webhook_events.c.gateway, webhook_events.c.event_id]
+            )
+            .returning(webhook_events.c.event_id)
+        )
+        return (await self._conn.execute(statement)).first() is not None
+
+
+def _dispute_to_row(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "id": dispute.id,
+        "payment_id": dispute.payment_id,
+        "gateway": dispute.gateway.value,
+        "gateway_dispute_id": dispute.gateway_dispute_id,
+        "amount_minor": dispute.amount.amount_minor,
+        "currency": dispute.amount.currency,
+        "reason": dispute.reason,
+        "status": dispute.status.value,
+        "created_at": dispute.created_at,
+        "updated_at": dispute.updated_at,
+        "closed_at": dispute.closed_at,
+    }
+
+
+def _dispute_from_row(row: Any) -> Dispute:
+    return Dispute(
+        id=row["id"],
+        payment_id=row["payment_id"],
+        gateway=GatewayName(row["gateway"]),
+        gateway_dispute_id=row["gateway_dispute_id"],
+        amount=Money(row["amount_minor"], row["currency"]),
+        reason=row["reason"],
+        status=DisputeStatus(row["status"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        closed_at=row["closed_at"],
+    )
+
+
+class SqlDisputeRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def add(self, dispute: Dispute) -> None:
+        await self._conn.execute(insert(disputes).values(**_dispute_to_row(dispute)))
+
+    async def find_by_gateway_id(self, gateway_dispute_id: str) -> Dispute | None:
+        query = (
+            select(disputes)
+            .where(disputes.c.gateway_dispute_id == gateway_dispute_id)
+            .with_for_update()
+        )
+        row = (await self._conn.execute(query)).mappings().first()
+        return _dispute_from_row(row) if row else None
+
+    async def save(self, dispute: Dispute) -> None:
+        values = _dispute_to_row(dispute)
+        del values["id"]
+        await self._conn.execute(
+            update(disputes).where(disputes.c.id == dispute.id).values(**values)
+        )
+
+    async def list_for_payment(self, payment_id: str) -> list[Dispute]:
+        query = (
+            select(disputes)
+            .where(disputes.c.payment_id == payment_id)
+            .order_by(disputes.c.created_at, disputes.c.id)
+        )
+        return [_dispute_from_row(row) for row in (await self._conn.execute(query)).mappings()]

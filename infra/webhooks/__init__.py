@@ -1,0 +1,1 @@
+"""Gateway webhooks: signature verification and translation into domain GatewayEvents."""

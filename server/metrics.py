@@ -1,0 +1,123 @@
+"""Prometheus metrics of one PaymentApplication (its own registry, so several apps in one
+process do not clash), and the gRPC interceptor that counts and times every call."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+log = logging.getLogger("payments.metrics")
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+# Payments by status are counted in PostgreSQL at scrape time: exact across replicas and
+# restarts, and a GROUP BY over an indexed column is cheap at scrape intervals.
+_PAYMENTS_BY_STATUS = text("SELECT status, count(*) FROM payments GROUP BY status")
+
+
+class ServiceMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.rest_requests = Counter(
+            "payments_rest_requests", "REST requests", ["method", "route", "status"], registry=r
+        )
+        self.rest_latency = Histogram(
+            "payments_rest_request_duration_seconds",
+            "REST request latency",
+            ["method", "route"],
+            registry=r,
+        )
+        self.grpc_requests = Counter(
+            "payments_grpc_requests", "gRPC calls", ["method", "code"], registry=r
+        )
+        self.grpc_latency = Histogram(
+            "payments_grpc_request_duration_seconds", "gRPC call latency", ["method"], registry=r
+        )
+        self.payments = Gauge(
+            "payments_by_status", "Payments per status (from the database)", ["status"], registry=r
+        )
+        self.gateway_latency = Histogram(
+            "payments_gateway_call_duration_seconds",
+            "Gateway call latency",
+            ["gateway", "operation", "outcome"],
+            registry=r,
+        )
+
+    async def refresh_payments(self, engine: AsyncEngine | None) -> None:
+        """Best effort: with the database unreachable the last counts stay."""
+        if engine is None:
+            return
+        try:
+            async with asyncio.timeout(5), engine.connect() as conn:
+                rows = (await conn.execute(_PAYMENTS_BY_STATUS)).all()
+        except Exception as exc:  # a scrape must not fail because the database does
+            log.warning("payments by status not refreshed: %s", type(exc).__name__)
+            return
+        self.payments.clear()
+        for status, count in rows:
+            self.payments.labels(status=str(status)).set(count)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def _code_of(context: grpc.aio.ServicerContext) -> str:
+    code = context.code()
+    if code is None:
+        return "OK"
+    if isinstance(code, grpc.StatusCode):
+        return str(code.name)
+    for known in grpc.StatusCode:
+        if known.value[0] == code:
+            return str(known.name)
+    return "UNKNOWN"
+
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Outermost: counts each unary call by method and final status code, and times it."""
+
+    def __init__(self, metrics: ServiceMetrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or handler.unary_unary is None or method.startswith("/grpc."):
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            self._wrap(method, handler.unary_unary),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _wrap(self, method: str, behavior: Behavior) -> Behavior:
+        metrics = self._metrics
+
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            started = time.perf_counter()
+            code = "INTERNAL"
+            try:
+                response = await behavior(request, context)
+                code = _code_of(context)
+                return response
+            except grpc.aio.AbortError:
+                code = _code_of(context)
+                raise
+            finally:
+                metrics.grpc_requests.labels(method=method, code=code).inc()
+                metrics.grpc_latency.labels(method=method).observe(time.perf_counter() - started)
+
+        return wrapped

@@ -1,0 +1,167 @@
+"""The Starlette application of the REST shim, and the uvicorn server that runs it inside the
+gRPC server's process and event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Iterator
+
+import grpc
+import uvicorn
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute
+from starlette.routing import Route as StarletteRoute
+
+from server.metrics import ServiceMetrics
+from server.rest.errors import http_error
+from server.rest.forward import Endpoint, endpoint
+from server.rest.metrics import RestMetricsMiddleware, metrics_endpoint
+from server.rest.openapi import openapi_document
+from server.rest.routes import Route
+
+log = logging.getLogger("payments.rest")
+
+
+def _dispatcher(by_method: dict[str, Endpoint]) -> Endpoint:
+    async def dispatch(request: Request) -> Response:
+        method = "GET" if request.method == "HEAD" else request.method
+        return await by_method[method](request)
+
+    return dispatch
+
+
+def _health_endpoint(channel: grpc.aio.Channel) -> Endpoint:
+    stub = health_pb2_grpc.HealthStub(channel)
+
+    async def health(_: Request) -> Response:
+        try:
+            answer = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=5)
+            status = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+        except grpc.aio.AioRpcError as error:
+            status = f"UNREACHABLE: {error.code().name}"
+        return JSONResponse({"status": status}, status_code=200 if status == "SERVING" else 503)
+
+    return health
+
+
+async def _http_exception(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {404: "no such route", 405: "method not allowed on this route"}
+    message = messages.get(exc.status_code, str(exc.detail))
+    return http_error(exc.status_code, message, headers=exc.headers)
+
+
+async def _internal(_: Request, exc: Exception) -> Response:
+    log.error("unhandled error in the REST shim", exc_info=exc)
+    return http_error(500, "internal error")
+
+
+def build_app(
+    routes: list[Route],
+    channel: grpc.aio.Channel,
+    metrics: ServiceMetrics,
+    refresh_metrics: Callable[[], Awaitable[None]],
+) -> Starlette:
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for route in routes:
+        by_path.setdefault(route.path, {})[route.http_method] = endpoint(route, channel)
+    document = openapi_document(routes, "payment-service", "v1")
+
+    async def openapi(_: Request) -> Response:
+        return JSONResponse(document)
+
+    table: list[BaseRoute] = [
+        StarletteRoute(path, _dispatcher(methods), methods=list(methods))
+        for path, methods in by_path.items()
+    ]
+    table += [
+        StarletteRoute("/openapi.json", openapi, methods=["GET"]),
+        StarletteRoute("/health", _health_endpoint(channel), methods=["GET"]),
+        StarletteRoute("/metrics", metrics_endpoint(metrics, refresh_metrics), methods=["GET"]),
+    ]
+    return Starlette(
+        routes=table,
+        middleware=[Middleware(RestMetricsMiddleware, metrics=metrics, routes=table)],
+        exception_handlers={HTTPException: _http_exception, Exception: _internal},
+    )
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the CLI owns SIGTERM/SIGINT and stops the REST server itself
+
+
+class RestServer:
+    """uvicorn on a socket bound here (port 0 picks a free port), as a task of this loop."""
+
+    def __init__(self, app: Starlette, host: str, port: int) -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._socket = socket.socket(family, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self._socket.setblocking(False)
+        self.port: int = self._socket.getsockname()[1]
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+        )
+        self._server = _Server(config)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._server.serve(sockets=[self._socket]), name="rest")
+        while not self._server.started:
+            if self._task.done():
+                await self._task  # raises why it could not start
+                raise RuntimeError("the REST server stopped while starting")
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self._server.should_exit = True
+        if self._task is not None:
+            await self._task
+        self._socket.close()
+
+
+class RestShim:
+    """The REST shim of one application: a loopback channel to its gRPC server (so every
+    interceptor applies to REST calls as to gRPC ones) and the HTTP server in front."""
+
+    def __init__(
+        self,
+        routes: list[Route],
+        metrics: ServiceMetrics,
+        refresh_metrics: Callable[[], Awaitable[None]],
+    ) -> None:
+        self._routes = routes
+        self._metrics = metrics
+        self._refresh = refresh_metrics
+        self._channel: grpc.aio.Channel | None = None
+        self._server: RestServer | None = None
+        self.port = 0
+
+    async def start(self, host: str, port: int, grpc_port: int) -> None:
+        loopback = "127.0.0.1" if host in ("0.0.0.0", "", "::", "[::]") else host  # noqa: S104
+        self._channel = grpc.aio.insecure_channel(f"{loopback}:{grpc_port}")
+        app = build_app(self._routes, self._channel, self._metrics, self._refresh)
+        self._server = RestServer(app, host.strip("[]") or "0.0.0.0", port)  # noqa: S104
+        await self._server.start()
+        self.port = self._server.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            await self._server.stop()
+        if self._channel is not None:
+            await self._channel.close()

@@ -1,0 +1,82 @@
+"""gRPC statuses as AIP-193 HTTP errors:
+{"error": {"code": 409, "status": "ABORTED", "message": ..., "details": [...]}}."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+from google.protobuf import json_format
+from google.rpc import (
+    error_details_pb2,  # noqa: F401 - registers the detail types for JSON
+    status_pb2,
+)
+from grpc_status import rpc_status
+from starlette.responses import JSONResponse
+
+# The standard mapping (google/rpc/code.proto, grpc-gateway).
+HTTP_STATUS: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.DATA_LOSS: 500,
+}
+
+# For errors the shim itself raises (no gRPC call made).
+_STATUS_OF_HTTP = {
+    400: "INVALID_ARGUMENT",
+    404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
+    413: "RESOURCE_EXHAUSTED",
+    415: "INVALID_ARGUMENT",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+
+
+def error_body(
+    code: int, status: str, message: str, details: list[Any] | None = None
+) -> dict[str, Any]:
+    return {"error": {"code": code, "status": status, "message": message, "details": details or []}}
+
+
+def http_error(code: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """An error of the shim's own (routing, body, query), in the same shape."""
+    status = _STATUS_OF_HTTP.get(code, "UNKNOWN")
+    return JSONResponse(error_body(code, status, message), status_code=code, headers=headers)
+
+
+def _code_of(number: int) -> grpc.StatusCode:
+    for code in grpc.StatusCode:
+        if code.value[0] == number:
+            return code
+    return grpc.StatusCode.UNKNOWN
+
+
+def rpc_error_body(error: grpc.aio.AioRpcError) -> tuple[int, dict[str, Any]]:
+    """HTTP status and AIP-193 body of a failed call, details from google.rpc.Status."""
+    status: status_pb2.Status | None = rpc_status.from_call(error)
+    if status is None:
+        code, message, details = error.code(), error.details() or "", []
+    else:
+        code, message = _code_of(status.code), status.message
+        details = [
+            json_format.MessageToDict(detail, preserving_proto_field_name=True)
+            for detail in status.details
+        ]
+    http = HTTP_STATUS.get(code, 500)
+    return http, error_body(http, code.name, message, details)

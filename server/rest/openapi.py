@@ -1,0 +1,170 @@
+"""OpenAPI 3.1 document generated from the same descriptors and HTTP rules as the routes.
+
+Schemas follow the proto3 JSON mapping as the shim writes it: proto field names, int64 as
+strings, enums as their names, Timestamp as an RFC 3339 date-time, maps as objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+
+from server.rest.routes import Route
+
+Schema = dict[str, Any]
+ERROR_REF = {"$ref": "#/components/schemas/Error"}
+_T = FieldDescriptor
+_INT32 = {"type": "integer", "format": "int32", "minimum": -(2**31), "maximum": 2**31 - 1}
+_UINT32 = {"type": "integer", "format": "int64", "minimum": 0, "maximum": 2**32 - 1}
+_INT64 = {"type": "string", "format": "int64", "pattern": "^-?[0-9]{1,19}$"}
+_UINT64 = {"type": "string", "format": "uint64", "pattern": "^[0-9]{1,20}$"}
+_SCALARS: dict[int, Schema] = {
+    _T.TYPE_DOUBLE: {"type": "number"},
+    _T.TYPE_FLOAT: {"type": "number"},
+    _T.TYPE_INT32: _INT32,
+    _T.TYPE_SINT32: _INT32,
+    _T.TYPE_SFIXED32: _INT32,
+    _T.TYPE_UINT32: _UINT32,
+    _T.TYPE_FIXED32: _UINT32,
+    _T.TYPE_INT64: _INT64,
+    _T.TYPE_SINT64: _INT64,
+    _T.TYPE_SFIXED64: _INT64,
+    _T.TYPE_UINT64: _UINT64,
+    _T.TYPE_FIXED64: _UINT64,
+    _T.TYPE_BOOL: {"type": "boolean"},
+    _T.TYPE_STRING: {"type": "string"},
+    _T.TYPE_BYTES: {"type": "string", "contentEncoding": "base64"},
+}
+_WELL_KNOWN: dict[str, Schema] = {
+    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
+    "google.protobuf.Duration": {"type": "string", "pattern": "^-?[0-9]+(\\.[0-9]+)?s$"},
+    "google.protobuf.Struct": {"type": "object"},
+    "google.protobuf.Value": {},
+    "google.protobuf.Empty": {"type": "object"},
+}
+_ERROR: Schema = {
+    "type": "object",
+    "description": "AIP-193 error",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "status", "message"],
+            "properties": {
+                "code": {"type": "integer", "description": "HTTP status code"},
+                "status": {"type": "string", "description": "gRPC status code name"},
+                "message": {"type": "string"},
+                "details": {
+                    "type": "array",
+                    "description": "google.rpc error details (ErrorInfo, BadRequest ...)",
+                    "items": {
+                        "type": "object",
+                        "required": ["@type"],
+                        "properties": {"@type": {"type": "string"}},
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+class _Schemas:
+    def __init__(self) -> None:
+        self.components: dict[str, Schema] = {"Error": _ERROR}
+
+    def field(self, field: FieldDescriptor) -> Schema:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            value = field.message_type.fields_by_name["value"]
+            return {"type": "object", "additionalProperties": self.single(value)}
+        if field.is_repeated:
+            return {"type": "array", "items": self.single(field)}
+        return self.single(field)
+
+    def single(self, field: FieldDescriptor) -> Schema:
+        if field.enum_type is not None:
+            return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
+        if field.message_type is not None:
+            return self.message_ref(field.message_type)
+        return dict(_SCALARS[field.type])
+
+    def message_ref(self, message: Descriptor) -> Schema:
+        if message.full_name in _WELL_KNOWN:
+            return dict(_WELL_KNOWN[message.full_name])
+        if message.full_name not in self.components:
+            self.components[message.full_name] = {}  # placeholder: recursion stops here
+            self.components[message.full_name] = self.object(message)
+        return {"$ref": f"#/components/schemas/{message.full_name}"}
+
+    def object(self, message: Descriptor, exclude: tuple[str, ...] = ()) -> Schema:
+        properties = {f.name: self.field(f) for f in message.fields if f.name not in exclude}
+        return {"type": "object", "properties": properties}
+
+
+def _operation(route: Route, schemas: _Schemas) -> Schema:
+    parameters: list[Schema] = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in route.path_params
+    ]
+    parameters += [
+        {"name": f.name, "in": "query", "required": False, "schema": schemas.field(f)}
+        for f in route.query_fields
+    ]
+    if "request_id" in route.request_type.fields_by_name:
+        parameters.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "Idempotency key (AIP-155), copied into request_id",
+                "schema": {"type": "string"},
+            }
+        )
+    operation: Schema = {
+        "operationId": route.method.name,
+        "tags": [route.method.containing_service.name],
+        "parameters": parameters,
+        "responses": {
+            "200": {
+                "description": "OK",
+                "content": {
+                    "application/json": {"schema": schemas.message_ref(route.response_type)}
+                },
+            },
+            "default": {
+                "description": "Error (AIP-193)",
+                "content": {"application/json": {"schema": ERROR_REF}},
+            },
+        },
+    }
+    if route.raw_body:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {}}},
+        }
+    elif route.body == "*":
+        schema = schemas.object(route.request_type, exclude=route.path_params)
+        operation["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": schema}},
+        }
+    elif route.body:
+        field = route.request_type.fields_by_name[route.body]
+        operation["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": schemas.field(field)}},
+        }
+    return operation
+
+
+def openapi_document(routes: list[Route], title: str, version: str) -> Schema:
+    schemas = _Schemas()
+    paths: dict[str, Schema] = {}
+    for route in routes:
+        paths.setdefault(route.path, {})[route.http_method.lower()] = _operation(route, schemas)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {"schemas": schemas.components},
+    }
