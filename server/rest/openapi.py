@@ -157,11 +157,61 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
     return operation
 
 
+# The shim's own routes, besides the contract's.
+OPERATIONAL_PATHS: dict[str, Schema] = {
+    "/health": {
+        "get": {
+            "operationId": "health",
+            "summary": "Serving state, from grpc.health.v1",
+            "responses": {
+                "200": {
+                    "description": "SERVING",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"status": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                "503": {"description": "not serving (database unreachable, shutting down)"},
+            },
+        }
+    },
+    "/metrics": {
+        "get": {
+            "operationId": "metrics",
+            "summary": "Prometheus metrics (text exposition format)",
+            "responses": {
+                "200": {
+                    "description": "metrics",
+                    "content": {"text/plain": {"schema": {"type": "string"}}},
+                }
+            },
+        }
+    },
+    "/openapi.json": {
+        "get": {
+            "operationId": "openapi",
+            "summary": "This document",
+            "responses": {
+                "200": {
+                    "description": "OpenAPI 3.1",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                }
+            },
+        }
+    },
+}
+
+
 def openapi_document(routes: list[Route], title: str, version: str) -> Schema:
     schemas = _Schemas()
     paths: dict[str, Schema] = {}
     for route in routes:
         paths.setdefault(route.path, {})[route.http_method.lower()] = _operation(route, schemas)
+    paths.update(OPERATIONAL_PATHS)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
