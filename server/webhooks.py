@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httpx
 
 from domain.usecases.deps import Deps
+from infra.currency import CldrCurrencyCatalog
 from infra.gateways.paypal_client import PayPalClient, base_url_for
+from infra.webhooks.paypal_events import paypal_event
 from infra.webhooks.paypal_signature import (
     PaypalApiVerifier,
     PaypalCertificateStore,
     PaypalLocalVerifier,
+    PaypalSignatureHeaders,
     PaypalVerifier,
 )
+from infra.webhooks.stripe_events import stripe_event
 from infra.webhooks.stripe_signature import StripeSignatureVerifier
 from server.config import Settings
 from server.servicers.webhooks import WebhookServicer
@@ -31,7 +35,20 @@ class WebhookComponents:
             settings.stripe_webhook_secrets(),
             tolerance_seconds=settings.stripe_webhook_tolerance_seconds,
         )
-        self.servicer = WebhookServicer(deps, stripe, self._paypal_verifier(settings))
+        currencies = CldrCurrencyCatalog()
+        paypal = self._paypal_verifier(settings)
+
+        async def stripe_signed(body: bytes, metadata: Mapping[str, str]) -> None:
+            stripe.verify(body, metadata.get("stripe-signature"))
+
+        async def paypal_signed(body: bytes, metadata: Mapping[str, str]) -> None:
+            await paypal.verify(body, PaypalSignatureHeaders.from_metadata(metadata))
+
+        self.servicer = WebhookServicer(
+            deps,
+            (stripe_signed, stripe_event),
+            (paypal_signed, lambda body: paypal_event(body, currencies)),
+        )
 
     def _paypal_verifier(self, settings: Settings) -> PaypalVerifier:
         webhook_id = settings.paypal_webhook_id or ""

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeAlias
 
 import grpc
 
 from domain.usecases.deps import Deps
 from domain.usecases.webhooks import apply_gateway_event
-from infra.currency import CldrCurrencyCatalog
-from infra.webhooks.paypal_events import paypal_event
-from infra.webhooks.paypal_signature import PaypalSignatureHeaders, PaypalVerifier
-from infra.webhooks.stripe_events import stripe_event
-from infra.webhooks.stripe_signature import StripeSignatureVerifier
+from domain.webhooks import GatewayEvent
 from payments.v1 import webhook_service_pb2 as pb
 from payments.v1 import webhook_service_pb2_grpc
 
 Context: TypeAlias = grpc.aio.ServicerContext
+# A gateway's JSON body -> the event it reports (infra/webhooks/*_events.py).
+EventParser: TypeAlias = Callable[[bytes], GatewayEvent]
+# Raises the domain's WebhookSignatureInvalid unless the body is signed by the gateway; gets
+# the call's metadata (lower-case header names).
+SignatureCheck: TypeAlias = Callable[[bytes, Mapping[str, str]], Awaitable[None]]
 
 
 def _metadata(context: Context) -> dict[str, str]:
@@ -32,27 +33,26 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):
     def __init__(
         self,
         deps: Callable[[], Deps],
-        stripe: StripeSignatureVerifier,
-        paypal: PaypalVerifier,
+        stripe: tuple[SignatureCheck, EventParser],
+        paypal: tuple[SignatureCheck, EventParser],
     ) -> None:
         self._deps = deps
-        self._stripe = stripe
-        self._paypal = paypal
-        self._currencies = CldrCurrencyCatalog()
+        self._stripe_signed, self._stripe_event = stripe
+        self._paypal_signed, self._paypal_event = paypal
 
     async def HandleStripeWebhook(
         self, request: pb.HandleStripeWebhookRequest, context: Context
     ) -> pb.HandleStripeWebhookResponse:
         body = request.body.data
         # Verify before parsing: nothing of an unsigned body is read, stored or logged.
-        self._stripe.verify(body, _metadata(context).get("stripe-signature"))
-        result = await apply_gateway_event(stripe_event(body), self._deps())
+        await self._stripe_signed(body, _metadata(context))
+        result = await apply_gateway_event(self._stripe_event(body), self._deps())
         return pb.HandleStripeWebhookResponse(event_id=result.event_id, processed=result.processed)
 
     async def HandlePaypalWebhook(
         self, request: pb.HandlePaypalWebhookRequest, context: Context
     ) -> pb.HandlePaypalWebhookResponse:
         body = request.body.data
-        await self._paypal.verify(body, PaypalSignatureHeaders.from_metadata(_metadata(context)))
-        result = await apply_gateway_event(paypal_event(body, self._currencies), self._deps())
+        await self._paypal_signed(body, _metadata(context))
+        result = await apply_gateway_event(self._paypal_event(body), self._deps())
         return pb.HandlePaypalWebhookResponse(event_id=result.event_id, processed=result.processed)
