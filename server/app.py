@@ -31,6 +31,7 @@ from infra.db.engine import make_engine
 from infra.db.idempotency import SqlIdempotencyStore
 from infra.db.uow import SqlUnitOfWork
 from infra.gateways.directory import RoutedGatewayDirectory
+from infra.messaging.relay import OutboxRelay
 from infra.system import SystemClock, UuidGenerator
 from payments.v1 import (
     payment_method_service_pb2,
@@ -46,7 +47,14 @@ from server.gateways import build_gateways, close_gateways
 from server.health import ComponentHealthWatcher, DatabaseHealthWatcher
 from server.idempotency import IdempotencyInterceptor
 from server.interceptors import RequestInterceptor
-from server.jobs import PeriodicJob, idempotency_purge_job, reconciler_job, retry_job
+from server.jobs import (
+    PeriodicJob,
+    idempotency_purge_job,
+    outbox_purge_job,
+    reconciler_job,
+    retry_job,
+)
+from server.messaging import build_outbox_relay
 from server.metrics import MetricsInterceptor, ServiceMetrics
 from server.rest.app import RestShim
 from server.rest.routes import build_routes, contract_services
@@ -83,6 +91,8 @@ class PaymentApplication:
         self.gateways: dict[GatewayName, PaymentGateway] = dict(gateways or {})
         self._own_gateways = gateways is None
         self._jobs: list[PeriodicJob] = []
+        # Publishes the outbox to Kafka; None when KAFKA_BROKERS is unset (events wait).
+        self.relay: OutboxRelay | None = None
         self.engine: AsyncEngine | None = None
         self._health_engine: AsyncEngine | None = None
         self.deps: Callable[[], Deps] | None = None
@@ -199,7 +209,7 @@ class PaymentApplication:
         self.rest = RestShim(
             build_routes(contract_services()),
             self.metrics,
-            lambda: self.metrics.refresh_payments(self.engine),
+            lambda: self.metrics.refresh(self.engine),
         )
         settings = self.settings
         await self.rest.start(settings.grpc_host, settings.app_port, self.grpc_port)
@@ -247,6 +257,18 @@ class PaymentApplication:
                 settings.idempotency_purge_interval_seconds,
             ),
         ]
+        if settings.kafka_configured:
+            assert self.engine is not None
+            self.relay = build_outbox_relay(settings, self.engine, self.metrics)
+            self._jobs.append(
+                outbox_purge_job(
+                    self.relay,
+                    SystemClock(),
+                    timedelta(hours=settings.outbox_retention_hours),
+                    settings.idempotency_purge_interval_seconds,
+                )
+            )
+            self.relay.start()
         for job in self._jobs:
             job.start()
 
@@ -256,6 +278,8 @@ class PaymentApplication:
         await self.health.enter_graceful_shutdown()
         for job in self._jobs:
             await job.stop()
+        if self.relay is not None:  # closes its producer
+            await self.relay.stop()
         if self._watcher is not None:
             await self._watcher.stop()
         if self._redis_watcher is not None:

@@ -1,7 +1,7 @@
 """The `payment-service` command.
 
-payment-service serve [--migrate]   run the gRPC server (embedded PostgreSQL and Redis when
-                                    none is configured, outside production)
+payment-service serve [--migrate]   run the gRPC server (embedded PostgreSQL, Redis and Kafka
+                                    when none is configured, outside production)
 payment-service migrate             apply database migrations and exit
 payment-service check-config        validate the environment and exit
 """
@@ -89,6 +89,24 @@ def resolve_redis(settings: Settings) -> tuple[str | None, str]:
     return url, f"embedded Redis in {settings.embedded_data_dir / 'redis'}"
 
 
+def resolve_kafka(settings: Settings) -> tuple[Settings, str]:
+    """(settings with KAFKA_BROKERS, human description). Without Kafka the outbox keeps the
+    events until a relay publishes them: in production or staging the service runs without."""
+    if settings.kafka_configured:
+        return settings, f"configured Kafka at {','.join(settings.kafka_broker_list())}"
+    if settings.app_env in (AppEnv.PRODUCTION, AppEnv.STAGING):
+        log.warning("KAFKA_BROKERS is not set: events wait in the outbox, unpublished")
+        return settings, "none (KAFKA_BROKERS not set): events wait in the outbox"
+    from server.embedded import start_embedded_kafka
+
+    brokers = start_embedded_kafka()
+    # Tansu has no idempotent producer (InitProducerId).
+    embedded = settings.model_copy(
+        update={"kafka_brokers": brokers, "kafka_enable_idempotence": False}
+    )
+    return embedded, f"embedded Kafka (Tansu, in memory) at {brokers}"
+
+
 def describe_redis_url(url: str) -> str:
     """Where a Redis URL points, without its credentials."""
     parsed = urlparse(url)
@@ -99,7 +117,13 @@ def describe_redis_url(url: str) -> str:
 
 
 def banner(
-    settings: Settings, port: int, database: str, redis: str = "none", rest_port: int | None = None
+    settings: Settings,
+    port: int,
+    database: str,
+    redis: str = "none",
+    rest_port: int | None = None,
+    *,
+    kafka: str = "none",
 ) -> str:
     host = "127.0.0.1" if settings.grpc_host in ("0.0.0.0", "::", "[::]") else settings.grpc_host  # noqa: S104
     target = f"{host}:{port}"
@@ -118,6 +142,7 @@ def banner(
             f"  health    grpcurl -plaintext {target} grpc.health.v1.Health/Check",
             f"  database  {database}",
             f"  redis     {redis}",
+            f"  kafka     {kafka}  (topic {settings.kafka_topic_payment_events})",
             f"  REST      {rest}/api/v1/  (OpenAPI: {rest}/openapi.json)",
             f"  ops       {rest}/health  {rest}/metrics",
             "  try:",
@@ -132,12 +157,14 @@ async def serve(
     database: str,
     redis_url: str | None = None,
     redis: str = "none",
+    *,
+    kafka: str = "none",
 ) -> None:
     from server.app import PaymentApplication
 
     app = PaymentApplication(settings, database_url, redis_url=redis_url)
     await app.start()
-    print(banner(settings, app.grpc_port, database, redis, app.rest_port), flush=True)
+    print(banner(settings, app.grpc_port, database, redis, app.rest_port, kafka=kafka), flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -169,11 +196,12 @@ def main(argv: list[str] | None = None) -> None:
         log.info("database migrated to head")
     if args.command == "serve":
         redis_url, redis = resolve_redis(settings)
+        settings, kafka = resolve_kafka(settings)
         with contextlib.suppress(ImportError):
             import uvloop
 
             uvloop.install()
-        asyncio.run(serve(settings, url, database, redis_url, redis))
+        asyncio.run(serve(settings, url, database, redis_url, redis, kafka=kafka))
 
 
 if __name__ == "__main__":

@@ -102,6 +102,22 @@ class Settings(BaseSettings):
     # Hosts certificates may come from, comma-separated; ".paypal.com" allows its subdomains.
     paypal_cert_hosts: str = ".paypal.com"
 
+    # Kafka: KAFKA_BROKERS is a comma-separated bootstrap list. Unset: no Kafka, the outbox
+    # relay does not run and events wait in the outbox (`make run` starts an embedded broker
+    # outside staging/production).
+    kafka_brokers: str | None = None
+    kafka_topic_payment_events: Annotated[str, Field(min_length=1)] = "payment.events"
+    kafka_topic_order_events: Annotated[str, Field(min_length=1)] = "order.events"
+    kafka_group_id: Annotated[str, Field(min_length=1)] = "payment-service"
+    kafka_client_id: Annotated[str, Field(min_length=1)] = "payment-service"
+    # Off only for brokers without InitProducerId (the embedded Tansu broker).
+    kafka_enable_idempotence: bool = True
+    # The outbox relay: how often it looks for unpublished events when idle, and how long
+    # published rows are kept before they are purged.
+    outbox_poll_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
+    outbox_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
+    outbox_retention_hours: Annotated[float, Field(gt=0)] = 72.0
+
     default_gateway: GatewayName = GatewayName.SIMULATOR
     # The routing table as JSON, or a file holding it (see server/routing_config.py);
     # neither: every payment goes to DEFAULT_GATEWAY.
@@ -230,3 +246,10 @@ class Settings(BaseSettings):
         credentials = f":{quote(password, safe='')}@" if password else ""
         host = f"[{self.redis_host}]" if ":" in self.redis_host else self.redis_host  # IPv6
         return f"redis://{credentials}{host}:{self.redis_port}/{self.redis_db}"
+
+    @property
+    def kafka_configured(self) -> bool:
+        return bool(self.kafka_brokers and self.kafka_brokers.strip())
+
+    def kafka_broker_list(self) -> list[str]:
+        return [part.strip() for part in (self.kafka_brokers or "").split(",") if part.strip()]

@@ -14,6 +14,7 @@ from domain.ports import Clock
 from domain.usecases.reconcile import Reconciler
 from domain.usecases.retry_worker import RetryWorker
 from infra.db.idempotency import SqlIdempotencyStore
+from infra.messaging.relay import OutboxRelay
 
 log = logging.getLogger("payments.jobs")
 
@@ -69,3 +70,13 @@ def idempotency_purge_job(
         return f"purged {purged} idempotency keys" if purged else ""
 
     return PeriodicJob("idempotency-purge", interval, run)
+
+
+def outbox_purge_job(
+    relay: OutboxRelay, clock: Clock, retention: timedelta, interval: float
+) -> PeriodicJob:
+    async def run() -> str:
+        purged = await relay.purge(clock.now() - retention)
+        return f"purged {purged} published outbox events" if purged else ""
+
+    return PeriodicJob("outbox-purge", interval, run)

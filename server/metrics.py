@@ -21,6 +21,11 @@ Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 # Payments by status are counted in PostgreSQL at scrape time: exact across replicas and
 # restarts, and a GROUP BY over an indexed column is cheap at scrape intervals.
 _PAYMENTS_BY_STATUS = text("SELECT status, count(*) FROM payments GROUP BY status")
+# The outbox backlog (served by the partial index on unpublished rows).
+_OUTBOX_BACKLOG = text(
+    "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+    "FROM outbox WHERE published_at IS NULL"
+)
 
 
 class ServiceMetrics:
@@ -51,6 +56,37 @@ class ServiceMetrics:
             ["gateway", "operation", "outcome"],
             registry=r,
         )
+
+        self.outbox_backlog = Gauge(
+            "payments_outbox_backlog",
+            "Events in the outbox not yet published to Kafka (from the database)",
+            registry=r,
+        )
+        self.outbox_lag = Gauge(
+            "payments_outbox_lag_seconds",
+            "Age of the oldest unpublished outbox event (0 when none)",
+            registry=r,
+        )
+        self.outbox_published = Counter(
+            "payments_outbox_published", "Outbox events published by this process", registry=r
+        )
+
+    async def refresh(self, engine: AsyncEngine | None) -> None:
+        await self.refresh_payments(engine)
+        await self.refresh_outbox(engine)
+
+    async def refresh_outbox(self, engine: AsyncEngine | None) -> None:
+        """Best effort, like refresh_payments."""
+        if engine is None:
+            return
+        try:
+            async with asyncio.timeout(5), engine.connect() as conn:
+                count, age = (await conn.execute(_OUTBOX_BACKLOG)).one()
+        except Exception as exc:  # a scrape must not fail because the database does
+            log.warning("outbox backlog not refreshed: %s", type(exc).__name__)
+            return
+        self.outbox_backlog.set(count)
+        self.outbox_lag.set(max(float(age), 0.0))
 
     async def refresh_payments(self, engine: AsyncEngine | None) -> None:
         """Best effort: with the database unreachable the last counts stay."""

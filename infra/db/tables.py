@@ -197,6 +197,13 @@ outbox = Table(
         "created_at",
         postgresql_where=text("published_at IS NULL"),
     ),
+    # The relay keeps one order's events in order by looking at its unpublished ones.
+    Index(
+        "ix_outbox_unpublished_by_key",
+        "message_key",
+        "created_at",
+        postgresql_where=text("published_at IS NULL"),
+    ),
 )
 
 # Idempotency keys (request_id), scoped per caller and method. The primary key is what makes

@@ -1,0 +1,1 @@
+"""Kafka: the transactional outbox relay."""

@@ -1,0 +1,233 @@
+"""The transactional outbox relay: publishes committed outbox rows to Kafka and marks them.
+
+One round, in one transaction: lock a batch of unpublished rows (FOR UPDATE SKIP LOCKED, so
+several replicas share the work without taking the same row), produce each (key = order id,
+CloudEvents binary-mode headers, acks=all), mark the acknowledged ones published, commit.
+A broker error leaves the unacknowledged rows unpublished; they go out in a later round
+(at-least-once: a row whose ack was lost may be published twice, with the same event id).
+
+Per-key order: a row is only sent once every earlier unpublished row of its key is in the same
+batch, and one key's rows are sent one after the other, each awaiting its ack. So a later event
+of an order never overtakes an earlier one, even across replicas or after an outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from infra.db.tables import outbox
+
+log = logging.getLogger("payments.outbox")
+
+_T = outbox.c
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    id: str
+    event_type: str
+    message_key: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+# Renders the published message value of a row (the wire format lives with the contract).
+Render = Callable[[OutboxMessage], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaProducerConfig:
+    brokers: Sequence[str]
+    client_id: str
+    enable_idempotence: bool = True
+    request_timeout_ms: int = 10_000
+
+
+def cloudevents_headers(message: OutboxMessage, source: str) -> list[tuple[str, bytes]]:
+    """CloudEvents 1.0 Kafka binary mode: the attributes as ce_* headers, the data as value."""
+    moment = message.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", message.id.encode()),
+        ("ce_type", message.event_type.encode()),
+        ("ce_source", source.encode()),
+        ("ce_time", moment.encode()),
+        ("ce_subject", str(message.payload.get("paymentId", "")).encode()),
+        ("content-type", b"application/json"),
+    ]
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        producer: KafkaProducerConfig,
+        *,
+        topic: str,
+        render: Render,
+        source: str,
+        batch_size: int = 200,
+        poll_interval: float = 0.5,
+        max_backoff: float = 10.0,
+        send_timeout: float = 15.0,
+        on_published: Callable[[int], None] | None = None,
+    ) -> None:
+        self._engine = engine
+        self._config = producer
+        self._topic = topic
+        self._render = render
+        self._source = source
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._max_backoff = max_backoff
+        self._send_timeout = send_timeout
+        self._on_published = on_published or (lambda _n: None)
+        self._producer: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def _started_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            c = self._config
+            producer = AIOKafkaProducer(
+                bootstrap_servers=list(c.brokers),
+                client_id=c.client_id,
+                acks="all",
+                enable_idempotence=c.enable_idempotence,
+                request_timeout_ms=c.request_timeout_ms,
+            )
+            try:
+                await producer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def publish_once(self) -> int:
+        """One round; returns how many rows it published. Raises on a broker error (after
+        marking what was acknowledged)."""
+        producer = await self._started_producer()
+        async with self._engine.begin() as conn:
+            batch = await self._lock_batch(conn)
+            if not batch:
+                return 0
+            chains: dict[str, list[OutboxMessage]] = {}
+            for message in batch:
+                chains.setdefault(message.message_key, []).append(message)
+            acked: list[str] = []
+            results = await asyncio.gather(
+                *(self._send_chain(producer, chain, acked) for chain in chains.values()),
+                return_exceptions=True,
+            )
+            if acked:
+                await conn.execute(
+                    update(outbox).where(_T.id.in_(acked)).values(published_at=func.now())
+                )
+        self._on_published(len(acked))
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return len(acked)
+
+    async def _lock_batch(self, conn: AsyncConnection) -> list[OutboxMessage]:
+        rows = (
+            await conn.execute(
+                select(_T.id, _T.event_type, _T.message_key, _T.payload, _T.created_at)
+                .where(_T.published_at.is_(None))
+                .order_by(_T.created_at, _T.id)
+                .limit(self._batch_size)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        batch = [
+            OutboxMessage(r.id, r.event_type, r.message_key, r.payload, r.created_at) for r in rows
+        ]
+        if not batch:
+            return []
+        return await self._heads_of_keys(conn, batch)
+
+    @staticmethod
+    async def _heads_of_keys(
+        conn: AsyncConnection, batch: list[OutboxMessage]
+    ) -> list[OutboxMessage]:
+        """Drops the rows of a key that come after an unpublished row of that key which is
+        not in this batch (another relay holds it, or it fell outside the batch)."""
+        mine = {m.id for m in batch}
+        pending = (
+            await conn.execute(
+                select(_T.id, _T.message_key)
+                .where(
+                    _T.published_at.is_(None), _T.message_key.in_({m.message_key for m in batch})
+                )
+                .order_by(_T.created_at, _T.id)
+            )
+        ).all()
+        blocked: set[str] = set()
+        allowed: set[str] = set()
+        for row in pending:
+            if row.message_key in blocked:
+                continue
+            if row.id in mine:
+                allowed.add(row.id)
+            else:
+                blocked.add(row.message_key)
+        return [m for m in batch if m.id in allowed]
+
+    async def _send_chain(
+        self, producer: AIOKafkaProducer, chain: list[OutboxMessage], acked: list[str]
+    ) -> None:
+        for message in chain:
+            async with asyncio.timeout(self._send_timeout):
+                await producer.send_and_wait(
+                    self._topic,
+                    self._render(message),
+                    key=message.message_key.encode(),
+                    headers=cloudevents_headers(message, self._source),
+                )
+            acked.append(message.id)
+
+    async def purge(self, published_before: datetime) -> int:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(delete(outbox).where(_T.published_at < published_before))
+        return int(result.rowcount)
+
+    async def run(self) -> None:
+        """Publishes until cancelled: again at once after a full batch, after the poll
+        interval when idle, with exponential backoff while the broker or database fails."""
+        backoff = self._poll_interval
+        while True:
+            try:
+                published = await self.publish_once()
+            except Exception as exc:
+                log.warning("outbox relay: %s; retrying in %.1fs", type(exc).__name__, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            backoff = self._poll_interval
+            if published < self._batch_size:
+                await asyncio.sleep(self._poll_interval)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            with contextlib.suppress(Exception):
+                await producer.stop()
