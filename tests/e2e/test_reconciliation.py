@@ -49,7 +49,7 @@ class Faulty:
 async def faulty(database_url: str) -> AsyncIterator[Faulty]:
     simulator = SimulatorGateway()
     application = PaymentApplication(
-        settings_for_tests(gateway_timeout_seconds=0.5, reconcile_after_seconds=3600),
+        settings_for_tests(gateway_timeout_seconds=2.0, reconcile_after_seconds=3600),
         database_url,
         gateways={GatewayName.SIMULATOR: simulator},
     )
@@ -115,8 +115,8 @@ async def test_unreachable_gateway_changes_nothing(faulty: Faulty) -> None:
 
 async def test_a_slow_gateway_times_out_into_an_unknown_outcome(faulty: Faulty) -> None:
     pid = await faulty.authorized()
-    # Longer than GATEWAY_TIMEOUT_SECONDS (0.5 s) of this server.
-    faulty.simulator._half_latency = 0.4
+    # Longer than GATEWAY_TIMEOUT_SECONDS (2 s) of this server.
+    faulty.simulator._half_latency = 1.5
     try:
         error = await rpc_error(
             faulty.stub.CapturePayment(pb.CapturePaymentRequest(payment_id=pid))
