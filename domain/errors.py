@@ -89,6 +89,13 @@ class WebhookPayloadInvalid(DomainError):
     kind = ErrorKind.INVALID_ARGUMENT
 
 
+class InvalidOrderEvent(DomainError):
+    """A consumed order event that can never be processed (malformed, poison)."""
+
+    reason = "INVALID_ORDER_EVENT"
+    kind = ErrorKind.INVALID_ARGUMENT
+
+
 # --- not found -----------------------------------------------------------------------------
 class PaymentNotFound(DomainError):
     reason = "PAYMENT_NOT_FOUND"

@@ -69,6 +69,9 @@ class PaymentMethodRepository(Protocol):
     async def lock_user(self, user_id: str) -> list[PaymentMethod]:
         """Locks and returns the user's live methods, serialising default changes."""
 
+    async def default_for_user(self, user_id: str) -> PaymentMethod | None:
+        """The user's live default method, None when there is none."""
+
     async def save(self, method: PaymentMethod) -> None: ...
 
 
@@ -87,6 +90,15 @@ class WebhookEventLog(Protocol):
     async def record(self, receipt: WebhookReceipt) -> bool:
         """Stores the receipt in the current transaction; False when (gateway, event id) was
         recorded before (a database constraint decides, also between concurrent deliveries)."""
+
+
+class ConsumedEventLog(Protocol):
+    """The inbox: ids of events consumed from other services, so a redelivery is a no-op."""
+
+    async def seen(self, event_id: str) -> bool: ...
+
+    async def record(self, event_id: str, topic: str, received_at: datetime) -> bool:
+        """Stores the id in the current transaction; False when it was recorded before."""
 
 
 class DisputeRepository(Protocol):
@@ -128,6 +140,9 @@ class UnitOfWork(Protocol):
 
     @property
     def disputes(self) -> DisputeRepository: ...
+
+    @property
+    def consumed_events(self) -> ConsumedEventLog: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

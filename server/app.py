@@ -31,6 +31,7 @@ from infra.db.engine import make_engine
 from infra.db.idempotency import SqlIdempotencyStore
 from infra.db.uow import SqlUnitOfWork
 from infra.gateways.directory import RoutedGatewayDirectory
+from infra.messaging.consumer import OrderEventsConsumer
 from infra.messaging.relay import OutboxRelay
 from infra.system import SystemClock, UuidGenerator
 from payments.v1 import (
@@ -54,7 +55,7 @@ from server.jobs import (
     reconciler_job,
     retry_job,
 )
-from server.messaging import build_outbox_relay
+from server.messaging import build_order_consumer, build_outbox_relay
 from server.metrics import MetricsInterceptor, ServiceMetrics
 from server.rest.app import RestShim
 from server.rest.routes import build_routes, contract_services
@@ -93,6 +94,8 @@ class PaymentApplication:
         self._jobs: list[PeriodicJob] = []
         # Publishes the outbox to Kafka; None when KAFKA_BROKERS is unset (events wait).
         self.relay: OutboxRelay | None = None
+        # Consumes order.events (same condition as the relay).
+        self.order_consumer: OrderEventsConsumer | None = None
         self.engine: AsyncEngine | None = None
         self._health_engine: AsyncEngine | None = None
         self.deps: Callable[[], Deps] | None = None
@@ -269,6 +272,8 @@ class PaymentApplication:
                 )
             )
             self.relay.start()
+            self.order_consumer = build_order_consumer(settings, deps)
+            self.order_consumer.start()
         for job in self._jobs:
             job.start()
 
@@ -278,6 +283,8 @@ class PaymentApplication:
         await self.health.enter_graceful_shutdown()
         for job in self._jobs:
             await job.stop()
+        if self.order_consumer is not None:  # before the engine: it may be mid-event
+            await self.order_consumer.stop()
         if self.relay is not None:  # closes its producer
             await self.relay.stop()
         if self._watcher is not None:

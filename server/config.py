@@ -117,6 +117,9 @@ class Settings(BaseSettings):
     outbox_poll_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
     outbox_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
     outbox_retention_hours: Annotated[float, Field(gt=0)] = 72.0
+    # The order events consumer (runs with the relay when KAFKA_BROKERS is set): capture the
+    # payment of an order.confirmed right after authorizing it.
+    auto_capture: bool = False
 
     default_gateway: GatewayName = GatewayName.SIMULATOR
     # The routing table as JSON, or a file holding it (see server/routing_config.py);

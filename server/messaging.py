@@ -1,10 +1,22 @@
-"""Builds the outbox relay from the settings: Kafka producer options and the wire format."""
+"""Builds the outbox relay (Kafka producer options, the wire format) and the order events
+consumer from the settings."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.usecases.deps import Deps
+from domain.usecases.order_events import (
+    ORDER_CANCELLED,
+    ORDER_CONFIRMED,
+    handle_order_cancelled,
+    handle_order_confirmed,
+)
 from infra.currency import CldrCurrencyCatalog
+from infra.messaging.consumer import Handler, KafkaConsumerConfig, OrderEventsConsumer
 from infra.messaging.relay import KafkaProducerConfig, OutboxMessage, OutboxRelay
 from server.config import Settings
 from server.events_wire import render_event
@@ -33,4 +45,27 @@ def build_outbox_relay(
         poll_interval=settings.outbox_poll_interval_seconds,
         max_backoff=5.0,
         on_published=metrics.outbox_published.inc,
+    )
+
+
+def build_order_consumer(settings: Settings, deps: Callable[[], Deps]) -> OrderEventsConsumer:
+    topic = settings.kafka_topic_order_events
+
+    async def confirmed(event: Mapping[str, Any]) -> object:
+        return await handle_order_confirmed(event, deps(), settings.auto_capture, topic=topic)
+
+    async def cancelled(event: Mapping[str, Any]) -> object:
+        return await handle_order_cancelled(event, deps(), topic=topic)
+
+    handlers: dict[str, Handler] = {ORDER_CONFIRMED: confirmed, ORDER_CANCELLED: cancelled}
+    return OrderEventsConsumer(
+        KafkaConsumerConfig(
+            brokers=settings.kafka_broker_list(),
+            group_id=settings.kafka_group_id,
+            client_id=settings.kafka_client_id,
+            enable_idempotence=settings.kafka_enable_idempotence,
+        ),
+        topic=topic,
+        handlers=handlers,
+        max_backoff=5.0,
     )

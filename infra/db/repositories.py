@@ -249,6 +249,22 @@ class SqlPaymentMethodRepository:
         ).mappings()
         return [mappers.method_from_row(row) for row in rows]
 
+    async def default_for_user(self, user_id: str) -> PaymentMethod | None:
+        row = (
+            (
+                await self._conn.execute(
+                    select(payment_methods).where(
+                        payment_methods.c.user_id == user_id,
+                        payment_methods.c.deleted_at.is_(None),
+                        payment_methods.c.is_default.is_(True),
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else mappers.method_from_row(row)
+
     async def save(self, method: PaymentMethod) -> None:
         values = mappers.method_to_row(method)
         del values["id"]

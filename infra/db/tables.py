@@ -256,6 +256,16 @@ webhook_events = Table(
     Index("ix_webhook_events_payment", "payment_id"),
 )
 
+# The inbox: events consumed from other services (order.events), by their event id. A
+# redelivered event whose id is here has had its effect already.
+consumed_events = Table(
+    "consumed_events",
+    metadata,
+    Column("event_id", String(255), primary_key=True),
+    Column("topic", String(255), nullable=False),
+    _ts("received_at", nullable=False),
+)
+
 # Chargebacks, one row per gateway dispute.
 disputes = Table(
     "disputes",

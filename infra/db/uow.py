@@ -15,7 +15,7 @@ from infra.db.repositories import (
     SqlRefundRepository,
 )
 from infra.db.retries import SqlRetrySchedule
-from infra.db.webhooks import SqlDisputeRepository, SqlWebhookEventLog
+from infra.db.webhooks import SqlConsumedEventLog, SqlDisputeRepository, SqlWebhookEventLog
 
 
 class SqlUnitOfWork:
@@ -29,6 +29,7 @@ class SqlUnitOfWork:
     retries: SqlRetrySchedule
     webhook_events: SqlWebhookEventLog
     disputes: SqlDisputeRepository
+    consumed_events: SqlConsumedEventLog
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -53,6 +54,7 @@ class SqlUnitOfWork:
         self.retries = SqlRetrySchedule(self._conn)
         self.webhook_events = SqlWebhookEventLog(self._conn)
         self.disputes = SqlDisputeRepository(self._conn)
+        self.consumed_events = SqlConsumedEventLog(self._conn)
         return self
 
     async def __aexit__(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
@@ -12,7 +13,7 @@ from domain.dispute import Dispute, DisputeStatus
 from domain.enums import GatewayName
 from domain.money import Money
 from domain.webhooks import WebhookReceipt
-from infra.db.tables import disputes, webhook_events
+from infra.db.tables import consumed_events, disputes, webhook_events
 
 
 class SqlWebhookEventLog:
@@ -35,6 +36,24 @@ class SqlWebhookEventLog:
                 index_elements=[webhook_events.c.gateway, webhook_events.c.event_id]
             )
             .returning(webhook_events.c.event_id)
+        )
+        return (await self._conn.execute(statement)).first() is not None
+
+
+class SqlConsumedEventLog:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    async def seen(self, event_id: str) -> bool:
+        statement = select(consumed_events.c.event_id).where(consumed_events.c.event_id == event_id)
+        return (await self._conn.execute(statement)).first() is not None
+
+    async def record(self, event_id: str, topic: str, received_at: datetime) -> bool:
+        statement = (
+            insert(consumed_events)
+            .values(event_id=event_id[:255], topic=topic[:255], received_at=received_at)
+            .on_conflict_do_nothing(index_elements=[consumed_events.c.event_id])
+            .returning(consumed_events.c.event_id)
         )
         return (await self._conn.execute(statement)).first() is not None
 

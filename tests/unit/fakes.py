@@ -127,6 +127,8 @@ class InMemoryDatabase:
     # "GATEWAY/event id" -> the receipt (the primary key of webhook_events).
     webhook_events: dict[str, WebhookReceipt] = field(default_factory=dict)
     disputes: dict[str, Dispute] = field(default_factory=dict)
+    # event id -> topic (the inbox, consumed_events)
+    consumed_events: dict[str, str] = field(default_factory=dict)
 
 
 def _paginate(items: Iterable[T], page: PageRequest, key: Callable[[T], Cursor]) -> Page[T]:
@@ -284,6 +286,12 @@ class FakePaymentMethodRepository(_Repository):
         )
         return copy.deepcopy(rows)
 
+    async def default_for_user(self, user_id: str) -> PaymentMethod | None:
+        for method in self._live():
+            if method.user_id == user_id and method.is_default:
+                return copy.deepcopy(method)
+        return None
+
     async def save(self, method: PaymentMethod) -> None:
         if self._row(method.id) is None:
             raise PaymentMethodNotFound(
@@ -326,6 +334,19 @@ class FakeWebhookEventLog(_Repository):
         if self._row(key) is not None:
             return False
         self._write(key, receipt)
+        return True
+
+
+class FakeConsumedEventLog(_Repository):
+    table = "consumed_events"
+
+    async def seen(self, event_id: str) -> bool:
+        return self._row(event_id) is not None
+
+    async def record(self, event_id: str, topic: str, received_at: datetime) -> bool:
+        if self._row(event_id) is not None:
+            return False
+        self._write(event_id, topic)
         return True
 
 
@@ -375,6 +396,7 @@ class FakeUnitOfWork:
         self._retries = FakeRetrySchedule(self)
         self._webhook_events = FakeWebhookEventLog(self)
         self._disputes = FakeDisputeRepository(self)
+        self._consumed_events = FakeConsumedEventLog(self)
 
     # Repositories only exist inside a transaction, as with a real session.
     @property
@@ -411,6 +433,11 @@ class FakeUnitOfWork:
     def disputes(self) -> FakeDisputeRepository:
         self._require_active()
         return self._disputes
+
+    @property
+    def consumed_events(self) -> FakeConsumedEventLog:
+        self._require_active()
+        return self._consumed_events
 
     @property
     def active(self) -> bool:

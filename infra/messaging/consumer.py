@@ -1,0 +1,217 @@
+"""The order events consumer: reads `order.events` in a consumer group and hands each known
+event to its handler, committing the offset only once the handler's effect is committed.
+
+- The event type comes from the CloudEvents `ce_type` header, else the JSON `type` or
+  `eventType` field. Types without a handler are skipped (their offset committed).
+- Poison (undecodable JSON, no type, a handler's permanent error): the record goes to
+  `<topic>.dlq` with its key, its headers and `error`/`error_type` headers, then the offset is
+  committed and consumption goes on.
+- Transient failures (database or gateway down, a retryable domain error): the same record is
+  retried with exponential backoff (the consumer seeks back to it, so it keeps polling and
+  stays in its group); its offset is not committed meanwhile, nothing after it on that
+  partition is processed before it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord, TopicPartition
+
+from domain.errors import DomainError
+
+log = logging.getLogger("payments.consumer")
+
+# Gets the decoded JSON object (numbers with a fraction as Decimal).
+Handler = Callable[[Mapping[str, Any]], Awaitable[object]]
+
+
+class PoisonMessage(Exception):
+    """The record can never be processed."""
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, DomainError):
+        return error.retryable
+    return isinstance(error, OSError | TimeoutError)
+
+
+def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode("utf-8", errors="replace")
+    return None
+
+
+def decode(record: ConsumerRecord[bytes, bytes]) -> tuple[str, dict[str, Any]]:
+    """(event type, JSON object). Raises PoisonMessage."""
+    try:
+        body = json.loads(record.value or b"", parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PoisonMessage(f"not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise PoisonMessage("the value is not a JSON object")
+    event_type = _header(record, "ce_type") or body.get("type") or body.get("eventType")
+    if not isinstance(event_type, str) or not event_type:
+        raise PoisonMessage("no event type (ce_type header, type or eventType field)")
+    return event_type, body
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaConsumerConfig:
+    brokers: Sequence[str]
+    group_id: str
+    client_id: str
+    enable_idempotence: bool = True
+    request_timeout_ms: int = 10_000
+
+
+class OrderEventsConsumer:
+    def __init__(
+        self,
+        config: KafkaConsumerConfig,
+        *,
+        topic: str,
+        handlers: Mapping[str, Handler],
+        retry_base: float = 0.2,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self._config = config
+        self._topic = topic
+        self.dlq_topic = f"{topic}.dlq"
+        self._handlers = dict(handlers)
+        self._retry_base = retry_base
+        self._max_backoff = max_backoff
+        self._consumer: AIOKafkaConsumer | None = None
+        self._producer: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def _connect(self) -> tuple[AIOKafkaConsumer, AIOKafkaProducer]:
+        c = self._config
+        if self._consumer is None:
+            consumer = AIOKafkaConsumer(
+                self._topic,
+                bootstrap_servers=list(c.brokers),
+                group_id=c.group_id,
+                client_id=c.client_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                request_timeout_ms=c.request_timeout_ms,
+            )
+            try:
+                await consumer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+                raise
+            self._consumer = consumer
+        if self._producer is None:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=list(c.brokers),
+                client_id=c.client_id,
+                acks="all",
+                enable_idempotence=c.enable_idempotence,
+                request_timeout_ms=c.request_timeout_ms,
+            )
+            try:
+                await producer.start()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                raise
+            self._producer = producer
+        return self._consumer, self._producer
+
+    async def _dead_letter(
+        self, producer: AIOKafkaProducer, record: ConsumerRecord[bytes, bytes], error: BaseException
+    ) -> None:
+        headers = [
+            *(record.headers or ()),
+            ("error", str(error)[:1000].encode()),
+            ("error_type", type(error).__name__.encode()),
+            ("original_topic", record.topic.encode()),
+            ("original_partition", str(record.partition).encode()),
+            ("original_offset", str(record.offset).encode()),
+        ]
+        await producer.send_and_wait(
+            self.dlq_topic, record.value, key=record.key, headers=list(headers)
+        )
+        log.warning(
+            "order events: %s-%d@%d to %s: %s",
+            record.topic, record.partition, record.offset, self.dlq_topic, error,
+        )  # fmt: skip
+
+    async def handle(
+        self, producer: AIOKafkaProducer, record: ConsumerRecord[bytes, bytes]
+    ) -> None:
+        """Processes one record to its end: handled, skipped or dead-lettered. Raises the
+        transient error when it should be retried."""
+        try:
+            event_type, body = decode(record)
+            handler = self._handlers.get(event_type)
+            if handler is None:
+                return
+            await handler(body)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            await self._dead_letter(producer, record, error)
+
+    async def consume_once(self) -> bool:
+        """Takes one record and processes it; False when it must be retried (the consumer was
+        moved back to it). Raises on broker errors."""
+        consumer, producer = await self._connect()
+        record = await consumer.getone()
+        partition = TopicPartition(record.topic, record.partition)
+        try:
+            await self.handle(producer, record)
+        except Exception as error:
+            log.warning("order events: %s, will retry %s", type(error).__name__, record.offset)
+            consumer.seek(partition, record.offset)
+            return False
+        await consumer.commit({partition: record.offset + 1})
+        return True
+
+    async def run(self) -> None:
+        backoff = self._retry_base
+        while True:
+            try:
+                done = await self.consume_once()
+            except Exception as exc:
+                log.warning("order consumer: %s; retrying in %.1fs", type(exc).__name__, backoff)
+                await self._close()
+                done = False
+            if done:
+                backoff = self._retry_base
+                continue
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self.run(), name="order-events-consumer")
+
+    async def _close(self) -> None:
+        consumer, producer = self._consumer, self._producer
+        self._consumer = self._producer = None
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                await consumer.stop()
+        if producer is not None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close()

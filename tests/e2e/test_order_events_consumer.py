@@ -1,0 +1,215 @@
+"""The order events consumer on a real Kafka-compatible broker (Tansu): order.confirmed pays
+the order with the user's default saved method, redeliveries make no second payment, poison
+goes to order.events.dlq and consumption goes on.
+
+Own database, like test_kafka_events: no other server relays these rows elsewhere."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from decimal import Decimal
+from typing import Any
+
+import grpc
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import ConsumerRecord
+from sqlalchemy import func, select
+
+from domain.enums import GatewayName
+from infra.db.engine import make_engine
+from infra.db.tables import payments
+from infra.gateways.simulator import SimulatorGateway
+from payments.v1 import payment_method_service_pb2 as mpb
+from payments.v1.payment_method_service_pb2_grpc import PaymentMethodServiceStub
+from server.app import PaymentApplication
+from server.migrate import upgrade_to_head
+from tests.e2e.helpers import new_id
+from tests.support import databases
+from tests.support.kafka_broker import TansuBroker
+from tests.support.polling import eventually
+from tests.support.servers import settings_for_tests
+
+ORDERS, DLQ, PAYMENTS = "order.events", "order.events.dlq", "payment.events"
+
+
+@pytest.fixture(scope="module")
+def orders_database_url(admin_database_url: str) -> Iterator[str]:
+    name = databases.create_database(admin_database_url, prefix="payments_orders")
+    url = databases.sqlalchemy_url(databases.with_database(admin_database_url, name))
+    upgrade_to_head(url)
+    yield url
+    databases.drop_database(admin_database_url, name)
+
+
+@pytest.fixture
+async def broker() -> AsyncIterator[TansuBroker]:
+    server = TansuBroker()
+    await server.start(topics=(ORDERS, DLQ, PAYMENTS))
+    yield server
+    server.stop()
+
+
+@asynccontextmanager
+async def running_app(
+    database_url: str, broker: TansuBroker
+) -> AsyncIterator[PaymentMethodServiceStub]:
+    settings = settings_for_tests(
+        kafka_brokers=broker.bootstrap,
+        kafka_enable_idempotence=False,  # Tansu has no InitProducerId
+        kafka_group_id=f"payments-{uuid.uuid4()}",
+        outbox_poll_interval_seconds=0.05,
+    )
+    app = PaymentApplication(
+        settings, database_url, gateways={GatewayName.SIMULATOR: SimulatorGateway()}
+    )
+    await app.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
+            yield PaymentMethodServiceStub(channel)
+    finally:
+        await app.stop(grace=1)
+
+
+class Reader:
+    def __init__(self, broker: TansuBroker, topic: str) -> None:
+        self.consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        self.records: list[ConsumerRecord[bytes, bytes]] = []
+
+    async def poll(self) -> None:
+        for records in (await self.consumer.getmany(timeout_ms=100)).values():
+            self.records.extend(records)
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(r.value or b"", parse_float=Decimal) for r in self.records]
+
+
+@asynccontextmanager
+async def reader(broker: TansuBroker, topic: str) -> AsyncIterator[Reader]:
+    r = Reader(broker, topic)
+    await r.consumer.start()
+    try:
+        yield r
+    finally:
+        await r.consumer.stop()
+
+
+@asynccontextmanager
+async def producer(broker: TansuBroker) -> AsyncIterator[AIOKafkaProducer]:
+    p = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, enable_idempotence=False)
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.stop()
+
+
+async def user_with_default_card(stub: PaymentMethodServiceStub) -> str:
+    user = new_id()
+    await stub.AddPaymentMethod(
+        mpb.AddPaymentMethodRequest(
+            user_id=user,
+            type="PAYMENT_METHOD_TYPE_CREDIT_CARD",
+            payment_method_token="pm_card_visa",
+            request_id=new_id(),
+            set_default=True,
+        )
+    )
+    return user
+
+
+def order_confirmed(user: str, order: str, total: str = "10.99") -> tuple[str, bytes]:
+    event_id = new_id()
+    value = (
+        f'{{"eventId":"{event_id}","orderId":"{order}","userId":"{user}","total":{total},'
+        f'"currency":"EUR","timestamp":"2026-01-02T03:04:05Z","type":"order.confirmed"}}'
+    )
+    return event_id, value.encode()
+
+
+async def payments_of(database_url: str, order: str) -> int:
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            query = select(func.count()).select_from(payments).where(payments.c.order_id == order)
+            return int((await conn.execute(query)).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+async def test_order_confirmed_authorizes_once_despite_redeliveries(
+    orders_database_url: str, broker: TansuBroker
+) -> None:
+    async with (
+        running_app(orders_database_url, broker) as stub,
+        reader(broker, PAYMENTS) as published,
+        producer(broker) as orders,
+    ):
+        user, order = await user_with_default_card(stub), new_id()
+        _, value = order_confirmed(user, order)
+        for _ in range(3):  # the same event, delivered three times
+            await orders.send_and_wait(ORDERS, value, key=order.encode())
+
+        async def authorized() -> bool:
+            await published.poll()
+            return any(
+                e.get("orderId") == order
+                and r.headers
+                and (b"payment.authorized" in dict(r.headers).values())
+                for e, r in zip(published.events(), published.records, strict=True)
+            )
+
+        await eventually(authorized, within=20)
+        [event] = [e for e in published.events() if e.get("orderId") == order]
+        assert event["amount"] == Decimal("10.99") and event["currency"] == "EUR"
+        # Give the redeliveries time to be processed: still one payment, one event.
+        second_order = new_id()
+        await orders.send_and_wait(
+            ORDERS, order_confirmed(user, second_order)[1], key=second_order.encode()
+        )
+
+        async def second_done() -> bool:
+            await published.poll()
+            return any(e.get("orderId") == second_order for e in published.events())
+
+        await eventually(second_done, within=20)
+        assert await payments_of(orders_database_url, order) == 1
+        assert len([e for e in published.events() if e.get("orderId") == order]) == 1
+
+
+async def test_poison_goes_to_the_dead_letter_topic_and_consumption_goes_on(
+    orders_database_url: str, broker: TansuBroker
+) -> None:
+    async with (
+        running_app(orders_database_url, broker) as stub,
+        reader(broker, DLQ) as dead,
+        reader(broker, PAYMENTS) as published,
+        producer(broker) as orders,
+    ):
+        user, order = await user_with_default_card(stub), new_id()
+        key = order.encode()  # same key: same partition, after the poison
+        await orders.send_and_wait(ORDERS, b"{not json", key=key)
+        _, too_precise = order_confirmed(user, new_id(), total="10.999")
+        await orders.send_and_wait(ORDERS, too_precise, key=key)
+        await orders.send_and_wait(ORDERS, order_confirmed(user, order)[1], key=key)
+
+        async def paid() -> bool:
+            await published.poll()
+            return any(e.get("orderId") == order for e in published.events())
+
+        await eventually(paid, within=20)
+
+        async def dead_lettered() -> bool:
+            await dead.poll()
+            return len(dead.records) >= 2
+
+        await eventually(dead_lettered, within=10)
+        errors = [dict(r.headers)["error"].decode() for r in dead.records]
+        assert dead.records[0].value == b"{not json"
+        assert "not JSON" in errors[0]
+        assert "decimals" in errors[1]
