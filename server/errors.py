@@ -61,8 +61,9 @@ def internal_status() -> status_pb2.Status:
     return status_pb2.Status(code=code_pb2.INTERNAL, message="internal error")
 
 
-def grpc_code(status: status_pb2.Status) -> grpc.StatusCode:
+def status_code(number: int) -> grpc.StatusCode:
+    """google.rpc.Code number -> grpc.StatusCode."""
     for code in grpc.StatusCode:
-        if code.value[0] == status.code:
+        if code.value[0] == number:
             return code
     return grpc.StatusCode.UNKNOWN

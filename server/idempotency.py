@@ -21,8 +21,8 @@ from domain.idempotency import MAX_KEY_LENGTH, IdempotencyKey, StoredAnswer, fin
 from domain.usecases.idempotent import Idempotency
 from server.context import caller_var
 from server.errors import domain_error_status
+from server.interceptors import Behavior, with_behavior
 
-Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 KEY_FIELD = "request_id"
 REPLAYED_TRAILER = (("idempotent-replayed", "true"),)
 
@@ -61,11 +61,7 @@ class IdempotencyInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         if descriptor is None or KEY_FIELD not in descriptor.input_type.fields_by_name:
             return handler  # reads and foreign services have no key
         response_type = message_factory.GetMessageClass(descriptor.output_type)
-        return grpc.unary_unary_rpc_method_handler(
-            self._wrap(method, handler.unary_unary, response_type),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return with_behavior(handler, self._wrap(method, handler.unary_unary, response_type))
 
     def _wrap(self, method: str, behavior: Behavior, response_type: Any) -> Behavior:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:

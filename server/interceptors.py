@@ -13,7 +13,7 @@ from grpc_status import rpc_status
 
 from domain.errors import DomainError
 from server.context import request_id_var
-from server.errors import domain_error_status, grpc_code, internal_status
+from server.errors import domain_error_status, internal_status, status_code
 
 log = logging.getLogger("payments.rpc")
 
@@ -25,6 +25,15 @@ def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
         if item.key == key:
             return str(item.value)
     return None
+
+
+def with_behavior(handler: grpc.RpcMethodHandler, behavior: Behavior) -> grpc.RpcMethodHandler:
+    """The same unary handler, running `behavior` (which wraps the original) instead."""
+    return grpc.unary_unary_rpc_method_handler(
+        behavior,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
 
 
 class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -43,11 +52,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         method = handler_call_details.method
         if method.startswith("/grpc."):  # health and reflection: no logging noise
             return handler
-        return grpc.unary_unary_rpc_method_handler(
-            _wrap(method, handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return with_behavior(handler, _wrap(method, handler.unary_unary))
 
 
 def _wrap(method: str, behavior: Behavior) -> Behavior:
@@ -62,7 +67,7 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
                 return await behavior(request, context)
             except DomainError as error:
                 status = domain_error_status(error)
-                outcome = f"{grpc_code(status).name}:{error.reason}"
+                outcome = f"{status_code(status.code).name}:{error.reason}"
             except grpc.aio.AbortError:
                 outcome = "ABORTED_BY_HANDLER"
                 raise

@@ -14,9 +14,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from server.errors import status_code
+from server.interceptors import Behavior, with_behavior
+
 log = logging.getLogger("payments.metrics")
 
-Behavior = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
 
 # Payments by status are counted in PostgreSQL at scrape time: exact across replicas and
 # restarts, and a GROUP BY over an indexed column is cheap at scrape intervals.
@@ -112,10 +114,7 @@ def _code_of(context: grpc.aio.ServicerContext) -> str:
         return "OK"
     if isinstance(code, grpc.StatusCode):
         return str(code.name)
-    for known in grpc.StatusCode:
-        if known.value[0] == code:
-            return str(known.name)
-    return "UNKNOWN"
+    return str(status_code(int(code)).name)
 
 
 class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
@@ -133,11 +132,7 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         method = handler_call_details.method
         if handler is None or handler.unary_unary is None or method.startswith("/grpc."):
             return handler
-        return grpc.unary_unary_rpc_method_handler(
-            self._wrap(method, handler.unary_unary),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return with_behavior(handler, self._wrap(method, handler.unary_unary))
 
     def _wrap(self, method: str, behavior: Behavior) -> Behavior:
         metrics = self._metrics

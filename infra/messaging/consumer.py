@@ -27,6 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from domain.errors import DomainError
+from infra.messaging.clients import producer_settings, started
 
 log = logging.getLogger("payments.consumer")
 
@@ -106,28 +107,15 @@ class OrderEventsConsumer:
                 auto_offset_reset="earliest",
                 request_timeout_ms=c.request_timeout_ms,
             )
-            try:
-                await consumer.start()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
-                raise
-            self._consumer = consumer
+            self._consumer = await started(consumer)
         if self._producer is None:
-            producer = AIOKafkaProducer(
-                bootstrap_servers=list(c.brokers),
-                client_id=c.client_id,
-                acks="all",
-                enable_idempotence=c.enable_idempotence,
-                request_timeout_ms=c.request_timeout_ms,
+            self._producer = await started(
+                AIOKafkaProducer(
+                    **producer_settings(
+                        c.brokers, c.client_id, c.enable_idempotence, c.request_timeout_ms
+                    )
+                )
             )
-            try:
-                await producer.start()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                raise
-            self._producer = producer
         return self._consumer, self._producer
 
     async def _dead_letter(

@@ -26,6 +26,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from infra.db.tables import outbox
+from infra.messaging.clients import producer_settings, started
 
 log = logging.getLogger("payments.outbox")
 
@@ -98,20 +99,13 @@ class OutboxRelay:
     async def _started_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
             c = self._config
-            producer = AIOKafkaProducer(
-                bootstrap_servers=list(c.brokers),
-                client_id=c.client_id,
-                acks="all",
-                enable_idempotence=c.enable_idempotence,
-                request_timeout_ms=c.request_timeout_ms,
+            self._producer = await started(
+                AIOKafkaProducer(
+                    **producer_settings(
+                        c.brokers, c.client_id, c.enable_idempotence, c.request_timeout_ms
+                    )
+                )
             )
-            try:
-                await producer.start()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                raise
-            self._producer = producer
         return self._producer
 
     async def publish_once(self) -> int:
