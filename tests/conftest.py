@@ -140,9 +140,9 @@ def simulator(app: PaymentApplication) -> SimulatorGateway:
 
 @pytest.fixture(scope="session")
 async def channel(app: PaymentApplication) -> AsyncIterator[grpc.aio.Channel]:
-    import grpc
+    from tests.support.channels import open_channel
 
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as chan:
+    async with open_channel(f"127.0.0.1:{app.grpc_port}") as chan:
         yield chan
 
 
@@ -167,7 +167,10 @@ async def rest_client(app: PaymentApplication) -> AsyncIterator[httpx.AsyncClien
     """HTTP client of the session server's REST shim."""
     import httpx
 
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.rest_port}") as client:
+    from tests.support.channels import rest_headers
+
+    base_url = f"http://127.0.0.1:{app.rest_port}"
+    async with httpx.AsyncClient(base_url=base_url, headers=rest_headers()) as client:
         yield client
 
 

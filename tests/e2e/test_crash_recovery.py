@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import grpc
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +20,7 @@ from payments.v1 import payment_pb2
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from tests.e2e.helpers import create_request
+from tests.support.channels import open_channel
 from tests.support.polling import eventually
 from tests.support.server_process import ServerProcess
 
@@ -58,7 +58,7 @@ async def open_operations(engine: AsyncEngine, payment_ids: list[str]) -> int:
 async def test_crash_during_captures_never_double_captures(
     crashable: ServerProcess, engine: AsyncEngine
 ) -> None:
-    async with grpc.aio.insecure_channel(crashable.target) as channel:
+    async with open_channel(crashable.target) as channel:
         stub = PaymentServiceStub(channel)
         created = await asyncio.gather(
             *(stub.CreatePayment(create_request(authorize=True)) for _ in range(PAYMENTS))
@@ -87,7 +87,7 @@ async def test_crash_during_captures_never_double_captures(
 
     ledger = SqlLedger(engine)
     effects = await ledger.effects()
-    async with grpc.aio.insecure_channel(crashable.target) as channel:
+    async with open_channel(crashable.target) as channel:
         stub = PaymentServiceStub(channel)
         for pid in ids:
             payment = (await stub.GetPayment(pb.GetPaymentRequest(payment_id=pid))).payment

@@ -13,6 +13,7 @@ from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request, rpc_error
+from tests.support.channels import open_channel
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
 from tests.support.tcp_proxy import TcpProxy
@@ -49,7 +50,7 @@ async def test_database_outage_is_reported_and_survived(
     proxied_app: tuple[PaymentApplication, TcpProxy],
 ) -> None:
     application, proxy = proxied_app
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{application.grpc_port}") as channel:
+    async with open_channel(f"127.0.0.1:{application.grpc_port}") as channel:
         stub = PaymentServiceStub(channel)
         assert await health_of(channel) == SERVING
 

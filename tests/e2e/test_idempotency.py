@@ -20,6 +20,7 @@ from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request, new_id, rpc_error
+from tests.support.channels import open_channel
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
 
@@ -124,7 +125,7 @@ async def slow_app(database_url: str) -> AsyncIterator[PaymentApplication]:
 async def test_a_running_request_makes_the_same_key_wait(
     slow_app: PaymentApplication, engine: AsyncEngine
 ) -> None:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{slow_app.grpc_port}") as channel:
+    async with open_channel(f"127.0.0.1:{slow_app.grpc_port}") as channel:
         stub = PaymentServiceStub(channel)
         request = create_request(authorize=True)
         first = asyncio.ensure_future(stub.CreatePayment(request))
@@ -156,7 +157,7 @@ async def test_200_concurrent_identical_creates_make_one_payment(
     simulator = slow_app.gateways[GatewayName.SIMULATOR]
     assert isinstance(simulator, SimulatorGateway)
     request = create_request(authorize=True)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{slow_app.grpc_port}") as channel:
+    async with open_channel(f"127.0.0.1:{slow_app.grpc_port}") as channel:
         stub = PaymentServiceStub(channel)
 
         async def until_answered() -> tuple[pb.CreatePaymentResponse, int]:

@@ -17,6 +17,7 @@ from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request, rpc_error
+from tests.support.channels import open_channel
 from tests.support.redis_server import RedisServer
 from tests.support.servers import settings_for_tests
 
@@ -33,7 +34,7 @@ async def cached_app(
         redis_url=private_redis.url,
     )
     await application.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{application.grpc_port}") as channel:
+    async with open_channel(f"127.0.0.1:{application.grpc_port}") as channel:
         yield application, simulator, PaymentServiceStub(channel)
     await application.stop(grace=1)
 

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
@@ -37,6 +36,7 @@ from server.metrics import ServiceMetrics
 from server.migrate import upgrade_to_head
 from tests.e2e.helpers import create_request, new_id
 from tests.support import databases
+from tests.support.channels import open_channel
 from tests.support.kafka_broker import TansuBroker
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
@@ -96,7 +96,7 @@ async def running_app(
     )
     await app.start()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
+        async with open_channel(f"127.0.0.1:{app.grpc_port}") as channel:
             yield app, payment_service_pb2_grpc.PaymentServiceStub(channel)
     finally:
         await app.stop(grace=1)

@@ -13,7 +13,6 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
-import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
@@ -29,6 +28,7 @@ from server.app import PaymentApplication
 from server.migrate import upgrade_to_head
 from tests.e2e.helpers import new_id
 from tests.support import databases
+from tests.support.channels import open_channel
 from tests.support.kafka_broker import TansuBroker
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
@@ -68,7 +68,7 @@ async def running_app(
     )
     await app.start()
     try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
+        async with open_channel(f"127.0.0.1:{app.grpc_port}") as channel:
             yield PaymentMethodServiceStub(channel)
     finally:
         await app.stop(grace=1)

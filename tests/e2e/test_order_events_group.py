@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 
-import grpc
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -20,6 +19,7 @@ from server.migrate import upgrade_to_head
 from tests.e2e.helpers import new_id
 from tests.e2e.test_order_events_consumer import order_confirmed
 from tests.support import databases
+from tests.support.channels import open_channel
 from tests.support.kafka_broker import TansuBroker
 from tests.support.polling import eventually
 from tests.support.server_process import ServerProcess
@@ -97,7 +97,7 @@ async def test_the_survivor_takes_over_a_killed_members_partitions(
 
         await eventually(lambda: members_in_group(2), within=60)  # both own partitions
         user = new_id()
-        async with grpc.aio.insecure_channel(members[0].target) as channel:
+        async with open_channel(members[0].target) as channel:
             await PaymentMethodServiceStub(channel).AddPaymentMethod(
                 mpb.AddPaymentMethodRequest(
                     user_id=user,

@@ -7,7 +7,6 @@ import json
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
-import grpc
 import pytest
 
 from payments.v1 import payment_pb2, refund_pb2
@@ -16,6 +15,7 @@ from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request
 from tests.fakes.paypal_server import FakePayPal, running_fake_paypal
+from tests.support.channels import open_channel
 from tests.support.servers import settings_for_tests
 
 S = payment_pb2.PaymentStatus
@@ -37,7 +37,7 @@ async def paypal_app(
             database_url,
         )
         await application.start()
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{application.grpc_port}") as channel:
+        async with open_channel(f"127.0.0.1:{application.grpc_port}") as channel:
             yield PaymentServiceStub(channel), fake
         await application.stop(grace=1)
 

@@ -16,6 +16,7 @@ from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request, rpc_error
+from tests.support.channels import open_channel
 from tests.support.servers import settings_for_tests
 
 S = payment_pb2.PaymentStatus
@@ -54,7 +55,7 @@ async def faulty(database_url: str) -> AsyncIterator[Faulty]:
         gateways={GatewayName.SIMULATOR: simulator},
     )
     await application.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{application.grpc_port}") as channel:
+    async with open_channel(f"127.0.0.1:{application.grpc_port}") as channel:
         yield Faulty(application, PaymentServiceStub(channel))
     await application.stop(grace=1)
 

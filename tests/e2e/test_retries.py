@@ -19,6 +19,7 @@ from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from payments_client import PaymentsError
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request
+from tests.support.channels import open_channel
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
 
@@ -43,7 +44,7 @@ async def retrying(
         gateways={GatewayName.SIMULATOR: simulator},
     )
     await application.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{application.grpc_port}") as channel:
+    async with open_channel(f"127.0.0.1:{application.grpc_port}") as channel:
         yield PaymentServiceStub(channel), simulator
     await application.stop(grace=1)
 

@@ -17,6 +17,7 @@ from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request, rpc_error
+from tests.support.channels import open_channel
 from tests.support.servers import settings_for_tests
 
 PAYPAL, CRYPTO = "PAYMENT_METHOD_TYPE_PAYPAL", "PAYMENT_METHOD_TYPE_CRYPTO"
@@ -45,7 +46,7 @@ async def routed(database_url: str) -> AsyncIterator[Routed]:
         gateways=dict(gateways),
     )
     await application.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{application.grpc_port}") as channel:
+    async with open_channel(f"127.0.0.1:{application.grpc_port}") as channel:
         yield Routed(
             PaymentServiceStub(channel),
             gateways[GatewayName.STRIPE],

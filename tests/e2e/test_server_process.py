@@ -18,6 +18,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from tests.e2e.helpers import create_request
+from tests.support.channels import open_channel
 from tests.support.polling import eventually
 from tests.support.server_process import PAYMENT_SERVICE, ServerProcess
 
@@ -110,7 +111,7 @@ async def _restart(server: ServerProcess) -> None:
 async def test_sigterm_drains_in_flight_calls(server: ServerProcess) -> None:
     """A capture that is mid-way through the (300 ms) gateway call when SIGTERM arrives
     completes, and the process then exits cleanly."""
-    async with grpc.aio.insecure_channel(server.target) as channel:
+    async with open_channel(server.target) as channel:
         stub = PaymentServiceStub(channel)
         created = await stub.CreatePayment(create_request())
         pid = created.payment.payment_id
@@ -143,7 +144,7 @@ async def test_serve_without_database_settings_uses_embedded_postgres(tmp_path: 
     }
     try:
         await process.start(within=60)
-        async with grpc.aio.insecure_channel(process.target) as channel:
+        async with open_channel(process.target) as channel:
             created = await PaymentServiceStub(channel).CreatePayment(create_request())
             redis = await health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service="redis")

@@ -19,6 +19,7 @@ from payments.v1.payment_method_service_pb2_grpc import PaymentMethodServiceStub
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request, new_id, rpc_error
+from tests.support.channels import open_channel
 from tests.support.localstripe import API_KEY, create_card_payment_method, pass_three_d_secure
 from tests.support.servers import settings_for_tests
 
@@ -58,7 +59,7 @@ async def stripe(database_url: str, localstripe_url: str) -> AsyncIterator[Strip
         database_url,
     )
     await application.start()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{application.grpc_port}") as channel:
+    async with open_channel(f"127.0.0.1:{application.grpc_port}") as channel:
         yield StripeApp(
             PaymentServiceStub(channel), PaymentMethodServiceStub(channel), localstripe_url
         )

@@ -23,6 +23,7 @@ from payments.v1 import payment_service_pb2 as pb
 from payments.v1 import webhook_service_pb2 as wpb
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request, new_id, rpc_error
+from tests.support.channels import open_channel
 from tests.support.servers import settings_for_tests
 from tests.support.webhook_signing import PaypalTestSigner, PemServer, stripe_body, stripe_header
 
@@ -60,7 +61,7 @@ async def webhook_app(database_url: str) -> AsyncIterator[PaymentApplication]:
 
 @pytest.fixture(scope="module")
 async def chan(webhook_app: PaymentApplication) -> AsyncIterator[grpc.aio.Channel]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{webhook_app.grpc_port}") as channel:
+    async with open_channel(f"127.0.0.1:{webhook_app.grpc_port}") as channel:
         yield channel
 
 

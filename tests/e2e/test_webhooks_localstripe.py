@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import grpc
 import httpx
 import pytest
 
@@ -16,6 +15,7 @@ from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request
+from tests.support.channels import open_channel
 from tests.support.localstripe import API_KEY, LocalStripe, create_card_payment_method
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
@@ -59,7 +59,7 @@ async def test_localstripe_signed_succeeded_captures_the_payment(
     app: PaymentApplication, localstripe: str
 ) -> None:
     token = await create_card_payment_method(localstripe, "4242424242424242")
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{app.grpc_port}") as channel:
+    async with open_channel(f"127.0.0.1:{app.grpc_port}") as channel:
         payments = PaymentServiceStub(channel)
         created = await payments.CreatePayment(
             create_request(payment_method_token=token, authorize=True)

@@ -19,6 +19,7 @@ from server.app import REDIS_HEALTH_SERVICE, PaymentApplication
 from server.cli import banner, resolve_redis
 from server.config import AppEnv, Settings
 from tests.e2e.helpers import create_request
+from tests.support.channels import open_channel
 from tests.support.polling import eventually
 from tests.support.redis_server import RedisServer
 from tests.support.servers import settings_for_tests
@@ -104,7 +105,7 @@ async def test_redis_down_is_reported_without_taking_the_service_down(
     await application.start()
     try:
         assert application.redis is not None
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{application.grpc_port}") as channel:
+        async with open_channel(f"127.0.0.1:{application.grpc_port}") as channel:
             assert await health_of(channel, REDIS_HEALTH_SERVICE) == SERVING
             assert await health_of(channel) == SERVING
 
@@ -134,7 +135,7 @@ async def test_without_redis_there_is_no_client_and_no_redis_health(database_url
     await application.start()
     try:
         assert application.redis is None
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{application.grpc_port}") as channel:
+        async with open_channel(f"127.0.0.1:{application.grpc_port}") as channel:
             assert await health_of(channel) == SERVING
             with pytest.raises(grpc.aio.AioRpcError) as missing:
                 await health_of(channel, REDIS_HEALTH_SERVICE)

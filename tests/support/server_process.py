@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.support.channels import open_channel
 from tests.support.polling import eventually, free_port
 
 PAYMENT_SERVICE = str(Path(sys.executable).parent / "payment-service")
@@ -59,7 +60,7 @@ class ServerProcess:
         if self.process.poll() is not None:
             raise AssertionError(f"server exited: {self.output()[-3000:]}")
         try:
-            async with grpc.aio.insecure_channel(self.target) as channel:
+            async with open_channel(self.target) as channel:
                 response = await health_pb2_grpc.HealthStub(channel).Check(
                     health_pb2.HealthCheckRequest(), timeout=1
                 )
