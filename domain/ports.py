@@ -100,6 +100,12 @@ class ConsumedEventLog(Protocol):
     async def record(self, event_id: str, topic: str, received_at: datetime) -> bool:
         """Stores the id in the current transaction; False when it was recorded before."""
 
+    async def record_cancelled_order(self, order_id: str, cancelled_at: datetime) -> None:
+        """Remembers an order cancelled before any payment existed for it, so that an
+        order.confirmed delivered after its order.cancelled pays nothing."""
+
+    async def is_order_cancelled(self, order_id: str) -> bool: ...
+
 
 class DisputeRepository(Protocol):
     async def add(self, dispute: Dispute) -> None: ...

@@ -10,6 +10,11 @@ Exactly-once effect with at-least-once delivery:
   its own transaction (the existing use cases commit their own transactions); a crash between
   the two only means the next delivery goes through the idempotent steps again.
 The consumer commits the Kafka offset only after these functions return.
+
+Out of order: an order.cancelled that finds no payment leaves a tombstone (cancelled_orders),
+and an order.confirmed for a cancelled order pays nothing. Both events of one order carry
+the order id as their key, so they sit on one partition and are handled one after the other:
+the check and the payment creation never race with the cancellation.
 """
 
 from __future__ import annotations
@@ -146,6 +151,17 @@ async def _fail_without_method(deps: Deps, order: OrderConfirmed, topic: str) ->
         await uow.commit()
 
 
+async def _cancelled_before(deps: Deps, order: OrderConfirmed, topic: str) -> bool:
+    """True when the order's order.cancelled was consumed before this order.confirmed (the
+    two arrived out of order): nothing is charged and the event is consumed."""
+    async with deps.uow as uow:
+        if not await uow.consumed_events.is_order_cancelled(order.order_id):
+            return False
+        await uow.consumed_events.record(order.event_id, topic, deps.clock.now())
+        await uow.commit()
+    return True
+
+
 async def _existing(deps: Deps, order_id: str) -> Payment | None:
     async with deps.uow as uow:
         return await uow.payments.find_by_order(order_id)
@@ -178,6 +194,8 @@ async def handle_order_confirmed(
         return None
     payment = await _existing(deps, order.order_id)
     if payment is None:
+        if await _cancelled_before(deps, order, topic):
+            return None
         async with deps.uow as uow:
             method = await uow.payment_methods.default_for_user(order.user_id)
         if method is None:
@@ -218,13 +236,21 @@ async def handle_order_cancelled(
     if await _already_consumed(deps, order.event_id):
         return None
     payment = await _existing(deps, order.order_id)
-    if payment is not None:  # an unfinished operation raises OperationInProgress: retried
-        if payment.status in _CANCELLABLE:
-            payment = await cancel_payment(CancelPayment(payment.id, reason=CANCEL_REASON), deps)
-        elif payment.status in _REFUNDABLE and payment.refundable_minor > 0:
-            _, payment = await refund_payment(
-                RefundPayment(payment.id, reason=CANCEL_REASON, requested_by=ORDER_CANCELLED),
-                deps,
-            )
+    if payment is None:
+        # Cancelled before it was paid, or before its order.confirmed arrived: remembered, so
+        # that a late order.confirmed takes no money. Same transaction as the inbox row.
+        async with deps.uow as uow:
+            now = deps.clock.now()
+            await uow.consumed_events.record_cancelled_order(order.order_id, now)
+            await uow.consumed_events.record(order.event_id, topic, now)
+            await uow.commit()
+        return None
+    if payment.status in _CANCELLABLE:  # an unfinished operation raises OperationInProgress
+        payment = await cancel_payment(CancelPayment(payment.id, reason=CANCEL_REASON), deps)
+    elif payment.status in _REFUNDABLE and payment.refundable_minor > 0:
+        _, payment = await refund_payment(
+            RefundPayment(payment.id, reason=CANCEL_REASON, requested_by=ORDER_CANCELLED),
+            deps,
+        )
     await _mark_consumed(deps, order.event_id, topic)
     return payment

@@ -266,6 +266,15 @@ consumed_events = Table(
     _ts("received_at", nullable=False),
 )
 
+# Orders whose order.cancelled arrived before any payment existed for them (events delivered
+# out of order): a later order.confirmed for one of them takes no money.
+cancelled_orders = Table(
+    "cancelled_orders",
+    metadata,
+    Column("order_id", UUID(as_uuid=False), primary_key=True),
+    _ts("cancelled_at", nullable=False),
+)
+
 # Chargebacks, one row per gateway dispute.
 disputes = Table(
     "disputes",

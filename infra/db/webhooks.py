@@ -13,7 +13,7 @@ from domain.dispute import Dispute, DisputeStatus
 from domain.enums import GatewayName
 from domain.money import Money
 from domain.webhooks import WebhookReceipt
-from infra.db.tables import consumed_events, disputes, webhook_events
+from infra.db.tables import cancelled_orders, consumed_events, disputes, webhook_events
 
 
 class SqlWebhookEventLog:
@@ -54,6 +54,20 @@ class SqlConsumedEventLog:
             .values(event_id=event_id[:255], topic=topic[:255], received_at=received_at)
             .on_conflict_do_nothing(index_elements=[consumed_events.c.event_id])
             .returning(consumed_events.c.event_id)
+        )
+        return (await self._conn.execute(statement)).first() is not None
+
+    async def record_cancelled_order(self, order_id: str, cancelled_at: datetime) -> None:
+        statement = (
+            insert(cancelled_orders)
+            .values(order_id=order_id, cancelled_at=cancelled_at)
+            .on_conflict_do_nothing(index_elements=[cancelled_orders.c.order_id])
+        )
+        await self._conn.execute(statement)
+
+    async def is_order_cancelled(self, order_id: str) -> bool:
+        statement = select(cancelled_orders.c.order_id).where(
+            cancelled_orders.c.order_id == order_id
         )
         return (await self._conn.execute(statement)).first() is not None
 

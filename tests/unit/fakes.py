@@ -129,6 +129,8 @@ class InMemoryDatabase:
     disputes: dict[str, Dispute] = field(default_factory=dict)
     # event id -> topic (the inbox, consumed_events)
     consumed_events: dict[str, str] = field(default_factory=dict)
+    # order id -> when it was cancelled (before any payment existed)
+    cancelled_orders: dict[str, datetime] = field(default_factory=dict)
 
 
 def _paginate(items: Iterable[T], page: PageRequest, key: Callable[[T], Cursor]) -> Page[T]:
@@ -348,6 +350,15 @@ class FakeConsumedEventLog(_Repository):
             return False
         self._write(event_id, topic)
         return True
+
+    async def record_cancelled_order(self, order_id: str, cancelled_at: datetime) -> None:
+        self._uow._writes("cancelled_orders").setdefault(order_id, cancelled_at)
+
+    async def is_order_cancelled(self, order_id: str) -> bool:
+        return order_id in {
+            **self._uow.db.cancelled_orders,
+            **self._uow._writes("cancelled_orders"),
+        }
 
 
 class FakeDisputeRepository(_Repository):

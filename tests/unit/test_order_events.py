@@ -147,7 +147,24 @@ async def test_cancelled_refunds_a_captured_payment(ports: FakePorts) -> None:
     assert len(ports.gateway.calls_to("refund")) == 1
 
 
-async def test_cancelled_without_a_payment_is_a_no_op(ports: FakePorts) -> None:
+async def test_cancelled_before_confirmed_takes_no_money(ports: FakePorts) -> None:
+    """Delivered out of order: the cancellation is remembered, the late confirmation (and its
+    redeliveries) pays nothing, and every event is consumed."""
+    await with_default_method(ports)
     cancel = {"eventId": "evt-cancel", "orderId": order_id(7)}
     assert await handle_order_cancelled(cancel, ports.deps) is None
     assert "evt-cancel" in ports.uow.db.consumed_events
+    assert order_id(7) in ports.uow.db.cancelled_orders
+    for _ in range(2):
+        assert await handle_order_confirmed(confirmed(), ports.deps, auto_capture=True) is None
+    assert payments(ports) == []
+    assert ports.gateway.calls_to("authorize") == []
+    assert EVENT_ID in ports.uow.db.consumed_events
+    assert ports.uow.db.outbox == []
+
+
+async def test_a_cancellation_of_another_order_does_not_block_this_one(ports: FakePorts) -> None:
+    await with_default_method(ports)
+    await handle_order_cancelled({"eventId": "evt-cancel", "orderId": order_id(8)}, ports.deps)
+    payment = await handle_order_confirmed(confirmed(), ports.deps, auto_capture=False)
+    assert payment is not None and payment.status is PaymentStatus.AUTHORIZED
