@@ -7,11 +7,13 @@ Own database, like test_kafka_events: no other server relays these rows elsewher
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlparse
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -32,6 +34,7 @@ from tests.support.channels import open_channel
 from tests.support.kafka_broker import TansuBroker
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
+from tests.support.tcp_proxy import TcpProxy
 
 ORDERS, DLQ, PAYMENTS = "order.events", "order.events.dlq", "payment.events"
 
@@ -55,13 +58,14 @@ async def broker() -> AsyncIterator[TansuBroker]:
 
 @asynccontextmanager
 async def running_app(
-    database_url: str, broker: TansuBroker
+    database_url: str, broker: TansuBroker, **overrides: Any
 ) -> AsyncIterator[PaymentMethodServiceStub]:
     settings = settings_for_tests(
         kafka_brokers=broker.bootstrap,
         kafka_enable_idempotence=False,  # Tansu has no InitProducerId
         kafka_group_id=f"payments-{uuid.uuid4()}",
         outbox_poll_interval_seconds=0.05,
+        **overrides,
     )
     app = PaymentApplication(
         settings, database_url, gateways={GatewayName.SIMULATOR: SimulatorGateway()}
@@ -121,6 +125,35 @@ async def user_with_default_card(stub: PaymentMethodServiceStub) -> str:
         )
     )
     return user
+
+
+def order_cancelled(order: str) -> bytes:
+    return json.dumps(
+        {
+            "eventId": new_id(),
+            "orderId": order,
+            "type": "order.cancelled",
+            "timestamp": "2026-01-02T03:04:06Z",
+        }
+    ).encode()
+
+
+def types_for(published: Reader, order: str) -> list[str]:
+    """ce_type of every payment event of the order, in the order they were published."""
+    return [
+        dict(r.headers)["ce_type"].decode()
+        for e, r in zip(published.events(), published.records, strict=True)
+        if e.get("orderId") == order
+    ]
+
+
+async def wait_for_types(published: Reader, order: str, expected: list[str]) -> None:
+    async def arrived() -> bool:
+        await published.poll()
+        return len(types_for(published, order)) >= len(expected)
+
+    await eventually(arrived, within=20)
+    assert types_for(published, order) == expected
 
 
 def order_confirmed(user: str, order: str, total: str = "10.99") -> tuple[str, bytes]:
@@ -213,3 +246,94 @@ async def test_poison_goes_to_the_dead_letter_topic_and_consumption_goes_on(
         assert dead.records[0].value == b"{not json"
         assert "not JSON" in errors[0]
         assert "decimals" in errors[1]
+
+
+async def test_auto_capture_pays_and_a_cancellation_refunds(
+    orders_database_url: str, broker: TansuBroker
+) -> None:
+    async with (
+        running_app(orders_database_url, broker, auto_capture=True) as stub,
+        reader(broker, PAYMENTS) as published,
+        producer(broker) as orders,
+    ):
+        user, order = await user_with_default_card(stub), new_id()
+        await orders.send_and_wait(ORDERS, order_confirmed(user, order)[1], key=order.encode())
+        await wait_for_types(published, order, ["payment.authorized", "payment.successful"])
+        await orders.send_and_wait(ORDERS, order_cancelled(order), key=order.encode())
+        await wait_for_types(
+            published, order, ["payment.authorized", "payment.successful", "payment.refunded"]
+        )
+        [refunded] = [
+            e for e in published.events() if e.get("orderId") == order and "refundId" in e
+        ]
+        assert refunded["amount"] == Decimal("10.99") and refunded["currency"] == "EUR"
+
+
+async def test_a_cancellation_voids_an_authorized_payment(
+    orders_database_url: str, broker: TansuBroker
+) -> None:
+    async with (
+        running_app(orders_database_url, broker) as stub,
+        reader(broker, PAYMENTS) as published,
+        producer(broker) as orders,
+    ):
+        user, order = await user_with_default_card(stub), new_id()
+        await orders.send_and_wait(ORDERS, order_confirmed(user, order)[1], key=order.encode())
+        await wait_for_types(published, order, ["payment.authorized"])
+        await orders.send_and_wait(ORDERS, order_cancelled(order), key=order.encode())
+        await wait_for_types(published, order, ["payment.authorized", "payment.cancelled"])
+
+
+async def test_a_cancellation_delivered_before_its_confirmation_takes_no_money(
+    orders_database_url: str, broker: TansuBroker
+) -> None:
+    async with (
+        running_app(orders_database_url, broker) as stub,
+        reader(broker, PAYMENTS) as published,
+        producer(broker) as orders,
+    ):
+        user, order, later = await user_with_default_card(stub), new_id(), new_id()
+        key = order.encode()  # one partition: the consumer sees them in this order
+        await orders.send_and_wait(ORDERS, order_cancelled(order), key=key)
+        _, confirmed = order_confirmed(user, order)
+        for _ in range(2):
+            await orders.send_and_wait(ORDERS, confirmed, key=key)
+        # A later order on the same partition: once it is paid, the ones before it are done.
+        await orders.send_and_wait(ORDERS, order_confirmed(user, later)[1], key=key)
+        await wait_for_types(published, later, ["payment.authorized"])
+        assert await payments_of(orders_database_url, order) == 0
+        assert types_for(published, order) == []
+
+
+async def test_the_consumer_waits_out_a_database_outage_without_skipping(
+    orders_database_url: str, broker: TansuBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The database goes away while an order.confirmed waits: the consumer retries the same
+    offset (it neither skips nor dead-letters it) and pays the order once it is back."""
+    parsed = urlparse(orders_database_url)
+    proxy = TcpProxy(parsed.hostname or "127.0.0.1", parsed.port or 5432)
+    await proxy.start()
+    proxied_url = orders_database_url.replace(f":{parsed.port}/", f":{proxy.port}/")
+    caplog.set_level(logging.WARNING, logger="payments")
+    try:
+        async with (
+            running_app(proxied_url, broker) as stub,
+            reader(broker, PAYMENTS) as published,
+            reader(broker, DLQ) as dead,
+            producer(broker) as orders,
+        ):
+            user, order = await user_with_default_card(stub), new_id()
+            await proxy.cut()
+            await orders.send_and_wait(ORDERS, order_confirmed(user, order)[1], key=order.encode())
+
+            async def retrying() -> bool:
+                return any("will retry" in r.getMessage() for r in caplog.records)
+
+            await eventually(retrying, within=20)
+            await proxy.restore()
+            await wait_for_types(published, order, ["payment.authorized"])
+            assert await payments_of(orders_database_url, order) == 1
+            await dead.poll()
+            assert dead.records == []
+    finally:
+        await proxy.cut()
