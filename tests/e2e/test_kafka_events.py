@@ -37,25 +37,12 @@ from server.migrate import upgrade_to_head
 from tests.e2e.helpers import create_request, new_id
 from tests.support import databases
 from tests.support.channels import open_channel
+from tests.support.event_shapes import EXTRA_KEYS, SPEC_KEYS
 from tests.support.kafka_broker import TansuBroker
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
 
 TOPIC = "payment.events"
-
-SPEC_KEYS = {
-    "payment.successful": {
-        "eventId", "paymentId", "orderId", "amount", "currency", "paymentMethod",
-        "transactionId", "timestamp",
-    },
-    "payment.authorized": {
-        "eventId", "paymentId", "orderId", "amount", "currency", "paymentMethod",
-        "transactionId", "timestamp",
-    },
-    "payment.refunded": {"eventId", "paymentId", "refundId", "amount", "timestamp"},
-}  # fmt: skip
-# What the issue allows on top of the specification's fields.
-EXTRA_KEYS = {"amountMinor", "currency", "orderId", "transactionId"}
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from server.migrate import upgrade_to_head
 from tests.e2e.helpers import new_id
 from tests.support import databases
 from tests.support.channels import open_channel
+from tests.support.event_shapes import has_spec_shape
 from tests.support.kafka_broker import TansuBroker
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
@@ -259,6 +260,10 @@ async def test_auto_capture_pays_and_a_cancellation_refunds(
         user, order = await user_with_default_card(stub), new_id()
         await orders.send_and_wait(ORDERS, order_confirmed(user, order)[1], key=order.encode())
         await wait_for_types(published, order, ["payment.authorized", "payment.successful"])
+        authorized, successful = [e for e in published.events() if e.get("orderId") == order]
+        assert has_spec_shape("payment.authorized", authorized)
+        assert has_spec_shape("payment.successful", successful)
+        assert successful["amount"] == Decimal("10.99") and successful["currency"] == "EUR"
         await orders.send_and_wait(ORDERS, order_cancelled(order), key=order.encode())
         await wait_for_types(
             published, order, ["payment.authorized", "payment.successful", "payment.refunded"]
@@ -266,6 +271,7 @@ async def test_auto_capture_pays_and_a_cancellation_refunds(
         [refunded] = [
             e for e in published.events() if e.get("orderId") == order and "refundId" in e
         ]
+        assert has_spec_shape("payment.refunded", refunded)
         assert refunded["amount"] == Decimal("10.99") and refunded["currency"] == "EUR"
 
 
