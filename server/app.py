@@ -29,6 +29,7 @@ from infra.cache.idempotency import NoAnswerCache, RedisAnswerCache
 from infra.currency import CldrCurrencyCatalog
 from infra.db.engine import make_engine
 from infra.db.idempotency import SqlIdempotencyStore
+from infra.db.sealing import Sealer
 from infra.db.uow import SqlUnitOfWork
 from infra.gateways.directory import RoutedGatewayDirectory
 from infra.messaging.consumer import OrderEventsConsumer
@@ -43,6 +44,7 @@ from payments.v1 import (
     webhook_service_pb2_grpc,
 )
 from server.config import Settings
+from server.encryption import build_sealer
 from server.gateway_timing import timed
 from server.gateways import build_gateways, close_gateways
 from server.health import ComponentHealthWatcher, DatabaseHealthWatcher
@@ -88,6 +90,9 @@ class PaymentApplication:
     ) -> None:
         self.settings = settings
         self._database_url = database_url
+        # Seals and opens the encrypted columns; raises EncryptionNotConfigured in
+        # staging/production without keys, before anything starts.
+        self.sealer: Sealer = build_sealer(settings)
         # Given (tests), or built from the settings at start.
         self.gateways: dict[GatewayName, PaymentGateway] = dict(gateways or {})
         self._own_gateways = gateways is None
@@ -129,7 +134,7 @@ class PaymentApplication:
         def deps() -> Deps:
             # A fresh unit of work per call: it holds that call's connection.
             return Deps(
-                SqlUnitOfWork(engine),
+                SqlUnitOfWork(engine, self.sealer),
                 directory,
                 clock,
                 ids,
@@ -158,7 +163,7 @@ class PaymentApplication:
             self.gateways = build_gateways(settings, self.engine)
         deps = self._deps_factory(self.engine)
         self.deps = deps  # for operators' tools and tests: the ports a use case runs with
-        idempotency_store = SqlIdempotencyStore(self.engine)
+        idempotency_store = SqlIdempotencyStore(self.engine, self.sealer)
         server = grpc.aio.server(
             # Outermost first: errors raised by the idempotency layer are mapped too.
             interceptors=[
@@ -249,6 +254,7 @@ class PaymentApplication:
 
     def _start_jobs(self, deps: Callable[[], Deps], store: SqlIdempotencyStore) -> None:
         settings = self.settings
+        assert self.engine is not None
         reconciler = Reconciler(deps, timedelta(seconds=settings.reconcile_after_seconds))
         self._jobs = [
             reconciler_job(reconciler, settings.reconcile_interval_seconds),
@@ -261,7 +267,6 @@ class PaymentApplication:
             ),
         ]
         if settings.kafka_configured:
-            assert self.engine is not None
             self.relay = build_outbox_relay(settings, self.engine, self.metrics)
             self._jobs.append(
                 outbox_purge_job(
