@@ -18,6 +18,7 @@ from domain.enums import GatewayName
 from domain.gateway import PaymentGateway
 from domain.idempotency import AnswerCache
 from domain.ports import CircuitBreaker
+from domain.retention import RetentionPolicy
 from domain.retry import RetryPolicy
 from domain.usecases.deps import Deps
 from domain.usecases.idempotent import Idempotency
@@ -29,6 +30,7 @@ from infra.cache.idempotency import NoAnswerCache, RedisAnswerCache
 from infra.currency import CldrCurrencyCatalog
 from infra.db.engine import make_engine
 from infra.db.idempotency import SqlIdempotencyStore
+from infra.db.retention import SqlRetentionStore
 from infra.db.sealing import Sealer
 from infra.db.uow import SqlUnitOfWork
 from infra.gateways.directory import RoutedGatewayDirectory
@@ -55,6 +57,7 @@ from server.jobs import (
     idempotency_purge_job,
     outbox_purge_job,
     reconciler_job,
+    retention_job,
     retry_job,
 )
 from server.messaging import build_order_consumer, build_outbox_relay
@@ -75,6 +78,15 @@ SERVICE_NAMES = (
     payment_method_service_pb2.DESCRIPTOR.services_by_name["PaymentMethodService"].full_name,
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
 )
+
+
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy(
+        webhook_payloads=timedelta(days=settings.webhook_payload_retention_days),
+        personal_data=timedelta(days=settings.personal_data_retention_days),
+        audit_log=timedelta(days=settings.audit_retention_days),
+        batch_size=settings.retention_batch_size,
+    )
 
 
 class PaymentApplication:
@@ -264,6 +276,12 @@ class PaymentApplication:
                 SystemClock(),
                 timedelta(hours=settings.idempotency_retention_hours),
                 settings.idempotency_purge_interval_seconds,
+            ),
+            retention_job(
+                SqlRetentionStore(self.engine),
+                retention_policy(settings),
+                SystemClock(),
+                settings.retention_interval_seconds,
             ),
         ]
         if settings.kafka_configured:
