@@ -256,6 +256,7 @@ class PaymentApplication:
                 self.redis,
                 prefix=settings.redis_key_prefix,
                 retention=timedelta(hours=settings.idempotency_retention_hours),
+                cipher=self.sealer.cipher,
             )
             if self.redis is not None
             else NoAnswerCache()

@@ -75,8 +75,10 @@ class EnvelopeCipher:
         data_key = AESGCM.generate_key(bit_length=KEY_BYTES * 8)
         return self._wrap(data_key, self._encrypt_body(data_key, plaintext, place), place)
 
-    def open(self, sealed: bytes, place: Place) -> bytes:
+    def open(self, sealed: bytes, place: Place, *, accept_plaintext: bool = True) -> bytes:
         if sealed[:1] == bytes((PLAINTEXT_FORMAT,)):
+            if not accept_plaintext:
+                raise UnreadableValue(f"{place}: a plaintext value where only sealed ones go")
             return sealed[1:]
         data_key, body = self._unwrap(sealed, place)
         data_nonce, ciphertext = body[:NONCE_BYTES], body[NONCE_BYTES:]

@@ -42,8 +42,9 @@ class FieldCipher(Protocol):
     def seal(self, plaintext: bytes, place: Place) -> bytes:
         """A self-describing ciphertext (format version, key id) bound to `place`."""
 
-    def open(self, sealed: bytes, place: Place) -> bytes:
-        """The plaintext; raises UnreadableValue."""
+    def open(self, sealed: bytes, place: Place, *, accept_plaintext: bool = True) -> bytes:
+        """The plaintext; raises UnreadableValue. `accept_plaintext=False` also refuses a
+        value stored in clear before encryption existed (only the database has those)."""
 
 
 class BlindIndexer(Protocol):

@@ -11,7 +11,9 @@ from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.idempotency import Claim, IdempotencyKey, KeyRecord, StoredAnswer
-from infra.crypto.envelope import envelope_header
+from infra.cache import make_redis
+from infra.cache.idempotency import RedisAnswerCache
+from infra.crypto.envelope import envelope_header, plaintext_value
 from infra.db.idempotency import SqlIdempotencyStore
 from infra.db.sealing import UnreadableValue
 from infra.db.tables import idempotency_keys, payment_methods, payments, refunds, webhook_events
@@ -157,3 +159,31 @@ async def test_a_value_sealed_with_a_key_missing_from_the_ring_fails_clearly(
     async with SqlUnitOfWork(engine, SEALER) as uow:
         with pytest.raises(UnreadableValue, match="sealed with key 'retired-7', which is not in"):
             await uow.payments.get(payment.id)
+
+
+async def test_answers_cached_in_redis_are_sealed_and_planted_ones_ignored(
+    redis_url: str, redis_key_prefix: str
+) -> None:
+    data = PersonalData.unique()
+    redis = make_redis(redis_url)
+    cache = RedisAnswerCache(
+        redis, prefix=redis_key_prefix, retention=timedelta(minutes=5), cipher=SEALER.cipher
+    )
+    key = IdempotencyKey(f"caller-{new_id()}", "/payments.v1.PaymentService/GetPayment", "k")
+    fingerprint, answer = "f" * 64, StoredAnswer(0, data.email.encode())
+    redis_key = f"{redis_key_prefix}idem:answer:{key.digest}"
+    try:
+        await cache.put(key, fingerprint, answer)
+        raw = await redis.get(redis_key)
+        assert isinstance(raw, bytes)
+        assert_sealed(raw, data)
+        assert await cache.get(key) == (fingerprint, answer)
+
+        in_clear = SEALER.cipher.open(raw, RedisAnswerCache._place(key))
+        await redis.set(redis_key, plaintext_value(in_clear))
+        assert await cache.get(key) is None  # planted in clear: a miss, not a replay
+        await redis.set(redis_key, raw[:-1] + bytes([raw[-1] ^ 1]))
+        assert await cache.get(key) is None  # altered: a miss
+    finally:
+        await redis.delete(redis_key)
+        await redis.aclose()

@@ -146,6 +146,8 @@ def test_plaintext_left_by_the_migration_is_read_and_sealed_by_a_rewrap() -> Non
     legacy = plaintext_value(SECRET)
     assert ring.open(legacy, PLACE) == SECRET
     assert ring.key_id(legacy) is None
+    with pytest.raises(UnreadableValue, match="a plaintext value where only sealed ones go"):
+        ring.open(legacy, PLACE, accept_plaintext=False)
     sealed = ring.rewrap(legacy, PLACE)
     assert ring.key_id(sealed) == "k1" and SECRET not in sealed
     assert ring.open(sealed, PLACE) == SECRET
