@@ -2,7 +2,8 @@
 # Runtime image of the payment service.
 #   docker build -t payment-service .
 #   docker run --rm -e DATABASE_URL=postgresql://user:pass@db:5432/payments payment-service migrate
-#   docker run -d -p 9090:9090 -e DATABASE_URL=... payment-service            # = serve
+#   docker run -d -p 9090:9090 -e DATABASE_URL=... -e ENCRYPTION_KEY_FILE=... \
+#     -e BLIND_INDEX_KEY_FILE=... payment-service                              # = serve
 # Stop with a timeout above SHUTDOWN_GRACE_SECONDS (20 s by default), e.g. `docker stop -t 30`
 # (Kubernetes: terminationGracePeriodSeconds >= 30), so in-flight calls can drain.
 
@@ -31,7 +32,8 @@ RUN --mount=type=cache,target=/root/.cache/pip pip install .
 # ---- runtime ------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 # APP_ENV=production: without DATABASE_URL/DB_HOST the service refuses to start instead of
-# falling back to the embedded development PostgreSQL.
+# falling back to the embedded development PostgreSQL; without ENCRYPTION_KEY(_FILE) and
+# BLIND_INDEX_KEY(_FILE) instead of using the development keys.
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -18,6 +18,7 @@ from domain.enums import GatewayName
 from domain.gateway import PaymentGateway
 from domain.idempotency import AnswerCache
 from domain.ports import CircuitBreaker
+from domain.retention import RetentionPolicy
 from domain.retry import RetryPolicy
 from domain.usecases.deps import Deps
 from domain.usecases.idempotent import Idempotency
@@ -29,6 +30,8 @@ from infra.cache.idempotency import NoAnswerCache, RedisAnswerCache
 from infra.currency import CldrCurrencyCatalog
 from infra.db.engine import make_engine
 from infra.db.idempotency import SqlIdempotencyStore
+from infra.db.retention import SqlRetentionStore
+from infra.db.sealing import Sealer
 from infra.db.uow import SqlUnitOfWork
 from infra.gateways.directory import RoutedGatewayDirectory
 from infra.messaging.consumer import OrderEventsConsumer
@@ -43,6 +46,7 @@ from payments.v1 import (
     webhook_service_pb2_grpc,
 )
 from server.config import Settings
+from server.encryption import build_sealer
 from server.gateway_timing import timed
 from server.gateways import build_gateways, close_gateways
 from server.health import ComponentHealthWatcher, DatabaseHealthWatcher
@@ -53,6 +57,7 @@ from server.jobs import (
     idempotency_purge_job,
     outbox_purge_job,
     reconciler_job,
+    retention_job,
     retry_job,
 )
 from server.messaging import build_order_consumer, build_outbox_relay
@@ -75,6 +80,15 @@ SERVICE_NAMES = (
 )
 
 
+def retention_policy(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy(
+        webhook_payloads=timedelta(days=settings.webhook_payload_retention_days),
+        personal_data=timedelta(days=settings.personal_data_retention_days),
+        audit_log=timedelta(days=settings.audit_retention_days),
+        batch_size=settings.retention_batch_size,
+    )
+
+
 class PaymentApplication:
     """The running service. `start()` binds and serves; `stop()` drains and releases."""
 
@@ -88,6 +102,9 @@ class PaymentApplication:
     ) -> None:
         self.settings = settings
         self._database_url = database_url
+        # Seals and opens the encrypted columns; raises EncryptionNotConfigured in
+        # staging/production without keys, before anything starts.
+        self.sealer: Sealer = build_sealer(settings)
         # Given (tests), or built from the settings at start.
         self.gateways: dict[GatewayName, PaymentGateway] = dict(gateways or {})
         self._own_gateways = gateways is None
@@ -129,7 +146,7 @@ class PaymentApplication:
         def deps() -> Deps:
             # A fresh unit of work per call: it holds that call's connection.
             return Deps(
-                SqlUnitOfWork(engine),
+                SqlUnitOfWork(engine, self.sealer),
                 directory,
                 clock,
                 ids,
@@ -158,7 +175,7 @@ class PaymentApplication:
             self.gateways = build_gateways(settings, self.engine)
         deps = self._deps_factory(self.engine)
         self.deps = deps  # for operators' tools and tests: the ports a use case runs with
-        idempotency_store = SqlIdempotencyStore(self.engine)
+        idempotency_store = SqlIdempotencyStore(self.engine, self.sealer)
         server = grpc.aio.server(
             # Outermost first: errors raised by the idempotency layer are mapped too.
             interceptors=[
@@ -239,6 +256,7 @@ class PaymentApplication:
                 self.redis,
                 prefix=settings.redis_key_prefix,
                 retention=timedelta(hours=settings.idempotency_retention_hours),
+                cipher=self.sealer.cipher,
             )
             if self.redis is not None
             else NoAnswerCache()
@@ -249,6 +267,7 @@ class PaymentApplication:
 
     def _start_jobs(self, deps: Callable[[], Deps], store: SqlIdempotencyStore) -> None:
         settings = self.settings
+        assert self.engine is not None
         reconciler = Reconciler(deps, timedelta(seconds=settings.reconcile_after_seconds))
         self._jobs = [
             reconciler_job(reconciler, settings.reconcile_interval_seconds),
@@ -259,9 +278,14 @@ class PaymentApplication:
                 timedelta(hours=settings.idempotency_retention_hours),
                 settings.idempotency_purge_interval_seconds,
             ),
+            retention_job(
+                SqlRetentionStore(self.engine),
+                retention_policy(settings),
+                SystemClock(),
+                settings.retention_interval_seconds,
+            ),
         ]
         if settings.kafka_configured:
-            assert self.engine is not None
             self.relay = build_outbox_relay(settings, self.engine, self.metrics)
             self._jobs.append(
                 outbox_purge_job(

@@ -4,6 +4,9 @@ payment-service serve [--migrate]   run the gRPC server (embedded PostgreSQL, Re
                                     when none is configured, outside production)
 payment-service migrate             apply database migrations and exit
 payment-service check-config        validate the environment and exit
+payment-service rotate-keys         re-encrypt every encrypted value with the active key
+                                    (online; --reindex also recomputes the blind indexes)
+payment-service retention run       apply the retention policies once
 """
 
 from __future__ import annotations
@@ -46,6 +49,18 @@ def load_settings() -> Settings:
         print("invalid configuration:", file=sys.stderr)
         for error in exc.errors():
             print(f"  {describe_config_error(error)}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def check_encryption(settings: Settings) -> None:
+    """Staging and production refuse to start without encryption keys."""
+    from server.encryption import EncryptionNotConfigured, blind_index_key, key_ring
+
+    try:
+        key_ring(settings)
+        blind_index_key(settings)
+    except EncryptionNotConfigured as exc:
+        print(f"invalid configuration: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
 
 
@@ -181,14 +196,33 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd.add_argument("--migrate", action="store_true", help="apply migrations first")
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("check-config", help="validate the environment and exit")
+    rotate = sub.add_parser("rotate-keys", help="re-encrypt every value with the active key")
+    rotate.add_argument(
+        "--reindex", action="store_true", help="also recompute blind indexes (new BLIND_INDEX_KEY)"
+    )
+    retention = sub.add_parser("retention", help="data retention")
+    retention.add_subparsers(dest="retention_command", required=True).add_parser(
+        "run", help="apply the retention policies once"
+    )
     args = parser.parse_args(argv)
 
     settings = load_settings()
     logs.configure(settings.log_level)
     if args.command == "check-config":
+        check_encryption(settings)
         print("configuration is valid")
         return
     url, database = resolve_database(settings)
+    if args.command != "migrate":  # migration 0011 needs no key (its values are format 0)
+        check_encryption(settings)
+    if args.command == "rotate-keys":
+        from server.ops import rotate_keys
+
+        raise SystemExit(asyncio.run(rotate_keys(settings, url, reindex=args.reindex)))
+    if args.command == "retention":
+        from server.ops import run_retention
+
+        raise SystemExit(asyncio.run(run_retention(settings, url)))
     if args.command == "migrate" or args.migrate:
         from server.migrate import upgrade_to_head
 

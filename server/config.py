@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.enums import GatewayName
 from domain.routing import RoutingTable
+from infra.crypto.keyring import KeyRing, KeyRingError, decode_key, parse_key_ring
 from server.routing_config import load_routes
 
 Port = Annotated[int, Field(ge=0, le=65535)]
@@ -134,6 +135,26 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: Annotated[float, Field(ge=0, le=300)] = 20.0
     health_check_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
 
+    # Encryption at rest (README "Encryption at rest"): the key ring - `id:base64key` entries
+    # separated by commas or newlines, the first one active - inline or in a file; and the
+    # blind index key (32 bytes, base64), which must differ from every encryption key.
+    # Neither set: a development key ring when APP_ENV is development or test; staging and
+    # production refuse to start (server/encryption.py).
+    encryption_key: SecretStr | None = None
+    encryption_key_file: Path | None = None
+    blind_index_key: SecretStr | None = None
+    blind_index_key_file: Path | None = None
+
+    # Retention (README "Data retention"), enforced by a job in every replica and by
+    # `payment-service retention run`. Idempotency keys follow IDEMPOTENCY_RETENTION_HOURS.
+    webhook_payload_retention_days: Annotated[float, Field(gt=0)] = 90.0
+    personal_data_retention_days: Annotated[float, Field(gt=0)] = 2557.0  # 7 years
+    # PCI DSS 10.5.1: audit history is kept at least 12 months. Never deleted by this
+    # service's retention job; the audit log's own tooling honours it.
+    audit_retention_days: Annotated[int, Field(ge=365)] = 365
+    retention_interval_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    retention_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -208,6 +229,29 @@ class Settings(BaseSettings):
             raise ValueError("PAYPAL_CLIENT_ID and PAYPAL_CLIENT_SECRET go together")
         return self
 
+    def encryption_key_ring(self) -> KeyRing | None:
+        """The configured key ring; None when neither ENCRYPTION_KEY nor _FILE is set."""
+        text = self._secret(self.encryption_key, self.encryption_key_file, "ENCRYPTION_KEY")
+        return None if text is None else parse_key_ring(text.get_secret_value())
+
+    def blind_index_secret(self) -> bytes | None:
+        text = self._secret(self.blind_index_key, self.blind_index_key_file, "BLIND_INDEX_KEY")
+        return None if text is None else decode_key(text.get_secret_value(), "BLIND_INDEX_KEY")
+
+    @model_validator(mode="after")
+    def _encryption_keys_parse(self) -> Settings:
+        try:
+            ring = self.encryption_key_ring()
+        except (KeyRingError, OSError) as exc:
+            raise ValueError(f"ENCRYPTION_KEY: {_reason(exc)}") from None
+        try:
+            index_key = self.blind_index_secret()
+        except (KeyRingError, OSError) as exc:
+            raise ValueError(f"BLIND_INDEX_KEY: {_reason(exc)}") from None
+        if ring is not None and index_key is not None and index_key in ring.keys.values():
+            raise ValueError("BLIND_INDEX_KEY must differ from every encryption key")
+        return self
+
     @property
     def database_configured(self) -> bool:
         return self.database_url_ is not None or self.db_host is not None
@@ -256,3 +300,8 @@ class Settings(BaseSettings):
 
     def kafka_broker_list(self) -> list[str]:
         return [part.strip() for part in (self.kafka_brokers or "").split(",") if part.strip()]
+
+
+def _reason(exc: Exception) -> str:
+    # An OSError's str() names the file; its key material is never part of a message.
+    return (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from domain.ports import Clock
+from domain.retention import RetentionPolicy, RetentionStore, enforce_retention
 from domain.usecases.reconcile import Reconciler
 from domain.usecases.retry_worker import RetryWorker
 from infra.db.idempotency import SqlIdempotencyStore
@@ -80,3 +81,13 @@ def outbox_purge_job(
         return f"purged {purged} published outbox events" if purged else ""
 
     return PeriodicJob("outbox-purge", interval, run)
+
+
+def retention_job(
+    store: RetentionStore, policy: RetentionPolicy, clock: Clock, interval: float
+) -> PeriodicJob:
+    async def run() -> str:
+        report = await enforce_retention(policy, store, clock.now())
+        return str(report) if report else ""
+
+    return PeriodicJob("retention", interval, run)

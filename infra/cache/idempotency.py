@@ -2,6 +2,9 @@
 
 Nothing here is needed for correctness (PostgreSQL decides), so every Redis error is
 swallowed: a lookup that fails is a cache miss, a lock that cannot be taken is "unknown".
+Answers are sealed like the database's copy (they are responses, with personal data): Redis
+persistence holds no plaintext, and a value planted or altered in Redis is a miss, never a
+replayed answer.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from domain.idempotency import IdempotencyKey, StoredAnswer
+from infra.db.sealing import FieldCipher, Place, UnreadableValue
 
 log = logging.getLogger("payments.cache")
 T = TypeVar("T")
@@ -46,9 +50,11 @@ class RedisAnswerCache:
         *,
         prefix: str,
         retention: timedelta,
+        cipher: FieldCipher,
         budget_seconds: float = CACHE_BUDGET_SECONDS,
     ) -> None:
         self._redis = redis
+        self._cipher = cipher
         self._budget = budget_seconds
         self._prefix = f"{prefix}idem:"
         self._retention_ms = int(retention.total_seconds() * 1000)
@@ -56,6 +62,10 @@ class RedisAnswerCache:
 
     def _answer_key(self, key: IdempotencyKey) -> str:
         return f"{self._prefix}answer:{key.digest}"
+
+    @staticmethod
+    def _place(key: IdempotencyKey) -> Place:
+        return Place("redis", "idempotency_answer", key.digest)
 
     def _lock_key(self, key: IdempotencyKey) -> str:
         return f"{self._prefix}lock:{key.digest}"
@@ -77,7 +87,13 @@ class RedisAnswerCache:
             self._unavailable(exc)
             return None
         # The client is built without decode_responses: values are bytes.
-        return _decode(raw) if isinstance(raw, bytes) and raw else None
+        if not isinstance(raw, bytes) or not raw:
+            return None
+        try:
+            return _decode(self._cipher.open(raw, self._place(key), accept_plaintext=False))
+        except UnreadableValue as exc:
+            log.warning("ignoring an unreadable cached idempotent answer: %s", exc)
+            return None
 
     async def put(
         self, key: IdempotencyKey, request_fingerprint: str, answer: StoredAnswer
@@ -86,7 +102,7 @@ class RedisAnswerCache:
             await self._call(
                 self._redis.set(
                     self._answer_key(key),
-                    _encode(request_fingerprint, answer),
+                    self._cipher.seal(_encode(request_fingerprint, answer), self._place(key)),
                     px=self._retention_ms,
                 )
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.idempotency import Claim, IdempotencyKey, KeyRecord, KeyState, StoredAnswer
 from infra.db.engine import storage_errors
+from infra.db.sealing import Place, Sealer
 from infra.db.tables import idempotency_keys as keys
 
 _T = keys.c
@@ -21,18 +23,24 @@ def _where(key: IdempotencyKey) -> Any:
     return and_(_T.caller == key.caller, _T.method == key.method, _T.key == key.key)
 
 
-def _record(key: IdempotencyKey, row: Any) -> KeyRecord:
-    answer = (
-        StoredAnswer(row.answer_code, bytes(row.answer_body))
-        if row.answer_code is not None
-        else None
-    )
-    return KeyRecord(key, row.fingerprint, KeyState(row.state), row.locked_until, answer)
+def answer_place(caller: str, method: str, key: str) -> Place:
+    # A saved answer is the response itself (payment metadata, PayPal e-mail...): sealed.
+    # The row id is JSON so that no caller, method or key can imitate another's.
+    return Place("idempotency_keys", "answer_body", json.dumps([caller, method, key]))
 
 
 class SqlIdempotencyStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, sealer: Sealer) -> None:
         self._engine = engine
+        self._sealer = sealer
+
+    def _record(self, key: IdempotencyKey, row: Any) -> KeyRecord:
+        answer = None
+        if row.answer_code is not None:
+            place = answer_place(key.caller, key.method, key.key)
+            body = self._sealer.cipher.open(bytes(row.answer_body), place)
+            answer = StoredAnswer(row.answer_code, body)
+        return KeyRecord(key, row.fingerprint, KeyState(row.state), row.locked_until, answer)
 
     async def claim(
         self, key: IdempotencyKey, request_fingerprint: str, now: datetime, lease: timedelta
@@ -65,7 +73,7 @@ class SqlIdempotencyStore:
                     return Claim(key, token)
                 row = (await conn.execute(select(keys).where(_where(key)))).first()
                 if row is not None:
-                    return _record(key, row)
+                    return self._record(key, row)
                 # Released between our insert and our read: try again.
         raise RuntimeError("idempotency key kept changing under us")  # pragma: no cover
 
@@ -77,7 +85,9 @@ class SqlIdempotencyStore:
                 .values(
                     state=KeyState.COMPLETED.value,
                     answer_code=answer.code,
-                    answer_body=answer.body,
+                    answer_body=self._sealer.cipher.seal(
+                        answer.body, answer_place(claim.key.caller, claim.key.method, claim.key.key)
+                    ),
                     completed_at=now,
                 )
             )

@@ -1,4 +1,5 @@
-"""The one place where rows become domain objects and back."""
+"""The one place where rows become domain objects and back - and where sensitive columns are
+sealed on the way in and opened on the way out (infra/db/sealing.py)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,27 @@ from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.transaction import Transaction
+from infra.db.sealing import (
+    PAYPAL_EMAIL,
+    Place,
+    Sealer,
+    gateway_customer_purpose,
+    normalise_email,
+)
 
 Row = Mapping[Any, Any]
+
+
+def payment_place(payment_id: str, column: str) -> Place:
+    return Place("payments", column, payment_id)
+
+
+def method_place(method_id: str, column: str) -> Place:
+    return Place("payment_methods", column, method_id)
+
+
+def refund_reason_place(refund_id: str) -> Place:
+    return Place("refunds", "reason", refund_id)
 
 
 def transaction_from_row(row: Row) -> Transaction:
@@ -60,7 +80,10 @@ def transaction_to_row(txn: Transaction) -> dict[str, Any]:
     }
 
 
-def payment_from_row(row: Row, txns: list[Transaction]) -> Payment:
+def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payment:
+    def opened(column: str) -> str:
+        return sealer.open_text(row[column], payment_place(row["id"], column)) or ""
+
     next_action = (
         NextAction(NextActionType(row["next_action_type"]), row["next_action_url"] or "")
         if row["next_action_type"]
@@ -77,9 +100,11 @@ def payment_from_row(row: Row, txns: list[Transaction]) -> Payment:
         updated_at=row["updated_at"],
         payment_method_id=row["payment_method_id"],
         payment_method_token=row["payment_method_token"],
-        gateway_customer_id=row["gateway_customer_id"],
-        description=row["description"],
-        metadata=dict(row["metadata"] or {}),
+        gateway_customer_id=opened("gateway_customer_id") or None,
+        description=opened("description"),
+        metadata=dict(
+            sealer.open_json(row["metadata"], payment_place(row["id"], "metadata")) or {}
+        ),
         status=PaymentStatus(row["status"]),
         gateway_payment_id=row["gateway_payment_id"],
         authorized_minor=row["authorized_minor"],
@@ -94,7 +119,7 @@ def payment_from_row(row: Row, txns: list[Transaction]) -> Payment:
         failed_at=row["failed_at"],
         cancelled_at=row["cancelled_at"],
         refunded_at=row["refunded_at"],
-        cancellation_reason=row["cancellation_reason"],
+        cancellation_reason=opened("cancellation_reason"),
         return_url=row["return_url"],
         sca_exemption=ScaExemption(row["sca_exemption"]) if row["sca_exemption"] else None,
         liability_shift=row["liability_shift"],
@@ -104,8 +129,12 @@ def payment_from_row(row: Row, txns: list[Transaction]) -> Payment:
     )
 
 
-def payment_to_row(payment: Payment) -> dict[str, Any]:
+def payment_to_row(payment: Payment, sealer: Sealer) -> dict[str, Any]:
     """Every column but `version`, which the repository manages."""
+
+    def sealed(column: str, value: str | None) -> bytes | None:
+        return sealer.seal_text(value, payment_place(payment.id, column))
+
     return {
         "id": payment.id,
         "order_id": payment.order_id,
@@ -116,11 +145,11 @@ def payment_to_row(payment: Payment) -> dict[str, Any]:
         "payment_method_type": payment.payment_method_type.value,
         "payment_method_id": payment.payment_method_id,
         "payment_method_token": payment.payment_method_token,
-        "gateway_customer_id": payment.gateway_customer_id,
+        "gateway_customer_id": sealed("gateway_customer_id", payment.gateway_customer_id),
         "gateway": payment.gateway.value,
         "gateway_payment_id": payment.gateway_payment_id,
-        "description": payment.description,
-        "metadata": payment.metadata,
+        "description": sealed("description", payment.description),
+        "metadata": sealer.seal_json(payment.metadata, payment_place(payment.id, "metadata")),
         "authorized_minor": payment.authorized_minor,
         "captured_minor": payment.captured_minor,
         "refunded_minor": payment.refunded_minor,
@@ -129,7 +158,7 @@ def payment_to_row(payment: Payment) -> dict[str, Any]:
         "retry_count": payment.retry_count,
         "next_action_type": payment.next_action.type.value if payment.next_action else None,
         "next_action_url": payment.next_action.url if payment.next_action else None,
-        "cancellation_reason": payment.cancellation_reason,
+        "cancellation_reason": sealed("cancellation_reason", payment.cancellation_reason),
         "return_url": payment.return_url,
         "sca_exemption": payment.sca_exemption.value if payment.sca_exemption else None,
         "liability_shift": payment.liability_shift,
@@ -144,13 +173,13 @@ def payment_to_row(payment: Payment) -> dict[str, Any]:
     }
 
 
-def refund_from_row(row: Row) -> Refund:
+def refund_from_row(row: Row, sealer: Sealer) -> Refund:
     return Refund(
         id=row["id"],
         payment_id=row["payment_id"],
         transaction_id=row["transaction_id"],
         amount=Money(row["amount_minor"], row["currency"]),
-        reason=row["reason"],
+        reason=sealer.open_text(row["reason"], refund_reason_place(row["id"])) or "",
         requested_by=row["requested_by"],
         requested_at=row["requested_at"],
         created_at=row["created_at"],
@@ -162,14 +191,14 @@ def refund_from_row(row: Row) -> Refund:
     )
 
 
-def refund_to_row(refund: Refund) -> dict[str, Any]:
+def refund_to_row(refund: Refund, sealer: Sealer) -> dict[str, Any]:
     return {
         "id": refund.id,
         "payment_id": refund.payment_id,
         "transaction_id": refund.transaction_id,
         "amount_minor": refund.amount.amount_minor,
         "currency": refund.amount.currency,
-        "reason": refund.reason,
+        "reason": sealer.seal_text(refund.reason, refund_reason_place(refund.id)),
         "status": refund.status.value,
         "gateway_refund_id": refund.gateway_refund_id,
         "failure_code": refund.failure_code,
@@ -181,7 +210,10 @@ def refund_to_row(refund: Refund) -> dict[str, Any]:
     }
 
 
-def method_from_row(row: Row) -> PaymentMethod:
+def method_from_row(row: Row, sealer: Sealer) -> PaymentMethod:
+    def opened(column: str) -> str | None:
+        return sealer.open_text(row[column], method_place(row["id"], column))
+
     return PaymentMethod(
         id=row["id"],
         user_id=row["user_id"],
@@ -194,14 +226,17 @@ def method_from_row(row: Row) -> PaymentMethod:
         card_last4=row["card_last4"],
         card_expiry_month=row["card_expiry_month"],
         card_expiry_year=row["card_expiry_year"],
-        paypal_email=row["paypal_email"],
-        gateway_customer_id=row["gateway_customer_id"],
+        paypal_email=opened("paypal_email"),
+        gateway_customer_id=opened("gateway_customer_id"),
         is_default=row["is_default"],
         deleted_at=row["deleted_at"],
     )
 
 
-def method_to_row(method: PaymentMethod) -> dict[str, Any]:
+def method_to_row(method: PaymentMethod, sealer: Sealer) -> dict[str, Any]:
+    def sealed(column: str, value: str | None) -> bytes | None:
+        return sealer.seal_text(value, method_place(method.id, column))
+
     return {
         "id": method.id,
         "user_id": method.user_id,
@@ -212,8 +247,12 @@ def method_to_row(method: PaymentMethod) -> dict[str, Any]:
         "card_last4": method.card_last4,
         "card_expiry_month": method.card_expiry_month,
         "card_expiry_year": method.card_expiry_year,
-        "paypal_email": method.paypal_email,
-        "gateway_customer_id": method.gateway_customer_id,
+        "paypal_email": sealed("paypal_email", method.paypal_email),
+        "paypal_email_bidx": sealer.index(PAYPAL_EMAIL, normalise_email(method.paypal_email)),
+        "gateway_customer_id": sealed("gateway_customer_id", method.gateway_customer_id),
+        "gateway_customer_bidx": sealer.index(
+            gateway_customer_purpose(method.gateway.value), method.gateway_customer_id
+        ),
         "is_default": method.is_default,
         "created_at": method.created_at,
         "updated_at": method.updated_at,

@@ -21,6 +21,12 @@ from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from infra.db import mappers
+from infra.db.sealing import (
+    PAYPAL_EMAIL,
+    Sealer,
+    gateway_customer_purpose,
+    normalise_email,
+)
 from infra.db.tables import payment_methods, payments, refunds, transactions
 
 
@@ -41,7 +47,8 @@ def _after(query: Select[Any], table: Any, page: PageRequest) -> Select[Any]:
 
 # Hot-path statements are built once with bind parameters: SQLAlchemy then compiles each a
 # single time instead of coercing ~30 values per call (most of the CPU of a request).
-_PAYMENT_COLUMNS = [c.name for c in payments.c if c.name not in ("id", "version")]
+# anonymized_at belongs to the retention job (infra/db/retention.py), not to the aggregate.
+_PAYMENT_COLUMNS = [c.name for c in payments.c if c.name not in ("id", "version", "anonymized_at")]
 _INSERT_PAYMENT = (
     insert(payments)
     .on_conflict_do_nothing(index_elements=[payments.c.order_id])
@@ -74,13 +81,14 @@ _UPSERT_TRANSACTION = _upsert.on_conflict_do_update(
 
 
 class SqlPaymentRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, sealer: Sealer) -> None:
         self._conn = conn
+        self._sealer = sealer
         # Transaction rows as last read or written, to write only what changed.
         self._stored_txns: dict[str, dict[str, Any]] = {}
 
     async def add(self, payment: Payment) -> None:
-        row = mappers.payment_to_row(payment) | {"version": 1}
+        row = mappers.payment_to_row(payment, self._sealer) | {"version": 1}
         inserted = await self._conn.execute(_INSERT_PAYMENT, row)
         if inserted.first() is None:
             existing = await self.find_by_order(payment.order_id)
@@ -107,7 +115,7 @@ class SqlPaymentRepository:
         for txn_row in result.mappings():
             self._stored_txns[txn_row["id"]] = dict(txn_row)
             txns.append(mappers.transaction_from_row(txn_row))
-        return mappers.payment_from_row(row, txns)
+        return mappers.payment_from_row(row, txns, self._sealer)
 
     async def get(self, payment_id: str) -> Payment:
         return await self._load(payment_id, lock=False)
@@ -137,7 +145,7 @@ class SqlPaymentRepository:
         return await self.get_for_update(payment_id) if payment_id else None
 
     async def save(self, payment: Payment) -> None:
-        params = mappers.payment_to_row(payment)
+        params = mappers.payment_to_row(payment, self._sealer)
         params["p_id"], params["p_version"] = params.pop("id"), payment.version
         result = await self._conn.execute(_UPDATE_PAYMENT, params)
         if result.rowcount != 1:
@@ -174,11 +182,16 @@ class SqlPaymentRepository:
 
 
 class SqlRefundRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, sealer: Sealer) -> None:
         self._conn = conn
+        self._sealer = sealer
+
+    def _from_row(self, row: Any) -> Refund:
+        return mappers.refund_from_row(row, self._sealer)
 
     async def add(self, refund: Refund) -> None:
-        await self._conn.execute(insert(refunds).values(**mappers.refund_to_row(refund)))
+        row = mappers.refund_to_row(refund, self._sealer)
+        await self._conn.execute(insert(refunds).values(**row))
 
     async def get(self, refund_id: str) -> Refund:
         row = (
@@ -188,25 +201,30 @@ class SqlRefundRepository:
         )
         if row is None:
             raise RefundNotFound("no such refund", metadata={"refund_id": refund_id})
-        return mappers.refund_from_row(row)
+        return self._from_row(row)
 
     async def save(self, refund: Refund) -> None:
-        values = mappers.refund_to_row(refund)
+        values = mappers.refund_to_row(refund, self._sealer)
         del values["id"]
         await self._conn.execute(update(refunds).where(refunds.c.id == refund.id).values(**values))
 
     async def list_for_payment(self, payment_id: str, page: PageRequest) -> Page[Refund]:
         query = _after(select(refunds).where(refunds.c.payment_id == payment_id), refunds, page)
         rows = list((await self._conn.execute(query)).mappings())
-        return _page(rows, page, mappers.refund_from_row)
+        return _page(rows, page, self._from_row)
 
 
 class SqlPaymentMethodRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, sealer: Sealer) -> None:
         self._conn = conn
+        self._sealer = sealer
+
+    def _from_row(self, row: Any) -> PaymentMethod:
+        return mappers.method_from_row(row, self._sealer)
 
     async def add(self, method: PaymentMethod) -> None:
-        await self._conn.execute(insert(payment_methods).values(**mappers.method_to_row(method)))
+        row = mappers.method_to_row(method, self._sealer)
+        await self._conn.execute(insert(payment_methods).values(**row))
 
     async def get(self, payment_method_id: str) -> PaymentMethod:
         row = (
@@ -225,14 +243,14 @@ class SqlPaymentMethodRepository:
             raise PaymentMethodNotFound(
                 "no such payment method", metadata={"payment_method_id": payment_method_id}
             )
-        return mappers.method_from_row(row)
+        return self._from_row(row)
 
     async def list_for_user(self, user_id: str, page: PageRequest) -> Page[PaymentMethod]:
         live = select(payment_methods).where(
             payment_methods.c.user_id == user_id, payment_methods.c.deleted_at.is_(None)
         )
         rows = list((await self._conn.execute(_after(live, payment_methods, page))).mappings())
-        return _page(rows, page, mappers.method_from_row)
+        return _page(rows, page, self._from_row)
 
     async def lock_user(self, user_id: str) -> list[PaymentMethod]:
         # A transaction-scoped advisory lock on the user serialises default changes even when
@@ -247,7 +265,7 @@ class SqlPaymentMethodRepository:
                 .with_for_update()
             )
         ).mappings()
-        return [mappers.method_from_row(row) for row in rows]
+        return [self._from_row(row) for row in rows]
 
     async def default_for_user(self, user_id: str) -> PaymentMethod | None:
         row = (
@@ -263,11 +281,36 @@ class SqlPaymentMethodRepository:
             .mappings()
             .first()
         )
-        return None if row is None else mappers.method_from_row(row)
+        return None if row is None else self._from_row(row)
 
     async def save(self, method: PaymentMethod) -> None:
-        values = mappers.method_to_row(method)
+        values = mappers.method_to_row(method, self._sealer)
         del values["id"]
         await self._conn.execute(
             update(payment_methods).where(payment_methods.c.id == method.id).values(**values)
         )
+
+    # Equality lookups on encrypted columns go through their blind indexes (HMAC digests):
+    # for data-subject requests ("every method of this PayPal account") and gateway customer
+    # events. Deleted methods are included: their data is still held until retention runs.
+    async def find_by_paypal_email(self, email: str) -> list[PaymentMethod]:
+        digest = self._sealer.index(PAYPAL_EMAIL, normalise_email(email))
+        if digest is None:  # `== None` would be IS NULL: every method without an email
+            return []
+        return await self._find(payment_methods.c.paypal_email_bidx == digest)
+
+    async def find_by_gateway_customer(self, gateway: str, customer_id: str) -> list[PaymentMethod]:
+        digest = self._sealer.index(gateway_customer_purpose(gateway), customer_id)
+        if digest is None:
+            return []
+        return await self._find(
+            payment_methods.c.gateway == gateway, payment_methods.c.gateway_customer_bidx == digest
+        )
+
+    async def _find(self, *conditions: Any) -> list[PaymentMethod]:
+        query = (
+            select(payment_methods)
+            .where(*conditions)
+            .order_by(payment_methods.c.created_at, payment_methods.c.id)
+        )
+        return [self._from_row(row) for row in (await self._conn.execute(query)).mappings()]

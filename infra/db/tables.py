@@ -1,8 +1,11 @@
 """The schema. Alembic migrations in migrations/ must match it (`alembic check`).
 
-Money is BIGINT minor units. Rules the business relies on are constraints here too: one
-payment per order, unique gateway ids and idempotency keys, one default method per user, and
-refunded <= captured <= authorized <= amount.
+Money is BIGINT minor units. Sensitive columns are BYTEA holding AES-256-GCM envelopes
+(infra/crypto/envelope.py, sealed and opened in infra/db/mappers.py); an empty value is NULL.
+Equality lookups on them go through `*_bidx` blind-index columns (HMAC-SHA256). Rules the
+business relies on are constraints here too: one payment per order, unique gateway ids and
+idempotency keys, one default method per user, and refunded <= captured <= authorized <=
+amount.
 """
 
 from __future__ import annotations
@@ -57,12 +60,16 @@ payment_methods = Table(
     Column("card_last4", String(4)),
     Column("card_expiry_month", Integer),
     Column("card_expiry_year", Integer),
-    Column("paypal_email", String(254)),
-    Column("gateway_customer_id", String(255)),
+    Column("paypal_email", BYTEA),
+    Column("paypal_email_bidx", BYTEA),
+    Column("gateway_customer_id", BYTEA),
+    Column("gateway_customer_bidx", BYTEA),
     Column("is_default", Boolean, nullable=False, server_default=text("false")),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
     _ts("deleted_at"),
+    # Set by the retention job once the personal data of a long-deleted method is cleared.
+    _ts("anonymized_at"),
     Index(
         "uq_payment_methods_one_default_per_user",
         "user_id",
@@ -75,6 +82,21 @@ payment_methods = Table(
         "created_at",
         "id",
         postgresql_where=text("deleted_at IS NULL"),
+    ),
+    Index(
+        "ix_payment_methods_paypal_email_bidx",
+        "paypal_email_bidx",
+        postgresql_where=text("paypal_email_bidx IS NOT NULL"),
+    ),
+    Index(
+        "ix_payment_methods_gateway_customer_bidx",
+        "gateway_customer_bidx",
+        postgresql_where=text("gateway_customer_bidx IS NOT NULL"),
+    ),
+    Index(
+        "ix_payment_methods_retention",
+        "deleted_at",
+        postgresql_where=text("deleted_at IS NOT NULL AND anonymized_at IS NULL"),
     ),
 )
 
@@ -90,11 +112,11 @@ payments = Table(
     Column("payment_method_type", String(30), nullable=False),
     Column("payment_method_id", UUID(as_uuid=False), ForeignKey("payment_methods.id")),
     Column("payment_method_token", String(255)),
-    Column("gateway_customer_id", String(255)),
+    Column("gateway_customer_id", BYTEA),
     Column("gateway", String(20), nullable=False),
     Column("gateway_payment_id", String(255), unique=True),
-    Column("description", String(500), nullable=False, server_default=""),
-    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("description", BYTEA),
+    Column("metadata", BYTEA),
     Column("authorized_minor", BigInteger, nullable=False, server_default="0"),
     Column("captured_minor", BigInteger, nullable=False, server_default="0"),
     Column("refunded_minor", BigInteger, nullable=False, server_default="0"),
@@ -103,7 +125,7 @@ payments = Table(
     Column("retry_count", Integer, nullable=False, server_default="0"),
     Column("next_action_type", String(32)),
     Column("next_action_url", Text),
-    Column("cancellation_reason", String(500), nullable=False, server_default=""),
+    Column("cancellation_reason", BYTEA),
     Column("return_url", String(2048), nullable=False, server_default=""),
     Column("sca_exemption", String(40)),
     Column("liability_shift", Boolean),
@@ -115,6 +137,8 @@ payments = Table(
     _ts("failed_at"),
     _ts("cancelled_at"),
     _ts("refunded_at"),
+    # Set by the retention job once the payment's personal data is cleared.
+    _ts("anonymized_at"),
     Column("version", Integer, nullable=False, server_default="1"),
     CheckConstraint("amount_minor > 0", name="amount_positive"),
     CheckConstraint(
@@ -124,6 +148,11 @@ payments = Table(
     ),
     CheckConstraint(f"status IN ({PAYMENT_STATUSES})", name="status_known"),
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+    Index(
+        "ix_payments_retention",
+        "created_at",
+        postgresql_where=text("anonymized_at IS NULL"),
+    ),
 )
 
 transactions = Table(
@@ -168,7 +197,7 @@ refunds = Table(
     ),
     Column("amount_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("reason", String(500), nullable=False, server_default=""),
+    Column("reason", BYTEA),
     Column("status", String(20), nullable=False),
     Column("gateway_refund_id", String(255)),
     Column("failure_code", String(64)),
@@ -243,7 +272,8 @@ scheduled_retries = Table(
 )
 
 # Gateway webhook events: the primary key makes each event count once, also between
-# concurrent deliveries. The payload is kept for audit and replays.
+# concurrent deliveries. The payload (sealed) is kept for audit and replays until the
+# retention job drops it (WEBHOOK_PAYLOAD_RETENTION_DAYS); the receipt row stays for dedup.
 webhook_events = Table(
     "webhook_events",
     metadata,
@@ -252,8 +282,13 @@ webhook_events = Table(
     Column("type", String(128), nullable=False),
     Column("payment_id", UUID(as_uuid=False), ForeignKey("payments.id")),
     _ts("received_at", nullable=False),
-    Column("payload", JSONB, nullable=False),
+    Column("payload", BYTEA),
     Index("ix_webhook_events_payment", "payment_id"),
+    Index(
+        "ix_webhook_events_retention",
+        "received_at",
+        postgresql_where=text("payload IS NOT NULL"),
+    ),
 )
 
 # The inbox: events consumed from other services (order.events), by their event id. A

@@ -15,6 +15,7 @@ from infra.db.repositories import (
     SqlRefundRepository,
 )
 from infra.db.retries import SqlRetrySchedule
+from infra.db.sealing import Sealer
 from infra.db.webhooks import SqlConsumedEventLog, SqlDisputeRepository, SqlWebhookEventLog
 
 
@@ -31,8 +32,10 @@ class SqlUnitOfWork:
     disputes: SqlDisputeRepository
     consumed_events: SqlConsumedEventLog
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, sealer: Sealer) -> None:
         self._engine = engine
+        # Encrypts and decrypts the sensitive columns (the key ring lives behind it).
+        self._sealer = sealer
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
 
@@ -47,12 +50,12 @@ class SqlUnitOfWork:
             if is_connection_failure(exc):
                 raise StorageUnavailable("the database is unreachable") from exc
             raise
-        self.payments = SqlPaymentRepository(self._conn)
-        self.refunds = SqlRefundRepository(self._conn)
-        self.payment_methods = SqlPaymentMethodRepository(self._conn)
+        self.payments = SqlPaymentRepository(self._conn, self._sealer)
+        self.refunds = SqlRefundRepository(self._conn, self._sealer)
+        self.payment_methods = SqlPaymentMethodRepository(self._conn, self._sealer)
         self.outbox = SqlEventOutbox(self._conn)
         self.retries = SqlRetrySchedule(self._conn)
-        self.webhook_events = SqlWebhookEventLog(self._conn)
+        self.webhook_events = SqlWebhookEventLog(self._conn, self._sealer)
         self.disputes = SqlDisputeRepository(self._conn)
         self.consumed_events = SqlConsumedEventLog(self._conn)
         return self

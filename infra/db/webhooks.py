@@ -13,12 +13,23 @@ from domain.dispute import Dispute, DisputeStatus
 from domain.enums import GatewayName
 from domain.money import Money
 from domain.webhooks import WebhookReceipt
+from infra.db.sealing import Place, Sealer
 from infra.db.tables import cancelled_orders, consumed_events, disputes, webhook_events
 
 
+def webhook_payload_place(gateway: str, event_id: str) -> Place:
+    return Place("webhook_events", "payload", f"{gateway}/{event_id}")
+
+
+def stored_webhook_payload(row: Any, sealer: Sealer) -> Any:
+    """The payload of a webhook_events row; None once retention has dropped it."""
+    return sealer.open_json(row["payload"], webhook_payload_place(row["gateway"], row["event_id"]))
+
+
 class SqlWebhookEventLog:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, sealer: Sealer) -> None:
         self._conn = conn
+        self._sealer = sealer
 
     async def record(self, receipt: WebhookReceipt) -> bool:
         # ON CONFLICT waits for a concurrent insert of the same key to commit or roll back.
@@ -30,7 +41,10 @@ class SqlWebhookEventLog:
                 type=receipt.type[:128],
                 payment_id=receipt.payment_id,
                 received_at=receipt.received_at,
-                payload=receipt.payload,
+                payload=self._sealer.seal_json(
+                    receipt.payload,
+                    webhook_payload_place(receipt.gateway.value, receipt.event_id),
+                ),
             )
             .on_conflict_do_nothing(
                 index_elements=[webhook_events.c.gateway, webhook_events.c.event_id]

@@ -19,6 +19,7 @@ from domain.idempotency import (
     replay_or_refuse,
 )
 from infra.db.idempotency import SqlIdempotencyStore
+from tests.support.encryption import sealer_for
 
 LEASE = timedelta(seconds=30)
 ANSWER = StoredAnswer(0, b"\x08\x01payment")
@@ -36,7 +37,7 @@ def now() -> datetime:
 
 @pytest.fixture
 def store(engine: AsyncEngine) -> SqlIdempotencyStore:
-    return SqlIdempotencyStore(engine)
+    return SqlIdempotencyStore(engine, sealer_for())
 
 
 async def test_first_claim_wins_then_the_answer_is_replayed(store: SqlIdempotencyStore) -> None:

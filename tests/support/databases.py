@@ -7,6 +7,8 @@ import asyncio
 import os
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -62,3 +64,20 @@ def drop_database(admin: str, name: str) -> None:
 
 def sqlalchemy_url(libpq_url: str) -> str:
     return libpq_url.replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+@contextmanager
+def migrated_database(admin: str, prefix: str, revision: str = "head") -> Iterator[str]:
+    """A database of its own at `revision`, for tests that act on every row (key rotation,
+    retention, migrations of existing data). Yields its SQLAlchemy URL."""
+    from alembic import command  # noqa: PLC0415 - only the tests that need one pay for it
+
+    from server.migrate import alembic_config  # noqa: PLC0415
+
+    name = create_database(admin, prefix)
+    url = sqlalchemy_url(with_database(admin, name))
+    try:
+        command.upgrade(alembic_config(url), revision)
+        yield url
+    finally:
+        drop_database(admin, name)

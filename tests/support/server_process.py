@@ -14,6 +14,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.support.channels import open_channel
+from tests.support.encryption import encryption_env
 from tests.support.polling import eventually, free_port
 
 PAYMENT_SERVICE = str(Path(sys.executable).parent / "payment-service")
@@ -32,6 +33,7 @@ class ServerProcess:
                 "LOG_LEVEL": "warning",
                 "DB_POOL_SIZE": "4",  # many servers share the test PostgreSQL
             }
+            | encryption_env()
             | env
         )
         self.process: subprocess.Popen[bytes] | None = None

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pydantic import SecretStr
+
 from server.config import Settings
+from tests.support.encryption import TEST_BLIND_INDEX_KEY, TEST_KEY_RING
 
 
 def settings_for_tests(**overrides: object) -> Settings:
-    """Loopback only, a free port, fast health probes, short drains."""
+    """Loopback only, a free port, fast health probes, short drains, the session's keys."""
     values: dict[str, object] = {
         "grpc_host": "127.0.0.1",
         "grpc_port": 0,
@@ -14,5 +17,7 @@ def settings_for_tests(**overrides: object) -> Settings:
         "shutdown_grace_seconds": 5,
         # Many test servers share one PostgreSQL (max_connections 100) with other suites.
         "db_pool_size": 4,
+        "encryption_key": SecretStr(TEST_KEY_RING),
+        "blind_index_key": SecretStr(TEST_BLIND_INDEX_KEY),
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]
