@@ -21,6 +21,7 @@ from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.transaction import Transaction
+from infra.db.risk_rows import review_from_row, risk_from_row, risk_to_row
 
 Row = Mapping[Any, Any]
 
@@ -99,6 +100,8 @@ def payment_from_row(row: Row, txns: list[Transaction]) -> Payment:
         sca_exemption=ScaExemption(row["sca_exemption"]) if row["sca_exemption"] else None,
         liability_shift=row["liability_shift"],
         country=row["country"],
+        risk=risk_from_row(row),
+        review=review_from_row(row),
         version=row["version"],
         transactions=txns,
     )
@@ -141,7 +144,7 @@ def payment_to_row(payment: Payment) -> dict[str, Any]:
         "failed_at": payment.failed_at,
         "cancelled_at": payment.cancelled_at,
         "refunded_at": payment.refunded_at,
-    }
+    } | risk_to_row(payment.risk, payment.review)
 
 
 def refund_from_row(row: Row) -> Refund:
@@ -194,6 +197,8 @@ def method_from_row(row: Row) -> PaymentMethod:
         card_last4=row["card_last4"],
         card_expiry_month=row["card_expiry_month"],
         card_expiry_year=row["card_expiry_year"],
+        card_bin=row["card_bin"],
+        card_fingerprint=row["card_fingerprint"],
         paypal_email=row["paypal_email"],
         gateway_customer_id=row["gateway_customer_id"],
         is_default=row["is_default"],
@@ -212,6 +217,8 @@ def method_to_row(method: PaymentMethod) -> dict[str, Any]:
         "card_last4": method.card_last4,
         "card_expiry_month": method.card_expiry_month,
         "card_expiry_year": method.card_expiry_year,
+        "card_bin": method.card_bin,
+        "card_fingerprint": method.card_fingerprint,
         "paypal_email": method.paypal_email,
         "gateway_customer_id": method.gateway_customer_id,
         "is_default": method.is_default,

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -42,7 +43,7 @@ def _ts(name: str, nullable: bool = True, server_default: Any = None) -> Column[
 
 PAYMENT_STATUSES = (
     "'PENDING','REQUIRES_ACTION','AUTHORIZED','CAPTURED','PARTIALLY_REFUNDED',"
-    "'REFUNDED','FAILED','CANCELLED'"
+    "'REFUNDED','FAILED','CANCELLED','UNDER_REVIEW'"
 )
 
 payment_methods = Table(
@@ -57,6 +58,9 @@ payment_methods = Table(
     Column("card_last4", String(4)),
     Column("card_expiry_month", Integer),
     Column("card_expiry_year", Integer),
+    # For the fraud checks (never the card number): BIN and the gateway's card fingerprint.
+    Column("card_bin", String(8)),
+    Column("card_fingerprint", String(64)),
     Column("paypal_email", String(254)),
     Column("gateway_customer_id", String(255)),
     Column("is_default", Boolean, nullable=False, server_default=text("false")),
@@ -108,6 +112,16 @@ payments = Table(
     Column("sca_exemption", String(40)),
     Column("liability_shift", Boolean),
     Column("country", String(2), nullable=False, server_default=""),
+    # The fraud checks' verdict on the latest authorization attempt (domain/risk.py) and an
+    # admin's decision on a REVIEW.
+    Column("risk_decision", String(8)),
+    Column("risk_score", SmallInteger),
+    Column("risk_rules", JSONB),
+    _ts("risk_assessed_at"),
+    Column("review_outcome", String(8)),
+    Column("reviewed_by", String(255)),
+    Column("review_reason", String(500)),
+    _ts("reviewed_at"),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
     _ts("authorized_at"),
@@ -124,6 +138,15 @@ payments = Table(
     ),
     CheckConstraint(f"status IN ({PAYMENT_STATUSES})", name="status_known"),
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+    CheckConstraint(
+        "risk_decision IS NULL OR risk_decision IN ('ALLOW','REVIEW','BLOCK')",
+        name="risk_decision_known",
+    ),
+    CheckConstraint("risk_score BETWEEN 0 AND 100", name="risk_score_range"),
+    CheckConstraint(
+        "review_outcome IS NULL OR review_outcome IN ('APPROVED','REJECTED')",
+        name="review_outcome_known",
+    ),
 )
 
 transactions = Table(
