@@ -14,5 +14,8 @@ def settings_for_tests(**overrides: object) -> Settings:
         "shutdown_grace_seconds": 5,
         # Many test servers share one PostgreSQL (max_connections 100) with other suites.
         "db_pool_size": 4,
+        # Test servers take bursts of calls from one client (concurrency tests); the tests of
+        # rate limiting switch it on with their own rates.
+        "rate_limit_enabled": False,
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]
