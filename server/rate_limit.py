@@ -24,7 +24,7 @@ from server.interceptors import Behavior, with_behavior
 FORWARDED_FOR = "x-forwarded-for"
 
 
-def _host(peer: str) -> str:
+def peer_host(peer: str) -> str:
     """'ipv4:10.0.0.7:51234' -> '10.0.0.7'; 'ipv6:[::1]:5' -> '::1'; else the peer as is."""
     kind, _, rest = peer.partition(":")
     if kind == "ipv4":
@@ -42,7 +42,7 @@ def _is_loopback(host: str) -> bool:
 
 
 def client_address(context: grpc.aio.ServicerContext) -> str:
-    host = _host(context.peer() or "unknown")
+    host = peer_host(context.peer() or "unknown")
     if _is_loopback(host):
         for item in context.invocation_metadata() or ():
             if item.key == FORWARDED_FOR and item.value:
