@@ -52,6 +52,17 @@ class RiskPolicy:
     def counts_velocity(self) -> bool:
         return self.max_payments_per_user > 0 or self.max_payments_per_card > 0
 
+    @property
+    def has_rules(self) -> bool:
+        """Whether any built-in rule can fire at all."""
+        return bool(
+            self.review_amount_minor
+            or self.block_amount_minor
+            or self.blocked_countries
+            or self.blocked_bins
+            or self.counts_velocity
+        )
+
 
 def amount_rule(subject: RiskSubject, policy: RiskPolicy) -> RuleHit | None:
     amount, currency = subject.amount.amount_minor, subject.amount.currency
