@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from domain import validation as v
 from domain.enums import GatewayName, PaymentMethodType, ScaExemption
 from domain.errors import FieldViolation
+from domain.risk import ReviewOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,28 @@ class ConfirmPayment:
 
     def violations(self) -> list[FieldViolation]:
         return v.require_uuid("payment_id", self.payment_id)
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewPayment:
+    """An admin's decision on a payment the fraud checks held for review."""
+
+    payment_id: str
+    decision: ReviewOutcome | None
+    reason: str
+    reviewer: str
+    request_id: str = ""
+
+    def violations(self) -> list[FieldViolation]:
+        found = [
+            *v.require_uuid("payment_id", self.payment_id),
+            *v.check_text("reason", self.reason, v.MAX_REASON),
+        ]
+        if self.decision is None:
+            found.append(FieldViolation("decision", "APPROVE or REJECT is required", "REQUIRED"))
+        if not self.reason.strip():
+            found.append(FieldViolation("reason", "is required", "REQUIRED"))
+        return found
 
 
 @dataclass(frozen=True, slots=True)

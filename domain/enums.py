@@ -14,6 +14,8 @@ class PaymentStatus(StrEnum):
     REFUNDED = "REFUNDED"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    # Held by the fraud checks until an admin approves or rejects it (domain/risk.py).
+    UNDER_REVIEW = "UNDER_REVIEW"
 
 
 class PaymentMethodType(StrEnum):

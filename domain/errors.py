@@ -20,6 +20,7 @@ class ErrorKind(Enum):
     FAILED_PRECONDITION = "FAILED_PRECONDITION"
     ABORTED = "ABORTED"
     UNAVAILABLE = "UNAVAILABLE"
+    RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,8 @@ class DomainError(Exception):
     reason: ClassVar[str] = "DOMAIN_ERROR"
     kind: ClassVar[ErrorKind] = ErrorKind.FAILED_PRECONDITION
     retryable: ClassVar[bool] = False
+    # With `retryable`: how long the caller should wait before trying again, when known.
+    retry_after_seconds: float | None = None
 
     def __init__(
         self,
@@ -168,6 +171,35 @@ class PaymentDeclined(DomainError):
     def __init__(self, code: str, message: str, *, metadata: Mapping[str, str]) -> None:
         super().__init__(message, metadata=metadata)
         self.code = code
+
+
+class FraudSuspected(PaymentDeclined):
+    """The fraud checks refused the authorization (BLOCK, or a review rejected it): the
+    payment FAILED and its gateway was never called. A decline of ours, so everything that
+    handles declines (order events, retries: never retried) handles it too."""
+
+    def __init__(self, message: str, *, metadata: Mapping[str, str]) -> None:
+        super().__init__("FRAUD_SUSPECTED", message, metadata=metadata)
+
+
+class PaymentNotUnderReview(DomainError):
+    reason = "PAYMENT_NOT_UNDER_REVIEW"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+
+class RateLimited(DomainError):
+    """The caller sent more requests than its rate allows; it may try again after a while."""
+
+    reason = "RATE_LIMITED"
+    kind = ErrorKind.RESOURCE_EXHAUSTED
+    retryable = True
+
+    def __init__(self, retry_after_seconds: float) -> None:
+        super().__init__(
+            "too many requests: slow down",
+            metadata={"retry_after_ms": str(max(1, round(retry_after_seconds * 1000)))},
+        )
+        self.retry_after_seconds = retry_after_seconds
 
 
 class GatewayUnavailable(DomainError):

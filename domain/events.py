@@ -83,3 +83,14 @@ class PaymentRefunded(DomainEvent):
     @property
     def event_type(self) -> str:
         return "payment.refunded"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequiresReview(DomainEvent):
+    """The fraud checks held the payment for an admin's decision."""
+
+    rules_hit: tuple[str, ...]
+
+    @property
+    def event_type(self) -> str:
+        return "payment.requires_review"

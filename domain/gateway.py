@@ -124,6 +124,8 @@ class PaymentMethodDetails:
     card_expiry_month: int | None = None
     card_expiry_year: int | None = None
     paypal_email: str | None = None
+    card_bin: str | None = None
+    card_fingerprint: str | None = None
 
 
 class PaymentGateway(Protocol):

@@ -24,6 +24,7 @@ from domain.errors import (
     AmountExceedsRefundable,
     InvalidStateTransition,
     OperationInProgress,
+    PaymentNotUnderReview,
 )
 from domain.events import (
     DomainEvent,
@@ -32,17 +33,20 @@ from domain.events import (
     PaymentFailed,
     PaymentRefunded,
     PaymentRequiresAction,
+    PaymentRequiresReview,
     PaymentSucceeded,
 )
 from domain.gateway import GatewayOutcome, NextAction, OutcomeStatus
 from domain.money import Money
 from domain.payment_states import (
     AUTHORIZABLE,
+    CANCEL_AT_ONCE,
     REFUNDABLE,
     VOID_AT_GATEWAY,
     S,
     can_transition,
 )
+from domain.risk import FRAUD_SUSPECTED, ReviewOutcome, RiskAssessment, RiskReview
 from domain.transaction import Transaction
 
 
@@ -94,6 +98,10 @@ class Payment:
     country: str = ""
     # 3-D Secure result: True when fraud liability shifted to the issuer.
     liability_shift: bool | None = None
+    # The fraud checks' verdict on the latest authorization attempt, and an admin's decision
+    # on it when it asked for a review.
+    risk: RiskAssessment | None = None
+    review: RiskReview | None = None
     version: int = 0
     transactions: list[Transaction] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)
@@ -203,8 +211,7 @@ class Payment:
         payment_method_token: str | None = None,
         gateway_customer_id: str | None = None,
     ) -> Transaction:
-        self._require_status(AUTHORIZABLE, "authorize")
-        self._require_no_open_operation()
+        self.require_authorizable()
         if any(t.type is TransactionType.AUTHORIZATION for t in self.transactions):
             self.retry_count += 1
         if payment_method_token:
@@ -280,6 +287,9 @@ class Payment:
         self, txn: Transaction, code: str, reason: str, now: datetime, event_id: str
     ) -> None:
         txn.settle(TransactionStatus.FAILED, now, failure_code=code, failure_reason=reason)
+        self._fail(code, reason, now, event_id)
+
+    def _fail(self, code: str, reason: str, now: datetime, event_id: str) -> None:
         self._move_to(S.FAILED, now)
         self.failure_code, self.failure_reason = code, reason
         self.failed_at = now
@@ -287,6 +297,57 @@ class Payment:
         self.events.append(
             PaymentFailed(event_id, self.id, self.order_id, now, reason, code, self.retry_count)
         )
+
+    # --- fraud checks (risk.py): before the gateway is called ---------------------------
+    def require_authorizable(self) -> None:
+        self._require_status(AUTHORIZABLE, "authorize")
+        self._require_no_open_operation()
+        if self.review is not None and self.review.outcome is ReviewOutcome.REJECTED:
+            raise InvalidStateTransition(
+                "a payment rejected in review cannot be authorized again",
+                metadata={"payment_id": self.id, "status": self.status.value},
+            )
+
+    @property
+    def review_approved(self) -> bool:
+        return self.review is not None and self.review.outcome is ReviewOutcome.APPROVED
+
+    def record_risk(self, assessment: RiskAssessment) -> None:
+        """A new verdict; an earlier review was about an earlier one."""
+        self.risk, self.review = assessment, None
+
+    def block_for_fraud(self, assessment: RiskAssessment, now: datetime, event_id: str) -> None:
+        self.require_authorizable()
+        self.record_risk(assessment)
+        self._fail(FRAUD_SUSPECTED, "refused by the fraud checks", now, event_id)
+
+    def hold_for_review(self, assessment: RiskAssessment, now: datetime, event_id: str) -> None:
+        self.require_authorizable()
+        self.record_risk(assessment)
+        self._move_to(S.UNDER_REVIEW, now)
+        self.failure_code = self.failure_reason = None
+        self.next_action = None
+        self.events.append(
+            PaymentRequiresReview(event_id, self.id, self.order_id, now, assessment.rules_hit)
+        )
+
+    def _require_under_review(self) -> None:
+        if self.status is not S.UNDER_REVIEW:
+            raise PaymentNotUnderReview(
+                f"the payment is {self.status.value}, not under review",
+                metadata={"payment_id": self.id, "status": self.status.value},
+            )
+
+    def approve_review(self, review: RiskReview, now: datetime) -> None:
+        """Back to PENDING; the caller begins the authorization in the same transaction."""
+        self._require_under_review()
+        self.review = review
+        self._move_to(S.PENDING, now)
+
+    def reject_review(self, review: RiskReview, now: datetime, event_id: str) -> None:
+        self._require_under_review()
+        self.review = review
+        self._fail(FRAUD_SUSPECTED, f"rejected in review: {review.reason}"[:500], now, event_id)
 
     # --- capture -------------------------------------------------------------------------
     def begin_capture(
@@ -334,7 +395,7 @@ class Payment:
     ) -> Transaction | None:
         """Returns the VOID to send to the gateway, or None when nothing is held there and
         the payment is cancelled at once."""
-        self._require_status(AUTHORIZABLE | VOID_AT_GATEWAY, "cancel")
+        self._require_status(CANCEL_AT_ONCE | VOID_AT_GATEWAY, "cancel")
         self._require_no_open_operation()
         self.cancellation_reason = reason
         if self.status in VOID_AT_GATEWAY and self.gateway_payment_id:

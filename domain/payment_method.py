@@ -21,6 +21,11 @@ class PaymentMethod:
     card_last4: str | None = None
     card_expiry_month: int | None = None
     card_expiry_year: int | None = None
+    # For the fraud checks, when the gateway reports them: the card's BIN (first 6-8 digits,
+    # which PCI DSS allows to keep) and the gateway's fingerprint of the card number, the
+    # same for every token of one card.
+    card_bin: str | None = None
+    card_fingerprint: str | None = None
     paypal_email: str | None = None
     # The gateway's customer holding the method (Stripe cus_...), where the gateway has one.
     gateway_customer_id: str | None = None

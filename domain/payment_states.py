@@ -8,11 +8,14 @@ from domain.enums import PaymentStatus
 S = PaymentStatus
 
 TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
-    S.PENDING: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
+    S.PENDING: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.UNDER_REVIEW, S.FAILED, S.CANCELLED}),
     # Confirming may meet a further challenge: it stays REQUIRES_ACTION.
     S.REQUIRES_ACTION: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
     # A declined payment may be authorized again (Stripe: requires_payment_method).
-    S.FAILED: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED}),
+    S.FAILED: frozenset({S.AUTHORIZED, S.REQUIRES_ACTION, S.UNDER_REVIEW, S.FAILED, S.CANCELLED}),
+    # Held by the fraud checks: approved goes back to PENDING with its authorization begun in
+    # the same transaction; rejected fails; nothing is held at the gateway to void.
+    S.UNDER_REVIEW: frozenset({S.PENDING, S.FAILED, S.CANCELLED}),
     S.AUTHORIZED: frozenset({S.CAPTURED, S.CANCELLED}),
     S.CAPTURED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
     S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
@@ -23,6 +26,8 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
 # Which status an operation needs before it can begin.
 AUTHORIZABLE = frozenset({S.PENDING, S.FAILED})
 REFUNDABLE = frozenset({S.CAPTURED, S.PARTIALLY_REFUNDED})
+# Cancelling these needs nothing from the gateway.
+CANCEL_AT_ONCE = AUTHORIZABLE | {S.UNDER_REVIEW}
 # Cancelling these needs a void at the gateway: it holds (or may hold) an authorization.
 VOID_AT_GATEWAY = frozenset({S.AUTHORIZED, S.REQUIRES_ACTION})
 

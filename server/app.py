@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 import grpc
+import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
@@ -20,6 +21,7 @@ from domain.idempotency import AnswerCache
 from domain.ports import CircuitBreaker
 from domain.retention import RetentionPolicy
 from domain.retry import RetryPolicy
+from domain.risk_engine import RiskEngine
 from domain.usecases.deps import Deps
 from domain.usecases.idempotent import Idempotency
 from domain.usecases.reconcile import Reconciler
@@ -27,12 +29,15 @@ from domain.usecases.retry_worker import RetryWorker
 from infra.cache import RedisHealth, make_redis
 from infra.cache.circuit import LocalCircuitBreaker, RedisCircuitBreaker
 from infra.cache.idempotency import NoAnswerCache, RedisAnswerCache
+from infra.cache.rate_limit import RedisTokenBucket
+from infra.cache.velocity import RedisVelocityCounter
 from infra.currency import CldrCurrencyCatalog
 from infra.db.engine import make_engine
 from infra.db.idempotency import SqlIdempotencyStore
 from infra.db.retention import SqlRetentionStore
 from infra.db.sealing import Sealer
 from infra.db.uow import SqlUnitOfWork
+from infra.fraud.scorer import HttpRiskScorer
 from infra.gateways.directory import RoutedGatewayDirectory
 from infra.messaging.consumer import OrderEventsConsumer
 from infra.messaging.relay import OutboxRelay
@@ -62,6 +67,7 @@ from server.jobs import (
 )
 from server.messaging import build_order_consumer, build_outbox_relay
 from server.metrics import MetricsInterceptor, ServiceMetrics
+from server.rate_limit import RateLimitInterceptor
 from server.rest.app import RestShim
 from server.rest.routes import build_routes, contract_services
 from server.servicers.payment_methods import PaymentMethodServicer
@@ -129,6 +135,8 @@ class PaymentApplication:
         self.metrics = ServiceMetrics()
         self.rest: RestShim | None = None
         self.rest_port: int = 0
+        # For the external risk scorer (FRAUD_SCORER_URL), when one is configured.
+        self._http: httpx.AsyncClient | None = None
 
     def _deps_factory(self, engine: AsyncEngine) -> Callable[[], Deps]:
         directory = RoutedGatewayDirectory(
@@ -142,6 +150,7 @@ class PaymentApplication:
             timedelta(seconds=s.retry_base_seconds),
             timedelta(seconds=s.retry_max_delay_seconds),
         )
+        risk = self._risk_engine()
 
         def deps() -> Deps:
             # A fresh unit of work per call: it holds that call's connection.
@@ -154,6 +163,7 @@ class PaymentApplication:
                 gateway_timeout=self.settings.gateway_timeout_seconds,
                 breaker=breaker,
                 retry_policy=retry_policy,
+                risk=risk,
             )
 
         return deps
@@ -177,12 +187,7 @@ class PaymentApplication:
         self.deps = deps  # for operators' tools and tests: the ports a use case runs with
         idempotency_store = SqlIdempotencyStore(self.engine, self.sealer)
         server = grpc.aio.server(
-            # Outermost first: errors raised by the idempotency layer are mapped too.
-            interceptors=[
-                MetricsInterceptor(self.metrics),
-                RequestInterceptor(),
-                IdempotencyInterceptor(self._idempotency(idempotency_store)),
-            ],
+            interceptors=self._interceptors(idempotency_store),
             options=[
                 ("grpc.max_receive_message_length", 4 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),
@@ -235,6 +240,62 @@ class PaymentApplication:
         await self.rest.start(settings.grpc_host, settings.app_port, self.grpc_port)
         self.rest_port = self.rest.port
         log.info("REST shim listening", extra={"port": self.rest_port})
+
+    def _interceptors(self, store: SqlIdempotencyStore) -> list[grpc.aio.ServerInterceptor]:
+        """Outermost first: errors raised by the inner layers are mapped too. Authentication
+        goes before rate limiting (which limits the authenticated caller), and a call refused
+        by the limiter never claims an idempotency key."""
+        interceptors: list[grpc.aio.ServerInterceptor] = [
+            MetricsInterceptor(self.metrics),
+            RequestInterceptor(),
+        ]
+        limiter = self._rate_limiter()
+        if limiter is not None:
+            interceptors.append(RateLimitInterceptor(limiter))
+        interceptors.append(IdempotencyInterceptor(self._idempotency(store)))
+        return interceptors
+
+    def _rate_limiter(self) -> RedisTokenBucket | None:
+        s = self.settings
+        if not s.rate_limit_enabled:
+            return None
+        if self.redis is None:
+            log.warning("RATE_LIMIT_ENABLED but no Redis is configured: no rate limiting")
+            return None
+        return RedisTokenBucket(
+            self.redis,
+            prefix=s.redis_key_prefix,
+            rate_per_second=s.rate_limit_requests_per_second,
+            burst=s.rate_limit_burst,
+        )
+
+    def _risk_engine(self) -> RiskEngine | None:
+        s = self.settings
+        if not s.fraud_checks_enabled:
+            return None
+        policy = s.risk_policy()
+        if not policy.has_rules and not s.fraud_scorer_url:
+            # Nothing could ever fire: spare every authorization the check's reads.
+            log.info("fraud checks: no rule and no scorer configured, none run")
+            return None
+        velocity = (
+            RedisVelocityCounter(self.redis, prefix=s.redis_key_prefix)
+            if self.redis is not None
+            else None
+        )
+        if velocity is None and policy.counts_velocity:
+            log.warning("FRAUD_VELOCITY_* limits need Redis; none is configured")
+        scorer = None
+        if s.fraud_scorer_url:
+            self._http = httpx.AsyncClient()
+            key = s.fraud_scorer_api_key
+            scorer = HttpRiskScorer(
+                self._http,
+                s.fraud_scorer_url,
+                timeout_seconds=s.fraud_scorer_timeout_seconds,
+                api_key=key.get_secret_value() if key is not None else None,
+            )
+        return RiskEngine(policy, velocity=velocity, scorer=scorer)
 
     def _circuit_breaker(self) -> CircuitBreaker:
         s = self.settings
@@ -322,6 +383,8 @@ class PaymentApplication:
         await close_gateways(self.gateways)
         if self._webhooks is not None:
             await self._webhooks.aclose()
+        if self._http is not None:
+            await self._http.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         if self.engine is not None:

@@ -11,8 +11,10 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.enums import GatewayName
+from domain.risk_rules import RiskPolicy
 from domain.routing import RoutingTable
 from infra.crypto.keyring import KeyRing, KeyRingError, decode_key, parse_key_ring
+from server.fraud_config import FailMode, risk_policy
 from server.routing_config import load_routes
 
 Port = Annotated[int, Field(ge=0, le=65535)]
@@ -132,6 +134,35 @@ class Settings(BaseSettings):
     # Where the simulator keeps its ledger: `memory`, or `database` (its own schema, so that
     # what it "charged" survives a crash of this process, as a real gateway's records would).
     simulator_ledger: Literal["memory", "database"] = "memory"
+    # Rate limiting per caller (the authenticated subject, else the client address): a token
+    # bucket in Redis refilled at RATE_LIMIT_REQUESTS_PER_SECOND, holding at most
+    # RATE_LIMIT_BURST. Health checks are exempt; without Redis (or while it is down) no limit.
+    rate_limit_enabled: bool = True
+    rate_limit_requests_per_second: Annotated[float, Field(gt=0, le=1_000_000)] = 100.0
+    rate_limit_burst: Annotated[int, Field(ge=1, le=1_000_000)] = 200
+
+    # Fraud checks before every authorization (README "Fraud checks"). Limits are off until
+    # set. Amount limits: CURRENCY:MINOR_UNITS pairs, comma-separated ("EUR:500000").
+    fraud_checks_enabled: bool = True
+    fraud_review_amount_limits: str = ""
+    fraud_block_amount_limits: str = ""
+    fraud_blocked_countries: str = ""  # ISO 3166-1 alpha-2, comma-separated
+    fraud_blocked_bins: str = ""  # BIN prefixes (4-8 digits), comma-separated
+    # Velocity (Redis): at most this many distinct payments per user / per card in the window.
+    fraud_velocity_window_seconds: Annotated[float, Field(gt=0, le=30 * 86400)] = 3600.0
+    fraud_velocity_max_per_user: Annotated[int, Field(ge=0)] = 0
+    fraud_velocity_max_per_card: Annotated[int, Field(ge=0)] = 0
+    fraud_velocity_action: Literal["block", "review"] = "block"
+    # Redis unreachable: skip the velocity rules (open), hold for review, or block (closed).
+    fraud_velocity_fail_mode: FailMode = "open"
+    # Optional external scorer: POST JSON, answers {"score": 0-100}.
+    fraud_scorer_url: str | None = None
+    fraud_scorer_api_key: SecretStr | None = None
+    fraud_scorer_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 2.0
+    fraud_scorer_fail_mode: FailMode = "open"
+    fraud_scorer_review_score: Annotated[int, Field(ge=0, le=100)] = 60
+    fraud_scorer_block_score: Annotated[int, Field(ge=0, le=100)] = 85
+
     shutdown_grace_seconds: Annotated[float, Field(ge=0, le=300)] = 20.0
     health_check_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
 
@@ -182,6 +213,16 @@ class Settings(BaseSettings):
         except (ValueError, OSError) as exc:
             raise ValueError(f"GATEWAY_ROUTES: {exc}") from None
         return self
+
+    @model_validator(mode="after")
+    def _fraud_policy_parses(self) -> Settings:
+        self.risk_policy()  # a ValueError names the setting
+        if self.fraud_scorer_url and not self.fraud_scorer_url.startswith(("http://", "https://")):
+            raise ValueError("FRAUD_SCORER_URL must be an http:// or https:// URL")
+        return self
+
+    def risk_policy(self) -> RiskPolicy:
+        return risk_policy(self)
 
     def routing_table(self) -> RoutingTable:
         return load_routes(self.gateway_routes, self.gateway_routes_file, self.default_gateway)

@@ -22,6 +22,7 @@ _CODES: dict[ErrorKind, int] = {
     ErrorKind.FAILED_PRECONDITION: code_pb2.FAILED_PRECONDITION,
     ErrorKind.ABORTED: code_pb2.ABORTED,
     ErrorKind.UNAVAILABLE: code_pb2.UNAVAILABLE,
+    ErrorKind.RESOURCE_EXHAUSTED: code_pb2.RESOURCE_EXHAUSTED,
 }
 
 
@@ -53,7 +54,10 @@ def domain_error_status(error: DomainError) -> status_pb2.Status:
             )
         )
     if error.retryable:
-        details.append(_packed(error_details_pb2.RetryInfo()))
+        retry = error_details_pb2.RetryInfo()
+        if error.retry_after_seconds is not None:
+            retry.retry_delay.FromNanoseconds(round(error.retry_after_seconds * 1e9))
+        details.append(_packed(retry))
     return status_pb2.Status(code=_CODES[error.kind], message=error.message, details=details)
 
 

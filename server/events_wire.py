@@ -97,6 +97,10 @@ def _message(event_type: str, p: dict[str, Any], exponent: Exponent) -> Message:
         return events_pb2.PaymentRequiresActionEvent(
             **common, order_id=p["orderId"], next_action_url=p.get("nextActionUrl") or ""
         )
+    if event_type == "payment.requires_review":
+        return events_pb2.PaymentRequiresReviewEvent(
+            **common, order_id=p["orderId"], rules_hit=list(p.get("rulesHit") or ())
+        )
     raise ValueError(f"no wire format for event type {event_type!r}")
 
 

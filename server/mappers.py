@@ -21,6 +21,7 @@ from payments.v1 import (
     payment_service_pb2,
     refund_pb2,
 )
+from server.risk_mappers import risk_to_proto
 
 # Proto enum names are the domain names with a prefix: PAYMENT_STATUS_CAPTURED <-> CAPTURED.
 
@@ -137,6 +138,7 @@ def payment_to_proto(payment: Payment) -> payment_pb2.Payment:
         ),
         liability_shift=_liability_shift(payment.liability_shift),
         country=payment.country,
+        risk=risk_to_proto(payment),
     )
 
 

@@ -19,6 +19,8 @@ class PaymentsError(Exception):
     # field -> description, for INVALID_ARGUMENT
     field_violations: dict[str, str] = field(default_factory=dict)
     retryable: bool = False
+    # How long the server asks the caller to wait before retrying (RATE_LIMITED), if it said.
+    retry_delay_seconds: float | None = None
 
     def __str__(self) -> str:
         return f"{self.code.name} {self.reason}: {self.message}"
@@ -39,4 +41,8 @@ class PaymentsError(Exception):
                 decoded.field_violations = {v.field: v.description for v in bad.field_violations}
             elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
                 decoded.retryable = True
+                retry = error_details_pb2.RetryInfo()
+                detail.Unpack(retry)
+                if retry.HasField("retry_delay"):
+                    decoded.retry_delay_seconds = retry.retry_delay.ToNanoseconds() / 1e9
         return decoded

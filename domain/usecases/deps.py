@@ -17,6 +17,7 @@ from domain.ports import (
     UnitOfWork,
 )
 from domain.retry import RetryPolicy
+from domain.risk import RiskAssessor
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ class Deps:
     # Automatic retries of soft failures; none unless configured.
     retry_policy: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=0))
     rng: random.Random = field(default_factory=random.Random)
+    # The fraud check before every authorization; None runs none.
+    risk: RiskAssessor | None = None
 
 
 class Command(Protocol):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from domain.commands import (
     AuthorizePayment,
     CancelPayment,
@@ -24,12 +27,15 @@ from domain.gateway import (
     PaymentGateway,
 )
 from domain.payment import Payment
+from domain.payment_method import PaymentMethod
 from domain.retry import is_soft
+from domain.risk import RiskDecision
 from domain.transaction import Transaction
 from domain.usecases.deps import Deps, validate
 from domain.usecases.gateway_step import GatewayStep, run_gateway_step
 from domain.usecases.payments import create_payment, usable_saved_method
 from domain.usecases.retries import schedule_authorization_retry
+from domain.usecases.risk_checks import assess_authorization, hold_or_block
 
 
 def _operation_request(payment: Payment, txn: Transaction) -> GatewayOperationRequest:
@@ -52,10 +58,10 @@ def _raise_if_declined(payment: Payment, txn: Transaction) -> None:
 
 
 async def authorize_payment(cmd: AuthorizePayment, deps: Deps, *, retry: bool = True) -> Payment:
-    """Authorize; with `retry`, a soft failure also schedules the first automatic retry
-    (the retry worker itself passes False and reschedules on its own)."""
+    """Authorize, after the fraud check; with `retry`, a soft failure also schedules the first
+    automatic retry (the retry worker itself passes False and reschedules on its own)."""
     validate(cmd)
-    method_id, token, customer = None, cmd.payment_method_token or None, None
+    saved: PaymentMethod | None = None
     if cmd.payment_method_id:
         async with deps.uow as uow:
             current = await uow.payments.get(cmd.payment_id)
@@ -71,7 +77,52 @@ async def authorize_payment(cmd: AuthorizePayment, deps: Deps, *, retry: bool = 
                 f"the saved method is {saved.type.value}",
                 metadata={"payment_method_id": saved.id, "type": saved.type.value},
             )
-        method_id, token, customer = saved.id, saved.token, saved.gateway_customer_id
+    assessment = None
+    if deps.risk is not None:
+        token = cmd.payment_method_token or None
+        assessment = await assess_authorization(deps, cmd.payment_id, saved, token)
+        if assessment is not None and assessment.decision is not RiskDecision.ALLOW:
+            return await hold_or_block(deps, cmd.payment_id, assessment)
+
+    def prepare(payment: Payment) -> None:
+        if assessment is not None:
+            payment.record_risk(assessment)
+
+    return await run_authorization(
+        deps,
+        cmd.payment_id,
+        NewMethod.of(saved, cmd.payment_method_token),
+        prepare=prepare,
+        retry=retry,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class NewMethod:
+    """What an authorization charges instead of the payment's own method, if anything."""
+
+    method_id: str | None = None
+    token: str | None = None
+    customer: str | None = None
+
+    @classmethod
+    def of(cls, saved: PaymentMethod | None, token: str) -> NewMethod:
+        if saved is not None:
+            return cls(saved.id, saved.token, saved.gateway_customer_id)
+        return cls(token=token or None)
+
+
+async def run_authorization(
+    deps: Deps,
+    payment_id: str,
+    method: NewMethod = NewMethod(),  # frozen: a shared default is safe
+    *,
+    prepare: Callable[[Payment], None],
+    retry: bool,
+) -> Payment:
+    """The gateway authorization (with failover and retry scheduling). `prepare` changes the
+    payment in the same transaction as the authorization intent, once: records the fraud
+    verdict, or the admin's approval."""
 
     async def call(gateway: PaymentGateway, payment: Payment, txn: Transaction) -> GatewayOutcome:
         assert payment.payment_method_token is not None
@@ -90,28 +141,39 @@ async def authorize_payment(cmd: AuthorizePayment, deps: Deps, *, retry: bool = 
             )
         )
 
-    step = GatewayStep(
-        begin=lambda p: p.begin_authorization(
-            transaction_id=deps.ids.new_id(),
-            now=deps.clock.now(),
-            payment_method_id=method_id,
-            payment_method_token=token,
-            gateway_customer_id=customer,
-        ),
-        call=call,
-        record=lambda p, t, o: p.record_authorization(t.id, o, deps.clock.now(), deps.ids.new_id()),
-    )
+    def step(first: bool) -> GatewayStep:
+        def begin(payment: Payment) -> Transaction:
+            if first:
+                prepare(payment)
+            return payment.begin_authorization(
+                transaction_id=deps.ids.new_id(),
+                now=deps.clock.now(),
+                payment_method_id=method.method_id,
+                payment_method_token=method.token,
+                gateway_customer_id=method.customer,
+            )
+
+        return GatewayStep(
+            begin=begin,
+            call=call,
+            record=lambda p, t, o: p.record_authorization(
+                t.id, o, deps.clock.now(), deps.ids.new_id()
+            ),
+        )
+
+    first = True
     while True:
         try:
-            payment = await run_gateway_step(deps, cmd.payment_id, step)
+            payment = await run_gateway_step(deps, payment_id, step(first))
             break
         except GatewayUnavailable as unavailable:
             # Proven: nothing was charged. A timeout (GatewayOutcomeUnknown) never gets here:
             # the charge may have happened, and the reconciler must settle it first.
-            if await _fail_over(deps, cmd.payment_id):
+            first = False  # the intent (and what `prepare` changed) is committed
+            if await _fail_over(deps, payment_id):
                 continue
             if retry:
-                await schedule_authorization_retry(deps, cmd.payment_id, 1, unavailable.reason)
+                await schedule_authorization_retry(deps, payment_id, 1, unavailable.reason)
             raise
     if payment.status is PaymentStatus.FAILED:
         failed = payment.transactions[-1]

@@ -55,7 +55,12 @@ ORDER_CONFIRMED = "order.confirmed"
 ORDER_CANCELLED = "order.cancelled"
 NO_DEFAULT_PAYMENT_METHOD = "NO_DEFAULT_PAYMENT_METHOD"
 CANCEL_REASON = "order cancelled"
-_CANCELLABLE = {PaymentStatus.PENDING, PaymentStatus.REQUIRES_ACTION, PaymentStatus.AUTHORIZED}
+_CANCELLABLE = {
+    PaymentStatus.PENDING,
+    PaymentStatus.REQUIRES_ACTION,
+    PaymentStatus.UNDER_REVIEW,
+    PaymentStatus.AUTHORIZED,
+}
 _REFUNDABLE = {PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_REFUNDED}
 
 
@@ -215,8 +220,9 @@ async def handle_order_confirmed(
         except PaymentAlreadyExists:  # a concurrent delivery created it first
             payment = await _existing(deps, order.order_id)
         except (PaymentDeclined, GatewayUnavailable) as error:
-            # The payment exists: FAILED, or PENDING with an automatic retry scheduled
-            # (the retry worker owns it now).
+            # The payment exists: FAILED (a decline, or FraudSuspected: the fraud checks
+            # refused it), or PENDING with an automatic retry scheduled (the retry worker owns
+            # it now). A payment held for review comes back UNDER_REVIEW, not as an error.
             if "payment_id" not in error.metadata:
                 raise
             async with deps.uow as uow:

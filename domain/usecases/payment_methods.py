@@ -41,6 +41,8 @@ async def add_payment_method(cmd: AddPaymentMethod, deps: Deps) -> PaymentMethod
         card_last4=details.card_last4,
         card_expiry_month=details.card_expiry_month,
         card_expiry_year=details.card_expiry_year,
+        card_bin=details.card_bin,
+        card_fingerprint=details.card_fingerprint,
         paypal_email=cmd.paypal_email or details.paypal_email,
         gateway_customer_id=customer,
     )

@@ -22,6 +22,7 @@ from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.transaction import Transaction
+from infra.db.risk_rows import review_from_row, risk_from_row, risk_to_row
 from infra.db.sealing import (
     PAYPAL_EMAIL,
     Place,
@@ -124,6 +125,8 @@ def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payme
         sca_exemption=ScaExemption(row["sca_exemption"]) if row["sca_exemption"] else None,
         liability_shift=row["liability_shift"],
         country=row["country"],
+        risk=risk_from_row(row),
+        review=review_from_row(row),
         version=row["version"],
         transactions=txns,
     )
@@ -170,7 +173,7 @@ def payment_to_row(payment: Payment, sealer: Sealer) -> dict[str, Any]:
         "failed_at": payment.failed_at,
         "cancelled_at": payment.cancelled_at,
         "refunded_at": payment.refunded_at,
-    }
+    } | risk_to_row(payment.risk, payment.review)
 
 
 def refund_from_row(row: Row, sealer: Sealer) -> Refund:
@@ -228,6 +231,8 @@ def method_from_row(row: Row, sealer: Sealer) -> PaymentMethod:
         card_expiry_year=row["card_expiry_year"],
         paypal_email=opened("paypal_email"),
         gateway_customer_id=opened("gateway_customer_id"),
+        card_bin=row["card_bin"],
+        card_fingerprint=row["card_fingerprint"],
         is_default=row["is_default"],
         deleted_at=row["deleted_at"],
     )
@@ -253,6 +258,8 @@ def method_to_row(method: PaymentMethod, sealer: Sealer) -> dict[str, Any]:
         "gateway_customer_bidx": sealer.index(
             gateway_customer_purpose(method.gateway.value), method.gateway_customer_id
         ),
+        "card_bin": method.card_bin,
+        "card_fingerprint": method.card_fingerprint,
         "is_default": method.is_default,
         "created_at": method.created_at,
         "updated_at": method.updated_at,

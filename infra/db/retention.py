@@ -55,6 +55,7 @@ class SqlRetentionStore:
                 metadata=None,
                 description=None,
                 cancellation_reason=None,
+                review_reason=None,  # an admin's free text about the customer
                 gateway_customer_id=None,
                 payment_method_token=None,
                 return_url="",
@@ -99,6 +100,8 @@ class SqlRetentionStore:
                 gateway_customer_bidx=None,
                 token="",
                 card_last4=None,
+                card_bin=None,
+                card_fingerprint=None,
                 card_expiry_month=None,
                 card_expiry_year=None,
                 anonymized_at=now,

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -45,7 +46,7 @@ def _ts(name: str, nullable: bool = True, server_default: Any = None) -> Column[
 
 PAYMENT_STATUSES = (
     "'PENDING','REQUIRES_ACTION','AUTHORIZED','CAPTURED','PARTIALLY_REFUNDED',"
-    "'REFUNDED','FAILED','CANCELLED'"
+    "'REFUNDED','FAILED','CANCELLED','UNDER_REVIEW'"
 )
 
 payment_methods = Table(
@@ -64,6 +65,9 @@ payment_methods = Table(
     Column("paypal_email_bidx", BYTEA),
     Column("gateway_customer_id", BYTEA),
     Column("gateway_customer_bidx", BYTEA),
+    # For the fraud checks (never the card number): BIN and the gateway's card fingerprint.
+    Column("card_bin", String(8)),
+    Column("card_fingerprint", String(64)),
     Column("is_default", Boolean, nullable=False, server_default=text("false")),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
@@ -130,6 +134,16 @@ payments = Table(
     Column("sca_exemption", String(40)),
     Column("liability_shift", Boolean),
     Column("country", String(2), nullable=False, server_default=""),
+    # The fraud checks' verdict on the latest authorization attempt (domain/risk.py) and an
+    # admin's decision on a REVIEW.
+    Column("risk_decision", String(8)),
+    Column("risk_score", SmallInteger),
+    Column("risk_rules", JSONB),
+    _ts("risk_assessed_at"),
+    Column("review_outcome", String(8)),
+    Column("reviewed_by", String(255)),
+    Column("review_reason", String(500)),
+    _ts("reviewed_at"),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
     _ts("authorized_at"),
@@ -152,6 +166,15 @@ payments = Table(
         "ix_payments_retention",
         "created_at",
         postgresql_where=text("anonymized_at IS NULL"),
+    ),
+    CheckConstraint(
+        "risk_decision IS NULL OR risk_decision IN ('ALLOW','REVIEW','BLOCK')",
+        name="risk_decision_known",
+    ),
+    CheckConstraint("risk_score BETWEEN 0 AND 100", name="risk_score_range"),
+    CheckConstraint(
+        "review_outcome IS NULL OR review_outcome IN ('APPROVED','REJECTED')",
+        name="review_outcome_known",
     ),
 )
 

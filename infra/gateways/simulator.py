@@ -9,6 +9,7 @@ view with the gateway's. Faults can be injected per operation for failure tests.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import uuid
 from collections import defaultdict, deque
@@ -49,13 +50,20 @@ class TestCard:
     decline_code: str | None = None
     decline_reason: str = ""
     requires_action: bool = False
+    # Stripe's test cards other than 4242... start 4000 00.
+    bin: str = "400000"
+
+    @property
+    def fingerprint(self) -> str:
+        """Like Stripe's: one per card number, whichever token or user carries it."""
+        return hashlib.sha256(f"simulator:{self.bin}:{self.last4}".encode()).hexdigest()[:16]
 
 
 CARDS: dict[str, TestCard] = {
-    "pm_card_visa": TestCard("visa", "4242"),
-    "pm_card_visa_debit": TestCard("visa", "5556"),
-    "pm_card_mastercard": TestCard("mastercard", "4444"),
-    "pm_card_amex": TestCard("amex", "8431"),
+    "pm_card_visa": TestCard("visa", "4242", bin="424242"),
+    "pm_card_visa_debit": TestCard("visa", "5556", bin="400005"),
+    "pm_card_mastercard": TestCard("mastercard", "4444", bin="555555"),
+    "pm_card_amex": TestCard("amex", "8431", bin="378282"),
     "pm_card_chargeDeclined": TestCard("visa", "0002", "CARD_DECLINED", "Your card was declined."),
     "pm_card_chargeDeclinedInsufficientFunds": TestCard(
         "visa", "9995", "INSUFFICIENT_FUNDS", "Your card has insufficient funds."
@@ -281,7 +289,15 @@ class SimulatorGateway:
                 violations=[FieldViolation("payment_method_token", "is not a known token")],
             )
         month, year = EXPIRY
-        return PaymentMethodDetails(method_type, card.brand, card.last4, month, year)
+        return PaymentMethodDetails(
+            method_type,
+            card.brand,
+            card.last4,
+            month,
+            year,
+            card_bin=card.bin,
+            card_fingerprint=card.fingerprint,
+        )
 
 
 Act = Callable[[LedgerBook], Awaitable[GatewayOutcome]]

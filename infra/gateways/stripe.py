@@ -257,7 +257,13 @@ class StripeGateway:
                 violations=[FieldViolation("payment_method_token", "is not a known token")],
             )
         return PaymentMethodDetails(
-            method_type, card.brand, card.last4, card.exp_month, card.exp_year
+            method_type,
+            card.brand,
+            card.last4,
+            card.exp_month,
+            card.exp_year,
+            # Stripe's fingerprint is the same for every PaymentMethod of one card number.
+            card_fingerprint=getattr(card, "fingerprint", None) or None,
         )
 
     # --- helpers --------------------------------------------------------------------------

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 import grpc
 from google.protobuf import json_format
 from google.rpc import (
-    error_details_pb2,  # noqa: F401 - registers the detail types for JSON
+    error_details_pb2,  # also registers the detail types for JSON
     status_pb2,
 )
 from grpc_status import rpc_status
@@ -65,6 +66,16 @@ def _code_of(number: int) -> grpc.StatusCode:
         if code.value[0] == number:
             return code
     return grpc.StatusCode.UNKNOWN
+
+
+def retry_after(error: grpc.aio.AioRpcError) -> str | None:
+    """Retry-After (whole seconds, at least 1) from the status's google.rpc.RetryInfo."""
+    status: status_pb2.Status | None = rpc_status.from_call(error)
+    for detail in status.details if status is not None else ():
+        info = error_details_pb2.RetryInfo()
+        if detail.Unpack(info) and info.HasField("retry_delay"):
+            return str(max(1, math.ceil(info.retry_delay.ToNanoseconds() / 1e9)))
+    return None
 
 
 def rpc_error_body(error: grpc.aio.AioRpcError) -> tuple[int, dict[str, Any]]:

@@ -14,7 +14,7 @@ from google.protobuf.message import Message
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.rest.errors import http_error, rpc_error_body
+from server.rest.errors import http_error, retry_after, rpc_error_body
 from server.rest.routes import Route
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -94,6 +94,10 @@ def _metadata(route: Route, request: Request) -> list[tuple[str, str]]:
         for name in ("x-request-id", "authorization")
         if name in request.headers
     ]
+    if request.client is not None:
+        # Rate limiting by client address (server/rate_limit.py): the gRPC peer of a REST
+        # call is this shim's loopback channel, the same for every HTTP client.
+        metadata.append(("x-forwarded-for", request.client.host))
     if route.raw_body:
         metadata += [
             (name.lower(), value)
@@ -149,6 +153,8 @@ def endpoint(route: Route, channel: grpc.aio.Channel) -> Endpoint:
         except grpc.aio.AioRpcError as error:
             status, body = rpc_error_body(error)
             _copy_headers(error.initial_metadata(), error.trailing_metadata(), headers)
+            if (after := retry_after(error)) is not None:
+                headers["Retry-After"] = after
             return JSONResponse(body, status_code=status, headers=headers)
         _copy_headers(await pending.initial_metadata(), await pending.trailing_metadata(), headers)
         return Response(_json(response), media_type="application/json", headers=headers)

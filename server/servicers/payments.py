@@ -7,11 +7,12 @@ from typing import TypeAlias
 
 import grpc
 
-from domain.usecases import operations, payments, refunds
+from domain.usecases import operations, payments, refunds, reviews
 from domain.usecases.deps import Deps
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1 import payment_service_pb2_grpc
 from server import mappers as m
+from server.risk_mappers import review_command
 
 Context: TypeAlias = grpc.aio.ServicerContext
 
@@ -88,3 +89,10 @@ class PaymentServicer(payment_service_pb2_grpc.PaymentServiceServicer):
             refunds=[m.refund_to_proto(r) for r in page.items],
             next_page_token=page.next_page_token,
         )
+
+    async def ReviewPayment(
+        self, request: pb.ReviewPaymentRequest, context: Context
+    ) -> pb.ReviewPaymentResponse:
+        """Admin only: the scope check is authentication's (scope `admin`)."""
+        payment = await reviews.review_payment(review_command(request), self._deps())
+        return pb.ReviewPaymentResponse(payment=m.payment_to_proto(payment))

@@ -32,6 +32,7 @@ class ServerProcess:
                 "GRPC_HOST": "127.0.0.1",
                 "LOG_LEVEL": "warning",
                 "DB_POOL_SIZE": "4",  # many servers share the test PostgreSQL
+                "RATE_LIMIT_ENABLED": "false",  # as in settings_for_tests
             }
             | encryption_env()
             | env

@@ -19,5 +19,8 @@ def settings_for_tests(**overrides: object) -> Settings:
         "db_pool_size": 4,
         "encryption_key": SecretStr(TEST_KEY_RING),
         "blind_index_key": SecretStr(TEST_BLIND_INDEX_KEY),
+        # Test servers take bursts of calls from one client (concurrency tests); the tests of
+        # rate limiting switch it on with their own rates.
+        "rate_limit_enabled": False,
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]

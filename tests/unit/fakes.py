@@ -49,6 +49,7 @@ from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.retry import RetryPolicy, ScheduledRetry
+from domain.risk import RiskAssessor, RiskSignalUnavailable, RiskSubject
 from domain.usecases.deps import Deps
 from domain.webhooks import WebhookReceipt
 
@@ -672,6 +673,46 @@ class FakeGatewayDirectory:
         return [requested] if requested is not None else [self.default]
 
 
+# --- fraud checks ----------------------------------------------------------------------------
+class FakeVelocityCounter:
+    """Sliding windows in memory, on the test's clock, with the Redis adapter's semantics: a
+    member counts once per key (adding it again refreshes it). `down` makes it unreachable."""
+
+    def __init__(self, clock: FixedClock) -> None:
+        self._clock = clock
+        self.windows: dict[str, dict[str, datetime]] = defaultdict(dict)
+        self.down = False
+        self.calls = 0
+
+    async def count(self, keys: Iterable[str], member: str, window: timedelta) -> list[int]:
+        self.calls += 1
+        if self.down:
+            raise RiskSignalUnavailable("velocity store unreachable")
+        now = self._clock.now()
+        counts = []
+        for key in keys:
+            seen = self.windows[key]
+            for old in [m for m, at in seen.items() if at <= now - window]:
+                del seen[old]
+            seen[member] = now
+            counts.append(len(seen))
+        return counts
+
+
+class FakeRiskScorer:
+    """Answers `score` (or raises RiskSignalUnavailable when it is None); records subjects."""
+
+    def __init__(self, score: int | None = 0) -> None:
+        self.next_score = score
+        self.subjects: list[RiskSubject] = []
+
+    async def score(self, subject: RiskSubject) -> int:
+        self.subjects.append(subject)
+        if self.next_score is None:
+            raise RiskSignalUnavailable("scorer timed out")
+        return self.next_score
+
+
 # --- everything a use case needs -------------------------------------------------------------
 @dataclass
 class FakePorts:
@@ -683,6 +724,8 @@ class FakePorts:
     directory: FakeGatewayDirectory = field(init=False)
     # No automatic retries unless a test asks for them.
     retry_policy: RetryPolicy = field(default_factory=lambda: RetryPolicy(max_attempts=0))
+    # No fraud check unless a test installs one (e.g. a domain.risk_engine.RiskEngine).
+    risk: RiskAssessor | None = None
 
     def __post_init__(self) -> None:
         self.directory = FakeGatewayDirectory(self.gateway)
@@ -697,6 +740,7 @@ class FakePorts:
             self.currencies,
             retry_policy=self.retry_policy,
             rng=random.Random(1),
+            risk=self.risk,
         )
 
 

@@ -31,6 +31,7 @@ from domain.money import Money
 from domain.payment import Payment
 from domain.payment_states import TRANSITIONS, can_transition
 from domain.refund import Refund
+from domain.risk import RiskAssessment, RiskDecision
 from domain.transaction import Transaction
 from tests.unit.fakes import AdvancingClock, SequentialIds, new_payment
 
@@ -46,9 +47,10 @@ REQUIRES_ACTION = GatewayOutcome(
 
 # The whole table, so that a change to it is a deliberate, reviewed change to this file too.
 EXPECTED_TRANSITIONS = {
-    S.PENDING: {S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED},
+    S.PENDING: {S.AUTHORIZED, S.REQUIRES_ACTION, S.UNDER_REVIEW, S.FAILED, S.CANCELLED},
     S.REQUIRES_ACTION: {S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED},
-    S.FAILED: {S.AUTHORIZED, S.REQUIRES_ACTION, S.FAILED, S.CANCELLED},
+    S.FAILED: {S.AUTHORIZED, S.REQUIRES_ACTION, S.UNDER_REVIEW, S.FAILED, S.CANCELLED},
+    S.UNDER_REVIEW: {S.PENDING, S.FAILED, S.CANCELLED},
     S.AUTHORIZED: {S.CAPTURED, S.CANCELLED},
     S.CAPTURED: {S.PARTIALLY_REFUNDED, S.REFUNDED},
     S.PARTIALLY_REFUNDED: {S.PARTIALLY_REFUNDED, S.REFUNDED},
@@ -63,6 +65,7 @@ ALLOWED = {
     S.PENDING:             (True,      False,   True,   False),
     S.REQUIRES_ACTION:     (False,     False,   True,   False),
     S.FAILED:              (True,      False,   True,   False),
+    S.UNDER_REVIEW:        (False,     False,   True,   False),
     S.AUTHORIZED:          (False,     True,    True,   False),
     S.CAPTURED:            (False,     False,   False,  True),
     S.PARTIALLY_REFUNDED:  (False,     False,   False,  True),
@@ -138,6 +141,13 @@ def _build(steps: list[tuple[str, GatewayOutcome, int | None]]) -> Callable[[], 
     return build
 
 
+def _held_for_review(driver: Driver) -> Driver:
+    verdict = RiskAssessment(RiskDecision.REVIEW, ("AMOUNT_OVER_REVIEW_LIMIT",), driver.now())
+    driver.payment.hold_for_review(verdict, driver.now(), driver.id())
+    driver.payment.pull_events()
+    return driver
+
+
 # One way (two for CANCELLED) to reach each status through the aggregate's own methods.
 REACH: dict[str, tuple[PaymentStatus, Callable[[], Driver]]] = {
     "pending": (S.PENDING, _build([])),
@@ -153,6 +163,7 @@ REACH: dict[str, tuple[PaymentStatus, Callable[[], Driver]]] = {
         S.REFUNDED,
         _build([("authorize", OK, None), ("capture", OK, None), ("refund", OK, None)]),
     ),
+    "under_review": (S.UNDER_REVIEW, lambda: _held_for_review(_build([])())),
     "cancelled_at_once": (S.CANCELLED, _build([("cancel", OK, None)])),
     "cancelled_by_void": (S.CANCELLED, _build([("authorize", OK, None), ("cancel", OK, None)])),
 }
@@ -221,6 +232,7 @@ def test_operation_allowed_or_rejected(label: str, operation: str) -> None:
         ("pending", "cancel", OK, S.CANCELLED),
         ("failed", "cancel", OK, S.CANCELLED),
         ("requires_action", "cancel", OK, S.CANCELLED),
+        ("under_review", "cancel", OK, S.CANCELLED),
         ("authorized", "cancel", OK, S.CANCELLED),
         ("authorized", "capture", OK, S.CAPTURED),
         ("captured", "refund", OK, S.REFUNDED),

@@ -21,6 +21,7 @@ class PaymentStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PAYMENT_STATUS_REFUNDED: _ClassVar[PaymentStatus]
     PAYMENT_STATUS_FAILED: _ClassVar[PaymentStatus]
     PAYMENT_STATUS_CANCELLED: _ClassVar[PaymentStatus]
+    PAYMENT_STATUS_UNDER_REVIEW: _ClassVar[PaymentStatus]
 
 class PaymentMethodType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -72,6 +73,19 @@ class LiabilityShift(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LIABILITY_SHIFT_UNSPECIFIED: _ClassVar[LiabilityShift]
     LIABILITY_SHIFT_SHIFTED: _ClassVar[LiabilityShift]
     LIABILITY_SHIFT_NOT_SHIFTED: _ClassVar[LiabilityShift]
+
+class RiskDecision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RISK_DECISION_UNSPECIFIED: _ClassVar[RiskDecision]
+    RISK_DECISION_ALLOW: _ClassVar[RiskDecision]
+    RISK_DECISION_REVIEW: _ClassVar[RiskDecision]
+    RISK_DECISION_BLOCK: _ClassVar[RiskDecision]
+
+class ReviewDecision(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    REVIEW_DECISION_UNSPECIFIED: _ClassVar[ReviewDecision]
+    REVIEW_DECISION_APPROVE: _ClassVar[ReviewDecision]
+    REVIEW_DECISION_REJECT: _ClassVar[ReviewDecision]
 PAYMENT_STATUS_UNSPECIFIED: PaymentStatus
 PAYMENT_STATUS_PENDING: PaymentStatus
 PAYMENT_STATUS_REQUIRES_ACTION: PaymentStatus
@@ -81,6 +95,7 @@ PAYMENT_STATUS_PARTIALLY_REFUNDED: PaymentStatus
 PAYMENT_STATUS_REFUNDED: PaymentStatus
 PAYMENT_STATUS_FAILED: PaymentStatus
 PAYMENT_STATUS_CANCELLED: PaymentStatus
+PAYMENT_STATUS_UNDER_REVIEW: PaymentStatus
 PAYMENT_METHOD_TYPE_UNSPECIFIED: PaymentMethodType
 PAYMENT_METHOD_TYPE_CREDIT_CARD: PaymentMethodType
 PAYMENT_METHOD_TYPE_DEBIT_CARD: PaymentMethodType
@@ -111,6 +126,39 @@ SCA_EXEMPTION_TRANSACTION_RISK_ANALYSIS: ScaExemption
 LIABILITY_SHIFT_UNSPECIFIED: LiabilityShift
 LIABILITY_SHIFT_SHIFTED: LiabilityShift
 LIABILITY_SHIFT_NOT_SHIFTED: LiabilityShift
+RISK_DECISION_UNSPECIFIED: RiskDecision
+RISK_DECISION_ALLOW: RiskDecision
+RISK_DECISION_REVIEW: RiskDecision
+RISK_DECISION_BLOCK: RiskDecision
+REVIEW_DECISION_UNSPECIFIED: ReviewDecision
+REVIEW_DECISION_APPROVE: ReviewDecision
+REVIEW_DECISION_REJECT: ReviewDecision
+
+class RiskReview(_message.Message):
+    __slots__ = ("decision", "reviewer", "reason", "reviewed_at")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    REVIEWER_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REVIEWED_AT_FIELD_NUMBER: _ClassVar[int]
+    decision: ReviewDecision
+    reviewer: str
+    reason: str
+    reviewed_at: _timestamp_pb2.Timestamp
+    def __init__(self, decision: _Optional[_Union[ReviewDecision, str]] = ..., reviewer: _Optional[str] = ..., reason: _Optional[str] = ..., reviewed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RiskAssessment(_message.Message):
+    __slots__ = ("decision", "score", "rules_hit", "assessed_at", "review")
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    RULES_HIT_FIELD_NUMBER: _ClassVar[int]
+    ASSESSED_AT_FIELD_NUMBER: _ClassVar[int]
+    REVIEW_FIELD_NUMBER: _ClassVar[int]
+    decision: RiskDecision
+    score: int
+    rules_hit: _containers.RepeatedScalarFieldContainer[str]
+    assessed_at: _timestamp_pb2.Timestamp
+    review: RiskReview
+    def __init__(self, decision: _Optional[_Union[RiskDecision, str]] = ..., score: _Optional[int] = ..., rules_hit: _Optional[_Iterable[str]] = ..., assessed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., review: _Optional[_Union[RiskReview, _Mapping]] = ...) -> None: ...
 
 class NextAction(_message.Message):
     __slots__ = ("type", "url")
@@ -147,7 +195,7 @@ class Transaction(_message.Message):
     def __init__(self, transaction_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., gateway_transaction_id: _Optional[str] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Payment(_message.Message):
-    __slots__ = ("payment_id", "order_id", "user_id", "amount_minor", "currency", "status", "payment_method_type", "payment_method_id", "gateway", "gateway_payment_id", "description", "metadata", "authorized_amount_minor", "captured_amount_minor", "refunded_amount_minor", "failure_code", "failure_reason", "retry_count", "next_action", "transactions", "created_at", "updated_at", "authorized_at", "captured_at", "failed_at", "cancelled_at", "refunded_at", "version", "sca_exemption", "liability_shift", "country")
+    __slots__ = ("payment_id", "order_id", "user_id", "amount_minor", "currency", "status", "payment_method_type", "payment_method_id", "gateway", "gateway_payment_id", "description", "metadata", "authorized_amount_minor", "captured_amount_minor", "refunded_amount_minor", "failure_code", "failure_reason", "retry_count", "next_action", "transactions", "created_at", "updated_at", "authorized_at", "captured_at", "failed_at", "cancelled_at", "refunded_at", "version", "sca_exemption", "liability_shift", "country", "risk")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -186,6 +234,7 @@ class Payment(_message.Message):
     SCA_EXEMPTION_FIELD_NUMBER: _ClassVar[int]
     LIABILITY_SHIFT_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    RISK_FIELD_NUMBER: _ClassVar[int]
     payment_id: str
     order_id: str
     user_id: str
@@ -217,4 +266,5 @@ class Payment(_message.Message):
     sca_exemption: ScaExemption
     liability_shift: LiabilityShift
     country: str
-    def __init__(self, payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., payment_method_type: _Optional[_Union[PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., gateway: _Optional[_Union[Gateway, str]] = ..., gateway_payment_id: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., authorized_amount_minor: _Optional[int] = ..., captured_amount_minor: _Optional[int] = ..., refunded_amount_minor: _Optional[int] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., retry_count: _Optional[int] = ..., next_action: _Optional[_Union[NextAction, _Mapping]] = ..., transactions: _Optional[_Iterable[_Union[Transaction, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorized_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., sca_exemption: _Optional[_Union[ScaExemption, str]] = ..., liability_shift: _Optional[_Union[LiabilityShift, str]] = ..., country: _Optional[str] = ...) -> None: ...
+    risk: RiskAssessment
+    def __init__(self, payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., payment_method_type: _Optional[_Union[PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., gateway: _Optional[_Union[Gateway, str]] = ..., gateway_payment_id: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., authorized_amount_minor: _Optional[int] = ..., captured_amount_minor: _Optional[int] = ..., refunded_amount_minor: _Optional[int] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., retry_count: _Optional[int] = ..., next_action: _Optional[_Union[NextAction, _Mapping]] = ..., transactions: _Optional[_Iterable[_Union[Transaction, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorized_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., sca_exemption: _Optional[_Union[ScaExemption, str]] = ..., liability_shift: _Optional[_Union[LiabilityShift, str]] = ..., country: _Optional[str] = ..., risk: _Optional[_Union[RiskAssessment, _Mapping]] = ...) -> None: ...

@@ -208,3 +208,21 @@ class ListRefundsResponse(_message.Message):
     refunds: _containers.RepeatedCompositeFieldContainer[_refund_pb2.Refund]
     next_page_token: str
     def __init__(self, refunds: _Optional[_Iterable[_Union[_refund_pb2.Refund, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class ReviewPaymentRequest(_message.Message):
+    __slots__ = ("payment_id", "request_id", "decision", "reason")
+    PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    DECISION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    payment_id: str
+    request_id: str
+    decision: _payment_pb2.ReviewDecision
+    reason: str
+    def __init__(self, payment_id: _Optional[str] = ..., request_id: _Optional[str] = ..., decision: _Optional[_Union[_payment_pb2.ReviewDecision, str]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReviewPaymentResponse(_message.Message):
+    __slots__ = ("payment",)
+    PAYMENT_FIELD_NUMBER: _ClassVar[int]
+    payment: _payment_pb2.Payment
+    def __init__(self, payment: _Optional[_Union[_payment_pb2.Payment, _Mapping]] = ...) -> None: ...

@@ -34,8 +34,14 @@ class PaymentServiceStub:
     AMOUNT_EXCEEDS_CAPTURABLE, AMOUNT_EXCEEDS_REFUNDABLE, CARD_DECLINED, INSUFFICIENT_FUNDS,
     UNSUPPORTED_CURRENCY, CURRENCY_MISMATCH, OPERATION_IN_PROGRESS, CONCURRENT_MODIFICATION,
     GATEWAY_UNAVAILABLE, GATEWAY_OUTCOME_UNKNOWN, STORAGE_UNAVAILABLE, VALIDATION_FAILED,
-    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_USE; invalid input also carries
-    google.rpc.BadRequest field violations.
+    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_USE, FRAUD_SUSPECTED (FAILED_PRECONDITION: the
+    fraud checks refused the authorization), PAYMENT_NOT_UNDER_REVIEW, RATE_LIMITED
+    (RESOURCE_EXHAUSTED with a google.rpc.RetryInfo retry_delay; HTTP 429 with Retry-After);
+    invalid input also carries google.rpc.BadRequest field violations.
+
+    Fraud checks run before every authorization: ALLOW goes on to the gateway, BLOCK fails the
+    payment (FRAUD_SUSPECTED), REVIEW answers the payment PAYMENT_STATUS_UNDER_REVIEW and holds
+    it until ReviewPayment decides.
 
     Idempotency: every mutating request has a request_id. The same request_id with the same
     request replays the first answer (success or final error) without acting again; with a
@@ -100,6 +106,11 @@ class PaymentServiceStub:
                 request_serializer=payments_dot_v1_dot_payment__service__pb2.ListRefundsRequest.SerializeToString,
                 response_deserializer=payments_dot_v1_dot_payment__service__pb2.ListRefundsResponse.FromString,
                 _registered_method=True)
+        self.ReviewPayment = channel.unary_unary(
+                '/payments.v1.PaymentService/ReviewPayment',
+                request_serializer=payments_dot_v1_dot_payment__service__pb2.ReviewPaymentRequest.SerializeToString,
+                response_deserializer=payments_dot_v1_dot_payment__service__pb2.ReviewPaymentResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentServiceServicer:
@@ -111,8 +122,14 @@ class PaymentServiceServicer:
     AMOUNT_EXCEEDS_CAPTURABLE, AMOUNT_EXCEEDS_REFUNDABLE, CARD_DECLINED, INSUFFICIENT_FUNDS,
     UNSUPPORTED_CURRENCY, CURRENCY_MISMATCH, OPERATION_IN_PROGRESS, CONCURRENT_MODIFICATION,
     GATEWAY_UNAVAILABLE, GATEWAY_OUTCOME_UNKNOWN, STORAGE_UNAVAILABLE, VALIDATION_FAILED,
-    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_USE; invalid input also carries
-    google.rpc.BadRequest field violations.
+    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_USE, FRAUD_SUSPECTED (FAILED_PRECONDITION: the
+    fraud checks refused the authorization), PAYMENT_NOT_UNDER_REVIEW, RATE_LIMITED
+    (RESOURCE_EXHAUSTED with a google.rpc.RetryInfo retry_delay; HTTP 429 with Retry-After);
+    invalid input also carries google.rpc.BadRequest field violations.
+
+    Fraud checks run before every authorization: ALLOW goes on to the gateway, BLOCK fails the
+    payment (FRAUD_SUSPECTED), REVIEW answers the payment PAYMENT_STATUS_UNDER_REVIEW and holds
+    it until ReviewPayment decides.
 
     Idempotency: every mutating request has a request_id. The same request_id with the same
     request replays the first answer (success or final error) without acting again; with a
@@ -190,6 +207,16 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReviewPayment(self, request, context):
+        """Admin only (scope `admin`): decides on a payment the fraud checks held for review.
+        APPROVE authorizes it at its gateway (the answer shows the outcome; a decline fails the
+        call with its reason), REJECT fails it with failure_code FRAUD_SUSPECTED. A payment that
+        is not PAYMENT_STATUS_UNDER_REVIEW fails with FAILED_PRECONDITION PAYMENT_NOT_UNDER_REVIEW.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -243,6 +270,11 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     request_deserializer=payments_dot_v1_dot_payment__service__pb2.ListRefundsRequest.FromString,
                     response_serializer=payments_dot_v1_dot_payment__service__pb2.ListRefundsResponse.SerializeToString,
             ),
+            'ReviewPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviewPayment,
+                    request_deserializer=payments_dot_v1_dot_payment__service__pb2.ReviewPaymentRequest.FromString,
+                    response_serializer=payments_dot_v1_dot_payment__service__pb2.ReviewPaymentResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'payments.v1.PaymentService', rpc_method_handlers)
@@ -260,8 +292,14 @@ class PaymentService:
     AMOUNT_EXCEEDS_CAPTURABLE, AMOUNT_EXCEEDS_REFUNDABLE, CARD_DECLINED, INSUFFICIENT_FUNDS,
     UNSUPPORTED_CURRENCY, CURRENCY_MISMATCH, OPERATION_IN_PROGRESS, CONCURRENT_MODIFICATION,
     GATEWAY_UNAVAILABLE, GATEWAY_OUTCOME_UNKNOWN, STORAGE_UNAVAILABLE, VALIDATION_FAILED,
-    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_USE; invalid input also carries
-    google.rpc.BadRequest field violations.
+    IDEMPOTENCY_KEY_REUSED, IDEMPOTENCY_KEY_IN_USE, FRAUD_SUSPECTED (FAILED_PRECONDITION: the
+    fraud checks refused the authorization), PAYMENT_NOT_UNDER_REVIEW, RATE_LIMITED
+    (RESOURCE_EXHAUSTED with a google.rpc.RetryInfo retry_delay; HTTP 429 with Retry-After);
+    invalid input also carries google.rpc.BadRequest field violations.
+
+    Fraud checks run before every authorization: ALLOW goes on to the gateway, BLOCK fails the
+    payment (FRAUD_SUSPECTED), REVIEW answers the payment PAYMENT_STATUS_UNDER_REVIEW and holds
+    it until ReviewPayment decides.
 
     Idempotency: every mutating request has a request_id. The same request_id with the same
     request replays the first answer (success or final error) without acting again; with a
@@ -530,6 +568,33 @@ class PaymentService:
             '/payments.v1.PaymentService/ListRefunds',
             payments_dot_v1_dot_payment__service__pb2.ListRefundsRequest.SerializeToString,
             payments_dot_v1_dot_payment__service__pb2.ListRefundsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviewPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payments.v1.PaymentService/ReviewPayment',
+            payments_dot_v1_dot_payment__service__pb2.ReviewPaymentRequest.SerializeToString,
+            payments_dot_v1_dot_payment__service__pb2.ReviewPaymentResponse.FromString,
             options,
             channel_credentials,
             insecure,
