@@ -42,6 +42,7 @@ from payments.v1 import (
     webhook_service_pb2,
     webhook_service_pb2_grpc,
 )
+from server.card_guard import CardDataGuard
 from server.config import Settings
 from server.gateway_timing import timed
 from server.gateways import build_gateways, close_gateways
@@ -71,6 +72,11 @@ REDIS_HEALTH_SERVICE = "redis"
 SERVICE_NAMES = (
     payment_service_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
     payment_method_service_pb2.DESCRIPTOR.services_by_name["PaymentMethodService"].full_name,
+    webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
+)
+
+# Requests that are gateways' signed data, not callers' input: not refused by the card guard.
+GATEWAY_SIGNED_SERVICES = (
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
 )
 
@@ -160,10 +166,12 @@ class PaymentApplication:
         self.deps = deps  # for operators' tools and tests: the ports a use case runs with
         idempotency_store = SqlIdempotencyStore(self.engine)
         server = grpc.aio.server(
-            # Outermost first: errors raised by the idempotency layer are mapped too.
+            # Outermost first: errors raised by the idempotency layer are mapped too. The card
+            # guard comes before idempotency: a refused request stores nothing at all.
             interceptors=[
                 MetricsInterceptor(self.metrics),
                 RequestInterceptor(),
+                CardDataGuard(exempt_services=GATEWAY_SIGNED_SERVICES),
                 IdempotencyInterceptor(self._idempotency(idempotency_store)),
             ],
             options=[
