@@ -113,6 +113,9 @@ class RestServer:
         config = uvicorn.Config(
             app,
             log_level="warning",
+            # None: uvicorn adds no handlers of its own; its records reach the root logger's
+            # (JSON, redacted) like every other line.
+            log_config=None,
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=5,
