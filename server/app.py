@@ -4,6 +4,8 @@ shuts them down in reverse order."""
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
@@ -62,6 +64,8 @@ from server.rest.app import RestShim
 from server.rest.routes import build_routes, contract_services
 from server.servicers.payment_methods import PaymentMethodServicer
 from server.servicers.payments import PaymentServicer
+from server.tls import grpc_server_credentials, rest_ssl_context
+from server.transport import database_ssl, redis_ssl_ca_file
 from server.webhooks import WebhookComponents
 
 log = logging.getLogger("payments.app")
@@ -113,6 +117,9 @@ class PaymentApplication:
         self.health = health_aio.HealthServicer()
         self._watcher: DatabaseHealthWatcher | None = None
         self.grpc_port: int = 0
+        # Where the REST shim reaches the gRPC server: 127.0.0.1:port or unix:path (_bind_grpc).
+        self.loopback_target = ""
+        self._loopback_dir: str | None = None
         self._webhooks: WebhookComponents | None = None
         # Prometheus metrics of this application (its own registry), served by the REST shim.
         self.metrics = ServiceMetrics()
@@ -157,9 +164,11 @@ class PaymentApplication:
 
     async def _start(self) -> None:
         settings = self.settings
-        self.engine = make_engine(self._database_url, pool_size=settings.db_pool_size)
+        self.engine = make_engine(
+            self._database_url, pool_size=settings.db_pool_size, ssl=database_ssl(settings)
+        )
         if self._redis_url is not None:
-            self.redis = make_redis(self._redis_url)
+            self.redis = make_redis(self._redis_url, ssl_ca_file=redis_ssl_ca_file(settings))
         if self._own_gateways:
             self.gateways = build_gateways(settings, self.engine)
         deps = self._deps_factory(self.engine)
@@ -193,9 +202,11 @@ class PaymentApplication:
              reflection.SERVICE_NAME),
             server,
         )  # fmt: skip
-        self.grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+        self._bind_grpc(server)
         # Its own connection: a pool busy with requests must not look like a dead database.
-        self._health_engine = make_engine(self._database_url, pool_size=1)
+        self._health_engine = make_engine(
+            self._database_url, pool_size=1, ssl=database_ssl(settings)
+        )
         self._watcher = DatabaseHealthWatcher(
             self.health, self._health_engine, settings.health_check_interval_seconds
         )
@@ -216,6 +227,29 @@ class PaymentApplication:
         self._start_jobs(deps, idempotency_store)
         log.info("gRPC server listening", extra={"port": self.grpc_port})
 
+    def _bind_grpc(self, server: grpc.aio.Server) -> None:
+        """The gRPC port, over TLS when a certificate is configured.
+
+        The REST shim forwards each call to this server. With TLS on, it does so over a Unix
+        socket in a directory only this process's user may enter, not over TLS to the public
+        port: that port may demand client certificates the shim does not have, and its
+        certificate need not name 127.0.0.1. A Unix socket never leaves the host (no network
+        transmission to encrypt) and, unlike a plaintext TCP port on 127.0.0.1, no other user
+        or network namespace can reach it. The shim's own port has the same TLS settings."""
+        settings = self.settings
+        address = f"{settings.grpc_host}:{settings.grpc_port}"
+        credentials = grpc_server_credentials(settings)
+        if credentials is None:
+            self.grpc_port = server.add_insecure_port(address)
+            wildcard = settings.grpc_host in ("0.0.0.0", "", "::", "[::]")  # noqa: S104
+            host = "127.0.0.1" if wildcard else settings.grpc_host
+            self.loopback_target = f"{host}:{self.grpc_port}"
+            return
+        self.grpc_port = server.add_secure_port(address, credentials)
+        self._loopback_dir = tempfile.mkdtemp(prefix="payments-grpc-")  # mode 0700
+        self.loopback_target = f"unix:{self._loopback_dir}/grpc.sock"
+        server.add_insecure_port(self.loopback_target)
+
     async def _start_rest(self) -> None:
         self.rest = RestShim(
             build_routes(contract_services()),
@@ -223,7 +257,12 @@ class PaymentApplication:
             lambda: self.metrics.refresh(self.engine),
         )
         settings = self.settings
-        await self.rest.start(settings.grpc_host, settings.app_port, self.grpc_port)
+        await self.rest.start(
+            settings.grpc_host,
+            settings.app_port,
+            self.loopback_target,
+            ssl_context=rest_ssl_context(settings),
+        )
         self.rest_port = self.rest.port
         log.info("REST shim listening", extra={"port": self.rest_port})
 
@@ -312,4 +351,6 @@ class PaymentApplication:
             await self.engine.dispose()
         if self._health_engine is not None:
             await self._health_engine.dispose()
+        if self._loopback_dir is not None:
+            shutil.rmtree(self._loopback_dir, ignore_errors=True)
         log.info("stopped")
