@@ -18,6 +18,7 @@ from sqlalchemy import text
 from infra.cache import make_redis
 from infra.db.engine import make_engine
 from infra.messaging.clients import KafkaSecurity, producer_settings
+from server.cli import banner
 from server.config import Settings
 from server.tls import rest_ssl_context
 from server.transport import database_ssl, kafka_security, transport_settings_problems
@@ -259,3 +260,17 @@ def test_transport_problems_are_none_when_everything_is_encrypted(pki: Pki) -> N
     assert transport_settings_problems(secure) == []
     without_redis = secure.model_copy(update={"redis_url_": None})
     assert transport_settings_problems(without_redis) == []  # no Redis: nothing to encrypt
+
+
+def test_the_start_banner_shows_how_to_reach_a_tls_server(pki: Pki) -> None:
+    tls = settings(
+        tls_cert_file=pki.server.cert,
+        tls_key_file=pki.server.key,
+        tls_client_ca_file=pki.ca.cert,
+        tls_require_client_cert=True,
+    )
+    shown = banner(tls, 9090, "db", rest_port=8443)
+    assert "grpcurl -cacert ca.pem -cert client.pem -key client.key" in shown
+    assert "-plaintext" not in shown
+    assert "https://127.0.0.1:8443/api/v1/" in shown
+    assert "grpcurl -plaintext" in banner(settings(), 9090, "db")
