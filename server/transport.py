@@ -58,6 +58,13 @@ def _path(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+def _redis_scheme(settings: Settings) -> str:
+    try:
+        return settings.redis_url_value().partition("://")[0]
+    except ValueError:  # an invalid REDIS_URL is refused at start with its own message
+        return "invalid"
+
+
 def transport_settings_problems(settings: Settings) -> list[str]:
     """One line per connection the settings leave in plaintext (or unverified), naming the
     setting to change; empty when everything in transit is encrypted."""
@@ -74,7 +81,7 @@ def transport_settings_problems(settings: Settings) -> list[str]:
             f"DB_SSLMODE is {settings.db_sslmode or 'not set'}: it must be verify-full "
             "(with DB_SSLROOTCERT naming the database server's CA)"
         )
-    if settings.redis_configured and settings.redis_url_value().startswith("redis://"):
+    if settings.redis_configured and _redis_scheme(settings) == "redis":
         problems.append(
             "REDIS_URL is redis:// (plaintext): use rediss:// (or REDIS_SSL=true with "
             "REDIS_HOST), with REDIS_SSL_CA_FILE naming the Redis server's CA"
