@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 
 from domain.errors import FieldViolation
 from domain.money import CURRENCY_CODE, MAX_AMOUNT_MINOR
@@ -13,6 +14,12 @@ from domain.money import CURRENCY_CODE, MAX_AMOUNT_MINOR
 TOKEN = re.compile(r"^[A-Za-z0-9_\-.:]{1,255}\Z")  # \Z: "$" would accept a trailing newline
 _DIGIT_RUN = re.compile(r"\d(?:[ \-]?\d)*")
 _SEPARATOR = re.compile(r"[ \-]")
+# A UUID written canonically is an id, not a PAN, although an all-digit one (the 8-4-4 groups
+# of 11111111-1111-4111-…) can pass Luhn: about one random UUID in ten thousand would.
+_UUID = re.compile(
+    r"(?<![0-9A-Fa-f-])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-"
+    r"[0-9A-Fa-f]{12}(?![0-9A-Fa-f-])"
+)
 
 MAX_DESCRIPTION = 500
 MAX_REASON = 500
@@ -31,22 +38,88 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def contains_card_number(text: str) -> bool:
-    """A Luhn-valid run of 13-19 digits, with or without spaces or dashes, looks like a PAN.
+@dataclass(frozen=True, slots=True)
+class CardNumberRun:
+    """A run of digits (with spaces or dashes) holding a card number: where it is in the text
+    and the last four digits of the number, the most of it that may ever be shown."""
+
+    start: int
+    end: int
+    last4: str
+
+
+def _pan_in(groups: list[str]) -> str | None:
+    """The first Luhn-valid 13-19 digits made of consecutive groups, if any."""
+    for start in range(len(groups)):
+        digits = ""
+        for group in groups[start:]:
+            digits += group
+            if len(digits) > 19:
+                break
+            if len(digits) >= 13 and luhn_valid(digits):
+                return digits
+    return None
+
+
+def card_number_runs(text: str) -> Iterator[CardNumberRun]:
+    """Every run of digits in `text` that holds a card number: a Luhn-valid run of 13-19
+    digits, with or without spaces or dashes, anywhere in the text.
 
     Any consecutive groups of a run count, not only the whole run: "4242 4242 4242 4242 123"
-    (number and CVC) holds a PAN although its 19 digits together fail Luhn."""
-    for match in _DIGIT_RUN.finditer(text):
-        groups = _SEPARATOR.split(match.group())
-        for start in range(len(groups)):
-            digits = ""
-            for group in groups[start:]:
-                digits += group
-                if len(digits) > 19:
-                    break
-                if len(digits) >= 13 and luhn_valid(digits):
-                    return True
-    return False
+    (number and CVC) holds a PAN although its 19 digits together fail Luhn. Canonical UUIDs
+    are ids and never count."""
+    searched = _UUID.sub(lambda m: "x" * len(m.group()), text)  # same length: same offsets
+    for match in _DIGIT_RUN.finditer(searched):
+        pan = _pan_in(_SEPARATOR.split(match.group()))
+        if pan is not None:
+            yield CardNumberRun(match.start(), match.end(), pan[-4:])
+
+
+def contains_card_number(text: str) -> bool:
+    """A Luhn-valid run of 13-19 digits, with or without spaces or dashes, looks like a PAN."""
+    return next(card_number_runs(text), None) is not None
+
+
+def mask_card_numbers(text: str) -> str:
+    """`text` with each run holding a card number replaced by `****` and its last four digits
+    (PCI DSS 3.4: at most the last four digits are shown)."""
+    masked, kept = [], 0
+    for run in card_number_runs(text):
+        masked += [text[kept : run.start], f"****{run.last4}"]
+        kept = run.end
+    return "".join(masked) + text[kept:]
+
+
+# Names of sensitive authentication data and of the PAN (PCI DSS 3.3): a field or key so named
+# is refused whatever it holds. Words are compared whole ("pan" but not "company"), phrases
+# inside the name with its separators removed ("cardNumber", "card-number", "cc_card_no").
+_CARD_NAME_WORDS = frozenset(
+    {"pan", "cvc", "cvc2", "cvv", "cvv2", "cvn", "csc", "cav2", "pin", "track1", "track2"}
+)
+_CARD_NAME_PHRASES = (
+    "cardnumber",
+    "cardnum",
+    "cardno",
+    "ccnumber",
+    "ccnum",
+    "securitycode",
+    "cardverification",
+    "primaryaccountnumber",
+    "trackdata",
+    "magstripe",
+    "pinblock",
+)
+_CAMEL_BOUNDARY = re.compile(r"([a-z0-9])([A-Z])")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def is_card_field_name(name: str) -> bool:
+    """True for names like card_number, pan, cvc, cvv2, securityCode, Card-Number."""
+    words = _WORD.findall(_CAMEL_BOUNDARY.sub(r"\1_\2", name).lower())
+    if any(word in _CARD_NAME_WORDS for word in words):
+        return True
+    joined = "".join(words)
+    return any(phrase in joined for phrase in _CARD_NAME_PHRASES)
 
 
 def require_uuid(field: str, value: str, *, required: bool = True) -> list[FieldViolation]:

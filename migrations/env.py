@@ -25,6 +25,18 @@ def database_url() -> str:
     raise SystemExit("no database: set DATABASE_URL or DB_HOST (or pass -x url=...)")
 
 
+def connect_args() -> dict[str, object]:
+    """asyncpg options: given by server/migrate.py, else TLS from DB_SSL* like the service."""
+    if "connect_args" in config.attributes:
+        return dict(config.attributes["connect_args"])
+    if os.environ.get("DB_SSLMODE"):
+        from server.config import Settings
+        from server.transport import database_ssl
+
+        return {"ssl": database_ssl(Settings())}
+    return {}
+
+
 def run_with(connection: Connection) -> None:
     context.configure(
         connection=connection,
@@ -37,7 +49,7 @@ def run_with(connection: Connection) -> None:
 
 
 async def run_online() -> None:
-    engine = create_async_engine(database_url())
+    engine = create_async_engine(database_url(), connect_args=connect_args())
     async with engine.connect() as connection:
         await connection.run_sync(run_with)
     await engine.dispose()

@@ -4,6 +4,8 @@ shuts them down in reverse order."""
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
@@ -50,6 +52,7 @@ from payments.v1 import (
     webhook_service_pb2,
     webhook_service_pb2_grpc,
 )
+from server.card_guard import CardDataGuard
 from server.config import Settings
 from server.encryption import build_sealer
 from server.gateway_timing import timed
@@ -72,6 +75,8 @@ from server.rest.app import RestShim
 from server.rest.routes import build_routes, contract_services
 from server.servicers.payment_methods import PaymentMethodServicer
 from server.servicers.payments import PaymentServicer
+from server.tls import grpc_server_credentials, rest_ssl_context
+from server.transport import database_ssl, redis_ssl_ca_file
 from server.webhooks import WebhookComponents
 
 log = logging.getLogger("payments.app")
@@ -82,6 +87,11 @@ REDIS_HEALTH_SERVICE = "redis"
 SERVICE_NAMES = (
     payment_service_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
     payment_method_service_pb2.DESCRIPTOR.services_by_name["PaymentMethodService"].full_name,
+    webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
+)
+
+# Requests that are gateways' signed data, not callers' input: not refused by the card guard.
+GATEWAY_SIGNED_SERVICES = (
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
 )
 
@@ -130,6 +140,9 @@ class PaymentApplication:
         self.health = health_aio.HealthServicer()
         self._watcher: DatabaseHealthWatcher | None = None
         self.grpc_port: int = 0
+        # Where the REST shim reaches the gRPC server: 127.0.0.1:port or unix:path (_bind_grpc).
+        self.loopback_target = ""
+        self._loopback_dir: str | None = None
         self._webhooks: WebhookComponents | None = None
         # Prometheus metrics of this application (its own registry), served by the REST shim.
         self.metrics = ServiceMetrics()
@@ -178,9 +191,11 @@ class PaymentApplication:
 
     async def _start(self) -> None:
         settings = self.settings
-        self.engine = make_engine(self._database_url, pool_size=settings.db_pool_size)
+        self.engine = make_engine(
+            self._database_url, pool_size=settings.db_pool_size, ssl=database_ssl(settings)
+        )
         if self._redis_url is not None:
-            self.redis = make_redis(self._redis_url)
+            self.redis = make_redis(self._redis_url, ssl_ca_file=redis_ssl_ca_file(settings))
         if self._own_gateways:
             self.gateways = build_gateways(settings, self.engine)
         deps = self._deps_factory(self.engine)
@@ -207,9 +222,11 @@ class PaymentApplication:
              reflection.SERVICE_NAME),
             server,
         )  # fmt: skip
-        self.grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+        self._bind_grpc(server)
         # Its own connection: a pool busy with requests must not look like a dead database.
-        self._health_engine = make_engine(self._database_url, pool_size=1)
+        self._health_engine = make_engine(
+            self._database_url, pool_size=1, ssl=database_ssl(settings)
+        )
         self._watcher = DatabaseHealthWatcher(
             self.health, self._health_engine, settings.health_check_interval_seconds
         )
@@ -230,6 +247,29 @@ class PaymentApplication:
         self._start_jobs(deps, idempotency_store)
         log.info("gRPC server listening", extra={"port": self.grpc_port})
 
+    def _bind_grpc(self, server: grpc.aio.Server) -> None:
+        """The gRPC port, over TLS when a certificate is configured.
+
+        The REST shim forwards each call to this server. With TLS on, it does so over a Unix
+        socket in a directory only this process's user may enter, not over TLS to the public
+        port: that port may demand client certificates the shim does not have, and its
+        certificate need not name 127.0.0.1. A Unix socket never leaves the host (no network
+        transmission to encrypt) and, unlike a plaintext TCP port on 127.0.0.1, no other user
+        or network namespace can reach it. The shim's own port has the same TLS settings."""
+        settings = self.settings
+        address = f"{settings.grpc_host}:{settings.grpc_port}"
+        credentials = grpc_server_credentials(settings)
+        if credentials is None:
+            self.grpc_port = server.add_insecure_port(address)
+            wildcard = settings.grpc_host in ("0.0.0.0", "", "::", "[::]")  # noqa: S104
+            host = "127.0.0.1" if wildcard else settings.grpc_host
+            self.loopback_target = f"{host}:{self.grpc_port}"
+            return
+        self.grpc_port = server.add_secure_port(address, credentials)
+        self._loopback_dir = tempfile.mkdtemp(prefix="payments-grpc-")  # mode 0700
+        self.loopback_target = f"unix:{self._loopback_dir}/grpc.sock"
+        server.add_insecure_port(self.loopback_target)
+
     async def _start_rest(self) -> None:
         self.rest = RestShim(
             build_routes(contract_services()),
@@ -237,14 +277,20 @@ class PaymentApplication:
             lambda: self.metrics.refresh(self.engine),
         )
         settings = self.settings
-        await self.rest.start(settings.grpc_host, settings.app_port, self.grpc_port)
+        await self.rest.start(
+            settings.grpc_host,
+            settings.app_port,
+            self.loopback_target,
+            ssl_context=rest_ssl_context(settings),
+        )
         self.rest_port = self.rest.port
         log.info("REST shim listening", extra={"port": self.rest_port})
 
     def _interceptors(self, store: SqlIdempotencyStore) -> list[grpc.aio.ServerInterceptor]:
         """Outermost first: errors raised by the inner layers are mapped too. Authentication
-        goes before rate limiting (which limits the authenticated caller), and a call refused
-        by the limiter never claims an idempotency key."""
+        goes before rate limiting (which limits the authenticated caller); a call refused by
+        the limiter or the card guard never claims an idempotency key, so a refused request
+        stores nothing at all."""
         interceptors: list[grpc.aio.ServerInterceptor] = [
             MetricsInterceptor(self.metrics),
             RequestInterceptor(),
@@ -252,6 +298,7 @@ class PaymentApplication:
         limiter = self._rate_limiter()
         if limiter is not None:
             interceptors.append(RateLimitInterceptor(limiter))
+        interceptors.append(CardDataGuard(exempt_services=GATEWAY_SIGNED_SERVICES))
         interceptors.append(IdempotencyInterceptor(self._idempotency(store)))
         return interceptors
 
@@ -380,6 +427,11 @@ class PaymentApplication:
             await self.rest.stop()
         if self.server is not None:
             await self.server.stop(grace)
+        await self._release_clients()
+        log.info("stopped")
+
+    async def _release_clients(self) -> None:
+        """Connections and files, once no call can use them any more."""
         await close_gateways(self.gateways)
         if self._webhooks is not None:
             await self._webhooks.aclose()
@@ -391,4 +443,5 @@ class PaymentApplication:
             await self.engine.dispose()
         if self._health_engine is not None:
             await self._health_engine.dispose()
-        log.info("stopped")
+        if self._loopback_dir is not None:
+            shutil.rmtree(self._loopback_dir, ignore_errors=True)

@@ -142,9 +142,18 @@ def banner(
 ) -> str:
     host = "127.0.0.1" if settings.grpc_host in ("0.0.0.0", "::", "[::]") else settings.grpc_host  # noqa: S104
     target = f"{host}:{port}"
-    rest = f"http://{host}:{settings.app_port if rest_port is None else rest_port}"
+    scheme = "https" if settings.tls_enabled else "http"
+    rest = f"{scheme}://{host}:{settings.app_port if rest_port is None else rest_port}"
+    # Over TLS grpcurl needs the CA that signed TLS_CERT_FILE (and a client certificate
+    # when TLS_REQUIRE_CLIENT_CERT is set): ca.pem, client.pem and client.key stand for them.
+    grpcurl = "grpcurl -plaintext"
+    if settings.tls_enabled:
+        grpcurl = "grpcurl -cacert ca.pem"
+        if settings.tls_require_client_cert:
+            grpcurl += " -cert client.pem -key client.key"
     example = (
-        'grpcurl -plaintext -d \'{"order_id": "6f1c2b1e-0d5e-4a53-9f55-3a1d4c9b7e01", '
+        f"{grpcurl} -d "
+        '\'{"order_id": "6f1c2b1e-0d5e-4a53-9f55-3a1d4c9b7e01", '
         '"user_id": "2d7e4f8a-1b2c-4d3e-8f9a-0b1c2d3e4f50", "amount_minor": 1099, '
         '"currency": "EUR", "payment_method_type": "PAYMENT_METHOD_TYPE_CREDIT_CARD", '
         '"payment_method_token": "pm_card_visa", "request_id": "try-1"}\' '
@@ -153,8 +162,8 @@ def banner(
     return "\n".join(
         [
             "payment-service is ready",
-            f"  gRPC      {target}  (reflection on: grpcurl -plaintext {target} list)",
-            f"  health    grpcurl -plaintext {target} grpc.health.v1.Health/Check",
+            f"  gRPC      {target}  (reflection on: {grpcurl} {target} list)",
+            f"  health    {grpcurl} {target} grpc.health.v1.Health/Check",
             f"  database  {database}",
             f"  redis     {redis}",
             f"  kafka     {kafka}  (topic {settings.kafka_topic_payment_events})",
@@ -225,8 +234,9 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(asyncio.run(run_retention(settings, url)))
     if args.command == "migrate" or args.migrate:
         from server.migrate import upgrade_to_head
+        from server.transport import database_ssl
 
-        upgrade_to_head(url)
+        upgrade_to_head(url, database_ssl(settings))
         log.info("database migrated to head")
     if args.command == "serve":
         redis_url, redis = resolve_redis(settings)

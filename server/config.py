@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import quote
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from domain.enums import GatewayName
 from domain.risk_rules import RiskPolicy
@@ -16,8 +17,10 @@ from domain.routing import RoutingTable
 from infra.crypto.keyring import KeyRing, KeyRingError, decode_key, parse_key_ring
 from server.fraud_config import FailMode, risk_policy
 from server.routing_config import load_routes
+from server.transport_config import TransportSettings
 
 Port = Annotated[int, Field(ge=0, le=65535)]
+_SSL_QUERY = re.compile(r"[?&](?:ssl|sslmode|sslrootcert|sslcert|sslkey)=", re.IGNORECASE)
 
 
 class AppEnv(StrEnum):
@@ -27,7 +30,7 @@ class AppEnv(StrEnum):
     PRODUCTION = "production"
 
 
-class Settings(BaseSettings):
+class Settings(TransportSettings):  # TLS_*, DB_SSL*, REDIS_SSL*, KAFKA_SECURITY_*
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     app_env: AppEnv = AppEnv.DEVELOPMENT
@@ -301,6 +304,11 @@ class Settings(BaseSettings):
         """SQLAlchemy URL with the asyncpg driver."""
         if self.database_url_ is not None:
             url = self.database_url_.get_secret_value()
+            if _SSL_QUERY.search(url):  # SQLAlchemy would hand them to asyncpg, which refuses
+                raise ValueError(
+                    "DATABASE_URL: give TLS settings as DB_SSLMODE, DB_SSLROOTCERT, DB_SSLCERT "
+                    "and DB_SSLKEY, not in the URL"
+                )
             for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
                 if url.startswith(prefix):
                     return "postgresql+asyncpg://" + url[len(prefix) :]
@@ -333,7 +341,8 @@ class Settings(BaseSettings):
         password = self.redis_password.get_secret_value()
         credentials = f":{quote(password, safe='')}@" if password else ""
         host = f"[{self.redis_host}]" if ":" in self.redis_host else self.redis_host  # IPv6
-        return f"redis://{credentials}{host}:{self.redis_port}/{self.redis_db}"
+        scheme = "rediss" if self.redis_ssl else "redis"
+        return f"{scheme}://{credentials}{host}:{self.redis_port}/{self.redis_db}"
 
     @property
     def kafka_configured(self) -> bool:

@@ -12,6 +12,7 @@ import grpc
 from grpc_status import rpc_status
 
 from domain.errors import DomainError
+from domain.validation import contains_card_number
 from server.context import request_id_var
 from server.errors import domain_error_status, internal_status, status_code
 
@@ -25,6 +26,17 @@ def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
         if item.key == key:
             return str(item.value)
     return None
+
+
+MAX_REQUEST_ID = 128
+
+
+def _request_id(given: str | None) -> str:
+    """The caller's x-request-id, or a fresh one when it is missing, too long to log, or holds
+    a card number (it is logged with every line and echoed back)."""
+    if given and len(given) <= MAX_REQUEST_ID and not contains_card_number(given):
+        return given
+    return str(uuid.uuid4())
 
 
 def with_behavior(handler: grpc.RpcMethodHandler, behavior: Behavior) -> grpc.RpcMethodHandler:
@@ -57,7 +69,7 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
 def _wrap(method: str, behavior: Behavior) -> Behavior:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-        request_id = _metadata_value(context, "x-request-id") or str(uuid.uuid4())
+        request_id = _request_id(_metadata_value(context, "x-request-id"))
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         outcome = "OK"

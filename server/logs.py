@@ -1,4 +1,5 @@
-"""JSON log lines on stderr, one object per line, carrying the request id."""
+"""JSON log lines on stderr, one object per line, carrying the request id, masked by the
+redaction filter (server/redaction.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from server import redaction
 from server.context import request_id_var
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message"}
@@ -22,14 +24,21 @@ class JsonFormatter(logging.Formatter):
             "request_id": request_id_var.get(),
         }
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        # The redaction filter leaves the exception as masked text (exc_text) only.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = record.stack_info
         return json.dumps(entry, default=str)
 
 
 def configure(level: str) -> None:
+    """JSON lines on stderr for every logger, each line masked by the redaction filter."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    redaction.install_everywhere()

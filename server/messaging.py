@@ -21,6 +21,7 @@ from infra.messaging.relay import KafkaProducerConfig, OutboxMessage, OutboxRela
 from server.config import Settings
 from server.events_wire import render_event
 from server.metrics import ServiceMetrics
+from server.transport import kafka_security
 
 
 def build_outbox_relay(
@@ -37,6 +38,7 @@ def build_outbox_relay(
             brokers=settings.kafka_broker_list(),
             client_id=settings.kafka_client_id,
             enable_idempotence=settings.kafka_enable_idempotence,
+            security=kafka_security(settings),
         ),
         topic=settings.kafka_topic_payment_events,
         render=render,
@@ -64,6 +66,7 @@ def build_order_consumer(settings: Settings, deps: Callable[[], Deps]) -> OrderE
             group_id=settings.kafka_group_id,
             client_id=settings.kafka_client_id,
             enable_idempotence=settings.kafka_enable_idempotence,
+            security=kafka_security(settings),
         ),
         topic=topic,
         handlers=handlers,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
 
 from alembic import command
@@ -10,13 +11,15 @@ from alembic.config import Config
 import migrations
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, ssl_option: ssl.SSLContext | str | None = None) -> Config:
+    """`ssl_option`: asyncpg's `ssl` (server/transport.database_ssl), None for the default."""
     config = Config()
     config.set_main_option("script_location", str(Path(migrations.__file__).parent))
     config.attributes["url"] = url
+    config.attributes["connect_args"] = {} if ssl_option is None else {"ssl": ssl_option}
     return config
 
 
-def upgrade_to_head(url: str) -> None:
+def upgrade_to_head(url: str, ssl_option: ssl.SSLContext | str | None = None) -> None:
     """Synchronous: call it before the event loop starts (alembic's env runs its own loop)."""
-    command.upgrade(alembic_config(url), "head")
+    command.upgrade(alembic_config(url, ssl_option), "head")

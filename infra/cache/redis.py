@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -23,9 +25,11 @@ def make_redis(
     retries: int = 2,
     health_check_interval: int = 5,
     max_connections: int | None = None,
+    ssl_ca_file: str | None = None,
 ) -> Redis:
     """A pooled asyncio client for `url` (redis://, rediss:// or unix://). It connects lazily:
-    building it never fails because Redis is down."""
+    building it never fails because Redis is down. rediss:// is TLS 1.2+ with the server's
+    certificate and host name verified, against `ssl_ca_file` or the system's CAs."""
     retry = Retry(
         ExponentialBackoff(cap=0.25, base=0.02),
         retries,
@@ -40,7 +44,17 @@ def make_redis(
         retry=retry,
         max_connections=max_connections,
         client_name="payment-service",
+        **(_tls_options(ssl_ca_file) if url.startswith("rediss://") else {}),
     )
+
+
+def _tls_options(ca_file: str | None) -> dict[str, Any]:
+    return {
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+        "ssl_ca_certs": ca_file,
+        "ssl_min_version": ssl.TLSVersion.TLSv1_2,
+    }
 
 
 class RedisHealth:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl as ssl_module
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,7 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from domain.errors import StorageUnavailable
 
 
-def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEngine:
+def make_engine(
+    url: str,
+    *,
+    pool_size: int = 20,
+    echo: bool = False,
+    ssl: ssl_module.SSLContext | str | None = None,
+) -> AsyncEngine:
+    """`ssl`: asyncpg's, an SSLContext (TLS required, verified as the context says) or an
+    sslmode name ("prefer" ...); None leaves the driver's default."""
+    tls: dict[str, object] = {} if ssl is None else {"ssl": ssl}
     return create_async_engine(
         url,
         pool_size=pool_size,
@@ -22,7 +32,7 @@ def make_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> AsyncEn
         hide_parameters=True,
         echo=echo,
         # Statements never wait forever on a lock or a dead server.
-        connect_args={"timeout": 5, "server_settings": {"lock_timeout": "10s"}},
+        connect_args={"timeout": 5, "server_settings": {"lock_timeout": "10s"}, **tls},
     )
 
 

@@ -19,7 +19,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from domain.errors import DomainError
-from infra.messaging.clients import producer_settings, started
+from infra.messaging.clients import KafkaSecurity, producer_settings, started
 
 log = logging.getLogger("payments.consumer")
 
@@ -73,6 +73,7 @@ class KafkaConsumerConfig:
     client_id: str
     enable_idempotence: bool = True
     request_timeout_ms: int = 10_000
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
 
 class OrderEventsConsumer:
@@ -106,13 +107,18 @@ class OrderEventsConsumer:
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
                 request_timeout_ms=c.request_timeout_ms,
+                **c.security.client_options(),
             )
             self._consumer = await started(consumer)
         if self._producer is None:
             self._producer = await started(
                 AIOKafkaProducer(
                     **producer_settings(
-                        c.brokers, c.client_id, c.enable_idempotence, c.request_timeout_ms
+                        c.brokers,
+                        c.client_id,
+                        c.enable_idempotence,
+                        c.request_timeout_ms,
+                        c.security,
                     )
                 )
             )

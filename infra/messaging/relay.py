@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from infra.db.tables import outbox
-from infra.messaging.clients import producer_settings, started
+from infra.messaging.clients import KafkaSecurity, producer_settings, started
 
 log = logging.getLogger("payments.outbox")
 
@@ -52,6 +52,7 @@ class KafkaProducerConfig:
     client_id: str
     enable_idempotence: bool = True
     request_timeout_ms: int = 10_000
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
 
 def cloudevents_headers(message: OutboxMessage, source: str) -> list[tuple[str, bytes]]:
@@ -102,7 +103,11 @@ class OutboxRelay:
             self._producer = await started(
                 AIOKafkaProducer(
                     **producer_settings(
-                        c.brokers, c.client_id, c.enable_idempotence, c.request_timeout_ms
+                        c.brokers,
+                        c.client_id,
+                        c.enable_idempotence,
+                        c.request_timeout_ms,
+                        c.security,
                     )
                 )
             )

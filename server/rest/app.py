@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import ssl
 from collections.abc import Awaitable, Callable, Iterator
 
 import grpc
@@ -103,7 +104,9 @@ class _Server(uvicorn.Server):
 class RestServer:
     """uvicorn on a socket bound here (port 0 picks a free port), as a task of this loop."""
 
-    def __init__(self, app: Starlette, host: str, port: int) -> None:
+    def __init__(
+        self, app: Starlette, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -113,9 +116,13 @@ class RestServer:
         config = uvicorn.Config(
             app,
             log_level="warning",
+            # None: uvicorn adds no handlers of its own; its records reach the root logger's
+            # (JSON, redacted) like every other line.
+            log_config=None,
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=5,
+            ssl_context_factory=None if ssl_context is None else (lambda _c, _d: ssl_context),
         )
         self._server = _Server(config)
         self._task: asyncio.Task[None] | None = None
@@ -152,11 +159,19 @@ class RestShim:
         self._server: RestServer | None = None
         self.port = 0
 
-    async def start(self, host: str, port: int, grpc_port: int) -> None:
-        loopback = "127.0.0.1" if host in ("0.0.0.0", "", "::", "[::]") else host  # noqa: S104
-        self._channel = grpc.aio.insecure_channel(f"{loopback}:{grpc_port}")
+    async def start(
+        self,
+        host: str,
+        port: int,
+        grpc_target: str,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """Serve on host:port (HTTPS with `ssl_context`), forwarding to the gRPC server at
+        `grpc_target`, a loopback address of it (127.0.0.1:port or unix:path)."""
+        self._channel = grpc.aio.insecure_channel(grpc_target)
         app = build_app(self._routes, self._channel, self._metrics, self._refresh)
-        self._server = RestServer(app, host.strip("[]") or "0.0.0.0", port)  # noqa: S104
+        self._server = RestServer(app, host.strip("[]") or "0.0.0.0", port, ssl_context)  # noqa: S104
         await self._server.start()
         self.port = self._server.port
 

@@ -16,6 +16,9 @@ from google.rpc import (
 from grpc_status import rpc_status
 from starlette.responses import JSONResponse
 
+from domain.errors import DomainError
+from server.errors import domain_error_status
+
 # The standard mapping (google/rpc/code.proto, grpc-gateway).
 HTTP_STATUS: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.OK: 200,
@@ -78,16 +81,27 @@ def retry_after(error: grpc.aio.AioRpcError) -> str | None:
     return None
 
 
+def status_body(status: status_pb2.Status) -> tuple[int, dict[str, Any]]:
+    """HTTP status and AIP-193 body of a google.rpc.Status."""
+    code = _code_of(status.code)
+    details = [
+        json_format.MessageToDict(detail, preserving_proto_field_name=True)
+        for detail in status.details
+    ]
+    http = HTTP_STATUS.get(code, 500)
+    return http, error_body(http, code.name, status.message, details)
+
+
 def rpc_error_body(error: grpc.aio.AioRpcError) -> tuple[int, dict[str, Any]]:
     """HTTP status and AIP-193 body of a failed call, details from google.rpc.Status."""
     status: status_pb2.Status | None = rpc_status.from_call(error)
     if status is None:
-        code, message, details = error.code(), error.details() or "", []
-    else:
-        code, message = _code_of(status.code), status.message
-        details = [
-            json_format.MessageToDict(detail, preserving_proto_field_name=True)
-            for detail in status.details
-        ]
-    http = HTTP_STATUS.get(code, 500)
-    return http, error_body(http, code.name, message, details)
+        code = error.code()
+        http = HTTP_STATUS.get(code, 500)
+        return http, error_body(http, code.name, error.details() or "", [])
+    return status_body(status)
+
+
+def domain_error_body(error: DomainError) -> tuple[int, dict[str, Any]]:
+    """A domain error the shim raises itself, answered exactly as the gRPC server would."""
+    return status_body(domain_error_status(error))

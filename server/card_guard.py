@@ -1,0 +1,172 @@
+"""The raw card data guard: no request that carries a card number or security code gets past
+the edge (PCI DSS 3.3, 3.4). The service only ever takes gateway tokens; a PAN in any field is
+a caller's mistake that must not be stored, logged or echoed.
+
+The request is walked through its descriptors - every string and bytes field, repeated
+fields, map keys and values, nested messages, the set member of each oneof, unknown fields -
+so a field added to the contract is covered without touching this module. A call is refused
+with INVALID_ARGUMENT / RAW_CARD_DATA_REJECTED and a field violation naming the path of each
+offending field, never its value. It runs before the idempotency layer, so a refused request
+leaves nothing behind, not even an idempotency record.
+
+Numbers are not checked: amounts of 13-15 digits are legitimate (MAX_AMOUNT_MINOR) and
+a number field cannot hold the spaces or dashes of a written card number.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from typing import Any
+
+import grpc
+from google.protobuf import unknown_fields
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+
+from domain.errors import FieldViolation, RawCardDataRejected
+from domain.validation import contains_card_number, is_card_field_name
+from server.interceptors import Behavior, with_behavior
+
+VIOLATION_REASON = "RAW_CARD_DATA"
+HOLDS_CARD_NUMBER = "must not contain a card number: send a gateway token (such as pm_card_visa)"
+NAMED_LIKE_CARD_DATA = "card numbers and security codes are not accepted: send a gateway token"
+KEY_HOLDS_CARD_NUMBER = "a key must not contain a card number"
+# Enough to point at the mistake; a request of thousands of card numbers gets no longer answer.
+MAX_VIOLATIONS = 20
+_TEXT_TYPES = (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES)
+_LENGTH_DELIMITED = 2
+_GROUP = 3
+
+
+def _text(value: str | bytes) -> str:
+    # latin-1 maps every byte to one character: digits in bytes stay digits.
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _shown_key(key: object) -> str | None:
+    """A map key as it may appear in a field path: never one that holds a card number."""
+    text = str(key)
+    return None if contains_card_number(text) else text
+
+
+def _scalar(field: FieldDescriptor, value: Any, path: str) -> Iterator[FieldViolation]:
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        yield from message_violations(value, path)
+    elif field.type in _TEXT_TYPES and contains_card_number(_text(value)):
+        yield FieldViolation(path, HOLDS_CARD_NUMBER, VIOLATION_REASON)
+
+
+def _map(entry: Descriptor, entries: Mapping[Any, Any], path: str) -> Iterator[FieldViolation]:
+    value_field = entry.fields_by_name["value"]
+    for key, value in entries.items():
+        shown = _shown_key(key)
+        if shown is None:
+            yield FieldViolation(path, KEY_HOLDS_CARD_NUMBER, VIOLATION_REASON)
+            continue
+        entry_path = f"{path}[{shown}]"
+        if isinstance(key, str) and is_card_field_name(key):
+            yield FieldViolation(entry_path, NAMED_LIKE_CARD_DATA, VIOLATION_REASON)
+            continue
+        yield from _scalar(value_field, value, entry_path)
+
+
+def _unknown(message: Message, prefix: str) -> Iterator[FieldViolation]:
+    """Fields of a newer contract than ours: their names are unknown, their bytes are not."""
+    stack: list[Any] = [unknown_fields.UnknownFieldSet(message)]  # no type stubs: Any
+    while stack:
+        for unknown in stack.pop():
+            if unknown.wire_type == _GROUP:
+                stack.append(unknown.data)
+            elif unknown.wire_type == _LENGTH_DELIMITED and contains_card_number(
+                _text(unknown.data)
+            ):
+                yield FieldViolation(
+                    f"{prefix}[unknown field {unknown.field_number}]",
+                    HOLDS_CARD_NUMBER,
+                    VIOLATION_REASON,
+                )
+
+
+def message_violations(message: Message, path: str = "") -> Iterator[FieldViolation]:
+    """Every place in `message` holding a card number or named like card data."""
+    prefix = f"{path}." if path else ""
+    for field, value in message.ListFields():  # only set fields, and a oneof's set member
+        here = prefix + field.name
+        if is_card_field_name(field.name):
+            yield FieldViolation(here, NAMED_LIKE_CARD_DATA, VIOLATION_REASON)
+        elif field.message_type is not None and field.message_type.GetOptions().map_entry:
+            yield from _map(field.message_type, value, here)
+        elif field.is_repeated:
+            for index, item in enumerate(value):
+                yield from _scalar(field, item, f"{here}[{index}]")
+        else:
+            yield from _scalar(field, value, here)
+    yield from _unknown(message, path)
+
+
+def json_violations(value: Any, path: str = "", *, where: str = "body") -> Iterator[FieldViolation]:
+    """The same check over decoded JSON (the REST shim's bodies, query and path parameters),
+    before it is mapped onto a message: unknown keys and wrongly typed values are covered too.
+    `where` names the container when a top-level key is itself a card number."""
+    if isinstance(value, Mapping):
+        prefix = f"{path}." if path else ""
+        for key, item in value.items():
+            shown = _shown_key(key)
+            if shown is None:
+                yield FieldViolation(path or where, KEY_HOLDS_CARD_NUMBER, VIOLATION_REASON)
+            elif is_card_field_name(shown):
+                yield FieldViolation(prefix + shown, NAMED_LIKE_CARD_DATA, VIOLATION_REASON)
+            else:
+                yield from json_violations(item, prefix + shown, where=where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from json_violations(item, f"{path}[{index}]", where=where)
+    elif isinstance(value, str) and contains_card_number(value):
+        yield FieldViolation(path or where, HOLDS_CARD_NUMBER, VIOLATION_REASON)
+
+
+def refusal(violations: Iterator[FieldViolation]) -> RawCardDataRejected | None:
+    """The error refusing a request with these violations, or None when there are none."""
+    found: list[FieldViolation] = []
+    for violation in violations:
+        found.append(violation)
+        if len(found) == MAX_VIOLATIONS:
+            break
+    if not found:
+        return None
+    return RawCardDataRejected(
+        "raw card data is not accepted: tokenize the card with the gateway and send its token",
+        violations=found,
+    )
+
+
+class CardDataGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Refuses every unary call whose request holds card data. `exempt_services` are those
+    whose requests are not a caller's input but signed gateway data (webhooks): refusing them
+    would only make the gateway redeliver; they must never be logged raw instead."""
+
+    def __init__(self, exempt_services: Collection[str] = ()) -> None:
+        self._exempt = frozenset(exempt_services)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler  # streaming: only grpc.reflection, which carries no payment data
+        service = handler_call_details.method.lstrip("/").rpartition("/")[0]
+        if service in self._exempt:
+            return handler
+        return with_behavior(handler, _guarded(handler.unary_unary))
+
+
+def _guarded(behavior: Behavior) -> Behavior:
+    async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        error = refusal(message_violations(request))
+        if error is not None:
+            raise error  # the request interceptor turns it into the status
+        return await behavior(request, context)
+
+    return guarded
