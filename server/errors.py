@@ -22,6 +22,8 @@ _CODES: dict[ErrorKind, int] = {
     ErrorKind.FAILED_PRECONDITION: code_pb2.FAILED_PRECONDITION,
     ErrorKind.ABORTED: code_pb2.ABORTED,
     ErrorKind.UNAVAILABLE: code_pb2.UNAVAILABLE,
+    ErrorKind.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
+    ErrorKind.PERMISSION_DENIED: code_pb2.PERMISSION_DENIED,
 }
 
 
