@@ -4,6 +4,7 @@ shuts them down in reverse order."""
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.enums import GatewayName
 from domain.gateway import PaymentGateway
 from domain.idempotency import AnswerCache
+from domain.ownership import OwnerScopedUnitOfWork
 from domain.ports import CircuitBreaker
 from domain.retry import RetryPolicy
 from domain.usecases.deps import Deps
@@ -42,6 +44,8 @@ from payments.v1 import (
     webhook_service_pb2,
     webhook_service_pb2_grpc,
 )
+from server.auth import Authenticator, AuthInterceptor
+from server.auth_config import AuthComponents
 from server.config import Settings
 from server.gateway_timing import timed
 from server.gateways import build_gateways, close_gateways
@@ -112,6 +116,9 @@ class PaymentApplication:
         self.metrics = ServiceMetrics()
         self.rest: RestShim | None = None
         self.rest_port: int = 0
+        self.auth: AuthComponents | None = None
+        # Lets the gRPC server tell the REST shim's forwarded calls from others.
+        self._rest_shim_secret = secrets.token_urlsafe(32)
 
     def _deps_factory(self, engine: AsyncEngine) -> Callable[[], Deps]:
         directory = RoutedGatewayDirectory(
@@ -129,7 +136,8 @@ class PaymentApplication:
         def deps() -> Deps:
             # A fresh unit of work per call: it holds that call's connection.
             return Deps(
-                SqlUnitOfWork(engine),
+                # Every read and write of a use case passes the per-user access rule.
+                OwnerScopedUnitOfWork(SqlUnitOfWork(engine)),
                 directory,
                 clock,
                 ids,
@@ -159,11 +167,15 @@ class PaymentApplication:
         deps = self._deps_factory(self.engine)
         self.deps = deps  # for operators' tools and tests: the ports a use case runs with
         idempotency_store = SqlIdempotencyStore(self.engine)
+        self.auth = AuthComponents(settings)
+        authenticator = Authenticator(self.auth.verifier, self._rest_shim_secret)
         server = grpc.aio.server(
-            # Outermost first: errors raised by the idempotency layer are mapped too.
+            # Outermost first: errors raised by the auth and idempotency layers are mapped
+            # too, and idempotency keys are scoped by the caller that auth established.
             interceptors=[
                 MetricsInterceptor(self.metrics),
                 RequestInterceptor(),
+                AuthInterceptor(authenticator),
                 IdempotencyInterceptor(self._idempotency(idempotency_store)),
             ],
             options=[
@@ -180,11 +192,12 @@ class PaymentApplication:
             self._webhooks.servicer, server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME),
-            server,
-        )  # fmt: skip
+        if settings.grpc_reflection_enabled:
+            reflection.enable_server_reflection(
+                (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                 reflection.SERVICE_NAME),
+                server,
+            )  # fmt: skip
         self.grpc_port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
         # Its own connection: a pool busy with requests must not look like a dead database.
         self._health_engine = make_engine(self._database_url, pool_size=1)
@@ -209,15 +222,22 @@ class PaymentApplication:
         log.info("gRPC server listening", extra={"port": self.grpc_port})
 
     async def _start_rest(self) -> None:
+        assert self.auth is not None
         self.rest = RestShim(
             build_routes(contract_services()),
             self.metrics,
             lambda: self.metrics.refresh(self.engine),
+            Authenticator(self.auth.verifier, self._rest_shim_secret),
+            self._rest_shim_secret,
         )
         settings = self.settings
         await self.rest.start(settings.grpc_host, settings.app_port, self.grpc_port)
         self.rest_port = self.rest.port
         log.info("REST shim listening", extra={"port": self.rest_port})
+
+    def development_token(self) -> str | None:
+        """An admin token signed by the development key, None when that key is not in use."""
+        return self.auth.development_token(self.settings) if self.auth is not None else None
 
     def _circuit_breaker(self) -> CircuitBreaker:
         s = self.settings
@@ -300,6 +320,8 @@ class PaymentApplication:
             await self._webhooks.aclose()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.auth is not None:
+            await self.auth.aclose()
         if self.engine is not None:
             await self.engine.dispose()
         if self._health_engine is not None:

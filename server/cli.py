@@ -4,6 +4,8 @@ payment-service serve [--migrate]   run the gRPC server (embedded PostgreSQL, Re
                                     when none is configured, outside production)
 payment-service migrate             apply database migrations and exit
 payment-service check-config        validate the environment and exit
+payment-service mint-token --sub S [--scopes a,b] [--ttl SECONDS] [--kind user|service]
+                                    print a token signed by the development key
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import urlparse
 from pydantic import ValidationError
 
 from server import logs
+from server.cli_tokens import add_mint_token_parser, mint_token
 from server.config import AppEnv, Settings
 
 log = logging.getLogger("payments.cli")
@@ -116,6 +119,18 @@ def describe_redis_url(url: str) -> str:
     return f"{parsed.scheme}://{host}:{parsed.port or 6379}{parsed.path or '/0'}"
 
 
+def _auth_lines(settings: Settings, token: str | None) -> list[str]:
+    if not settings.auth_enabled:
+        return ["  auth      OFF (AUTH_ENABLED=false): every caller is anonymous"]
+    if token is None:
+        return [f"  auth      bearer JWTs issued by {settings.jwt_issuer} (JWKS configured)"]
+    return [
+        "  auth      development key; an admin token for the next 8 hours:",
+        f"    export TOKEN={token}",
+        "    (more: payment-service mint-token --sub SUBJECT --scopes payments:read --ttl 3600)",
+    ]
+
+
 def banner(
     settings: Settings,
     port: int,
@@ -124,12 +139,15 @@ def banner(
     rest_port: int | None = None,
     *,
     kafka: str = "none",
+    token: str | None = None,
 ) -> str:
     host = "127.0.0.1" if settings.grpc_host in ("0.0.0.0", "::", "[::]") else settings.grpc_host  # noqa: S104
     target = f"{host}:{port}"
     rest = f"http://{host}:{settings.app_port if rest_port is None else rest_port}"
+    bearer = '-H "authorization: Bearer $TOKEN" ' if settings.auth_enabled else ""
     example = (
-        'grpcurl -plaintext -d \'{"order_id": "6f1c2b1e-0d5e-4a53-9f55-3a1d4c9b7e01", '
+        f"grpcurl -plaintext {bearer}"
+        '-d \'{"order_id": "6f1c2b1e-0d5e-4a53-9f55-3a1d4c9b7e01", '
         '"user_id": "2d7e4f8a-1b2c-4d3e-8f9a-0b1c2d3e4f50", "amount_minor": 1099, '
         '"currency": "EUR", "payment_method_type": "PAYMENT_METHOD_TYPE_CREDIT_CARD", '
         '"payment_method_token": "pm_card_visa", "request_id": "try-1"}\' '
@@ -145,6 +163,7 @@ def banner(
             f"  kafka     {kafka}  (topic {settings.kafka_topic_payment_events})",
             f"  REST      {rest}/api/v1/  (OpenAPI: {rest}/openapi.json)",
             f"  ops       {rest}/health  {rest}/metrics",
+            *_auth_lines(settings, token),
             "  try:",
             f"    {example}",
         ]
@@ -164,7 +183,16 @@ async def serve(
 
     app = PaymentApplication(settings, database_url, redis_url=redis_url)
     await app.start()
-    print(banner(settings, app.grpc_port, database, redis, app.rest_port, kafka=kafka), flush=True)
+    text = banner(
+        settings,
+        app.grpc_port,
+        database,
+        redis,
+        app.rest_port,
+        kafka=kafka,
+        token=app.development_token(),
+    )
+    print(text, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -181,12 +209,16 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd.add_argument("--migrate", action="store_true", help="apply migrations first")
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("check-config", help="validate the environment and exit")
+    add_mint_token_parser(sub)
     args = parser.parse_args(argv)
 
     settings = load_settings()
     logs.configure(settings.log_level)
     if args.command == "check-config":
         print("configuration is valid")
+        return
+    if args.command == "mint-token":
+        mint_token(settings, args)
         return
     url, database = resolve_database(settings)
     if args.command == "migrate" or args.migrate:

@@ -39,6 +39,8 @@ HTTP_STATUS: dict[grpc.StatusCode, int] = {
 # For errors the shim itself raises (no gRPC call made).
 _STATUS_OF_HTTP = {
     400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     405: "UNIMPLEMENTED",
     413: "RESOURCE_EXHAUSTED",
@@ -71,12 +73,38 @@ def rpc_error_body(error: grpc.aio.AioRpcError) -> tuple[int, dict[str, Any]]:
     """HTTP status and AIP-193 body of a failed call, details from google.rpc.Status."""
     status: status_pb2.Status | None = rpc_status.from_call(error)
     if status is None:
-        code, message, details = error.code(), error.details() or "", []
-    else:
-        code, message = _code_of(status.code), status.message
-        details = [
-            json_format.MessageToDict(detail, preserving_proto_field_name=True)
-            for detail in status.details
-        ]
+        code = error.code()
+        http = HTTP_STATUS.get(code, 500)
+        return http, error_body(http, code.name, error.details() or "", [])
+    return status_body(status)
+
+
+def status_body(status: status_pb2.Status) -> tuple[int, dict[str, Any]]:
+    code = _code_of(status.code)
+    details = [
+        json_format.MessageToDict(detail, preserving_proto_field_name=True)
+        for detail in status.details
+    ]
     http = HTTP_STATUS.get(code, 500)
-    return http, error_body(http, code.name, message, details)
+    return http, error_body(http, code.name, status.message, details)
+
+
+def _error_info(body: dict[str, Any]) -> dict[str, Any]:
+    for detail in body["error"]["details"]:
+        if str(detail.get("@type", "")).endswith("google.rpc.ErrorInfo"):
+            return dict(detail)
+    return {}
+
+
+def auth_challenge(http: int, body: dict[str, Any]) -> dict[str, str]:
+    """The WWW-Authenticate header of a 401 or 403 (RFC 6750 section 3)."""
+    realm = 'Bearer realm="payment-service"'
+    info = _error_info(body)
+    if http == 401:
+        if info.get("reason") == "TOKEN_MISSING":
+            return {"WWW-Authenticate": realm}
+        return {"WWW-Authenticate": f'{realm}, error="invalid_token"'}
+    if http == 403 and info.get("reason") == "INSUFFICIENT_SCOPE":
+        scope = info.get("metadata", {}).get("required_scope", "")
+        return {"WWW-Authenticate": f'{realm}, error="insufficient_scope", scope="{scope}"'}
+    return {}

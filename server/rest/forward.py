@@ -14,7 +14,8 @@ from google.protobuf.message import Message
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server.rest.errors import http_error, rpc_error_body
+from server.auth import FORWARDED_FOR_HEADER, REST_SHIM_HEADER
+from server.rest.errors import auth_challenge, http_error, rpc_error_body
 from server.rest.routes import Route
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -88,12 +89,15 @@ def _apply_query(route: Route, request: Request, message: Message) -> None:
         raise BadRequest(400, str(exc)) from None
 
 
-def _metadata(route: Route, request: Request) -> list[tuple[str, str]]:
+def _metadata(route: Route, request: Request, shim_secret: str) -> list[tuple[str, str]]:
     metadata = [
         (name, request.headers[name])
         for name in ("x-request-id", "authorization")
         if name in request.headers
     ]
+    if request.client is not None:  # the origin of the call is the HTTP client, not us
+        client = f"{request.client.host}:{request.client.port}"
+        metadata += [(REST_SHIM_HEADER, shim_secret), (FORWARDED_FOR_HEADER, client)]
     if route.raw_body:
         metadata += [
             (name.lower(), value)
@@ -129,7 +133,7 @@ def _json(message: Message) -> str:
     return json_format.MessageToJson(message, preserving_proto_field_name=True, indent=None)
 
 
-def endpoint(route: Route, channel: grpc.aio.Channel) -> Endpoint:
+def endpoint(route: Route, channel: grpc.aio.Channel, shim_secret: str) -> Endpoint:
     response_class = message_factory.GetMessageClass(route.response_type)
     call = channel.unary_unary(
         route.grpc_path,
@@ -142,13 +146,14 @@ def endpoint(route: Route, channel: grpc.aio.Channel) -> Endpoint:
             message = await build_request(route, request)
         except BadRequest as exc:
             return http_error(exc.status, exc.message)
-        pending = call(message, metadata=_metadata(route, request))
+        pending = call(message, metadata=_metadata(route, request, shim_secret))
         headers: dict[str, str] = {}
         try:
             response = await pending
         except grpc.aio.AioRpcError as error:
             status, body = rpc_error_body(error)
             _copy_headers(error.initial_metadata(), error.trailing_metadata(), headers)
+            headers |= auth_challenge(status, body)
             return JSONResponse(body, status_code=status, headers=headers)
         _copy_headers(await pending.initial_metadata(), await pending.trailing_metadata(), headers)
         return Response(_json(response), media_type="application/json", headers=headers)
