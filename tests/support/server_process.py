@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.support.auth import auth_env
 from tests.support.channels import open_channel
 from tests.support.polling import eventually, free_port
 
@@ -32,6 +33,7 @@ class ServerProcess:
                 "LOG_LEVEL": "warning",
                 "DB_POOL_SIZE": "4",  # many servers share the test PostgreSQL
             }
+            | auth_env()  # trusts this session's test tokens
             | env
         )
         self.process: subprocess.Popen[bytes] | None = None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from server.config import Settings
+from tests.support.auth import auth_settings
 
 
 def settings_for_tests(**overrides: object) -> Settings:
-    """Loopback only, a free port, fast health probes, short drains."""
+    """Loopback only, a free port, fast health probes, short drains; tokens of this test
+    session's issuer (tests/support/auth.py)."""
     values: dict[str, object] = {
         "grpc_host": "127.0.0.1",
         "grpc_port": 0,
@@ -14,5 +16,6 @@ def settings_for_tests(**overrides: object) -> Settings:
         "shutdown_grace_seconds": 5,
         # Many test servers share one PostgreSQL (max_connections 100) with other suites.
         "db_pool_size": 4,
+        **auth_settings(),
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]
