@@ -5,7 +5,10 @@ tokens minted with them. The private keys never leave this process."""
 from __future__ import annotations
 
 import atexit
+import base64
 import functools
+import hashlib
+import hmac
 import json
 import shutil
 import tempfile
@@ -109,3 +112,44 @@ def auth_settings() -> dict[str, object]:
 def auth_env() -> dict[str, str]:
     """The same, as environment variables for a server process."""
     return {name.upper(): str(value) for name, value in auth_settings().items()}
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def raw_token(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
+    """A token assembled by hand, for what no JWT library will produce (alg=none, ...)."""
+    return ".".join(
+        [
+            _b64url(json.dumps(header).encode()),
+            _b64url(json.dumps(claims).encode()),
+            _b64url(signature),
+        ]
+    )
+
+
+def valid_claims(**changes: Any) -> dict[str, Any]:
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": "tests", "kind": "service", "scope": "admin"}
+    return claims | {"iat": now, "exp": now + 600} | changes
+
+
+def unsigned_token() -> str:
+    """alg=none: claims anyone can write."""
+    return raw_token({"alg": "none", "typ": "JWT"}, valid_claims())
+
+
+def hs256_token(secret: bytes, kid: str | None = RSA_KID) -> str:
+    """HS256 over valid claims with `secret` as the HMAC key: with the RSA public key's PEM
+    as secret, the classic algorithm confusion attack."""
+    header = {"alg": "HS256", "typ": "JWT"} | ({"kid": kid} if kid else {})
+    unsigned = raw_token(header, valid_claims()).rsplit(".", 1)[0]
+    signature = hmac.new(secret, unsigned.encode(), hashlib.sha256).digest()
+    return f"{unsigned}.{_b64url(signature)}"
+
+
+def forged_token() -> str:
+    """Valid claims and our key id, signed by a key that is not ours."""
+    stranger = Ed25519PrivateKey.generate()
+    return jwt.encode(valid_claims(), stranger, algorithm="EdDSA", headers={"kid": ED25519_KID})
