@@ -214,6 +214,9 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = load_settings()
     logs.configure(settings.log_level)
+    if args.command in ("serve", "check-config") and settings.missing_auth_keys():
+        print(f"invalid configuration: {settings.missing_auth_keys()}", file=sys.stderr)
+        raise SystemExit(2)
     if args.command == "check-config":
         print("configuration is valid")
         return

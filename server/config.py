@@ -238,11 +238,15 @@ class Settings(BaseSettings):
             raise ValueError("set JWT_JWKS_FILE or JWT_JWKS_URL, not both")
         if self.jwt_jwks_url is not None and not _trusted_jwks_url(self.jwt_jwks_url):
             raise ValueError("JWT_JWKS_URL must be an https:// URL (http:// only to localhost)")
-        if self.auth_enabled and not development and not self.jwks_configured:
-            raise ValueError(
-                f"JWT_JWKS_FILE or JWT_JWKS_URL is required when APP_ENV={self.app_env.value}"
-            )
         return self
+
+    def missing_auth_keys(self) -> str | None:
+        """Why the service cannot authenticate anyone, if it cannot: checked by `serve` and
+        `check-config` (not by `migrate`, which needs no keys)."""
+        development = self.app_env is AppEnv.DEVELOPMENT
+        if self.auth_enabled and not development and not self.jwks_configured:
+            return f"JWT_JWKS_FILE or JWT_JWKS_URL is required when APP_ENV={self.app_env.value}"
+        return None
 
     @property
     def jwks_configured(self) -> bool:

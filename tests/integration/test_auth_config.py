@@ -50,7 +50,6 @@ def settings(**values: Any) -> Settings:
         ({"jwt_hs256_secret": "short"}, "at least 32 bytes"),
         ({"jwt_jwks_url": JWKS_URL, "jwt_jwks_file": "/etc/jwks.json"}, "not both"),
         ({"jwt_jwks_url": "http://issuer.example/jwks"}, "https://"),
-        ({"app_env": "production"}, "JWT_JWKS_FILE or JWT_JWKS_URL is required"),
     ],
 )  # fmt: skip
 def test_unsafe_auth_settings_are_refused(values: dict[str, Any], message: str) -> None:
@@ -67,6 +66,24 @@ def test_pci_problems_name_each_unsafe_auth_setting() -> None:
     dev_key = auth_settings_problems(settings())
     assert any("development key" in p for p in dev_key)
     assert settings().uses_development_key and not production.uses_development_key
+
+
+def test_serving_outside_development_needs_the_issuers_keys(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("JWT_JWKS_FILE", "JWT_JWKS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setattr(logs, "configure", lambda level: None)
+    assert settings(app_env="production").missing_auth_keys() is not None
+    assert settings(app_env="production", jwt_jwks_url=JWKS_URL).missing_auth_keys() is None
+    for command in ("serve", "check-config"):
+        with pytest.raises(SystemExit) as exited:
+            cli.main([command])
+        assert exited.value.code == 2
+        assert "JWT_JWKS_FILE or JWT_JWKS_URL is required when APP_ENV=production" in (
+            capsys.readouterr().err
+        )
 
 
 # --- the scope table covers the contract --------------------------------------------------

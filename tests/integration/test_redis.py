@@ -184,9 +184,7 @@ def test_production_without_redis_runs_without_the_cache(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="payments.cli"):
-        url, description = resolve_redis(
-            redis_settings(app_env=AppEnv.PRODUCTION, jwt_jwks_url="https://issuer.example/jwks")
-        )
+        url, description = resolve_redis(redis_settings(app_env=AppEnv.PRODUCTION))
     assert url is None
     assert "without the cache" in description
     assert "running without the Redis cache" in caplog.text
