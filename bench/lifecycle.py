@@ -9,7 +9,9 @@ Phases, all through one grpc.aio channel and the same N client loops:
 
 Without --target it creates a fresh database, starts `payment-service serve --migrate` on a
 free port, samples the server's VmHWM, and always stops it and drops the database afterwards.
-The server inherits the environment (e.g. LOG_LEVEL=warning to bench without request logs).
+The server inherits the environment (e.g. LOG_LEVEL=warning to bench without request logs)
+and trusts a signing key made for the run (a JWKS file in a temporary directory), with whose
+admin token every call is made. With --target, the token comes from --token or $TOKEN.
 """
 
 from __future__ import annotations
@@ -35,8 +37,10 @@ from typing import IO, Any
 
 import asyncpg
 import grpc
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from infra.auth.dev_keys import DevelopmentKey
 from payments.v1 import payment_pb2, payment_service_pb2, payment_service_pb2_grpc
 
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -86,29 +90,70 @@ def vmhwm_kib(pid: int) -> int:
     return 0
 
 
+BENCH_ISSUER = BENCH_AUDIENCE = "payment-service-bench"
+
+
+def bench_signing_key(directory: Path) -> tuple[dict[str, str], str]:
+    """Server environment trusting a key made for this run, and an admin token it signs."""
+    key = DevelopmentKey(Ed25519PrivateKey.generate())
+    jwks = directory / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [key.jwk]}))
+    token = key.mint(
+        issuer=BENCH_ISSUER,
+        audience=BENCH_AUDIENCE,
+        subject="bench",
+        scopes=["admin"],
+        ttl_seconds=24 * 3600,
+        kind="service",
+    )
+    env = {"JWT_JWKS_FILE": str(jwks), "JWT_ISSUER": BENCH_ISSUER, "JWT_AUDIENCE": BENCH_AUDIENCE}
+    return env, token
+
+
+def bearer(token: str | None) -> list[grpc.aio.ClientInterceptor]:
+    return [_Bearer(token)] if token else []
+
+
+class _Bearer(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    def __init__(self, token: str) -> None:
+        self._metadata = (("authorization", f"Bearer {token}"),)
+
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
+        return await continuation(details._replace(metadata=self._metadata), request)
+
+
 @contextlib.asynccontextmanager
-async def spawned_server(log: IO[bytes]) -> AsyncIterator[tuple[str, int]]:
+async def spawned_server(log: IO[bytes]) -> AsyncIterator[tuple[str, int, str]]:
     """A fresh database and a server process on a free port; both gone afterwards."""
     name = f"bench_{uuid.uuid4().hex[:12]}"
     admin = await asyncpg.connect(ADMIN_DSN)
     await admin.execute(f'CREATE DATABASE "{name}"')
     proc, target = None, f"127.0.0.1:{free_port()}"
+    keys = tempfile.TemporaryDirectory(prefix="bench-jwks-")
+    auth_env, token = bench_signing_key(Path(keys.name))
     try:
-        env = os.environ | {
-            "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
-            "GRPC_HOST": "127.0.0.1",
-            "GRPC_PORT": target.split(":")[1],
-            # One client process makes every call: the benchmark measures throughput, not
-            # the per-caller limit.
-            "RATE_LIMIT_ENABLED": "false",
-        }
+        env = (
+            os.environ
+            | auth_env
+            | {
+                "DATABASE_URL": f"postgresql://postgres@127.0.0.1:5432/{name}",
+                "GRPC_HOST": "127.0.0.1",
+                "GRPC_PORT": target.split(":")[1],
+                # One client process makes every call: the benchmark measures throughput,
+                # not the per-caller limit.
+                "RATE_LIMIT_ENABLED": "false",
+            }
+        )
         command = Path(sys.executable).with_name("payment-service")
         proc = await asyncio.create_subprocess_exec(
             command, "serve", "--migrate", env=env, stdout=log, stderr=log
         )
         await wait_until_serving(target, proc, deadline=time.monotonic() + 60)
-        yield target, proc.pid
+        yield target, proc.pid, token
     finally:
+        keys.cleanup()
         if proc is not None and proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
             try:
@@ -192,7 +237,9 @@ def latency_stats(values: list[float]) -> dict[str, float]:
     return stats
 
 
-async def measure(args: argparse.Namespace, target: str, pid: int | None) -> dict[str, Any]:
+async def measure(
+    args: argparse.Namespace, target: str, pid: int | None, token: str | None
+) -> dict[str, Any]:
     rec, outcomes = Recorder(), Counter[bool]()
     ready_kib = peak_kib = vmhwm_kib(pid) if pid else 0
 
@@ -205,7 +252,7 @@ async def measure(args: argparse.Namespace, target: str, pid: int | None) -> dic
             peak_kib = max(peak_kib, vmhwm_kib(pid))
             await asyncio.sleep(0.25)
 
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with grpc.aio.insecure_channel(target, interceptors=bearer(token)) as channel:
         stub = payment_service_pb2_grpc.PaymentServiceStub(channel)
         health = health_pb2_grpc.HealthStub(channel)
         sampler = asyncio.create_task(sample_memory())
@@ -278,12 +325,12 @@ def report(r: dict[str, Any]) -> str:
 
 async def main(args: argparse.Namespace) -> None:
     if args.target:
-        results = await measure(args, args.target, None)
+        results = await measure(args, args.target, None, args.token or os.environ.get("TOKEN"))
     else:
         with tempfile.TemporaryFile() as log:
             try:
-                async with spawned_server(log) as (target, pid):
-                    results = await measure(args, target, pid)
+                async with spawned_server(log) as (target, pid, token):
+                    results = await measure(args, target, pid, token)
             except Exception:
                 log.seek(0)
                 tail = log.read()[-4000:].decode(errors="replace")
@@ -307,6 +354,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--lifecycles", type=int, help="measure this many instead of a duration")
     parser.add_argument("--warmup", type=float, default=2.0, help="unrecorded seconds first (2)")
     parser.add_argument("--target", metavar="HOST:PORT", help="bench a running server instead")
+    parser.add_argument("--token", help="bearer token for --target (default: $TOKEN)")
     return parser.parse_args(argv)
 
 

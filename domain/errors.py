@@ -21,6 +21,8 @@ class ErrorKind(Enum):
     ABORTED = "ABORTED"
     UNAVAILABLE = "UNAVAILABLE"
     RESOURCE_EXHAUSTED = "RESOURCE_EXHAUSTED"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    PERMISSION_DENIED = "PERMISSION_DENIED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +241,52 @@ class IdempotencyKeyInUse(DomainError):
     reason = "IDEMPOTENCY_KEY_IN_USE"
     kind = ErrorKind.ABORTED
     retryable = True
+
+
+# --- who may call, and on whose behalf ---------------------------------------------------
+# Messages never contain the token: they say which check failed, nothing more.
+class TokenMissing(DomainError):
+    reason = "TOKEN_MISSING"
+    kind = ErrorKind.UNAUTHENTICATED
+
+
+class TokenInvalid(DomainError):
+    """Malformed, badly signed, wrong issuer or audience, an algorithm we do not accept."""
+
+    reason = "TOKEN_INVALID"
+    kind = ErrorKind.UNAUTHENTICATED
+
+
+class TokenExpired(DomainError):
+    reason = "TOKEN_EXPIRED"
+    kind = ErrorKind.UNAUTHENTICATED
+
+
+class TokenNotYetValid(DomainError):
+    reason = "TOKEN_NOT_YET_VALID"
+    kind = ErrorKind.UNAUTHENTICATED
+
+
+class SigningKeysUnavailable(DomainError):
+    """The issuer's keys (JWKS) could not be fetched and none are cached: nobody can be
+    authenticated right now, which is our problem rather than the caller's."""
+
+    reason = "SIGNING_KEYS_UNAVAILABLE"
+    kind = ErrorKind.UNAVAILABLE
+    retryable = True
+
+
+class InsufficientScope(DomainError):
+    reason = "INSUFFICIENT_SCOPE"
+    kind = ErrorKind.PERMISSION_DENIED
+
+
+class ActingForAnotherUser(DomainError):
+    """An end user's token naming another user as the owner of a new payment or method.
+    (Reading or changing another user's objects answers NOT_FOUND instead: see access.py.)"""
+
+    reason = "ACTING_FOR_ANOTHER_USER"
+    kind = ErrorKind.PERMISSION_DENIED
 
 
 def reason_of(error: DomainError) -> str:

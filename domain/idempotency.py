@@ -90,9 +90,15 @@ def replay_or_refuse(record: KeyRecord, request_fingerprint: str, now: datetime)
 
 
 def is_final(error: DomainError) -> bool:
-    """Final errors are replayed like successes. Invalid input (the request never started)
-    and retryable errors release the key, so the same key can be tried again."""
-    return not error.retryable and error.kind is not ErrorKind.INVALID_ARGUMENT
+    """Final errors are replayed like successes. Invalid input and refused access (the
+    request never started) and retryable errors release the key, so the same key can be
+    tried again."""
+    return not error.retryable and error.kind not in _NOT_STARTED
+
+
+_NOT_STARTED = frozenset(
+    {ErrorKind.INVALID_ARGUMENT, ErrorKind.PERMISSION_DENIED, ErrorKind.UNAUTHENTICATED}
+)
 
 
 class IdempotencyStore(Protocol):

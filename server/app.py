@@ -4,6 +4,7 @@ shuts them down in reverse order."""
 from __future__ import annotations
 
 import logging
+import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.enums import GatewayName
 from domain.gateway import PaymentGateway
 from domain.idempotency import AnswerCache
+from domain.ownership import OwnerScopedUnitOfWork
 from domain.ports import CircuitBreaker
 from domain.retention import RetentionPolicy
 from domain.retry import RetryPolicy
@@ -52,6 +54,8 @@ from payments.v1 import (
     webhook_service_pb2,
     webhook_service_pb2_grpc,
 )
+from server.auth import Authenticator, AuthInterceptor
+from server.auth_config import AuthComponents
 from server.card_guard import CardDataGuard
 from server.config import Settings
 from server.encryption import build_sealer
@@ -150,6 +154,9 @@ class PaymentApplication:
         self.rest_port: int = 0
         # For the external risk scorer (FRAUD_SCORER_URL), when one is configured.
         self._http: httpx.AsyncClient | None = None
+        self.auth: AuthComponents | None = None
+        # Lets the gRPC server tell the REST shim's forwarded calls from others.
+        self._rest_shim_secret = secrets.token_urlsafe(32)
 
     def _deps_factory(self, engine: AsyncEngine) -> Callable[[], Deps]:
         directory = RoutedGatewayDirectory(
@@ -168,7 +175,8 @@ class PaymentApplication:
         def deps() -> Deps:
             # A fresh unit of work per call: it holds that call's connection.
             return Deps(
-                SqlUnitOfWork(engine, self.sealer),
+                # Every read and write of a use case passes the per-user access rule.
+                OwnerScopedUnitOfWork(SqlUnitOfWork(engine, self.sealer)),
                 directory,
                 clock,
                 ids,
@@ -201,8 +209,10 @@ class PaymentApplication:
         deps = self._deps_factory(self.engine)
         self.deps = deps  # for operators' tools and tests: the ports a use case runs with
         idempotency_store = SqlIdempotencyStore(self.engine, self.sealer)
+        self.auth = AuthComponents(settings)
+        authenticator = Authenticator(self.auth.verifier, self._rest_shim_secret)
         server = grpc.aio.server(
-            interceptors=self._interceptors(idempotency_store),
+            interceptors=self._interceptors(authenticator, idempotency_store),
             options=[
                 ("grpc.max_receive_message_length", 4 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),
@@ -217,11 +227,12 @@ class PaymentApplication:
             self._webhooks.servicer, server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME),
-            server,
-        )  # fmt: skip
+        if settings.grpc_reflection_enabled:
+            reflection.enable_server_reflection(
+                (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                 reflection.SERVICE_NAME),
+                server,
+            )  # fmt: skip
         self._bind_grpc(server)
         # Its own connection: a pool busy with requests must not look like a dead database.
         self._health_engine = make_engine(
@@ -271,10 +282,13 @@ class PaymentApplication:
         server.add_insecure_port(self.loopback_target)
 
     async def _start_rest(self) -> None:
+        assert self.auth is not None
         self.rest = RestShim(
             build_routes(contract_services()),
             self.metrics,
             lambda: self.metrics.refresh(self.engine),
+            Authenticator(self.auth.verifier, self._rest_shim_secret),
+            self._rest_shim_secret,
         )
         settings = self.settings
         await self.rest.start(
@@ -286,14 +300,17 @@ class PaymentApplication:
         self.rest_port = self.rest.port
         log.info("REST shim listening", extra={"port": self.rest_port})
 
-    def _interceptors(self, store: SqlIdempotencyStore) -> list[grpc.aio.ServerInterceptor]:
+    def _interceptors(
+        self, authenticator: Authenticator, store: SqlIdempotencyStore
+    ) -> list[grpc.aio.ServerInterceptor]:
         """Outermost first: errors raised by the inner layers are mapped too. Authentication
-        goes before rate limiting (which limits the authenticated caller); a call refused by
-        the limiter or the card guard never claims an idempotency key, so a refused request
-        stores nothing at all."""
+        goes before rate limiting (which limits the authenticated caller) and idempotency
+        (whose keys are scoped by that caller); a call refused by the limiter or the card
+        guard never claims an idempotency key, so a refused request stores nothing at all."""
         interceptors: list[grpc.aio.ServerInterceptor] = [
             MetricsInterceptor(self.metrics),
             RequestInterceptor(),
+            AuthInterceptor(authenticator),
         ]
         limiter = self._rate_limiter()
         if limiter is not None:
@@ -343,6 +360,10 @@ class PaymentApplication:
                 api_key=key.get_secret_value() if key is not None else None,
             )
         return RiskEngine(policy, velocity=velocity, scorer=scorer)
+
+    def development_token(self) -> str | None:
+        """An admin token signed by the development key, None when that key is not in use."""
+        return self.auth.development_token(self.settings) if self.auth is not None else None
 
     def _circuit_breaker(self) -> CircuitBreaker:
         s = self.settings
@@ -439,6 +460,8 @@ class PaymentApplication:
             await self._http.aclose()
         if self.redis is not None:
             await self.redis.aclose()
+        if self.auth is not None:
+            await self.auth.aclose()
         if self.engine is not None:
             await self.engine.dispose()
         if self._health_engine is not None:

@@ -7,6 +7,8 @@ payment-service check-config        validate the environment and exit
 payment-service rotate-keys         re-encrypt every encrypted value with the active key
                                     (online; --reindex also recomputes the blind indexes)
 payment-service retention run       apply the retention policies once
+payment-service mint-token --sub S [--scopes a,b] [--ttl SECONDS] [--kind user|service]
+                                    print a token signed by the development key
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from urllib.parse import urlparse
 from pydantic import ValidationError
 
 from server import logs
+from server.cli_tokens import add_mint_token_parser, mint_token
 from server.config import AppEnv, Settings
 
 log = logging.getLogger("payments.cli")
@@ -131,6 +134,18 @@ def describe_redis_url(url: str) -> str:
     return f"{parsed.scheme}://{host}:{parsed.port or 6379}{parsed.path or '/0'}"
 
 
+def _auth_lines(settings: Settings, token: str | None) -> list[str]:
+    if not settings.auth_enabled:
+        return ["  auth      OFF (AUTH_ENABLED=false): every caller is anonymous"]
+    if token is None:
+        return [f"  auth      bearer JWTs issued by {settings.jwt_issuer} (JWKS configured)"]
+    return [
+        "  auth      development key; an admin token for the next 8 hours:",
+        f"    export TOKEN={token}",
+        "    (more: payment-service mint-token --sub SUBJECT --scopes payments:read --ttl 3600)",
+    ]
+
+
 def banner(
     settings: Settings,
     port: int,
@@ -139,6 +154,7 @@ def banner(
     rest_port: int | None = None,
     *,
     kafka: str = "none",
+    token: str | None = None,
 ) -> str:
     host = "127.0.0.1" if settings.grpc_host in ("0.0.0.0", "::", "[::]") else settings.grpc_host  # noqa: S104
     target = f"{host}:{port}"
@@ -151,8 +167,9 @@ def banner(
         grpcurl = "grpcurl -cacert ca.pem"
         if settings.tls_require_client_cert:
             grpcurl += " -cert client.pem -key client.key"
+    bearer = '-H "authorization: Bearer $TOKEN" ' if settings.auth_enabled else ""
     example = (
-        f"{grpcurl} -d "
+        f"{grpcurl} {bearer}-d "
         '\'{"order_id": "6f1c2b1e-0d5e-4a53-9f55-3a1d4c9b7e01", '
         '"user_id": "2d7e4f8a-1b2c-4d3e-8f9a-0b1c2d3e4f50", "amount_minor": 1099, '
         '"currency": "EUR", "payment_method_type": "PAYMENT_METHOD_TYPE_CREDIT_CARD", '
@@ -169,6 +186,7 @@ def banner(
             f"  kafka     {kafka}  (topic {settings.kafka_topic_payment_events})",
             f"  REST      {rest}/api/v1/  (OpenAPI: {rest}/openapi.json)",
             f"  ops       {rest}/health  {rest}/metrics",
+            *_auth_lines(settings, token),
             "  try:",
             f"    {example}",
         ]
@@ -188,7 +206,16 @@ async def serve(
 
     app = PaymentApplication(settings, database_url, redis_url=redis_url)
     await app.start()
-    print(banner(settings, app.grpc_port, database, redis, app.rest_port, kafka=kafka), flush=True)
+    text = banner(
+        settings,
+        app.grpc_port,
+        database,
+        redis,
+        app.rest_port,
+        kafka=kafka,
+        token=app.development_token(),
+    )
+    print(text, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -213,13 +240,20 @@ def main(argv: list[str] | None = None) -> None:
     retention.add_subparsers(dest="retention_command", required=True).add_parser(
         "run", help="apply the retention policies once"
     )
+    add_mint_token_parser(sub)
     args = parser.parse_args(argv)
 
     settings = load_settings()
     logs.configure(settings.log_level)
+    if args.command in ("serve", "check-config") and settings.missing_auth_keys():
+        print(f"invalid configuration: {settings.missing_auth_keys()}", file=sys.stderr)
+        raise SystemExit(2)
     if args.command == "check-config":
         check_encryption(settings)
         print("configuration is valid")
+        return
+    if args.command == "mint-token":
+        mint_token(settings, args)
         return
     url, database = resolve_database(settings)
     if args.command != "migrate":  # migration 0011 needs no key (its values are format 0)

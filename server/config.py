@@ -6,7 +6,7 @@ import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlparse
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -189,6 +189,22 @@ class Settings(TransportSettings):  # TLS_*, DB_SSL*, REDIS_SSL*, KAFKA_SECURITY
     retention_interval_seconds: Annotated[float, Field(gt=0)] = 3600.0
     retention_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
 
+    # Authentication (see the README): bearer JWTs signed by an issuer whose public keys come
+    # from a JWKS file or URL. In development without either, a key made in
+    # EMBEDDED_DATA_DIR signs the tokens that `payment-service mint-token` prints.
+    auth_enabled: bool = True  # false only in development: every caller is anonymous
+    jwt_issuer: Annotated[str, Field(min_length=1)] = "payment-service"
+    jwt_audience: Annotated[str, Field(min_length=1)] = "payment-service"
+    jwt_jwks_file: Path | None = None
+    jwt_jwks_url: str | None = None
+    jwt_jwks_cache_seconds: Annotated[float, Field(gt=0, le=86_400)] = 300.0
+    # Clock skew tolerated on exp / nbf / iat.
+    jwt_leeway_seconds: Annotated[float, Field(ge=0, le=300)] = 30.0
+    # Development only: also accept HS256 tokens signed with this shared secret.
+    jwt_hs256_secret: SecretStr | None = None
+    # gRPC server reflection (grpcurl list/describe); switch it off in production.
+    grpc_reflection_enabled: bool = True
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:
@@ -296,6 +312,39 @@ class Settings(TransportSettings):  # TLS_*, DB_SSL*, REDIS_SSL*, KAFKA_SECURITY
             raise ValueError("BLIND_INDEX_KEY must differ from every encryption key")
         return self
 
+    @model_validator(mode="after")
+    def _auth_consistent(self) -> Settings:
+        development = self.app_env is AppEnv.DEVELOPMENT
+        if not self.auth_enabled and not development:
+            raise ValueError("AUTH_ENABLED=false is only allowed when APP_ENV=development")
+        if self.jwt_hs256_secret is not None:
+            if not development:
+                raise ValueError("JWT_HS256_SECRET is only allowed when APP_ENV=development")
+            if len(self.jwt_hs256_secret.get_secret_value().encode()) < 32:
+                raise ValueError("JWT_HS256_SECRET must be at least 32 bytes long")
+        if self.jwt_jwks_file is not None and self.jwt_jwks_url is not None:
+            raise ValueError("set JWT_JWKS_FILE or JWT_JWKS_URL, not both")
+        if self.jwt_jwks_url is not None and not _trusted_jwks_url(self.jwt_jwks_url):
+            raise ValueError("JWT_JWKS_URL must be an https:// URL (http:// only to localhost)")
+        return self
+
+    def missing_auth_keys(self) -> str | None:
+        """Why the service cannot authenticate anyone, if it cannot: checked by `serve` and
+        `check-config` (not by `migrate`, which needs no keys)."""
+        development = self.app_env is AppEnv.DEVELOPMENT
+        if self.auth_enabled and not development and not self.jwks_configured:
+            return f"JWT_JWKS_FILE or JWT_JWKS_URL is required when APP_ENV={self.app_env.value}"
+        return None
+
+    @property
+    def jwks_configured(self) -> bool:
+        return self.jwt_jwks_file is not None or self.jwt_jwks_url is not None
+
+    @property
+    def uses_development_key(self) -> bool:
+        """Tokens are checked against the key made in EMBEDDED_DATA_DIR."""
+        return self.auth_enabled and self.app_env is AppEnv.DEVELOPMENT and not self.jwks_configured
+
     @property
     def database_configured(self) -> bool:
         return self.database_url_ is not None or self.db_host is not None
@@ -355,3 +404,10 @@ class Settings(TransportSettings):  # TLS_*, DB_SSL*, REDIS_SSL*, KAFKA_SECURITY
 def _reason(exc: Exception) -> str:
     # An OSError's str() names the file; its key material is never part of a message.
     return (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+
+
+def _trusted_jwks_url(url: str) -> bool:
+    parsed = urlparse(url)
+    if parsed.scheme == "https":
+        return bool(parsed.hostname)
+    return parsed.scheme == "http" and parsed.hostname in ("localhost", "127.0.0.1", "::1")

@@ -17,11 +17,12 @@ import grpc
 from domain.actor import current_actor
 from domain.errors import RateLimited
 from domain.rate_limit import RateLimiter, caller_key
+from server.auth import FORWARDED_FOR_HEADER
 from server.interceptors import Behavior, with_behavior
 
-# Set by the REST shim (in this process, over loopback) to the HTTP client's address; trusted
-# only from a loopback peer, so remote gRPC callers cannot choose whose allowance they use.
-FORWARDED_FOR = "x-forwarded-for"
+# FORWARDED_FOR_HEADER is set by the REST shim (in this process, over loopback) to the HTTP
+# client's address; trusted only from a loopback peer, so remote gRPC callers cannot choose
+# whose allowance they use.
 
 
 def peer_host(peer: str) -> str:
@@ -45,7 +46,7 @@ def client_address(context: grpc.aio.ServicerContext) -> str:
     host = peer_host(context.peer() or "unknown")
     if _is_loopback(host):
         for item in context.invocation_metadata() or ():
-            if item.key == FORWARDED_FOR and item.value:
+            if item.key == FORWARDED_FOR_HEADER and item.value:
                 return str(item.value)
     return host
 

@@ -118,7 +118,9 @@ async def app(
     from tests.support.servers import settings_for_tests
 
     application = PaymentApplication(
-        settings_for_tests(redis_key_prefix=redis_key_prefix),
+        # Every CHF payment is held for a fraud review, so that the access matrix
+        # (tests/e2e/test_bola.py) has payments an administrator can review.
+        settings_for_tests(redis_key_prefix=redis_key_prefix, fraud_review_amount_limits="CHF:1"),
         database_url,
         gateways={GatewayName.SIMULATOR: SimulatorGateway()},
         redis_url=redis_url,

@@ -1,6 +1,6 @@
 """Async client of the payment service.
 
-    async with PaymentsClient("127.0.0.1:9090") as client:
+    async with PaymentsClient("127.0.0.1:9090", token=token) as client:
         payment = await client.payments.CreatePayment(CreatePaymentRequest(...))
 
 `client.payments` and `client.payment_methods` are the generated stubs; any failed call

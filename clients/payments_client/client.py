@@ -26,8 +26,31 @@ class _RaisePaymentsError(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore
             raise PaymentsError.from_rpc_error(error) from error
 
 
+class _BearerToken(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Adds `authorization: Bearer <token>` to every call that does not carry its own."""
+
+    def __init__(self, token: str | Callable[[], str]) -> None:
+        self._token = token
+
+    async def intercept_unary_unary(
+        self,
+        continuation: Callable[[Any, Any], Awaitable[Any]],
+        client_call_details: Any,
+        request: Any,
+    ) -> Any:
+        metadata = list(client_call_details.metadata or ())
+        if not any(key == "authorization" for key, _ in metadata):
+            token = self._token() if callable(self._token) else self._token
+            metadata.append(("authorization", f"Bearer {token}"))
+        details = client_call_details._replace(metadata=grpc.aio.Metadata(*metadata))
+        return await continuation(details, request)
+
+
 class PaymentsClient:
-    """One channel to the service. Use `async with`, or call `close()`."""
+    """One channel to the service. Use `async with`, or call `close()`.
+
+    `token`: the bearer token sent with every call, or a function returning the current one
+    (called per call, so it can refresh an expiring token)."""
 
     def __init__(
         self,
@@ -35,8 +58,11 @@ class PaymentsClient:
         *,
         credentials: grpc.ChannelCredentials | None = None,
         options: list[tuple[str, Any]] | None = None,
+        token: str | Callable[[], str] | None = None,
     ) -> None:
-        interceptors = [_RaisePaymentsError()]
+        interceptors: list[Any] = [_RaisePaymentsError()]
+        if token is not None:
+            interceptors.append(_BearerToken(token))
         if credentials is None:
             self.channel = grpc.aio.insecure_channel(
                 target, options=options, interceptors=interceptors

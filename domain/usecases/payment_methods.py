@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.access import require_acting_for
 from domain.commands import AddPaymentMethod
 from domain.enums import GatewayName
 from domain.errors import PaymentMethodNotFound
@@ -14,6 +15,7 @@ from domain.usecases.payments import validate_id
 
 async def add_payment_method(cmd: AddPaymentMethod, deps: Deps) -> PaymentMethod:
     validate(cmd)
+    require_acting_for(cmd.user_id)  # before the gateway sees the token
     assert cmd.type is not None
     gateway_name = cmd.gateway or deps.gateways.candidates(cmd.type, "", "", None)[0]
     gateway = deps.gateways.get(gateway_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from domain.access import require_acting_for
 from domain.commands import CreatePayment
 from domain.errors import (
     FieldViolation,
@@ -43,6 +44,7 @@ async def usable_saved_method(deps: Deps, payment_method_id: str, user_id: str) 
 
 async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
     validate(cmd)
+    require_acting_for(cmd.user_id)  # before anything is read or sent to a gateway
     require_supported_currency(deps, cmd.currency)
     method_type, token, method_id = cmd.payment_method_type, cmd.payment_method_token, None
     customer: str | None = None

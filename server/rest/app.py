@@ -21,7 +21,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route as StarletteRoute
 
+from domain.access import METRICS_READ
+from server.auth import Authenticator
 from server.metrics import ServiceMetrics
+from server.rest.auth import requires_scope
 from server.rest.errors import http_error
 from server.rest.forward import Endpoint, endpoint
 from server.rest.metrics import RestMetricsMiddleware, metrics_endpoint
@@ -70,10 +73,17 @@ def build_app(
     channel: grpc.aio.Channel,
     metrics: ServiceMetrics,
     refresh_metrics: Callable[[], Awaitable[None]],
+    *,
+    authenticator: Authenticator,
+    shim_secret: str,
 ) -> Starlette:
+    """Every route of the contract forwards to gRPC, where the caller is authenticated;
+    /metrics checks the token here; /health and /openapi.json are public."""
     by_path: dict[str, dict[str, Endpoint]] = {}
     for route in routes:
-        by_path.setdefault(route.path, {})[route.http_method] = endpoint(route, channel)
+        by_path.setdefault(route.path, {})[route.http_method] = endpoint(
+            route, channel, shim_secret
+        )
     document = openapi_document(routes, "payment-service", "v1")
 
     async def openapi(_: Request) -> Response:
@@ -86,7 +96,11 @@ def build_app(
     table += [
         StarletteRoute("/openapi.json", openapi, methods=["GET"]),
         StarletteRoute("/health", _health_endpoint(channel), methods=["GET"]),
-        StarletteRoute("/metrics", metrics_endpoint(metrics, refresh_metrics), methods=["GET"]),
+        StarletteRoute(
+            "/metrics",
+            requires_scope(authenticator, METRICS_READ, metrics_endpoint(metrics, refresh_metrics)),
+            methods=["GET"],
+        ),
     ]
     return Starlette(
         routes=table,
@@ -151,10 +165,14 @@ class RestShim:
         routes: list[Route],
         metrics: ServiceMetrics,
         refresh_metrics: Callable[[], Awaitable[None]],
+        authenticator: Authenticator,
+        shim_secret: str,
     ) -> None:
         self._routes = routes
         self._metrics = metrics
         self._refresh = refresh_metrics
+        self._authenticator = authenticator
+        self._shim_secret = shim_secret
         self._channel: grpc.aio.Channel | None = None
         self._server: RestServer | None = None
         self.port = 0
@@ -170,7 +188,14 @@ class RestShim:
         """Serve on host:port (HTTPS with `ssl_context`), forwarding to the gRPC server at
         `grpc_target`, a loopback address of it (127.0.0.1:port or unix:path)."""
         self._channel = grpc.aio.insecure_channel(grpc_target)
-        app = build_app(self._routes, self._channel, self._metrics, self._refresh)
+        app = build_app(
+            self._routes,
+            self._channel,
+            self._metrics,
+            self._refresh,
+            authenticator=self._authenticator,
+            shim_secret=self._shim_secret,
+        )
         self._server = RestServer(app, host.strip("[]") or "0.0.0.0", port, ssl_context)  # noqa: S104
         await self._server.start()
         self.port = self._server.port

@@ -43,6 +43,8 @@ HTTP_STATUS: dict[grpc.StatusCode, int] = {
 # For errors the shim itself raises (no gRPC call made).
 _STATUS_OF_HTTP = {
     400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
     404: "NOT_FOUND",
     405: "UNIMPLEMENTED",
     413: "RESOURCE_EXHAUSTED",
@@ -105,3 +107,24 @@ def rpc_error_body(error: grpc.aio.AioRpcError) -> tuple[int, dict[str, Any]]:
 def domain_error_body(error: DomainError) -> tuple[int, dict[str, Any]]:
     """A domain error the shim raises itself, answered exactly as the gRPC server would."""
     return status_body(domain_error_status(error))
+
+
+def _error_info(body: dict[str, Any]) -> dict[str, Any]:
+    for detail in body["error"]["details"]:
+        if str(detail.get("@type", "")).endswith("google.rpc.ErrorInfo"):
+            return dict(detail)
+    return {}
+
+
+def auth_challenge(http: int, body: dict[str, Any]) -> dict[str, str]:
+    """The WWW-Authenticate header of a 401 or 403 (RFC 6750 section 3)."""
+    realm = 'Bearer realm="payment-service"'
+    info = _error_info(body)
+    if http == 401:
+        if info.get("reason") == "TOKEN_MISSING":
+            return {"WWW-Authenticate": realm}
+        return {"WWW-Authenticate": f'{realm}, error="invalid_token"'}
+    if http == 403 and info.get("reason") == "INSUFFICIENT_SCOPE":
+        scope = info.get("metadata", {}).get("required_scope", "")
+        return {"WWW-Authenticate": f'{realm}, error="insufficient_scope", scope="{scope}"'}
+    return {}

@@ -17,8 +17,15 @@ from starlette.responses import JSONResponse, Response
 
 from domain.errors import RawCardDataRejected
 from domain.validation import contains_card_number
+from server.auth import FORWARDED_FOR_HEADER, REST_SHIM_HEADER
 from server.card_guard import json_violations, refusal
-from server.rest.errors import domain_error_body, http_error, retry_after, rpc_error_body
+from server.rest.errors import (
+    auth_challenge,
+    domain_error_body,
+    http_error,
+    retry_after,
+    rpc_error_body,
+)
 from server.rest.routes import Route
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -142,16 +149,19 @@ def _apply_query(route: Route, request: Request, message: Message) -> None:
         raise BadRequest(400, _parse_error_message(exc)) from None
 
 
-def _metadata(route: Route, request: Request) -> list[tuple[str, str]]:
+def _metadata(route: Route, request: Request, shim_secret: str) -> list[tuple[str, str]]:
     metadata = [
         (name, request.headers[name])
         for name in ("x-request-id", "authorization")
         if name in request.headers
     ]
     if request.client is not None:
-        # Rate limiting by client address (server/rate_limit.py): the gRPC peer of a REST
-        # call is this shim's loopback channel, the same for every HTTP client.
-        metadata.append(("x-forwarded-for", request.client.host))
+        # The origin of the call is the HTTP client, not this shim's loopback channel: for
+        # the audit trail and for rate limiting by address (server/rate_limit.py).
+        metadata += [
+            (REST_SHIM_HEADER, shim_secret),
+            (FORWARDED_FOR_HEADER, request.client.host),
+        ]
     if route.raw_body:
         metadata += [
             (name.lower(), value)
@@ -192,7 +202,7 @@ def _json(message: Message) -> str:
     return json_format.MessageToJson(message, preserving_proto_field_name=True, indent=None)
 
 
-def endpoint(route: Route, channel: grpc.aio.Channel) -> Endpoint:
+def endpoint(route: Route, channel: grpc.aio.Channel, shim_secret: str) -> Endpoint:
     response_class = message_factory.GetMessageClass(route.response_type)
     call = channel.unary_unary(
         route.grpc_path,
@@ -208,7 +218,7 @@ def endpoint(route: Route, channel: grpc.aio.Channel) -> Endpoint:
         except RawCardDataRejected as exc:  # the same answer the gRPC guard gives
             status, body = domain_error_body(exc)
             return JSONResponse(body, status_code=status)
-        pending = call(message, metadata=_metadata(route, request))
+        pending = call(message, metadata=_metadata(route, request, shim_secret))
         headers: dict[str, str] = {}
         try:
             response = await pending
@@ -217,6 +227,7 @@ def endpoint(route: Route, channel: grpc.aio.Channel) -> Endpoint:
             _copy_headers(error.initial_metadata(), error.trailing_metadata(), headers)
             if (after := retry_after(error)) is not None:
                 headers["Retry-After"] = after
+            headers |= auth_challenge(status, body)
             return JSONResponse(body, status_code=status, headers=headers)
         _copy_headers(await pending.initial_metadata(), await pending.trailing_metadata(), headers)
         return Response(_json(response), media_type="application/json", headers=headers)

@@ -9,6 +9,7 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
+from server.auth import GATEWAY_METHODS
 from server.rest.routes import Route
 
 Schema = dict[str, Any]
@@ -161,6 +162,7 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
 OPERATIONAL_PATHS: dict[str, Schema] = {
     "/health": {
         "get": {
+            "security": [],  # public: probes carry no token
             "operationId": "health",
             "summary": "Serving state, from grpc.health.v1",
             "responses": {
@@ -193,6 +195,7 @@ OPERATIONAL_PATHS: dict[str, Schema] = {
     },
     "/openapi.json": {
         "get": {
+            "security": [],
             "operationId": "openapi",
             "summary": "This document",
             "responses": {
@@ -210,11 +213,21 @@ def openapi_document(routes: list[Route], title: str, version: str) -> Schema:
     schemas = _Schemas()
     paths: dict[str, Schema] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.http_method.lower()] = _operation(route, schemas)
+        operation = _operation(route, schemas)
+        if route.grpc_path in GATEWAY_METHODS:
+            operation["security"] = []  # webhooks: the gateway's signature authenticates
+        paths.setdefault(route.path, {})[route.http_method.lower()] = operation
     paths.update(OPERATIONAL_PATHS)
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
-        "components": {"schemas": schemas.components},
+        # Every other operation needs a bearer JWT (README: Authentication and authorization).
+        "security": [{"bearerAuth": []}],
+        "components": {
+            "schemas": schemas.components,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+        },
     }

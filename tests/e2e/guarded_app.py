@@ -18,7 +18,6 @@ from infra.db.tables import outbox
 from infra.gateways.simulator import SimulatorGateway
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
-from tests.support.actors import AppWithTestSubjects
 from tests.support.channels import open_channel
 from tests.support.servers import settings_for_tests
 
@@ -52,7 +51,7 @@ async def guarded_app(
 ) -> AsyncIterator[Guarded]:
     simulator = SimulatorGateway()
     prefix = f"{redis_key_prefix}{uuid.uuid4().hex[:8]}:"
-    app = AppWithTestSubjects(
+    app = PaymentApplication(
         settings_for_tests(redis_key_prefix=prefix, **settings),
         database_url,
         gateways={GatewayName.SIMULATOR: simulator},

@@ -12,6 +12,7 @@ from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from payments_client import PaymentsClient, PaymentsError
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request, new_id, rpc_error
+from tests.support.auth import admin_token
 
 CARD = "PAYMENT_METHOD_TYPE_CREDIT_CARD"
 
@@ -121,7 +122,7 @@ async def test_another_users_method_cannot_be_used(
 
 
 async def test_published_client_raises_typed_errors(app: PaymentApplication) -> None:
-    async with PaymentsClient(f"127.0.0.1:{app.grpc_port}") as client:
+    async with PaymentsClient(f"127.0.0.1:{app.grpc_port}", token=admin_token()) as client:
         created = await client.payments.CreatePayment(create_request())
         assert created.payment.payment_id
         try:

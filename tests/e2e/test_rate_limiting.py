@@ -31,8 +31,8 @@ SLOW = {
 }
 # Without authentication a caller is its address: a test acts as an address over REST (the
 # shim forwards the HTTP client's) and chooses one over gRPC from loopback, which the limiter
-# trusts (it is where the shim calls from). After authentication is merged these servers
-# would limit the test's token instead, so they switch it off.
+# trusts (it is where the shim calls from). With authentication these servers would limit the
+# test's token instead, so they switch it off.
 NO_AUTH = {"auth_enabled": False}
 
 
@@ -56,7 +56,10 @@ async def warmed(guarded: Guarded) -> Guarded:
     """The server's Redis pool filled by a burst of another caller: a cold pool opens a
     connection per concurrent call, and on a busy machine one past the limiter's 250 ms
     budget is allowed (fail open by design), which would blur the exact counts below."""
-    await burst_of(guarded, 40, acting_as("warm-up"))
+    # A caller of its own both with authentication (the token's subject) and without it
+    # (the address, which the limiter takes from loopback callers).
+    warm_up = (*acting_as("warm-up"), ("x-forwarded-for", "198.51.100.9"))
+    await burst_of(guarded, 40, warm_up)
     return guarded
 
 

@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 
 from server.app import PaymentApplication
+from tests.support.channels import rest_headers
 
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 
@@ -94,7 +95,9 @@ def _fuzz(document: dict[str, Any], base_url: str) -> list[str]:
         )
         def run(case: Any) -> None:
             case.call_and_validate(
-                base_url=base_url, checks=[not_a_server_error, response_schema_conformance]
+                base_url=base_url,
+                headers=rest_headers(),
+                checks=[not_a_server_error, response_schema_conformance],
             )
 
         run()

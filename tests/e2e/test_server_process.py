@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from tests.e2e.helpers import create_request
+from tests.support.auth import admin_token, auth_env
 from tests.support.channels import open_channel
 from tests.support.polling import eventually
 from tests.support.server_process import PAYMENT_SERVICE, ServerProcess
@@ -43,7 +45,7 @@ async def server(
 
 
 def grpcurl(target: str, method: str, body: dict[str, object] | None = None) -> dict[str, object]:
-    args = [GRPCURL, "-plaintext"]
+    args = [GRPCURL, "-plaintext", "-H", f"authorization: Bearer {admin_token()}"]
     if body is not None:
         args += ["-d", json.dumps(body)]
     result = subprocess.run([*args, target, method], capture_output=True, text=True, check=False)
@@ -144,11 +146,18 @@ async def test_serve_without_database_settings_uses_embedded_postgres(tmp_path: 
     }
     try:
         await process.start(within=60)
-        async with open_channel(process.target) as channel:
-            created = await PaymentServiceStub(channel).CreatePayment(create_request())
+        # No JWKS configured: the development key made in the data directory signs the
+        # token of the banner and those of mint-token.
+        banner_token = _exported_token(process.output())
+        user = str(uuid.uuid4())
+        minted = _mint_token(process.env, "--sub", user, "--scopes", "payments:write")
+        async with open_channel(process.target, token=banner_token) as channel:
             redis = await health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(service="redis")
             )
+        async with open_channel(process.target, token=minted) as channel:
+            created = await PaymentServiceStub(channel).CreatePayment(create_request(user_id=user))
+        assert (tmp_path / "data" / "auth" / "dev-signing-key.pem").exists()
         assert created.payment.status
         assert redis.status == health_pb2.HealthCheckResponse.SERVING  # embedded Redis too
         assert await process.terminate() == 0
@@ -156,6 +165,25 @@ async def test_serve_without_database_settings_uses_embedded_postgres(tmp_path: 
         assert (tmp_path / "data" / "redis" / "redis.db").exists()  # saved at a clean exit
     finally:
         process.close()
+
+
+def _exported_token(banner: str) -> str:
+    for line in banner.splitlines():
+        if line.strip().startswith("export TOKEN="):
+            return line.strip().removeprefix("export TOKEN=")
+    raise AssertionError(f"no development token in the banner: {banner[-2000:]}")
+
+
+def _mint_token(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [PAYMENT_SERVICE, "mint-token", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    return result.stdout.strip()
 
 
 def test_invalid_configuration_is_refused_with_the_setting_named() -> None:
@@ -174,7 +202,7 @@ def test_production_without_a_database_refuses_to_start() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_HOST")}
     result = subprocess.run(
         [PAYMENT_SERVICE, "serve"],
-        env=env | {"APP_ENV": "production"},
+        env=env | auth_env() | {"APP_ENV": "production"},
         capture_output=True,
         text=True,
         check=False,

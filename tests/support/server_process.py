@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.support.auth import auth_env
 from tests.support.channels import open_channel
 from tests.support.encryption import encryption_env
 from tests.support.polling import eventually, free_port
@@ -35,6 +36,7 @@ class ServerProcess:
                 "RATE_LIMIT_ENABLED": "false",  # as in settings_for_tests
             }
             | encryption_env()
+            | auth_env()  # trusts this session's test tokens
             | env
         )
         self.process: subprocess.Popen[bytes] | None = None

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pydantic import SecretStr
 
 from server.config import Settings
+from tests.support.auth import auth_settings
 from tests.support.encryption import TEST_BLIND_INDEX_KEY, TEST_KEY_RING
 
 
 def settings_for_tests(**overrides: object) -> Settings:
-    """Loopback only, a free port, fast health probes, short drains, the session's keys."""
+    """Loopback only, a free port, fast health probes, short drains, the session's keys and
+    tokens of this test session's issuer (tests/support/auth.py)."""
     values: dict[str, object] = {
         "grpc_host": "127.0.0.1",
         "grpc_port": 0,
@@ -22,5 +24,6 @@ def settings_for_tests(**overrides: object) -> Settings:
         # Test servers take bursts of calls from one client (concurrency tests); the tests of
         # rate limiting switch it on with their own rates.
         "rate_limit_enabled": False,
+        **auth_settings(),
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]

@@ -1,0 +1,52 @@
+"""Per-object access (OWASP API1, broken object level authorization): an end user's token
+reaches only that user's payments, refunds and payment methods.
+
+The rule reads `current_actor`, so it holds wherever a use case runs, whichever edge set the
+actor. Another user's object is reported exactly like a missing one: the caller learns
+nothing about it, not even that it exists.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.actor import Actor, ActorKind, current_actor
+from domain.errors import ActingForAnotherUser
+
+# The scopes a token may carry. `admin` may do everything, for any user.
+PAYMENTS_READ = "payments:read"
+PAYMENTS_WRITE = "payments:write"
+REFUNDS_WRITE = "refunds:write"
+PAYMENT_METHODS_READ = "payment_methods:read"
+PAYMENT_METHODS_WRITE = "payment_methods:write"
+ADMIN = "admin"
+METRICS_READ = "metrics:read"  # the REST shim's /metrics (or admin)
+
+
+def confined_to() -> str | None:
+    """The user the current actor may act for, or None when it may act for any user
+    (services, gateways, the service's own jobs, administrators)."""
+    actor = current_actor.get()
+    if actor.kind is ActorKind.USER and ADMIN not in actor.scopes:
+        return actor.subject
+    return None
+
+
+def may_access(owner_user_id: str) -> bool:
+    user = confined_to()
+    return user is None or user == owner_user_id
+
+
+def require_acting_for(user_id: str) -> None:
+    """Refuse to create something on behalf of another user than the token's own."""
+    if not may_access(user_id):
+        raise ActingForAnotherUser(
+            "this token acts for one user only and cannot act for another",
+            metadata={"user_id": user_id},
+        )
+
+
+class TokenVerifier(Protocol):
+    async def verify(self, token: str) -> Actor:
+        """Who the bearer token speaks for (kind, subject, scopes). Raises TokenInvalid,
+        TokenExpired, TokenNotYetValid, or SigningKeysUnavailable."""

@@ -1,0 +1,234 @@
+"""A unit of work whose repositories apply the per-user access rule (access.py) to every
+payment, refund and payment method they load, list or add.
+
+Every use case reaches storage through its unit of work, so wrapping it once (in the
+composition root) covers every RPC, present and future, instead of trusting each use case
+to remember a check. Actors that may act for any user pay nothing: the checks are skipped.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from types import TracebackType
+
+from domain.access import confined_to, may_access, require_acting_for
+from domain.errors import (
+    PaymentAlreadyExists,
+    PaymentMethodNotFound,
+    PaymentNotFound,
+    RefundNotFound,
+)
+from domain.pagination import Page, PageRequest
+from domain.payment import Payment
+from domain.payment_method import PaymentMethod
+from domain.ports import (
+    ConsumedEventLog,
+    DisputeRepository,
+    EventOutbox,
+    PaymentMethodRepository,
+    PaymentRepository,
+    RefundRepository,
+    RetrySchedule,
+    UnitOfWork,
+    WebhookEventLog,
+)
+from domain.refund import Refund
+
+# The same errors, word for word, as the repositories raise for ids that do not exist.
+
+
+def _no_payment(payment_id: str) -> PaymentNotFound:
+    return PaymentNotFound("no such payment", metadata={"payment_id": payment_id})
+
+
+def _no_refund(refund_id: str) -> RefundNotFound:
+    return RefundNotFound("no such refund", metadata={"refund_id": refund_id})
+
+
+def _no_method(payment_method_id: str) -> PaymentMethodNotFound:
+    return PaymentMethodNotFound(
+        "no such payment method", metadata={"payment_method_id": payment_method_id}
+    )
+
+
+def _visible(payment: Payment | None) -> Payment | None:
+    return payment if payment is None or may_access(payment.user_id) else None
+
+
+class OwnedPayments:
+    def __init__(self, inner: PaymentRepository) -> None:
+        self._inner = inner
+
+    async def add(self, payment: Payment) -> None:
+        require_acting_for(payment.user_id)
+        try:
+            await self._inner.add(payment)
+        except PaymentAlreadyExists as error:
+            existing = await self._inner.find_by_order(payment.order_id)
+            if existing is not None and not may_access(existing.user_id):
+                # The order is taken, but by whom and which payment is none of this user's
+                # business: the same error without the other user's payment id.
+                raise PaymentAlreadyExists(
+                    error.message, metadata={"order_id": payment.order_id}
+                ) from None
+            raise
+
+    async def get(self, payment_id: str) -> Payment:
+        payment = await self._inner.get(payment_id)
+        if not may_access(payment.user_id):
+            raise _no_payment(payment_id)
+        return payment
+
+    async def get_for_update(self, payment_id: str) -> Payment:
+        payment = await self._inner.get_for_update(payment_id)
+        if not may_access(payment.user_id):
+            raise _no_payment(payment_id)
+        return payment
+
+    async def find_by_order(self, order_id: str) -> Payment | None:
+        return _visible(await self._inner.find_by_order(order_id))
+
+    async def find_by_gateway_payment_id(self, gateway_payment_id: str) -> Payment | None:
+        return _visible(await self._inner.find_by_gateway_payment_id(gateway_payment_id))
+
+    async def find_by_gateway_transaction_id(self, reference: str) -> Payment | None:
+        return _visible(await self._inner.find_by_gateway_transaction_id(reference))
+
+    async def save(self, payment: Payment) -> None:
+        if not may_access(payment.user_id):
+            raise _no_payment(payment.id)
+        await self._inner.save(payment)
+
+    async def find_open_operations(
+        self, started_before: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        if confined_to() is not None:
+            return []  # the reconciler's question, never an end user's
+        return await self._inner.find_open_operations(started_before, limit)
+
+
+class OwnedRefunds:
+    """A refund belongs to the owner of its payment."""
+
+    def __init__(self, inner: RefundRepository, payments: PaymentRepository) -> None:
+        self._inner = inner
+        self._payments = payments  # the unscoped repository: the check itself reads it
+
+    async def _payment_visible(self, payment_id: str) -> bool:
+        if confined_to() is None:
+            return True
+        try:
+            payment = await self._payments.get(payment_id)
+        except PaymentNotFound:
+            return False
+        return may_access(payment.user_id)
+
+    async def add(self, refund: Refund) -> None:
+        if not await self._payment_visible(refund.payment_id):
+            raise _no_payment(refund.payment_id)
+        await self._inner.add(refund)
+
+    async def get(self, refund_id: str) -> Refund:
+        refund = await self._inner.get(refund_id)
+        if not await self._payment_visible(refund.payment_id):
+            raise _no_refund(refund_id)
+        return refund
+
+    async def save(self, refund: Refund) -> None:
+        if not await self._payment_visible(refund.payment_id):
+            raise _no_refund(refund.id)
+        await self._inner.save(refund)
+
+    async def list_for_payment(self, payment_id: str, page: PageRequest) -> Page[Refund]:
+        if not await self._payment_visible(payment_id):
+            raise _no_payment(payment_id)
+        return await self._inner.list_for_payment(payment_id, page)
+
+
+class OwnedPaymentMethods:
+    def __init__(self, inner: PaymentMethodRepository) -> None:
+        self._inner = inner
+
+    async def add(self, method: PaymentMethod) -> None:
+        require_acting_for(method.user_id)
+        await self._inner.add(method)
+
+    async def get(self, payment_method_id: str) -> PaymentMethod:
+        method = await self._inner.get(payment_method_id)
+        if not may_access(method.user_id):
+            raise _no_method(payment_method_id)
+        return method
+
+    async def list_for_user(self, user_id: str, page: PageRequest) -> Page[PaymentMethod]:
+        if not may_access(user_id):
+            return Page([], None)  # only the caller's own rows, and another user has none
+        return await self._inner.list_for_user(user_id, page)
+
+    async def lock_user(self, user_id: str) -> list[PaymentMethod]:
+        require_acting_for(user_id)
+        return await self._inner.lock_user(user_id)
+
+    async def default_for_user(self, user_id: str) -> PaymentMethod | None:
+        if not may_access(user_id):
+            return None
+        return await self._inner.default_for_user(user_id)
+
+    async def save(self, method: PaymentMethod) -> None:
+        if not may_access(method.user_id):
+            raise _no_method(method.id)
+        await self._inner.save(method)
+
+
+class OwnerScopedUnitOfWork:
+    """Wraps any unit of work; the same object can be entered again, like the one inside."""
+
+    def __init__(self, inner: UnitOfWork) -> None:
+        self._inner = inner
+
+    # Built on each access: the inner repositories belong to the current transaction.
+    @property
+    def payments(self) -> PaymentRepository:
+        return OwnedPayments(self._inner.payments)
+
+    @property
+    def refunds(self) -> RefundRepository:
+        return OwnedRefunds(self._inner.refunds, self._inner.payments)
+
+    @property
+    def payment_methods(self) -> PaymentMethodRepository:
+        return OwnedPaymentMethods(self._inner.payment_methods)
+
+    @property
+    def outbox(self) -> EventOutbox:
+        return self._inner.outbox
+
+    @property
+    def retries(self) -> RetrySchedule:
+        return self._inner.retries
+
+    @property
+    def webhook_events(self) -> WebhookEventLog:
+        return self._inner.webhook_events
+
+    @property
+    def disputes(self) -> DisputeRepository:
+        return self._inner.disputes
+
+    @property
+    def consumed_events(self) -> ConsumedEventLog:
+        return self._inner.consumed_events
+
+    async def __aenter__(self) -> OwnerScopedUnitOfWork:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._inner.__aexit__(exc_type, exc, tb)
+
+    async def commit(self) -> None:
+        await self._inner.commit()

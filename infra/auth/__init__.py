@@ -1,0 +1,1 @@
+"""Caller authentication: bearer JWTs verified against the issuer's keys (JWKS)."""

@@ -1,0 +1,264 @@
+"""What the access-control tests call: one request builder per RPC of PaymentService and
+PaymentMethodService (checked against the service descriptors, so that a new RPC fails the
+tests until it is added here), the objects a user owns, and the same calls over REST."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+import httpx
+from google.protobuf import json_format, message_factory
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import Message
+
+from payments.v1 import payment_method_service_pb2 as mpb
+from payments.v1 import payment_pb2
+from payments.v1 import payment_service_pb2 as pb
+from payments_client import PaymentsError
+from server.auth import GATEWAY_METHODS
+from server.rest.routes import Route, build_routes, contract_services
+from tests.support.auth import issuer
+
+CARD = "PAYMENT_METHOD_TYPE_CREDIT_CARD"
+USER_SCOPES = (
+    "payments:read",
+    "payments:write",
+    "refunds:write",
+    "payment_methods:read",
+    "payment_methods:write",
+)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def user_token(user: str) -> str:
+    return issuer().mint(user, USER_SCOPES, kind="user")
+
+
+def service_token(scopes: tuple[str, ...] = USER_SCOPES) -> str:
+    return issuer().mint("orders-service", scopes, kind="service")
+
+
+def admin_only_token() -> str:
+    return issuer().mint("operator", ["admin"], kind="service")
+
+
+@dataclass
+class World:
+    """One user's objects, each in the state its RPCs need."""
+
+    user: str
+    method_id: str = field(default_factory=new_id)  # saved card, the user's default
+    created_id: str = field(default_factory=new_id)  # PENDING: can be authorized
+    authorized_id: str = field(default_factory=new_id)  # AUTHORIZED: capture or cancel
+    captured_id: str = field(default_factory=new_id)  # CAPTURED, partly refunded
+    refund_id: str = field(default_factory=new_id)
+    action_id: str = field(default_factory=new_id)  # REQUIRES_ACTION: can be confirmed
+    review_id: str = field(default_factory=new_id)  # UNDER_REVIEW: an admin may decide it
+
+    def ids(self) -> dict[str, str]:
+        """The world's ids -> a neutral placeholder, to compare answers across worlds."""
+        names = [f.name for f in dataclasses.fields(self)]
+        return {getattr(self, name): f"<{name}>" for name in names}
+
+
+def phantom() -> World:
+    """Ids of nothing at all: what a missing object looks like."""
+    return World(new_id())
+
+
+def _create(world: World, **changes: Any) -> pb.CreatePaymentRequest:
+    fields: dict[str, Any] = {
+        "request_id": new_id(),
+        "order_id": new_id(),
+        "user_id": world.user,
+        "amount_minor": 1099,
+        "currency": "EUR",
+        "payment_method_type": CARD,
+        "payment_method_token": "pm_card_visa",
+    }
+    return pb.CreatePaymentRequest(**(fields | changes))
+
+
+Builder = Callable[[World], Message]
+_P, _M = "/payments.v1.PaymentService/", "/payments.v1.PaymentMethodService/"
+
+# RPC -> (the world's parts it needs, its request against that world).
+REQUESTS: dict[str, tuple[frozenset[str], Builder]] = {
+    _P + "CreatePayment": (frozenset(), _create),
+    _P + "GetPayment": (
+        frozenset({"authorized"}),
+        lambda w: pb.GetPaymentRequest(payment_id=w.authorized_id),
+    ),
+    _P + "AuthorizePayment": (
+        frozenset({"created"}),
+        lambda w: pb.AuthorizePaymentRequest(payment_id=w.created_id, request_id=new_id()),
+    ),
+    _P + "ConfirmPayment": (
+        frozenset({"action"}),
+        lambda w: pb.ConfirmPaymentRequest(payment_id=w.action_id, request_id=new_id()),
+    ),
+    _P + "CapturePayment": (
+        frozenset({"authorized"}),
+        lambda w: pb.CapturePaymentRequest(payment_id=w.authorized_id, request_id=new_id()),
+    ),
+    _P + "CancelPayment": (
+        frozenset({"authorized"}),
+        lambda w: pb.CancelPaymentRequest(payment_id=w.authorized_id, request_id=new_id()),
+    ),
+    _P + "GetPaymentStatus": (
+        frozenset({"authorized"}),
+        lambda w: pb.GetPaymentStatusRequest(payment_id=w.authorized_id),
+    ),
+    _P + "RefundPayment": (
+        frozenset({"captured"}),
+        lambda w: pb.RefundPaymentRequest(
+            payment_id=w.captured_id, amount_minor=100, request_id=new_id()
+        ),
+    ),
+    _P + "GetRefund": (
+        frozenset({"captured"}),
+        lambda w: pb.GetRefundRequest(refund_id=w.refund_id),
+    ),
+    _P + "ListRefunds": (
+        frozenset({"captured"}),
+        lambda w: pb.ListRefundsRequest(payment_id=w.captured_id),
+    ),
+    _M + "ListPaymentMethods": (
+        frozenset({"method"}),
+        lambda w: mpb.ListPaymentMethodsRequest(user_id=w.user),
+    ),
+    _M + "AddPaymentMethod": (
+        frozenset(),
+        lambda w: mpb.AddPaymentMethodRequest(
+            user_id=w.user, type=CARD, payment_method_token="pm_card_mastercard"
+        ),
+    ),
+    _M + "DeletePaymentMethod": (
+        frozenset({"method"}),
+        lambda w: mpb.DeletePaymentMethodRequest(payment_method_id=w.method_id),
+    ),
+    _M + "SetDefaultPaymentMethod": (
+        frozenset({"method"}),
+        lambda w: mpb.SetDefaultPaymentMethodRequest(
+            payment_method_id=w.method_id, request_id=new_id()
+        ),
+    ),
+}
+REQUESTS[_P + "ReviewPayment"] = (
+    frozenset({"review"}),
+    lambda w: pb.ReviewPaymentRequest(
+        payment_id=w.review_id,
+        request_id=new_id(),
+        decision=payment_pb2.REVIEW_DECISION_APPROVE,
+        reason="checked with the customer",
+    ),
+)
+# The session server holds every CHF payment for review (tests/conftest.py): a payment in
+# that currency is UNDER_REVIEW.
+REVIEWED_CURRENCY = "CHF"
+# Only administrators call these: every other token is refused for want of the scope,
+# whoever owns the object.
+ADMIN_ONLY = {_P + "ReviewPayment"}
+# Creating for another user is refused outright; for the rest, another user's id is NOT_FOUND.
+CREATING = {_P + "CreatePayment", _M + "AddPaymentMethod"}
+LISTING_BY_USER = {_M + "ListPaymentMethods"}
+
+
+def contract_methods() -> dict[str, MethodDescriptor]:
+    """Every RPC of the API (webhooks apart: gateways sign them, no token)."""
+    return {
+        f"/{service.full_name}/{method.name}": method
+        for service in contract_services()
+        for method in service.methods
+        if f"/{service.full_name}/{method.name}" not in GATEWAY_METHODS
+    }
+
+
+def api_routes() -> list[Route]:
+    return [r for r in build_routes(contract_services()) if r.grpc_path not in GATEWAY_METHODS]
+
+
+# --- calling ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Answer:
+    """An answer with the ids of the world it was asked about replaced by placeholders."""
+
+    code: str  # OK, NOT_FOUND, ...
+    reason: str = ""
+    message: str = ""
+    metadata: tuple[tuple[str, str], ...] = ()
+    body: Any = None
+    challenge: str | None = None  # REST: the WWW-Authenticate header
+
+
+def _neutral(value: str, ids: dict[str, str]) -> str:
+    for real, placeholder in ids.items():
+        value = value.replace(real, placeholder)
+    return value
+
+
+async def grpc_call(
+    channel: grpc.aio.Channel, method: str, request: Message, token: str | None, world: World
+) -> Answer:
+    descriptor = contract_methods()[method]
+    response_class = message_factory.GetMessageClass(descriptor.output_type)
+    call = channel.unary_unary(
+        method,
+        request_serializer=lambda m: m.SerializeToString(),
+        response_deserializer=response_class.FromString,
+    )
+    metadata = (("authorization", f"Bearer {token}"),) if token else None
+    ids = world.ids()
+    try:
+        response = await call(request, metadata=metadata, timeout=30)
+    except grpc.aio.AioRpcError as error:
+        decoded = PaymentsError.from_rpc_error(error)
+        return Answer(
+            decoded.code.name,
+            decoded.reason,
+            _neutral(decoded.message, ids),
+            tuple(sorted((k, _neutral(v, ids)) for k, v in decoded.metadata.items())),
+        )
+    return Answer("OK", body=json_format.MessageToDict(response))
+
+
+def route_of(method: str) -> Route:
+    return next(r for r in api_routes() if r.grpc_path == method)
+
+
+async def rest_call(
+    client: httpx.AsyncClient, method: str, request: Message, token: str | None, world: World
+) -> Answer:
+    route = route_of(method)
+    data = json_format.MessageToDict(request, preserving_proto_field_name=True)
+    path = route.path
+    for name in route.path_params:
+        path = path.replace("{" + name + "}", str(data.pop(name)))
+    body = data if route.body == "*" else None
+    params = None if route.body == "*" else data
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = await client.request(
+        route.http_method, path, json=body, params=params, headers=headers
+    )
+    if response.status_code == 200:
+        return Answer("OK", body=response.json())
+    error = response.json()["error"]
+    info: dict[str, Any] = next(
+        (d for d in error["details"] if d["@type"].endswith("ErrorInfo")), {}
+    )
+    ids = world.ids()
+    return Answer(
+        error["status"],
+        info.get("reason", ""),
+        _neutral(error["message"], ids),
+        tuple(sorted((k, _neutral(v, ids)) for k, v in info.get("metadata", {}).items())),
+        challenge=response.headers.get("www-authenticate"),
+    )
