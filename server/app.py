@@ -74,6 +74,7 @@ from server.jobs import (
 )
 from server.messaging import build_order_consumer, build_outbox_relay
 from server.metrics import MetricsInterceptor, ServiceMetrics
+from server.pci import require_pci_compliance
 from server.rate_limit import RateLimitInterceptor
 from server.rest.app import RestShim
 from server.rest.routes import build_routes, contract_services
@@ -190,6 +191,7 @@ class PaymentApplication:
         return deps
 
     async def start(self) -> None:
+        require_pci_compliance(self.settings)  # before anything listens or connects
         try:
             await self._start()
         except BaseException:
@@ -210,7 +212,9 @@ class PaymentApplication:
         self.deps = deps  # for operators' tools and tests: the ports a use case runs with
         idempotency_store = SqlIdempotencyStore(self.engine, self.sealer)
         self.auth = AuthComponents(settings)
-        authenticator = Authenticator(self.auth.verifier, self._rest_shim_secret)
+        authenticator = Authenticator(
+            self.auth.verifier, self._rest_shim_secret, settings.certificate_scopes()
+        )
         server = grpc.aio.server(
             interceptors=self._interceptors(authenticator, idempotency_store),
             options=[

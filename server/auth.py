@@ -5,6 +5,10 @@ domain's rule, applied where the data is read (domain/ownership.py).
 
 Not authenticated here: health and reflection (for probes and tooling), and the gateways'
 webhooks, which prove themselves by signature and run as a GATEWAY actor.
+
+Service-to-service callers may instead present a client certificate (mutual TLS): a call
+without a bearer token whose verified certificate's common name is listed in
+MTLS_CLIENT_SCOPES acts as that SERVICE with the scopes listed for it.
 """
 
 from __future__ import annotations
@@ -104,9 +108,16 @@ class Authenticator:
     """Turns a call's metadata into its actor. `verifier` None: authentication is off
     (development only) and everyone is ANONYMOUS."""
 
-    def __init__(self, verifier: TokenVerifier | None, rest_shim_secret: str) -> None:
+    def __init__(
+        self,
+        verifier: TokenVerifier | None,
+        rest_shim_secret: str,
+        certificate_scopes: Mapping[str, frozenset[str]] | None = None,
+    ) -> None:
         self._verifier = verifier
         self._shim_secret = rest_shim_secret
+        # Client certificate common name -> the scopes of that service (mutual TLS).
+        self._certificate_scopes = certificate_scopes or {}
 
     def origin(self, metadata: Mapping[str, str], peer: str) -> str:
         shim = metadata.get(REST_SHIM_HEADER, "")
@@ -122,9 +133,30 @@ class Authenticator:
         gateway = GATEWAY_METHODS.get(method)
         if gateway is not None:
             return Actor(ActorKind.GATEWAY, gateway, frozenset(), request_id, origin)
+        service = self._certified_service(context)
+        if service is not None and "authorization" not in metadata:
+            name, scopes = service
+            actor = Actor(ActorKind.SERVICE, name, scopes, request_id, origin)
+            require_scope(actor, required_scope(method))
+            return actor
         return await self.authenticate(
             metadata.get("authorization"), required_scope(method), request_id, origin
         )
+
+    def _certified_service(
+        self, context: grpc.aio.ServicerContext
+    ) -> tuple[str, frozenset[str]] | None:
+        """The listed service whose certificate the TLS handshake verified, if any (gRPC puts
+        a peer certificate's subject in the auth context only once it chains to
+        TLS_CLIENT_CA_FILE)."""
+        if not self._certificate_scopes:
+            return None
+        names = context.auth_context().get("x509_common_name") or ()
+        for raw in names:
+            name = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if name in self._certificate_scopes:
+                return name, self._certificate_scopes[name]
+        return None
 
     async def authenticate(
         self, authorization: str | None, scope: str, request_id: str = "-", origin: str = "-"

@@ -67,6 +67,17 @@ def check_encryption(settings: Settings) -> None:
         raise SystemExit(2) from None
 
 
+def check_pci_compliance(settings: Settings) -> None:
+    """PCI_COMPLIANCE_MODE=true: refuse to start, naming every setting at fault."""
+    from server.pci import PciComplianceError, require_pci_compliance
+
+    try:
+        require_pci_compliance(settings)
+    except PciComplianceError as exc:
+        print(str(exc), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def resolve_database(settings: Settings) -> tuple[str, str]:
     """(SQLAlchemy URL, human description). Embedded PostgreSQL only outside production."""
     if settings.database_configured:
@@ -248,6 +259,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.command in ("serve", "check-config") and settings.missing_auth_keys():
         print(f"invalid configuration: {settings.missing_auth_keys()}", file=sys.stderr)
         raise SystemExit(2)
+    if args.command in ("serve", "check-config"):
+        check_pci_compliance(settings)
     if args.command == "check-config":
         check_encryption(settings)
         print("configuration is valid")

@@ -189,6 +189,10 @@ class Settings(TransportSettings):  # TLS_*, DB_SSL*, REDIS_SSL*, KAFKA_SECURITY
     retention_interval_seconds: Annotated[float, Field(gt=0)] = 3600.0
     retention_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
 
+    # PCI DSS posture (README "Security"): refuse to start with plaintext listeners or
+    # connections, development keys, authentication off or encryption keys missing.
+    pci_compliance_mode: bool = False
+
     # Authentication (see the README): bearer JWTs signed by an issuer whose public keys come
     # from a JWKS file or URL. In development without either, a key made in
     # EMBEDDED_DATA_DIR signs the tokens that `payment-service mint-token` prints.
@@ -202,6 +206,10 @@ class Settings(TransportSettings):  # TLS_*, DB_SSL*, REDIS_SSL*, KAFKA_SECURITY
     jwt_leeway_seconds: Annotated[float, Field(ge=0, le=300)] = 30.0
     # Development only: also accept HS256 tokens signed with this shared secret.
     jwt_hs256_secret: SecretStr | None = None
+    # Mutual TLS for services: client certificate common names and their scopes, e.g.
+    # "orders-service=payments:read payments:write,ledger=payments:read". A call with no bearer
+    # token and a verified certificate (TLS_CLIENT_CA_FILE) of a listed name acts as it.
+    mtls_client_scopes: str = ""
     # gRPC server reflection (grpcurl list/describe); switch it off in production.
     grpc_reflection_enabled: bool = True
 
@@ -322,6 +330,11 @@ class Settings(TransportSettings):  # TLS_*, DB_SSL*, REDIS_SSL*, KAFKA_SECURITY
                 raise ValueError("JWT_HS256_SECRET is only allowed when APP_ENV=development")
             if len(self.jwt_hs256_secret.get_secret_value().encode()) < 32:
                 raise ValueError("JWT_HS256_SECRET must be at least 32 bytes long")
+        for name, scopes in self.certificate_scopes().items():
+            if not name or not scopes:
+                raise ValueError("MTLS_CLIENT_SCOPES entries are NAME=scope [scope ...]")
+        if self.mtls_client_scopes and self.tls_client_ca_file is None:
+            raise ValueError("MTLS_CLIENT_SCOPES needs TLS_CLIENT_CA_FILE")
         if self.jwt_jwks_file is not None and self.jwt_jwks_url is not None:
             raise ValueError("set JWT_JWKS_FILE or JWT_JWKS_URL, not both")
         if self.jwt_jwks_url is not None and not _trusted_jwks_url(self.jwt_jwks_url):
@@ -335,6 +348,14 @@ class Settings(TransportSettings):  # TLS_*, DB_SSL*, REDIS_SSL*, KAFKA_SECURITY
         if self.auth_enabled and not development and not self.jwks_configured:
             return f"JWT_JWKS_FILE or JWT_JWKS_URL is required when APP_ENV={self.app_env.value}"
         return None
+
+    def certificate_scopes(self) -> dict[str, frozenset[str]]:
+        """MTLS_CLIENT_SCOPES parsed: common name -> scopes."""
+        parsed: dict[str, frozenset[str]] = {}
+        for entry in filter(None, (e.strip() for e in self.mtls_client_scopes.split(","))):
+            name, _, scopes = entry.partition("=")
+            parsed[name.strip()] = frozenset(scopes.split())
+        return parsed
 
     @property
     def jwks_configured(self) -> bool:

@@ -21,7 +21,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from domain.enums import GatewayName
 from infra.gateways.simulator import SimulatorGateway
-from payments.v1 import payment_service_pb2_grpc
+from payments.v1 import payment_service_pb2, payment_service_pb2_grpc
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request
 from tests.support.certificates import Issued, Pki, make_pki
@@ -69,6 +69,8 @@ async def mtls_app(database_url: str, pki: Pki) -> AsyncIterator[PaymentApplicat
         tls_key_file=pki.server.key,
         tls_client_ca_file=pki.ca.cert,
         tls_require_client_cert=True,
+        # The client certificate's service may also call without a token.
+        mtls_client_scopes="client=payments:read payments:write",
     )
     yield app
     await app.stop(grace=1)
@@ -226,6 +228,33 @@ async def test_grpc_mutual_tls(mtls_app: PaymentApplication, pki: Pki) -> None:
         stub = payment_service_pb2_grpc.PaymentServiceStub(channel)
         created = await stub.CreatePayment(create_request(), timeout=10)
         assert created.payment.payment_id
+
+
+async def test_a_listed_client_certificate_authenticates_a_service(
+    mtls_app: PaymentApplication, pki: Pki
+) -> None:
+    """No bearer token: the verified certificate's common name is the caller, with the scopes
+    MTLS_CLIENT_SCOPES gives it; a certificate of the same CA that is not listed is no one."""
+    target, root = f"127.0.0.1:{mtls_app.grpc_port}", pki.ca.cert_pem
+    pair = (pki.client.cert_pem, pki.client.key_pem)
+    async with open_tls_channel(target, root, pair, token=None) as channel:
+        stub = payment_service_pb2_grpc.PaymentServiceStub(channel)
+        created = await stub.CreatePayment(create_request(authorize=True), timeout=10)
+        payment_id = created.payment.payment_id
+        with pytest.raises(grpc.aio.AioRpcError) as denied:  # refunds:write is not listed
+            await stub.RefundPayment(
+                payment_service_pb2.RefundPaymentRequest(payment_id=payment_id), timeout=10
+            )
+        assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
+    unlisted = pki.ca.issue("unlisted")
+    pair = (unlisted.cert_pem, unlisted.key_pem)
+    async with open_tls_channel(target, root, pair, token=None) as channel:
+        stub = payment_service_pb2_grpc.PaymentServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.GetPayment(
+                payment_service_pb2.GetPaymentRequest(payment_id=payment_id), timeout=10
+            )
+        assert refused.value.code() is grpc.StatusCode.UNAUTHENTICATED
 
 
 # --- REST ------------------------------------------------------------------------------------
