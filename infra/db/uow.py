@@ -6,7 +6,9 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
+from domain.audit import AuditTrail
 from domain.errors import StorageUnavailable
+from infra.db.audit import append_audit
 from infra.db.engine import is_connection_failure
 from infra.db.outbox import SqlEventOutbox
 from infra.db.repositories import (
@@ -30,9 +32,12 @@ class SqlUnitOfWork:
     webhook_events: SqlWebhookEventLog
     disputes: SqlDisputeRepository
     consumed_events: SqlConsumedEventLog
+    # Staged entries, written by commit() in this transaction (append_audit).
+    audit: AuditTrail
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self.audit = AuditTrail()
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
 
@@ -55,6 +60,7 @@ class SqlUnitOfWork:
         self.webhook_events = SqlWebhookEventLog(self._conn)
         self.disputes = SqlDisputeRepository(self._conn)
         self.consumed_events = SqlConsumedEventLog(self._conn)
+        self.audit = AuditTrail()
         return self
 
     async def __aexit__(
@@ -68,8 +74,10 @@ class SqlUnitOfWork:
             raise StorageUnavailable("the database is unreachable") from exc
 
     async def commit(self) -> None:
-        assert self._tx is not None, "commit outside a transaction"
+        assert self._tx is not None and self._conn is not None, "commit outside a transaction"
         try:
+            # Last, just before the commit: the chain's lock is held as briefly as possible.
+            await append_audit(self._conn, self.audit.drain())
             await self._tx.commit()
         except Exception as exc:
             if is_connection_failure(exc):
