@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from domain.audit import AuditAction
+from domain.audit_records import payment_fields, record_payment
 from domain.commands import (
     AuthorizePayment,
     CancelPayment,
@@ -91,6 +93,7 @@ async def authorize_payment(cmd: AuthorizePayment, deps: Deps, *, retry: bool = 
         )
 
     step = GatewayStep(
+        action=AuditAction.PAYMENT_AUTHORIZE,
         begin=lambda p: p.begin_authorization(
             transaction_id=deps.ids.new_id(),
             now=deps.clock.now(),
@@ -132,6 +135,7 @@ async def confirm_payment(cmd: ConfirmPayment, deps: Deps) -> Payment:
         )
 
     step = GatewayStep(
+        action=AuditAction.PAYMENT_CONFIRM,
         begin=lambda p: p.begin_confirmation(
             transaction_id=deps.ids.new_id(), now=deps.clock.now()
         ),
@@ -159,8 +163,10 @@ async def _fail_over(deps: Deps, payment_id: str) -> bool:
             return False
         for gateway in candidates[candidates.index(payment.gateway) + 1 :]:
             if not await deps.breaker.is_open(gateway):
+                before = payment_fields(payment)
                 payment.fail_over_to(gateway, deps.clock.now())
                 await uow.payments.save(payment)
+                record_payment(uow.audit, AuditAction.PAYMENT_FAIL_OVER, before, payment)
                 await uow.commit()
                 return True
     return False
@@ -188,6 +194,7 @@ async def capture_payment(cmd: CapturePayment, deps: Deps) -> Payment:
         return await gateway.capture(_operation_request(payment, txn))
 
     step = GatewayStep(
+        action=AuditAction.PAYMENT_CAPTURE,
         begin=lambda p: p.begin_capture(
             transaction_id=deps.ids.new_id(), now=deps.clock.now(), amount_minor=cmd.amount_minor
         ),
@@ -206,6 +213,7 @@ async def cancel_payment(cmd: CancelPayment, deps: Deps) -> Payment:
         return await gateway.void(_operation_request(payment, txn))
 
     step = GatewayStep(
+        action=AuditAction.PAYMENT_CANCEL,
         begin=lambda p: p.begin_cancellation(
             transaction_id=deps.ids.new_id(),
             now=deps.clock.now(),
