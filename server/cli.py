@@ -4,6 +4,8 @@ payment-service serve [--migrate]   run the gRPC server (embedded PostgreSQL, Re
                                     when none is configured, outside production)
 payment-service migrate             apply database migrations and exit
 payment-service check-config        validate the environment and exit
+payment-service audit verify        check the audit trail's hash chain (exit 1: tampered)
+payment-service audit tail | show   read the audit trail
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from urllib.parse import urlparse
 from pydantic import ValidationError
 
 from server import logs
+from server.audit_cli import add_audit_commands, run_audit
 from server.config import AppEnv, Settings
 
 log = logging.getLogger("payments.cli")
@@ -181,6 +184,7 @@ def main(argv: list[str] | None = None) -> None:
     serve_cmd.add_argument("--migrate", action="store_true", help="apply migrations first")
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("check-config", help="validate the environment and exit")
+    add_audit_commands(sub)
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -189,6 +193,8 @@ def main(argv: list[str] | None = None) -> None:
         print("configuration is valid")
         return
     url, database = resolve_database(settings)
+    if args.command == "audit":
+        raise SystemExit(asyncio.run(run_audit(args, url)))
     if args.command == "migrate" or args.migrate:
         from server.migrate import upgrade_to_head
 
