@@ -1,11 +1,11 @@
 """The hash chain that makes the audit trail tamper-evident.
 
 Rows are numbered 1, 2, 3 ... without gaps. Each row stores the hash of the row before it
-(`prev_hash`; the first row stores GENESIS) and its own hash: SHA-256 over a canonical JSON
-serialisation of all its fields, `seq` and `prev_hash` included. Changing any field of a row
-breaks its own hash; deleting, inserting or reordering rows breaks a `prev_hash` link or the
-numbering. Someone able to rewrite every later row too is caught by comparing the head with
-a hash recorded elsewhere earlier (an anchor: `audit verify --expect SEQ:HASH`).
+(`prev_hash`; the first row stores GENESIS) and its own hash: SHA-256 over its number, the
+previous hash and a canonical JSON serialisation of all its other fields. Changing any field
+of a row breaks its own hash; deleting, inserting or reordering rows breaks a `prev_hash`
+link or the numbering. Someone able to rewrite every later row too is caught by comparing the
+head with a hash recorded elsewhere earlier (an anchor: `audit verify --expect SEQ:HASH`).
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ class ChainedEntry:
     hash: str
 
 
-def canonical(seq: int, entry: AuditEntry, prev_hash: str) -> bytes:
-    """The bytes a row's hash covers. Sorted keys, no spaces, ASCII only, so the same row
-    always gives the same bytes, whichever process writes or reads it."""
+def payload(entry: AuditEntry) -> str:
+    """The canonical serialisation of a row's fields (all but seq and prev_hash). Sorted keys,
+    no spaces, ASCII only, so the same row always gives the same text, whichever process
+    writes or reads it."""
     document = {
         "v": FORMAT_VERSION,
-        "seq": seq,
         "id": entry.id,
         "occurred_at": entry.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "actor": {"kind": entry.actor_kind, "subject": entry.actor_subject},
@@ -47,12 +47,16 @@ def canonical(seq: int, entry: AuditEntry, prev_hash: str) -> bytes:
         "reason": entry.reason,
         "before": entry.before,
         "after": entry.after,
-        "prev_hash": prev_hash,
     }
-    text = json.dumps(
+    return json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
     )
-    return text.encode("ascii")
+
+
+def canonical(seq: int, entry: AuditEntry, prev_hash: str) -> bytes:
+    """The bytes a row's hash covers: its number, the previous row's hash, its payload. The
+    database computes the same (migration 0012, audit_log_append) when it appends."""
+    return f"{seq}\n{prev_hash}\n{payload(entry)}".encode("ascii")
 
 
 def row_hash(seq: int, entry: AuditEntry, prev_hash: str) -> str:

@@ -1,51 +1,56 @@
-"""The audit trail in PostgreSQL: chained rows appended at commit, read back in order.
+"""The audit trail in PostgreSQL: entries appended in the transaction they record, read back
+in order.
 
-Appending takes a transaction-scoped advisory lock, reads the head (the last row's seq and
-hash), inserts the new rows after it and returns; the caller commits at once, which releases
-the lock. So the chain is one total order across every process sharing the database, and the
-lock is held only for the last statements of a transaction and its commit. PostgreSQL makes
-a committed row visible before it releases the transaction's locks, so the next holder's
-read of the head (a fresh snapshot: READ COMMITTED, as the units of work use) sees it.
+The entries go to audit_pending in one statement, with the canonical payload their hash will
+cover (domain/audit_chain.py). At COMMIT a deferred trigger of the database (migration 0012)
+chains them into audit_log under a transaction-scoped advisory lock: the next seq after the
+head, the head's hash as prev_hash, SHA-256 over both and the payload. The lock is held only
+inside the commit, with no round trip to the application, and is released when the commit
+ends; PostgreSQL makes a committed row visible before it releases the transaction's locks, so
+the next holder reads the new head. So the chain is one total order across every process
+sharing the database.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, text
+from sqlalchemy import Row, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import AuditEntry
-from domain.audit_chain import GENESIS, ChainedEntry, chain
+from domain.audit_chain import ChainedEntry, payload
 from infra.db.tables import audit_log
 
-# pg_advisory_xact_lock key of the chain's head: any bigint no other code of this database
-# uses ("audit" in ASCII).
-AUDIT_CHAIN_LOCK = 0x6175646974
+# One statement whatever the number of entries, inserted in the order they were recorded (the
+# order the deferred trigger chains them in).
+APPEND = text(
+    "INSERT INTO audit_pending (id, occurred_at, actor_kind, actor_subject, action,"
+    " resource_type, resource_id, request_id, origin, outcome, reason, before, after, payload)"
+    " SELECT id, occurred_at, actor_kind, actor_subject, action, resource_type, resource_id,"
+    " request_id, origin, outcome, reason, before, after, payload"
+    " FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (id uuid,"
+    " occurred_at timestamptz, actor_kind text, actor_subject text, action text,"
+    " resource_type text, resource_id text, request_id text, origin text, outcome text,"
+    " reason text, before jsonb, after jsonb, payload text)) WITH ORDINALITY AS entry"
+    " ORDER BY entry.ordinality"
+)
 
 
-async def append_audit(conn: AsyncConnection, entries: Sequence[AuditEntry]) -> list[ChainedEntry]:
-    """Chains and inserts `entries` in the connection's transaction. Commit right after."""
-    if not entries:
-        return []
-    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": AUDIT_CHAIN_LOCK})
-    head = (
-        await conn.execute(
-            select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
-        )
-    ).first()
-    rows = chain(entries, head.seq, head.hash) if head else chain(entries, 0, GENESIS)
-    await conn.execute(insert(audit_log), [_to_row(row) for row in rows])
-    return rows
+async def append_audit(conn: AsyncConnection, entries: Sequence[AuditEntry]) -> None:
+    """Adds `entries` to the connection's transaction; they are chained when it commits."""
+    if entries:
+        rows = json.dumps([_to_row(entry) for entry in entries], ensure_ascii=True)
+        await conn.execute(APPEND, {"rows": rows})
 
 
-def _to_row(chained: ChainedEntry) -> dict[str, Any]:
-    e = chained.entry
+def _to_row(e: AuditEntry) -> dict[str, Any]:
     return {
-        "seq": chained.seq,
         "id": e.id,
-        "occurred_at": e.occurred_at,
+        "occurred_at": e.occurred_at.astimezone(UTC).isoformat(),
         "actor_kind": e.actor_kind,
         "actor_subject": e.actor_subject,
         "action": e.action,
@@ -57,8 +62,7 @@ def _to_row(chained: ChainedEntry) -> dict[str, Any]:
         "reason": e.reason,
         "before": e.before,
         "after": e.after,
-        "prev_hash": chained.prev_hash,
-        "hash": chained.hash,
+        "payload": payload(e),
     }
 
 

@@ -76,7 +76,7 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         assert self._tx is not None and self._conn is not None, "commit outside a transaction"
         try:
-            # Last, just before the commit: the chain's lock is held as briefly as possible.
+            # Chained by the database as it commits (see infra/db/audit.py).
             await append_audit(self._conn, self.audit.drain())
             await self._tx.commit()
         except Exception as exc:

@@ -5,6 +5,7 @@ switch the triggers off) found by the verifier and by `payment-service audit ver
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import uuid
@@ -132,8 +133,31 @@ async def _as_app_role(url: str) -> None:
                     await conn.execute(text(statement))
             # Refused by the privileges already, before any trigger runs.
             assert "permission denied for table audit_log" in str(refused.value)
+        # Rows reach audit_log only through the chaining trigger, never written directly.
+        with pytest.raises(DBAPIError, match="permission denied for table audit_log"):
+            async with engine.begin() as conn:
+                await conn.execute(text("INSERT INTO audit_log (seq) VALUES (1000)"))
     finally:
         await engine.dispose()
+
+
+async def test_entries_are_chained_at_commit_and_dropped_on_rollback(engine: AsyncEngine) -> None:
+    uow = SqlUnitOfWork(engine)
+    with acting_as(ADMIN):
+        async with uow:
+            uow.audit.record("admin.note.add", "payment", "rolled-back")
+        async with uow:
+            for n in range(3):  # several entries of one transaction keep their order
+                uow.audit.record("admin.note.add", "payment", "committed", after={"n": n})
+            await uow.commit()
+    reader = SqlAuditReader(engine)
+    assert await reader.for_resource("payment", "rolled-back") == []
+    rows = await reader.for_resource("payment", "committed")
+    assert [(r.entry.after or {}).get("n") for r in rows] == [0, 1, 2]
+    assert [r.seq for r in rows] == [rows[0].seq, rows[0].seq + 1, rows[0].seq + 2]
+    assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:2]]
+    async with engine.connect() as conn:  # the staging table only holds uncommitted entries
+        assert (await conn.execute(text("SELECT count(*) FROM audit_pending"))).scalar() == 0
 
 
 # --- the chain under concurrency -------------------------------------------------------------
@@ -223,7 +247,7 @@ async def test_audit_verify_command_names_the_first_bad_row(audit_database: str)
     try:
         code, out, _ = await _cli(audit_database, "verify")
         assert (code, out.strip()) == (0, "audit trail intact: 0 rows (empty)")
-        await append_rows(engine, 5)
+        resource_ids = await append_rows(engine, 5)
         code, out, err = await _cli(audit_database, "verify", "--batch-size", "2")
         assert code == 0, err
         assert "audit trail intact: 5 rows" in out
@@ -233,6 +257,9 @@ async def test_audit_verify_command_names_the_first_bad_row(audit_database: str)
 
         code, out, _ = await _cli(audit_database, "tail", "-n", "2")
         assert code == 0 and len(out.strip().splitlines()) == 2 and head.split(":")[1] in out
+        code, out, _ = await _cli(audit_database, "show", f"payment:{resource_ids[1]}")
+        [shown] = [json.loads(line) for line in out.strip().splitlines()]
+        assert (code, shown["seq"], shown["actor"]["subject"]) == (0, 2, "admin-1")
 
         async with engine.begin() as conn:
             await conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
