@@ -9,7 +9,7 @@ BUF := tools/node_modules/.bin/buf
 BUF_STAMP := tools/node_modules/.installed
 
 .PHONY: run test venv tools generate check-generated lint buf-lint buf-breaking \
-        format typecheck import-lint pytest bench clean localstripe
+        format typecheck import-lint pytest bench bench-audit clean localstripe
 
 $(STAMP): pyproject.toml generated/pyproject.toml clients/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -76,6 +76,10 @@ localstripe: venv
 ## bench: lifecycle throughput against a real server (not a test)
 bench: venv
 	$(PY) -m bench.lifecycle $(BENCH_ARGS)
+
+## bench-audit: what the audit trail costs a transaction (commits with and without an entry)
+bench-audit: venv
+	$(PY) -m bench.audit_append $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build tools/node_modules .pytest_cache .mypy_cache .ruff_cache

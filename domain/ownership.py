@@ -22,6 +22,7 @@ from domain.pagination import Page, PageRequest
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.ports import (
+    AuditLog,
     ConsumedEventLog,
     DisputeRepository,
     EventOutbox,
@@ -217,6 +218,11 @@ class OwnerScopedUnitOfWork:
     @property
     def consumed_events(self) -> ConsumedEventLog:
         return self._inner.consumed_events
+
+    @property
+    def audit(self) -> AuditLog:
+        # Appending to the audit trail reveals nothing: it passes through whoever acts.
+        return self._inner.audit
 
     async def __aenter__(self) -> OwnerScopedUnitOfWork:
         await self._inner.__aenter__()

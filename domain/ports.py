@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
+from domain.audit import AuditOutcome
 from domain.dispute import Dispute
 from domain.enums import GatewayName, PaymentMethodType
 from domain.events import DomainEvent
@@ -122,6 +124,30 @@ class EventOutbox(Protocol):
         """Stores events in the current transaction, for the relay to publish after commit."""
 
 
+class AuditLog(Protocol):
+    """The audit trail, reached through the unit of work. `record` stages an entry; it is
+    written, hash-chained, in the unit of work's transaction when that commits, and dropped
+    when it rolls back. The actor is `domain.actor.current_actor` at the time of the call.
+
+    Example (an admin action): `uow.audit.record("admin.fraud_review.approve", "payment",
+    payment.id, before={"status": "REVIEW"}, after={"status": "AUTHORIZED"})`."""
+
+    def record(
+        self,
+        action: str,
+        resource_type: str,
+        resource_id: str,
+        *,
+        outcome: AuditOutcome = AuditOutcome.SUCCESS,
+        reason: str | None = None,
+        before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
+    ) -> None:
+        """`action` is `noun.verb` (`payment.capture`, `admin.user.block`); `before` and
+        `after` hold the changed fields only, and are redacted (no card data, tokens, e-mail
+        addresses or secrets) before they are stored."""
+
+
 class UnitOfWork(Protocol):
     """One database transaction. `async with uow:` begins; leaving without `commit()` rolls
     back. The same object can be entered again for a new transaction."""
@@ -149,6 +175,9 @@ class UnitOfWork(Protocol):
 
     @property
     def consumed_events(self) -> ConsumedEventLog: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -9,6 +9,8 @@ payment-service rotate-keys         re-encrypt every encrypted value with the ac
 payment-service retention run       apply the retention policies once
 payment-service mint-token --sub S [--scopes a,b] [--ttl SECONDS] [--kind user|service]
                                     print a token signed by the development key
+payment-service audit verify        check the audit trail's hash chain (exit 1: tampered)
+payment-service audit tail | show   read the audit trail
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from urllib.parse import urlparse
 from pydantic import ValidationError
 
 from server import logs
+from server.audit_cli import add_audit_commands, run_audit
 from server.cli_tokens import add_mint_token_parser, mint_token
 from server.config import AppEnv, Settings
 
@@ -252,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         "run", help="apply the retention policies once"
     )
     add_mint_token_parser(sub)
+    add_audit_commands(sub)
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -279,6 +283,8 @@ def main(argv: list[str] | None = None) -> None:
         from server.ops import run_retention
 
         raise SystemExit(asyncio.run(run_retention(settings, url)))
+    if args.command == "audit":
+        raise SystemExit(asyncio.run(run_audit(args, url)))
     if args.command == "migrate" or args.migrate:
         from server.migrate import upgrade_to_head
         from server.transport import database_ssl

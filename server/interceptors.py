@@ -11,9 +11,10 @@ from typing import Any
 import grpc
 from grpc_status import rpc_status
 
+from domain.actor import Actor, ActorKind, current_actor
 from domain.errors import DomainError
 from domain.validation import contains_card_number
-from server.context import request_id_var
+from server.context import caller_var, request_id_var
 from server.errors import domain_error_status, internal_status, status_code
 
 log = logging.getLogger("payments.rpc")
@@ -71,6 +72,12 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
     async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
         request_id = _request_id(_metadata_value(context, "x-request-id"))
         token = request_id_var.set(request_id)
+        # Who is acting until authentication (inside this interceptor) says who it is: the
+        # request id and peer are known here already, and reach the audit trail.
+        anonymous = Actor(
+            ActorKind.ANONYMOUS, caller_var.get(), request_id=request_id, origin=context.peer()
+        )
+        actor_token = current_actor.set(anonymous)
         started = time.perf_counter()
         outcome = "OK"
         try:
@@ -96,6 +103,7 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
                 (time.perf_counter() - started) * 1000,
                 extra={"request_id": request_id, "rpc": method, "outcome": outcome},
             )
+            current_actor.reset(actor_token)
             request_id_var.reset(token)
 
     return wrapped

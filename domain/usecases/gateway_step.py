@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from domain.audit_records import payment_fields, record_payment
 from domain.errors import GatewayOutcomeUnknown, GatewayUnavailable
 from domain.gateway import GatewayOutcome, PaymentGateway
 from domain.payment import Payment
@@ -29,6 +30,8 @@ AfterCommit = Callable[[Deps, Payment, Transaction], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class GatewayStep:
+    # The audit action of both phases (payment.capture ...): the intent, then its outcome.
+    action: str
     begin: Begin
     call: Call
     record: Record
@@ -50,8 +53,10 @@ async def run_gateway_step(deps: Deps, payment_id: str, step: GatewayStep) -> Pa
 async def _run_gateway_step(deps: Deps, payment_id: str, step: GatewayStep) -> Payment:
     async with deps.uow as uow:
         payment = await uow.payments.get_for_update(payment_id)
+        before = payment_fields(payment)
         txn = step.begin(payment)
         await uow.payments.save(payment)
+        record_payment(uow.audit, step.action, before, payment, txn)
         if txn is not None and step.on_begin:
             await step.on_begin(deps, payment, txn)
         await uow.outbox.add(payment.pull_events())
@@ -92,8 +97,10 @@ async def _run_gateway_step(deps: Deps, payment_id: str, step: GatewayStep) -> P
     async with deps.uow as uow:
         payment = await uow.payments.get_for_update(payment_id)
         current = payment.transaction(txn.id)
+        before = payment_fields(payment, current)
         step.record(payment, current, outcome)
         await uow.payments.save(payment)
+        record_payment(uow.audit, step.action, before, payment, current)
         if step.on_record:
             await step.on_record(deps, payment, current)
         await uow.outbox.add(payment.pull_events())
@@ -126,8 +133,10 @@ async def _close(
     """Record that the call ended without an answer to apply (unreachable or unknown)."""
     async with deps.uow as uow:
         payment = await uow.payments.get_for_update(payment_id)
+        before = payment_fields(payment, payment.transaction(txn.id))
         change(payment)
         await uow.payments.save(payment)
+        record_payment(uow.audit, step.action, before, payment, payment.transaction(txn.id))
         if step.on_record:
             await step.on_record(deps, payment, payment.transaction(txn.id))
         await uow.commit()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from domain.audit import AuditAction
+from domain.audit_records import payment_fields, record_payment
 from domain.commands import (
     AuthorizePayment,
     CancelPayment,
@@ -154,6 +156,7 @@ async def run_authorization(
             )
 
         return GatewayStep(
+            action=AuditAction.PAYMENT_AUTHORIZE,
             begin=begin,
             call=call,
             record=lambda p, t, o: p.record_authorization(
@@ -194,6 +197,7 @@ async def confirm_payment(cmd: ConfirmPayment, deps: Deps) -> Payment:
         )
 
     step = GatewayStep(
+        action=AuditAction.PAYMENT_CONFIRM,
         begin=lambda p: p.begin_confirmation(
             transaction_id=deps.ids.new_id(), now=deps.clock.now()
         ),
@@ -221,8 +225,10 @@ async def _fail_over(deps: Deps, payment_id: str) -> bool:
             return False
         for gateway in candidates[candidates.index(payment.gateway) + 1 :]:
             if not await deps.breaker.is_open(gateway):
+                before = payment_fields(payment)
                 payment.fail_over_to(gateway, deps.clock.now())
                 await uow.payments.save(payment)
+                record_payment(uow.audit, AuditAction.PAYMENT_FAIL_OVER, before, payment)
                 await uow.commit()
                 return True
     return False
@@ -250,6 +256,7 @@ async def capture_payment(cmd: CapturePayment, deps: Deps) -> Payment:
         return await gateway.capture(_operation_request(payment, txn))
 
     step = GatewayStep(
+        action=AuditAction.PAYMENT_CAPTURE,
         begin=lambda p: p.begin_capture(
             transaction_id=deps.ids.new_id(), now=deps.clock.now(), amount_minor=cmd.amount_minor
         ),
@@ -268,6 +275,7 @@ async def cancel_payment(cmd: CancelPayment, deps: Deps) -> Payment:
         return await gateway.void(_operation_request(payment, txn))
 
     step = GatewayStep(
+        action=AuditAction.PAYMENT_CANCEL,
         begin=lambda p: p.begin_cancellation(
             transaction_id=deps.ids.new_id(),
             now=deps.clock.now(),

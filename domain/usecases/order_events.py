@@ -25,6 +25,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from domain import validation as v
+from domain.actor import Actor, ActorKind
+from domain.audit import AuditAction, AuditOutcome, ResourceType, acting_as
 from domain.commands import (
     AuthorizePayment,
     CancelPayment,
@@ -102,6 +104,12 @@ def _decimal(value: Any) -> Decimal:
         raise InvalidOrderEvent("total must be a decimal number") from exc
 
 
+def consumer_actor(event_id: str, topic: str) -> Actor:
+    """The order service's events are acted on by the service itself; the event id stands
+    for the request id in the audit trail."""
+    return Actor(ActorKind.SYSTEM, "order-events-consumer", request_id=event_id, origin=topic)
+
+
 def parse_order_confirmed(event: Mapping[str, Any], deps: Deps) -> OrderConfirmed:
     """Raises InvalidOrderEvent for an event that can never be processed."""
     currency = _text(event, "currency")
@@ -153,6 +161,18 @@ async def _fail_without_method(deps: Deps, order: OrderConfirmed, topic: str) ->
     async with deps.uow as uow:
         if await uow.consumed_events.record(order.event_id, topic, now):
             await uow.outbox.add([failed])
+            uow.audit.record(
+                AuditAction.PAYMENT_CREATE,
+                ResourceType.ORDER,
+                order.order_id,
+                outcome=AuditOutcome.FAILURE,
+                reason=NO_DEFAULT_PAYMENT_METHOD,
+                after={
+                    "user_id": order.user_id,
+                    "amount_minor": order.total.amount_minor,
+                    "currency": order.total.currency,
+                },
+            )
         await uow.commit()
 
 
@@ -195,6 +215,13 @@ async def handle_order_confirmed(
     Raises InvalidOrderEvent (poison), StorageUnavailable and GatewayUnavailable (transient:
     deliver again)."""
     order = parse_order_confirmed(event, deps)
+    with acting_as(consumer_actor(order.event_id, topic)):
+        return await _pay_order(order, deps, auto_capture, topic)
+
+
+async def _pay_order(
+    order: OrderConfirmed, deps: Deps, auto_capture: bool, topic: str
+) -> Payment | None:
     if await _already_consumed(deps, order.event_id):
         return None
     payment = await _existing(deps, order.order_id)
@@ -239,6 +266,11 @@ async def handle_order_cancelled(
     """Voids an authorized (or not yet authorized) payment of the order, refunds what was
     captured. None when there is nothing to do or the event was consumed before."""
     order = parse_order_cancelled(event)
+    with acting_as(consumer_actor(order.event_id, topic)):
+        return await _cancel_order(order, deps, topic)
+
+
+async def _cancel_order(order: OrderCancelled, deps: Deps, topic: str) -> Payment | None:
     if await _already_consumed(deps, order.event_id):
         return None
     payment = await _existing(deps, order.order_id)
@@ -249,6 +281,12 @@ async def handle_order_cancelled(
             now = deps.clock.now()
             await uow.consumed_events.record_cancelled_order(order.order_id, now)
             await uow.consumed_events.record(order.event_id, topic, now)
+            uow.audit.record(
+                AuditAction.ORDER_CANCEL,
+                ResourceType.ORDER,
+                order.order_id,
+                after={"cancelled_before_payment": True},
+            )
             await uow.commit()
         return None
     if payment.status in _CANCELLABLE:  # an unfinished operation raises OperationInProgress

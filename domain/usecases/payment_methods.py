@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from domain.access import require_acting_for
+from domain.audit import AuditAction
+from domain.audit_records import payment_method_fields, record_payment_method
 from domain.commands import AddPaymentMethod
 from domain.enums import GatewayName
 from domain.errors import PaymentMethodNotFound
@@ -53,12 +57,26 @@ async def add_payment_method(cmd: AddPaymentMethod, deps: Deps) -> PaymentMethod
         if cmd.set_default or not existing:
             for other in existing:
                 if other.is_default:
-                    other.clear_default(now)
-                    await uow.payment_methods.save(other)
+                    await _clear_default(deps, other, now)
             method.make_default(now)
         await uow.payment_methods.add(method)
+        record_payment_method(uow.audit, AuditAction.PAYMENT_METHOD_ADD, None, method)
         await uow.commit()
     return method
+
+
+async def _clear_default(deps: Deps, method: PaymentMethod, now: datetime) -> None:
+    before = payment_method_fields(method)
+    method.clear_default(now)
+    await deps.uow.payment_methods.save(method)
+    record_payment_method(deps.uow.audit, AuditAction.PAYMENT_METHOD_CLEAR_DEFAULT, before, method)
+
+
+async def _make_default(deps: Deps, method: PaymentMethod, now: datetime) -> None:
+    before = payment_method_fields(method)
+    method.make_default(now)
+    await deps.uow.payment_methods.save(method)
+    record_payment_method(deps.uow.audit, AuditAction.PAYMENT_METHOD_SET_DEFAULT, before, method)
 
 
 async def _customer_of(deps: Deps, user_id: str, gateway: GatewayName) -> str | None:
@@ -91,13 +109,13 @@ async def delete_payment_method(payment_method_id: str, deps: Deps) -> None:
         method, methods = await _owned_methods(deps, payment_method_id)
         now = deps.clock.now()
         was_default = method.is_default
+        before = payment_method_fields(method)
         method.delete(now)
         await uow.payment_methods.save(method)
+        record_payment_method(uow.audit, AuditAction.PAYMENT_METHOD_REMOVE, before, method)
         remaining = [m for m in methods if m.id != method.id]
         if was_default and remaining:
-            newest = max(remaining, key=lambda m: (m.created_at, m.id))
-            newest.make_default(now)
-            await uow.payment_methods.save(newest)
+            await _make_default(deps, max(remaining, key=lambda m: (m.created_at, m.id)), now)
         await uow.commit()
 
 
@@ -108,11 +126,9 @@ async def set_default_payment_method(payment_method_id: str, deps: Deps) -> Paym
         now = deps.clock.now()
         for other in methods:
             if other.is_default and other.id != method.id:
-                other.clear_default(now)
-                await uow.payment_methods.save(other)
+                await _clear_default(deps, other, now)
         if not method.is_default:
-            method.make_default(now)
-            await uow.payment_methods.save(method)
+            await _make_default(deps, method, now)
         await uow.commit()
     return method
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from domain.access import require_acting_for
+from domain.audit import AuditAction
+from domain.audit_records import record_payment
 from domain.commands import CreatePayment
 from domain.errors import (
     FieldViolation,
@@ -86,6 +88,7 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
     )
     async with deps.uow as uow:
         await uow.payments.add(payment)
+        record_payment(uow.audit, AuditAction.PAYMENT_CREATE, None, payment)
         await uow.commit()
     return payment
 

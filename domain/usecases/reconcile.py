@@ -14,6 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from domain.actor import Actor, ActorKind
+from domain.audit import AuditAction, acting_as
+from domain.audit_records import payment_fields, record_payment
 from domain.enums import TransactionType
 from domain.errors import DomainError
 from domain.gateway import GatewayOutcome, LookupRequest
@@ -31,6 +34,7 @@ RECORDERS: dict[TransactionType, Recorder] = {
     TransactionType.REFUND: Payment.record_refund,
 }
 NOT_REACHED = "GATEWAY_NOT_REACHED"
+RECONCILER = Actor(ActorKind.SYSTEM, "reconciler", origin="job:reconciler")
 
 
 async def reconcile_operation(payment_id: str, transaction_id: str, deps: Deps) -> None:
@@ -50,6 +54,7 @@ async def reconcile_operation(payment_id: str, transaction_id: str, deps: Deps) 
         if not txn.is_open:
             return  # settled by someone else meanwhile
         now = deps.clock.now()
+        before = payment_fields(payment, txn)
         if outcome is None:
             payment.abandon_operation(
                 txn.id, now, NOT_REACHED, "the gateway never received this operation"
@@ -57,6 +62,7 @@ async def reconcile_operation(payment_id: str, transaction_id: str, deps: Deps) 
         else:
             RECORDERS[txn.type](payment, txn.id, outcome, now, deps.ids.new_id())
         await uow.payments.save(payment)
+        record_payment(uow.audit, AuditAction.PAYMENT_RECONCILE, before, payment, txn)
         if txn.type is TransactionType.REFUND:
             await settle_refund(uow, payment.transaction(txn.id), now)
         await uow.outbox.add(payment.pull_events())
@@ -85,6 +91,10 @@ class Reconciler:
 
     async def run_once(self) -> int:
         """Returns how many operations were settled."""
+        with acting_as(RECONCILER):
+            return await self._run_once()
+
+    async def _run_once(self) -> int:
         deps = self.deps()
         now = deps.clock.now()
         async with deps.uow as uow:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 from datetime import datetime
 
+from domain.audit import AuditAction
+from domain.audit_records import record_refund, refund_fields
 from domain.commands import RefundPayment
 from domain.enums import RefundStatus, TransactionStatus, TransactionType
 from domain.errors import GatewayUnavailable
@@ -32,6 +34,7 @@ async def settle_refund(
     keeps the refund PENDING when a retry can be scheduled (`deps` given)."""
     assert txn.refund_id is not None
     refund = await uow.refunds.get(txn.refund_id)
+    before = refund_fields(refund)
     if txn.status is TransactionStatus.SUCCEEDED:
         refund.mark_processed(txn.gateway_transaction_id, now)
     elif txn.status is TransactionStatus.FAILED:
@@ -54,6 +57,7 @@ async def settle_refund(
     else:
         return  # outcome unknown: stays PENDING until reconciled
     await uow.refunds.save(refund)
+    record_refund(uow.audit, AuditAction.REFUND_STATUS, before, refund)
 
 
 def _refund_request(payment: Payment, txn: Transaction) -> GatewayOperationRequest:
@@ -88,18 +92,18 @@ async def _refund_step(
     async def begin(deps: Deps, payment: Payment, txn: Transaction) -> None:
         if request is not None:
             now = deps.clock.now()
-            await deps.uow.refunds.add(
-                Refund(
-                    id=refund_id,
-                    payment_id=payment.id,
-                    transaction_id=txn.id,
-                    amount=txn.amount,
-                    reason=request.reason,
-                    requested_by=request.requested_by,
-                    requested_at=now,
-                    created_at=now,
-                )
+            refund = Refund(
+                id=refund_id,
+                payment_id=payment.id,
+                transaction_id=txn.id,
+                amount=txn.amount,
+                reason=request.reason,
+                requested_by=request.requested_by,
+                requested_at=now,
+                created_at=now,
             )
+            await deps.uow.refunds.add(refund)
+            record_refund(deps.uow.audit, AuditAction.REFUND_CREATE, None, refund)
         else:
             refund = await deps.uow.refunds.get(refund_id)
             refund.transaction_id = txn.id
@@ -112,6 +116,7 @@ async def _refund_step(
         return await gateway.refund(_refund_request(payment, txn))
 
     step = GatewayStep(
+        action=AuditAction.PAYMENT_REFUND,
         begin=lambda p: p.begin_refund(
             transaction_id=deps.ids.new_id(),
             refund_id=refund_id,

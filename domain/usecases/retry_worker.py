@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from domain.actor import Actor, ActorKind
+from domain.audit import acting_as
 from domain.commands import AuthorizePayment
 from domain.errors import (
     DomainError,
@@ -22,6 +24,7 @@ from domain.usecases.refunds import retry_refund
 from domain.usecases.retries import schedule_authorization_retry, soft_failure_of
 
 log = logging.getLogger("payments.retries")
+RETRY_WORKER = Actor(ActorKind.SYSTEM, "retry-worker", origin="job:retries")
 
 
 @dataclass
@@ -32,6 +35,10 @@ class RetryWorker:
 
     async def run_once(self) -> int:
         """Runs the due retries; returns how many were taken."""
+        with acting_as(RETRY_WORKER):
+            return await self._run_once()
+
+    async def _run_once(self) -> int:
         deps = self.deps()
         async with deps.uow as uow:
             due = await uow.retries.claim_due(deps.clock.now(), self.batch, self.lease)

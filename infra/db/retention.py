@@ -4,6 +4,7 @@ Each batch is one short transaction: it picks at most `limit` rows with
 `FOR UPDATE SKIP LOCKED` - a row a request holds is left for the next run, and replicas
 running the job at once share the rows instead of waiting on each other - and changes them
 so that they no longer match (payload NULL, anonymized_at set): running it again is a no-op.
+Each anonymised payment or method gets its audit row in the same transaction.
 """
 
 from __future__ import annotations
@@ -11,10 +12,21 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select, tuple_, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from domain.audit import AuditAction, AuditTrail, ResourceType
+from infra.db.audit import append_audit
 from infra.db.engine import storage_errors
 from infra.db.tables import payment_methods, payments, refunds, webhook_events
+
+
+async def _audit_anonymised(
+    conn: AsyncConnection, action: AuditAction, resource: ResourceType, ids: list[str]
+) -> None:
+    trail = AuditTrail()
+    for resource_id in ids:
+        trail.record(action, resource, resource_id, after={"anonymized": True})
+    await append_audit(conn, trail.drain())
 
 
 class SqlRetentionStore:
@@ -75,6 +87,9 @@ class SqlRetentionStore:
                     .where(refunds.c.payment_id.in_(ids))
                     .values(reason=None, requested_by="")
                 )
+                await _audit_anonymised(
+                    conn, AuditAction.PAYMENT_ANONYMIZE, ResourceType.PAYMENT, ids
+                )
         return len(ids)
 
     async def anonymise_deleted_payment_methods(
@@ -106,6 +121,12 @@ class SqlRetentionStore:
                 card_expiry_year=None,
                 anonymized_at=now,
             )
+            .returning(m.id)
         )
         async with storage_errors(), self._engine.begin() as conn:
-            return int((await conn.execute(statement)).rowcount)
+            ids = list((await conn.execute(statement)).scalars())
+            if ids:
+                await _audit_anonymised(
+                    conn, AuditAction.PAYMENT_METHOD_ANONYMIZE, ResourceType.PAYMENT_METHOD, ids
+                )
+        return len(ids)

@@ -352,3 +352,50 @@ disputes = Table(
     CheckConstraint("status IN ('OPENED', 'WON', 'LOST', 'CLOSED')", name="status_known"),
     Index("ix_disputes_payment", "payment_id"),
 )
+
+# The audit trail: append-only (triggers refuse UPDATE, DELETE and TRUNCATE) and
+# hash-chained (domain/audit_chain.py). Rows are written to audit_pending in the transaction
+# they record; at its commit a deferred trigger chains them into audit_log under an advisory
+# lock (migration 0012), so `seq` is gapless and in commit order.
+AUDIT_OUTCOMES = "'success','failure','pending'"
+
+
+def _audit_columns() -> list[Column[Any]]:
+    return [
+        _ts("occurred_at", nullable=False),
+        Column("actor_kind", String(16), nullable=False),
+        Column("actor_subject", Text, nullable=False),
+        Column("action", String(100), nullable=False),
+        Column("resource_type", Text, nullable=False),
+        Column("resource_id", Text, nullable=False),
+        Column("request_id", Text, nullable=False),
+        Column("origin", Text, nullable=False),
+        Column("outcome", String(10), nullable=False),
+        Column("reason", Text),
+        Column("before", JSONB(none_as_null=True)),
+        Column("after", JSONB(none_as_null=True)),
+    ]
+
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("id", UUID(as_uuid=False), nullable=False, unique=True),
+    *_audit_columns(),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    CheckConstraint(f"outcome IN ({AUDIT_OUTCOMES})", name="outcome_known"),
+    # `audit show`: one resource's history, in order.
+    Index("ix_audit_log_resource", "resource_type", "resource_id", "seq"),
+)
+
+# Entries of transactions not yet committed (empty otherwise): the canonical payload the
+# chain hashes travels with them.
+audit_pending = Table(
+    "audit_pending",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    *_audit_columns(),
+    Column("payload", Text, nullable=False),
+)

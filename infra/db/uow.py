@@ -6,7 +6,9 @@ from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
+from domain.audit import AuditTrail
 from domain.errors import StorageUnavailable
+from infra.db.audit import append_audit
 from infra.db.engine import is_connection_failure
 from infra.db.outbox import SqlEventOutbox
 from infra.db.repositories import (
@@ -31,11 +33,14 @@ class SqlUnitOfWork:
     webhook_events: SqlWebhookEventLog
     disputes: SqlDisputeRepository
     consumed_events: SqlConsumedEventLog
+    # Staged entries, written by commit() in this transaction (append_audit).
+    audit: AuditTrail
 
     def __init__(self, engine: AsyncEngine, sealer: Sealer) -> None:
         self._engine = engine
         # Encrypts and decrypts the sensitive columns (the key ring lives behind it).
         self._sealer = sealer
+        self.audit = AuditTrail()
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
 
@@ -58,6 +63,7 @@ class SqlUnitOfWork:
         self.webhook_events = SqlWebhookEventLog(self._conn, self._sealer)
         self.disputes = SqlDisputeRepository(self._conn)
         self.consumed_events = SqlConsumedEventLog(self._conn)
+        self.audit = AuditTrail()
         return self
 
     async def __aexit__(
@@ -71,8 +77,10 @@ class SqlUnitOfWork:
             raise StorageUnavailable("the database is unreachable") from exc
 
     async def commit(self) -> None:
-        assert self._tx is not None, "commit outside a transaction"
+        assert self._tx is not None and self._conn is not None, "commit outside a transaction"
         try:
+            # Chained by the database as it commits (see infra/db/audit.py).
+            await append_audit(self._conn, self.audit.drain())
             await self._tx.commit()
         except Exception as exc:
             if is_connection_failure(exc):

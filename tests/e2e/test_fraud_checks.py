@@ -13,6 +13,7 @@ import pytest
 from google.protobuf import json_format
 
 from infra.currency import CldrCurrencyCatalog
+from infra.db.audit import SqlAuditReader
 from payments.v1 import payment_pb2
 from payments.v1 import payment_service_pb2 as pb
 from server.events_wire import render_event
@@ -145,6 +146,15 @@ async def test_review_holds_the_payment_until_an_admin_approves_it(guarded: Guar
         "payment.authorized",
     ]
     assert await get(guarded, payment.payment_id) == after
+    # The audit trail tells who held it and who let it through, in order.
+    assert guarded.app.engine is not None
+    trail = await SqlAuditReader(guarded.app.engine).for_resource("payment", payment.payment_id)
+    steps = [(e.entry.action, e.entry.actor_subject) for e in trail]
+    hold = steps.index(("payment.risk_hold", "tests"))
+    approval = steps.index(("admin.fraud_review.approve", "risk-officer-7"))
+    assert hold < approval < steps.index(("payment.authorize", "risk-officer-7"))
+    held_fields = trail[hold].entry.after
+    assert held_fields is not None and held_fields["rules_hit"] == ["AMOUNT_OVER_REVIEW_LIMIT"]
 
 
 async def test_review_rejected_fails_the_payment_over_rest(guarded: Guarded) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.errors import ConcurrentModification
 from domain.retention import RetentionPolicy, RetentionReport, enforce_retention
+from infra.db.audit import SqlAuditReader
 from infra.db.retention import SqlRetentionStore
 from infra.db.tables import payments, webhook_events
 from infra.db.uow import SqlUnitOfWork
@@ -78,9 +79,12 @@ async def test_old_personal_data_goes_and_the_money_trail_stays(own_engine: Asyn
             select(payments.c.id).where(payments.c.anonymized_at.is_not(None))
         )
         assert marked.scalars().all() == [old.id]
+    [audited] = await SqlAuditReader(own_engine).for_resource("payment", old.id)
+    assert (audited.entry.action, audited.entry.actor_kind) == ("payment.anonymize", "system")
 
     again = await enforce_retention(policy(), SqlRetentionStore(own_engine), moment)
     assert not again
+    assert len(await SqlAuditReader(own_engine).for_resource("payment", old.id)) == 1
 
 
 async def test_a_request_that_read_the_payment_before_cannot_write_its_data_back(

@@ -20,6 +20,8 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
+from domain.audit import AuditTrail
+from domain.audit_chain import GENESIS, ChainedEntry, chain
 from domain.dispute import Dispute
 from domain.enums import GatewayName, NextActionType, PaymentMethodType
 from domain.errors import (
@@ -132,6 +134,8 @@ class InMemoryDatabase:
     consumed_events: dict[str, str] = field(default_factory=dict)
     # order id -> when it was cancelled (before any payment existed)
     cancelled_orders: dict[str, datetime] = field(default_factory=dict)
+    # The audit trail, chained at commit like the real one.
+    audit: list[ChainedEntry] = field(default_factory=list)
 
 
 def _paginate(items: Iterable[T], page: PageRequest, key: Callable[[T], Cursor]) -> Page[T]:
@@ -409,6 +413,7 @@ class FakeUnitOfWork:
         self._webhook_events = FakeWebhookEventLog(self)
         self._disputes = FakeDisputeRepository(self)
         self._consumed_events = FakeConsumedEventLog(self)
+        self._audit = AuditTrail()
 
     # Repositories only exist inside a transaction, as with a real session.
     @property
@@ -452,6 +457,11 @@ class FakeUnitOfWork:
         return self._consumed_events
 
     @property
+    def audit(self) -> AuditTrail:
+        self._require_active()
+        return self._audit
+
+    @property
     def active(self) -> bool:
         return self._pending is not None
 
@@ -482,10 +492,11 @@ class FakeUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         uncommitted = self._pending is not None and any(self._pending.values())
-        if uncommitted or self._events:
+        if uncommitted or self._events or self._audit.staged:
             self.rollbacks += 1  # discarded
         self._pending = None
         self._events = []
+        self._audit.drain()
 
     async def commit(self) -> None:
         self._require_active()
@@ -493,6 +504,10 @@ class FakeUnitOfWork:
         for table, rows in self._pending.items():
             getattr(self.db, table).update(rows)
         self.db.outbox.extend(self._events)
+        head = self.db.audit[-1] if self.db.audit else None
+        self.db.audit.extend(
+            chain(self._audit.drain(), head.seq if head else 0, head.hash if head else GENESIS)
+        )
         self._pending = defaultdict(dict)
         self._events = []
         self.commits += 1
@@ -512,6 +527,14 @@ class FakeUnitOfWork:
 
     def event_types(self) -> list[str]:
         return [event.event_type for event in self.db.outbox]
+
+    def audit_actions(self, resource_id: str | None = None) -> list[str]:
+        """Committed audit actions in order, of one resource when given."""
+        return [
+            row.entry.action
+            for row in self.db.audit
+            if resource_id is None or row.entry.resource_id == resource_id
+        ]
 
 
 # --- gateways --------------------------------------------------------------------------------

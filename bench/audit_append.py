@@ -1,0 +1,138 @@
+"""What the audit trail costs a transaction: N concurrent writers commit small transactions,
+alternately without and with one audit entry each (chained under the advisory lock at
+commit), against a fresh database. Rounds alternate so that the machine's noise hits both.
+
+    python -m bench.audit_append [--writers 16] [--seconds 5] [--rounds 3]
+
+Reports transactions/s and commit latency of both, their ratio, and verifies the chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.actor import Actor, ActorKind
+from domain.audit import new_entry
+from domain.audit_chain import verify_chain
+from infra.db.audit import SqlAuditReader, append_audit
+from infra.db.engine import make_engine
+from server.migrate import upgrade_to_head
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+RESULTS = Path(__file__).parent / "results"
+ACTOR = Actor(ActorKind.SERVICE, "bench", request_id="bench", origin="bench")
+INSERT = text(
+    "INSERT INTO consumed_events (event_id, topic, received_at) VALUES (:id, 'bench', now())"
+)
+
+
+async def transaction(engine: AsyncEngine, audited: bool) -> None:
+    async with engine.connect() as conn, conn.begin():
+        event_id = str(uuid.uuid4())
+        await conn.execute(INSERT, {"id": event_id})
+        if audited:
+            entry = new_entry(
+                "payment.capture", "payment", event_id, actor=ACTOR,
+                occurred_at=datetime.now(UTC),
+                before={"status": "AUTHORIZED"}, after={"status": "CAPTURED"},
+            )  # fmt: skip
+            await append_audit(conn, [entry])
+
+
+async def phase(engine: AsyncEngine, writers: int, seconds: float, audited: bool) -> list[float]:
+    latencies: list[float] = []
+    end = time.perf_counter() + seconds
+
+    async def writer() -> None:
+        while time.perf_counter() < end:
+            started = time.perf_counter()
+            await transaction(engine, audited)
+            latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(writer() for _ in range(writers)))
+    return latencies
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
+
+
+async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    engine = make_engine(url, pool_size=args.writers)
+    try:
+        await phase(engine, args.writers, 1.0, audited=True)  # warm the pool and caches
+        runs: dict[str, list[float]] = {"plain": [], "audited": []}
+        for _ in range(args.rounds):
+            for name in ("plain", "audited"):
+                runs[name] += await phase(engine, args.writers, args.seconds, name == "audited")
+        verifier, broken = await verify_chain(SqlAuditReader(engine).in_order())
+    finally:
+        await engine.dispose()
+    total = args.seconds * args.rounds
+    result: dict[str, Any] = {"writers": args.writers, "seconds_each": total}
+    for name, values in runs.items():
+        result[name] = {
+            "tx_per_s": len(values) / total,
+            "p50_ms": percentile(values, 50),
+            "p99_ms": percentile(values, 99),
+        }
+    result["audited_vs_plain_throughput"] = (
+        result["audited"]["tx_per_s"] / result["plain"]["tx_per_s"]
+    )
+    result["chain"] = {"rows": verifier.count, "intact": broken is None}
+    return result
+
+
+async def create_database() -> str:
+    name = f"bench_audit_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return name
+
+
+async def drop_database(name: str) -> None:
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.audit_append", description=__doc__)
+    parser.add_argument("--writers", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per phase")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    name = asyncio.run(create_database())
+    try:
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        upgrade_to_head(url)
+        result = asyncio.run(measure(url, args))
+    finally:
+        asyncio.run(drop_database(name))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"audit-append-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()

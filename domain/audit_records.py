@@ -1,0 +1,170 @@
+"""What the use cases write to the audit trail: allow-listed snapshots of each aggregate and
+the changed fields between two of them.
+
+Only fields listed here can ever appear in before/after: statuses, amounts, ids, codes,
+a card's brand and last four digits. Never a gateway token, a gateway customer id, an e-mail
+address, a card expiry, free-form metadata or a description.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.audit import AuditOutcome, Fields, ResourceType
+from domain.dispute import Dispute
+from domain.enums import TransactionStatus
+from domain.payment import Payment
+from domain.payment_method import PaymentMethod
+from domain.ports import AuditLog
+from domain.refund import Refund
+from domain.transaction import Transaction
+
+MAX_FREE_TEXT = 200
+
+
+def transaction_fields(txn: Transaction) -> Fields:
+    return {
+        "id": txn.id,
+        "type": txn.type.value,
+        "status": txn.status.value,
+        "amount_minor": txn.amount.amount_minor,
+        "failure_code": txn.failure_code,
+    }
+
+
+def payment_fields(payment: Payment, txn: Transaction | None = None) -> Fields:
+    """The payment as the trail sees it; with `txn`, the gateway operation concerned."""
+    fields: Fields = {
+        "order_id": payment.order_id,
+        "user_id": payment.user_id,
+        "status": payment.status.value,
+        "amount_minor": payment.amount.amount_minor,
+        "currency": payment.currency,
+        "authorized_minor": payment.authorized_minor,
+        "captured_minor": payment.captured_minor,
+        "refunded_minor": payment.refunded_minor,
+        "gateway": payment.gateway.value,
+        "payment_method_type": payment.payment_method_type.value,
+        "payment_method_id": payment.payment_method_id,
+        "failure_code": payment.failure_code,
+        "retry_count": payment.retry_count,
+    }
+    if txn is not None:
+        fields["transaction"] = transaction_fields(txn)
+    return fields
+
+
+def refund_fields(refund: Refund) -> Fields:
+    return {
+        "payment_id": refund.payment_id,
+        "transaction_id": refund.transaction_id,
+        "amount_minor": refund.amount.amount_minor,
+        "currency": refund.amount.currency,
+        "status": refund.status.value,
+        "failure_code": refund.failure_code,
+        "reason": refund.reason[:MAX_FREE_TEXT],
+        "requested_by": refund.requested_by[:MAX_FREE_TEXT],
+    }
+
+
+def payment_method_fields(method: PaymentMethod) -> Fields:
+    return {
+        "user_id": method.user_id,
+        "type": method.type.value,
+        "gateway": method.gateway.value,
+        "card_brand": method.card_brand,
+        "card_last4": method.card_last4,
+        "is_default": method.is_default,
+        "deleted": method.is_deleted,
+    }
+
+
+def dispute_fields(dispute: Dispute) -> Fields:
+    return {
+        "payment_id": dispute.payment_id,
+        "status": dispute.status.value,
+        "amount_minor": dispute.amount.amount_minor,
+        "currency": dispute.amount.currency,
+    }
+
+
+def changes(before: Fields | None, after: Fields) -> tuple[Fields | None, Fields]:
+    """(before, after) restricted to the fields that differ; a creation (no `before`) keeps
+    every field of `after`."""
+    if before is None:
+        return None, dict(after)
+    keys = [k for k in after.keys() | before.keys() if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+def outcome_of(txn: Transaction) -> tuple[AuditOutcome, str | None]:
+    """A gateway operation as an outcome: declined or unreachable is a failure with its code;
+    unknown, 3-D Secure or still waiting is pending."""
+    if txn.status is TransactionStatus.SUCCEEDED:
+        return AuditOutcome.SUCCESS, None
+    if txn.status is TransactionStatus.FAILED:
+        return AuditOutcome.FAILURE, txn.failure_code or "FAILED"
+    return AuditOutcome.PENDING, txn.failure_code
+
+
+def record_payment(
+    audit: AuditLog,
+    action: str,
+    before: Fields | None,
+    payment: Payment,
+    txn: Transaction | None = None,
+    *,
+    outcome: AuditOutcome | None = None,
+    reason: str | None = None,
+    extra: Fields | None = None,
+) -> bool:
+    """Records what `action` changed on the payment since the `before` snapshot (taken with
+    the same `txn`); False, recording nothing, when nothing changed and there is no `extra`.
+    The outcome defaults to that of `txn`, or success."""
+    old, new = changes(before, payment_fields(payment, txn))
+    if before is not None and not new and not extra:
+        return False
+    if outcome is None:
+        outcome, reason = outcome_of(txn) if txn is not None else (AuditOutcome.SUCCESS, reason)
+    after: dict[str, Any] = new | (extra or {})
+    audit.record(
+        action,
+        ResourceType.PAYMENT,
+        payment.id,
+        outcome=outcome,
+        reason=reason,
+        before=old,
+        after=after,
+    )
+    return True
+
+
+def record_refund(audit: AuditLog, action: str, before: Fields | None, refund: Refund) -> bool:
+    """A new refund (no `before`) or its change of status."""
+    old, new = changes(before, refund_fields(refund))
+    if before is not None and not new:
+        return False
+    outcome, reason = {
+        "PROCESSED": (AuditOutcome.SUCCESS, None),
+        "FAILED": (AuditOutcome.FAILURE, refund.failure_code or "REFUND_FAILED"),
+    }.get(refund.status.value, (AuditOutcome.PENDING, None))
+    audit.record(
+        action,
+        ResourceType.REFUND,
+        refund.id,
+        outcome=outcome,
+        reason=reason,
+        before=old,
+        after=new,
+    )
+    return True
+
+
+def record_payment_method(
+    audit: AuditLog, action: str, before: Fields | None, method: PaymentMethod
+) -> bool:
+    old, new = changes(before, payment_method_fields(method))
+    if before is not None and not new:
+        return False
+    audit.record(action, ResourceType.PAYMENT_METHOD, method.id, before=old, after=new)
+    return True
