@@ -15,7 +15,7 @@ a number field cannot hold the spaces or dashes of a written card number.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -25,7 +25,7 @@ from google.protobuf.message import Message
 
 from domain.errors import FieldViolation, RawCardDataRejected
 from domain.validation import contains_card_number, is_card_field_name
-from server.interceptors import Behavior, with_behavior
+from server.interceptors import Behavior, UnaryInterceptor
 
 VIOLATION_REASON = "RAW_CARD_DATA"
 HOLDS_CARD_NUMBER = "must not contain a card number: send a gateway token (such as pm_card_visa)"
@@ -140,7 +140,7 @@ def refusal(violations: Iterator[FieldViolation]) -> RawCardDataRejected | None:
     )
 
 
-class CardDataGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class CardDataGuard(UnaryInterceptor):
     """Refuses every unary call whose request holds card data. `exempt_services` are those
     whose requests are not a caller's input but signed gateway data (webhooks): refusing them
     would only make the gateway redeliver; they must never be logged raw instead."""
@@ -148,18 +148,12 @@ class CardDataGuard(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, exempt_services: Collection[str] = ()) -> None:
         self._exempt = frozenset(exempt_services)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler  # streaming: only grpc.reflection, which carries no payment data
-        service = handler_call_details.method.lstrip("/").rpartition("/")[0]
-        if service in self._exempt:
-            return handler
-        return with_behavior(handler, _guarded(handler.unary_unary))
+    def applies_to(self, method: str) -> bool:
+        # Streaming handlers (only grpc.reflection) carry no payment data.
+        return method.lstrip("/").rpartition("/")[0] not in self._exempt
+
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
+        return _guarded(behavior)
 
 
 def _guarded(behavior: Behavior) -> Behavior:

@@ -7,7 +7,6 @@ bytes back - marked with the `idempotent-replayed: true` trailer.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -21,7 +20,7 @@ from domain.idempotency import MAX_KEY_LENGTH, IdempotencyKey, StoredAnswer, fin
 from domain.usecases.idempotent import Idempotency
 from server.context import caller_var
 from server.errors import domain_error_status
-from server.interceptors import Behavior, with_behavior
+from server.interceptors import Behavior, UnaryInterceptor
 
 KEY_FIELD = "request_id"
 REPLAYED_TRAILER = (("idempotent-replayed", "true"),)
@@ -44,24 +43,19 @@ def request_fingerprint(request: Any) -> str:
     return fingerprint(unkeyed.SerializeToString(deterministic=True))
 
 
-class IdempotencyInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class IdempotencyInterceptor(UnaryInterceptor):
     def __init__(self, idempotency: Idempotency) -> None:
         self._idempotency = idempotency
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        method = handler_call_details.method
+    def applies_to(self, method: str) -> bool:
+        descriptor = method_descriptor(method)  # reads and foreign services have no key
+        return descriptor is not None and KEY_FIELD in descriptor.input_type.fields_by_name
+
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
         descriptor = method_descriptor(method)
-        if descriptor is None or KEY_FIELD not in descriptor.input_type.fields_by_name:
-            return handler  # reads and foreign services have no key
+        assert descriptor is not None  # applies_to said so
         response_type = message_factory.GetMessageClass(descriptor.output_type)
-        return with_behavior(handler, self._wrap(method, handler.unary_unary, response_type))
+        return self._wrap(method, behavior, response_type)
 
     def _wrap(self, method: str, behavior: Behavior, response_type: Any) -> Behavior:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:

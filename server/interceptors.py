@@ -49,10 +49,9 @@ def with_behavior(handler: grpc.RpcMethodHandler, behavior: Behavior) -> grpc.Rp
     )
 
 
-class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """Gives each call a request id (x-request-id, echoed back), logs it with its outcome and
-    duration, and turns exceptions into statuses: DomainError -> its code + ErrorInfo, anything
-    else -> INTERNAL with nothing leaked."""
+class UnaryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """The service's interceptors: each wraps the unary handler of every method it applies to
+    with `wrap`; streaming handlers (reflection) and other methods pass through untouched."""
 
     async def intercept_service(
         self,
@@ -60,12 +59,26 @@ class RequestInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
         method = handler_call_details.method
-        if method.startswith("/grpc."):  # health and reflection: no logging noise
+        if handler is None or handler.unary_unary is None or not self.applies_to(method):
             return handler
-        return with_behavior(handler, _wrap(method, handler.unary_unary))
+        return with_behavior(handler, self.wrap(method, handler.unary_unary))
+
+    def applies_to(self, method: str) -> bool:
+        """By default the service's own methods, not health and reflection."""
+        return not method.startswith("/grpc.")
+
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
+        raise NotImplementedError
+
+
+class RequestInterceptor(UnaryInterceptor):
+    """Gives each call a request id (x-request-id, echoed back), logs it with its outcome and
+    duration, and turns exceptions into statuses: DomainError -> its code + ErrorInfo, anything
+    else -> INTERNAL with nothing leaked."""
+
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
+        return _wrap(method, behavior)
 
 
 def _wrap(method: str, behavior: Behavior) -> Behavior:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -15,7 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from server.errors import status_code
-from server.interceptors import Behavior, with_behavior
+from server.interceptors import Behavior, UnaryInterceptor
 
 log = logging.getLogger("payments.metrics")
 
@@ -117,24 +116,13 @@ def _code_of(context: grpc.aio.ServicerContext) -> str:
     return str(status_code(int(code)).name)
 
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class MetricsInterceptor(UnaryInterceptor):
     """Outermost: counts each unary call by method and final status code, and times it."""
 
     def __init__(self, metrics: ServiceMetrics) -> None:
         self._metrics = metrics
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or handler.unary_unary is None or method.startswith("/grpc."):
-            return handler
-        return with_behavior(handler, self._wrap(method, handler.unary_unary))
-
-    def _wrap(self, method: str, behavior: Behavior) -> Behavior:
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
         metrics = self._metrics
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:

@@ -9,7 +9,6 @@ and a google.rpc.RetryInfo retry_delay; the REST shim answers 429 with Retry-Aft
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -18,7 +17,7 @@ from domain.actor import current_actor
 from domain.errors import RateLimited
 from domain.rate_limit import RateLimiter, caller_key
 from server.auth import FORWARDED_FOR_HEADER
-from server.interceptors import Behavior, with_behavior
+from server.interceptors import Behavior, UnaryInterceptor
 
 # FORWARDED_FOR_HEADER is set by the REST shim (in this process, over loopback) to the HTTP
 # client's address; trusted only from a loopback peer, so remote gRPC callers cannot choose
@@ -51,23 +50,11 @@ def client_address(context: grpc.aio.ServicerContext) -> str:
     return host
 
 
-class RateLimitInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class RateLimitInterceptor(UnaryInterceptor):
     def __init__(self, limiter: RateLimiter) -> None:
         self._limiter = limiter
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        if handler_call_details.method.startswith("/grpc."):  # health, reflection
-            return handler
-        return with_behavior(handler, self._wrap(handler.unary_unary))
-
-    def _wrap(self, behavior: Behavior) -> Behavior:
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             caller = caller_key(current_actor.get(), client_address(context))
             verdict = await self._limiter.acquire(caller)
