@@ -8,7 +8,7 @@ raises `PaymentsError`, which exposes the AIP-193 details (reason, metadata, fie
 instead of a bare grpc.aio.AioRpcError.
 """
 
-from payments_client.client import PaymentsClient
+from payments_client.client import BearerToken, PaymentsClient
 from payments_client.errors import PaymentsError
 
-__all__ = ["PaymentsClient", "PaymentsError"]
+__all__ = ["BearerToken", "PaymentsClient", "PaymentsError"]

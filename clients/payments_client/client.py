@@ -26,8 +26,9 @@ class _RaisePaymentsError(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore
             raise PaymentsError.from_rpc_error(error) from error
 
 
-class _BearerToken(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Adds `authorization: Bearer <token>` to every call that does not carry its own."""
+class BearerToken(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+    """Adds `authorization: Bearer <token>` to every call that does not carry its own (a
+    client interceptor for channels made by hand; PaymentsClient installs it itself)."""
 
     def __init__(self, token: str | Callable[[], str]) -> None:
         self._token = token
@@ -62,7 +63,7 @@ class PaymentsClient:
     ) -> None:
         interceptors: list[Any] = [_RaisePaymentsError()]
         if token is not None:
-            interceptors.append(_BearerToken(token))
+            interceptors.append(BearerToken(token))
         if credentials is None:
             self.channel = grpc.aio.insecure_channel(
                 target, options=options, interceptors=interceptors

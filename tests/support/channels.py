@@ -6,34 +6,12 @@ call as someone else, or `token=None` to call without one."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 import grpc
 
+from payments_client import BearerToken
 from tests.support.auth import admin_token
 
 _DEFAULT = "default"  # a sentinel: the session's admin token
-
-
-class _Bearer(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-    """Adds the token to every call that does not carry an authorization of its own."""
-
-    def __init__(self, token: str) -> None:
-        self._header = ("authorization", f"Bearer {token}")
-
-    async def intercept_unary_unary(
-        self,
-        continuation: Callable[[Any, Any], Awaitable[Any]],
-        client_call_details: Any,
-        request: Any,
-    ) -> Any:
-        metadata = list(client_call_details.metadata or ())
-        if not any(key == "authorization" for key, _ in metadata):
-            metadata.append(self._header)
-        return await continuation(
-            client_call_details._replace(metadata=grpc.aio.Metadata(*metadata)), request
-        )
 
 
 def _token(token: str | None) -> str | None:
@@ -43,7 +21,7 @@ def _token(token: str | None) -> str | None:
 def open_channel(target: str, *, token: str | None = _DEFAULT) -> grpc.aio.Channel:
     """A channel to a test server at `target` (host:port)."""
     bearer = _token(token)
-    interceptors = [_Bearer(bearer)] if bearer is not None else None
+    interceptors = [BearerToken(bearer)] if bearer is not None else None
     return grpc.aio.insecure_channel(target, interceptors=interceptors)
 
 
@@ -61,7 +39,7 @@ def open_tls_channel(
         root_certificates=root_cert, private_key=key, certificate_chain=cert
     )
     bearer = _token(token)
-    interceptors = [_Bearer(bearer)] if bearer is not None else None
+    interceptors = [BearerToken(bearer)] if bearer is not None else None
     return grpc.aio.secure_channel(target, credentials, interceptors=interceptors)
 
 
