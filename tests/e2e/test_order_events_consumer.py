@@ -343,3 +343,24 @@ async def test_the_consumer_waits_out_a_database_outage_without_skipping(
             assert dead.records == []
     finally:
         await proxy.cut()
+
+
+async def test_an_order_the_fraud_checks_block_is_failed_not_retried(
+    orders_database_url: str, broker: TansuBroker
+) -> None:
+    """order.confirmed over the block limit: payment.failed FRAUD_SUSPECTED (the payment FAILED),
+    and the consumer goes on to the next order (a decline of ours is final, not transient)."""
+    async with (
+        running_app(orders_database_url, broker, fraud_block_amount_limits="EUR:1000") as stub,
+        reader(broker, PAYMENTS) as published,
+        producer(broker) as orders,
+    ):
+        user, blocked, small = await user_with_default_card(stub), new_id(), new_id()
+        key = blocked.encode()  # one partition: the small order comes after the blocked one
+        await orders.send_and_wait(ORDERS, order_confirmed(user, blocked, "25.00")[1], key=key)
+        await orders.send_and_wait(ORDERS, order_confirmed(user, small, "9.99")[1], key=key)
+        await wait_for_types(published, small, ["payment.authorized"])
+        assert types_for(published, blocked) == ["payment.failed"]
+        [failed] = [e for e in published.events() if e.get("orderId") == blocked]
+        assert failed["failureCode"] == "FRAUD_SUSPECTED"
+        assert await payments_of(orders_database_url, blocked) == 1
