@@ -58,16 +58,24 @@ def load_settings() -> Settings:
         raise SystemExit(2) from None
 
 
-def check_encryption(settings: Settings) -> None:
-    """Staging and production refuse to start without encryption keys."""
+def check_keys(settings: Settings, *, auth: bool) -> None:
+    """Staging and production refuse to start without their keys: the encryption keys always,
+    the token issuer's keys when the command serves calls (`auth`). Every missing one is named
+    at once."""
     from server.encryption import EncryptionNotConfigured, blind_index_key, key_ring
 
-    try:
-        key_ring(settings)
-        blind_index_key(settings)
-    except EncryptionNotConfigured as exc:
-        print(f"invalid configuration: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    missing = [settings.missing_auth_keys()] if auth else []
+    for load in (key_ring, blind_index_key):
+        try:
+            load(settings)
+        except EncryptionNotConfigured as exc:
+            missing.append(str(exc))
+    problems = [problem for problem in missing if problem]
+    if problems:
+        print("invalid configuration:", file=sys.stderr)
+        for problem in problems:
+            print(f"  {problem}", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def check_pci_compliance(settings: Settings) -> None:
@@ -260,21 +268,19 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = load_settings()
     logs.configure(settings.log_level)
-    if args.command in ("serve", "check-config") and settings.missing_auth_keys():
-        print(f"invalid configuration: {settings.missing_auth_keys()}", file=sys.stderr)
-        raise SystemExit(2)
-    if args.command in ("serve", "check-config"):
+    serving = args.command in ("serve", "check-config")
+    if serving:
         check_pci_compliance(settings)
+    # Migrations need no key (0011's values are format 0), nor do tokens or the audit trail.
+    if args.command not in ("migrate", "mint-token", "audit"):
+        check_keys(settings, auth=serving)
     if args.command == "check-config":
-        check_encryption(settings)
         print("configuration is valid")
         return
     if args.command == "mint-token":
         mint_token(settings, args)
         return
     url, database = resolve_database(settings)
-    if args.command != "migrate":  # migration 0011 needs no key (its values are format 0)
-        check_encryption(settings)
     if args.command == "rotate-keys":
         from server.ops import rotate_keys
 

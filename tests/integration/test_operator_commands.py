@@ -97,6 +97,5 @@ def test_production_without_keys_refuses_to_start(command: list[str]) -> None:
         *command, APP_ENV="production", DATABASE_URL="postgresql://nobody@127.0.0.1:1/none"
     )
     assert result.returncode == 2
-    assert "ENCRYPTION_KEY or ENCRYPTION_KEY_FILE is required when APP_ENV=production" in (
-        result.stderr
-    )
+    for missing in ("ENCRYPTION_KEY or ENCRYPTION_KEY_FILE", "JWT_JWKS_FILE or JWT_JWKS_URL"):
+        assert f"{missing} is required when APP_ENV=production" in result.stderr
