@@ -29,6 +29,8 @@ class CreatePayment:
     sca_exemption: ScaExemption | None = None
     # ISO 3166-1 alpha-2 country of the card or customer, for routing.
     country: str = ""
+    # Capture once authorized (see Payment.capture_on_authorization).
+    capture_on_authorization: bool = False
 
     def violations(self) -> list[FieldViolation]:
         found = [

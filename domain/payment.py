@@ -98,6 +98,9 @@ class Payment:
     country: str = ""
     # 3-D Secure result: True when fraud liability shifted to the issuer.
     liability_shift: bool | None = None
+    # Capture as soon as an authorization succeeds, whenever that is: at once, after 3-D
+    # Secure, after a retry or after a fraud review (the order flow's AUTO_CAPTURE).
+    capture_on_authorization: bool = False
     # The fraud checks' verdict on the latest authorization attempt, and an admin's decision
     # on it when it asked for a review.
     risk: RiskAssessment | None = None

@@ -183,7 +183,16 @@ async def run_authorization(
         if retry and is_soft(failed.failure_code):
             await schedule_authorization_retry(deps, payment.id, 1, failed.failure_code or "")
         _raise_if_declined(payment, failed)
-    return payment
+    return await capture_if_asked(payment, deps)
+
+
+async def capture_if_asked(payment: Payment, deps: Deps) -> Payment:
+    """The payment captured in full when it is AUTHORIZED and was created to be captured once
+    authorized; otherwise as it is. A failed capture leaves it AUTHORIZED (capturable later)
+    and raises like CapturePayment."""
+    if payment.status is not PaymentStatus.AUTHORIZED or not payment.capture_on_authorization:
+        return payment
+    return await capture_payment(CapturePayment(payment.id), deps)
 
 
 async def confirm_payment(cmd: ConfirmPayment, deps: Deps) -> Payment:
@@ -207,7 +216,7 @@ async def confirm_payment(cmd: ConfirmPayment, deps: Deps) -> Payment:
     payment = await run_gateway_step(deps, cmd.payment_id, step)
     if payment.status is PaymentStatus.FAILED:
         _raise_if_declined(payment, payment.transactions[-1])
-    return payment
+    return await capture_if_asked(payment, deps)
 
 
 async def _fail_over(deps: Deps, payment_id: str) -> bool:

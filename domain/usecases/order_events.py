@@ -241,6 +241,9 @@ async def _pay_order(
             payment_method_type=None,
             payment_method_id=method.id,
             authorize=True,
+            # However late the authorization succeeds (3-D Secure, a retry, a fraud review),
+            # the order's money is then captured.
+            capture_on_authorization=auto_capture,
         )
         try:
             payment = await create_and_authorize(command, deps)

@@ -85,6 +85,7 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
         return_url=cmd.return_url,
         sca_exemption=cmd.sca_exemption,
         country=cmd.country,
+        capture_on_authorization=cmd.capture_on_authorization,
     )
     async with deps.uow as uow:
         await uow.payments.add(payment)

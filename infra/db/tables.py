@@ -133,6 +133,7 @@ payments = Table(
     Column("return_url", String(2048), nullable=False, server_default=""),
     Column("sca_exemption", String(40)),
     Column("liability_shift", Boolean),
+    Column("capture_on_authorization", Boolean, nullable=False, server_default=text("false")),
     Column("country", String(2), nullable=False, server_default=""),
     # The fraud checks' verdict on the latest authorization attempt (domain/risk.py) and an
     # admin's decision on a REVIEW.

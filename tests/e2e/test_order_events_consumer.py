@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlparse
 
+import grpc
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
@@ -25,7 +26,10 @@ from infra.db.engine import make_engine
 from infra.db.tables import payments
 from infra.gateways.simulator import SimulatorGateway
 from payments.v1 import payment_method_service_pb2 as mpb
+from payments.v1 import payment_pb2
+from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_method_service_pb2_grpc import PaymentMethodServiceStub
+from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
 from server.migrate import upgrade_to_head
 from tests.e2e.helpers import new_id
@@ -60,7 +64,7 @@ async def broker() -> AsyncIterator[TansuBroker]:
 @asynccontextmanager
 async def running_app(
     database_url: str, broker: TansuBroker, **overrides: Any
-) -> AsyncIterator[PaymentMethodServiceStub]:
+) -> AsyncIterator[grpc.aio.Channel]:
     settings = settings_for_tests(
         kafka_brokers=broker.bootstrap,
         kafka_enable_idempotence=False,  # Tansu has no InitProducerId
@@ -74,7 +78,7 @@ async def running_app(
     await app.start()
     try:
         async with open_channel(f"127.0.0.1:{app.grpc_port}") as channel:
-            yield PaymentMethodServiceStub(channel)
+            yield channel
     finally:
         await app.stop(grace=1)
 
@@ -114,9 +118,9 @@ async def producer(broker: TansuBroker) -> AsyncIterator[AIOKafkaProducer]:
         await p.stop()
 
 
-async def user_with_default_card(stub: PaymentMethodServiceStub) -> str:
+async def user_with_default_card(channel: grpc.aio.Channel) -> str:
     user = new_id()
-    await stub.AddPaymentMethod(
+    await PaymentMethodServiceStub(channel).AddPaymentMethod(
         mpb.AddPaymentMethodRequest(
             user_id=user,
             type="PAYMENT_METHOD_TYPE_CREDIT_CARD",
@@ -180,11 +184,11 @@ async def test_order_confirmed_authorizes_once_despite_redeliveries(
     orders_database_url: str, broker: TansuBroker
 ) -> None:
     async with (
-        running_app(orders_database_url, broker) as stub,
+        running_app(orders_database_url, broker) as channel,
         reader(broker, PAYMENTS) as published,
         producer(broker) as orders,
     ):
-        user, order = await user_with_default_card(stub), new_id()
+        user, order = await user_with_default_card(channel), new_id()
         _, value = order_confirmed(user, order)
         for _ in range(3):  # the same event, delivered three times
             await orders.send_and_wait(ORDERS, value, key=order.encode())
@@ -220,12 +224,12 @@ async def test_poison_goes_to_the_dead_letter_topic_and_consumption_goes_on(
     orders_database_url: str, broker: TansuBroker
 ) -> None:
     async with (
-        running_app(orders_database_url, broker) as stub,
+        running_app(orders_database_url, broker) as channel,
         reader(broker, DLQ) as dead,
         reader(broker, PAYMENTS) as published,
         producer(broker) as orders,
     ):
-        user, order = await user_with_default_card(stub), new_id()
+        user, order = await user_with_default_card(channel), new_id()
         key = order.encode()  # same key: same partition, after the poison
         await orders.send_and_wait(ORDERS, b"{not json", key=key)
         _, too_precise = order_confirmed(user, new_id(), total="10.999")
@@ -253,11 +257,11 @@ async def test_auto_capture_pays_and_a_cancellation_refunds(
     orders_database_url: str, broker: TansuBroker
 ) -> None:
     async with (
-        running_app(orders_database_url, broker, auto_capture=True) as stub,
+        running_app(orders_database_url, broker, auto_capture=True) as channel,
         reader(broker, PAYMENTS) as published,
         producer(broker) as orders,
     ):
-        user, order = await user_with_default_card(stub), new_id()
+        user, order = await user_with_default_card(channel), new_id()
         await orders.send_and_wait(ORDERS, order_confirmed(user, order)[1], key=order.encode())
         await wait_for_types(published, order, ["payment.authorized", "payment.successful"])
         authorized, successful = [e for e in published.events() if e.get("orderId") == order]
@@ -279,11 +283,11 @@ async def test_a_cancellation_voids_an_authorized_payment(
     orders_database_url: str, broker: TansuBroker
 ) -> None:
     async with (
-        running_app(orders_database_url, broker) as stub,
+        running_app(orders_database_url, broker) as channel,
         reader(broker, PAYMENTS) as published,
         producer(broker) as orders,
     ):
-        user, order = await user_with_default_card(stub), new_id()
+        user, order = await user_with_default_card(channel), new_id()
         await orders.send_and_wait(ORDERS, order_confirmed(user, order)[1], key=order.encode())
         await wait_for_types(published, order, ["payment.authorized"])
         await orders.send_and_wait(ORDERS, order_cancelled(order), key=order.encode())
@@ -294,11 +298,11 @@ async def test_a_cancellation_delivered_before_its_confirmation_takes_no_money(
     orders_database_url: str, broker: TansuBroker
 ) -> None:
     async with (
-        running_app(orders_database_url, broker) as stub,
+        running_app(orders_database_url, broker) as channel,
         reader(broker, PAYMENTS) as published,
         producer(broker) as orders,
     ):
-        user, order, later = await user_with_default_card(stub), new_id(), new_id()
+        user, order, later = await user_with_default_card(channel), new_id(), new_id()
         key = order.encode()  # one partition: the consumer sees them in this order
         await orders.send_and_wait(ORDERS, order_cancelled(order), key=key)
         _, confirmed = order_confirmed(user, order)
@@ -323,12 +327,12 @@ async def test_the_consumer_waits_out_a_database_outage_without_skipping(
     caplog.set_level(logging.WARNING, logger="payments")
     try:
         async with (
-            running_app(proxied_url, broker) as stub,
+            running_app(proxied_url, broker) as channel,
             reader(broker, PAYMENTS) as published,
             reader(broker, DLQ) as dead,
             producer(broker) as orders,
         ):
-            user, order = await user_with_default_card(stub), new_id()
+            user, order = await user_with_default_card(channel), new_id()
             await proxy.cut()
             await orders.send_and_wait(ORDERS, order_confirmed(user, order)[1], key=order.encode())
 
@@ -351,11 +355,11 @@ async def test_an_order_the_fraud_checks_block_is_failed_not_retried(
     """order.confirmed over the block limit: payment.failed FRAUD_SUSPECTED (the payment FAILED),
     and the consumer goes on to the next order (a decline of ours is final, not transient)."""
     async with (
-        running_app(orders_database_url, broker, fraud_block_amount_limits="EUR:1000") as stub,
+        running_app(orders_database_url, broker, fraud_block_amount_limits="EUR:1000") as channel,
         reader(broker, PAYMENTS) as published,
         producer(broker) as orders,
     ):
-        user, blocked, small = await user_with_default_card(stub), new_id(), new_id()
+        user, blocked, small = await user_with_default_card(channel), new_id(), new_id()
         key = blocked.encode()  # one partition: the small order comes after the blocked one
         await orders.send_and_wait(ORDERS, order_confirmed(user, blocked, "25.00")[1], key=key)
         await orders.send_and_wait(ORDERS, order_confirmed(user, small, "9.99")[1], key=key)
@@ -364,3 +368,37 @@ async def test_an_order_the_fraud_checks_block_is_failed_not_retried(
         [failed] = [e for e in published.events() if e.get("orderId") == blocked]
         assert failed["failureCode"] == "FRAUD_SUSPECTED"
         assert await payments_of(orders_database_url, blocked) == 1
+
+
+async def test_auto_capture_follows_a_fraud_review_approval(
+    orders_database_url: str, broker: TansuBroker
+) -> None:
+    """AUTO_CAPTURE and an order held for review: nothing is charged until an administrator
+    approves it, and then it is authorized and captured, like any other order."""
+    async with (
+        running_app(
+            orders_database_url, broker, auto_capture=True, fraud_review_amount_limits="EUR:1000"
+        ) as channel,
+        reader(broker, PAYMENTS) as published,
+        producer(broker) as orders,
+    ):
+        user, order = await user_with_default_card(channel), new_id()
+        await orders.send_and_wait(
+            ORDERS, order_confirmed(user, order, "25.00")[1], key=order.encode()
+        )
+        await wait_for_types(published, order, ["payment.requires_review"])
+        [held] = [e for e in published.events() if e.get("orderId") == order]
+        approved = await PaymentServiceStub(channel).ReviewPayment(
+            pb.ReviewPaymentRequest(
+                payment_id=held["paymentId"],
+                request_id=new_id(),
+                decision=payment_pb2.REVIEW_DECISION_APPROVE,
+                reason="known customer",
+            )
+        )
+        assert approved.payment.status == payment_pb2.PAYMENT_STATUS_CAPTURED
+        await wait_for_types(
+            published,
+            order,
+            ["payment.requires_review", "payment.authorized", "payment.successful"],
+        )

@@ -7,18 +7,19 @@ from typing import Any
 
 import pytest
 
-from domain.commands import AddPaymentMethod
+from domain.commands import AddPaymentMethod, ConfirmPayment
 from domain.enums import PaymentMethodType, PaymentStatus
 from domain.errors import InvalidOrderEvent
 from domain.events import PaymentFailed
 from domain.payment import Payment
+from domain.usecases.operations import confirm_payment
 from domain.usecases.order_events import (
     NO_DEFAULT_PAYMENT_METHOD,
     handle_order_cancelled,
     handle_order_confirmed,
 )
 from domain.usecases.payment_methods import add_payment_method
-from tests.unit.fakes import FakePorts, order_id, user_id
+from tests.unit.fakes import FakePorts, order_id, requires_action, user_id
 
 EVENT_ID = "evt-order-1"
 
@@ -63,6 +64,31 @@ async def test_confirmed_with_auto_capture_captures(ports: FakePorts) -> None:
     payment = await handle_order_confirmed(confirmed(), ports.deps, auto_capture=True)
     assert payment is not None
     assert payment.status is PaymentStatus.CAPTURED
+
+
+async def test_auto_capture_follows_a_late_authorization(ports: FakePorts) -> None:
+    """3-D Secure first: the order's payment waits for the customer, and is captured as soon
+    as the confirmation authorizes it (and never captured twice)."""
+    await with_default_method(ports)
+    ports.gateway.will("authorize", requires_action())
+    payment = await handle_order_confirmed(confirmed(), ports.deps, auto_capture=True)
+    assert payment is not None and payment.status is PaymentStatus.REQUIRES_ACTION
+    assert payment.capture_on_authorization
+    confirmed_payment = await confirm_payment(ConfirmPayment(payment.id), ports.deps)
+    assert confirmed_payment.status is PaymentStatus.CAPTURED
+    assert len(ports.gateway.calls_to("capture")) == 1
+
+
+async def test_without_auto_capture_a_late_authorization_is_not_captured(
+    ports: FakePorts,
+) -> None:
+    await with_default_method(ports)
+    ports.gateway.will("authorize", requires_action())
+    payment = await handle_order_confirmed(confirmed(), ports.deps, auto_capture=False)
+    assert payment is not None and not payment.capture_on_authorization
+    confirmed_payment = await confirm_payment(ConfirmPayment(payment.id), ports.deps)
+    assert confirmed_payment.status is PaymentStatus.AUTHORIZED
+    assert ports.gateway.calls_to("capture") == []
 
 
 async def test_the_same_event_three_times_makes_one_payment(ports: FakePorts) -> None:
