@@ -21,6 +21,7 @@ from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from tests.e2e.helpers import create_request
 from tests.support.auth import admin_token, auth_env
 from tests.support.channels import open_channel
+from tests.support.encryption import encryption_env
 from tests.support.polling import eventually
 from tests.support.server_process import PAYMENT_SERVICE, ServerProcess
 
@@ -147,7 +148,13 @@ async def test_serve_without_database_settings_uses_embedded_postgres(tmp_path: 
     try:
         await process.start(within=60)
         # No JWKS configured: the development key made in the data directory signs the
-        # token of the banner and those of mint-token.
+        # token of the banner and those of mint-token. The banner comes once everything
+        # started, which may be a moment after the gRPC server first answers.
+
+        async def banner_printed() -> bool:
+            return "export TOKEN=" in process.output()
+
+        await eventually(banner_printed, within=60)
         banner_token = _exported_token(process.output())
         user = str(uuid.uuid4())
         minted = _mint_token(process.env, "--sub", user, "--scopes", "payments:write")
@@ -202,7 +209,7 @@ def test_production_without_a_database_refuses_to_start() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DB_HOST")}
     result = subprocess.run(
         [PAYMENT_SERVICE, "serve"],
-        env=env | auth_env() | {"APP_ENV": "production"},
+        env=env | auth_env() | encryption_env() | {"APP_ENV": "production"},
         capture_output=True,
         text=True,
         check=False,
