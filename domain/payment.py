@@ -24,7 +24,6 @@ from domain.errors import (
     AmountExceedsRefundable,
     InvalidStateTransition,
     OperationInProgress,
-    PaymentNotUnderReview,
 )
 from domain.events import (
     DomainEvent,
@@ -33,11 +32,11 @@ from domain.events import (
     PaymentFailed,
     PaymentRefunded,
     PaymentRequiresAction,
-    PaymentRequiresReview,
     PaymentSucceeded,
 )
 from domain.gateway import GatewayOutcome, NextAction, OutcomeStatus
 from domain.money import Money
+from domain.payment_review import RiskReviewTransitions
 from domain.payment_states import (
     AUTHORIZABLE,
     CANCEL_AT_ONCE,
@@ -46,7 +45,7 @@ from domain.payment_states import (
     S,
     can_transition,
 )
-from domain.risk import FRAUD_SUSPECTED, ReviewOutcome, RiskAssessment, RiskReview
+from domain.risk import RiskAssessment, RiskReview
 from domain.transaction import Transaction
 
 
@@ -61,7 +60,7 @@ def _settle_failed(txn: Transaction, outcome: GatewayOutcome, now: datetime) -> 
 
 
 @dataclass(slots=True)
-class Payment:
+class Payment(RiskReviewTransitions):
     id: str
     order_id: str
     user_id: str
@@ -300,57 +299,6 @@ class Payment:
         self.events.append(
             PaymentFailed(event_id, self.id, self.order_id, now, reason, code, self.retry_count)
         )
-
-    # --- fraud checks (risk.py): before the gateway is called ---------------------------
-    def require_authorizable(self) -> None:
-        self._require_status(AUTHORIZABLE, "authorize")
-        self._require_no_open_operation()
-        if self.review is not None and self.review.outcome is ReviewOutcome.REJECTED:
-            raise InvalidStateTransition(
-                "a payment rejected in review cannot be authorized again",
-                metadata={"payment_id": self.id, "status": self.status.value},
-            )
-
-    @property
-    def review_approved(self) -> bool:
-        return self.review is not None and self.review.outcome is ReviewOutcome.APPROVED
-
-    def record_risk(self, assessment: RiskAssessment) -> None:
-        """A new verdict; an earlier review was about an earlier one."""
-        self.risk, self.review = assessment, None
-
-    def block_for_fraud(self, assessment: RiskAssessment, now: datetime, event_id: str) -> None:
-        self.require_authorizable()
-        self.record_risk(assessment)
-        self._fail(FRAUD_SUSPECTED, "refused by the fraud checks", now, event_id)
-
-    def hold_for_review(self, assessment: RiskAssessment, now: datetime, event_id: str) -> None:
-        self.require_authorizable()
-        self.record_risk(assessment)
-        self._move_to(S.UNDER_REVIEW, now)
-        self.failure_code = self.failure_reason = None
-        self.next_action = None
-        self.events.append(
-            PaymentRequiresReview(event_id, self.id, self.order_id, now, assessment.rules_hit)
-        )
-
-    def _require_under_review(self) -> None:
-        if self.status is not S.UNDER_REVIEW:
-            raise PaymentNotUnderReview(
-                f"the payment is {self.status.value}, not under review",
-                metadata={"payment_id": self.id, "status": self.status.value},
-            )
-
-    def approve_review(self, review: RiskReview, now: datetime) -> None:
-        """Back to PENDING; the caller begins the authorization in the same transaction."""
-        self._require_under_review()
-        self.review = review
-        self._move_to(S.PENDING, now)
-
-    def reject_review(self, review: RiskReview, now: datetime, event_id: str) -> None:
-        self._require_under_review()
-        self.review = review
-        self._fail(FRAUD_SUSPECTED, f"rejected in review: {review.reason}"[:500], now, event_id)
 
     # --- capture -------------------------------------------------------------------------
     def begin_capture(
