@@ -79,3 +79,32 @@ def producer_settings(
         "request_timeout_ms": request_timeout_ms,
         **(security or KafkaSecurity()).client_options(),
     }
+
+
+class ProducerConfig(Protocol):
+    """What a producer is made from (the relay's and the consumer's configurations)."""
+
+    @property
+    def brokers(self) -> Sequence[str]: ...
+
+    @property
+    def client_id(self) -> str: ...
+
+    @property
+    def enable_idempotence(self) -> bool: ...
+
+    @property
+    def request_timeout_ms(self) -> int: ...
+
+    @property
+    def security(self) -> KafkaSecurity: ...
+
+
+def producer_settings_of(config: ProducerConfig) -> dict[str, object]:
+    return producer_settings(
+        config.brokers,
+        config.client_id,
+        config.enable_idempotence,
+        config.request_timeout_ms,
+        config.security,
+    )

@@ -27,7 +27,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from domain.errors import DomainError
-from infra.messaging.clients import KafkaSecurity, producer_settings, started
+from infra.messaging.clients import KafkaSecurity, producer_settings_of, started
 
 log = logging.getLogger("payments.consumer")
 
@@ -111,17 +111,7 @@ class OrderEventsConsumer:
             )
             self._consumer = await started(consumer)
         if self._producer is None:
-            self._producer = await started(
-                AIOKafkaProducer(
-                    **producer_settings(
-                        c.brokers,
-                        c.client_id,
-                        c.enable_idempotence,
-                        c.request_timeout_ms,
-                        c.security,
-                    )
-                )
-            )
+            self._producer = await started(AIOKafkaProducer(**producer_settings_of(c)))
         return self._consumer, self._producer
 
     async def _dead_letter(

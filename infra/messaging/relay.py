@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from infra.db.tables import outbox
-from infra.messaging.clients import KafkaSecurity, producer_settings, started
+from infra.messaging.clients import KafkaSecurity, producer_settings_of, started
 
 log = logging.getLogger("payments.outbox")
 
@@ -99,18 +99,8 @@ class OutboxRelay:
 
     async def _started_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            c = self._config
-            self._producer = await started(
-                AIOKafkaProducer(
-                    **producer_settings(
-                        c.brokers,
-                        c.client_id,
-                        c.enable_idempotence,
-                        c.request_timeout_ms,
-                        c.security,
-                    )
-                )
-            )
+            settings = producer_settings_of(self._config)
+            self._producer = await started(AIOKafkaProducer(**settings))
         return self._producer
 
     async def publish_once(self) -> int:

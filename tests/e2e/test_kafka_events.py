@@ -33,7 +33,6 @@ from payments.v1 import payment_service_pb2_grpc
 from server.app import PaymentApplication
 from server.messaging import build_outbox_relay
 from server.metrics import ServiceMetrics
-from server.migrate import upgrade_to_head
 from tests.e2e.helpers import create_request, new_id
 from tests.support import databases
 from tests.support.channels import open_channel
@@ -47,11 +46,8 @@ TOPIC = "payment.events"
 
 @pytest.fixture(scope="module")
 def events_database_url(admin_database_url: str) -> Iterator[str]:
-    name = databases.create_database(admin_database_url, prefix="payments_events")
-    url = databases.sqlalchemy_url(databases.with_database(admin_database_url, name))
-    upgrade_to_head(url)
-    yield url
-    databases.drop_database(admin_database_url, name)
+    with databases.migrated_database(admin_database_url, "payments_events") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

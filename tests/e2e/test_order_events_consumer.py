@@ -31,7 +31,6 @@ from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_method_service_pb2_grpc import PaymentMethodServiceStub
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
-from server.migrate import upgrade_to_head
 from tests.e2e.helpers import new_id
 from tests.support import databases
 from tests.support.channels import open_channel
@@ -46,11 +45,8 @@ ORDERS, DLQ, PAYMENTS = "order.events", "order.events.dlq", "payment.events"
 
 @pytest.fixture(scope="module")
 def orders_database_url(admin_database_url: str) -> Iterator[str]:
-    name = databases.create_database(admin_database_url, prefix="payments_orders")
-    url = databases.sqlalchemy_url(databases.with_database(admin_database_url, name))
-    upgrade_to_head(url)
-    yield url
-    databases.drop_database(admin_database_url, name)
+    with databases.migrated_database(admin_database_url, "payments_orders") as url:
+        yield url
 
 
 @pytest.fixture

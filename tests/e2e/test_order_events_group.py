@@ -15,7 +15,6 @@ from infra.db.engine import make_engine
 from infra.db.tables import payments
 from payments.v1 import payment_method_service_pb2 as mpb
 from payments.v1.payment_method_service_pb2_grpc import PaymentMethodServiceStub
-from server.migrate import upgrade_to_head
 from tests.e2e.helpers import new_id
 from tests.e2e.test_order_events_consumer import order_confirmed
 from tests.support import databases
@@ -30,11 +29,8 @@ ORDERS, DLQ, PAYMENTS = "order.events", "order.events.dlq", "payment.events"
 
 @pytest.fixture
 def group_database_url(admin_database_url: str) -> Iterator[str]:
-    name = databases.create_database(admin_database_url, prefix="payments_group")
-    url = databases.sqlalchemy_url(databases.with_database(admin_database_url, name))
-    upgrade_to_head(url)
-    yield url
-    databases.drop_database(admin_database_url, name)
+    with databases.migrated_database(admin_database_url, "payments_group") as url:
+        yield url
 
 
 @pytest.fixture

@@ -64,11 +64,8 @@ async def whole_chain(engine: AsyncEngine) -> tuple[int, ChainBreak | None]:
 def audit_database(admin_database_url: str) -> Iterator[str]:
     """SQLAlchemy URL of a migrated database of this test's own (tampering must not reach
     the session's database)."""
-    name = databases.create_database(admin_database_url, prefix="payments_audit")
-    url = databases.sqlalchemy_url(databases.with_database(admin_database_url, name))
-    upgrade_to_head(url)
-    yield url
-    databases.drop_database(admin_database_url, name)
+    with databases.migrated_database(admin_database_url, "payments_audit") as url:
+        yield url
 
 
 # --- append-only ---------------------------------------------------------------------------
