@@ -16,18 +16,21 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 
-# The stubs change less often than the service: their own layer.
-COPY generated/ generated/
-RUN --mount=type=cache,target=/root/.cache/pip pip install ./generated
+# Exactly the locked dependencies, each file checked against its hash (requirements/
+# service.lock, refreshed only by `make lock`): their own layer, rebuilt when the lock moves.
+COPY requirements/service.lock requirements/
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip install --require-hashes --no-deps -r requirements/service.lock
 
-# Not editable: the venv must not point back at /src. `payments-proto` is already satisfied
-# by the step above (it is not on any index).
+# The checkout's packages bring nothing of their own (--no-deps) and build with the locked
+# setuptools. Not editable: the venv must not point back at /src.
+COPY generated/ generated/
 COPY pyproject.toml ./
 COPY domain/ domain/
 COPY infra/ infra/
 COPY server/ server/
 COPY migrations/ migrations/
-RUN --mount=type=cache,target=/root/.cache/pip pip install .
+RUN pip install --no-deps --no-build-isolation ./generated . && pip check
 
 # ---- runtime ------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -8,13 +8,17 @@ STAMP := $(VENV)/.installed
 BUF := tools/node_modules/.bin/buf
 BUF_STAMP := tools/node_modules/.installed
 
-.PHONY: run test venv tools generate check-generated lint buf-lint buf-breaking \
+.PHONY: run test venv tools lock generate check-generated lint buf-lint buf-breaking \
         format typecheck import-lint pytest bench bench-audit clean localstripe
 
-$(STAMP): pyproject.toml generated/pyproject.toml clients/pyproject.toml
+# Exactly the locked versions, each file checked against its hash; then the checkout's own
+# packages, which bring nothing of their own (--no-deps) and build with the locked setuptools.
+$(STAMP): requirements/dev.lock pyproject.toml generated/pyproject.toml clients/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ./generated -e ./clients -e '.[dev,embedded]'
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation \
+	  -e ./generated -e ./clients -e .
+	$(PY) -m pip check
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -29,6 +33,11 @@ tools: $(BUF_STAMP)
 ## embedded Redis unless REDIS_URL/REDIS_HOST)
 run: venv
 	$(BIN)/payment-service serve --migrate
+
+## lock: refresh requirements/*.lock from requirements/*.in and pyproject.toml, deliberately
+## (LOCK_ARGS=--upgrade moves every package to its newest allowed version)
+lock: venv
+	$(PY) tools/lock.py $(LOCK_ARGS)
 
 ## generate: regenerate generated/ from protos/
 generate: venv

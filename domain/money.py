@@ -1,7 +1,7 @@
 """Money as an integer count of the currency's minor unit (like Stripe and Hyperswitch).
 
 No float ever touches an amount. Decimal conversion happens only at JSON edges, with the
-currency's ISO 4217 exponent supplied by a `CurrencyCatalog` (maintained CLDR data in infra).
+currency's ISO 4217 minor unit supplied by a `CurrencyCatalog` (ISO 4217 list one, in infra).
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ from infra.cache.circuit import LocalCircuitBreaker, RedisCircuitBreaker
 from infra.cache.idempotency import NoAnswerCache, RedisAnswerCache
 from infra.cache.rate_limit import RedisTokenBucket
 from infra.cache.velocity import RedisVelocityCounter
-from infra.currency import CldrCurrencyCatalog
+from infra.currency import iso4217_catalog
 from infra.db.engine import make_engine
 from infra.db.idempotency import SqlIdempotencyStore
 from infra.db.retention import SqlRetentionStore
@@ -163,7 +163,7 @@ class PaymentApplication:
         directory = RoutedGatewayDirectory(
             timed(self.gateways, self.metrics), self.settings.routing_table()
         )
-        clock, ids, currencies = SystemClock(), UuidGenerator(), CldrCurrencyCatalog()
+        clock, ids, currencies = SystemClock(), UuidGenerator(), iso4217_catalog()
         breaker = self._circuit_breaker()
         s = self.settings
         retry_policy = RetryPolicy(

@@ -15,7 +15,7 @@ from domain.usecases.order_events import (
     handle_order_cancelled,
     handle_order_confirmed,
 )
-from infra.currency import CldrCurrencyCatalog
+from infra.currency import iso4217_catalog
 from infra.messaging.consumer import Handler, KafkaConsumerConfig, OrderEventsConsumer
 from infra.messaging.relay import KafkaProducerConfig, OutboxMessage, OutboxRelay
 from server.config import Settings
@@ -27,7 +27,7 @@ from server.transport import kafka_security
 def build_outbox_relay(
     settings: Settings, engine: AsyncEngine, metrics: ServiceMetrics
 ) -> OutboxRelay:
-    currencies = CldrCurrencyCatalog()
+    currencies = iso4217_catalog()
 
     def render(message: OutboxMessage) -> bytes:
         return render_event(message.event_type, message.payload, currencies.exponent)

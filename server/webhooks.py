@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 import httpx
 
 from domain.usecases.deps import Deps
-from infra.currency import CldrCurrencyCatalog
+from infra.currency import iso4217_catalog
 from infra.gateways.paypal_client import PayPalClient, base_url_for
 from infra.webhooks.paypal_events import paypal_event
 from infra.webhooks.paypal_signature import (
@@ -35,7 +35,7 @@ class WebhookComponents:
             settings.stripe_webhook_secrets(),
             tolerance_seconds=settings.stripe_webhook_tolerance_seconds,
         )
-        currencies = CldrCurrencyCatalog()
+        currencies = iso4217_catalog()
         paypal = self._paypal_verifier(settings)
 
         async def stripe_signed(body: bytes, metadata: Mapping[str, str]) -> None:

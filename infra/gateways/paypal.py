@@ -43,12 +43,13 @@ from domain.gateway import (
     PaymentMethodDetails,
 )
 from domain.money import Money
-from infra.currency import CldrCurrencyCatalog
+from infra.currency import iso_exponent
 from infra.gateways.paypal_client import DEFAULT_TIMEOUT, PayPalClient, base_url_for
 from infra.gateways.paypal_codes import (
     CAPTURED,
     INVALID_GATEWAY_STATE,
     PAYER_ACTION_REQUIRED,
+    SUPPORTED_CURRENCIES,
     authorization_of,
     capture_outcome,
     decimal_value,
@@ -77,8 +78,8 @@ class PayPalGateway:
         self, client: PayPalClient, *, exponent: Callable[[str], int | None] | None = None
     ) -> None:
         self._client = client
-        # ISO 4217 exponents from CLDR: amounts go out as exact decimals of the minor unit.
-        self._exponent = exponent or CldrCurrencyCatalog().exponent
+        # ISO 4217 minor units: amounts go out as exact decimals of the minor unit.
+        self._exponent = exponent or iso_exponent
 
     @classmethod
     def create(
@@ -114,8 +115,8 @@ class PayPalGateway:
     def _amount(self, money: Money) -> dict[str, str] | GatewayOutcome:
         """PayPal's amount object, or the decline for an amount PayPal cannot take."""
         exponent = self._exponent(money.currency)
-        if exponent is None:
-            reason = f"{money.currency} is not a currency in use"
+        if exponent is None or money.currency not in SUPPORTED_CURRENCIES:
+            reason = f"PayPal does not take {money.currency}"
             return GatewayOutcome.declined("UNSUPPORTED_CURRENCY", reason)
         value = decimal_value(money, exponent)
         if value is None:

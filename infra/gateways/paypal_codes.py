@@ -86,7 +86,15 @@ CAPTURED = frozenset({"COMPLETED", "PENDING", "PARTIALLY_REFUNDED", "REFUNDED"})
 REFUNDED = frozenset({"COMPLETED", "PENDING"})
 AWAITING_BUYER = frozenset({"CREATED", "PAYER_ACTION_REQUIRED", "APPROVED", "SAVED"})
 
-# PayPal takes whole units only in these, whatever their ISO 4217 exponent says.
+# The currencies PayPal's REST API takes (developer.paypal.com/api/rest/reference/currency-codes;
+# BRL, CNY, INR and MYR for in-country accounts only). Anything else, KWD and IQD included, is
+# refused before a call.
+SUPPORTED_CURRENCIES = frozenset(
+    ["AUD", "BRL", "CAD", "CNY", "CZK", "DKK", "EUR", "HKD", "HUF", "ILS", "INR", "JPY", "MYR",
+     "MXN", "TWD", "NZD", "NOK", "PHP", "PLN", "GBP", "SGD", "SEK", "CHF", "THB", "USD"]
+)  # fmt: skip
+# "This currency does not support decimals": PayPal takes whole units only in these, whatever
+# their ISO 4217 minor unit says (HUF and TWD have two decimals in ISO 4217).
 WHOLE_UNITS_ONLY = frozenset({"HUF", "JPY", "TWD"})
 
 

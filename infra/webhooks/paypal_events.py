@@ -7,8 +7,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from domain.enums import GatewayName
+from domain.ports import CurrencyCatalog
 from domain.webhooks import DisputeFact, GatewayEvent, GatewayEventKind, RefundFact
-from infra.currency import CldrCurrencyCatalog
 from infra.webhooks.parsing import load_event, obj, required_text, text
 
 K = GatewayEventKind
@@ -24,7 +24,7 @@ _KINDS = {
 }
 
 
-def _minor(amount: Any, currencies: CldrCurrencyCatalog) -> tuple[int | None, str | None]:
+def _minor(amount: Any, currencies: CurrencyCatalog) -> tuple[int | None, str | None]:
     """PayPal's {currency_code, value} in minor units, exactly (never through a float)."""
     currency, value = text(amount, "currency_code"), text(amount, "value")
     exponent = currencies.exponent(currency) if currency else None
@@ -55,7 +55,7 @@ def _up_link_id(resource: Any) -> str | None:
     return None
 
 
-def paypal_event(body: bytes, currencies: CldrCurrencyCatalog) -> GatewayEvent:
+def paypal_event(body: bytes, currencies: CurrencyCatalog) -> GatewayEvent:
     event = load_event(body)
     type_ = required_text(event, "event_type")
     resource = obj(event, "resource")

@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from babel.numbers import get_currency_precision
-
 from domain.enums import GatewayName
 from domain.webhooks import DisputeFact, GatewayEvent, GatewayEventKind, RefundFact
-from infra.gateways.stripe_amounts import stripe_exponent
+from infra.gateways.stripe_amounts import from_stripe_minor
 from infra.webhooks.parsing import integer, load_event, obj, required_text, text
 
 K = GatewayEventKind
@@ -21,21 +19,6 @@ _INTENT_KINDS = {
     "payment_intent.canceled": K.CANCELLED,
     "payment_intent.amount_capturable_updated": K.AUTHORIZED,
 }
-
-
-def from_stripe_minor(amount: int | None, currency: str | None) -> int | None:
-    """Stripe's integer in our minor units (the inverse of stripe_amount)."""
-    if amount is None or not currency:
-        return amount
-    try:
-        ours = int(get_currency_precision(currency))
-    except (ValueError, KeyError):
-        return None
-    theirs = stripe_exponent(currency)
-    minor: int = (
-        amount * 10 ** (ours - theirs) if ours >= theirs else amount // 10 ** (theirs - ours)
-    )
-    return minor
 
 
 def _currency(value: Any) -> str | None:

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from google.protobuf import json_format
 
-from infra.currency import CldrCurrencyCatalog
+from infra.currency import iso4217_catalog
 from infra.db.audit import SqlAuditReader
 from payments.v1 import payment_pb2
 from payments.v1 import payment_service_pb2 as pb
@@ -46,7 +46,7 @@ async def get(guarded: Guarded, payment_id: str) -> payment_pb2.Payment:
 
 
 def wire(event_type: str, payload: dict[str, Any]) -> str:
-    return render_event(event_type, payload, CldrCurrencyCatalog().exponent).decode()
+    return render_event(event_type, payload, iso4217_catalog().exponent).decode()
 
 
 # --- BLOCK -----------------------------------------------------------------------------------

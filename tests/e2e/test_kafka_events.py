@@ -119,8 +119,10 @@ async def topic_reader(broker: TansuBroker) -> AsyncIterator[TopicReader]:
 async def test_lifecycle_events_carry_the_specified_json(
     events_database_url: str, broker: TansuBroker
 ) -> None:
+    # ISO 4217 minor units: IQD has three decimals (CLDR says none), HUF two (CLDR: none).
     amounts = {("EUR", 1099): Decimal("10.99"), ("JPY", 500): Decimal("500"),
-               ("KWD", 1234): Decimal("1.234")}  # fmt: skip
+               ("KWD", 1234): Decimal("1.234"), ("IQD", 1234): Decimal("1.234"),
+               ("HUF", 150000): Decimal("1500.00")}  # fmt: skip
     async with running_app(events_database_url, broker) as (_, stub), topic_reader(broker) as r:
         orders: dict[str, tuple[str, int]] = {}
         payment_ids: dict[str, str] = {}
@@ -175,9 +177,18 @@ async def test_lifecycle_events_carry_the_specified_json(
     refunded = by_order[refunded_order][2]
     assert refunded["refundId"] == refund.refund.refund_id
     assert refunded["amount"] == Decimal("0.99")
-    # The value is the exact decimal text, not a float rendering.
-    raw = next(x.value for x in mine() if b'"amount":10.99,' in (x.value or b""))
-    assert raw is not None
+    # The value is the exact decimal text with the currency's ISO 4217 decimals.
+    raw = {(e.get("currency"), e.get("amountMinor")): x.value or b"" for x, e in raw_events(mine())}
+    assert b'"amount":10.99,' in raw[("EUR", 1099)]
+    assert b'"amount":1.234,' in raw[("IQD", 1234)]
+    assert b'"amount":1500.00,' in raw[("HUF", 150000)]
+    assert b'"amount":500,' in raw[("JPY", 500)]
+
+
+def raw_events(
+    records: list[ConsumerRecord[bytes, bytes]],
+) -> list[tuple[ConsumerRecord[bytes, bytes], dict[str, Any]]]:
+    return [(x, json.loads(x.value or b"", parse_float=Decimal)) for x in records]
 
 
 async def test_events_written_while_the_broker_is_down_are_published_after_it_returns(

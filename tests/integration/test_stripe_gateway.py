@@ -191,6 +191,7 @@ async def test_a_server_error_is_unknown_for_money_and_unavailable_for_reads(
 
 
 # --- amounts ----------------------------------------------------------------------------------
+# ISO 4217 minor units (what the contract carries) beside the integer Stripe is sent.
 @pytest.mark.parametrize(
     ("money", "expected"),
     [
@@ -199,7 +200,12 @@ async def test_a_server_error_is_unknown_for_money_and_unavailable_for_reads(
         (Money(5, "ISK"), 500),  # ISO: no decimals; Stripe: hundredths, whole krónur only
         (Money(1010, "KWD"), 1010),  # three decimals, the last one zero
         (Money(1005, "KWD"), None),  # Stripe refuses a last digit other than zero
-        (Money(1234, "HUF"), 1234),
+        (Money(150000, "HUF"), 150000),  # 1500.00 HUF: two decimals in ISO and for charges
+        (Money(12345, "TWD"), 12345),  # 123.45 TWD: likewise
+        (Money(5000, "UGX"), 5000),  # zero-decimal in ISO and at Stripe
+        (Money(1230, "IQD"), 123),  # ISO: 3 decimals (1.230 IQD); Stripe: two
+        (Money(1234, "IQD"), None),  # 1.234 IQD has no two-decimal form
+        (Money(100, "XTS"), None),  # ISO's test code is no currency
     ],
 )
 def test_amounts_in_stripe_units(money: Money, expected: int | None) -> None:
@@ -223,6 +229,25 @@ async def test_yen_amounts_reach_stripe_unscaled(
     assert (await recorded(localstripe_url, f"/v1/refunds/{refunded.reference}"))["amount"] == 120
     beyond = GatewayOperationRequest(key(), authorized.reference, Money(181, "JPY"))
     assert (await gateway.refund(beyond)).failure_code == "AMOUNT_TOO_LARGE"  # 180 are left
+
+
+@pytest.mark.parametrize(
+    ("money", "sent"),
+    [
+        (Money(150000, "HUF"), 150000),  # 1500.00 HUF
+        (Money(5, "ISK"), 500),  # 5 ISK
+        (Money(1000, "JPY"), 1000),  # 1000 JPY
+        (Money(5120, "KWD"), 5120),  # 5.120 KWD
+        (Money(1230, "IQD"), 123),  # 1.230 IQD
+    ],
+)
+async def test_the_request_body_carries_stripes_amount(
+    gateway: StripeGateway, localstripe_url: str, money: Money, sent: int
+) -> None:
+    authorized = await gateway.authorize(authorization(await card(localstripe_url), money))
+    assert authorized.status is OutcomeStatus.SUCCEEDED and authorized.reference
+    intent = await recorded(localstripe_url, f"/v1/payment_intents/{authorized.reference}")
+    assert (intent["amount"], intent["currency"]) == (sent, money.currency.lower())
 
 
 async def test_an_amount_stripe_cannot_take_is_declined_without_sending(

@@ -249,17 +249,17 @@ async def test_every_post_carries_the_idempotency_key(
 
 
 # --- amounts ---------------------------------------------------------------------------------
+# ISO 4217 minor units (what the contract carries) beside the decimal string PayPal is sent.
 @pytest.mark.parametrize(
     ("minor", "currency", "value"),
     [
         (1099, "EUR", "10.99"),
         (1000, "EUR", "10.00"),
         (5, "EUR", "0.05"),
-        (1000, "JPY", "1000"),  # no minor unit
-        (1234, "KWD", "1.234"),  # three decimals
-        (1, "KWD", "0.001"),
+        (1000, "JPY", "1000"),  # ISO: no decimals
         (999_999_999_999_999, "EUR", "9999999999999.99"),
-        (150000, "HUF", "1500"),  # PayPal takes forints whole
+        (150000, "HUF", "1500"),  # ISO: 2 decimals; PayPal takes forints whole
+        (12300, "TWD", "123"),  # ISO: 2 decimals; PayPal takes dollars whole
     ],
 )
 async def test_amounts_are_exact_decimal_strings(
@@ -271,26 +271,49 @@ async def test_amounts_are_exact_decimal_strings(
     assert sent.body["purchase_units"][0]["amount"] == {"currency_code": currency, "value": value}
 
 
-async def test_partial_capture_and_refund_in_kwd_are_exact(
+async def test_partial_capture_and_refund_are_exact(
     gateway: PayPalGateway, paypal: FakePayPal
 ) -> None:
-    order_id = await authorized_order(gateway, paypal, Money(10_005, "KWD"))
+    order_id = await authorized_order(gateway, paypal, Money(10_005, "EUR"))
 
-    captured = await gateway.capture(operation(order_id, Money(10_001, "KWD")))
-    await gateway.refund(operation(order_id, Money(3, "KWD"), captured.reference))
+    captured = await gateway.capture(operation(order_id, Money(10_001, "EUR")))
+    await gateway.refund(operation(order_id, Money(3, "EUR"), captured.reference))
 
     [capture_post] = [r for r in paypal.posts() if r.path.endswith("/capture")]
     [refund_post] = paypal.posts("/refund")
-    assert capture_post.body["amount"] == {"currency_code": "KWD", "value": "10.001"}
-    assert refund_post.body["amount"] == {"currency_code": "KWD", "value": "0.003"}
+    assert capture_post.body["amount"] == {"currency_code": "EUR", "value": "100.01"}
+    assert refund_post.body["amount"] == {"currency_code": "EUR", "value": "0.03"}
     [refund] = paypal.refunds.values()
-    assert str(refund.amount) == "0.003"
+    assert str(refund.amount) == "0.03"
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency"),
+    [
+        (1234, "KWD"),  # ISO: 3 decimals; not a PayPal currency
+        (1234, "IQD"),  # ISO: 3 decimals; not a PayPal currency
+        (500, "ISK"),  # ISO: no decimals; not a PayPal currency
+        (100, "XTS"),  # ISO's test code: not a currency at all
+    ],
+)
+async def test_a_currency_paypal_does_not_take_is_refused_without_a_call(
+    gateway: PayPalGateway, paypal: FakePayPal, minor: int, currency: str
+) -> None:
+    outcome = await gateway.authorize(authorization(Money(minor, currency)))
+
+    assert (outcome.status, outcome.failure_code) == (
+        OutcomeStatus.DECLINED,
+        "UNSUPPORTED_CURRENCY",
+    )
+    assert currency in (outcome.failure_reason or "")
+    assert paypal.requests == []
 
 
 async def test_a_fraction_paypal_cannot_take_is_refused_without_a_call(
     gateway: PayPalGateway, paypal: FakePayPal
 ) -> None:
-    outcome = await gateway.authorize(authorization(Money(150050, "HUF")))
+    outcome = await gateway.authorize(authorization(Money(150050, "HUF")))  # 1500.50 HUF
 
     assert (outcome.status, outcome.failure_code) == (OutcomeStatus.DECLINED, "INVALID_AMOUNT")
+    assert "whole units of HUF" in (outcome.failure_reason or "")
     assert paypal.requests == []
