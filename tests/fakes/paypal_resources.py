@@ -11,14 +11,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from babel.numbers import get_currency_precision
-
-# PayPal takes these in whole units only.
+# PayPal's currency codes reference: every currency it takes has two decimals, except these,
+# taken in whole units only.
 WHOLE_UNITS_ONLY = frozenset({"HUF", "JPY", "TWD"})
 
 
 def decimals(currency: str) -> int:
-    return 0 if currency in WHOLE_UNITS_ONLY else get_currency_precision(currency)
+    return 0 if currency in WHOLE_UNITS_ONLY else 2
 
 
 def money(currency: str, value: Decimal) -> dict[str, str]:
