@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+import re
 import shutil
 import subprocess
 import uuid
@@ -252,8 +253,24 @@ def database_text(libpq_url: str) -> str:
             timeout=120,
         )
         if done.returncode == 0:
-            return done.stdout.decode("utf-8", errors="replace")
+            return readable_bytea(done.stdout.decode("utf-8", errors="replace"))
     return asyncio.run(_rows_as_text(libpq_url))
+
+
+# pg_dump writes a bytea as `\\x` and its hex digits (doubled backslash in COPY text).
+_BYTEA_HEX = re.compile(r"\\\\x([0-9a-f]+)")
+
+
+def readable_bytea(dump: str) -> str:
+    """The dump with each bytea value decoded: a card number stored in bytes (a published
+    message, an answer) shows as digits, and hex digits (which can form a Luhn-valid run by
+    chance) are not mistaken for one. Ciphertext decodes to noise without digit runs."""
+
+    def decoded(match: re.Match[str]) -> str:
+        raw = bytes.fromhex(match.group(1))
+        return "".join(chr(b) if 32 <= b < 127 else "?" for b in raw)
+
+    return _BYTEA_HEX.sub(decoded, dump)
 
 
 async def _rows_as_text(libpq_url: str) -> str:
