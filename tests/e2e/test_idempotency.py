@@ -149,6 +149,9 @@ async def test_a_running_request_makes_the_same_key_wait(
         assert replayed == created
 
 
+RETRYABLE = (grpc.StatusCode.ABORTED, grpc.StatusCode.UNAVAILABLE)
+
+
 async def test_200_concurrent_identical_creates_make_one_payment(
     slow_app: PaymentApplication,
 ) -> None:
@@ -166,8 +169,11 @@ async def test_200_concurrent_identical_creates_make_one_payment(
                 try:
                     return await stub.CreatePayment(request), in_use
                 except grpc.aio.AioRpcError as error:
-                    assert error.code() is grpc.StatusCode.ABORTED, error
-                    in_use += 1
+                    # IN_USE while another holds the key; on a loaded machine, also UNAVAILABLE
+                    # when every pooled connection stayed busy past the pool timeout (the
+                    # server's answer to overload, retryable like IN_USE).
+                    assert error.code() in RETRYABLE, error
+                    in_use += error.code() is grpc.StatusCode.ABORTED
                     await asyncio.sleep(0.05)  # a client's retry pause, not a test wait
 
         results = await asyncio.gather(*(until_answered() for _ in range(200)))
