@@ -16,7 +16,6 @@ Historic codes are not in list one at all.
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
 from functools import cache
 
 import iso4217
@@ -25,15 +24,9 @@ import iso4217
 UNITS_OF_ACCOUNT = frozenset({"UYW"})
 
 
-@dataclass(frozen=True, slots=True)
-class IsoCurrency:
-    code: str
-    minor_units: int
-    name: str
-
-
-def _entries() -> dict[str, IsoCurrency]:
-    accepted: dict[str, IsoCurrency] = {}
+def _minor_units() -> dict[str, int]:
+    """Code -> minor units of every accepted currency."""
+    accepted: dict[str, int] = {}
     for entry in iso4217.raw_xml.findall("CcyTbl/CcyNtry"):
         code, minor, name = entry.find("Ccy"), entry.find("CcyMnrUnts"), entry.find("CcyNm")
         if code is None or minor is None or name is None or not code.text or not minor.text:
@@ -43,7 +36,7 @@ def _entries() -> dict[str, IsoCurrency]:
             continue
         if code.text in UNITS_OF_ACCOUNT:
             continue
-        accepted[code.text] = IsoCurrency(code.text, int(digits), (name.text or "").strip())
+        accepted[code.text] = int(digits)
     return accepted
 
 
@@ -51,15 +44,14 @@ class Iso4217CurrencyCatalog:
     """The `CurrencyCatalog` port: 1099 EUR is 10.99, 1099 JPY is 1099, 1099 KWD is 1.099."""
 
     def __init__(self) -> None:
-        self._currencies = _entries()
+        self._minor_units = _minor_units()
 
     def exponent(self, code: str) -> int | None:
-        currency = self._currencies.get(code)
-        return None if currency is None else currency.minor_units
+        return self._minor_units.get(code)
 
     @property
     def codes(self) -> frozenset[str]:
-        return frozenset(self._currencies)
+        return frozenset(self._minor_units)
 
     @property
     def published(self) -> datetime.date:

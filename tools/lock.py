@@ -52,7 +52,7 @@ def without_local_packages(text: str) -> str:
         skipping = False
         kept.append(line)
     header = [
-        "# Hash-locked by `make lock` (tools/lock.py) from requirements/" + "*.in; do not edit.",
+        "# Hash-locked by `make lock` (tools/lock.py) from requirements/*.in; do not edit.",
         "# Install: pip install --require-hashes --no-deps -r <this file>, then the checkout's",
         "# own packages with --no-deps --no-build-isolation.",
     ]

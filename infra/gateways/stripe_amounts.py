@@ -17,6 +17,8 @@ An amount Stripe cannot take exactly is refused before any call (`inexact`).
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from domain.gateway import GatewayOutcome
 from domain.money import Money
 from infra.currency import iso_exponent
@@ -73,6 +75,6 @@ def inexact(money: Money) -> GatewayOutcome:
     elif money.currency in THREE_DECIMAL:
         reason = f"Stripe takes {money.currency} in multiples of 0.010 only"
     else:
-        step = 10 ** -stripe_exponent(money.currency)
+        step = Decimal(1).scaleb(-stripe_exponent(money.currency))
         reason = f"Stripe takes {money.currency} in steps of {step} only"
     return GatewayOutcome.declined("AMOUNT_NOT_SUPPORTED", f"{reason}; {money} cannot be sent.")
