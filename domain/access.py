@@ -1,16 +1,17 @@
 """Per-object access (OWASP API1, broken object level authorization): an end user's token
 reaches only that user's payments, refunds and payment methods.
 
-The rule reads `current_actor`, so it holds wherever a use case runs, whichever edge set the
-actor. Another user's object is reported exactly like a missing one: the caller learns
-nothing about it, not even that it exists.
+The rule takes the actor the unit of work was built for (ownership.py applies it to every
+repository), so it holds wherever a use case runs, whichever edge it came from. Another
+user's object is reported exactly like a missing one: the caller learns nothing about it,
+not even that it exists.
 """
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from domain.actor import Actor, ActorKind, current_actor
+from domain.actor import Actor, ActorKind
 from domain.errors import ActingForAnotherUser
 
 # The scopes a token may carry. `admin` may do everything, for any user.
@@ -23,23 +24,22 @@ ADMIN = "admin"
 METRICS_READ = "metrics:read"  # the REST shim's /metrics (or admin)
 
 
-def confined_to() -> str | None:
-    """The user the current actor may act for, or None when it may act for any user
-    (services, gateways, the service's own jobs, administrators)."""
-    actor = current_actor.get()
+def confined_to(actor: Actor) -> str | None:
+    """The user `actor` may act for, or None when it may act for any user (services,
+    gateways, the service's own jobs, administrators)."""
     if actor.kind is ActorKind.USER and ADMIN not in actor.scopes:
         return actor.subject
     return None
 
 
-def may_access(owner_user_id: str) -> bool:
-    user = confined_to()
+def may_access(actor: Actor, owner_user_id: str) -> bool:
+    user = confined_to(actor)
     return user is None or user == owner_user_id
 
 
-def require_acting_for(user_id: str) -> None:
+def require_acting_for(actor: Actor, user_id: str) -> None:
     """Refuse to create something on behalf of another user than the token's own."""
-    if not may_access(user_id):
+    if not may_access(actor, user_id):
         raise ActingForAnotherUser(
             "this token acts for one user only and cannot act for another",
             metadata={"user_id": user_id},

@@ -1,12 +1,10 @@
 """Who is acting: the authenticated caller of an RPC, a gateway's webhook, the Kafka consumer
-or one of the service's own jobs. Set once per unit of work by the edge that received it (the
-gRPC interceptors, the webhook handler, the consumer) and read by the rules that depend on it
-(per-user access, the audit trail). A context variable, so every coroutine of one call sees
-the same actor without passing it through every signature."""
+or one of the service's own jobs. The edge that received the work (the gRPC interceptors, the
+webhook handler, the consumer, a job) builds the use case's Deps for its actor, and the rules
+that depend on it (per-user access, the audit trail) get it from there, explicitly."""
 
 from __future__ import annotations
 
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -29,5 +27,3 @@ class Actor:
 
 
 SYSTEM = Actor(ActorKind.SYSTEM, "payment-service")
-
-current_actor: ContextVar[Actor] = ContextVar("current_actor", default=SYSTEM)

@@ -1,23 +1,22 @@
 """The audit trail's vocabulary: what was done (action) to which resource, by whom (the
 current actor), with which outcome, and the fields it changed (redacted).
 
-Entries are staged on the unit of work (`uow.audit.record(...)`) and written, chained, in the
-same database transaction as the change they describe: a rolled back change leaves no entry,
-a committed one always has its entry.
+The unit of work writes the entries (domain/changes.py) in the same database transaction as
+the change they describe: a rolled back change leaves no entry, a committed one always has
+its entry. The actor is the one the unit of work was built for, passed explicitly.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from domain.actor import Actor, current_actor
+from domain.actor import Actor
 from domain.audit_redaction import redact, redact_text
 
 # A JSON object of changed fields: str keys; str, int, bool, None, nested objects and lists.
@@ -124,58 +123,3 @@ def new_entry(
         before=None if before is None else redact(dict(before)),
         after=None if after is None else redact(dict(after)),
     )
-
-
-class AuditTrail:
-    """The unit of work's audit port: stages entries until the transaction commits (the
-    adapter then writes them in that transaction) or discards them when it rolls back.
-
-    The actor is the one acting when `record` is called (`domain.actor.current_actor`)."""
-
-    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self._clock = clock
-        self._staged: list[AuditEntry] = []
-
-    def record(
-        self,
-        action: str,
-        resource_type: str,
-        resource_id: str,
-        *,
-        outcome: AuditOutcome = AuditOutcome.SUCCESS,
-        reason: str | None = None,
-        before: Mapping[str, Any] | None = None,
-        after: Mapping[str, Any] | None = None,
-    ) -> None:
-        self._staged.append(
-            new_entry(
-                action,
-                resource_type,
-                resource_id,
-                actor=current_actor.get(),
-                occurred_at=self._clock(),
-                outcome=outcome,
-                reason=reason,
-                before=before,
-                after=after,
-            )
-        )
-
-    @property
-    def staged(self) -> list[AuditEntry]:
-        return list(self._staged)
-
-    def drain(self) -> list[AuditEntry]:
-        """The staged entries, in the order they were recorded; the trail is empty after."""
-        staged, self._staged = self._staged, []
-        return staged
-
-
-@contextmanager
-def acting_as(actor: Actor) -> Iterator[Actor]:
-    """Run a block as `actor` (jobs, the consumer, webhooks), restoring the previous one."""
-    token = current_actor.set(actor)
-    try:
-        yield actor
-    finally:
-        current_actor.reset(token)

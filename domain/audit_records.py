@@ -1,5 +1,5 @@
-"""What the use cases write to the audit trail: allow-listed snapshots of each aggregate and
-the changed fields between two of them.
+"""What the audit trail may say about each aggregate: allow-listed snapshots, and the changed
+fields between two of them (the unit of work's ChangeTracker writes the entries).
 
 Only fields listed here can ever appear in before/after: statuses, amounts, ids, codes,
 a card's brand and last four digits. Never a gateway token, a gateway customer id, an e-mail
@@ -8,14 +8,11 @@ address, a card expiry, free-form metadata or a description.
 
 from __future__ import annotations
 
-from typing import Any
-
-from domain.audit import AuditOutcome, Fields, ResourceType
+from domain.audit import AuditOutcome, Fields
 from domain.dispute import Dispute
 from domain.enums import TransactionStatus
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
-from domain.ports import AuditLog
 from domain.refund import Refund
 from domain.transaction import Transaction
 
@@ -105,66 +102,3 @@ def outcome_of(txn: Transaction) -> tuple[AuditOutcome, str | None]:
     if txn.status is TransactionStatus.FAILED:
         return AuditOutcome.FAILURE, txn.failure_code or "FAILED"
     return AuditOutcome.PENDING, txn.failure_code
-
-
-def record_payment(
-    audit: AuditLog,
-    action: str,
-    before: Fields | None,
-    payment: Payment,
-    txn: Transaction | None = None,
-    *,
-    outcome: AuditOutcome | None = None,
-    reason: str | None = None,
-    extra: Fields | None = None,
-) -> bool:
-    """Records what `action` changed on the payment since the `before` snapshot (taken with
-    the same `txn`); False, recording nothing, when nothing changed and there is no `extra`.
-    The outcome defaults to that of `txn`, or success."""
-    old, new = changes(before, payment_fields(payment, txn))
-    if before is not None and not new and not extra:
-        return False
-    if outcome is None:
-        outcome, reason = outcome_of(txn) if txn is not None else (AuditOutcome.SUCCESS, reason)
-    after: dict[str, Any] = new | (extra or {})
-    audit.record(
-        action,
-        ResourceType.PAYMENT,
-        payment.id,
-        outcome=outcome,
-        reason=reason,
-        before=old,
-        after=after,
-    )
-    return True
-
-
-def record_refund(audit: AuditLog, action: str, before: Fields | None, refund: Refund) -> bool:
-    """A new refund (no `before`) or its change of status."""
-    old, new = changes(before, refund_fields(refund))
-    if before is not None and not new:
-        return False
-    outcome, reason = {
-        "PROCESSED": (AuditOutcome.SUCCESS, None),
-        "FAILED": (AuditOutcome.FAILURE, refund.failure_code or "REFUND_FAILED"),
-    }.get(refund.status.value, (AuditOutcome.PENDING, None))
-    audit.record(
-        action,
-        ResourceType.REFUND,
-        refund.id,
-        outcome=outcome,
-        reason=reason,
-        before=old,
-        after=new,
-    )
-    return True
-
-
-def record_payment_method(
-    audit: AuditLog, action: str, before: Fields | None, method: PaymentMethod
-) -> bool:
-    old, new = changes(before, payment_method_fields(method))
-    if before is not None and not new:
-        return False
-    audit.record(action, ResourceType.PAYMENT_METHOD, method.id, before=old, after=new)
-    return True

@@ -8,24 +8,28 @@ to remember a check. Actors that may act for any user pay nothing: the checks ar
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from types import TracebackType
+from typing import Any
 
 from domain.access import confined_to, may_access, require_acting_for
+from domain.actor import Actor
+from domain.audit import AuditOutcome
+from domain.changes import Aggregate
 from domain.errors import (
     PaymentAlreadyExists,
     PaymentMethodNotFound,
     PaymentNotFound,
     RefundNotFound,
 )
+from domain.events import DomainEvent
 from domain.pagination import Page, PageRequest
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.ports import (
-    AuditLog,
     ConsumedEventLog,
     DisputeRepository,
-    EventOutbox,
     PaymentMethodRepository,
     PaymentRepository,
     RefundRepository,
@@ -34,6 +38,7 @@ from domain.ports import (
     WebhookEventLog,
 )
 from domain.refund import Refund
+from domain.transaction import Transaction
 
 # The same errors, word for word, as the repositories raise for ids that do not exist.
 
@@ -52,21 +57,22 @@ def _no_method(payment_method_id: str) -> PaymentMethodNotFound:
     )
 
 
-def _visible(payment: Payment | None) -> Payment | None:
-    return payment if payment is None or may_access(payment.user_id) else None
+def _visible(actor: Actor, payment: Payment | None) -> Payment | None:
+    return payment if payment is None or may_access(actor, payment.user_id) else None
 
 
 class OwnedPayments:
-    def __init__(self, inner: PaymentRepository) -> None:
+    def __init__(self, inner: PaymentRepository, actor: Actor) -> None:
         self._inner = inner
+        self._actor = actor
 
     async def add(self, payment: Payment) -> None:
-        require_acting_for(payment.user_id)
+        require_acting_for(self._actor, payment.user_id)
         try:
             await self._inner.add(payment)
         except PaymentAlreadyExists as error:
             existing = await self._inner.find_by_order(payment.order_id)
-            if existing is not None and not may_access(existing.user_id):
+            if existing is not None and not may_access(self._actor, existing.user_id):
                 # The order is taken, but by whom and which payment is none of this user's
                 # business: the same error without the other user's payment id.
                 raise PaymentAlreadyExists(
@@ -76,34 +82,36 @@ class OwnedPayments:
 
     async def get(self, payment_id: str) -> Payment:
         payment = await self._inner.get(payment_id)
-        if not may_access(payment.user_id):
+        if not may_access(self._actor, payment.user_id):
             raise _no_payment(payment_id)
         return payment
 
     async def get_for_update(self, payment_id: str) -> Payment:
         payment = await self._inner.get_for_update(payment_id)
-        if not may_access(payment.user_id):
+        if not may_access(self._actor, payment.user_id):
             raise _no_payment(payment_id)
         return payment
 
     async def find_by_order(self, order_id: str) -> Payment | None:
-        return _visible(await self._inner.find_by_order(order_id))
+        return _visible(self._actor, await self._inner.find_by_order(order_id))
 
     async def find_by_gateway_payment_id(self, gateway_payment_id: str) -> Payment | None:
-        return _visible(await self._inner.find_by_gateway_payment_id(gateway_payment_id))
+        return _visible(
+            self._actor, await self._inner.find_by_gateway_payment_id(gateway_payment_id)
+        )
 
     async def find_by_gateway_transaction_id(self, reference: str) -> Payment | None:
-        return _visible(await self._inner.find_by_gateway_transaction_id(reference))
+        return _visible(self._actor, await self._inner.find_by_gateway_transaction_id(reference))
 
     async def save(self, payment: Payment) -> None:
-        if not may_access(payment.user_id):
+        if not may_access(self._actor, payment.user_id):
             raise _no_payment(payment.id)
         await self._inner.save(payment)
 
     async def find_open_operations(
         self, started_before: datetime, limit: int
     ) -> list[tuple[str, str]]:
-        if confined_to() is not None:
+        if confined_to(self._actor) is not None:
             return []  # the reconciler's question, never an end user's
         return await self._inner.find_open_operations(started_before, limit)
 
@@ -111,18 +119,19 @@ class OwnedPayments:
 class OwnedRefunds:
     """A refund belongs to the owner of its payment."""
 
-    def __init__(self, inner: RefundRepository, payments: PaymentRepository) -> None:
+    def __init__(self, inner: RefundRepository, payments: PaymentRepository, actor: Actor) -> None:
         self._inner = inner
+        self._actor = actor
         self._payments = payments  # the unscoped repository: the check itself reads it
 
     async def _payment_visible(self, payment_id: str) -> bool:
-        if confined_to() is None:
+        if confined_to(self._actor) is None:
             return True
         try:
             payment = await self._payments.get(payment_id)
         except PaymentNotFound:
             return False
-        return may_access(payment.user_id)
+        return may_access(self._actor, payment.user_id)
 
     async def add(self, refund: Refund) -> None:
         if not await self._payment_visible(refund.payment_id):
@@ -147,35 +156,36 @@ class OwnedRefunds:
 
 
 class OwnedPaymentMethods:
-    def __init__(self, inner: PaymentMethodRepository) -> None:
+    def __init__(self, inner: PaymentMethodRepository, actor: Actor) -> None:
         self._inner = inner
+        self._actor = actor
 
     async def add(self, method: PaymentMethod) -> None:
-        require_acting_for(method.user_id)
+        require_acting_for(self._actor, method.user_id)
         await self._inner.add(method)
 
     async def get(self, payment_method_id: str) -> PaymentMethod:
         method = await self._inner.get(payment_method_id)
-        if not may_access(method.user_id):
+        if not may_access(self._actor, method.user_id):
             raise _no_method(payment_method_id)
         return method
 
     async def list_for_user(self, user_id: str, page: PageRequest) -> Page[PaymentMethod]:
-        if not may_access(user_id):
+        if not may_access(self._actor, user_id):
             return Page([], None)  # only the caller's own rows, and another user has none
         return await self._inner.list_for_user(user_id, page)
 
     async def lock_user(self, user_id: str) -> list[PaymentMethod]:
-        require_acting_for(user_id)
+        require_acting_for(self._actor, user_id)
         return await self._inner.lock_user(user_id)
 
     async def default_for_user(self, user_id: str) -> PaymentMethod | None:
-        if not may_access(user_id):
+        if not may_access(self._actor, user_id):
             return None
         return await self._inner.default_for_user(user_id)
 
     async def save(self, method: PaymentMethod) -> None:
-        if not may_access(method.user_id):
+        if not may_access(self._actor, method.user_id):
             raise _no_method(method.id)
         await self._inner.save(method)
 
@@ -183,25 +193,22 @@ class OwnedPaymentMethods:
 class OwnerScopedUnitOfWork:
     """Wraps any unit of work; the same object can be entered again, like the one inside."""
 
-    def __init__(self, inner: UnitOfWork) -> None:
+    def __init__(self, inner: UnitOfWork, actor: Actor) -> None:
         self._inner = inner
+        self._actor = actor
 
     # Built on each access: the inner repositories belong to the current transaction.
     @property
     def payments(self) -> PaymentRepository:
-        return OwnedPayments(self._inner.payments)
+        return OwnedPayments(self._inner.payments, self._actor)
 
     @property
     def refunds(self) -> RefundRepository:
-        return OwnedRefunds(self._inner.refunds, self._inner.payments)
+        return OwnedRefunds(self._inner.refunds, self._inner.payments, self._actor)
 
     @property
     def payment_methods(self) -> PaymentMethodRepository:
-        return OwnedPaymentMethods(self._inner.payment_methods)
-
-    @property
-    def outbox(self) -> EventOutbox:
-        return self._inner.outbox
+        return OwnedPaymentMethods(self._inner.payment_methods, self._actor)
 
     @property
     def retries(self) -> RetrySchedule:
@@ -219,10 +226,41 @@ class OwnerScopedUnitOfWork:
     def consumed_events(self) -> ConsumedEventLog:
         return self._inner.consumed_events
 
-    @property
-    def audit(self) -> AuditLog:
-        # Appending to the audit trail reveals nothing: it passes through whoever acts.
-        return self._inner.audit
+    # Naming a change or recording a fact reveals nothing: they pass through whoever acts.
+    def describe(
+        self,
+        aggregate: Aggregate,
+        action: str,
+        *,
+        transaction: Transaction | None = None,
+        outcome: AuditOutcome | None = None,
+        reason: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._inner.describe(
+            aggregate, action, transaction=transaction, outcome=outcome, reason=reason, extra=extra
+        )
+
+    def fact(
+        self,
+        action: str,
+        resource_type: str,
+        resource_id: str,
+        *,
+        outcome: AuditOutcome = AuditOutcome.SUCCESS,
+        reason: str | None = None,
+        after: Mapping[str, Any] | None = None,
+        events: list[DomainEvent] | None = None,
+    ) -> None:
+        self._inner.fact(
+            action,
+            resource_type,
+            resource_id,
+            outcome=outcome,
+            reason=reason,
+            after=after,
+            events=events,
+        )
 
     async def __aenter__(self) -> OwnerScopedUnitOfWork:
         await self._inner.__aenter__()

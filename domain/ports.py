@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from domain.audit import AuditOutcome
+from domain.changes import Aggregate
 from domain.dispute import Dispute
 from domain.enums import GatewayName, PaymentMethodType
 from domain.events import DomainEvent
@@ -17,6 +18,7 @@ from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.retry import ScheduledRetry
+from domain.transaction import Transaction
 from domain.webhooks import WebhookReceipt
 
 
@@ -119,38 +121,14 @@ class DisputeRepository(Protocol):
     async def list_for_payment(self, payment_id: str) -> list[Dispute]: ...
 
 
-class EventOutbox(Protocol):
-    async def add(self, events: list[DomainEvent]) -> None:
-        """Stores events in the current transaction, for the relay to publish after commit."""
-
-
-class AuditLog(Protocol):
-    """The audit trail, reached through the unit of work. `record` stages an entry; it is
-    written, hash-chained, in the unit of work's transaction when that commits, and dropped
-    when it rolls back. The actor is `domain.actor.current_actor` at the time of the call.
-
-    Example (an admin action): `uow.audit.record("admin.fraud_review.approve", "payment",
-    payment.id, before={"status": "REVIEW"}, after={"status": "AUTHORIZED"})`."""
-
-    def record(
-        self,
-        action: str,
-        resource_type: str,
-        resource_id: str,
-        *,
-        outcome: AuditOutcome = AuditOutcome.SUCCESS,
-        reason: str | None = None,
-        before: Mapping[str, Any] | None = None,
-        after: Mapping[str, Any] | None = None,
-    ) -> None:
-        """`action` is `noun.verb` (`payment.capture`, `admin.user.block`); `before` and
-        `after` hold the changed fields only, and are redacted (no card data, tokens, e-mail
-        addresses or secrets) before they are stored."""
-
-
 class UnitOfWork(Protocol):
     """One database transaction. `async with uow:` begins; leaving without `commit()` rolls
-    back. The same object can be entered again for a new transaction."""
+    back. The same object can be entered again for a new transaction.
+
+    The unit of work owns the side effects (domain/changes.py): its repositories remember
+    what they load and write, and `commit()` writes, in the same transaction, the events of
+    every aggregate written to the outbox and one audit entry per change, as the actor the
+    unit of work was built for. Use cases only `describe` what a change was."""
 
     @property
     def payments(self) -> PaymentRepository: ...
@@ -160,9 +138,6 @@ class UnitOfWork(Protocol):
 
     @property
     def payment_methods(self) -> PaymentMethodRepository: ...
-
-    @property
-    def outbox(self) -> EventOutbox: ...
 
     @property
     def retries(self) -> RetrySchedule: ...
@@ -176,8 +151,30 @@ class UnitOfWork(Protocol):
     @property
     def consumed_events(self) -> ConsumedEventLog: ...
 
-    @property
-    def audit(self) -> AuditLog: ...
+    def describe(
+        self,
+        aggregate: Aggregate,
+        action: str,
+        *,
+        transaction: Transaction | None = None,
+        outcome: AuditOutcome | None = None,
+        reason: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Names the change just made to `aggregate` for the audit trail (ChangeTracker)."""
+
+    def fact(
+        self,
+        action: str,
+        resource_type: str,
+        resource_id: str,
+        *,
+        outcome: AuditOutcome = AuditOutcome.SUCCESS,
+        reason: str | None = None,
+        after: Mapping[str, Any] | None = None,
+        events: list[DomainEvent] | None = None,
+    ) -> None:
+        """An audited fact that changes no aggregate (and its events, if any)."""
 
     async def __aenter__(self) -> UnitOfWork: ...
 

@@ -18,6 +18,7 @@ from grpc_reflection.v1alpha import reflection
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.actor import Actor
 from domain.enums import GatewayName
 from domain.gateway import PaymentGateway
 from domain.idempotency import AnswerCache
@@ -58,6 +59,7 @@ from server.auth import Authenticator, AuthInterceptor
 from server.auth_config import AuthComponents
 from server.card_guard import CardDataGuard
 from server.config import Settings
+from server.context import actor_var
 from server.encryption import build_sealer
 from server.gateway_timing import timed
 from server.gateways import build_gateways, close_gateways
@@ -136,7 +138,7 @@ class PaymentApplication:
         self.order_consumer: OrderEventsConsumer | None = None
         self.engine: AsyncEngine | None = None
         self._health_engine: AsyncEngine | None = None
-        self.deps: Callable[[], Deps] | None = None
+        self.deps: Callable[[Actor], Deps] | None = None
         # The cache (None: run without it). Keys start with settings.redis_key_prefix.
         self._redis_url = redis_url
         self.redis: Redis | None = None
@@ -159,7 +161,7 @@ class PaymentApplication:
         # Lets the gRPC server tell the REST shim's forwarded calls from others.
         self._rest_shim_secret = secrets.token_urlsafe(32)
 
-    def _deps_factory(self, engine: AsyncEngine) -> Callable[[], Deps]:
+    def _deps_factory(self, engine: AsyncEngine) -> Callable[[Actor], Deps]:
         directory = RoutedGatewayDirectory(
             timed(self.gateways, self.metrics), self.settings.routing_table()
         )
@@ -173,11 +175,12 @@ class PaymentApplication:
         )
         risk = self._risk_engine()
 
-        def deps() -> Deps:
-            # A fresh unit of work per call: it holds that call's connection.
+        def deps(actor: Actor) -> Deps:
+            # A fresh unit of work per call: it holds that call's connection, and acts (in
+            # the access rules and the audit trail) for the call's actor.
             return Deps(
                 # Every read and write of a use case passes the per-user access rule.
-                OwnerScopedUnitOfWork(SqlUnitOfWork(engine, self.sealer)),
+                OwnerScopedUnitOfWork(SqlUnitOfWork(engine, self.sealer, actor), actor),
                 directory,
                 clock,
                 ids,
@@ -186,6 +189,7 @@ class PaymentApplication:
                 breaker=breaker,
                 retry_policy=retry_policy,
                 risk=risk,
+                actor=actor,
             )
 
         return deps
@@ -222,9 +226,16 @@ class PaymentApplication:
                 ("grpc.so_reuseport", 0),
             ],
         )
-        payment_service_pb2_grpc.add_PaymentServiceServicer_to_server(PaymentServicer(deps), server)
+
+        def call_deps() -> Deps:
+            """For the caller of the current RPC (set by the authentication interceptor)."""
+            return deps(actor_var.get())
+
+        payment_service_pb2_grpc.add_PaymentServiceServicer_to_server(
+            PaymentServicer(call_deps), server
+        )
         payment_method_service_pb2_grpc.add_PaymentMethodServiceServicer_to_server(
-            PaymentMethodServicer(deps), server
+            PaymentMethodServicer(call_deps), server
         )
         self._webhooks = WebhookComponents(settings, deps)
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
@@ -398,7 +409,7 @@ class PaymentApplication:
             store, cache, SystemClock(), timedelta(seconds=settings.idempotency_lease_seconds)
         )
 
-    def _start_jobs(self, deps: Callable[[], Deps], store: SqlIdempotencyStore) -> None:
+    def _start_jobs(self, deps: Callable[[Actor], Deps], store: SqlIdempotencyStore) -> None:
         settings = self.settings
         assert self.engine is not None
         reconciler = Reconciler(deps, timedelta(seconds=settings.reconcile_after_seconds))

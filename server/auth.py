@@ -1,5 +1,5 @@
 """Who is calling, and may they: the bearer token of every gRPC call (and so of every REST
-call, which the shim forwards over gRPC) is verified, the caller becomes `current_actor`,
+call, which the shim forwards over gRPC) is verified, the caller becomes `server.context.actor_var`,
 and the RPC's required scope is checked. Per-object access (one user's payments) is the
 domain's rule, applied where the data is read (domain/ownership.py).
 
@@ -21,9 +21,9 @@ import grpc
 
 from domain import access
 from domain.access import TokenVerifier
-from domain.actor import Actor, ActorKind, current_actor
+from domain.actor import Actor, ActorKind
 from domain.errors import InsufficientScope, TokenInvalid, TokenMissing
-from server.context import caller_var, request_id_var
+from server.context import actor_var, caller_var, request_id_var
 from server.interceptors import Behavior, with_behavior
 
 _PAYMENTS = "/payments.v1.PaymentService/"
@@ -195,13 +195,13 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             actor = await authenticator.actor(method, context)
-            actor_token = current_actor.set(actor)
+            actor_token = actor_var.set(actor)
             caller_token = caller_var.set(actor.subject)
             try:
                 return await behavior(request, context)
             finally:
                 caller_var.reset(caller_token)
-                current_actor.reset(actor_token)
+                actor_var.reset(actor_token)
 
         return wrapped
 

@@ -11,10 +11,10 @@ from typing import Any
 import grpc
 from grpc_status import rpc_status
 
-from domain.actor import Actor, ActorKind, current_actor
+from domain.actor import Actor, ActorKind
 from domain.errors import DomainError
 from domain.validation import contains_card_number
-from server.context import caller_var, request_id_var
+from server.context import actor_var, caller_var, request_id_var
 from server.errors import domain_error_status, internal_status, status_code
 
 log = logging.getLogger("payments.rpc")
@@ -90,7 +90,7 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
         anonymous = Actor(
             ActorKind.ANONYMOUS, caller_var.get(), request_id=request_id, origin=context.peer()
         )
-        actor_token = current_actor.set(anonymous)
+        actor_token = actor_var.set(anonymous)
         started = time.perf_counter()
         outcome = "OK"
         try:
@@ -116,7 +116,7 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
                 (time.perf_counter() - started) * 1000,
                 extra={"request_id": request_id, "rpc": method, "outcome": outcome},
             )
-            current_actor.reset(actor_token)
+            actor_var.reset(actor_token)
             request_id_var.reset(token)
 
     return wrapped

@@ -8,10 +8,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.actor import Actor
 from domain.usecases.deps import Deps
 from domain.usecases.order_events import (
     ORDER_CANCELLED,
     ORDER_CONFIRMED,
+    consumer_actor,
     handle_order_cancelled,
     handle_order_confirmed,
 )
@@ -50,14 +52,16 @@ def build_outbox_relay(
     )
 
 
-def build_order_consumer(settings: Settings, deps: Callable[[], Deps]) -> OrderEventsConsumer:
+def build_order_consumer(settings: Settings, deps: Callable[[Actor], Deps]) -> OrderEventsConsumer:
     topic = settings.kafka_topic_order_events
 
     async def confirmed(event: Mapping[str, Any]) -> object:
-        return await handle_order_confirmed(event, deps(), settings.auto_capture, topic=topic)
+        actor = consumer_actor(str(event.get("eventId", "-")), topic)
+        return await handle_order_confirmed(event, deps(actor), settings.auto_capture, topic=topic)
 
     async def cancelled(event: Mapping[str, Any]) -> object:
-        return await handle_order_cancelled(event, deps(), topic=topic)
+        actor = consumer_actor(str(event.get("eventId", "-")), topic)
+        return await handle_order_cancelled(event, deps(actor), topic=topic)
 
     handlers: dict[str, Handler] = {ORDER_CONFIRMED: confirmed, ORDER_CANCELLED: cancelled}
     return OrderEventsConsumer(

@@ -1,6 +1,6 @@
 """Rate limiting per caller, as a server interceptor.
 
-It must run after authentication (which sets domain.actor.current_actor) and before the
+It must run after authentication (which sets server.context.actor_var) and before the
 idempotency interceptor (a refused call claims no key). Health and reflection
 (/grpc.*) are exempt. A refused call fails with RESOURCE_EXHAUSTED, ErrorInfo RATE_LIMITED
 and a google.rpc.RetryInfo retry_delay; the REST shim answers 429 with Retry-After.
@@ -13,10 +13,10 @@ from typing import Any
 
 import grpc
 
-from domain.actor import current_actor
 from domain.errors import RateLimited
 from domain.rate_limit import RateLimiter, caller_key
 from server.auth import FORWARDED_FOR_HEADER
+from server.context import actor_var
 from server.interceptors import Behavior, UnaryInterceptor
 
 # FORWARDED_FOR_HEADER is set by the REST shim (in this process, over loopback) to the HTTP
@@ -56,7 +56,7 @@ class RateLimitInterceptor(UnaryInterceptor):
 
     def wrap(self, method: str, behavior: Behavior) -> Behavior:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            caller = caller_key(current_actor.get(), client_address(context))
+            caller = caller_key(actor_var.get(), client_address(context))
             verdict = await self._limiter.acquire(caller)
             if not verdict.allowed:
                 raise RateLimited(verdict.retry_after_seconds)

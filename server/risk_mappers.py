@@ -7,11 +7,12 @@ from datetime import datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from domain.actor import ActorKind, current_actor
+from domain.actor import ActorKind
 from domain.commands import ReviewPayment
 from domain.payment import Payment
 from domain.risk import ReviewOutcome
 from payments.v1 import payment_pb2, payment_service_pb2
+from server.context import actor_var
 
 ADMIN_SCOPE = "admin"
 _REVIEW_DECISIONS = {
@@ -30,7 +31,7 @@ def _ts(value: datetime) -> Timestamp:
 def risk_visible() -> bool:
     """Which rules fired is for the service's operators and other services, not for the end
     user paying (it would teach a fraudster what to avoid)."""
-    actor = current_actor.get()
+    actor = actor_var.get()
     return actor.kind is not ActorKind.USER or ADMIN_SCOPE in actor.scopes
 
 
@@ -64,6 +65,6 @@ def review_command(request: payment_service_pb2.ReviewPaymentRequest) -> ReviewP
         payment_id=request.payment_id,
         decision=_REVIEW_DECISIONS.get(request.decision),
         reason=request.reason,
-        reviewer=current_actor.get().subject,
+        reviewer=actor_var.get().subject,
         request_id=request.request_id,
     )

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 
 import httpx
 
+from domain.actor import Actor
 from domain.usecases.deps import Deps
 from infra.currency import iso4217_catalog
 from infra.gateways.paypal_client import PayPalClient, base_url_for
@@ -28,7 +29,7 @@ CERT_FETCH_TIMEOUT = httpx.Timeout(10.0)
 class WebhookComponents:
     """The servicer and the HTTP clients it owns (closed at shutdown)."""
 
-    def __init__(self, settings: Settings, deps: Callable[[], Deps]) -> None:
+    def __init__(self, settings: Settings, deps: Callable[[Actor], Deps]) -> None:
         self.http = httpx.AsyncClient(timeout=CERT_FETCH_TIMEOUT)
         self._paypal_client: PayPalClient | None = None
         stripe = StripeSignatureVerifier(

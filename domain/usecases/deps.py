@@ -6,6 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from domain.actor import SYSTEM, Actor
 from domain.errors import FieldViolation, ValidationFailed
 from domain.ports import (
     CircuitBreaker,
@@ -35,6 +36,8 @@ class Deps:
     rng: random.Random = field(default_factory=random.Random)
     # The fraud check before every authorization; None runs none.
     risk: RiskAssessor | None = None
+    # Who acts: the unit of work was built for the same actor (access rules, audit trail).
+    actor: Actor = SYSTEM
 
 
 class Command(Protocol):

@@ -6,7 +6,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from domain.audit import AuditAction
-from domain.audit_records import payment_fields, record_payment
 from domain.commands import (
     AuthorizePayment,
     CancelPayment,
@@ -34,7 +33,7 @@ from domain.retry import is_soft
 from domain.risk import RiskDecision
 from domain.transaction import Transaction
 from domain.usecases.deps import Deps, validate
-from domain.usecases.gateway_step import GatewayStep, run_gateway_step
+from domain.usecases.gateway_step import GatewayOperation, run_gateway_step
 from domain.usecases.payments import create_payment, usable_saved_method
 from domain.usecases.retries import schedule_authorization_retry
 from domain.usecases.risk_checks import assess_authorization, hold_or_block
@@ -125,49 +124,12 @@ async def run_authorization(
     """The gateway authorization (with failover and retry scheduling). `prepare` changes the
     payment in the same transaction as the authorization intent, once: records the fraud
     verdict, or the admin's approval."""
-
-    async def call(gateway: PaymentGateway, payment: Payment, txn: Transaction) -> GatewayOutcome:
-        assert payment.payment_method_token is not None
-        return await gateway.authorize(
-            AuthorizationRequest(
-                idempotency_key=txn.idempotency_key,
-                payment_id=payment.id,
-                amount=txn.amount,
-                payment_method_type=payment.payment_method_type,
-                payment_method_token=payment.payment_method_token,
-                description=payment.description,
-                metadata=payment.metadata,
-                return_url=payment.return_url,
-                sca_exemption=payment.sca_exemption,
-                customer_reference=payment.gateway_customer_id,
-            )
-        )
-
-    def step(first: bool) -> GatewayStep:
-        def begin(payment: Payment) -> Transaction:
-            if first:
-                prepare(payment)
-            return payment.begin_authorization(
-                transaction_id=deps.ids.new_id(),
-                now=deps.clock.now(),
-                payment_method_id=method.method_id,
-                payment_method_token=method.token,
-                gateway_customer_id=method.customer,
-            )
-
-        return GatewayStep(
-            action=AuditAction.PAYMENT_AUTHORIZE,
-            begin=begin,
-            call=call,
-            record=lambda p, t, o: p.record_authorization(
-                t.id, o, deps.clock.now(), deps.ids.new_id()
-            ),
-        )
-
     first = True
     while True:
         try:
-            payment = await run_gateway_step(deps, payment_id, step(first))
+            payment = await run_gateway_step(
+                deps, payment_id, Authorization(deps, method, prepare if first else None)
+            )
             break
         except GatewayUnavailable as unavailable:
             # Proven: nothing was charged. A timeout (GatewayOutcomeUnknown) never gets here:
@@ -198,22 +160,7 @@ async def capture_if_asked(payment: Payment, deps: Deps) -> Payment:
 async def confirm_payment(cmd: ConfirmPayment, deps: Deps) -> Payment:
     """After the customer's 3-D Secure challenge or PayPal approval."""
     validate(cmd)
-
-    async def call(gateway: PaymentGateway, payment: Payment, txn: Transaction) -> GatewayOutcome:
-        assert payment.gateway_payment_id is not None
-        return await gateway.confirm(
-            ConfirmRequest(txn.idempotency_key, payment.gateway_payment_id, txn.amount)
-        )
-
-    step = GatewayStep(
-        action=AuditAction.PAYMENT_CONFIRM,
-        begin=lambda p: p.begin_confirmation(
-            transaction_id=deps.ids.new_id(), now=deps.clock.now()
-        ),
-        call=call,
-        record=lambda p, t, o: p.record_authorization(t.id, o, deps.clock.now(), deps.ids.new_id()),
-    )
-    payment = await run_gateway_step(deps, cmd.payment_id, step)
+    payment = await run_gateway_step(deps, cmd.payment_id, Confirmation(deps))
     if payment.status is PaymentStatus.FAILED:
         _raise_if_declined(payment, payment.transactions[-1])
     return await capture_if_asked(payment, deps)
@@ -234,10 +181,9 @@ async def _fail_over(deps: Deps, payment_id: str) -> bool:
             return False
         for gateway in candidates[candidates.index(payment.gateway) + 1 :]:
             if not await deps.breaker.is_open(gateway):
-                before = payment_fields(payment)
                 payment.fail_over_to(gateway, deps.clock.now())
                 await uow.payments.save(payment)
-                record_payment(uow.audit, AuditAction.PAYMENT_FAIL_OVER, before, payment)
+                uow.describe(payment, AuditAction.PAYMENT_FAIL_OVER)
                 await uow.commit()
                 return True
     return False
@@ -260,41 +206,138 @@ async def create_and_authorize(cmd: CreatePayment, deps: Deps) -> Payment:
 
 async def capture_payment(cmd: CapturePayment, deps: Deps) -> Payment:
     validate(cmd)
-
-    async def call(gateway: PaymentGateway, payment: Payment, txn: Transaction) -> GatewayOutcome:
-        return await gateway.capture(_operation_request(payment, txn))
-
-    step = GatewayStep(
-        action=AuditAction.PAYMENT_CAPTURE,
-        begin=lambda p: p.begin_capture(
-            transaction_id=deps.ids.new_id(), now=deps.clock.now(), amount_minor=cmd.amount_minor
-        ),
-        call=call,
-        record=lambda p, t, o: p.record_capture(t.id, o, deps.clock.now(), deps.ids.new_id()),
-    )
-    payment = await run_gateway_step(deps, cmd.payment_id, step)
+    payment = await run_gateway_step(deps, cmd.payment_id, Capture(deps, cmd.amount_minor))
     _raise_if_declined(payment, payment.transactions[-1])
     return payment
 
 
 async def cancel_payment(cmd: CancelPayment, deps: Deps) -> Payment:
     validate(cmd)
-
-    async def call(gateway: PaymentGateway, payment: Payment, txn: Transaction) -> GatewayOutcome:
-        return await gateway.void(_operation_request(payment, txn))
-
-    step = GatewayStep(
-        action=AuditAction.PAYMENT_CANCEL,
-        begin=lambda p: p.begin_cancellation(
-            transaction_id=deps.ids.new_id(),
-            now=deps.clock.now(),
-            event_id=deps.ids.new_id(),
-            reason=cmd.reason,
-        ),
-        call=call,
-        record=lambda p, t, o: p.record_void(t.id, o, deps.clock.now(), deps.ids.new_id()),
-    )
-    payment = await run_gateway_step(deps, cmd.payment_id, step)
+    payment = await run_gateway_step(deps, cmd.payment_id, Cancellation(deps, cmd.reason))
     if payment.transactions and payment.status is not PaymentStatus.CANCELLED:
         _raise_if_declined(payment, payment.transactions[-1])
     return payment
+
+
+class Authorization(GatewayOperation):
+    """Authorize the payment's amount (with a new method, if given). `prepare`, if given,
+    changes the payment first in the same transaction (the fraud verdict, an approval)."""
+
+    action = AuditAction.PAYMENT_AUTHORIZE
+
+    def __init__(
+        self, deps: Deps, method: NewMethod, prepare: Callable[[Payment], None] | None
+    ) -> None:
+        self._deps, self._method, self._prepare = deps, method, prepare
+
+    def begin(self, payment: Payment) -> Transaction:
+        if self._prepare is not None:
+            self._prepare(payment)
+        return payment.begin_authorization(
+            transaction_id=self._deps.ids.new_id(),
+            now=self._deps.clock.now(),
+            payment_method_id=self._method.method_id,
+            payment_method_token=self._method.token,
+            gateway_customer_id=self._method.customer,
+        )
+
+    async def call(
+        self, gateway: PaymentGateway, payment: Payment, txn: Transaction
+    ) -> GatewayOutcome:
+        assert payment.payment_method_token is not None
+        return await gateway.authorize(
+            AuthorizationRequest(
+                idempotency_key=txn.idempotency_key,
+                payment_id=payment.id,
+                amount=txn.amount,
+                payment_method_type=payment.payment_method_type,
+                payment_method_token=payment.payment_method_token,
+                description=payment.description,
+                metadata=payment.metadata,
+                return_url=payment.return_url,
+                sca_exemption=payment.sca_exemption,
+                customer_reference=payment.gateway_customer_id,
+            )
+        )
+
+    def record(self, payment: Payment, txn: Transaction, outcome: GatewayOutcome) -> None:
+        payment.record_authorization(
+            txn.id, outcome, self._deps.clock.now(), self._deps.ids.new_id()
+        )
+
+
+class Confirmation(GatewayOperation):
+    """Complete an authorization after the customer's 3-D Secure challenge or PayPal
+    approval."""
+
+    action = AuditAction.PAYMENT_CONFIRM
+
+    def __init__(self, deps: Deps) -> None:
+        self._deps = deps
+
+    def begin(self, payment: Payment) -> Transaction:
+        return payment.begin_confirmation(
+            transaction_id=self._deps.ids.new_id(), now=self._deps.clock.now()
+        )
+
+    async def call(
+        self, gateway: PaymentGateway, payment: Payment, txn: Transaction
+    ) -> GatewayOutcome:
+        assert payment.gateway_payment_id is not None
+        return await gateway.confirm(
+            ConfirmRequest(txn.idempotency_key, payment.gateway_payment_id, txn.amount)
+        )
+
+    def record(self, payment: Payment, txn: Transaction, outcome: GatewayOutcome) -> None:
+        payment.record_authorization(
+            txn.id, outcome, self._deps.clock.now(), self._deps.ids.new_id()
+        )
+
+
+class Capture(GatewayOperation):
+    """Capture the authorized amount, or `amount_minor` of it."""
+
+    action = AuditAction.PAYMENT_CAPTURE
+
+    def __init__(self, deps: Deps, amount_minor: int | None) -> None:
+        self._deps, self._amount_minor = deps, amount_minor
+
+    def begin(self, payment: Payment) -> Transaction:
+        return payment.begin_capture(
+            transaction_id=self._deps.ids.new_id(),
+            now=self._deps.clock.now(),
+            amount_minor=self._amount_minor,
+        )
+
+    async def call(
+        self, gateway: PaymentGateway, payment: Payment, txn: Transaction
+    ) -> GatewayOutcome:
+        return await gateway.capture(_operation_request(payment, txn))
+
+    def record(self, payment: Payment, txn: Transaction, outcome: GatewayOutcome) -> None:
+        payment.record_capture(txn.id, outcome, self._deps.clock.now(), self._deps.ids.new_id())
+
+
+class Cancellation(GatewayOperation):
+    """Void the authorization (a payment never authorized is cancelled without a call)."""
+
+    action = AuditAction.PAYMENT_CANCEL
+
+    def __init__(self, deps: Deps, reason: str) -> None:
+        self._deps, self._reason = deps, reason
+
+    def begin(self, payment: Payment) -> Transaction | None:
+        return payment.begin_cancellation(
+            transaction_id=self._deps.ids.new_id(),
+            now=self._deps.clock.now(),
+            event_id=self._deps.ids.new_id(),
+            reason=self._reason,
+        )
+
+    async def call(
+        self, gateway: PaymentGateway, payment: Payment, txn: Transaction
+    ) -> GatewayOutcome:
+        return await gateway.void(_operation_request(payment, txn))
+
+    def record(self, payment: Payment, txn: Transaction, outcome: GatewayOutcome) -> None:
+        payment.record_void(txn.id, outcome, self._deps.clock.now(), self._deps.ids.new_id())

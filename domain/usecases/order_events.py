@@ -26,7 +26,7 @@ from typing import Any
 
 from domain import validation as v
 from domain.actor import Actor, ActorKind
-from domain.audit import AuditAction, AuditOutcome, ResourceType, acting_as
+from domain.audit import AuditAction, AuditOutcome, ResourceType
 from domain.commands import (
     AuthorizePayment,
     CancelPayment,
@@ -160,8 +160,7 @@ async def _fail_without_method(deps: Deps, order: OrderConfirmed, topic: str) ->
     )
     async with deps.uow as uow:
         if await uow.consumed_events.record(order.event_id, topic, now):
-            await uow.outbox.add([failed])
-            uow.audit.record(
+            uow.fact(
                 AuditAction.PAYMENT_CREATE,
                 ResourceType.ORDER,
                 order.order_id,
@@ -172,6 +171,7 @@ async def _fail_without_method(deps: Deps, order: OrderConfirmed, topic: str) ->
                     "amount_minor": order.total.amount_minor,
                     "currency": order.total.currency,
                 },
+                events=[failed],
             )
         await uow.commit()
 
@@ -215,8 +215,7 @@ async def handle_order_confirmed(
     Raises InvalidOrderEvent (poison), StorageUnavailable and GatewayUnavailable (transient:
     deliver again)."""
     order = parse_order_confirmed(event, deps)
-    with acting_as(consumer_actor(order.event_id, topic)):
-        return await _pay_order(order, deps, auto_capture, topic)
+    return await _pay_order(order, deps, auto_capture, topic)
 
 
 async def _pay_order(
@@ -269,8 +268,7 @@ async def handle_order_cancelled(
     """Voids an authorized (or not yet authorized) payment of the order, refunds what was
     captured. None when there is nothing to do or the event was consumed before."""
     order = parse_order_cancelled(event)
-    with acting_as(consumer_actor(order.event_id, topic)):
-        return await _cancel_order(order, deps, topic)
+    return await _cancel_order(order, deps, topic)
 
 
 async def _cancel_order(order: OrderCancelled, deps: Deps, topic: str) -> Payment | None:
@@ -284,7 +282,7 @@ async def _cancel_order(order: OrderCancelled, deps: Deps, topic: str) -> Paymen
             now = deps.clock.now()
             await uow.consumed_events.record_cancelled_order(order.order_id, now)
             await uow.consumed_events.record(order.event_id, topic, now)
-            uow.audit.record(
+            uow.fact(
                 AuditAction.ORDER_CANCEL,
                 ResourceType.ORDER,
                 order.order_id,

@@ -6,7 +6,6 @@ from datetime import datetime
 
 from domain.access import require_acting_for
 from domain.audit import AuditAction
-from domain.audit_records import payment_method_fields, record_payment_method
 from domain.commands import AddPaymentMethod
 from domain.enums import GatewayName
 from domain.errors import PaymentMethodNotFound
@@ -19,7 +18,7 @@ from domain.usecases.payments import validate_id
 
 async def add_payment_method(cmd: AddPaymentMethod, deps: Deps) -> PaymentMethod:
     validate(cmd)
-    require_acting_for(cmd.user_id)  # before the gateway sees the token
+    require_acting_for(deps.actor, cmd.user_id)  # before the gateway sees the token
     assert cmd.type is not None
     gateway_name = cmd.gateway or deps.gateways.candidates(cmd.type, "", "", None)[0]
     gateway = deps.gateways.get(gateway_name)
@@ -59,24 +58,21 @@ async def add_payment_method(cmd: AddPaymentMethod, deps: Deps) -> PaymentMethod
                 if other.is_default:
                     await _clear_default(deps, other, now)
             method.make_default(now)
-        await uow.payment_methods.add(method)
-        record_payment_method(uow.audit, AuditAction.PAYMENT_METHOD_ADD, None, method)
+        await uow.payment_methods.add(method)  # audited as payment_method.add
         await uow.commit()
     return method
 
 
 async def _clear_default(deps: Deps, method: PaymentMethod, now: datetime) -> None:
-    before = payment_method_fields(method)
     method.clear_default(now)
     await deps.uow.payment_methods.save(method)
-    record_payment_method(deps.uow.audit, AuditAction.PAYMENT_METHOD_CLEAR_DEFAULT, before, method)
+    deps.uow.describe(method, AuditAction.PAYMENT_METHOD_CLEAR_DEFAULT)
 
 
 async def _make_default(deps: Deps, method: PaymentMethod, now: datetime) -> None:
-    before = payment_method_fields(method)
     method.make_default(now)
     await deps.uow.payment_methods.save(method)
-    record_payment_method(deps.uow.audit, AuditAction.PAYMENT_METHOD_SET_DEFAULT, before, method)
+    deps.uow.describe(method, AuditAction.PAYMENT_METHOD_SET_DEFAULT)
 
 
 async def _customer_of(deps: Deps, user_id: str, gateway: GatewayName) -> str | None:
@@ -109,10 +105,9 @@ async def delete_payment_method(payment_method_id: str, deps: Deps) -> None:
         method, methods = await _owned_methods(deps, payment_method_id)
         now = deps.clock.now()
         was_default = method.is_default
-        before = payment_method_fields(method)
         method.delete(now)
         await uow.payment_methods.save(method)
-        record_payment_method(uow.audit, AuditAction.PAYMENT_METHOD_REMOVE, before, method)
+        uow.describe(method, AuditAction.PAYMENT_METHOD_REMOVE)
         remaining = [m for m in methods if m.id != method.id]
         if was_default and remaining:
             await _make_default(deps, max(remaining, key=lambda m: (m.created_at, m.id)), now)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from domain.access import require_acting_for
-from domain.audit import AuditAction
-from domain.audit_records import record_payment
 from domain.commands import CreatePayment
 from domain.errors import (
     FieldViolation,
@@ -46,7 +44,7 @@ async def usable_saved_method(deps: Deps, payment_method_id: str, user_id: str) 
 
 async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
     validate(cmd)
-    require_acting_for(cmd.user_id)  # before anything is read or sent to a gateway
+    require_acting_for(deps.actor, cmd.user_id)  # before anything is read or sent to a gateway
     require_supported_currency(deps, cmd.currency)
     method_type, token, method_id = cmd.payment_method_type, cmd.payment_method_token, None
     customer: str | None = None
@@ -88,8 +86,7 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
         capture_on_authorization=cmd.capture_on_authorization,
     )
     async with deps.uow as uow:
-        await uow.payments.add(payment)
-        record_payment(uow.audit, AuditAction.PAYMENT_CREATE, None, payment)
+        await uow.payments.add(payment)  # audited as payment.create, with all its fields
         await uow.commit()
     return payment
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from domain.actor import Actor, ActorKind
-from domain.audit import AuditAction, acting_as
-from domain.audit_records import payment_fields, record_payment
+from domain.audit import AuditAction
 from domain.enums import TransactionType
 from domain.errors import DomainError
 from domain.gateway import GatewayOutcome, LookupRequest
@@ -54,7 +53,6 @@ async def reconcile_operation(payment_id: str, transaction_id: str, deps: Deps) 
         if not txn.is_open:
             return  # settled by someone else meanwhile
         now = deps.clock.now()
-        before = payment_fields(payment, txn)
         if outcome is None:
             payment.abandon_operation(
                 txn.id, now, NOT_REACHED, "the gateway never received this operation"
@@ -62,10 +60,9 @@ async def reconcile_operation(payment_id: str, transaction_id: str, deps: Deps) 
         else:
             RECORDERS[txn.type](payment, txn.id, outcome, now, deps.ids.new_id())
         await uow.payments.save(payment)
-        record_payment(uow.audit, AuditAction.PAYMENT_RECONCILE, before, payment, txn)
+        uow.describe(payment, AuditAction.PAYMENT_RECONCILE, transaction=txn)
         if txn.type is TransactionType.REFUND:
             await settle_refund(uow, payment.transaction(txn.id), now)
-        await uow.outbox.add(payment.pull_events())
         await uow.commit()
     log.info(
         "reconciled operation",
@@ -81,7 +78,7 @@ async def reconcile_operation(payment_id: str, transaction_id: str, deps: Deps) 
 class Reconciler:
     """One pass at a time settles every operation open for longer than `settle_after`."""
 
-    deps: Callable[[], Deps]
+    deps: Callable[[Actor], Deps]
     settle_after: timedelta
     first_backoff: timedelta = timedelta(seconds=5)
     max_backoff: timedelta = timedelta(minutes=10)
@@ -91,11 +88,7 @@ class Reconciler:
 
     async def run_once(self) -> int:
         """Returns how many operations were settled."""
-        with acting_as(RECONCILER):
-            return await self._run_once()
-
-    async def _run_once(self) -> int:
-        deps = self.deps()
+        deps = self.deps(RECONCILER)
         now = deps.clock.now()
         async with deps.uow as uow:
             found = await uow.payments.find_open_operations(now - self.settle_after, self.batch)
@@ -105,7 +98,7 @@ class Reconciler:
             if not_before > now:
                 continue
             try:
-                await reconcile_operation(payment_id, transaction_id, self.deps())
+                await reconcile_operation(payment_id, transaction_id, self.deps(RECONCILER))
             except DomainError as error:  # gateway unreachable, database busy: later
                 attempts += 1
                 delay = min(self.first_backoff * 2 ** (attempts - 1), self.max_backoff)

@@ -10,7 +10,6 @@ import contextlib
 from datetime import datetime
 
 from domain.audit import AuditAction
-from domain.audit_records import record_refund, refund_fields
 from domain.commands import RefundPayment
 from domain.enums import RefundStatus, TransactionStatus, TransactionType
 from domain.errors import GatewayUnavailable
@@ -22,7 +21,7 @@ from domain.refund import Refund
 from domain.retry import RetryOperation, is_soft
 from domain.transaction import Transaction
 from domain.usecases.deps import Deps, validate
-from domain.usecases.gateway_step import GatewayStep, run_gateway_step
+from domain.usecases.gateway_step import GatewayOperation, run_gateway_step
 from domain.usecases.payments import validate_id
 from domain.usecases.retries import schedule_retry
 
@@ -34,7 +33,6 @@ async def settle_refund(
     keeps the refund PENDING when a retry can be scheduled (`deps` given)."""
     assert txn.refund_id is not None
     refund = await uow.refunds.get(txn.refund_id)
-    before = refund_fields(refund)
     if txn.status is TransactionStatus.SUCCEEDED:
         refund.mark_processed(txn.gateway_transaction_id, now)
     elif txn.status is TransactionStatus.FAILED:
@@ -57,7 +55,7 @@ async def settle_refund(
     else:
         return  # outcome unknown: stays PENDING until reconciled
     await uow.refunds.save(refund)
-    record_refund(uow.audit, AuditAction.REFUND_STATUS, before, refund)
+    uow.describe(refund, AuditAction.REFUND_STATUS)
 
 
 def _refund_request(payment: Payment, txn: Transaction) -> GatewayOperationRequest:
@@ -78,6 +76,68 @@ def _refund_request(payment: Payment, txn: Transaction) -> GatewayOperationReque
     )
 
 
+class RefundOperation(GatewayOperation):
+    """One attempt at refunding through the gateway. The first attempt (`request` given)
+    creates the Refund record with the intent; a retry points the record at its new
+    operation. The Refund follows the operation's end in the same transaction."""
+
+    action = AuditAction.PAYMENT_REFUND
+
+    def __init__(
+        self,
+        deps: Deps,
+        *,
+        refund_id: str,
+        amount_minor: int | None,
+        request: RefundPayment | None,
+        attempt: int,
+    ) -> None:
+        self._deps = deps
+        self._refund_id = refund_id
+        self._amount_minor = amount_minor
+        self._request = request
+        self._attempt = attempt
+
+    def begin(self, payment: Payment) -> Transaction:
+        return payment.begin_refund(
+            transaction_id=self._deps.ids.new_id(),
+            refund_id=self._refund_id,
+            now=self._deps.clock.now(),
+            amount_minor=self._amount_minor,
+        )
+
+    async def began(self, uow: UnitOfWork, payment: Payment, txn: Transaction) -> None:
+        if self._request is None:
+            refund = await uow.refunds.get(self._refund_id)
+            refund.transaction_id = txn.id
+            await uow.refunds.save(refund)
+            return
+        now = self._deps.clock.now()
+        await uow.refunds.add(
+            Refund(
+                id=self._refund_id,
+                payment_id=payment.id,
+                transaction_id=txn.id,
+                amount=txn.amount,
+                reason=self._request.reason,
+                requested_by=self._request.requested_by,
+                requested_at=now,
+                created_at=now,
+            )
+        )
+
+    async def call(
+        self, gateway: PaymentGateway, payment: Payment, txn: Transaction
+    ) -> GatewayOutcome:
+        return await gateway.refund(_refund_request(payment, txn))
+
+    def record(self, payment: Payment, txn: Transaction, outcome: GatewayOutcome) -> None:
+        payment.record_refund(txn.id, outcome, self._deps.clock.now(), self._deps.ids.new_id())
+
+    async def recorded(self, uow: UnitOfWork, payment: Payment, txn: Transaction) -> None:
+        await settle_refund(uow, txn, self._deps.clock.now(), self._deps, self._attempt)
+
+
 async def _refund_step(
     deps: Deps,
     payment_id: str,
@@ -87,48 +147,10 @@ async def _refund_step(
     request: RefundPayment | None,
     attempt: int,
 ) -> Payment:
-    """One attempt at the gateway; the first attempt (`request` given) creates the Refund."""
-
-    async def begin(deps: Deps, payment: Payment, txn: Transaction) -> None:
-        if request is not None:
-            now = deps.clock.now()
-            refund = Refund(
-                id=refund_id,
-                payment_id=payment.id,
-                transaction_id=txn.id,
-                amount=txn.amount,
-                reason=request.reason,
-                requested_by=request.requested_by,
-                requested_at=now,
-                created_at=now,
-            )
-            await deps.uow.refunds.add(refund)
-            record_refund(deps.uow.audit, AuditAction.REFUND_CREATE, None, refund)
-        else:
-            refund = await deps.uow.refunds.get(refund_id)
-            refund.transaction_id = txn.id
-            await deps.uow.refunds.save(refund)
-
-    async def settle(deps: Deps, payment: Payment, txn: Transaction) -> None:
-        await settle_refund(deps.uow, txn, deps.clock.now(), deps, attempt)
-
-    async def call(gateway: PaymentGateway, payment: Payment, txn: Transaction) -> GatewayOutcome:
-        return await gateway.refund(_refund_request(payment, txn))
-
-    step = GatewayStep(
-        action=AuditAction.PAYMENT_REFUND,
-        begin=lambda p: p.begin_refund(
-            transaction_id=deps.ids.new_id(),
-            refund_id=refund_id,
-            now=deps.clock.now(),
-            amount_minor=amount_minor,
-        ),
-        call=call,
-        record=lambda p, t, o: p.record_refund(t.id, o, deps.clock.now(), deps.ids.new_id()),
-        on_begin=begin,
-        on_record=settle,
+    operation = RefundOperation(
+        deps, refund_id=refund_id, amount_minor=amount_minor, request=request, attempt=attempt
     )
-    return await run_gateway_step(deps, payment_id, step)
+    return await run_gateway_step(deps, payment_id, operation)
 
 
 async def refund_payment(cmd: RefundPayment, deps: Deps) -> tuple[Refund, Payment]:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from domain.actor import Actor, ActorKind
-from domain.audit import acting_as
 from domain.commands import AuthorizePayment
 from domain.errors import (
     DomainError,
@@ -29,17 +28,13 @@ RETRY_WORKER = Actor(ActorKind.SYSTEM, "retry-worker", origin="job:retries")
 
 @dataclass
 class RetryWorker:
-    deps: Callable[[], Deps]
+    deps: Callable[[Actor], Deps]
     lease: timedelta = timedelta(minutes=2)
     batch: int = 50
 
     async def run_once(self) -> int:
         """Runs the due retries; returns how many were taken."""
-        with acting_as(RETRY_WORKER):
-            return await self._run_once()
-
-    async def _run_once(self) -> int:
-        deps = self.deps()
+        deps = self.deps(RETRY_WORKER)
         async with deps.uow as uow:
             due = await uow.retries.claim_due(deps.clock.now(), self.batch, self.lease)
             await uow.commit()
@@ -48,7 +43,7 @@ class RetryWorker:
         return len(due)
 
     async def _run(self, retry: ScheduledRetry) -> None:
-        deps = self.deps()
+        deps = self.deps(RETRY_WORKER)
         try:
             if retry.operation is RetryOperation.REFUND:
                 await retry_refund(retry.payment_id, retry.target_id, retry.attempt + 1, deps)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from domain.audit import AuditAction
-from domain.audit_records import payment_fields, record_payment
 from domain.commands import ReviewPayment
 from domain.payment import Payment
 from domain.risk import ReviewOutcome, RiskReview
@@ -21,23 +20,16 @@ async def review_payment(cmd: ReviewPayment, deps: Deps) -> Payment:
     if cmd.decision is ReviewOutcome.REJECTED:
         async with deps.uow as uow:
             payment = await uow.payments.get_for_update(cmd.payment_id)
-            before = payment_fields(payment)
             payment.reject_review(review, deps.clock.now(), deps.ids.new_id())
-            record_payment(
-                uow.audit, AuditAction.ADMIN_REVIEW_REJECT, before, payment, reason=review.reason
-            )
             await uow.payments.save(payment)
-            await uow.outbox.add(payment.pull_events())
+            uow.describe(payment, AuditAction.ADMIN_REVIEW_REJECT, reason=review.reason)
             await uow.commit()
         return payment
 
     def approve(payment: Payment) -> None:
         # Runs inside the transaction that starts the authorization (deps.uow is entered):
         # the approval, its audit row and the authorization intent commit together.
-        before = payment_fields(payment)
         payment.approve_review(review, deps.clock.now())
-        record_payment(
-            deps.uow.audit, AuditAction.ADMIN_REVIEW_APPROVE, before, payment, reason=review.reason
-        )
+        deps.uow.describe(payment, AuditAction.ADMIN_REVIEW_APPROVE, reason=review.reason)
 
     return await run_authorization(deps, cmd.payment_id, prepare=approve, retry=True)

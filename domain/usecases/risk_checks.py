@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 
 from domain.audit import AuditAction
-from domain.audit_records import payment_fields, record_payment
 from domain.errors import FraudSuspected, PaymentMethodNotFound
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
@@ -69,17 +68,14 @@ async def hold_or_block(deps: Deps, payment_id: str, assessment: RiskAssessment)
     FRAUD_SUSPECTED (raised, after the FAILED payment and its event are committed)."""
     async with deps.uow as uow:
         payment = await uow.payments.get_for_update(payment_id)
-        before = payment_fields(payment)
         if assessment.decision is RiskDecision.BLOCK:
             payment.block_for_fraud(assessment, deps.clock.now(), deps.ids.new_id())
             action = AuditAction.PAYMENT_RISK_BLOCK
         else:
             payment.hold_for_review(assessment, deps.clock.now(), deps.ids.new_id())
             action = AuditAction.PAYMENT_RISK_HOLD
-        rules = {"rules_hit": list(assessment.rules_hit)}
-        record_payment(uow.audit, action, before, payment, extra=rules)
         await uow.payments.save(payment)
-        await uow.outbox.add(payment.pull_events())
+        uow.describe(payment, action, extra={"rules_hit": list(assessment.rules_hit)})
         await uow.commit()
     if assessment.decision is RiskDecision.BLOCK:
         raise FraudSuspected(

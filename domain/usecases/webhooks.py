@@ -10,17 +10,9 @@ the API path; the events go to the outbox like any others.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from domain import payment_reports as reports
 from domain.audit import AuditAction, ResourceType
-from domain.audit_records import (
-    changes,
-    dispute_fields,
-    payment_fields,
-    record_payment,
-    record_refund,
-)
 from domain.dispute import Dispute, DisputeStatus, closing_status
 from domain.money import Money
 from domain.payment import Payment
@@ -119,7 +111,7 @@ async def _apply_refunds(
         # The transaction row comes first: the refund references it.
         await uow.payments.save(payment)
         await uow.refunds.add(refund)
-        record_refund(uow.audit, AuditAction.REFUND_CREATE, None, refund)
+        uow.describe(refund, AuditAction.REFUND_CREATE)
     return changed
 
 
@@ -146,21 +138,11 @@ async def _apply_dispute(
         if event.kind is K.DISPUTE_CLOSED:
             dispute.close(closing_status(fact.status), now)
         await uow.disputes.add(dispute)
-        uow.audit.record(
-            AuditAction.DISPUTE_OPEN,
-            ResourceType.DISPUTE,
-            dispute.id,
-            after=dispute_fields(dispute),
-        )
+        uow.describe(dispute, AuditAction.DISPUTE_OPEN)
     elif event.kind is K.DISPUTE_CLOSED:
-        before = dispute_fields(dispute)
         dispute.close(closing_status(fact.status), now)
         await uow.disputes.save(dispute)
-        old, new = changes(before, dispute_fields(dispute))
-        if new:
-            uow.audit.record(
-                AuditAction.DISPUTE_CLOSE, ResourceType.DISPUTE, dispute.id, before=old, after=new
-            )
+        uow.describe(dispute, AuditAction.DISPUTE_CLOSE)
 
 
 async def apply_gateway_event(event: GatewayEvent, deps: Deps) -> WebhookResult:
@@ -172,7 +154,6 @@ async def apply_gateway_event(event: GatewayEvent, deps: Deps) -> WebhookResult:
                                  event.payload)  # fmt: skip
         if not await uow.webhook_events.record(receipt):
             return WebhookResult(event.event_id, processed=False, payment_id=payment_id)
-        before = payment_fields(payment) if payment is not None else None
         if payment is not None:
             if event.kind is K.REFUNDED:
                 await _apply_refunds(uow, payment, event, deps, now)
@@ -180,24 +161,19 @@ async def apply_gateway_event(event: GatewayEvent, deps: Deps) -> WebhookResult:
                 await _apply_dispute(uow, payment, event, deps, now)
             elif _apply_status(payment, event, deps, now):
                 await uow.payments.save(payment)
-            await uow.outbox.add(payment.pull_events())
-        _record_receipt(uow, event, before, payment)
+        _record_receipt(uow, event, payment)
         await uow.commit()
     return WebhookResult(event.event_id, processed=True, payment_id=payment_id)
 
 
-def _record_receipt(
-    uow: UnitOfWork, event: GatewayEvent, before: dict[str, Any] | None, payment: Payment | None
-) -> None:
+def _record_receipt(uow: UnitOfWork, event: GatewayEvent, payment: Payment | None) -> None:
     """One row per event applied: on its payment, with what it changed there, or on the
     event itself when no payment of ours matches it."""
     webhook = {"gateway": event.gateway.value, "event_id": event.event_id, "type": event.type}
     if payment is not None:
-        record_payment(
-            uow.audit, AuditAction.WEBHOOK_APPLY, before, payment, extra={"webhook": webhook}
-        )
+        uow.describe(payment, AuditAction.WEBHOOK_APPLY, extra={"webhook": webhook})
     else:
-        uow.audit.record(
+        uow.fact(
             AuditAction.WEBHOOK_APPLY,
             ResourceType.WEBHOOK_EVENT,
             f"{event.gateway.value}:{event.event_id}",

@@ -9,6 +9,7 @@ from sqlalchemy import Select, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.changes import ChangeTracker
 from domain.errors import (
     ConcurrentModification,
     PaymentAlreadyExists,
@@ -81,9 +82,10 @@ _UPSERT_TRANSACTION = _upsert.on_conflict_do_update(
 
 
 class SqlPaymentRepository:
-    def __init__(self, conn: AsyncConnection, sealer: Sealer) -> None:
+    def __init__(self, conn: AsyncConnection, sealer: Sealer, tracker: ChangeTracker) -> None:
         self._conn = conn
         self._sealer = sealer
+        self._tracker = tracker
         # Transaction rows as last read or written, to write only what changed.
         self._stored_txns: dict[str, dict[str, Any]] = {}
 
@@ -101,6 +103,7 @@ class SqlPaymentRepository:
             )
         payment.version = 1
         await self._save_transactions(payment)
+        self._tracker.added(payment)
 
     async def _load(self, payment_id: str, *, lock: bool) -> Payment:
         query = _SELECT_PAYMENT_FOR_UPDATE if lock else _SELECT_PAYMENT
@@ -115,7 +118,9 @@ class SqlPaymentRepository:
         for txn_row in result.mappings():
             self._stored_txns[txn_row["id"]] = dict(txn_row)
             txns.append(mappers.transaction_from_row(txn_row))
-        return mappers.payment_from_row(row, txns, self._sealer)
+        payment = mappers.payment_from_row(row, txns, self._sealer)
+        self._tracker.loaded(payment)
+        return payment
 
     async def get(self, payment_id: str) -> Payment:
         return await self._load(payment_id, lock=False)
@@ -155,6 +160,7 @@ class SqlPaymentRepository:
             )
         payment.version += 1
         await self._save_transactions(payment)
+        self._tracker.saved(payment)
 
     async def find_open_operations(
         self, started_before: datetime, limit: int
@@ -182,16 +188,20 @@ class SqlPaymentRepository:
 
 
 class SqlRefundRepository:
-    def __init__(self, conn: AsyncConnection, sealer: Sealer) -> None:
+    def __init__(self, conn: AsyncConnection, sealer: Sealer, tracker: ChangeTracker) -> None:
         self._conn = conn
         self._sealer = sealer
+        self._tracker = tracker
 
     def _from_row(self, row: Any) -> Refund:
-        return mappers.refund_from_row(row, self._sealer)
+        refund = mappers.refund_from_row(row, self._sealer)
+        self._tracker.loaded(refund)
+        return refund
 
     async def add(self, refund: Refund) -> None:
         row = mappers.refund_to_row(refund, self._sealer)
         await self._conn.execute(insert(refunds).values(**row))
+        self._tracker.added(refund)
 
     async def get(self, refund_id: str) -> Refund:
         row = (
@@ -207,6 +217,7 @@ class SqlRefundRepository:
         values = mappers.refund_to_row(refund, self._sealer)
         del values["id"]
         await self._conn.execute(update(refunds).where(refunds.c.id == refund.id).values(**values))
+        self._tracker.saved(refund)
 
     async def list_for_payment(self, payment_id: str, page: PageRequest) -> Page[Refund]:
         query = _after(select(refunds).where(refunds.c.payment_id == payment_id), refunds, page)
@@ -215,16 +226,20 @@ class SqlRefundRepository:
 
 
 class SqlPaymentMethodRepository:
-    def __init__(self, conn: AsyncConnection, sealer: Sealer) -> None:
+    def __init__(self, conn: AsyncConnection, sealer: Sealer, tracker: ChangeTracker) -> None:
         self._conn = conn
         self._sealer = sealer
+        self._tracker = tracker
 
     def _from_row(self, row: Any) -> PaymentMethod:
-        return mappers.method_from_row(row, self._sealer)
+        method = mappers.method_from_row(row, self._sealer)
+        self._tracker.loaded(method)
+        return method
 
     async def add(self, method: PaymentMethod) -> None:
         row = mappers.method_to_row(method, self._sealer)
         await self._conn.execute(insert(payment_methods).values(**row))
+        self._tracker.added(method)
 
     async def get(self, payment_method_id: str) -> PaymentMethod:
         row = (
@@ -289,6 +304,7 @@ class SqlPaymentMethodRepository:
         await self._conn.execute(
             update(payment_methods).where(payment_methods.c.id == method.id).values(**values)
         )
+        self._tracker.saved(method)
 
     # Equality lookups on encrypted columns go through their blind indexes (HMAC digests):
     # for data-subject requests ("every method of this PayPal account") and gateway customer

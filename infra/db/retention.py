@@ -9,12 +9,13 @@ Each anonymised payment or method gets its audit row in the same transaction.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from domain.audit import AuditAction, AuditTrail, ResourceType
+from domain.actor import SYSTEM
+from domain.audit import AuditAction, ResourceType, new_entry
 from infra.db.audit import append_audit
 from infra.db.engine import storage_errors
 from infra.db.tables import payment_methods, payments, refunds, webhook_events
@@ -23,10 +24,14 @@ from infra.db.tables import payment_methods, payments, refunds, webhook_events
 async def _audit_anonymised(
     conn: AsyncConnection, action: AuditAction, resource: ResourceType, ids: list[str]
 ) -> None:
-    trail = AuditTrail()
-    for resource_id in ids:
-        trail.record(action, resource, resource_id, after={"anonymized": True})
-    await append_audit(conn, trail.drain())
+    now = datetime.now(UTC)
+    entries = [
+        new_entry(
+            action, resource, resource_id, actor=SYSTEM, occurred_at=now, after={"anonymized": True}
+        )
+        for resource_id in ids
+    ]
+    await append_audit(conn, entries)
 
 
 class SqlRetentionStore:

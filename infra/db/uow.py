@@ -1,13 +1,24 @@
-"""The unit of work: one database transaction per `async with`."""
+"""The unit of work: one database transaction per `async with`, and its side effects.
+
+Its repositories report what they load and write to a ChangeTracker (domain/changes.py);
+`commit()` writes the events of the aggregates written to the outbox and their audit
+entries, in the same transaction, as the actor the unit of work was built for."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncTransaction
 
-from domain.audit import AuditTrail
+from domain.actor import SYSTEM, Actor
+from domain.audit import AuditOutcome
+from domain.changes import Aggregate, ChangeTracker
 from domain.errors import StorageUnavailable
+from domain.events import DomainEvent
+from domain.transaction import Transaction
 from infra.db.audit import append_audit
 from infra.db.engine import is_connection_failure
 from infra.db.outbox import SqlEventOutbox
@@ -28,19 +39,17 @@ class SqlUnitOfWork:
     payments: SqlPaymentRepository
     refunds: SqlRefundRepository
     payment_methods: SqlPaymentMethodRepository
-    outbox: SqlEventOutbox
     retries: SqlRetrySchedule
     webhook_events: SqlWebhookEventLog
     disputes: SqlDisputeRepository
     consumed_events: SqlConsumedEventLog
-    # Staged entries, written by commit() in this transaction (append_audit).
-    audit: AuditTrail
 
-    def __init__(self, engine: AsyncEngine, sealer: Sealer) -> None:
+    def __init__(self, engine: AsyncEngine, sealer: Sealer, actor: Actor = SYSTEM) -> None:
         self._engine = engine
         # Encrypts and decrypts the sensitive columns (the key ring lives behind it).
         self._sealer = sealer
-        self.audit = AuditTrail()
+        self._actor = actor
+        self._changes = ChangeTracker(actor, _utc_now)
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
 
@@ -55,16 +64,50 @@ class SqlUnitOfWork:
             if is_connection_failure(exc):
                 raise StorageUnavailable("the database is unreachable") from exc
             raise
-        self.payments = SqlPaymentRepository(self._conn, self._sealer)
-        self.refunds = SqlRefundRepository(self._conn, self._sealer)
-        self.payment_methods = SqlPaymentMethodRepository(self._conn, self._sealer)
-        self.outbox = SqlEventOutbox(self._conn)
+        changes = self._changes = ChangeTracker(self._actor, _utc_now)
+        self.payments = SqlPaymentRepository(self._conn, self._sealer, changes)
+        self.refunds = SqlRefundRepository(self._conn, self._sealer, changes)
+        self.payment_methods = SqlPaymentMethodRepository(self._conn, self._sealer, changes)
         self.retries = SqlRetrySchedule(self._conn)
         self.webhook_events = SqlWebhookEventLog(self._conn, self._sealer)
-        self.disputes = SqlDisputeRepository(self._conn)
+        self.disputes = SqlDisputeRepository(self._conn, changes)
         self.consumed_events = SqlConsumedEventLog(self._conn)
-        self.audit = AuditTrail()
         return self
+
+    def describe(
+        self,
+        aggregate: Aggregate,
+        action: str,
+        *,
+        transaction: Transaction | None = None,
+        outcome: AuditOutcome | None = None,
+        reason: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._changes.describe(
+            aggregate, action, transaction=transaction, outcome=outcome, reason=reason, extra=extra
+        )
+
+    def fact(
+        self,
+        action: str,
+        resource_type: str,
+        resource_id: str,
+        *,
+        outcome: AuditOutcome = AuditOutcome.SUCCESS,
+        reason: str | None = None,
+        after: Mapping[str, Any] | None = None,
+        events: list[DomainEvent] | None = None,
+    ) -> None:
+        self._changes.fact(
+            action,
+            resource_type,
+            resource_id,
+            outcome=outcome,
+            reason=reason,
+            after=after,
+            events=events,
+        )
 
     async def __aexit__(
         self,
@@ -79,8 +122,10 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         assert self._tx is not None and self._conn is not None, "commit outside a transaction"
         try:
-            # Chained by the database as it commits (see infra/db/audit.py).
-            await append_audit(self._conn, self.audit.drain())
+            events, entries = self._changes.collect()
+            if events:
+                await SqlEventOutbox(self._conn).add(events)
+            await append_audit(self._conn, entries)
             await self._tx.commit()
         except Exception as exc:
             if is_connection_failure(exc):
@@ -100,3 +145,7 @@ class SqlUnitOfWork:
         finally:
             if conn is not None:
                 await conn.close()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from domain.changes import ChangeTracker
 from domain.dispute import Dispute, DisputeStatus
 from domain.enums import GatewayName
 from domain.money import Money
@@ -118,11 +119,18 @@ def _dispute_from_row(row: Any) -> Dispute:
 
 
 class SqlDisputeRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, tracker: ChangeTracker) -> None:
         self._conn = conn
+        self._tracker = tracker
+
+    def _loaded(self, row: Any) -> Dispute:
+        dispute = _dispute_from_row(row)
+        self._tracker.loaded(dispute)
+        return dispute
 
     async def add(self, dispute: Dispute) -> None:
         await self._conn.execute(insert(disputes).values(**_dispute_to_row(dispute)))
+        self._tracker.added(dispute)
 
     async def find_by_gateway_id(self, gateway_dispute_id: str) -> Dispute | None:
         query = (
@@ -131,7 +139,7 @@ class SqlDisputeRepository:
             .with_for_update()
         )
         row = (await self._conn.execute(query)).mappings().first()
-        return _dispute_from_row(row) if row else None
+        return self._loaded(row) if row else None
 
     async def save(self, dispute: Dispute) -> None:
         values = _dispute_to_row(dispute)
@@ -139,6 +147,7 @@ class SqlDisputeRepository:
         await self._conn.execute(
             update(disputes).where(disputes.c.id == dispute.id).values(**values)
         )
+        self._tracker.saved(dispute)
 
     async def list_for_payment(self, payment_id: str) -> list[Dispute]:
         query = (
@@ -146,4 +155,4 @@ class SqlDisputeRepository:
             .where(disputes.c.payment_id == payment_id)
             .order_by(disputes.c.created_at, disputes.c.id)
         )
-        return [_dispute_from_row(row) for row in (await self._conn.execute(query)).mappings()]
+        return [self._loaded(row) for row in (await self._conn.execute(query)).mappings()]

@@ -7,14 +7,14 @@ from typing import TypeAlias
 
 import grpc
 
-from domain.actor import Actor, ActorKind, current_actor
-from domain.audit import acting_as
+from domain.actor import Actor, ActorKind
 from domain.enums import GatewayName
 from domain.usecases.deps import Deps
 from domain.usecases.webhooks import apply_gateway_event
 from domain.webhooks import GatewayEvent
 from payments.v1 import webhook_service_pb2 as pb
 from payments.v1 import webhook_service_pb2_grpc
+from server.context import actor_var
 
 Context: TypeAlias = grpc.aio.ServicerContext
 # A gateway's JSON body -> the event it reports (infra/webhooks/*_events.py).
@@ -34,7 +34,7 @@ def _metadata(context: Context) -> dict[str, str]:
 
 def _gateway_actor(gateway: GatewayName) -> Actor:
     """A verified webhook acts as its gateway; request id and peer stay those of the call."""
-    call = current_actor.get()
+    call = actor_var.get()
     return Actor(
         ActorKind.GATEWAY, gateway.value.lower(), request_id=call.request_id, origin=call.origin
     )
@@ -43,7 +43,7 @@ def _gateway_actor(gateway: GatewayName) -> Actor:
 class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):
     def __init__(
         self,
-        deps: Callable[[], Deps],
+        deps: Callable[[Actor], Deps],
         stripe: tuple[SignatureCheck, EventParser],
         paypal: tuple[SignatureCheck, EventParser],
     ) -> None:
@@ -57,8 +57,8 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):
         body = request.body.data
         # Verify before parsing: nothing of an unsigned body is read, stored or logged.
         await self._stripe_signed(body, _metadata(context))
-        with acting_as(_gateway_actor(GatewayName.STRIPE)):
-            result = await apply_gateway_event(self._stripe_event(body), self._deps())
+        deps = self._deps(_gateway_actor(GatewayName.STRIPE))
+        result = await apply_gateway_event(self._stripe_event(body), deps)
         return pb.HandleStripeWebhookResponse(event_id=result.event_id, processed=result.processed)
 
     async def HandlePaypalWebhook(
@@ -66,6 +66,6 @@ class WebhookServicer(webhook_service_pb2_grpc.WebhookServiceServicer):
     ) -> pb.HandlePaypalWebhookResponse:
         body = request.body.data
         await self._paypal_signed(body, _metadata(context))
-        with acting_as(_gateway_actor(GatewayName.PAYPAL)):
-            result = await apply_gateway_event(self._paypal_event(body), self._deps())
+        deps = self._deps(_gateway_actor(GatewayName.PAYPAL))
+        result = await apply_gateway_event(self._paypal_event(body), deps)
         return pb.HandlePaypalWebhookResponse(event_id=result.event_id, processed=result.processed)

@@ -19,7 +19,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.actor import Actor, ActorKind
-from domain.audit import acting_as
 from domain.audit_chain import ChainBreak, verify_chain
 from infra.db.audit import SqlAuditReader
 from infra.db.engine import make_engine
@@ -40,18 +39,13 @@ ADMIN = Actor(ActorKind.USER, "admin-1", frozenset({"admin"}), "req-admin", "ipv
 async def append_rows(engine: AsyncEngine, count: int, tag: str = "") -> list[str]:
     """`count` committed rows, one transaction each; their resource ids."""
     ids = [f"{tag}{uuid.uuid4()}" for _ in range(count)]
-    with acting_as(ADMIN):
-        for resource_id in ids:
-            uow = SqlUnitOfWork(engine, sealer_for())
-            async with uow:
-                uow.audit.record(
-                    "admin.fraud_review.approve",
-                    "payment",
-                    resource_id,
-                    before={"status": "REVIEW"},
-                    after={"status": "AUTHORIZED"},
-                )
-                await uow.commit()
+    for resource_id in ids:
+        uow = SqlUnitOfWork(engine, sealer_for(), ADMIN)
+        async with uow:
+            uow.fact(
+                "admin.fraud_review.approve", "payment", resource_id, after={"status": "AUTHORIZED"}
+            )
+            await uow.commit()
     return ids
 
 
@@ -140,14 +134,13 @@ async def _as_app_role(url: str) -> None:
 
 
 async def test_entries_are_chained_at_commit_and_dropped_on_rollback(engine: AsyncEngine) -> None:
-    uow = SqlUnitOfWork(engine, sealer_for())
-    with acting_as(ADMIN):
-        async with uow:
-            uow.audit.record("admin.note.add", "payment", "rolled-back")
-        async with uow:
-            for n in range(3):  # several entries of one transaction keep their order
-                uow.audit.record("admin.note.add", "payment", "committed", after={"n": n})
-            await uow.commit()
+    uow = SqlUnitOfWork(engine, sealer_for(), ADMIN)
+    async with uow:
+        uow.fact("admin.note.add", "payment", "rolled-back")
+    async with uow:
+        for n in range(3):  # several entries of one transaction keep their order
+            uow.fact("admin.note.add", "payment", "committed", after={"n": n})
+        await uow.commit()
     reader = SqlAuditReader(engine)
     assert await reader.for_resource("payment", "rolled-back") == []
     rows = await reader.for_resource("payment", "committed")

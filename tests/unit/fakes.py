@@ -14,14 +14,17 @@ import itertools
 import random
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Literal, TypeVar
 
-from domain.audit import AuditTrail
+from domain.actor import SYSTEM, Actor
+from domain.audit import AuditOutcome
 from domain.audit_chain import GENESIS, ChainedEntry, chain
+from domain.changes import Aggregate, ChangeTracker
 from domain.dispute import Dispute
 from domain.enums import GatewayName, NextActionType, PaymentMethodType
 from domain.errors import (
@@ -52,6 +55,7 @@ from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.retry import RetryPolicy, ScheduledRetry
 from domain.risk import RiskAssessor, RiskSignalUnavailable, RiskSubject
+from domain.transaction import Transaction
 from domain.usecases.deps import Deps
 from domain.webhooks import WebhookReceipt
 
@@ -165,6 +169,12 @@ class _Repository:
     def _write(self, key: str, row: Any) -> None:
         self._uow._writes(self.table)[key] = copy.deepcopy(row)
 
+    def _loaded(self, row: Any) -> Any:
+        """A copy of a stored aggregate, known to the unit of work's change tracker."""
+        loaded = copy.deepcopy(row)
+        self._uow.changes.loaded(loaded)
+        return loaded
+
 
 class FakePaymentRepository(_Repository):
     table = "payments"
@@ -184,12 +194,14 @@ class FakePaymentRepository(_Repository):
                 metadata={"payment_id": existing.id},
             )
         self._write(payment.id, payment)
+        self._uow.changes.added(payment)
 
     async def get(self, payment_id: str) -> Payment:
         row: Payment | None = self._row(payment_id)
         if row is None:
             raise PaymentNotFound("no such payment", metadata={"payment_id": payment_id})
-        return copy.deepcopy(row)
+        loaded: Payment = self._loaded(row)
+        return loaded
 
     async def get_for_update(self, payment_id: str) -> Payment:
         return await self.get(payment_id)  # one transaction at a time: nothing to lock
@@ -198,21 +210,24 @@ class FakePaymentRepository(_Repository):
         rows: list[Payment] = list(self._rows().values())
         for row in rows:
             if row.order_id == order_id:
-                return copy.deepcopy(row)
+                found: Payment = self._loaded(row)
+                return found
         return None
 
     async def find_by_gateway_payment_id(self, gateway_payment_id: str) -> Payment | None:
         rows: list[Payment] = list(self._rows().values())
         for row in rows:
             if row.gateway_payment_id == gateway_payment_id:
-                return copy.deepcopy(row)
+                found: Payment = self._loaded(row)
+                return found
         return None
 
     async def find_by_gateway_transaction_id(self, reference: str) -> Payment | None:
         rows: list[Payment] = list(self._rows().values())
         for row in rows:
             if any(t.gateway_transaction_id == reference for t in row.transactions):
-                return copy.deepcopy(row)
+                found: Payment = self._loaded(row)
+                return found
         return None
 
     async def save(self, payment: Payment) -> None:
@@ -226,6 +241,7 @@ class FakePaymentRepository(_Repository):
             )
         payment.version += 1  # like an ORM's version counter, on the caller's object too
         self._write(payment.id, payment)
+        self._uow.changes.saved(payment)
 
     async def find_open_operations(
         self, started_before: datetime, limit: int
@@ -247,17 +263,20 @@ class FakeRefundRepository(_Repository):
         if self._row(refund.id) is not None:
             raise AssertionError(f"duplicate primary key {refund.id}")
         self._write(refund.id, refund)
+        self._uow.changes.added(refund)
 
     async def get(self, refund_id: str) -> Refund:
         row: Refund | None = self._row(refund_id)
         if row is None:
             raise RefundNotFound("no such refund", metadata={"refund_id": refund_id})
-        return copy.deepcopy(row)
+        loaded: Refund = self._loaded(row)
+        return loaded
 
     async def save(self, refund: Refund) -> None:
         if self._row(refund.id) is None:
             raise RefundNotFound("no such refund", metadata={"refund_id": refund.id})
         self._write(refund.id, refund)
+        self._uow.changes.saved(refund)
 
     async def list_for_payment(self, payment_id: str, page: PageRequest) -> Page[Refund]:
         rows = [r for r in self._rows().values() if r.payment_id == payment_id]
@@ -274,6 +293,7 @@ class FakePaymentMethodRepository(_Repository):
         if self._row(method.id) is not None:
             raise AssertionError(f"duplicate primary key {method.id}")
         self._write(method.id, method)
+        self._uow.changes.added(method)
 
     async def get(self, payment_method_id: str) -> PaymentMethod:
         row: PaymentMethod | None = self._row(payment_method_id)
@@ -281,7 +301,8 @@ class FakePaymentMethodRepository(_Repository):
             raise PaymentMethodNotFound(
                 "no such payment method", metadata={"payment_method_id": payment_method_id}
             )
-        return copy.deepcopy(row)
+        loaded: PaymentMethod = self._loaded(row)
+        return loaded
 
     async def list_for_user(self, user_id: str, page: PageRequest) -> Page[PaymentMethod]:
         rows = [m for m in self._live() if m.user_id == user_id]
@@ -291,12 +312,13 @@ class FakePaymentMethodRepository(_Repository):
         rows = sorted(
             (m for m in self._live() if m.user_id == user_id), key=lambda m: (m.created_at, m.id)
         )
-        return copy.deepcopy(rows)
+        return [self._loaded(row) for row in rows]
 
     async def default_for_user(self, user_id: str) -> PaymentMethod | None:
         for method in self._live():
             if method.user_id == user_id and method.is_default:
-                return copy.deepcopy(method)
+                found: PaymentMethod = self._loaded(method)
+                return found
         return None
 
     async def save(self, method: PaymentMethod) -> None:
@@ -305,6 +327,7 @@ class FakePaymentMethodRepository(_Repository):
                 "no such payment method", metadata={"payment_method_id": method.id}
             )
         self._write(method.id, method)
+        self._uow.changes.saved(method)
 
 
 class FakeRetrySchedule(_Repository):
@@ -373,47 +396,41 @@ class FakeDisputeRepository(_Repository):
         if any(d.gateway_dispute_id == dispute.gateway_dispute_id for d in self._rows().values()):
             raise AssertionError(f"duplicate gateway dispute {dispute.gateway_dispute_id}")
         self._write(dispute.id, dispute)
+        self._uow.changes.added(dispute)
 
     async def find_by_gateway_id(self, gateway_dispute_id: str) -> Dispute | None:
         for row in self._rows().values():
             if row.gateway_dispute_id == gateway_dispute_id:
-                return copy.deepcopy(row)
+                found: Dispute = self._loaded(row)
+                return found
         return None
 
     async def save(self, dispute: Dispute) -> None:
         self._write(dispute.id, dispute)
+        self._uow.changes.saved(dispute)
 
     async def list_for_payment(self, payment_id: str) -> list[Dispute]:
         rows = [d for d in self._rows().values() if d.payment_id == payment_id]
         return copy.deepcopy(sorted(rows, key=lambda d: (d.created_at, d.id)))
 
 
-class FakeOutbox:
-    def __init__(self, uow: FakeUnitOfWork) -> None:
-        self._uow = uow
-
-    async def add(self, events: list[DomainEvent]) -> None:
-        self._uow._pending_events().extend(copy.deepcopy(events))
-
-
 class FakeUnitOfWork:
     """One transaction at a time; re-entrant after exit, never nested."""
 
-    def __init__(self, db: InMemoryDatabase | None = None) -> None:
+    def __init__(self, db: InMemoryDatabase | None = None, actor: Actor = SYSTEM) -> None:
         self.db = db if db is not None else InMemoryDatabase()
+        self.actor = actor
         self._pending: dict[str, dict[str, Any]] | None = None
-        self._events: list[DomainEvent] = []
         self.commits = 0
         self.rollbacks = 0
         self._payments = FakePaymentRepository(self)
         self._refunds = FakeRefundRepository(self)
         self._payment_methods = FakePaymentMethodRepository(self)
-        self._outbox = FakeOutbox(self)
         self._retries = FakeRetrySchedule(self)
         self._webhook_events = FakeWebhookEventLog(self)
         self._disputes = FakeDisputeRepository(self)
         self._consumed_events = FakeConsumedEventLog(self)
-        self._audit = AuditTrail()
+        self.changes = ChangeTracker(actor, lambda: START)
 
     # Repositories only exist inside a transaction, as with a real session.
     @property
@@ -430,11 +447,6 @@ class FakeUnitOfWork:
     def payment_methods(self) -> FakePaymentMethodRepository:
         self._require_active()
         return self._payment_methods
-
-    @property
-    def outbox(self) -> FakeOutbox:
-        self._require_active()
-        return self._outbox
 
     @property
     def retries(self) -> FakeRetrySchedule:
@@ -456,10 +468,42 @@ class FakeUnitOfWork:
         self._require_active()
         return self._consumed_events
 
-    @property
-    def audit(self) -> AuditTrail:
+    def describe(
+        self,
+        aggregate: Aggregate,
+        action: str,
+        *,
+        transaction: Transaction | None = None,
+        outcome: AuditOutcome | None = None,
+        reason: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
         self._require_active()
-        return self._audit
+        self.changes.describe(
+            aggregate, action, transaction=transaction, outcome=outcome, reason=reason, extra=extra
+        )
+
+    def fact(
+        self,
+        action: str,
+        resource_type: str,
+        resource_id: str,
+        *,
+        outcome: AuditOutcome = AuditOutcome.SUCCESS,
+        reason: str | None = None,
+        after: Mapping[str, Any] | None = None,
+        events: list[DomainEvent] | None = None,
+    ) -> None:
+        self._require_active()
+        self.changes.fact(
+            action,
+            resource_type,
+            resource_id,
+            outcome=outcome,
+            reason=reason,
+            after=after,
+            events=events,
+        )
 
     @property
     def active(self) -> bool:
@@ -474,15 +518,11 @@ class FakeUnitOfWork:
         assert self._pending is not None
         return self._pending[table]
 
-    def _pending_events(self) -> list[DomainEvent]:
-        self._require_active()
-        return self._events
-
     async def __aenter__(self) -> FakeUnitOfWork:
         if self._pending is not None:
             raise RuntimeError("unit of work entered while already in a transaction")
         self._pending = defaultdict(dict)
-        self._events = []
+        self.changes = ChangeTracker(self.actor, lambda: START)
         return self
 
     async def __aexit__(
@@ -492,24 +532,23 @@ class FakeUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         uncommitted = self._pending is not None and any(self._pending.values())
-        if uncommitted or self._events or self._audit.staged:
+        if uncommitted:
             self.rollbacks += 1  # discarded
         self._pending = None
-        self._events = []
-        self._audit.drain()
 
     async def commit(self) -> None:
         self._require_active()
         assert self._pending is not None
+        events, entries = self.changes.collect()
         for table, rows in self._pending.items():
             getattr(self.db, table).update(rows)
-        self.db.outbox.extend(self._events)
+        self.db.outbox.extend(copy.deepcopy(events))
         head = self.db.audit[-1] if self.db.audit else None
         self.db.audit.extend(
-            chain(self._audit.drain(), head.seq if head else 0, head.hash if head else GENESIS)
+            chain(entries, head.seq if head else 0, head.hash if head else GENESIS)
         )
         self._pending = defaultdict(dict)
-        self._events = []
+        self.changes = ChangeTracker(self.actor, lambda: START)
         self.commits += 1
 
     # --- test helpers: read committed state without a transaction ----------------------
@@ -753,8 +792,17 @@ class FakePorts:
     def __post_init__(self) -> None:
         self.directory = FakeGatewayDirectory(self.gateway)
 
+    # Who acts in the use cases run with `deps` (the edge's choice, as in the server).
+    actor: Actor = SYSTEM
+
     @property
     def deps(self) -> Deps:
+        return self.deps_for(self.actor)
+
+    def deps_for(self, actor: Actor) -> Deps:
+        """The ports for `actor`; the unit of work (shared, one transaction at a time) acts
+        for it until the next call."""
+        self.uow.actor = actor
         return Deps(
             self.uow,
             self.directory,
@@ -764,7 +812,17 @@ class FakePorts:
             retry_policy=self.retry_policy,
             rng=random.Random(1),
             risk=self.risk,
+            actor=actor,
         )
+
+    @contextmanager
+    def acting_as(self, actor: Actor) -> Iterator[Actor]:
+        """Use cases run with `deps` inside the block act for `actor`."""
+        previous, self.actor = self.actor, actor
+        try:
+            yield actor
+        finally:
+            self.actor = previous
 
 
 # --- builders --------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from domain.actor import Actor, ActorKind, current_actor
-from domain.audit import AuditOutcome, AuditTrail, acting_as, new_entry
+from domain.actor import Actor, ActorKind
+from domain.audit import AuditOutcome, new_entry
 from domain.audit_redaction import REDACTED, redact, redact_text
+from domain.changes import ChangeTracker
 from domain.enums import PaymentStatus
 
 WHEN = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -92,19 +93,17 @@ def test_values_become_plain_json_that_survives_jsonb() -> None:
     }
 
 
-def test_an_entry_takes_the_current_actor_and_redacts() -> None:
-    trail = AuditTrail(clock=lambda: WHEN)
-    with acting_as(ADMIN):
-        trail.record(
-            "admin.fraud_review.approve",
-            "payment",
-            "p-1",
-            reason="approved after a call with buyer@example.com",
-            after={"status": "AUTHORIZED"},
-        )
-    assert current_actor.get() is not ADMIN  # restored
-    [entry] = trail.drain()
-    assert trail.drain() == []
+def test_a_fact_takes_the_trackers_actor_and_redacts() -> None:
+    changes = ChangeTracker(ADMIN, lambda: WHEN)
+    changes.fact(
+        "admin.fraud_review.approve",
+        "payment",
+        "p-1",
+        reason="approved after a call with buyer@example.com",
+        after={"status": "AUTHORIZED"},
+    )
+    _, [entry] = changes.collect()
+    assert changes.collect() == ([], [])
     assert (entry.actor_kind, entry.actor_subject) == ("user", "admin-7")
     assert (entry.request_id, entry.origin) == ("req-9", "ipv4:10.1.1.1:443")
     assert (entry.outcome, entry.occurred_at) == ("success", WHEN)

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 
 from domain.actor import Actor, ActorKind
-from domain.audit import acting_as
 from domain.audit_chain import ChainedEntry, ChainVerifier
 from domain.commands import (
     AddPaymentMethod,
@@ -22,7 +21,7 @@ from domain.enums import GatewayName, PaymentMethodType
 from domain.errors import GatewayOutcomeUnknown, InvalidStateTransition, PaymentDeclined
 from domain.gateway import GatewayOutcome
 from domain.usecases.operations import authorize_payment, cancel_payment, capture_payment
-from domain.usecases.order_events import handle_order_confirmed
+from domain.usecases.order_events import consumer_actor, handle_order_confirmed
 from domain.usecases.payment_methods import (
     add_payment_method,
     delete_payment_method,
@@ -56,7 +55,7 @@ def assert_chain_intact(ports: FakePorts) -> None:
 
 
 async def test_a_lifecycle_is_recorded_in_order_by_its_caller(ports: FakePorts) -> None:
-    with acting_as(CALLER):
+    with ports.acting_as(CALLER):
         payment = await captured(ports)
         refund, _ = await refund_payment(RefundPayment(payment.id, amount_minor=400), ports.deps)
     assert summary(ports, payment.id) == [
@@ -118,7 +117,7 @@ async def test_an_unknown_outcome_is_pending_until_the_reconciler_settles_it(
         await capture_payment(CapturePayment(payment.id), ports.deps)
     txn = ports.uow.committed_payment(payment.id).transactions[-1]
     ports.gateway.will("lookup", GatewayOutcome.succeeded("ch_1"))
-    await Reconciler(lambda: ports.deps, settle_after=timedelta(0)).run_once()
+    await Reconciler(ports.deps_for, settle_after=timedelta(0)).run_once()
     assert summary(ports, payment.id)[-3:] == [
         ("payment.capture", "pending", None),
         ("payment.capture", "pending", "GATEWAY_OUTCOME_UNKNOWN"),
@@ -141,7 +140,7 @@ async def test_cancelling_without_a_gateway_call_is_one_success(ports: FakePorts
 
 async def test_payment_method_changes_show_brand_and_last4_only(ports: FakePorts) -> None:
     add = AddPaymentMethod
-    with acting_as(CALLER):
+    with ports.acting_as(CALLER):
         visa = await add_payment_method(
             add(ALICE, PaymentMethodType.CREDIT_CARD, "pm_card_visa"), ports.deps
         )
@@ -186,7 +185,7 @@ async def test_a_webhook_is_recorded_as_its_gateway_with_the_event(ports: FakePo
         gateway_payment_id=ports.uow.committed_payment(payment.id).gateway_payment_id,
         amount_minor=10_000,
     )
-    with acting_as(stripe):
+    with ports.acting_as(stripe):
         await apply_gateway_event(event, ports.deps)
         await apply_gateway_event(event, ports.deps)  # redelivered: no second row
     [applied] = [r.entry for r in rows(ports, payment.id) if r.entry.action == "webhook.apply"]
@@ -201,7 +200,9 @@ async def test_a_webhook_is_recorded_as_its_gateway_with_the_event(ports: FakePo
 
 
 async def test_the_consumer_acts_as_the_system_with_the_event_id(ports: FakePorts) -> None:
-    await handle_order_confirmed(confirmed(userId=user_id(8)), ports.deps, auto_capture=False)
+    consumer = consumer_actor("evt-order-1", "order.events")  # as server/messaging.py builds it
+    deps = ports.deps_for(consumer)
+    await handle_order_confirmed(confirmed(userId=user_id(8)), deps, auto_capture=False)
     [failed] = [r.entry for r in rows(ports)]
     assert (failed.action, failed.resource_type, failed.outcome, failed.reason) == (
         "payment.create",
@@ -215,8 +216,8 @@ async def test_the_consumer_acts_as_the_system_with_the_event_id(ports: FakePort
 
 async def test_a_rolled_back_unit_of_work_leaves_no_entry(ports: FakePorts) -> None:
     async with ports.uow as uow:
-        uow.audit.record("admin.note.add", "payment", "p-1", after={"note": "x"})
+        uow.fact("admin.note.add", "payment", "p-1", after={"note": "x"})
     async with ports.uow as uow:
-        uow.audit.record("admin.note.add", "payment", "p-2", after={"note": "y"})
+        uow.fact("admin.note.add", "payment", "p-2", after={"note": "y"})
         await uow.commit()
     assert [r.entry.resource_id for r in rows(ports)] == ["p-2"]

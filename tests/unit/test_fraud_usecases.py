@@ -262,7 +262,7 @@ async def test_an_approved_payment_retried_later_is_not_checked_again(
     pending = stored(checked, payment_id)
     assert pending.status is PaymentStatus.PENDING and pending.review_approved
     checked.clock.advance(timedelta(seconds=5))
-    assert await RetryWorker(lambda: checked.deps).run_once() == 1
+    assert await RetryWorker(checked.deps_for).run_once() == 1
     assert stored(checked, payment_id).status is PaymentStatus.AUTHORIZED
     assert len(scorer.subjects) == 1  # only the first check
 
@@ -279,7 +279,7 @@ async def test_a_retry_blocked_by_the_checks_ends_without_a_gateway_call(
         await authorize_payment(AuthorizePayment(payment.id), ports.deps)
     scorer.next_score = 99  # meanwhile the scorer learnt something
     ports.clock.advance(timedelta(seconds=5))
-    assert await RetryWorker(lambda: ports.deps).run_once() == 1
+    assert await RetryWorker(ports.deps_for).run_once() == 1
     after = stored(ports, payment.id)
     assert (after.status, after.failure_code) == (PaymentStatus.FAILED, "FRAUD_SUSPECTED")
     assert len(ports.gateway.calls_to("authorize")) == 1  # only the unavailable attempt

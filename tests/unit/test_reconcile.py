@@ -64,7 +64,7 @@ async def test_a_refund_is_settled_with_its_record(ports: FakePorts) -> None:
 async def test_reconciler_backs_off_exponentially(ports: FakePorts) -> None:
     payment_id, txn_id = await unknown_capture(ports)
     reconciler = Reconciler(
-        lambda: ports.deps, settle_after=timedelta(0), first_backoff=timedelta(seconds=10)
+        ports.deps_for, settle_after=timedelta(0), first_backoff=timedelta(seconds=10)
     )
     ports.gateway.will("lookup", unavailable(), unavailable())
     assert await reconciler.run_once() == 0
@@ -81,6 +81,6 @@ async def test_reconciler_backs_off_exponentially(ports: FakePorts) -> None:
 
 async def test_reconciler_leaves_young_operations_alone(ports: FakePorts) -> None:
     await unknown_capture(ports)
-    reconciler = Reconciler(lambda: ports.deps, settle_after=timedelta(hours=1))
+    reconciler = Reconciler(ports.deps_for, settle_after=timedelta(hours=1))
     assert await reconciler.run_once() == 0
     assert ports.gateway.calls_to("lookup") == []

@@ -26,7 +26,7 @@ def retrying(ports: FakePorts) -> FakePorts:
 
 
 def worker(ports: FakePorts) -> RetryWorker:
-    return RetryWorker(lambda: ports.deps)
+    return RetryWorker(ports.deps_for)
 
 
 async def test_a_soft_decline_is_retried_until_it_succeeds(retrying: FakePorts) -> None:
