@@ -13,6 +13,7 @@ any wire format.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -134,3 +135,40 @@ class AnswerCache(Protocol):
         """True if locked for us, False if someone else holds it, None if unknown."""
 
     async def unlock(self, key: IdempotencyKey) -> None: ...
+
+
+class AlreadyAnswered(Exception):
+    """Raised by the unit of work when the request's key already holds a final answer: the
+    request does not run again, its earlier answer is replayed."""
+
+    def __init__(self, answer: StoredAnswer) -> None:
+        super().__init__("the request was answered before")
+        self.answer = answer
+
+
+class RequestIds:
+    """Ids for the work of one keyed request, derived from its key once the key is claimed:
+    the same request sent again (after a crash cut it short) makes the same ids in the same
+    order, so it finds the operation it started the first time instead of starting another.
+
+    The seed is the key with the moment it was first claimed (kept when a lapsed claim is
+    taken over, new when the key is claimed afresh after its record was purged): a key used
+    again a day later makes new ids. Before the claim, ids are random."""
+
+    _NAMESPACE = uuid.UUID("5f1d1c36-8a4e-4d0e-9a55-2a3c1f0b7e21")
+
+    def __init__(self, key: IdempotencyKey) -> None:
+        self._key = key.digest
+        self._seed: str | None = None
+        self._count = 0
+
+    def seed(self, first_claimed_at: datetime) -> None:
+        seed = f"{self._key}:{first_claimed_at.isoformat()}"
+        if seed != self._seed:
+            self._seed, self._count = seed, 0
+
+    def new_id(self) -> str:
+        if self._seed is None:
+            return str(uuid.uuid4())
+        self._count += 1
+        return str(uuid.uuid5(self._NAMESPACE, f"{self._seed}:{self._count}"))

@@ -262,6 +262,9 @@ class OwnerScopedUnitOfWork:
             events=events,
         )
 
+    def conclude(self, result: object) -> None:
+        self._inner.conclude(result)
+
     async def __aenter__(self) -> OwnerScopedUnitOfWork:
         await self._inner.__aenter__()
         return self

@@ -176,6 +176,11 @@ class UnitOfWork(Protocol):
     ) -> None:
         """An audited fact that changes no aggregate (and its events, if any)."""
 
+    def conclude(self, result: object) -> None:
+        """The request's final result (the payment; a refund and its payment; a final
+        DomainError): when the request carries an idempotency key, its answer is stored with
+        the key in this transaction. Nothing otherwise."""
+
     async def __aenter__(self) -> UnitOfWork: ...
 
     async def __aexit__(

@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from datetime import timedelta
+from typing import Protocol
 
 import grpc
 import httpx
@@ -39,6 +40,7 @@ from infra.cache.velocity import RedisVelocityCounter
 from infra.currency import iso4217_catalog
 from infra.db.engine import make_engine
 from infra.db.idempotency import SqlIdempotencyStore
+from infra.db.request_claim import RequestClaim
 from infra.db.retention import SqlRetentionStore
 from infra.db.sealing import Sealer
 from infra.db.uow import SqlUnitOfWork
@@ -59,7 +61,7 @@ from server.auth import Authenticator, AuthInterceptor
 from server.auth_config import AuthComponents
 from server.card_guard import CardDataGuard
 from server.config import Settings
-from server.context import actor_var
+from server.context import actor_var, request_claim_var
 from server.encryption import build_sealer
 from server.gateway_timing import timed
 from server.gateways import build_gateways, close_gateways
@@ -85,6 +87,13 @@ from server.servicers.payments import PaymentServicer
 from server.tls import grpc_server_credentials, rest_ssl_context
 from server.transport import database_ssl, redis_ssl_ca_file
 from server.webhooks import WebhookComponents
+
+
+class DepsFactory(Protocol):
+    """The ports a use case runs with, for one actor (and one keyed call, if any)."""
+
+    def __call__(self, actor: Actor, request: RequestClaim | None = None) -> Deps: ...
+
 
 log = logging.getLogger("payments.app")
 
@@ -161,7 +170,7 @@ class PaymentApplication:
         # Lets the gRPC server tell the REST shim's forwarded calls from others.
         self._rest_shim_secret = secrets.token_urlsafe(32)
 
-    def _deps_factory(self, engine: AsyncEngine) -> Callable[[Actor], Deps]:
+    def _deps_factory(self, engine: AsyncEngine) -> DepsFactory:
         directory = RoutedGatewayDirectory(
             timed(self.gateways, self.metrics), self.settings.routing_table()
         )
@@ -175,15 +184,17 @@ class PaymentApplication:
         )
         risk = self._risk_engine()
 
-        def deps(actor: Actor) -> Deps:
-            # A fresh unit of work per call: it holds that call's connection, and acts (in
-            # the access rules and the audit trail) for the call's actor.
+        def deps(actor: Actor, request: RequestClaim | None = None) -> Deps:
+            # A fresh unit of work per call: it holds that call's connection, acts (in the
+            # access rules and the audit trail) for the call's actor, and keeps the call's
+            # idempotency key in its transactions, when it has one.
+            uow = SqlUnitOfWork(engine, self.sealer, actor, request)
             return Deps(
                 # Every read and write of a use case passes the per-user access rule.
-                OwnerScopedUnitOfWork(SqlUnitOfWork(engine, self.sealer, actor), actor),
+                OwnerScopedUnitOfWork(uow, actor),
                 directory,
                 clock,
-                ids,
+                ids if request is None else request.ids,
                 currencies,
                 gateway_timeout=self.settings.gateway_timeout_seconds,
                 breaker=breaker,
@@ -229,7 +240,7 @@ class PaymentApplication:
 
         def call_deps() -> Deps:
             """For the caller of the current RPC (set by the authentication interceptor)."""
-            return deps(actor_var.get())
+            return deps(actor_var.get(), request_claim_var.get())
 
         payment_service_pb2_grpc.add_PaymentServiceServicer_to_server(
             PaymentServicer(call_deps), server
@@ -331,7 +342,10 @@ class PaymentApplication:
         if limiter is not None:
             interceptors.append(RateLimitInterceptor(limiter))
         interceptors.append(CardDataGuard(exempt_services=GATEWAY_SIGNED_SERVICES))
-        interceptors.append(IdempotencyInterceptor(self._idempotency(store)))
+        lease = timedelta(seconds=self.settings.idempotency_lease_seconds)
+        interceptors.append(
+            IdempotencyInterceptor(self._idempotency(store), store, SystemClock(), lease)
+        )
         return interceptors
 
     def _rate_limiter(self) -> RedisTokenBucket | None:

@@ -3,10 +3,19 @@
 The servicers stay unaware of it: the first request with a key runs, its response (or final
 error status) is stored serialized, and later requests with the same key get the stored
 bytes back - marked with the `idempotent-replayed: true` trailer.
+
+The calls of a payment's lifecycle (IN_TRANSACTION) keep their key in their own database
+transactions: the unit of work claims it in the call's first transaction and stores the
+answer in the one that concludes it (infra/db/request_claim.py), so idempotency adds no
+transaction to them. Other keyed calls claim and answer around the call (Idempotency).
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -15,15 +24,53 @@ from google.protobuf.descriptor import MethodDescriptor
 from google.rpc import status_pb2
 from grpc_status import rpc_status
 
-from domain.errors import DomainError, FieldViolation, ValidationFailed
-from domain.idempotency import MAX_KEY_LENGTH, IdempotencyKey, StoredAnswer, fingerprint, is_final
+from domain.errors import (
+    DomainError,
+    FieldViolation,
+    GatewayOutcomeUnknown,
+    OperationInProgress,
+    ValidationFailed,
+)
+from domain.idempotency import (
+    MAX_KEY_LENGTH,
+    AlreadyAnswered,
+    IdempotencyKey,
+    StoredAnswer,
+    fingerprint,
+    is_final,
+)
+from domain.payment import Payment
+from domain.ports import Clock
+from domain.refund import Refund
 from domain.usecases.idempotent import Idempotency
-from server.context import caller_var
+from infra.db.idempotency import SqlIdempotencyStore
+from infra.db.request_claim import RequestClaim
+from server import mappers as m
+from server.context import caller_var, request_claim_var
 from server.errors import domain_error_status
 from server.interceptors import Behavior, UnaryInterceptor
 
+log = logging.getLogger("payments.idempotency")
+
 KEY_FIELD = "request_id"
 REPLAYED_TRAILER = (("idempotent-replayed", "true"),)
+_SERVICE = "/payments.v1.PaymentService/"
+# Keyed in the call's own transactions (see above). Their use cases conclude with a payment
+# (a refund and its payment for RefundPayment) or a final error.
+IN_TRANSACTION = frozenset(
+    _SERVICE + name
+    for name in (
+        "CreatePayment",
+        "AuthorizePayment",
+        "ConfirmPayment",
+        "CapturePayment",
+        "CancelPayment",
+        "RefundPayment",
+    )
+)
+# Errors after which the request's operation may still be open at the gateway: the key stays
+# claimed (until its lease ends) so that the request, sent again, finds that operation.
+_KEEPS_THE_KEY = (GatewayOutcomeUnknown, OperationInProgress)
 
 
 def method_descriptor(full_method: str) -> MethodDescriptor | None:
@@ -35,7 +82,23 @@ def method_descriptor(full_method: str) -> MethodDescriptor | None:
         return None
 
 
-def request_fingerprint(request: Any) -> str:
+def _require_bounded(request_id: str) -> None:
+    if len(request_id) > MAX_KEY_LENGTH:
+        raise ValidationFailed(
+            [FieldViolation(KEY_FIELD, f"must be at most {MAX_KEY_LENGTH} characters")]
+        )
+
+
+async def _replay(
+    answer: StoredAnswer, response_type: Any, context: grpc.aio.ServicerContext
+) -> Any:
+    context.set_trailing_metadata(REPLAYED_TRAILER)
+    if answer.code == 0:
+        return response_type.FromString(answer.body)
+    await context.abort_with_status(rpc_status.to_status(status_pb2.Status.FromString(answer.body)))
+
+
+def request_fingerprint_of(request: Any) -> str:
     """The request minus its key, serialized deterministically."""
     unkeyed = type(request)()
     unkeyed.CopyFrom(request)
@@ -43,9 +106,39 @@ def request_fingerprint(request: Any) -> str:
     return fingerprint(unkeyed.SerializeToString(deterministic=True))
 
 
+def answer_renderer(response_type: Any) -> Callable[[object], StoredAnswer]:
+    """A use case's result as the call's serialized answer, exactly as the servicer answers."""
+
+    def render(result: object) -> StoredAnswer:
+        if isinstance(result, DomainError):
+            status = domain_error_status(result)
+            return StoredAnswer(status.code, status.SerializeToString())
+        if isinstance(result, tuple):
+            refund, payment = result
+            assert isinstance(refund, Refund) and isinstance(payment, Payment)
+            message = response_type(
+                refund=m.refund_to_proto(refund), payment=m.payment_to_proto(payment)
+            )
+        else:
+            assert isinstance(result, Payment)
+            message = response_type(payment=m.payment_to_proto(result))
+        return StoredAnswer(0, message.SerializeToString())
+
+    return render
+
+
 class IdempotencyInterceptor(UnaryInterceptor):
-    def __init__(self, idempotency: Idempotency) -> None:
+    def __init__(
+        self,
+        idempotency: Idempotency,
+        store: SqlIdempotencyStore,
+        clock: Clock,
+        lease: timedelta,
+    ) -> None:
         self._idempotency = idempotency
+        self._store = store
+        self._clock = clock
+        self._lease = lease
 
     def applies_to(self, method: str) -> bool:
         descriptor = method_descriptor(method)  # reads and foreign services have no key
@@ -55,17 +148,75 @@ class IdempotencyInterceptor(UnaryInterceptor):
         descriptor = method_descriptor(method)
         assert descriptor is not None  # applies_to said so
         response_type = message_factory.GetMessageClass(descriptor.output_type)
+        if method in IN_TRANSACTION:
+            return self._wrap_in_transaction(method, behavior, response_type)
         return self._wrap(method, behavior, response_type)
+
+    def _wrap_in_transaction(self, method: str, behavior: Behavior, response_type: Any) -> Behavior:
+        render = answer_renderer(response_type)
+
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            request_id = getattr(request, KEY_FIELD)
+            if not request_id:
+                return await behavior(request, context)
+            _require_bounded(request_id)
+            key = IdempotencyKey(caller_var.get(), method, request_id)
+            request_fingerprint = request_fingerprint_of(request)
+            claim = RequestClaim(
+                self._store,
+                key,
+                fingerprint=request_fingerprint,
+                lease=self._lease,
+                render=render,
+                clock=self._clock.now,
+            )
+            token = request_claim_var.set(claim)
+            try:
+                response = await behavior(request, context)
+            except AlreadyAnswered as replay:
+                return await _replay(replay.answer, response_type, context)
+            except DomainError as error:
+                await asyncio.shield(self._settle_error(claim, request_fingerprint, error))
+                raise
+            finally:
+                request_claim_var.reset(token)
+            if claim.answer is None:  # concluded outside a transaction (a rare path)
+                answer = StoredAnswer(0, response.SerializeToString())
+                await self._store_late(claim, request_fingerprint, answer)
+            return response
+
+        return wrapped
+
+    async def _settle_error(
+        self, claim: RequestClaim, request_fingerprint: str, error: DomainError
+    ) -> None:
+        """A final error is the answer (stored unless a transaction already stored it); after
+        a retryable one the key is free again, unless the request's operation may be open."""
+        if is_final(error):
+            if claim.answer is None:
+                status = domain_error_status(error)
+                answer = StoredAnswer(status.code, status.SerializeToString())
+                await self._store_late(claim, request_fingerprint, answer)
+        elif claim.claim is not None and not isinstance(error, _KEEPS_THE_KEY):
+            try:
+                await self._store.release(claim.claim)
+            except Exception:  # the lease expires by itself; the key is then claimable again
+                log.warning("could not release an idempotency key; its lease will expire")
+
+    async def _store_late(
+        self, claim: RequestClaim, request_fingerprint: str, answer: StoredAnswer
+    ) -> None:
+        if claim.claim is not None:
+            await self._store.complete(claim.claim, answer, self._clock.now())
+        else:  # nothing committed: the key was never claimed for good
+            await self._store.answer(claim.key, request_fingerprint, answer, self._clock.now())
 
     def _wrap(self, method: str, behavior: Behavior, response_type: Any) -> Behavior:
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             request_id = getattr(request, KEY_FIELD)
             if not request_id:
                 return await behavior(request, context)  # no key: no replay protection
-            if len(request_id) > MAX_KEY_LENGTH:
-                raise ValidationFailed(
-                    [FieldViolation(KEY_FIELD, f"must be at most {MAX_KEY_LENGTH} characters")]
-                )
+            _require_bounded(request_id)
             first: dict[str, Any] = {}
 
             async def execute() -> StoredAnswer:
@@ -82,17 +233,12 @@ class IdempotencyInterceptor(UnaryInterceptor):
 
             key = IdempotencyKey(caller_var.get(), method, request_id)
             answer, replayed = await self._idempotency.run(
-                key, request_fingerprint(request), execute
+                key, request_fingerprint_of(request), execute
             )
             if not replayed:
                 if "error" in first:
                     raise first["error"]
                 return first["response"]
-            context.set_trailing_metadata(REPLAYED_TRAILER)
-            if answer.code == 0:
-                return response_type.FromString(answer.body)
-            await context.abort_with_status(
-                rpc_status.to_status(status_pb2.Status.FromString(answer.body))
-            )
+            return await _replay(answer, response_type, context)
 
         return wrapped

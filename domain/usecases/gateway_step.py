@@ -4,7 +4,7 @@
    record the intent (a PENDING transaction carrying the gateway idempotency key).
 2. Call the gateway outside any database transaction.
 3. In a new transaction, read the payment again and apply the answer (the save is guarded
-   by the payment's version; a concurrent change makes us read and apply again).
+   by the payment's version; after a concurrent change, again under a lock).
 
 A crash or timeout between 1 and 3 leaves the intent PENDING or UNKNOWN, never a silent loss:
 the reconciler asks the gateway by the idempotency key and finishes the operation.
@@ -18,16 +18,19 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from domain.errors import ConcurrentModification, GatewayOutcomeUnknown, GatewayUnavailable
+from domain.enums import TransactionStatus
+from domain.errors import (
+    ConcurrentModification,
+    GatewayOutcomeUnknown,
+    GatewayUnavailable,
+    OperationInProgress,
+    PaymentDeclined,
+)
 from domain.gateway import GatewayOutcome, PaymentGateway
 from domain.payment import Payment
 from domain.ports import UnitOfWork
 from domain.transaction import Transaction
 from domain.usecases.deps import Deps
-
-# How often phase 3 reads again when someone else changed the payment meanwhile (a webhook,
-# the reconciler): each conflict means another writer made progress.
-_OUTCOME_ATTEMPTS = 5
 
 
 class GatewayOperation:
@@ -36,9 +39,10 @@ class GatewayOperation:
 
     action: str
 
-    def begin(self, payment: Payment) -> Transaction | None:
-        """Phase 1: change the payment and return the operation's intent; None when there
-        is nothing to send (the payment is already where the operation would take it)."""
+    def begin(self, payment: Payment, transaction_id: str) -> Transaction | None:
+        """Phase 1: change the payment and return the operation's intent, under
+        `transaction_id`; None when there is nothing to send (the payment is already where
+        the operation would take it)."""
         raise NotImplementedError
 
     async def began(self, uow: UnitOfWork, payment: Payment, txn: Transaction) -> None:
@@ -58,6 +62,31 @@ class GatewayOperation:
         """More writes in the transaction that closes the operation, whatever its end
         (answered, unreachable or unknown)."""
 
+    def resumed(self, payment: Payment, txn: Transaction) -> None:
+        """The request that started `txn` was sent again, and `txn` is settled: nothing is
+        sent; the operation only learns what it started (e.g. which refund)."""
+
+    def result(self, payment: Payment, txn: Transaction) -> object | None:
+        """What the request answers once the gateway answered: the payment, or the decline
+        (a PaymentDeclined the use case raises). None when the request goes on (an
+        authorization captured at once), so that it is answered later."""
+        return declined(payment, txn) or payment
+
+
+def declined(payment: Payment, txn: Transaction) -> PaymentDeclined | None:
+    """The error a declined (FAILED) operation answers, None otherwise."""
+    if txn.status is not TransactionStatus.FAILED:
+        return None
+    return PaymentDeclined(
+        txn.failure_code or "DECLINED",
+        txn.failure_reason or "the gateway declined the operation",
+        metadata={
+            "payment_id": payment.id,
+            "status": payment.status.value,
+            "transaction_id": txn.id,
+        },
+    )
+
 
 async def run_gateway_step(deps: Deps, payment_id: str, operation: GatewayOperation) -> Payment:
     """Shielded: a caller that goes away (cancelled call, passed deadline) does not cut a
@@ -72,11 +101,20 @@ async def run_gateway_step(deps: Deps, payment_id: str, operation: GatewayOperat
 async def _run(deps: Deps, payment_id: str, operation: GatewayOperation) -> Payment:
     async with deps.uow as uow:
         payment = await uow.payments.get_for_update(payment_id)
-        txn = operation.begin(payment)
+        # Taken inside the transaction, after the request's key is claimed: a keyed request
+        # sent again after a crash makes the same id (RequestIds), and finds its operation.
+        transaction_id = deps.ids.new_id()
+        started = _started_before(payment, transaction_id)
+        if started is not None:
+            operation.resumed(payment, started)
+            return payment
+        txn = operation.begin(payment, transaction_id)
         await uow.payments.save(payment)
         uow.describe(payment, operation.action, transaction=txn)
         if txn is not None:
             await operation.began(uow, payment, txn)
+        else:
+            uow.conclude(payment)  # done without the gateway: this is the answer
         await uow.commit()
     if txn is None:
         return payment
@@ -116,7 +154,22 @@ async def _run(deps: Deps, payment_id: str, operation: GatewayOperation) -> Paym
         txn,
         operation,
         lambda p: operation.record(p, p.transaction(txn.id), outcome),
+        conclude=True,
     )
+
+
+def _started_before(payment: Payment, transaction_id: str) -> Transaction | None:
+    """The operation this request already started (it is a retry of a request cut short by
+    a crash), settled. Still open: the reconciler settles it first; ask again later."""
+    started = next((t for t in payment.transactions if t.id == transaction_id), None)
+    if started is None:
+        return None
+    if started.is_open:
+        raise OperationInProgress(
+            "this request's operation is being settled with the gateway; retry later",
+            metadata={"payment_id": payment.id, "transaction_id": started.id},
+        )
+    return started
 
 
 async def _call_watched(
@@ -144,24 +197,31 @@ async def _close(
     txn: Transaction,
     operation: GatewayOperation,
     change: Callable[[Payment], None],
+    *,
+    conclude: bool = False,
 ) -> Payment:
     """Phase 3: the operation's end (answered, unreachable or unknown) in one transaction.
 
-    No lock: the save is guarded by the version read here. When another writer got in
-    between, the whole phase runs again on a fresh read (the change is a pure function of
-    the payment and the gateway's answer, so applying it again is safe)."""
-    for attempt in range(_OUTCOME_ATTEMPTS):
+    First without a lock: the save is guarded by the version read here, which is enough when
+    nobody else writes the payment meanwhile (almost always). When someone did (a webhook,
+    the reconciler, concurrent refunds of one payment), the phase runs again on a locked
+    read, which cannot conflict: an answered operation is never left unrecorded."""
+    for locked in (False, True):
         try:
             async with deps.uow as uow:
-                payment = await uow.payments.get(payment_id)
+                read = uow.payments.get_for_update if locked else uow.payments.get
+                payment = await read(payment_id)
                 change(payment)
                 current = payment.transaction(txn.id)
                 await uow.payments.save(payment)
                 uow.describe(payment, operation.action, transaction=current)
                 await operation.recorded(uow, payment, current)
+                result = operation.result(payment, current) if conclude else None
+                if result is not None:
+                    uow.conclude(result)  # the request's answer commits with its outcome
                 await uow.commit()
             return payment
         except ConcurrentModification:
-            if attempt == _OUTCOME_ATTEMPTS - 1:
+            if locked:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover

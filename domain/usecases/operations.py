@@ -13,11 +13,10 @@ from domain.commands import (
     ConfirmPayment,
     CreatePayment,
 )
-from domain.enums import PaymentStatus, TransactionStatus
+from domain.enums import PaymentStatus
 from domain.errors import (
     DomainError,
     GatewayUnavailable,
-    PaymentDeclined,
     PaymentMethodUnusable,
 )
 from domain.gateway import (
@@ -33,7 +32,7 @@ from domain.retry import is_soft
 from domain.risk import RiskDecision
 from domain.transaction import Transaction
 from domain.usecases.deps import Deps, validate
-from domain.usecases.gateway_step import GatewayOperation, run_gateway_step
+from domain.usecases.gateway_step import GatewayOperation, declined, run_gateway_step
 from domain.usecases.payments import create_payment, usable_saved_method
 from domain.usecases.retries import schedule_authorization_retry
 from domain.usecases.risk_checks import assess_authorization, hold_or_block
@@ -45,17 +44,9 @@ def _operation_request(payment: Payment, txn: Transaction) -> GatewayOperationRe
 
 
 def _raise_if_declined(payment: Payment, txn: Transaction) -> None:
-    if txn.status is TransactionStatus.FAILED:
-        code = txn.failure_code or "DECLINED"
-        raise PaymentDeclined(
-            code,
-            txn.failure_reason or "the gateway declined the operation",
-            metadata={
-                "payment_id": payment.id,
-                "status": payment.status.value,
-                "transaction_id": txn.id,
-            },
-        )
+    error = declined(payment, txn)
+    if error is not None:
+        raise error
 
 
 async def authorize_payment(cmd: AuthorizePayment, deps: Deps, *, retry: bool = True) -> Payment:
@@ -230,11 +221,11 @@ class Authorization(GatewayOperation):
     ) -> None:
         self._deps, self._method, self._prepare = deps, method, prepare
 
-    def begin(self, payment: Payment) -> Transaction:
+    def begin(self, payment: Payment, transaction_id: str) -> Transaction:
         if self._prepare is not None:
             self._prepare(payment)
         return payment.begin_authorization(
-            transaction_id=self._deps.ids.new_id(),
+            transaction_id=transaction_id,
             now=self._deps.clock.now(),
             payment_method_id=self._method.method_id,
             payment_method_token=self._method.token,
@@ -265,6 +256,15 @@ class Authorization(GatewayOperation):
             txn.id, outcome, self._deps.clock.now(), self._deps.ids.new_id()
         )
 
+    def result(self, payment: Payment, txn: Transaction) -> object | None:
+        if _captures_next(payment):
+            return None  # the capture that follows answers the request
+        return super().result(payment, txn)
+
+
+def _captures_next(payment: Payment) -> bool:
+    return payment.status is PaymentStatus.AUTHORIZED and payment.capture_on_authorization
+
 
 class Confirmation(GatewayOperation):
     """Complete an authorization after the customer's 3-D Secure challenge or PayPal
@@ -275,10 +275,8 @@ class Confirmation(GatewayOperation):
     def __init__(self, deps: Deps) -> None:
         self._deps = deps
 
-    def begin(self, payment: Payment) -> Transaction:
-        return payment.begin_confirmation(
-            transaction_id=self._deps.ids.new_id(), now=self._deps.clock.now()
-        )
+    def begin(self, payment: Payment, transaction_id: str) -> Transaction:
+        return payment.begin_confirmation(transaction_id=transaction_id, now=self._deps.clock.now())
 
     async def call(
         self, gateway: PaymentGateway, payment: Payment, txn: Transaction
@@ -293,6 +291,11 @@ class Confirmation(GatewayOperation):
             txn.id, outcome, self._deps.clock.now(), self._deps.ids.new_id()
         )
 
+    def result(self, payment: Payment, txn: Transaction) -> object | None:
+        if _captures_next(payment):
+            return None
+        return super().result(payment, txn)
+
 
 class Capture(GatewayOperation):
     """Capture the authorized amount, or `amount_minor` of it."""
@@ -302,9 +305,9 @@ class Capture(GatewayOperation):
     def __init__(self, deps: Deps, amount_minor: int | None) -> None:
         self._deps, self._amount_minor = deps, amount_minor
 
-    def begin(self, payment: Payment) -> Transaction:
+    def begin(self, payment: Payment, transaction_id: str) -> Transaction:
         return payment.begin_capture(
-            transaction_id=self._deps.ids.new_id(),
+            transaction_id=transaction_id,
             now=self._deps.clock.now(),
             amount_minor=self._amount_minor,
         )
@@ -326,9 +329,9 @@ class Cancellation(GatewayOperation):
     def __init__(self, deps: Deps, reason: str) -> None:
         self._deps, self._reason = deps, reason
 
-    def begin(self, payment: Payment) -> Transaction | None:
+    def begin(self, payment: Payment, transaction_id: str) -> Transaction | None:
         return payment.begin_cancellation(
-            transaction_id=self._deps.ids.new_id(),
+            transaction_id=transaction_id,
             now=self._deps.clock.now(),
             event_id=self._deps.ids.new_id(),
             reason=self._reason,
@@ -341,3 +344,8 @@ class Cancellation(GatewayOperation):
 
     def record(self, payment: Payment, txn: Transaction, outcome: GatewayOutcome) -> None:
         payment.record_void(txn.id, outcome, self._deps.clock.now(), self._deps.ids.new_id())
+
+    def result(self, payment: Payment, txn: Transaction) -> object | None:
+        if payment.status is PaymentStatus.CANCELLED:
+            return payment
+        return super().result(payment, txn)

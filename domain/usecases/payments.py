@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from domain.access import require_acting_for
 from domain.commands import CreatePayment
+from domain.enums import GatewayName, PaymentMethodType
 from domain.errors import (
     FieldViolation,
+    PaymentAlreadyExists,
     PaymentMethodNotFound,
     PaymentMethodUnusable,
     UnsupportedCurrency,
@@ -65,9 +67,36 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
         requested_gateway = saved.gateway
     assert method_type is not None  # guaranteed by validation or the saved method
     gateway = deps.gateways.candidates(method_type, cmd.currency, cmd.country, requested_gateway)[0]
+    async with deps.uow as uow:
+        # The id is made inside the transaction that claims the request's key: the same
+        # request sent again after a crash makes the same id and finds its payment.
+        payment = _new_payment(cmd, deps, deps.ids.new_id(), method_type, gateway, token,
+                               method_id, customer)  # fmt: skip
+        try:
+            await uow.payments.add(payment)  # audited as payment.create, with all its fields
+        except PaymentAlreadyExists as taken:
+            if taken.metadata.get("payment_id") != payment.id:
+                raise
+            return await uow.payments.get(payment.id)  # created by this request before
+        if not cmd.authorize:
+            uow.conclude(payment)  # the request's answer, in the same transaction
+        await uow.commit()
+    return payment
+
+
+def _new_payment(  # noqa: PLR0917 - the parts create_payment resolved
+    cmd: CreatePayment,
+    deps: Deps,
+    payment_id: str,
+    method_type: PaymentMethodType,
+    gateway: GatewayName,
+    token: str | None,
+    method_id: str | None,
+    customer: str | None,
+) -> Payment:
     now = deps.clock.now()
-    payment = Payment(
-        id=deps.ids.new_id(),
+    return Payment(
+        id=payment_id,
         order_id=cmd.order_id,
         user_id=cmd.user_id,
         amount=Money(cmd.amount_minor, cmd.currency),
@@ -85,10 +114,6 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
         country=cmd.country,
         capture_on_authorization=cmd.capture_on_authorization,
     )
-    async with deps.uow as uow:
-        await uow.payments.add(payment)  # audited as payment.create, with all its fields
-        await uow.commit()
-    return payment
 
 
 async def get_payment(payment_id: str, deps: Deps) -> Payment:

@@ -28,9 +28,9 @@ from domain.usecases.retries import schedule_retry
 
 async def settle_refund(
     uow: UnitOfWork, txn: Transaction, now: datetime, deps: Deps | None = None, attempt: int = 1
-) -> None:
-    """Bring the Refund record in line with its REFUND transaction's outcome. A soft failure
-    keeps the refund PENDING when a retry can be scheduled (`deps` given)."""
+) -> Refund:
+    """Bring the Refund record in line with its REFUND transaction's outcome (returned). A
+    soft failure keeps the refund PENDING when a retry can be scheduled (`deps` given)."""
     assert txn.refund_id is not None
     refund = await uow.refunds.get(txn.refund_id)
     if txn.status is TransactionStatus.SUCCEEDED:
@@ -50,12 +50,13 @@ async def settle_refund(
                 failure=txn.failure_code,
             )
         ):
-            return  # stays PENDING: the retry worker takes it from here
+            return refund  # stays PENDING: the retry worker takes it from here
         refund.mark_failed(txn.failure_code or "REFUND_FAILED", txn.failure_reason or "", now)
     else:
-        return  # outcome unknown: stays PENDING until reconciled
+        return refund  # outcome unknown: stays PENDING until reconciled
     await uow.refunds.save(refund)
     uow.describe(refund, AuditAction.REFUND_STATUS)
+    return refund
 
 
 def _refund_request(payment: Payment, txn: Transaction) -> GatewayOperationRequest:
@@ -87,35 +88,41 @@ class RefundOperation(GatewayOperation):
         self,
         deps: Deps,
         *,
-        refund_id: str,
+        refund_id: str | None,
         amount_minor: int | None,
         request: RefundPayment | None,
         attempt: int,
     ) -> None:
         self._deps = deps
-        self._refund_id = refund_id
+        # A new refund's id is made with its operation, in the transaction that claims the
+        # request's key (RequestIds: the same request sent again makes the same ids).
+        self.refund_id = refund_id
         self._amount_minor = amount_minor
         self._request = request
         self._attempt = attempt
+        self.refund: Refund | None = None  # as the operation left it
 
-    def begin(self, payment: Payment) -> Transaction:
+    def begin(self, payment: Payment, transaction_id: str) -> Transaction:
+        if self.refund_id is None:
+            self.refund_id = self._deps.ids.new_id()
         return payment.begin_refund(
-            transaction_id=self._deps.ids.new_id(),
-            refund_id=self._refund_id,
+            transaction_id=transaction_id,
+            refund_id=self.refund_id,
             now=self._deps.clock.now(),
             amount_minor=self._amount_minor,
         )
 
     async def began(self, uow: UnitOfWork, payment: Payment, txn: Transaction) -> None:
+        assert txn.refund_id is not None  # begin_refund names it
         if self._request is None:
-            refund = await uow.refunds.get(self._refund_id)
+            refund = await uow.refunds.get(txn.refund_id)
             refund.transaction_id = txn.id
             await uow.refunds.save(refund)
             return
         now = self._deps.clock.now()
         await uow.refunds.add(
             Refund(
-                id=self._refund_id,
+                id=txn.refund_id,
                 payment_id=payment.id,
                 transaction_id=txn.id,
                 amount=txn.amount,
@@ -135,48 +142,42 @@ class RefundOperation(GatewayOperation):
         payment.record_refund(txn.id, outcome, self._deps.clock.now(), self._deps.ids.new_id())
 
     async def recorded(self, uow: UnitOfWork, payment: Payment, txn: Transaction) -> None:
-        await settle_refund(uow, txn, self._deps.clock.now(), self._deps, self._attempt)
+        self.refund = await settle_refund(
+            uow, txn, self._deps.clock.now(), self._deps, self._attempt
+        )
 
+    def resumed(self, payment: Payment, txn: Transaction) -> None:
+        self.refund_id = txn.refund_id
 
-async def _refund_step(
-    deps: Deps,
-    payment_id: str,
-    *,
-    refund_id: str,
-    amount_minor: int | None,
-    request: RefundPayment | None,
-    attempt: int,
-) -> Payment:
-    operation = RefundOperation(
-        deps, refund_id=refund_id, amount_minor=amount_minor, request=request, attempt=attempt
-    )
-    return await run_gateway_step(deps, payment_id, operation)
+    def result(self, payment: Payment, txn: Transaction) -> object | None:
+        # A declined refund is an answer like any other (FAILED, with its code), not an error.
+        return (self.refund, payment)
 
 
 async def refund_payment(cmd: RefundPayment, deps: Deps) -> tuple[Refund, Payment]:
     validate(cmd)
-    refund_id = deps.ids.new_id()
+    operation = RefundOperation(
+        deps, refund_id=None, amount_minor=cmd.amount_minor, request=cmd, attempt=1
+    )
     try:
-        payment = await _refund_step(
-            deps,
-            cmd.payment_id,
-            refund_id=refund_id,
-            amount_minor=cmd.amount_minor,
-            request=cmd,
-            attempt=1,
-        )
+        payment = await run_gateway_step(deps, cmd.payment_id, operation)
     except GatewayUnavailable:
-        async with deps.uow as uow:
-            refund = await uow.refunds.get(refund_id)
-            payment = await uow.payments.get(cmd.payment_id)
+        refund, payment = await _read(deps, operation.refund_id, cmd.payment_id)
         if refund.status is not RefundStatus.PENDING:
             raise
         return refund, payment  # accepted: it will be sent when the gateway is back
+    if operation.refund is None:  # the request was sent again: its refund was settled before
+        refund, payment = await _read(deps, operation.refund_id, cmd.payment_id)
+        return refund, payment
     # A declined refund is returned as FAILED with its code rather than raised: the refund
     # exists and the caller tracks it like any other.
+    return operation.refund, payment
+
+
+async def _read(deps: Deps, refund_id: str | None, payment_id: str) -> tuple[Refund, Payment]:
+    assert refund_id is not None, "the operation began, so it has its refund"
     async with deps.uow as uow:
-        refund = await uow.refunds.get(refund_id)
-    return refund, payment
+        return await uow.refunds.get(refund_id), await uow.payments.get(payment_id)
 
 
 async def retry_refund(payment_id: str, refund_id: str, attempt: int, deps: Deps) -> Refund:
@@ -185,16 +186,16 @@ async def retry_refund(payment_id: str, refund_id: str, attempt: int, deps: Deps
         refund = await uow.refunds.get(refund_id)
     if refund.status is not RefundStatus.PENDING:
         return refund
+    operation = RefundOperation(
+        deps,
+        refund_id=refund_id,
+        amount_minor=refund.amount.amount_minor,
+        request=None,
+        attempt=attempt,
+    )
     # Unreachable again: settle_refund rescheduled it, or failed it for good.
     with contextlib.suppress(GatewayUnavailable):
-        await _refund_step(
-            deps,
-            payment_id,
-            refund_id=refund_id,
-            amount_minor=refund.amount.amount_minor,
-            request=None,
-            attempt=attempt,
-        )
+        await run_gateway_step(deps, payment_id, operation)
     async with deps.uow as uow:
         return await uow.refunds.get(refund_id)
 

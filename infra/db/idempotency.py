@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.idempotency import Claim, IdempotencyKey, KeyRecord, KeyState, StoredAnswer
 from infra.db.engine import storage_errors
@@ -45,6 +45,21 @@ class SqlIdempotencyStore:
     async def claim(
         self, key: IdempotencyKey, request_fingerprint: str, now: datetime, lease: timedelta
     ) -> Claim | KeyRecord:
+        async with storage_errors(), self._engine.begin() as conn:
+            claimed = await self.claim_in(conn, key, request_fingerprint, now, lease)
+        return claimed[0] if isinstance(claimed, tuple) else claimed
+
+    async def claim_in(
+        self,
+        conn: AsyncConnection,
+        key: IdempotencyKey,
+        request_fingerprint: str,
+        now: datetime,
+        lease: timedelta,
+    ) -> tuple[Claim, datetime] | KeyRecord:
+        """`claim` in the caller's transaction: (the claim, when the key was first claimed)
+        or the existing record. A concurrent first claim of the same key makes this wait
+        until that transaction ends (the unique index), so the record read is settled."""
         token = str(uuid.uuid4())
         values = {
             "caller": key.caller,
@@ -66,30 +81,63 @@ class SqlIdempotencyStore:
                 _T.locked_until < now,
                 _T.fingerprint == request_fingerprint,
             ),
-        ).returning(_T.claim_token)
-        async with storage_errors(), self._engine.begin() as conn:
-            for _ in range(3):
-                if (await conn.execute(claim)).first() is not None:
-                    return Claim(key, token)
-                row = (await conn.execute(select(keys).where(_where(key)))).first()
-                if row is not None:
-                    return self._record(key, row)
-                # Released between our insert and our read: try again.
+        ).returning(_T.claim_token, _T.created_at)
+        for _ in range(3):
+            claimed = (await conn.execute(claim)).first()
+            if claimed is not None:
+                return Claim(key, token), claimed.created_at
+            row = (await conn.execute(select(keys).where(_where(key)))).first()
+            if row is not None:
+                return self._record(key, row)
+            # Released between our insert and our read: try again.
         raise RuntimeError("idempotency key kept changing under us")  # pragma: no cover
 
     async def complete(self, claim: Claim, answer: StoredAnswer, now: datetime) -> None:
         async with storage_errors(), self._engine.begin() as conn:
+            await self.complete_in(conn, claim, answer, now)
+
+    async def complete_in(
+        self, conn: AsyncConnection, claim: Claim, answer: StoredAnswer, now: datetime
+    ) -> None:
+        """`complete` in the caller's transaction: the answer commits with the work."""
+        await conn.execute(
+            update(keys)
+            .where(_where(claim.key), _T.claim_token == claim.token)
+            .values(
+                state=KeyState.COMPLETED.value,
+                answer_code=answer.code,
+                answer_body=self._sealer.cipher.seal(
+                    answer.body, answer_place(claim.key.caller, claim.key.method, claim.key.key)
+                ),
+                completed_at=now,
+            )
+        )
+
+    async def answer(
+        self, key: IdempotencyKey, request_fingerprint: str, answer: StoredAnswer, now: datetime
+    ) -> None:
+        """Store a final answer for a key that no committed transaction claimed (the request
+        ended before its first commit, e.g. refused in its first transaction)."""
+        sealed = self._sealer.cipher.seal(
+            answer.body, answer_place(key.caller, key.method, key.key)
+        )
+        async with storage_errors(), self._engine.begin() as conn:
             await conn.execute(
-                update(keys)
-                .where(_where(claim.key), _T.claim_token == claim.token)
+                insert(keys)
                 .values(
+                    caller=key.caller,
+                    method=key.method,
+                    key=key.key,
+                    fingerprint=request_fingerprint,
                     state=KeyState.COMPLETED.value,
+                    claim_token=str(uuid.uuid4()),
+                    locked_until=now,
+                    created_at=now,
                     answer_code=answer.code,
-                    answer_body=self._sealer.cipher.seal(
-                        answer.body, answer_place(claim.key.caller, claim.key.method, claim.key.key)
-                    ),
+                    answer_body=sealed,
                     completed_at=now,
                 )
+                .on_conflict_do_nothing(index_elements=[_T.caller, _T.method, _T.key])
             )
 
     async def release(self, claim: Claim) -> None:

@@ -21,6 +21,7 @@ from domain.pagination import Cursor, Page, PageRequest
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
+from domain.transaction import Transaction
 from infra.db import mappers
 from infra.db.sealing import (
     PAYPAL_EMAIL,
@@ -61,8 +62,21 @@ _UPDATE_PAYMENT = (
     .values({name: bindparam(name) for name in _PAYMENT_COLUMNS})
     .values(version=payments.c.version + 1)
 )
-_SELECT_PAYMENT = select(payments).where(payments.c.id == bindparam("payment_id"))
-_SELECT_PAYMENT_FOR_UPDATE = _SELECT_PAYMENT.with_for_update()
+# A payment with its transactions in one statement: one row per transaction (the payment's
+# columns repeated), or one row with NULL transaction columns when it has none.
+_TXN_PREFIX = "txn_"
+_SELECT_PAYMENT_WITH_TRANSACTIONS = (
+    select(payments, *(c.label(_TXN_PREFIX + c.name) for c in transactions.c))
+    .outerjoin(transactions, transactions.c.payment_id == payments.c.id)
+    .where(payments.c.id == bindparam("payment_id"))
+    .order_by(transactions.c.created_at, transactions.c.id)
+)
+# The lock is a statement of its own, before the read: a joined SELECT ... FOR UPDATE that
+# waited for a concurrent writer re-reads the payment row but not the transactions joined to
+# it (PostgreSQL's EvalPlanQual), so it could pair a new payment with old transactions.
+_LOCK_PAYMENT = (
+    select(payments.c.id).where(payments.c.id == bindparam("payment_id")).with_for_update()
+)
 _SELECT_TRANSACTIONS = (
     select(transactions)
     .where(transactions.c.payment_id == bindparam("payment_id"))
@@ -106,11 +120,25 @@ class SqlPaymentRepository:
         self._tracker.added(payment)
 
     async def _load(self, payment_id: str, *, lock: bool) -> Payment:
-        query = _SELECT_PAYMENT_FOR_UPDATE if lock else _SELECT_PAYMENT
-        row = (await self._conn.execute(query, {"payment_id": payment_id})).mappings().first()
-        if row is None:
+        params = {"payment_id": payment_id}
+        if lock and (await self._conn.execute(_LOCK_PAYMENT, params)).first() is None:
             raise PaymentNotFound("no such payment", metadata={"payment_id": payment_id})
-        return await self._with_transactions(row)
+        rows = (await self._conn.execute(_SELECT_PAYMENT_WITH_TRANSACTIONS, params)).mappings()
+        payment_row, txns = None, []
+        for row in rows:
+            payment_row = row
+            if row[_TXN_PREFIX + "id"] is not None:
+                stored = {c.name: row[_TXN_PREFIX + c.name] for c in transactions.c}
+                self._stored_txns[stored["id"]] = stored
+                txns.append(mappers.transaction_from_row(stored))
+        if payment_row is None:
+            raise PaymentNotFound("no such payment", metadata={"payment_id": payment_id})
+        return self._built(payment_row, txns)
+
+    def _built(self, row: Any, txns: list[Transaction]) -> Payment:
+        payment = mappers.payment_from_row(row, txns, self._sealer)
+        self._tracker.loaded(payment)
+        return payment
 
     async def _with_transactions(self, row: Any) -> Payment:
         result = await self._conn.execute(_SELECT_TRANSACTIONS, {"payment_id": row["id"]})
@@ -118,9 +146,7 @@ class SqlPaymentRepository:
         for txn_row in result.mappings():
             self._stored_txns[txn_row["id"]] = dict(txn_row)
             txns.append(mappers.transaction_from_row(txn_row))
-        payment = mappers.payment_from_row(row, txns, self._sealer)
-        self._tracker.loaded(payment)
-        return payment
+        return self._built(row, txns)
 
     async def get(self, payment_id: str) -> Payment:
         return await self._load(payment_id, lock=False)

@@ -27,6 +27,7 @@ from infra.db.repositories import (
     SqlPaymentRepository,
     SqlRefundRepository,
 )
+from infra.db.request_claim import RequestClaim
 from infra.db.retries import SqlRetrySchedule
 from infra.db.sealing import Sealer
 from infra.db.webhooks import SqlConsumedEventLog, SqlDisputeRepository, SqlWebhookEventLog
@@ -44,11 +45,20 @@ class SqlUnitOfWork:
     disputes: SqlDisputeRepository
     consumed_events: SqlConsumedEventLog
 
-    def __init__(self, engine: AsyncEngine, sealer: Sealer, actor: Actor = SYSTEM) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        sealer: Sealer,
+        actor: Actor = SYSTEM,
+        request: RequestClaim | None = None,
+    ) -> None:
         self._engine = engine
         # Encrypts and decrypts the sensitive columns (the key ring lives behind it).
         self._sealer = sealer
         self._actor = actor
+        # The keyed request this unit of work serves: claimed and answered in its
+        # transactions (request_claim.py).
+        self._request = request
         self._changes = ChangeTracker(actor, _utc_now)
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
@@ -64,6 +74,14 @@ class SqlUnitOfWork:
             if is_connection_failure(exc):
                 raise StorageUnavailable("the database is unreachable") from exc
             raise
+        if self._request is not None:
+            try:
+                await self._request.begin(self._conn)
+            except BaseException as exc:
+                await self._close()
+                if is_connection_failure(exc):
+                    raise StorageUnavailable("the database is unreachable") from exc
+                raise
         changes = self._changes = ChangeTracker(self._actor, _utc_now)
         self.payments = SqlPaymentRepository(self._conn, self._sealer, changes)
         self.refunds = SqlRefundRepository(self._conn, self._sealer, changes)
@@ -87,6 +105,10 @@ class SqlUnitOfWork:
         self._changes.describe(
             aggregate, action, transaction=transaction, outcome=outcome, reason=reason, extra=extra
         )
+
+    def conclude(self, result: object) -> None:
+        if self._request is not None:
+            self._request.conclude(result)
 
     def fact(
         self,
@@ -126,7 +148,11 @@ class SqlUnitOfWork:
             if events:
                 await SqlEventOutbox(self._conn).add(events)
             await append_audit(self._conn, entries)
+            if self._request is not None:
+                await self._request.before_commit(self._conn)
             await self._tx.commit()
+            if self._request is not None:
+                self._request.committed()
         except Exception as exc:
             if is_connection_failure(exc):
                 raise StorageUnavailable("the database is unreachable") from exc
@@ -135,6 +161,8 @@ class SqlUnitOfWork:
             self._tx = None
 
     async def _close(self) -> None:
+        if self._request is not None:
+            self._request.rolled_back()  # whatever this transaction staged did not commit
         conn, tx = self._conn, self._tx
         self._conn = self._tx = None
         try:

@@ -423,6 +423,9 @@ class FakeUnitOfWork:
         self._pending: dict[str, dict[str, Any]] | None = None
         self.commits = 0
         self.rollbacks = 0
+        self._concluded: object | None = None
+        # Results the use cases concluded with, in the order their transactions committed.
+        self.concluded: list[object] = []
         self._payments = FakePaymentRepository(self)
         self._refunds = FakeRefundRepository(self)
         self._payment_methods = FakePaymentMethodRepository(self)
@@ -505,6 +508,11 @@ class FakeUnitOfWork:
             events=events,
         )
 
+    def conclude(self, result: object) -> None:
+        """What the use case answered in this transaction (tests read `concluded`)."""
+        self._require_active()
+        self._concluded = result
+
     @property
     def active(self) -> bool:
         return self._pending is not None
@@ -535,6 +543,7 @@ class FakeUnitOfWork:
         if uncommitted:
             self.rollbacks += 1  # discarded
         self._pending = None
+        self._concluded = None
 
     async def commit(self) -> None:
         self._require_active()
@@ -549,6 +558,9 @@ class FakeUnitOfWork:
         )
         self._pending = defaultdict(dict)
         self.changes = ChangeTracker(self.actor, lambda: START)
+        if self._concluded is not None:
+            self.concluded.append(self._concluded)
+            self._concluded = None
         self.commits += 1
 
     # --- test helpers: read committed state without a transaction ----------------------

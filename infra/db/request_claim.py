@@ -1,0 +1,94 @@
+"""The idempotency record of one keyed request, kept in the request's own transactions.
+
+The unit of work claims the key as the first statement of a transaction (until a claim has
+committed), and writes the request's final answer in the transaction that concludes it. A
+payment created in one transaction is claimed, created and answered in that transaction;
+an operation with a gateway call claims with its intent and is answered with its outcome.
+So the idempotency layer adds statements to the request's transactions, never transactions.
+
+A second request with the same key waits on the first claim's row until that transaction
+ends, then finds the key in progress (IDEMPOTENCY_KEY_IN_USE), answered (AlreadyAnswered:
+the answer is replayed) or taken with other parameters (IDEMPOTENCY_KEY_REUSED).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from domain.idempotency import (
+    AlreadyAnswered,
+    Claim,
+    IdempotencyKey,
+    KeyState,
+    RequestIds,
+    StoredAnswer,
+    replay_or_refuse,
+)
+from infra.db.idempotency import SqlIdempotencyStore
+
+# The request's result (a payment, a refund and its payment, or a final DomainError) as the
+# answer stored and replayed: the API layer's serialized response or error status.
+Render = Callable[[object], StoredAnswer]
+
+
+class RequestClaim:
+    """Built per keyed request by the API layer; shared by the request's units of work."""
+
+    def __init__(
+        self,
+        store: SqlIdempotencyStore,
+        key: IdempotencyKey,
+        *,
+        fingerprint: str,
+        lease: timedelta,
+        render: Render,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self.key = key
+        self._fingerprint = fingerprint
+        self._lease = lease
+        self._render = render
+        self._clock = clock
+        # The request's ids, seeded by the claim (the use case's Deps.ids).
+        self.ids = RequestIds(key)
+        self.claim: Claim | None = None  # committed
+        self._pending: Claim | None = None  # in the open transaction
+        self._staged: StoredAnswer | None = None
+        self.answer: StoredAnswer | None = None  # committed
+
+    async def begin(self, conn: AsyncConnection) -> None:
+        """First statement of each transaction until a claim commits. Raises AlreadyAnswered,
+        IdempotencyKeyInUse or IdempotencyKeyReused when the key is not ours to run."""
+        if self.claim is not None:
+            return
+        now = self._clock()
+        claimed = await self._store.claim_in(conn, self.key, self._fingerprint, now, self._lease)
+        if isinstance(claimed, tuple):
+            self._pending, first_claimed_at = claimed
+            self.ids.seed(first_claimed_at)
+            return
+        answer = replay_or_refuse(claimed, self._fingerprint, now)
+        assert claimed.state is KeyState.COMPLETED
+        raise AlreadyAnswered(answer)
+
+    def conclude(self, result: object) -> None:
+        """The request's final result: answered in the current transaction."""
+        self._staged = self._render(result)
+
+    async def before_commit(self, conn: AsyncConnection) -> None:
+        claim = self._pending or self.claim
+        if self._staged is not None and claim is not None:
+            await self._store.complete_in(conn, claim, self._staged, self._clock())
+
+    def committed(self) -> None:
+        if self._pending is not None:
+            self.claim, self._pending = self._pending, None
+        if self._staged is not None:
+            self.answer, self._staged = self._staged, None
+
+    def rolled_back(self) -> None:
+        self._pending = self._staged = None

@@ -1,0 +1,147 @@
+"""How many SQL statements and transactions each RPC of a payment's lifecycle costs.
+
+The numbers are the budget the README states ("Round trips per call"): a change that adds a
+statement or a transaction to one of these calls fails here, and either finds a way back
+under the budget or raises it deliberately, in this file and in the README together.
+
+Counted on the server's own engine, one call at a time, on a server whose background jobs
+stay idle during the test (their intervals are long), so every statement counted belongs to
+the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from domain.enums import GatewayName
+from infra.gateways.simulator import SimulatorGateway
+from payments.v1 import payment_service_pb2 as pb
+from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
+from server.app import PaymentApplication
+from tests.e2e.helpers import create_request, new_id
+from tests.support.channels import open_channel
+from tests.support.servers import settings_for_tests
+
+IDLE = 3600.0  # seconds between background rounds: none runs during a test
+
+
+@dataclass
+class Count:
+    statements: int = 0
+    transactions: int = 0
+
+
+@pytest.fixture
+async def quiet_app(database_url: str, redis_url: str) -> AsyncIterator[PaymentApplication]:
+    application = PaymentApplication(
+        settings_for_tests(
+            reconcile_interval_seconds=IDLE,
+            retry_poll_interval_seconds=IDLE,
+            idempotency_purge_interval_seconds=IDLE,
+            retention_interval_seconds=IDLE,
+        ),
+        database_url,
+        gateways={GatewayName.SIMULATOR: SimulatorGateway()},
+        redis_url=redis_url,
+    )
+    await application.start()
+    yield application
+    await application.stop(grace=1)
+
+
+@contextmanager
+def counting(app: PaymentApplication) -> Iterator[Count]:
+    assert app.engine is not None
+    engine = app.engine.sync_engine
+    count = Count()
+
+    def statement(*_: Any) -> None:
+        count.statements += 1
+
+    def begin(*_: Any) -> None:
+        count.transactions += 1  # committed or not: a read-only one is a round trip too
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "begin", begin)
+    try:
+        yield count
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "begin", begin)
+
+
+async def measured(app: PaymentApplication, call: Callable[[], Awaitable[Any]]) -> Count:
+    with counting(app) as count:
+        await call()
+    return count
+
+
+# (statements, transactions) at most, per RPC, with a request_id where it has one. The
+# idempotency claim and the stored answer are statements of the call's own transactions.
+BUDGET = {
+    "CreatePayment": (4, 1),
+    "AuthorizePayment": (12, 2),
+    "CapturePayment": (12, 2),
+    "RefundPayment": (15, 2),
+    "CancelPayment": (12, 2),
+    "GetPayment": (1, 1),
+}
+
+
+async def test_each_rpc_of_a_lifecycle_stays_within_its_budget(
+    quiet_app: PaymentApplication,
+) -> None:
+    seen: dict[str, Count] = {}
+    async with open_channel(f"127.0.0.1:{quiet_app.grpc_port}") as channel:
+        stub = PaymentServiceStub(channel)
+        await stub.CreatePayment(create_request())  # warm-up: first-use work is not per call
+
+        created: list[pb.CreatePaymentResponse] = []
+
+        async def create() -> None:
+            created.append(await stub.CreatePayment(create_request()))
+
+        seen["CreatePayment"] = await measured(quiet_app, create)
+        pid = created[0].payment.payment_id
+        seen["AuthorizePayment"] = await measured(
+            quiet_app,
+            lambda: stub.AuthorizePayment(
+                pb.AuthorizePaymentRequest(payment_id=pid, request_id=new_id())
+            ),
+        )
+        seen["CapturePayment"] = await measured(
+            quiet_app,
+            lambda: stub.CapturePayment(
+                pb.CapturePaymentRequest(payment_id=pid, request_id=new_id())
+            ),
+        )
+        seen["RefundPayment"] = await measured(
+            quiet_app,
+            lambda: stub.RefundPayment(
+                pb.RefundPaymentRequest(payment_id=pid, amount_minor=100, request_id=new_id())
+            ),
+        )
+        seen["GetPayment"] = await measured(
+            quiet_app, lambda: stub.GetPayment(pb.GetPaymentRequest(payment_id=pid))
+        )
+        other = (await stub.CreatePayment(create_request(authorize=True))).payment.payment_id
+        seen["CancelPayment"] = await measured(
+            quiet_app,
+            lambda: stub.CancelPayment(
+                pb.CancelPaymentRequest(payment_id=other, request_id=new_id())
+            ),
+        )
+    report = {rpc: (c.statements, c.transactions) for rpc, c in seen.items()}
+    print("statements and transactions per RPC:", report)
+    over = {
+        rpc: (used, BUDGET[rpc])
+        for rpc, used in report.items()
+        if used[0] > BUDGET[rpc][0] or used[1] > BUDGET[rpc][1]
+    }
+    assert over == {}, f"over budget (used, budget): {over}"
