@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 from domain.enums import PaymentMethodType
 from domain.money import Money
@@ -16,9 +17,8 @@ class DomainEvent:
     order_id: str
     occurred_at: datetime
 
-    @property
-    def event_type(self) -> str:
-        raise NotImplementedError
+    # The published type (CloudEvents ce_type), a fact of the class: stored rows name it.
+    event_type: ClassVar[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,18 +27,14 @@ class PaymentAuthorized(DomainEvent):
     payment_method_type: PaymentMethodType
     transaction_id: str
 
-    @property
-    def event_type(self) -> str:
-        return "payment.authorized"
+    event_type: ClassVar[str] = "payment.authorized"
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentRequiresAction(DomainEvent):
     next_action_url: str
 
-    @property
-    def event_type(self) -> str:
-        return "payment.requires_action"
+    event_type: ClassVar[str] = "payment.requires_action"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +45,7 @@ class PaymentSucceeded(DomainEvent):
     payment_method_type: PaymentMethodType
     transaction_id: str
 
-    @property
-    def event_type(self) -> str:
-        return "payment.successful"
+    event_type: ClassVar[str] = "payment.successful"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +54,14 @@ class PaymentFailed(DomainEvent):
     failure_code: str
     retry_attempt: int
 
-    @property
-    def event_type(self) -> str:
-        return "payment.failed"
+    event_type: ClassVar[str] = "payment.failed"
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentCancelled(DomainEvent):
     reason: str
 
-    @property
-    def event_type(self) -> str:
-        return "payment.cancelled"
+    event_type: ClassVar[str] = "payment.cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +70,7 @@ class PaymentRefunded(DomainEvent):
     amount: Money
     transaction_id: str
 
-    @property
-    def event_type(self) -> str:
-        return "payment.refunded"
+    event_type: ClassVar[str] = "payment.refunded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +79,4 @@ class PaymentRequiresReview(DomainEvent):
 
     rules_hit: tuple[str, ...]
 
-    @property
-    def event_type(self) -> str:
-        return "payment.requires_review"
+    event_type: ClassVar[str] = "payment.requires_review"

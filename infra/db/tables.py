@@ -242,9 +242,18 @@ outbox = Table(
     Column("aggregate_id", UUID(as_uuid=False), nullable=False),
     # Kafka message key: one order's events keep their order.
     Column("message_key", String(255), nullable=False),
-    Column("payload", JSONB, nullable=False),
+    # The published form, rendered when the event was written: the Kafka value and the
+    # headers as [[name, text], ...] in order.
+    Column("value", BYTEA),
+    Column("headers", JSONB),
+    # Rows written before revision 0016: the event's neutral JSON, rendered by the relay.
+    Column("payload", JSONB),
     _ts("created_at", nullable=False),
     _ts("published_at"),
+    CheckConstraint(
+        "(value IS NOT NULL AND headers IS NOT NULL) OR payload IS NOT NULL",
+        name="publishable",
+    ),
     Index(
         "ix_outbox_unpublished",
         "created_at",

@@ -19,6 +19,7 @@ from infra.db.repositories import (
 from infra.db.retries import SqlRetrySchedule
 from infra.db.sealing import Sealer
 from infra.db.webhooks import SqlConsumedEventLog, SqlDisputeRepository, SqlWebhookEventLog
+from infra.messaging.wire import RenderEvent
 
 
 class SqlUnitOfWork:
@@ -36,10 +37,12 @@ class SqlUnitOfWork:
     # Staged entries, written by commit() in this transaction (append_audit).
     audit: AuditTrail
 
-    def __init__(self, engine: AsyncEngine, sealer: Sealer) -> None:
+    def __init__(self, engine: AsyncEngine, sealer: Sealer, render: RenderEvent) -> None:
         self._engine = engine
         # Encrypts and decrypts the sensitive columns (the key ring lives behind it).
         self._sealer = sealer
+        # Renders events into their published form as the outbox stores them.
+        self._render = render
         self.audit = AuditTrail()
         self._conn: AsyncConnection | None = None
         self._tx: AsyncTransaction | None = None
@@ -58,7 +61,7 @@ class SqlUnitOfWork:
         self.payments = SqlPaymentRepository(self._conn, self._sealer)
         self.refunds = SqlRefundRepository(self._conn, self._sealer)
         self.payment_methods = SqlPaymentMethodRepository(self._conn, self._sealer)
-        self.outbox = SqlEventOutbox(self._conn)
+        self.outbox = SqlEventOutbox(self._conn, self._render)
         self.retries = SqlRetrySchedule(self._conn)
         self.webhook_events = SqlWebhookEventLog(self._conn, self._sealer)
         self.disputes = SqlDisputeRepository(self._conn)

@@ -40,6 +40,7 @@ from tests.support.event_shapes import EXTRA_KEYS, SPEC_KEYS
 from tests.support.kafka_broker import TansuBroker
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
+from tests.support.wire import RENDER
 
 TOPIC = "payment.events"
 
@@ -249,7 +250,7 @@ async def test_two_relays_over_one_database_publish_each_row_once(
         for i in range(200)
     ]  # fmt: skip
     async with events_engine.begin() as conn:
-        await SqlEventOutbox(conn).add(events)
+        await SqlEventOutbox(conn, RENDER).add(events)
     settings = settings_for_tests(
         kafka_brokers=broker.bootstrap, kafka_enable_idempotence=False, outbox_batch_size=15
     )

@@ -27,6 +27,7 @@ from infra.db.uow import SqlUnitOfWork
 from server.migrate import upgrade_to_head
 from tests.support import databases
 from tests.support.encryption import sealer_for
+from tests.support.wire import RENDER
 
 ROOT = Path(__file__).resolve().parents[2]
 # Switching the triggers back on as the migration left them (ENABLE ALWAYS has no "USER").
@@ -42,7 +43,7 @@ async def append_rows(engine: AsyncEngine, count: int, tag: str = "") -> list[st
     ids = [f"{tag}{uuid.uuid4()}" for _ in range(count)]
     with acting_as(ADMIN):
         for resource_id in ids:
-            uow = SqlUnitOfWork(engine, sealer_for())
+            uow = SqlUnitOfWork(engine, sealer_for(), RENDER)
             async with uow:
                 uow.audit.record(
                     "admin.fraud_review.approve",
@@ -140,7 +141,7 @@ async def _as_app_role(url: str) -> None:
 
 
 async def test_entries_are_chained_at_commit_and_dropped_on_rollback(engine: AsyncEngine) -> None:
-    uow = SqlUnitOfWork(engine, sealer_for())
+    uow = SqlUnitOfWork(engine, sealer_for(), RENDER)
     with acting_as(ADMIN):
         async with uow:
             uow.audit.record("admin.note.add", "payment", "rolled-back")
