@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -80,3 +81,17 @@ class PaymentRequiresReview(DomainEvent):
     rules_hit: tuple[str, ...]
 
     event_type: ClassVar[str] = "payment.requires_review"
+
+
+def event_classes() -> frozenset[type[DomainEvent]]:
+    """Every concrete event class. Only the classes the modules name: a slots dataclass is
+    a copy of the class it decorates, and the original stays among the subclasses until the
+    garbage collector gets to it."""
+    found: set[type[DomainEvent]] = set()
+    pending = [DomainEvent]
+    while pending:
+        for cls in pending.pop().__subclasses__():
+            if getattr(sys.modules[cls.__module__], cls.__qualname__, None) is cls:
+                found.add(cls)
+                pending.append(cls)
+    return frozenset(found)

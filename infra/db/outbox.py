@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.events import DomainEvent
+from domain.events import DomainEvent, event_classes
 from domain.money import Money
 from infra.db.tables import outbox
 from infra.messaging.wire import RenderEvent
@@ -59,7 +59,7 @@ _Shape = tuple[type[DomainEvent], tuple[tuple[str, str, Any], ...]]
 def _shapes() -> dict[str, _Shape]:
     """Event classes by event type, with their fields."""
     shapes: dict[str, _Shape] = {}
-    for cls in DomainEvent.__subclasses__():
+    for cls in event_classes():
         hints = typing.get_type_hints(cls)
         fields = tuple((f.name, _camel(f.name), hints[f.name]) for f in dataclasses.fields(cls))
         shapes[cls.event_type] = (cls, fields)
