@@ -5,9 +5,7 @@ headers only) get their payload back on a downgrade, and nothing is lost either 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from typing import Any
@@ -27,7 +25,7 @@ from infra.db.tables import outbox
 from infra.messaging.relay import OutboxMessage
 from server.migrate import alembic_config
 from tests.support import databases
-from tests.support.event_samples import sample_events
+from tests.support.event_samples import fresh_events as new_events
 from tests.support.legacy_outbox import legacy_payload
 from tests.support.wire import RENDER
 
@@ -44,12 +42,6 @@ async def engine(database_at_0015: tuple[str, str]) -> AsyncIterator[AsyncEngine
     engine = make_engine(database_at_0015[1], pool_size=2)
     yield engine
     await engine.dispose()
-
-
-def new_events() -> list[DomainEvent]:
-    """One event of each class, of one new payment, each with its own id."""
-    events = sample_events(payment_id=str(uuid.uuid4()), order_id=str(uuid.uuid4()))
-    return [dataclasses.replace(e, event_id=str(uuid.uuid4())) for e in events]
 
 
 async def migrate(url: str, revision: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -47,6 +48,18 @@ def sample_events(
     ]
 
 
+def fresh_events(order_id: str | None = None) -> list[DomainEvent]:
+    """sample_events() of a new payment (and order), each with its own id, one millisecond
+    apart from now on: rows the outbox orders as listed."""
+    start = datetime.now(UTC)
+    events = sample_events(payment_id=str(uuid.uuid4()), order_id=order_id or str(uuid.uuid4()))
+    return [
+        dataclasses.replace(e, event_id=str(uuid.uuid4()), occurred_at=start + i * _MILLISECOND)
+        for i, e in enumerate(events)
+    ]
+
+
+_MILLISECOND = timedelta(milliseconds=1)
 # Text as the domain has it: anything but lone surrogates (quotes, controls, non-ASCII...).
 texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=40)
 # Currencies with 0, 2 and 3 ISO 4217 decimals.
