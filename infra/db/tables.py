@@ -2,6 +2,7 @@
 
 Money is BIGINT minor units. Sensitive columns are BYTEA holding AES-256-GCM envelopes
 (infra/crypto/envelope.py, sealed and opened in infra/db/mappers.py); an empty value is NULL.
+The one BYTEA column in clear is the outbox's message value, published as it is.
 Equality lookups on them go through `*_bidx` blind-index columns (HMAC-SHA256). Rules the
 business relies on are constraints here too: one payment per order, unique gateway ids and
 idempotency keys, one default method per user, and refunded <= captured <= authorized <=

@@ -145,6 +145,11 @@ def rewrapped(report: RotationReport) -> int:
     return sum(table.rewrapped for table in report.tables)
 
 
+# BYTEA columns that hold no envelope: the outbox's published message value (the JSON that
+# goes on the topic in clear).
+PLAIN_BYTES = {("outbox", "value")}
+
+
 def test_every_encrypted_column_is_rotated() -> None:
     """A BYTEA column of tables.py that rotate-keys does not know would keep its old key."""
     known = {(spec.name, column) for spec in ENCRYPTED_TABLES for column in spec.columns}
@@ -155,7 +160,7 @@ def test_every_encrypted_column_is_rotated() -> None:
         for column in table.columns
         if column.type.__class__.__name__ == "BYTEA"
     }
-    assert sealed_kinds - blind == known
+    assert sealed_kinds - blind - PLAIN_BYTES == known
 
 
 async def test_rotation_moves_every_value_to_the_active_key(own_engine: AsyncEngine) -> None:
