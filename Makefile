@@ -9,7 +9,7 @@ BUF := tools/node_modules/.bin/buf
 BUF_STAMP := tools/node_modules/.installed
 
 .PHONY: run test venv tools lock generate check-generated lint buf-lint buf-breaking \
-        format typecheck import-lint pytest bench bench-audit clean localstripe
+        format typecheck import-lint pytest bench bench-audit bench-events clean localstripe
 
 # Exactly the locked versions, each file checked against its hash; then the checkout's own
 # packages, which bring nothing of their own (--no-deps) and build with the locked setuptools.
@@ -85,6 +85,10 @@ localstripe: venv
 ## bench: lifecycle throughput against a real server (not a test)
 bench: venv
 	$(PY) -m bench.lifecycle $(BENCH_ARGS)
+
+## bench-events: CPU per event of rendering its published form (the outbox does it at commit)
+bench-events: venv
+	$(PY) -m bench.event_render $(BENCH_ARGS)
 
 ## bench-audit: what the audit trail costs a transaction (commits with and without an entry)
 bench-audit: venv

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 from domain.enums import PaymentMethodType
 from domain.money import Money
@@ -16,9 +18,8 @@ class DomainEvent:
     order_id: str
     occurred_at: datetime
 
-    @property
-    def event_type(self) -> str:
-        raise NotImplementedError
+    # The published type (CloudEvents ce_type), a fact of the class: stored rows name it.
+    event_type: ClassVar[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,18 +28,14 @@ class PaymentAuthorized(DomainEvent):
     payment_method_type: PaymentMethodType
     transaction_id: str
 
-    @property
-    def event_type(self) -> str:
-        return "payment.authorized"
+    event_type: ClassVar[str] = "payment.authorized"
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentRequiresAction(DomainEvent):
     next_action_url: str
 
-    @property
-    def event_type(self) -> str:
-        return "payment.requires_action"
+    event_type: ClassVar[str] = "payment.requires_action"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +46,7 @@ class PaymentSucceeded(DomainEvent):
     payment_method_type: PaymentMethodType
     transaction_id: str
 
-    @property
-    def event_type(self) -> str:
-        return "payment.successful"
+    event_type: ClassVar[str] = "payment.successful"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +55,14 @@ class PaymentFailed(DomainEvent):
     failure_code: str
     retry_attempt: int
 
-    @property
-    def event_type(self) -> str:
-        return "payment.failed"
+    event_type: ClassVar[str] = "payment.failed"
 
 
 @dataclass(frozen=True, slots=True)
 class PaymentCancelled(DomainEvent):
     reason: str
 
-    @property
-    def event_type(self) -> str:
-        return "payment.cancelled"
+    event_type: ClassVar[str] = "payment.cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,9 +71,7 @@ class PaymentRefunded(DomainEvent):
     amount: Money
     transaction_id: str
 
-    @property
-    def event_type(self) -> str:
-        return "payment.refunded"
+    event_type: ClassVar[str] = "payment.refunded"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +80,18 @@ class PaymentRequiresReview(DomainEvent):
 
     rules_hit: tuple[str, ...]
 
-    @property
-    def event_type(self) -> str:
-        return "payment.requires_review"
+    event_type: ClassVar[str] = "payment.requires_review"
+
+
+def event_classes() -> frozenset[type[DomainEvent]]:
+    """Every concrete event class. Only the classes the modules name: a slots dataclass is
+    a copy of the class it decorates, and the original stays among the subclasses until the
+    garbage collector gets to it."""
+    found: set[type[DomainEvent]] = set()
+    pending = [DomainEvent]
+    while pending:
+        for cls in pending.pop().__subclasses__():
+            if getattr(sys.modules[cls.__module__], cls.__qualname__, None) is cls:
+                found.add(cls)
+                pending.append(cls)
+    return frozenset(found)

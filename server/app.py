@@ -76,7 +76,7 @@ from server.jobs import (
     retention_job,
     retry_job,
 )
-from server.messaging import build_order_consumer, build_outbox_relay
+from server.messaging import build_order_consumer, build_outbox_relay, event_renderer
 from server.metrics import MetricsInterceptor, ServiceMetrics
 from server.pci import require_pci_compliance
 from server.rate_limit import RateLimitInterceptor
@@ -183,12 +183,14 @@ class PaymentApplication:
             timedelta(seconds=s.retry_max_delay_seconds),
         )
         risk = self._risk_engine()
+        # Events are written to the outbox in their published form, rendered at commit.
+        render = event_renderer(self.settings)
 
         def deps(actor: Actor, request: RequestClaim | None = None) -> Deps:
             # A fresh unit of work per call: it holds that call's connection, acts (in the
             # access rules and the audit trail) for the call's actor, and keeps the call's
             # idempotency key in its transactions, when it has one.
-            uow = SqlUnitOfWork(engine, self.sealer, actor, request)
+            uow = SqlUnitOfWork(engine, self.sealer, render, actor, request)
             return Deps(
                 # Every read and write of a use case passes the per-user access rule.
                 OwnerScopedUnitOfWork(uow, actor),

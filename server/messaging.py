@@ -1,5 +1,5 @@
-"""Builds the outbox relay (Kafka producer options, the wire format) and the order events
-consumer from the settings."""
+"""Builds the event renderer (the published form the outbox stores), the outbox relay (Kafka
+producer options) and the order events consumer from the settings."""
 
 from __future__ import annotations
 
@@ -19,21 +19,21 @@ from domain.usecases.order_events import (
 )
 from infra.currency import iso4217_catalog
 from infra.messaging.consumer import Handler, KafkaConsumerConfig, OrderEventsConsumer
-from infra.messaging.relay import KafkaProducerConfig, OutboxMessage, OutboxRelay
+from infra.messaging.relay import KafkaProducerConfig, OutboxRelay
 from server.config import Settings
-from server.events_wire import render_event
+from server.events_wire import EventRenderer
 from server.metrics import ServiceMetrics
 from server.transport import kafka_security
+
+
+def event_renderer(settings: Settings) -> EventRenderer:
+    """Renders events as published: this service is their CloudEvents source."""
+    return EventRenderer(f"/{settings.kafka_client_id}", iso4217_catalog().exponent)
 
 
 def build_outbox_relay(
     settings: Settings, engine: AsyncEngine, metrics: ServiceMetrics
 ) -> OutboxRelay:
-    currencies = iso4217_catalog()
-
-    def render(message: OutboxMessage) -> bytes:
-        return render_event(message.event_type, message.payload, currencies.exponent)
-
     return OutboxRelay(
         engine,
         KafkaProducerConfig(
@@ -43,8 +43,8 @@ def build_outbox_relay(
             security=kafka_security(settings),
         ),
         topic=settings.kafka_topic_payment_events,
-        render=render,
-        source=f"/{settings.kafka_client_id}",
+        # Renders only rows written before the outbox stored the published form.
+        render=event_renderer(settings),
         batch_size=settings.outbox_batch_size,
         poll_interval=settings.outbox_poll_interval_seconds,
         max_backoff=5.0,

@@ -1,18 +1,69 @@
-"""Writes domain events to the outbox table in the caller's transaction."""
+"""Writes domain events to the outbox table in the caller's transaction, in their published
+form (value and headers, rendered once here), so the relay ships bytes.
+
+Rows written before revision 0016 hold a neutral JSON `payload` instead (camelCase fields of
+the event, Money as {amountMinor, currency}, datetimes in ISO 8601, enums by value);
+`legacy_event` reads one back into its event, which the relay then renders like a new one.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+import functools
+import typing
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.events import DomainEvent
+from domain.events import DomainEvent, event_classes
 from domain.money import Money
 from infra.db.tables import outbox
+from infra.messaging.wire import RenderEvent
+
+
+class SqlEventOutbox:
+    def __init__(self, conn: AsyncConnection, render: RenderEvent) -> None:
+        self._conn = conn
+        self._render = render
+
+    async def add(self, events: list[DomainEvent]) -> None:
+        if not events:
+            return
+        rows = []
+        for event in events:
+            message = self._render(event)
+            rows.append(
+                {
+                    "id": event.event_id,
+                    "event_type": event.event_type,
+                    "aggregate_id": event.payment_id,
+                    "message_key": event.order_id,
+                    "value": message.value,
+                    "headers": message.headers,
+                    "created_at": event.occurred_at,
+                }
+            )
+        # One statement for all of them (executemany).
+        await self._conn.execute(insert(outbox), rows)
+
+
+# An event class and (field name, payload key, type) of each of its fields.
+_Shape = tuple[type[DomainEvent], tuple[tuple[str, str, Any], ...]]
+
+
+@functools.cache
+def _shapes() -> dict[str, _Shape]:
+    """Event classes by event type, with their fields."""
+    shapes: dict[str, _Shape] = {}
+    for cls in event_classes():
+        hints = typing.get_type_hints(cls)
+        fields = tuple((f.name, _camel(f.name), hints[f.name]) for f in dataclasses.fields(cls))
+        shapes[cls.event_type] = (cls, fields)
+    return shapes
 
 
 def _camel(name: str) -> str:
@@ -20,40 +71,30 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, Money):
-        return {"amountMinor": value.amount_minor, "currency": value.currency}
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Enum):
-        return value.value
-    return value
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def event_payload(event: DomainEvent) -> dict[str, Any]:
-    """Neutral JSON of the event; the relay renders the published wire format from it."""
-    fields = {f.name: _json_value(getattr(event, f.name)) for f in dataclasses.fields(event)}
-    return {"type": event.event_type} | {_camel(k): v for k, v in fields.items()}
+def _field(kind: Any, value: Any) -> Any:
+    if kind is Money:
+        return Money(int(value["amountMinor"]), str(value["currency"]))
+    if kind is datetime:
+        return _moment(value)
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return kind(value)
+    # Plain fields: a missing or null text, count or list was published empty, as before.
+    if kind is str:
+        return "" if value is None else str(value)
+    if kind is int:
+        return int(value or 0)
+    return tuple(value or ())
 
 
-class SqlEventOutbox:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self._conn = conn
-
-    async def add(self, events: list[DomainEvent]) -> None:
-        if not events:
-            return
-        await self._conn.execute(
-            insert(outbox),
-            [
-                {
-                    "id": event.event_id,
-                    "event_type": event.event_type,
-                    "aggregate_id": event.payment_id,
-                    "message_key": event.order_id,
-                    "payload": event_payload(event),
-                    "created_at": event.occurred_at,
-                }
-                for event in events
-            ],
-        )
+def legacy_event(event_type: str, payload: Mapping[str, Any]) -> DomainEvent:
+    """The event a pre-0016 row's neutral payload describes."""
+    shape = _shapes().get(event_type)
+    if shape is None:
+        raise ValueError(f"no event class for event type {event_type!r}")
+    cls, fields = shape
+    return cls(**{name: _field(kind, payload.get(key)) for name, key, kind in fields})

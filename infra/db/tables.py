@@ -2,6 +2,7 @@
 
 Money is BIGINT minor units. Sensitive columns are BYTEA holding AES-256-GCM envelopes
 (infra/crypto/envelope.py, sealed and opened in infra/db/mappers.py); an empty value is NULL.
+The one BYTEA column in clear is the outbox's message value, published as it is.
 Equality lookups on them go through `*_bidx` blind-index columns (HMAC-SHA256). Rules the
 business relies on are constraints here too: one payment per order, unique gateway ids and
 idempotency keys, one default method per user, and refunded <= captured <= authorized <=
@@ -242,9 +243,18 @@ outbox = Table(
     Column("aggregate_id", UUID(as_uuid=False), nullable=False),
     # Kafka message key: one order's events keep their order.
     Column("message_key", String(255), nullable=False),
-    Column("payload", JSONB, nullable=False),
+    # The published form, rendered when the event was written: the Kafka value and the
+    # headers as [[name, text], ...] in order.
+    Column("value", BYTEA),
+    Column("headers", JSONB),
+    # Rows written before revision 0016: the event's neutral JSON, rendered by the relay.
+    Column("payload", JSONB),
     _ts("created_at", nullable=False),
     _ts("published_at"),
+    CheckConstraint(
+        "(value IS NOT NULL AND headers IS NOT NULL) OR payload IS NOT NULL",
+        name="publishable",
+    ),
     Index(
         "ix_outbox_unpublished",
         "created_at",

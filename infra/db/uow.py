@@ -31,6 +31,7 @@ from infra.db.request_claim import RequestClaim
 from infra.db.retries import SqlRetrySchedule
 from infra.db.sealing import Sealer
 from infra.db.webhooks import SqlConsumedEventLog, SqlDisputeRepository, SqlWebhookEventLog
+from infra.messaging.wire import RenderEvent
 
 
 class SqlUnitOfWork:
@@ -49,12 +50,15 @@ class SqlUnitOfWork:
         self,
         engine: AsyncEngine,
         sealer: Sealer,
+        render: RenderEvent,
         actor: Actor = SYSTEM,
         request: RequestClaim | None = None,
     ) -> None:
         self._engine = engine
         # Encrypts and decrypts the sensitive columns (the key ring lives behind it).
         self._sealer = sealer
+        # Renders events into their published form as the outbox stores them.
+        self._render = render
         self._actor = actor
         # The keyed request this unit of work serves: claimed and answered in its
         # transactions (request_claim.py).
@@ -146,7 +150,7 @@ class SqlUnitOfWork:
         try:
             events, entries = self._changes.collect()
             if events:
-                await SqlEventOutbox(self._conn).add(events)
+                await SqlEventOutbox(self._conn, self._render).add(events)
             await append_audit(self._conn, entries)
             if self._request is not None:
                 await self._request.before_commit(self._conn)

@@ -2,7 +2,9 @@
 
 One round, in one transaction: lock a batch of unpublished rows (FOR UPDATE SKIP LOCKED, so
 several replicas share the work without taking the same row), produce each (key = order id,
-CloudEvents binary-mode headers, acks=all), mark the acknowledged ones published, commit.
+the value and CloudEvents headers stored with the row, acks=all), mark the acknowledged ones
+published, commit. Rows written before the outbox stored the published form (revision 0016)
+have only a neutral payload: those are rendered here, by the same renderer the outbox uses.
 A broker error leaves the unacknowledged rows unpublished; they go out in a later round
 (at-least-once: a row whose ack was lost may be published twice, with the same event id).
 
@@ -18,15 +20,17 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from infra.db.outbox import legacy_event
 from infra.db.tables import outbox
 from infra.messaging.clients import KafkaSecurity, producer_settings_of, started
+from infra.messaging.wire import RenderEvent
 
 log = logging.getLogger("payments.outbox")
 
@@ -36,14 +40,22 @@ _T = outbox.c
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
     id: str
-    event_type: str
     message_key: str
-    payload: dict[str, Any]
-    created_at: datetime
+    # The stored published form; None in rows written before revision 0016.
+    value: bytes | None
+    headers: list[list[str]] | None
+    # What those older rows hold instead.
+    event_type: str
+    payload: dict[str, Any] | None
 
-
-# Renders the published message value of a row (the wire format lives with the contract).
-Render = Callable[[OutboxMessage], bytes]
+    def published_form(self, render: RenderEvent) -> tuple[bytes, list[tuple[str, bytes]]]:
+        """(value, Kafka headers): as stored, or an older row's payload rendered now."""
+        if self.value is not None and self.headers is not None:
+            return self.value, [(name, text.encode()) for name, text in self.headers]
+        if self.payload is None:
+            raise ValueError(f"outbox row {self.id} has neither value nor payload")
+        wire = render(legacy_event(self.event_type, self.payload))
+        return wire.value, wire.kafka_headers()
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,20 +67,6 @@ class KafkaProducerConfig:
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
 
 
-def cloudevents_headers(message: OutboxMessage, source: str) -> list[tuple[str, bytes]]:
-    """CloudEvents 1.0 Kafka binary mode: the attributes as ce_* headers, the data as value."""
-    moment = message.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-    return [
-        ("ce_specversion", b"1.0"),
-        ("ce_id", message.id.encode()),
-        ("ce_type", message.event_type.encode()),
-        ("ce_source", source.encode()),
-        ("ce_time", moment.encode()),
-        ("ce_subject", str(message.payload.get("paymentId", "")).encode()),
-        ("content-type", b"application/json"),
-    ]
-
-
 class OutboxRelay:
     def __init__(
         self,
@@ -76,8 +74,7 @@ class OutboxRelay:
         producer: KafkaProducerConfig,
         *,
         topic: str,
-        render: Render,
-        source: str,
+        render: RenderEvent,
         batch_size: int = 200,
         poll_interval: float = 0.5,
         max_backoff: float = 10.0,
@@ -87,8 +84,8 @@ class OutboxRelay:
         self._engine = engine
         self._config = producer
         self._topic = topic
+        # For rows stored before the published form was (revision 0016).
         self._render = render
-        self._source = source
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._max_backoff = max_backoff
@@ -132,7 +129,7 @@ class OutboxRelay:
     async def _lock_batch(self, conn: AsyncConnection) -> list[OutboxMessage]:
         rows = (
             await conn.execute(
-                select(_T.id, _T.event_type, _T.message_key, _T.payload, _T.created_at)
+                select(_T.id, _T.message_key, _T.value, _T.headers, _T.event_type, _T.payload)
                 .where(_T.published_at.is_(None))
                 .order_by(_T.created_at, _T.id)
                 .limit(self._batch_size)
@@ -140,7 +137,8 @@ class OutboxRelay:
             )
         ).all()
         batch = [
-            OutboxMessage(r.id, r.event_type, r.message_key, r.payload, r.created_at) for r in rows
+            OutboxMessage(r.id, r.message_key, r.value, r.headers, r.event_type, r.payload)
+            for r in rows
         ]
         if not batch:
             return []
@@ -177,12 +175,10 @@ class OutboxRelay:
         self, producer: AIOKafkaProducer, chain: list[OutboxMessage], acked: list[str]
     ) -> None:
         for message in chain:
+            value, headers = message.published_form(self._render)
             async with asyncio.timeout(self._send_timeout):
                 await producer.send_and_wait(
-                    self._topic,
-                    self._render(message),
-                    key=message.message_key.encode(),
-                    headers=cloudevents_headers(message, self._source),
+                    self._topic, value, key=message.message_key.encode(), headers=headers
                 )
             acked.append(message.id)
 

@@ -33,16 +33,16 @@ class Guarded:
         """Operations the gateway answered (one per idempotency key)."""
         return len(self.simulator.answers)
 
-    async def events(self, payment_id: str) -> list[tuple[str, dict[str, Any]]]:
-        """The payment's events in the outbox, in order: (type, neutral payload)."""
+    async def events(self, payment_id: str) -> list[tuple[str, str]]:
+        """The payment's events in the outbox, in order: (type, JSON as it will be published)."""
         assert self.app.engine is not None
         query = (
-            select(outbox.c.event_type, outbox.c.payload)
+            select(outbox.c.event_type, outbox.c.value)
             .where(outbox.c.aggregate_id == payment_id)
             .order_by(outbox.c.created_at)
         )
         async with self.app.engine.connect() as conn:
-            return [(row.event_type, row.payload) for row in await conn.execute(query)]
+            return [(row.event_type, row.value.decode()) for row in await conn.execute(query)]
 
 
 @contextlib.asynccontextmanager

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.enums import GatewayName
@@ -31,15 +31,18 @@ from infra.gateways.simulator import SimulatorGateway
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1 import payment_service_pb2_grpc
 from server.app import PaymentApplication
-from server.messaging import build_outbox_relay
+from server.messaging import build_outbox_relay, event_renderer
 from server.metrics import ServiceMetrics
 from tests.e2e.helpers import create_request, new_id
 from tests.support import databases
 from tests.support.channels import open_channel
+from tests.support.event_samples import fresh_events
 from tests.support.event_shapes import EXTRA_KEYS, SPEC_KEYS
 from tests.support.kafka_broker import TansuBroker
+from tests.support.legacy_outbox import legacy_payload
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
+from tests.support.wire import RENDER
 
 TOPIC = "payment.events"
 
@@ -249,7 +252,7 @@ async def test_two_relays_over_one_database_publish_each_row_once(
         for i in range(200)
     ]  # fmt: skip
     async with events_engine.begin() as conn:
-        await SqlEventOutbox(conn).add(events)
+        await SqlEventOutbox(conn, RENDER).add(events)
     settings = settings_for_tests(
         kafka_brokers=broker.bootstrap, kafka_enable_idempotence=False, outbox_batch_size=15
     )
@@ -287,3 +290,54 @@ async def test_two_relays_over_one_database_publish_each_row_once(
     for key in keys:  # one order's events in the order they happened
         reasons = [e["reason"] for e in mine if e["orderId"] == key]
         assert reasons == [f"step {n}" for n in range(10)]
+
+
+async def test_rows_written_before_0016_are_published_like_new_ones_in_their_order(
+    events_database_url: str, events_engine: AsyncEngine, broker: TansuBroker
+) -> None:
+    """An upgrade over unpublished rows: those with only the neutral payload are rendered by
+    the relay into the very bytes and headers a new row stores, and one order's old and new
+    rows go out in the order they happened."""
+    settings = settings_for_tests(kafka_brokers=broker.bootstrap, kafka_enable_idempotence=False)
+    render = event_renderer(settings)
+    order = new_id()
+    events = fresh_events(order)
+    old, new = events[:4], events[4:]
+    async with events_engine.begin() as conn:
+        await conn.execute(
+            insert(outbox),
+            [
+                {"id": e.event_id, "event_type": e.event_type, "aggregate_id": e.payment_id,
+                 "message_key": e.order_id, "payload": legacy_payload(e),
+                 "created_at": e.occurred_at}
+                for e in old
+            ],
+        )  # fmt: skip
+        await SqlEventOutbox(conn, render).add(new)
+    relay = build_outbox_relay(settings, events_engine, ServiceMetrics())
+    ids = {e.event_id for e in events}
+
+    async def unpublished() -> int:
+        async with events_engine.connect() as conn:
+            query = select(outbox.c.id).where(outbox.c.id.in_(ids), outbox.c.published_at.is_(None))
+            return len((await conn.execute(query)).all())
+
+    try:
+        while await unpublished():
+            await relay.publish_once()
+    finally:
+        await relay.stop()
+
+    async with topic_reader(broker) as reader:
+
+        def mine() -> list[ConsumerRecord[bytes, bytes]]:
+            return [x for x in reader.records if x.key == order.encode()]
+
+        async def all_on_topic() -> bool:
+            await reader.poll()
+            return len(mine()) >= len(events)
+
+        await eventually(all_on_topic, within=10)
+    assert [(x.value, list(x.headers)) for x in mine()] == [
+        (render(e).value, render(e).kafka_headers()) for e in events
+    ]

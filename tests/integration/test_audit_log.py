@@ -26,6 +26,7 @@ from infra.db.uow import SqlUnitOfWork
 from server.migrate import upgrade_to_head
 from tests.support import databases
 from tests.support.encryption import sealer_for
+from tests.support.wire import RENDER
 
 ROOT = Path(__file__).resolve().parents[2]
 # Switching the triggers back on as the migration left them (ENABLE ALWAYS has no "USER").
@@ -40,7 +41,7 @@ async def append_rows(engine: AsyncEngine, count: int, tag: str = "") -> list[st
     """`count` committed rows, one transaction each; their resource ids."""
     ids = [f"{tag}{uuid.uuid4()}" for _ in range(count)]
     for resource_id in ids:
-        uow = SqlUnitOfWork(engine, sealer_for(), ADMIN)
+        uow = SqlUnitOfWork(engine, sealer_for(), RENDER, ADMIN)
         async with uow:
             uow.fact(
                 "admin.fraud_review.approve", "payment", resource_id, after={"status": "AUTHORIZED"}
@@ -134,7 +135,7 @@ async def _as_app_role(url: str) -> None:
 
 
 async def test_entries_are_chained_at_commit_and_dropped_on_rollback(engine: AsyncEngine) -> None:
-    uow = SqlUnitOfWork(engine, sealer_for(), ADMIN)
+    uow = SqlUnitOfWork(engine, sealer_for(), RENDER, ADMIN)
     async with uow:
         uow.fact("admin.note.add", "payment", "rolled-back")
     async with uow:

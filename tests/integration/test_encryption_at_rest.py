@@ -30,6 +30,7 @@ from tests.support.sensitive_rows import (
     store_refunded_payment,
     webhook_receipt,
 )
+from tests.support.wire import RENDER
 
 SEALER = sealer_for()
 TEST_KEY_ID = TEST_KEY_RING.split(":", 1)[0]
@@ -80,7 +81,7 @@ async def test_payment_method_columns_are_sealed_and_found_by_blind_index(
     assert (
         len(row["paypal_email_bidx"]) == 32 and data.email.encode() not in row["paypal_email_bidx"]
     )
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         loaded = await uow.payment_methods.get(method.id)
         by_email = await uow.payment_methods.find_by_paypal_email(f"  {data.email.upper()} ")
         by_customer = await uow.payment_methods.find_by_gateway_customer("PAYPAL", data.customer)
@@ -96,7 +97,7 @@ async def test_blind_indexes_depend_on_the_blind_index_key(engine: AsyncEngine) 
     data = PersonalData.unique()
     await store_method(engine, SEALER, paypal_method(data))
     other_index_key = sealer_for(TEST_KEY_RING, new_key())
-    async with SqlUnitOfWork(engine, other_index_key) as uow:
+    async with SqlUnitOfWork(engine, other_index_key, RENDER) as uow:
         assert await uow.payment_methods.find_by_paypal_email(data.email) == []
 
 
@@ -130,7 +131,7 @@ async def test_a_ciphertext_copied_to_another_row_does_not_decrypt(engine: Async
         await conn.execute(
             update(payments).where(payments.c.id == attacker.id).values(metadata=stolen)
         )
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         with pytest.raises(UnreadableValue, match="authentication failed") as error:
             await uow.payments.get(attacker.id)
         assert await uow.payments.get(victim.id)
@@ -146,7 +147,7 @@ async def test_a_ciphertext_copied_to_another_column_does_not_decrypt(engine: As
             text("UPDATE payment_methods SET gateway_customer_id = paypal_email WHERE id = :id"),
             {"id": method.id},
         )
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         with pytest.raises(UnreadableValue, match="gateway_customer_id of row"):
             await uow.payment_methods.get(method.id)
 
@@ -156,7 +157,7 @@ async def test_a_value_sealed_with_a_key_missing_from_the_ring_fails_clearly(
 ) -> None:
     retired = sealer_for(f"retired-7:{new_key()}")
     payment, _ = await store_refunded_payment(engine, retired, PersonalData.unique())
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         with pytest.raises(UnreadableValue, match="sealed with key 'retired-7', which is not in"):
             await uow.payments.get(payment.id)
 

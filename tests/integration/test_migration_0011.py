@@ -30,6 +30,7 @@ from infra.db.webhooks import stored_webhook_payload
 from server.migrate import alembic_config
 from tests.support import databases
 from tests.support.encryption import new_key, sealer_for
+from tests.support.wire import RENDER
 
 RING, INDEX_KEY = f"k1:{new_key()}", new_key()
 EMAIL, CUSTOMER = "bob.before@example.com", "cus_before0011"
@@ -112,7 +113,7 @@ async def test_old_plaintext_rows_are_readable_after_0011_and_sealed_by_rotate_k
         # 6 plaintext values on payments/methods/refunds + payload + answer.
         assert await rotation.key_usage() == {PLAINTEXT: 9}
         await assert_service_reads_them(engine, sealer)
-        async with SqlUnitOfWork(engine, sealer) as uow:  # no blind index before rotating
+        async with SqlUnitOfWork(engine, sealer, RENDER) as uow:  # no blind index before rotating
             assert await uow.payment_methods.find_by_paypal_email(EMAIL) == []
 
         report = await rotation.run()
@@ -120,7 +121,7 @@ async def test_old_plaintext_rows_are_readable_after_0011_and_sealed_by_rotate_k
         assert sum(t.sealed for t in report.tables) == 9 and report.remaining == 0
         assert report.key_usage == {"k1": 9}
         await assert_service_reads_them(engine, sealer)
-        async with SqlUnitOfWork(engine, sealer) as uow:
+        async with SqlUnitOfWork(engine, sealer, RENDER) as uow:
             found = await uow.payment_methods.find_by_gateway_customer("PAYPAL", CUSTOMER)
             assert [m.id for m in found] == [IDS["method"]]
             assert [m.id for m in await uow.payment_methods.find_by_paypal_email(EMAIL)] == [
@@ -142,7 +143,7 @@ async def test_old_plaintext_rows_are_readable_after_0011_and_sealed_by_rotate_k
 
 
 async def assert_service_reads_them(engine: AsyncEngine, sealer: Sealer) -> None:
-    async with SqlUnitOfWork(engine, sealer) as uow:
+    async with SqlUnitOfWork(engine, sealer, RENDER) as uow:
         payment = await uow.payments.get(IDS["payment"])
         method = await uow.payment_methods.get(IDS["method"])
         refund = await uow.refunds.get(IDS["refund"])

@@ -22,6 +22,7 @@ from tests.support.sensitive_rows import (
     store_method,
     store_refunded_payment,
 )
+from tests.support.wire import RENDER
 
 PAYMENT_SERVICE = str(Path(sys.executable).parent / "payment-service")
 EIGHT_YEARS = timedelta(days=8 * 365)
@@ -63,7 +64,7 @@ async def test_rotate_keys_reports_the_keys_still_in_use(
     assert "values per key: k2 2" in rotated.stdout
     assert "keys in the ring no longer used (may be retired): k1" in rotated.stdout
     assert data.email not in rotated.stdout + rotated.stderr
-    async with SqlUnitOfWork(own_engine, sealer_for(k2, index_key)) as uow:
+    async with SqlUnitOfWork(own_engine, sealer_for(k2, index_key), RENDER) as uow:
         assert (await uow.payment_methods.get(method.id)).paypal_email == data.email
 
     unknown = await asyncio.to_thread(run, "rotate-keys", ENCRYPTION_KEY=f"k3:{new_key()}", **env)
@@ -87,7 +88,7 @@ async def test_retention_run_applies_the_policies_once(
     result = await asyncio.to_thread(run, "retention", "run", **env)
     assert result.returncode == 0, result.stderr
     assert "anonymised 1 payments" in result.stdout
-    async with SqlUnitOfWork(own_engine, sealer) as uow:
+    async with SqlUnitOfWork(own_engine, sealer, RENDER) as uow:
         assert (await uow.payments.get(old.id)).metadata == {}
 
 

@@ -22,6 +22,7 @@ from domain.refund import Refund
 from infra.db.uow import SqlUnitOfWork
 from tests.support.encryption import sealer_for
 from tests.support.polling import eventually
+from tests.support.wire import RENDER
 
 SEALER = sealer_for()
 
@@ -52,7 +53,7 @@ def new_payment(amount: int = 1099, currency: str = "EUR") -> Payment:
 
 
 async def store(engine: AsyncEngine, payment: Payment) -> None:
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         await uow.payments.add(payment)
         await uow.commit()
 
@@ -60,7 +61,7 @@ async def store(engine: AsyncEngine, payment: Payment) -> None:
 async def test_payment_round_trips_with_its_transactions(engine: AsyncEngine) -> None:
     payment = new_payment()
     await store(engine, payment)
-    uow = SqlUnitOfWork(engine, SEALER)
+    uow = SqlUnitOfWork(engine, SEALER, RENDER)
     async with uow:
         loaded = await uow.payments.get_for_update(payment.id)
         txn = loaded.begin_authorization(transaction_id=new_id(), now=now())
@@ -82,9 +83,9 @@ async def test_payment_round_trips_with_its_transactions(engine: AsyncEngine) ->
 
 async def test_changes_without_commit_are_rolled_back(engine: AsyncEngine) -> None:
     payment = new_payment()
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         await uow.payments.add(payment)
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         with pytest.raises(PaymentNotFound):
             await uow.payments.get(payment.id)
 
@@ -102,19 +103,19 @@ async def test_second_payment_for_an_order_names_the_first(engine: AsyncEngine) 
 async def test_saving_a_stale_version_is_refused(engine: AsyncEngine) -> None:
     payment = new_payment()
     await store(engine, payment)
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         first = await uow.payments.get(payment.id)
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         second = await uow.payments.get(payment.id)
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         first.description = "changed once"
         await uow.payments.save(first)
         await uow.commit()
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         second.description = "changed on a stale copy"
         with pytest.raises(ConcurrentModification):
             await uow.payments.save(second)
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         assert (await uow.payments.get(payment.id)).description == "changed once"
 
 
@@ -127,7 +128,7 @@ async def test_get_for_update_serialises_concurrent_writers(engine: AsyncEngine)
     first_has_lock = asyncio.Event()
 
     async def writer(name: str, hold: asyncio.Event | None) -> None:
-        async with SqlUnitOfWork(engine, SEALER) as uow:
+        async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
             loaded = await uow.payments.get_for_update(payment.id)
             order.append(f"{name}:locked:v{loaded.version}")
             if hold is not None:
@@ -157,7 +158,7 @@ async def test_get_for_update_serialises_concurrent_writers(engine: AsyncEngine)
     release.set()
     await asyncio.gather(first, second)
     assert order == ["first:locked:v1", "second:locked:v2"]
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         assert (await uow.payments.get(payment.id)).retry_count == 2
 
 
@@ -187,11 +188,11 @@ async def test_one_default_method_per_user_is_a_constraint(engine: AsyncEngine) 
             is_default=default,
         )
 
-    async with SqlUnitOfWork(engine, SEALER) as uow:
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         await uow.payment_methods.add(method(True))
         await uow.commit()
     with pytest.raises(IntegrityError, match="one_default_per_user"):
-        async with SqlUnitOfWork(engine, SEALER) as uow:
+        async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
             await uow.payment_methods.add(method(True))
             await uow.commit()
 
@@ -199,7 +200,7 @@ async def test_one_default_method_per_user_is_a_constraint(engine: AsyncEngine) 
 async def test_refunds_are_listed_in_pages(engine: AsyncEngine) -> None:
     payment = new_payment(amount=1000)
     await store(engine, payment)
-    uow = SqlUnitOfWork(engine, SEALER)
+    uow = SqlUnitOfWork(engine, SEALER, RENDER)
     async with uow:
         loaded = await uow.payments.get_for_update(payment.id)
         auth = loaded.begin_authorization(transaction_id=new_id(), now=now())

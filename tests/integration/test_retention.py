@@ -27,6 +27,7 @@ from tests.support.sensitive_rows import (
     store_refunded_payment,
     webhook_receipt,
 )
+from tests.support.wire import RENDER
 
 SEALER = sealer_for()
 YEARS_AGO = timedelta(days=8 * 365)
@@ -66,7 +67,7 @@ async def test_old_personal_data_goes_and_the_money_trail_stays(own_engine: Asyn
     report = await enforce_retention(policy(), SqlRetentionStore(own_engine), moment)
 
     assert report == RetentionReport(payments_anonymised=1)
-    async with SqlUnitOfWork(own_engine, SEALER) as uow:
+    async with SqlUnitOfWork(own_engine, SEALER, RENDER) as uow:
         after = await uow.payments.get(old.id)
         refund_after = await uow.refunds.get(old_refund.id)
         assert await uow.payments.get(recent.id) == recent
@@ -101,10 +102,10 @@ async def test_a_request_that_read_the_payment_before_cannot_write_its_data_back
     old, _ = await store_refunded_payment(
         own_engine, SEALER, PersonalData.unique(), created_at=now() - YEARS_AGO
     )
-    async with SqlUnitOfWork(own_engine, SEALER) as uow:
+    async with SqlUnitOfWork(own_engine, SEALER, RENDER) as uow:
         stale = await uow.payments.get(old.id)
     await enforce_retention(policy(), SqlRetentionStore(own_engine), now())
-    async with SqlUnitOfWork(own_engine, SEALER) as uow:
+    async with SqlUnitOfWork(own_engine, SEALER, RENDER) as uow:
         with pytest.raises(ConcurrentModification):
             await uow.payments.save(stale)
 
@@ -135,7 +136,7 @@ async def test_long_deleted_methods_are_anonymised_live_ones_kept(own_engine: As
     report = await enforce_retention(policy(), SqlRetentionStore(own_engine), now())
 
     assert report == RetentionReport(payment_methods_anonymised=1)
-    async with SqlUnitOfWork(own_engine, SEALER) as uow:
+    async with SqlUnitOfWork(own_engine, SEALER, RENDER) as uow:
         gone = await uow.payment_methods.find_by_paypal_email(long_deleted.paypal_email or "")
         kept = await uow.payment_methods.find_by_paypal_email(just_deleted.paypal_email or "")
         assert await uow.payment_methods.get(live.id) == live

@@ -18,6 +18,7 @@ from domain.refund import Refund
 from domain.webhooks import WebhookReceipt
 from infra.db.sealing import Sealer
 from infra.db.uow import SqlUnitOfWork
+from tests.support.wire import RENDER
 
 
 def new_id() -> str:
@@ -78,7 +79,7 @@ async def store_refunded_payment(
 ) -> tuple[Payment, Refund]:
     """Authorized, captured 5000 and refunded 1500, with the refund's reason."""
     payment = payment_with(data, created_at)
-    uow = SqlUnitOfWork(engine, sealer)
+    uow = SqlUnitOfWork(engine, sealer, RENDER)
     async with uow:
         await uow.payments.add(payment)
         await uow.commit()
@@ -126,7 +127,7 @@ def paypal_method(
 
 
 async def store_method(engine: AsyncEngine, sealer: Sealer, method: PaymentMethod) -> None:
-    async with SqlUnitOfWork(engine, sealer) as uow:
+    async with SqlUnitOfWork(engine, sealer, RENDER) as uow:
         await uow.payment_methods.add(method)
         await uow.commit()
 
@@ -144,7 +145,7 @@ def webhook_receipt(data: PersonalData, received_at: datetime | None = None) -> 
 
 
 async def record_webhook(engine: AsyncEngine, sealer: Sealer, receipt: WebhookReceipt) -> bool:
-    async with SqlUnitOfWork(engine, sealer) as uow:
+    async with SqlUnitOfWork(engine, sealer, RENDER) as uow:
         recorded = await uow.webhook_events.record(receipt)
         await uow.commit()
     return recorded
