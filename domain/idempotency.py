@@ -116,6 +116,11 @@ class IdempotencyStore(Protocol):
     async def release(self, claim: Claim) -> None:
         """Forget the key: the request did not start or may be retried."""
 
+    async def answer(
+        self, key: IdempotencyKey, request_fingerprint: str, answer: StoredAnswer, now: datetime
+    ) -> None:
+        """Store a final answer for a key no committed transaction claimed."""
+
     async def purge(self, completed_before: datetime) -> int:
         """Delete records older than the retention; returns how many."""
 
@@ -172,3 +177,13 @@ class RequestIds:
             return str(uuid.uuid4())
         self._count += 1
         return str(uuid.uuid5(self._NAMESPACE, f"{self._seed}:{self._count}"))
+
+
+class KeyedRequest(Protocol):
+    """One keyed request whose key lives in its own transactions (the unit of work claims
+    it and stores its answer): what the API layer reads back once the request ended."""
+
+    key: IdempotencyKey
+    ids: RequestIds  # the use case's ids (seeded by the claim)
+    claim: Claim | None  # the committed claim, if any
+    answer: StoredAnswer | None  # the answer a transaction stored, if any

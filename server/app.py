@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.actor import Actor
 from domain.enums import GatewayName
 from domain.gateway import PaymentGateway
-from domain.idempotency import AnswerCache
+from domain.idempotency import AnswerCache, IdempotencyKey, KeyedRequest
 from domain.ownership import OwnerScopedUnitOfWork
 from domain.ports import CircuitBreaker
 from domain.retention import RetentionPolicy
@@ -66,7 +66,7 @@ from server.encryption import build_sealer
 from server.gateway_timing import timed
 from server.gateways import build_gateways, close_gateways
 from server.health import ComponentHealthWatcher, DatabaseHealthWatcher
-from server.idempotency import IdempotencyInterceptor
+from server.idempotency import IdempotencyInterceptor, Render
 from server.interceptors import RequestInterceptor
 from server.jobs import (
     PeriodicJob,
@@ -92,7 +92,7 @@ from server.webhooks import WebhookComponents
 class DepsFactory(Protocol):
     """The ports a use case runs with, for one actor (and one keyed call, if any)."""
 
-    def __call__(self, actor: Actor, request: RequestClaim | None = None) -> Deps: ...
+    def __call__(self, actor: Actor, request: KeyedRequest | None = None) -> Deps: ...
 
 
 log = logging.getLogger("payments.app")
@@ -186,10 +186,12 @@ class PaymentApplication:
         # Events are written to the outbox in their published form, rendered at commit.
         render = event_renderer(self.settings)
 
-        def deps(actor: Actor, request: RequestClaim | None = None) -> Deps:
+        def deps(actor: Actor, request: KeyedRequest | None = None) -> Deps:
             # A fresh unit of work per call: it holds that call's connection, acts (in the
             # access rules and the audit trail) for the call's actor, and keeps the call's
             # idempotency key in its transactions, when it has one.
+            # Only the composition root builds keyed requests: they are RequestClaims.
+            assert request is None or isinstance(request, RequestClaim)
             uow = SqlUnitOfWork(engine, self.sealer, render, actor, request)
             return Deps(
                 # Every read and write of a use case passes the per-user access rule.
@@ -345,9 +347,14 @@ class PaymentApplication:
             interceptors.append(RateLimitInterceptor(limiter))
         interceptors.append(CardDataGuard(exempt_services=GATEWAY_SIGNED_SERVICES))
         lease = timedelta(seconds=self.settings.idempotency_lease_seconds)
-        interceptors.append(
-            IdempotencyInterceptor(self._idempotency(store), store, SystemClock(), lease)
-        )
+
+        def new_request(key: IdempotencyKey, fingerprint: str, render: Render) -> RequestClaim:
+            return RequestClaim(
+                store, key, fingerprint=fingerprint, lease=lease, render=render,
+                clock=SystemClock().now,
+            )  # fmt: skip
+
+        interceptors.append(IdempotencyInterceptor(self._idempotency(store), store, new_request))
         return interceptors
 
     def _rate_limiter(self) -> RedisTokenBucket | None:

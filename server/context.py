@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from domain.actor import SYSTEM, Actor
 
 if TYPE_CHECKING:
-    from infra.db.request_claim import RequestClaim
+    from domain.idempotency import KeyedRequest
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="-")
 
@@ -22,4 +22,4 @@ actor_var: ContextVar[Actor] = ContextVar("actor", default=SYSTEM)
 
 # The keyed request of the current call, when its key lives in the call's transactions
 # (server/idempotency.py): the servicers' units of work claim and answer it.
-request_claim_var: ContextVar[RequestClaim | None] = ContextVar("request_claim", default=None)
+request_claim_var: ContextVar[KeyedRequest | None] = ContextVar("request_claim", default=None)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import grpc
@@ -35,16 +34,15 @@ from domain.idempotency import (
     MAX_KEY_LENGTH,
     AlreadyAnswered,
     IdempotencyKey,
+    IdempotencyStore,
+    KeyedRequest,
     StoredAnswer,
     fingerprint,
     is_final,
 )
 from domain.payment import Payment
-from domain.ports import Clock
 from domain.refund import Refund
 from domain.usecases.idempotent import Idempotency
-from infra.db.idempotency import SqlIdempotencyStore
-from infra.db.request_claim import RequestClaim
 from server import mappers as m
 from server.context import caller_var, request_claim_var
 from server.errors import domain_error_status
@@ -71,6 +69,11 @@ IN_TRANSACTION = frozenset(
 # Errors after which the request's operation may still be open at the gateway: the key stays
 # claimed (until its lease ends) so that the request, sent again, finds that operation.
 _KEEPS_THE_KEY = (GatewayOutcomeUnknown, OperationInProgress)
+
+Render = Callable[[object], StoredAnswer]
+# Builds the record of one keyed request (infra/db/request_claim.py, from the composition
+# root): (key, fingerprint, render) -> the request the units of work claim and answer.
+NewKeyedRequest = Callable[[IdempotencyKey, str, Render], KeyedRequest]
 
 
 def method_descriptor(full_method: str) -> MethodDescriptor | None:
@@ -106,7 +109,7 @@ def request_fingerprint_of(request: Any) -> str:
     return fingerprint(unkeyed.SerializeToString(deterministic=True))
 
 
-def answer_renderer(response_type: Any) -> Callable[[object], StoredAnswer]:
+def answer_renderer(response_type: Any) -> Render:
     """A use case's result as the call's serialized answer, exactly as the servicer answers."""
 
     def render(result: object) -> StoredAnswer:
@@ -129,16 +132,12 @@ def answer_renderer(response_type: Any) -> Callable[[object], StoredAnswer]:
 
 class IdempotencyInterceptor(UnaryInterceptor):
     def __init__(
-        self,
-        idempotency: Idempotency,
-        store: SqlIdempotencyStore,
-        clock: Clock,
-        lease: timedelta,
+        self, idempotency: Idempotency, store: IdempotencyStore, new_request: NewKeyedRequest
     ) -> None:
         self._idempotency = idempotency
         self._store = store
-        self._clock = clock
-        self._lease = lease
+        self._clock = idempotency.clock
+        self._new_request = new_request
 
     def applies_to(self, method: str) -> bool:
         descriptor = method_descriptor(method)  # reads and foreign services have no key
@@ -162,14 +161,7 @@ class IdempotencyInterceptor(UnaryInterceptor):
             _require_bounded(request_id)
             key = IdempotencyKey(caller_var.get(), method, request_id)
             request_fingerprint = request_fingerprint_of(request)
-            claim = RequestClaim(
-                self._store,
-                key,
-                fingerprint=request_fingerprint,
-                lease=self._lease,
-                render=render,
-                clock=self._clock.now,
-            )
+            claim = self._new_request(key, request_fingerprint, render)
             token = request_claim_var.set(claim)
             try:
                 response = await behavior(request, context)
@@ -188,7 +180,7 @@ class IdempotencyInterceptor(UnaryInterceptor):
         return wrapped
 
     async def _settle_error(
-        self, claim: RequestClaim, request_fingerprint: str, error: DomainError
+        self, claim: KeyedRequest, request_fingerprint: str, error: DomainError
     ) -> None:
         """A final error is the answer (stored unless a transaction already stored it); after
         a retryable one the key is free again, unless the request's operation may be open."""
@@ -204,7 +196,7 @@ class IdempotencyInterceptor(UnaryInterceptor):
                 log.warning("could not release an idempotency key; its lease will expire")
 
     async def _store_late(
-        self, claim: RequestClaim, request_fingerprint: str, answer: StoredAnswer
+        self, claim: KeyedRequest, request_fingerprint: str, answer: StoredAnswer
     ) -> None:
         if claim.claim is not None:
             await self._store.complete(claim.claim, answer, self._clock.now())

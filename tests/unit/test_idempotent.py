@@ -40,6 +40,13 @@ class MemoryStore:
     async def release(self, claim: Claim) -> None:
         del self.records[claim.key]
 
+    async def answer(
+        self, key: IdempotencyKey, request_fingerprint: str, answer: StoredAnswer, now: datetime
+    ) -> None:
+        self.records.setdefault(
+            key, KeyRecord(key, request_fingerprint, KeyState.COMPLETED, now, answer)
+        )
+
     async def purge(self, completed_before: datetime) -> int:
         return 0
 
