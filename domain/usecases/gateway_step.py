@@ -105,6 +105,10 @@ async def _run(deps: Deps, payment_id: str, operation: GatewayOperation) -> Paym
         # sent again after a crash makes the same id (RequestIds), and finds its operation.
         transaction_id = deps.ids.new_id()
         started = _started_before(payment, transaction_id)
+        while started is not None and _never_reached(started):
+            # Started before, but the gateway never had it: this time, for real.
+            transaction_id = deps.ids.new_id()
+            started = _started_before(payment, transaction_id)
         if started is not None:
             operation.resumed(payment, started)
             return payment
@@ -156,6 +160,16 @@ async def _run(deps: Deps, payment_id: str, operation: GatewayOperation) -> Paym
         lambda p: operation.record(p, p.transaction(txn.id), outcome),
         conclude=True,
     )
+
+
+# The failure codes of an operation closed because the gateway certainly never acted on it
+# (unreachable; or, asked later by the reconciler, it had never received it).
+NOT_REACHED = "GATEWAY_NOT_REACHED"
+_NEVER_REACHED = frozenset({GatewayUnavailable.reason, NOT_REACHED})
+
+
+def _never_reached(txn: Transaction) -> bool:
+    return txn.status is TransactionStatus.FAILED and txn.failure_code in _NEVER_REACHED
 
 
 def _started_before(payment: Payment, transaction_id: str) -> Transaction | None:

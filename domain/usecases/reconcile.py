@@ -21,6 +21,7 @@ from domain.errors import DomainError
 from domain.gateway import GatewayOutcome, LookupRequest
 from domain.payment import Payment
 from domain.usecases.deps import Deps
+from domain.usecases.gateway_step import NOT_REACHED
 from domain.usecases.refunds import settle_refund
 
 log = logging.getLogger("payments.reconciler")
@@ -32,7 +33,6 @@ RECORDERS: dict[TransactionType, Recorder] = {
     TransactionType.VOID: Payment.record_void,
     TransactionType.REFUND: Payment.record_refund,
 }
-NOT_REACHED = "GATEWAY_NOT_REACHED"
 RECONCILER = Actor(ActorKind.SYSTEM, "reconciler", origin="job:reconciler")
 
 

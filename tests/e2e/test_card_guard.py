@@ -103,7 +103,15 @@ async def guarded(
 ) -> AsyncIterator[PaymentApplication]:
     prefix = f"payments-guard-{uuid.uuid4().hex[:10]}:"
     app = PaymentApplication(
-        settings_for_tests(redis_key_prefix=prefix),
+        # Everything that writes to Redis on: the rate limiter (per caller) and a velocity
+        # rule (per card), so that the scan below has the service's keys to read.
+        settings_for_tests(
+            redis_key_prefix=prefix,
+            rate_limit_enabled=True,
+            rate_limit_requests_per_second=1000,
+            rate_limit_burst=1000,
+            fraud_velocity_max_per_card=1000,
+        ),
         own_database[1],
         gateways={GatewayName.SIMULATOR: SimulatorGateway()},
         redis_url=redis_url,
@@ -297,7 +305,7 @@ async def test_no_card_number_in_redis(
         text = await redis_text(client, guarded.settings.redis_key_prefix)
     finally:
         await client.aclose()
-    assert text  # the accepted payment's idempotent answer is cached there
+    assert text  # the rate limiter's and the velocity rule's keys are there
     assert not contains_card_number(text)
 
 

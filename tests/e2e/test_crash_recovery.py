@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import grpc
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -19,7 +20,7 @@ from infra.gateways.simulator_ledger import SqlLedger
 from payments.v1 import payment_pb2
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
-from tests.e2e.helpers import create_request
+from tests.e2e.helpers import create_request, new_id
 from tests.support.channels import open_channel
 from tests.support.polling import eventually
 from tests.support.server_process import ServerProcess
@@ -107,3 +108,70 @@ async def test_crash_during_captures_never_double_captures(
 
 async def _none_open(engine: AsyncEngine, ids: list[str]) -> bool:
     return await open_operations(engine, ids) == 0
+
+
+RETRYABLE = (grpc.StatusCode.ABORTED, grpc.StatusCode.UNAVAILABLE)
+
+
+async def test_a_capture_sent_again_after_a_crash_answers_what_happened(
+    database_url: str, engine: AsyncEngine
+) -> None:
+    """The server dies with the capture's intent committed and its outcome not. Once the
+    reconciler has settled it, the same request (same request_id) answers the capture as
+    it happened - captured once, whether the gateway got the first call or not - never an
+    error for a capture that succeeded, and never a second capture."""
+    process = ServerProcess(
+        database_url,
+        SIMULATOR_LEDGER="database",
+        SIMULATOR_LATENCY_MS="600",
+        GATEWAY_TIMEOUT_SECONDS="5",
+        RECONCILE_AFTER_SECONDS="6",
+        RECONCILE_INTERVAL_SECONDS="0.5",
+        # The dead request's key is claimable again once its lease ends (longer than any
+        # gateway call could still take).
+        IDEMPOTENCY_LEASE_SECONDS="8",
+    )
+    await process.start()
+    try:
+        async with open_channel(process.target) as channel:
+            stub = PaymentServiceStub(channel)
+            created = await stub.CreatePayment(create_request(authorize=True))
+            pid = created.payment.payment_id
+            request = pb.CapturePaymentRequest(payment_id=pid, request_id=new_id())
+            first = asyncio.ensure_future(stub.CapturePayment(request))
+
+            async def capture_in_flight() -> bool:
+                return await open_operations(engine, [pid]) == 1
+
+            await eventually(capture_in_flight, within=20)
+            process.kill()
+            await asyncio.gather(first, return_exceptions=True)
+
+        await process.start()
+        await eventually(lambda: _none_open(engine, [pid]), within=60)
+        async with open_channel(process.target) as channel:
+            stub = PaymentServiceStub(channel)
+            answers: list[pb.CapturePaymentResponse] = []
+
+            async def answered() -> bool:
+                try:
+                    answers.append(await stub.CapturePayment(request))
+                except grpc.aio.AioRpcError as error:
+                    # The dead request's key, until its lease ends: retry, as a client would.
+                    assert error.code() in RETRYABLE, error
+                    return False
+                return True
+
+            await eventually(answered, within=30, interval=0.5)
+            again = await stub.CapturePayment(request)
+    finally:
+        print(process.output()[-4000:])  # shown when the test failed
+        process.close()
+
+    [answer] = answers
+    assert answer.payment.status == payment_pb2.PAYMENT_STATUS_CAPTURED
+    assert answer.payment.captured_amount_minor == 1099
+    assert again == answer  # and from now on, replayed
+    effects = await SqlLedger(engine).effects()
+    keys = {f"payments-{t.transaction_id}" for t in answer.payment.transactions}
+    assert [amount for op, key, amount in effects if op == "capture" and key in keys] == [1099]
