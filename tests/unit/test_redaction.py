@@ -152,7 +152,9 @@ FRAGMENTS = st.sampled_from(
         "authorization", "Authorization: ", "Bearer ", "bearer", "Basic ", "dXNlcjpwYXNzd29yZA==",
         "eyJ", "eyJhbGciOi.eyJzdWIi.c2ln", "sk_live_", "rk_test_", "whsec_", "abc123", "://",
         "postgresql://u:", "pw@", "password", "=", ": ", '"', "'", "api-key", "Session_Id",
-        "COOKIE", "4242", "4242 ", "1", "-", " ", "x", ".", "\u0664\u0662", "\u017fecret",
+        "COOKIE", "4242", "4242 ", "1", "-", " ", "x", ".", "\u0664\u0662",
+        # Letters outside ASCII that the rules match ignoring case: the long s, dotted I.
+        "\u017fecret", "credent\u0130al=",
     ]
 )  # fmt: skip
 
