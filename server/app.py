@@ -67,7 +67,7 @@ from server.gateway_timing import timed
 from server.gateways import build_gateways, close_gateways
 from server.health import ComponentHealthWatcher, DatabaseHealthWatcher
 from server.idempotency import IdempotencyInterceptor, Render
-from server.interceptors import RequestInterceptor
+from server.interceptors import ComposedInterceptor, RequestInterceptor
 from server.jobs import (
     PeriodicJob,
     idempotency_purge_job,
@@ -235,7 +235,9 @@ class PaymentApplication:
             self.auth.verifier, self._rest_shim_secret, settings.certificate_scopes()
         )
         server = grpc.aio.server(
-            interceptors=self._interceptors(authenticator, idempotency_store),
+            interceptors=[
+                ComposedInterceptor(self._interceptors(authenticator, idempotency_store))
+            ],
             options=[
                 ("grpc.max_receive_message_length", 4 * 1024 * 1024),
                 ("grpc.so_reuseport", 0),

@@ -14,7 +14,7 @@ MTLS_CLIENT_SCOPES acts as that SERVICE with the scopes listed for it.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import grpc
@@ -24,7 +24,7 @@ from domain.access import TokenVerifier
 from domain.actor import Actor, ActorKind
 from domain.errors import InsufficientScope, TokenInvalid, TokenMissing
 from server.context import actor_var, caller_var, request_id_var
-from server.interceptors import Behavior, with_behavior
+from server.interceptors import Behavior, UnaryInterceptor, with_behavior
 
 _PAYMENTS = "/payments.v1.PaymentService/"
 _METHODS = "/payments.v1.PaymentMethodService/"
@@ -169,7 +169,7 @@ class Authenticator:
         return Actor(verified.kind, verified.subject, verified.scopes, request_id, origin)
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+class AuthInterceptor(UnaryInterceptor):
     """Runs inside RequestInterceptor (which maps the domain errors raised here to
     UNAUTHENTICATED / PERMISSION_DENIED with their reason) and before idempotency (whose
     keys are scoped by the caller set here)."""
@@ -177,20 +177,14 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
     def __init__(self, authenticator: Authenticator) -> None:
         self._authenticator = authenticator
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or is_public(method):
+    def handler_for(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        if is_public(method):
             return handler
         if handler.unary_unary is None:
             return _refused(handler)  # the contract has no streaming RPC outside the above
-        return with_behavior(handler, self._wrap(method, handler.unary_unary))
+        return with_behavior(handler, self.wrap(method, handler.unary_unary))
 
-    def _wrap(self, method: str, behavior: Behavior) -> Behavior:
+    def wrap(self, method: str, behavior: Behavior) -> Behavior:
         authenticator = self._authenticator
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:

@@ -16,6 +16,8 @@ a number field cannot hold the spaces or dashes of a written card number.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from enum import Enum, auto
 from typing import Any
 
 import grpc
@@ -24,7 +26,8 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
 from domain.errors import FieldViolation, RawCardDataRejected
-from domain.validation import contains_card_number, is_card_field_name
+from domain.validation import is_card_field_name
+from server.card_digits import holds_card_number
 from server.interceptors import Behavior, UnaryInterceptor
 
 VIOLATION_REASON = "RAW_CARD_DATA"
@@ -46,13 +49,13 @@ def _text(value: str | bytes) -> str:
 def _shown_key(key: object) -> str | None:
     """A map key as it may appear in a field path: never one that holds a card number."""
     text = str(key)
-    return None if contains_card_number(text) else text
+    return None if holds_card_number(text) else text
 
 
 def _scalar(field: FieldDescriptor, value: Any, path: str) -> Iterator[FieldViolation]:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         yield from message_violations(value, path)
-    elif field.type in _TEXT_TYPES and contains_card_number(_text(value)):
+    elif field.type in _TEXT_TYPES and holds_card_number(_text(value)):
         yield FieldViolation(path, HOLDS_CARD_NUMBER, VIOLATION_REASON)
 
 
@@ -77,9 +80,7 @@ def _unknown(message: Message, prefix: str) -> Iterator[FieldViolation]:
         for unknown in stack.pop():
             if unknown.wire_type == _GROUP:
                 stack.append(unknown.data)
-            elif unknown.wire_type == _LENGTH_DELIMITED and contains_card_number(
-                _text(unknown.data)
-            ):
+            elif unknown.wire_type == _LENGTH_DELIMITED and holds_card_number(_text(unknown.data)):
                 yield FieldViolation(
                     f"{prefix}[unknown field {unknown.field_number}]",
                     HOLDS_CARD_NUMBER,
@@ -87,11 +88,122 @@ def _unknown(message: Message, prefix: str) -> Iterator[FieldViolation]:
                 )
 
 
+class _Kind(Enum):
+    """What the guard does with a field, decided once per message type."""
+
+    TEXT = auto()  # a string or bytes: looked at when not empty
+    TEXTS = auto()  # repeated strings or bytes
+    MESSAGE = auto()  # a message: walked when set
+    MESSAGES = auto()  # repeated messages
+    MAP = auto()  # keys and values
+    NAMED = auto()  # named like card data: refused when set, whatever it holds
+
+
+@dataclass(frozen=True, slots=True)
+class _Step:
+    name: str
+    kind: _Kind
+    field: FieldDescriptor
+
+
+def _kind(field: FieldDescriptor) -> _Kind | None:
+    """None: a number, a bool or an enum, never looked at."""
+    if is_card_field_name(field.name):
+        return _Kind.NAMED
+    if field.message_type is not None and field.message_type.GetOptions().map_entry:
+        return _Kind.MAP
+    if field.type == FieldDescriptor.TYPE_MESSAGE:
+        return _Kind.MESSAGES if field.is_repeated else _Kind.MESSAGE
+    if field.type in _TEXT_TYPES:
+        return _Kind.TEXTS if field.is_repeated else _Kind.TEXT
+    return None
+
+
+def _steps_of(descriptor: Descriptor) -> tuple[_Step, ...] | None:
+    """The fields of a message type worth a look, in field number order (the order of
+    ListFields, so of the violations); None for a type that may carry extensions (not one
+    proto3 message can), walked field by field as it is set."""
+    if descriptor.extension_ranges:
+        return None
+    steps = []
+    for field in sorted(descriptor.fields, key=lambda f: f.number):
+        kind = _kind(field)
+        if kind is not None:
+            steps.append(_Step(field.name, kind, field))
+    return tuple(steps)
+
+
+# Message type -> its steps: each type's descriptors are walked once per process, then every
+# call only reads the fields that can hold text.
+_STEPS: dict[Any, tuple[_Step, ...] | None] = {}
+
+
+def _steps(descriptor: Any) -> tuple[_Step, ...] | None:  # upb's Descriptor or protobuf's
+    try:
+        return _STEPS[descriptor]
+    except KeyError:
+        steps = _STEPS[descriptor] = _steps_of(descriptor)
+        return steps
+
+
 def message_violations(message: Message, path: str = "") -> Iterator[FieldViolation]:
     """Every place in `message` holding a card number or named like card data."""
-    prefix = f"{path}." if path else ""
+    steps = _steps(message.DESCRIPTOR)
+    if steps is None:
+        yield from _listed_violations(message, path)
+    else:
+        yield from _stepped_violations(message, steps, path)
+    yield from _unknown(message, path)
+
+
+def _stepped_violations(
+    message: Message, steps: tuple[_Step, ...], path: str
+) -> Iterator[FieldViolation]:
+    for step in steps:
+        kind, name = step.kind, step.name
+        if kind is _Kind.TEXT:  # most fields of a request: no generator, one attribute read
+            value = getattr(message, name)  # unset: empty, and so clean
+            if value and holds_card_number(_text(value)):
+                yield FieldViolation(_joined(path, name), HOLDS_CARD_NUMBER, VIOLATION_REASON)
+        elif kind is _Kind.MESSAGE:
+            if message.HasField(name):  # a oneof's other members are not set
+                yield from message_violations(getattr(message, name), _joined(path, name))
+        else:
+            yield from _collection_violations(message, step, path)
+
+
+def _collection_violations(message: Message, step: _Step, path: str) -> Iterator[FieldViolation]:
+    """Repeated fields, maps, and fields named like card data."""
+    kind, name = step.kind, step.name
+    if kind is _Kind.TEXTS:
+        for index, item in enumerate(getattr(message, name)):
+            if holds_card_number(_text(item)):
+                here = f"{_joined(path, name)}[{index}]"
+                yield FieldViolation(here, HOLDS_CARD_NUMBER, VIOLATION_REASON)
+    elif kind is _Kind.MESSAGES:
+        for index, item in enumerate(getattr(message, name)):
+            yield from message_violations(item, f"{_joined(path, name)}[{index}]")
+    elif kind is _Kind.MAP:
+        entries, entry_type = getattr(message, name), step.field.message_type
+        if entries and entry_type is not None:  # a map's entry type is always there
+            yield from _map(entry_type, entries, _joined(path, name))
+    elif _is_listed(message, step.field):  # _Kind.NAMED
+        yield FieldViolation(_joined(path, name), NAMED_LIKE_CARD_DATA, VIOLATION_REASON)
+
+
+def _joined(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _is_listed(message: Message, field: FieldDescriptor) -> bool:
+    """Set, as ListFields says it (a zero number is not; a oneof member is when chosen)."""
+    return any(listed is field for listed, _ in message.ListFields())
+
+
+def _listed_violations(message: Message, path: str) -> Iterator[FieldViolation]:
+    """The same walk over whatever is set, extensions included."""
     for field, value in message.ListFields():  # only set fields, and a oneof's set member
-        here = prefix + field.name
+        here = _joined(path, field.name)
         if is_card_field_name(field.name):
             yield FieldViolation(here, NAMED_LIKE_CARD_DATA, VIOLATION_REASON)
         elif field.message_type is not None and field.message_type.GetOptions().map_entry:
@@ -101,7 +213,6 @@ def message_violations(message: Message, path: str = "") -> Iterator[FieldViolat
                 yield from _scalar(field, item, f"{here}[{index}]")
         else:
             yield from _scalar(field, value, here)
-    yield from _unknown(message, path)
 
 
 def json_violations(value: Any, path: str = "", *, where: str = "body") -> Iterator[FieldViolation]:
@@ -121,7 +232,7 @@ def json_violations(value: Any, path: str = "", *, where: str = "body") -> Itera
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from json_violations(item, f"{path}[{index}]", where=where)
-    elif isinstance(value, str) and contains_card_number(value):
+    elif isinstance(value, str) and holds_card_number(value):
         yield FieldViolation(path or where, HOLDS_CARD_NUMBER, VIOLATION_REASON)
 
 

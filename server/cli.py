@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
 import signal
 import sys
@@ -300,11 +299,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "serve":
         redis_url, redis = resolve_redis(settings)
         settings, kafka = resolve_kafka(settings)
-        with contextlib.suppress(ImportError):
-            import uvloop
+        from server import event_loop
 
-            uvloop.install()
-        asyncio.run(serve(settings, url, database, redis_url, redis, kafka=kafka))
+        event_loop.run(serve(settings, url, database, redis_url, redis, kafka=kafka))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -13,7 +13,7 @@ from grpc_status import rpc_status
 
 from domain.actor import Actor, ActorKind
 from domain.errors import DomainError
-from domain.validation import contains_card_number
+from server.card_digits import holds_card_number
 from server.context import actor_var, caller_var, request_id_var
 from server.errors import domain_error_status, internal_status, status_code
 
@@ -35,7 +35,7 @@ MAX_REQUEST_ID = 128
 def _request_id(given: str | None) -> str:
     """The caller's x-request-id, or a fresh one when it is missing, too long to log, or holds
     a card number (it is logged with every line and echoed back)."""
-    if given and len(given) <= MAX_REQUEST_ID and not contains_card_number(given):
+    if given and len(given) <= MAX_REQUEST_ID and not holds_card_number(given):
         return given
     return str(uuid.uuid4())
 
@@ -50,8 +50,9 @@ def with_behavior(handler: grpc.RpcMethodHandler, behavior: Behavior) -> grpc.Rp
 
 
 class UnaryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
-    """The service's interceptors: each wraps the unary handler of every method it applies to
-    with `wrap`; streaming handlers (reflection) and other methods pass through untouched."""
+    """One layer of the service's interceptors: it wraps the unary handler of every method it
+    applies to with `wrap`; streaming handlers (reflection) and other methods pass through
+    untouched. The server runs the layers as one ComposedInterceptor; each still works alone."""
 
     async def intercept_service(
         self,
@@ -59,8 +60,13 @@ class UnaryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or handler.unary_unary is None or not self.applies_to(method):
+        if handler is None:
+            return None
+        return self.handler_for(handler_call_details.method, handler)
+
+    def handler_for(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """`handler` of `method` with this layer around it."""
+        if handler.unary_unary is None or not self.applies_to(method):
             return handler
         return with_behavior(handler, self.wrap(method, handler.unary_unary))
 
@@ -70,6 +76,48 @@ class UnaryInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     def wrap(self, method: str, behavior: Behavior) -> Behavior:
         raise NotImplementedError
+
+
+class ComposedInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """The service's layers as one gRPC interceptor, composed once per method.
+
+    grpc.aio runs every interceptor's intercept_service on every call, and each layer would
+    build the same closures and handler again, call after call. Here the first call of a
+    method wraps its handler in every layer (outermost first in `layers`, as a server's
+    interceptor list) and keeps the result; later calls of that method only look it up.
+    Handlers are registered before the server starts, so a method's handler never changes.
+    Unknown methods are not remembered: their names are the caller's choice (and unbounded),
+    and they end as UNIMPLEMENTED anyway."""
+
+    def __init__(self, layers: Sequence[UnaryInterceptor]) -> None:
+        self._innermost_first = tuple(reversed(layers))
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}
+        # How many handlers were composed: one per method ever called (tests read it).
+        self.compositions = 0
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method
+        composed = self._handlers.get(method)
+        if composed is not None:
+            return composed
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        # Two first calls may both get here; the one that comes second reuses the first's.
+        composed = self._handlers.get(method)
+        if composed is None:
+            composed = self._handlers[method] = self._compose(method, handler)
+        return composed
+
+    def _compose(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        self.compositions += 1
+        for layer in self._innermost_first:
+            handler = layer.handler_for(method, handler)
+        return handler
 
 
 class RequestInterceptor(UnaryInterceptor):
@@ -109,14 +157,20 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
                 outcome = "INTERNAL"
             await context.abort_with_status(rpc_status.to_status(status))
         finally:
-            log.info(
-                "rpc %s %s %.1fms",
-                method,
-                outcome,
-                (time.perf_counter() - started) * 1000,
-                extra={"request_id": request_id, "rpc": method, "outcome": outcome},
-            )
+            if log.isEnabledFor(logging.INFO):  # a muted line costs no formatting at all
+                _log_rpc(method, outcome, started, request_id)
             actor_var.reset(actor_token)
             request_id_var.reset(token)
 
     return wrapped
+
+
+def _log_rpc(method: str, outcome: str, started: float, request_id: str) -> None:
+    """The one line of each call: what, how it ended, how long it took."""
+    log.info(
+        "rpc %s %s %.1fms",
+        method,
+        outcome,
+        (time.perf_counter() - started) * 1000,
+        extra={"request_id": request_id, "rpc": method, "outcome": outcome},
+    )

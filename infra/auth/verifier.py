@@ -18,8 +18,9 @@ import jwt
 from jwt import PyJWK
 
 from domain.actor import Actor, ActorKind
-from domain.errors import TokenExpired, TokenInvalid, TokenNotYetValid
+from domain.errors import DomainError, TokenExpired, TokenInvalid, TokenNotYetValid
 from infra.auth.jwks import ACCEPTED_ALGORITHMS, KeySource
+from infra.auth.token_cache import VerifiedToken, VerifiedTokenCache, token_digest
 
 HS256 = "HS256"
 MAX_TOKEN_LENGTH = 8192
@@ -79,11 +80,17 @@ def _is_canonical_uuid(value: str) -> bool:
 
 
 class JwtVerifier:
-    """Implements the domain's TokenVerifier."""
+    """Implements the domain's TokenVerifier. A token verified once is remembered (`cache`)
+    until it expires, as long as the key that verified it is still the issuer's."""
 
-    def __init__(self, keys: KeySource, rules: TokenRules) -> None:
+    def __init__(
+        self, keys: KeySource, rules: TokenRules, cache: VerifiedTokenCache | None = None
+    ) -> None:
         self._keys = keys
         self._rules = rules
+        self._cache = VerifiedTokenCache() if cache is None else cache
+        # Tokens whose signature and claims were checked (not those answered from the cache).
+        self.verifications = 0
 
     async def _key_for(self, header: dict[str, Any]) -> tuple[PyJWK | bytes, str]:
         """The key and the one algorithm it may verify. The header's `alg` only selects
@@ -103,12 +110,29 @@ class JwtVerifier:
     async def verify(self, token: str) -> Actor:
         if len(token) > MAX_TOKEN_LENGTH:
             raise TokenInvalid("the token is too long")
+        digest = token_digest(token)
+        cached = self._cache.get(digest)
+        if cached is not None:
+            # The key source is asked as for a new token: a key the issuer rotated away (or
+            # reloaded: a new key object) ends the entry, and the token is verified again.
+            try:
+                key, _ = await self._key_for(cached.header)
+            except DomainError:
+                self._cache.discard(digest)
+                raise
+            if key is cached.key:
+                return cached.actor
+            self._cache.discard(digest)
+        return await self._verify(token, digest)
+
+    async def _verify(self, token: str, digest: bytes) -> Actor:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise TokenInvalid("the token is malformed or invalid") from None
         key, algorithm = await self._key_for(header)
         rules = self._rules
+        self.verifications += 1
         try:
             claims = jwt.decode(
                 token,
@@ -125,4 +149,7 @@ class JwtVerifier:
             raise TokenNotYetValid("the token is not valid yet") from None
         except jwt.PyJWTError as error:
             raise TokenInvalid(_reason(error)) from None
-        return actor_of(claims)
+        actor = actor_of(claims)
+        # exp is a number: PyJWT refuses the token otherwise.
+        self._cache.put(digest, VerifiedToken(actor, float(claims["exp"]), header, key))
+        return actor

@@ -10,9 +10,20 @@ from typing import Any
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 from google.protobuf.message import Message
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.validation import contains_card_number
-from server.card_guard import MAX_VIOLATIONS, json_violations, message_violations, refusal
+from server.card_digits import holds_card_number
+from server.card_guard import (
+    MAX_VIOLATIONS,
+    _listed_violations,
+    _stepped_violations,
+    _steps,
+    json_violations,
+    message_violations,
+    refusal,
+)
 
 F = descriptor_pb2.FieldDescriptorProto
 CARD = "4000 0566 5566 5556"
@@ -166,3 +177,56 @@ def test_decoded_json_is_walked_with_its_keys() -> None:
         "body",
     ]
     assert [v.field for v in json_violations({CARD: "1"}, where="query")] == ["query"]
+
+
+TEXTS = st.sampled_from(
+    ["", "fine", CARD, f"x{CARD}x", "4242424242424242", "11111111-1111-4111-8111-111111111111"]
+)
+
+
+@st.composite
+def inners(draw: st.DrawFn) -> Any:
+    return Inner(note=draw(TEXTS), blob=draw(TEXTS).encode(), cvc=draw(st.sampled_from(["", "1"])))
+
+
+@st.composite
+def outers(draw: st.DrawFn) -> Any:
+    message = Outer(text=draw(TEXTS), tags=draw(st.lists(TEXTS, max_size=3)))
+    message.number = draw(st.sampled_from([0, 4242424242424242]))
+    message.labels.update(draw(st.dictionaries(st.sampled_from(["k", "cvv", CARD]), TEXTS)))
+    if draw(st.booleans()):
+        message.inner.CopyFrom(draw(inners()))
+    message.items.extend(draw(st.lists(inners(), max_size=2)))
+    choice = draw(st.sampled_from(["none", "a", "b"]))
+    if choice == "a":
+        message.a = draw(TEXTS)
+    elif choice == "b":
+        message.b.CopyFrom(draw(inners()))
+    for key in draw(st.lists(st.sampled_from(["n", "pin", CARD]), max_size=2)):
+        message.nested[key].CopyFrom(draw(inners()))
+    message.card_number = draw(st.sampled_from(["", "tok"]))
+    return message
+
+
+@given(outers())
+def test_the_precomputed_walk_finds_what_walking_the_set_fields_finds(message: Any) -> None:
+    # _listed_violations walks whatever ListFields reports, as the guard did for every type.
+    for part in (message, message.inner, message.b):
+        steps = _steps(part.DESCRIPTOR)
+        assert steps is not None
+        listed = list(_listed_violations(part, "p"))
+        assert list(_stepped_violations(part, steps, "p")) == listed
+
+
+def test_a_types_steps_are_worked_out_once_and_skip_numbers() -> None:
+    steps = _steps(Outer.DESCRIPTOR)
+    assert _steps(Outer.DESCRIPTOR) is steps
+    assert steps is not None
+    assert [step.name for step in steps] == [
+        "text", "tags", "labels", "inner", "items", "a", "b", "nested", "card_number"
+    ]  # fmt: skip
+
+
+@given(st.text(alphabet="0123456789 -x\u0660\u0669", max_size=40))
+def test_the_quick_card_number_look_agrees_with_the_exact_one(text: str) -> None:
+    assert holds_card_number(text) == contains_card_number(text)
