@@ -208,13 +208,8 @@ class RestShim:
             authenticator=self._authenticator,
             shim_secret=self._shim_secret,
         )
-        self._server = RestServer(
-            app,
-            host.strip("[]") or "0.0.0.0",
-            port,
-            ssl_context,
-            reuse_port=reuse_port,  # noqa: S104
-        )
+        bind_host = host.strip("[]") or "0.0.0.0"  # noqa: S104
+        self._server = RestServer(app, bind_host, port, ssl_context, reuse_port=reuse_port)
         await self._server.start()
         self.port = self._server.port
 
