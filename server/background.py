@@ -143,7 +143,8 @@ class Background:
     ) -> None:
         self._lease = lease
         self._interval = lease_seconds / 5
-        self._timeout = lease_seconds / 2
+        # A check slower than the expiry finds the session ended anyway.
+        self._timeout = lease_seconds
         self._singletons = list(singletons)
         self._everywhere = list(everywhere)
         self._on_leader = on_leader

@@ -68,6 +68,7 @@ class Worker:
     process: asyncio.subprocess.Process | None = None
     started_at: float = 0.0
     quick_deaths: int = 0
+    serving: bool = False
 
     @property
     def pid(self) -> int:
@@ -110,7 +111,8 @@ class Supervisor:
             os.close(write_fd)
         worker.started_at = time.monotonic()
         line = await _first_line(read_fd)  # EOF (b"") when it died before serving
-        return line.startswith(b"ready")
+        worker.serving = line.startswith(b"ready")
+        return worker.serving
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
@@ -150,6 +152,7 @@ class Supervisor:
         while True:
             assert worker.process is not None
             code = await worker.process.wait()
+            worker.serving = False
             self._forget(worker.pid)
             ran = time.monotonic() - worker.started_at
             worker.quick_deaths = 0 if ran >= STABLE_AFTER else worker.quick_deaths + 1
@@ -166,21 +169,26 @@ class Supervisor:
             multiprocess.mark_process_dead(pid, self._metrics_dir)  # type: ignore[no-untyped-call]
 
     async def _shutdown(self) -> int:
-        """SIGTERM to every live worker, then wait for them to drain; 0 when all did."""
-        running = [w.process for w in self._workers if w.process and w.process.returncode is None]
-        for process in running:
+        """SIGTERM to every live worker, then wait for them to drain; 0 when every serving
+        worker did (one still starting serves no call: SIGTERM may end it before it could
+        set its handler)."""
+        running = [w for w in self._workers if w.process and w.process.returncode is None]
+        serving = [w.serving for w in running]
+        processes = [w.process for w in running if w.process is not None]
+        for process in processes:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
         try:
             async with asyncio.timeout(self._drain_seconds):
-                codes = await asyncio.gather(*(process.wait() for process in running))
+                codes = await asyncio.gather(*(process.wait() for process in processes))
         except TimeoutError:
             log.error("workers still running after %.0fs: killing them", self._drain_seconds)
-            for process in running:
+            for process in processes:
                 with contextlib.suppress(ProcessLookupError):
                     process.kill()
             return 1
-        return 0 if all(code == 0 for code in codes) else 1
+        drained = all(code == 0 for code, was in zip(codes, serving, strict=True) if was)
+        return 0 if drained else 1
 
 
 async def _first_line(fd: int) -> bytes:

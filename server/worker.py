@@ -62,7 +62,10 @@ async def _serve(settings: Settings, ready_fd: int) -> None:
     )
 
     def ready() -> None:
-        os.write(ready_fd, f"ready {os.getpid()}\n".encode())
+        # The supervisor stopped listening when it is shutting down: this worker then drains
+        # at once (its SIGTERM is on the way), nothing to report.
+        with contextlib.suppress(BrokenPipeError):
+            os.write(ready_fd, f"ready {os.getpid()}\n".encode())
         os.close(ready_fd)
         log.info("worker serving", extra={"grpc_port": app.grpc_port, "rest_port": app.rest_port})
 

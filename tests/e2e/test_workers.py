@@ -111,16 +111,17 @@ class Workers:
 
 
 def _children(parent: int) -> set[int]:
-    """Live child processes of `parent`, from /proc."""
+    """Live worker processes of `parent`, from /proc (not an embedded broker it started)."""
     found = set()
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue  # gone meanwhile
-        if int(fields[1]) == parent and fields[0] != "Z":
+        if int(fields[1]) == parent and fields[0] != "Z" and b"server.worker" in command:
             found.add(int(entry.name))
     return found
 
@@ -154,7 +155,7 @@ async def channel_per_worker(workers: Workers) -> AsyncIterator[dict[int, Paymen
     try:
 
         async def one_more() -> bool:
-            channel = open_channel(workers.server.target)
+            channel = open_channel(workers.server.target, own_connection=True)
             channels.append(channel)
             stub = PaymentServiceStub(channel)
             stubs.setdefault(await workers.worker_of(stub), stub)
@@ -168,14 +169,16 @@ async def channel_per_worker(workers: Workers) -> AsyncIterator[dict[int, Paymen
 
 
 async def test_both_workers_serve_and_a_killed_lease_holder_is_replaced(
-    workers_database_url: str, broker: TansuBroker
+    workers_database_url: str, broker: TansuBroker, redis_url: str, redis_key_prefix: str
 ) -> None:
     async with running(
         workers_database_url,
+        REDIS_URL=redis_url,
+        REDIS_KEY_PREFIX=redis_key_prefix,
         KAFKA_BROKERS=broker.bootstrap,
         KAFKA_ENABLE_IDEMPOTENCE="false",  # Tansu has no InitProducerId
         OUTBOX_POLL_INTERVAL_SECONDS="0.05",
-        BACKGROUND_LEASE_SECONDS="2",
+        BACKGROUND_LEASE_SECONDS="3",
     ) as workers:
         first = workers.pids()
         assert len(first) == 2
@@ -198,14 +201,16 @@ async def test_both_workers_serve_and_a_killed_lease_holder_is_replaced(
 
         await eventually(taken_over, within=20)
 
-        # An event written after the kill still reaches Kafka: the new holder relays it.
+        # An event written after the kill (payment.authorized) still reaches Kafka: the new
+        # holder relays it.
         reader = AIOKafkaConsumer(
             TOPIC, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest", group_id=None
         )
         await reader.start()
         try:
-            async with open_channel(workers.server.target) as channel:
-                created = await PaymentServiceStub(channel).CreatePayment(create_request())
+            async with open_channel(workers.server.target, own_connection=True) as channel:
+                stub = PaymentServiceStub(channel)
+                created = await stub.CreatePayment(create_request(authorize=True))
             payment_id = created.payment.payment_id.encode()
             seen: list[bytes] = []
 
@@ -221,31 +226,36 @@ async def test_both_workers_serve_and_a_killed_lease_holder_is_replaced(
         # The supervisor restarted the killed worker; it serves again.
         async def restarted() -> bool:
             pids = workers.pids()
-            return len(pids) == 2 and holder not in pids and len(await workers.calls()) == 2
+            ready = {f"restarted (pid {pid})" in workers.server.output() for pid in pids - first}
+            return len(pids) == 2 and holder not in pids and ready == {True}
 
         await eventually(restarted, within=30)
         assert workers.server.process is not None and workers.server.process.poll() is None
         assert await workers.server.terminate() == 0
 
 
-async def test_sigterm_drains_every_worker(workers_database_url: str) -> None:
+async def test_sigterm_drains_every_worker(
+    workers_database_url: str, redis_url: str, redis_key_prefix: str
+) -> None:
     """A capture in flight in each worker (its 1 s gateway call under way) when SIGTERM
     reaches the supervisor: both complete, every worker exits, the supervisor exits 0."""
-    async with running(workers_database_url, SIMULATOR_LATENCY_MS="1000") as workers:
+    async with running(
+        workers_database_url,
+        REDIS_URL=redis_url,
+        REDIS_KEY_PREFIX=redis_key_prefix,
+        SIMULATOR_LATENCY_MS="1000",
+    ) as workers:
         pids = workers.pids()
         async with channel_per_worker(workers) as stubs:
-            captures: list[asyncio.Future[pb.CapturePaymentResponse]] = []
             payment_ids = []
             for stub in stubs.values():
                 created = await stub.CreatePayment(create_request(authorize=True))
                 payment_ids.append(created.payment.payment_id)
-                captures.append(
-                    asyncio.ensure_future(
-                        stub.CapturePayment(
-                            pb.CapturePaymentRequest(payment_id=created.payment.payment_id)
-                        )
-                    )
-                )
+            # Then one capture per worker, at once.
+            captures = [
+                asyncio.ensure_future(stub.CapturePayment(pb.CapturePaymentRequest(payment_id=p)))
+                for stub, p in zip(stubs.values(), payment_ids, strict=True)
+            ]
 
             async def all_in_flight() -> bool:
                 # The capture intent is committed before the gateway is called.
