@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -68,12 +70,28 @@ class ConnectionBudget:
         )
 
 
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
 def available_cpus() -> int:
-    """The CPUs this process may run on (a container's cpuset), else the machine's."""
+    """The CPUs this process may use: those it may run on (a container's cpuset), fewer when
+    a CPU quota (cgroup v2 `cpu.max`, what Kubernetes' CPU limit sets) allows less."""
     try:
-        return len(os.sched_getaffinity(0))
+        cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_cpu_quota()
+    return max(1, min(cpus, quota)) if quota is not None else cpus
+
+
+def _cgroup_cpu_quota() -> int | None:
+    try:
+        limit, period = CGROUP_CPU_MAX.read_text().split()[:2]
+    except (OSError, ValueError):
+        return None
+    if limit == "max":
+        return None
+    return math.ceil(int(limit) / int(period))
 
 
 def plan(
