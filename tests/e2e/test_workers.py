@@ -273,3 +273,27 @@ async def test_sigterm_drains_every_worker(
         assert [r.payment.captured_amount_minor for r in responses] == [1099, 1099]
         assert exit_code == 0
         assert not any(_alive(pid) for pid in pids)
+
+
+async def test_make_run_starts_the_embedded_services_once_for_every_worker(tmp_path: Path) -> None:
+    """No database, Redis or Kafka configured (what `make run` does): the supervisor starts
+    one embedded PostgreSQL, Redis and broker and migrates once; both workers use them."""
+    unset = ("DATABASE_URL", "DB_HOST", "REDIS_URL", "REDIS_HOST", "KAFKA_BROKERS")
+    server = ServerProcess("", "--migrate", "--workers", "2")
+    server.env = {k: v for k, v in server.env.items() if k not in unset} | {
+        "EMBEDDED_DATA_DIR": str(tmp_path / "data"),
+        "LOG_LEVEL": "info",
+    }
+    workers = Workers(server)
+    try:
+        await workers.start()
+        output = server.output()
+        assert output.count("Running upgrade  -> 0001") == 1  # migrated once
+        for service in ("PostgreSQL", "Redis", "Kafka (Tansu)"):
+            assert output.count(f'"message": "embedded {service} running"') == 1, service
+        async with channel_per_worker(workers) as stubs:
+            assert len(stubs) == 2  # both workers serve from the one embedded database
+        assert await server.terminate() == 0
+    finally:
+        print(server.output()[-8000:])
+        server.close()
