@@ -107,6 +107,9 @@ class Supervisor:
                 env=self._env,
                 pass_fds=(write_fd,),
             )
+        except BaseException:
+            os.close(read_fd)
+            raise
         finally:
             os.close(write_fd)
         worker.started_at = time.monotonic()
@@ -138,10 +141,13 @@ class Supervisor:
         return await self._shutdown()
 
     async def _failed_start(self) -> int:
+        """A worker that cannot start (a port taken, a bad setting) will not start on a
+        retry either: stop them all, exiting with its code (2: configuration)."""
         codes = []
         for worker in self._workers:
-            if worker.process is not None and worker.process.returncode is not None:
-                codes.append(worker.process.returncode)
+            if worker.process is not None and not worker.serving:
+                with contextlib.suppress(TimeoutError):
+                    codes.append(await asyncio.wait_for(worker.process.wait(), 10))
         await self._shutdown()
         code = next((c for c in codes if c > 0), 1)
         log.error("a worker exited while starting (code %s): stopping", code)

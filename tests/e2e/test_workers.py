@@ -13,6 +13,8 @@ import asyncio
 import os
 import re
 import signal
+import socket
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -29,7 +31,7 @@ from tests.support import databases
 from tests.support.channels import open_channel, rest_headers
 from tests.support.kafka_broker import TansuBroker
 from tests.support.polling import eventually
-from tests.support.server_process import ServerProcess
+from tests.support.server_process import PAYMENT_SERVICE, ServerProcess
 
 pytestmark = pytest.mark.slow
 TOPIC = "payment.events"
@@ -300,3 +302,24 @@ async def test_make_run_starts_the_embedded_services_once_for_every_worker(tmp_p
     finally:
         print(server.output()[-8000:])
         server.close()
+
+
+async def test_a_port_another_program_holds_is_refused_before_any_worker_starts(
+    workers_database_url: str,
+) -> None:
+    server = ServerProcess(workers_database_url, "--workers", "2")
+    with socket.socket() as taken:  # no SO_REUSEPORT: nobody may share it
+        taken.bind(("127.0.0.1", server.port))
+        taken.listen()
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [PAYMENT_SERVICE, "serve", "--workers", "2"],
+            env=server.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert result.returncode == 2
+    assert f"cannot serve: cannot bind 127.0.0.1:{server.port}" in result.stderr
+    assert "payment-service is ready" not in result.stdout
