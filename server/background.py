@@ -10,7 +10,7 @@
 - retries: the lease holder. Claimed SKIP LOCKED (safe anyway); one poller is enough.
 - idempotency purge, outbox purge, retention: the lease holder. Idempotent deletes: one
   deleter instead of N contending for the same rows.
-- the audit chain linker: the lease holder (it links the chain one batch at a time).
+- the audit chain linker (to come): the lease holder, one linker at a time.
 
 The lease (infra/db/leader_lease.py) is one PostgreSQL session lock per BACKGROUND_LEASE_NAME:
 the holder runs the singleton jobs, the others try for it every fifth of
