@@ -34,7 +34,7 @@ class AdvisoryLease:
 
     def __init__(self, engine: AsyncEngine, name: str, expiry_seconds: float) -> None:
         self._engine = engine
-        self._key = f"payment-service/background/{name}"
+        self.key = f"payment-service/background/{name}"
         self._expiry_ms = str(int(expiry_seconds * 1000))
         self._conn: AsyncConnection | None = None
 
@@ -56,7 +56,7 @@ class AdvisoryLease:
 
     async def try_acquire(self) -> bool:
         conn = await self._connection()
-        return bool((await conn.execute(_TRY_LOCK, {"key": self._key})).scalar_one())
+        return bool((await conn.execute(_TRY_LOCK, {"key": self.key})).scalar_one())
 
     async def confirm(self) -> None:
         """A live session still holds its session lock: a failing query means it is gone

@@ -5,7 +5,6 @@ another's."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator
 
@@ -17,6 +16,15 @@ from infra.db.engine import make_engine
 from infra.db.leader_lease import AdvisoryLease
 from server.background import Background
 from tests.support.polling import eventually
+
+# The backend holding the advisory lock of a lease key (bigint keys: classid holds the high
+# 32 bits, objid the low ones).
+_TERMINATE_HOLDER = text(
+    "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+    "WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1 "
+    "AND d.datname = current_database() "
+    "AND ((l.classid::int8 << 32) | l.objid::int8) = hashtextextended(:key, 0)"
+)
 
 
 @pytest.fixture
@@ -50,13 +58,7 @@ async def test_a_holder_whose_session_ends_loses_the_lease_to_another(
     assert await first.try_acquire()
     # The holder's session ends as a killed process's would (its backend is terminated).
     async with engine.connect() as conn:
-        ended = await conn.execute(
-            text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE application_name = :name"
-            ),
-            {"name": f"payment-service lease pid {os.getpid()}"},
-        )
+        ended = await conn.execute(_TERMINATE_HOLDER, {"key": first.key})
         assert ended.scalars().all() == [True]
     with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises for a dead session
         await first.confirm()
