@@ -1,6 +1,7 @@
 """`payment-service serve`: one process, or a supervisor and its worker processes
 (server/supervisor.py, server/worker.py), as many as the connection budget allows
-(server/db_budget.py)."""
+(server/db_budget.py). The supervisor never imports the application (server/app.py and all
+it brings): only the single process and the workers do."""
 
 from __future__ import annotations
 
@@ -11,13 +12,11 @@ import sys
 
 import uvloop
 
-from server.app import PaymentApplication
 from server.auth_config import AuthComponents
 from server.cli import banner, resolve_kafka, resolve_redis
 from server.config import Settings
 from server.db_budget import BudgetError, ConnectionBudget, budget_for, database_allowance
 from server.supervisor import PortInUse, reserve_port, supervise
-from server.worker import serve_until_signalled
 
 log = logging.getLogger("payments.cli")
 
@@ -45,6 +44,9 @@ async def serve(
     kafka: str = "none",
 ) -> None:
     """One process (no supervisor): it serves, and drains on SIGTERM or SIGINT."""
+    from server.app import PaymentApplication
+    from server.worker import serve_until_signalled
+
     app = PaymentApplication(settings, database_url, redis_url=redis_url)
 
     def started() -> None:
