@@ -25,13 +25,10 @@ from domain.gateway import PaymentGateway
 from domain.idempotency import AnswerCache, IdempotencyKey, KeyedRequest
 from domain.ownership import OwnerScopedUnitOfWork
 from domain.ports import CircuitBreaker
-from domain.retention import RetentionPolicy
 from domain.retry import RetryPolicy
 from domain.risk_engine import RiskEngine
 from domain.usecases.deps import Deps
 from domain.usecases.idempotent import Idempotency
-from domain.usecases.reconcile import Reconciler
-from domain.usecases.retry_worker import RetryWorker
 from infra.cache import RedisHealth, make_redis
 from infra.cache.circuit import LocalCircuitBreaker, RedisCircuitBreaker
 from infra.cache.idempotency import NoAnswerCache, RedisAnswerCache
@@ -41,13 +38,10 @@ from infra.currency import iso4217_catalog
 from infra.db.engine import make_engine
 from infra.db.idempotency import SqlIdempotencyStore
 from infra.db.request_claim import RequestClaim
-from infra.db.retention import SqlRetentionStore
 from infra.db.sealing import Sealer
 from infra.db.uow import SqlUnitOfWork
 from infra.fraud.scorer import HttpRiskScorer
 from infra.gateways.directory import RoutedGatewayDirectory
-from infra.messaging.consumer import OrderEventsConsumer
-from infra.messaging.relay import OutboxRelay
 from infra.system import SystemClock, UuidGenerator
 from payments.v1 import (
     payment_method_service_pb2,
@@ -59,6 +53,7 @@ from payments.v1 import (
 )
 from server.auth import Authenticator, AuthInterceptor
 from server.auth_config import AuthComponents
+from server.background import Background, JobWiring, leader_lease
 from server.card_guard import CardDataGuard
 from server.config import Settings
 from server.context import actor_var, request_claim_var
@@ -68,15 +63,7 @@ from server.gateways import build_gateways, close_gateways
 from server.health import ComponentHealthWatcher, DatabaseHealthWatcher
 from server.idempotency import IdempotencyInterceptor, Render
 from server.interceptors import ComposedInterceptor, RequestInterceptor
-from server.jobs import (
-    PeriodicJob,
-    idempotency_purge_job,
-    outbox_purge_job,
-    reconciler_job,
-    retention_job,
-    retry_job,
-)
-from server.messaging import build_order_consumer, build_outbox_relay, event_renderer
+from server.messaging import event_renderer
 from server.metrics import MetricsInterceptor, ServiceMetrics
 from server.pci import require_pci_compliance
 from server.rate_limit import RateLimitInterceptor
@@ -112,15 +99,6 @@ GATEWAY_SIGNED_SERVICES = (
 )
 
 
-def retention_policy(settings: Settings) -> RetentionPolicy:
-    return RetentionPolicy(
-        webhook_payloads=timedelta(days=settings.webhook_payload_retention_days),
-        personal_data=timedelta(days=settings.personal_data_retention_days),
-        audit_log=timedelta(days=settings.audit_retention_days),
-        batch_size=settings.retention_batch_size,
-    )
-
-
 class PaymentApplication:
     """The running service. `start()` binds and serves; `stop()` drains and releases."""
 
@@ -131,8 +109,11 @@ class PaymentApplication:
         *,
         gateways: Mapping[GatewayName, PaymentGateway] | None = None,
         redis_url: str | None = None,
+        reuse_port: bool = False,
     ) -> None:
         self.settings = settings
+        # One of several worker processes sharing the ports (SO_REUSEPORT, server/worker.py).
+        self._reuse_port = reuse_port
         self._database_url = database_url
         # Seals and opens the encrypted columns; raises EncryptionNotConfigured in
         # staging/production without keys, before anything starts.
@@ -140,11 +121,8 @@ class PaymentApplication:
         # Given (tests), or built from the settings at start.
         self.gateways: dict[GatewayName, PaymentGateway] = dict(gateways or {})
         self._own_gateways = gateways is None
-        self._jobs: list[PeriodicJob] = []
-        # Publishes the outbox to Kafka; None when KAFKA_BROKERS is unset (events wait).
-        self.relay: OutboxRelay | None = None
-        # Consumes order.events (same condition as the relay).
-        self.order_consumer: OrderEventsConsumer | None = None
+        # The relay, the order events consumer and the housekeeping jobs (_start_jobs).
+        self.background: Background | None = None
         self.engine: AsyncEngine | None = None
         self._health_engine: AsyncEngine | None = None
         self.deps: Callable[[Actor], Deps] | None = None
@@ -240,7 +218,7 @@ class PaymentApplication:
             ],
             options=[
                 ("grpc.max_receive_message_length", 4 * 1024 * 1024),
-                ("grpc.so_reuseport", 0),
+                ("grpc.so_reuseport", int(self._reuse_port)),
             ],
         )
 
@@ -302,13 +280,17 @@ class PaymentApplication:
         settings = self.settings
         address = f"{settings.grpc_host}:{settings.grpc_port}"
         credentials = grpc_server_credentials(settings)
-        if credentials is None:
+        if credentials is not None:
+            self.grpc_port = server.add_secure_port(address, credentials)
+        else:
             self.grpc_port = server.add_insecure_port(address)
-            wildcard = settings.grpc_host in ("0.0.0.0", "", "::", "[::]")  # noqa: S104
-            host = "127.0.0.1" if wildcard else settings.grpc_host
-            self.loopback_target = f"{host}:{self.grpc_port}"
-            return
-        self.grpc_port = server.add_secure_port(address, credentials)
+            # A worker's loopback must reach its own server, not whichever worker the
+            # shared port hands the connection to: a Unix socket of its own, as with TLS.
+            if not self._reuse_port:
+                wildcard = settings.grpc_host in ("0.0.0.0", "", "::", "[::]")  # noqa: S104
+                host = "127.0.0.1" if wildcard else settings.grpc_host
+                self.loopback_target = f"{host}:{self.grpc_port}"
+                return
         self._loopback_dir = tempfile.mkdtemp(prefix="payments-grpc-")  # mode 0700
         self.loopback_target = f"unix:{self._loopback_dir}/grpc.sock"
         server.add_insecure_port(self.loopback_target)
@@ -328,6 +310,7 @@ class PaymentApplication:
             settings.app_port,
             self.loopback_target,
             ssl_context=rest_ssl_context(settings),
+            reuse_port=self._reuse_port,
         )
         self.rest_port = self.rest.port
         log.info("REST shim listening", extra={"port": self.rest_port})
@@ -435,51 +418,25 @@ class PaymentApplication:
         )
 
     def _start_jobs(self, deps: Callable[[Actor], Deps], store: SqlIdempotencyStore) -> None:
-        settings = self.settings
         assert self.engine is not None
-        reconciler = Reconciler(deps, timedelta(seconds=settings.reconcile_after_seconds))
-        self._jobs = [
-            reconciler_job(reconciler, settings.reconcile_interval_seconds),
-            retry_job(RetryWorker(deps), settings.retry_poll_interval_seconds),
-            idempotency_purge_job(
-                store,
-                SystemClock(),
-                timedelta(hours=settings.idempotency_retention_hours),
-                settings.idempotency_purge_interval_seconds,
-            ),
-            retention_job(
-                SqlRetentionStore(self.engine),
-                retention_policy(settings),
-                SystemClock(),
-                settings.retention_interval_seconds,
-            ),
-        ]
-        if settings.kafka_configured:
-            self.relay = build_outbox_relay(settings, self.engine, self.metrics)
-            self._jobs.append(
-                outbox_purge_job(
-                    self.relay,
-                    SystemClock(),
-                    timedelta(hours=settings.outbox_retention_hours),
-                    settings.idempotency_purge_interval_seconds,
-                )
-            )
-            self.relay.start()
-            self.order_consumer = build_order_consumer(settings, deps)
-            self.order_consumer.start()
-        for job in self._jobs:
-            job.start()
+        wiring = JobWiring(self.settings, self.engine, self.metrics, deps)
+        self.background = Background(
+            leader_lease(self.settings, self._database_url),
+            self.settings.background_lease_seconds,
+            # One process at a time across workers and replicas (server/background.py).
+            singletons=[*wiring.housekeeping(store), *wiring.outbox()],
+            # Every worker: Kafka's consumer group shares the partitions out.
+            everywhere=wiring.order_events(),
+            on_leader=self.metrics.background_leader.set,
+        )
+        self.background.start()
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking calls (health NOT_SERVING), let in-flight calls finish, then release."""
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         await self.health.enter_graceful_shutdown()
-        for job in self._jobs:
-            await job.stop()
-        if self.order_consumer is not None:  # before the engine: it may be mid-event
-            await self.order_consumer.stop()
-        if self.relay is not None:  # closes its producer
-            await self.relay.stop()
+        if self.background is not None:  # before the engine: a job may be mid-event
+            await self.background.stop()
         if self._watcher is not None:
             await self._watcher.stop()
         if self._redis_watcher is not None:

@@ -1,7 +1,9 @@
 """The `payment-service` command.
 
-payment-service serve [--migrate]   run the gRPC server (embedded PostgreSQL, Redis and Kafka
-                                    when none is configured, outside production)
+payment-service serve [--migrate] [--workers N]
+                                    run the gRPC server (embedded PostgreSQL, Redis and Kafka
+                                    when none is configured, outside production) in N worker
+                                    processes sharing its ports (default: one per CPU)
 payment-service migrate             apply database migrations and exit
 payment-service check-config        validate the environment and exit
 payment-service rotate-keys         re-encrypt every encrypted value with the active key
@@ -18,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import signal
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -214,36 +215,11 @@ def banner(
     )
 
 
-async def serve(
-    settings: Settings,
-    database_url: str,
-    database: str,
-    redis_url: str | None = None,
-    redis: str = "none",
-    *,
-    kafka: str = "none",
-) -> None:
-    from server.app import PaymentApplication
-
-    app = PaymentApplication(settings, database_url, redis_url=redis_url)
-    await app.start()
-    text = banner(
-        settings,
-        app.grpc_port,
-        database,
-        redis,
-        app.rest_port,
-        kafka=kafka,
-        token=app.development_token(),
-    )
-    print(text, flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    log.info("shutting down: draining in-flight calls")
-    await app.stop()
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -251,6 +227,11 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     serve_cmd = sub.add_parser("serve", help="run the gRPC server")
     serve_cmd.add_argument("--migrate", action="store_true", help="apply migrations first")
+    serve_cmd.add_argument(
+        "--workers",
+        type=_positive,
+        help="worker processes sharing the ports (default: SERVER_WORKERS, else one per CPU)",
+    )
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("check-config", help="validate the environment and exit")
     rotate = sub.add_parser("rotate-keys", help="re-encrypt every value with the active key")
@@ -297,11 +278,9 @@ def main(argv: list[str] | None = None) -> None:
         upgrade_to_head(url, database_ssl(settings))
         log.info("database migrated to head")
     if args.command == "serve":
-        redis_url, redis = resolve_redis(settings)
-        settings, kafka = resolve_kafka(settings)
-        from server import event_loop
+        from server.serving import run_serve
 
-        event_loop.run(serve(settings, url, database, redis_url, redis, kafka=kafka))
+        run_serve(settings, url, database, args.workers)
 
 
 if __name__ == "__main__":

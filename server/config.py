@@ -18,6 +18,7 @@ from infra.crypto.keyring import KeyRing, KeyRingError, decode_key, parse_key_ri
 from server.fraud_config import FailMode, risk_policy
 from server.routing_config import load_routes
 from server.transport_config import TransportSettings
+from server.workers_config import WorkerSettings
 
 Port = Annotated[int, Field(ge=0, le=65535)]
 _SSL_QUERY = re.compile(r"[?&](?:ssl|sslmode|sslrootcert|sslcert|sslkey)=", re.IGNORECASE)
@@ -30,7 +31,7 @@ class AppEnv(StrEnum):
     PRODUCTION = "production"
 
 
-class Settings(TransportSettings):  # TLS_*, DB_SSL*, REDIS_SSL*, KAFKA_SECURITY_*
+class Settings(TransportSettings, WorkerSettings):  # TLS_*, DB_SSL*, ...; SERVER_WORKERS, ...
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     app_env: AppEnv = AppEnv.DEVELOPMENT

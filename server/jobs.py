@@ -1,6 +1,8 @@
 """Background jobs of the service: each runs at start and then every `interval` seconds,
-logs its failures, and never stops the server. Several replicas may run them at once: every
-job is safe to run concurrently (row locks and idempotent deletes)."""
+logs its failures, and never stops the server. One process at a time runs them, the holder of
+the background lease (server/background.py); each is safe to run concurrently all the same
+(row locks and idempotent deletes), for the moment two processes may both believe they hold
+it."""
 
 from __future__ import annotations
 

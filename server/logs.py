@@ -22,6 +22,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
             "request_id": request_id_var.get(),
+            # Which worker process wrote it (`serve --workers N` share one stderr).
+            "pid": record.process,
         }
         entry.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         # The redaction filter leaves the exception as masked text (exc_text) only.

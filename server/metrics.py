@@ -1,18 +1,27 @@
 """Prometheus metrics of one PaymentApplication (its own registry, so several apps in one
-process do not clash), and the gRPC interceptor that counts and times every call."""
+process do not clash), and the gRPC interceptor that counts and times every call.
+
+With several worker processes (server/supervisor.py) prometheus_client runs in multiprocess
+mode: the supervisor sets PROMETHEUS_MULTIPROC_DIR before any worker starts, each worker
+writes its values there, and whichever worker answers /metrics reports all of them: counters
+and histograms summed over the workers (dead ones included, so totals never go back), gauges
+read from the database as most recently refreshed, per-worker gauges labelled with the pid."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from typing import Any
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from domain.enums import PaymentStatus
 from server.errors import status_code
 from server.interceptors import Behavior, UnaryInterceptor
 
@@ -49,7 +58,11 @@ class ServiceMetrics:
             "payments_grpc_request_duration_seconds", "gRPC call latency", ["method"], registry=r
         )
         self.payments = Gauge(
-            "payments_by_status", "Payments per status (from the database)", ["status"], registry=r
+            "payments_by_status",
+            "Payments per status (from the database)",
+            ["status"],
+            registry=r,
+            multiprocess_mode="mostrecent",
         )
         self.gateway_latency = Histogram(
             "payments_gateway_call_duration_seconds",
@@ -62,14 +75,29 @@ class ServiceMetrics:
             "payments_outbox_backlog",
             "Events in the outbox not yet published to Kafka (from the database)",
             registry=r,
+            multiprocess_mode="mostrecent",
         )
         self.outbox_lag = Gauge(
             "payments_outbox_lag_seconds",
             "Age of the oldest unpublished outbox event (0 when none)",
             registry=r,
+            multiprocess_mode="mostrecent",
         )
         self.outbox_published = Counter(
             "payments_outbox_published", "Outbox events published by this process", registry=r
+        )
+        # Per worker process (label pid with several workers; dead workers drop out).
+        self.background_leader = Gauge(
+            "payments_background_leader",
+            "1 in the process holding the background lease (singleton jobs), else 0",
+            registry=r,
+            multiprocess_mode="liveall",
+        )
+        self.worker_calls = Gauge(
+            "payments_worker_grpc_calls",
+            "gRPC calls this worker process has served: how evenly the shared port spreads them",
+            registry=r,
+            multiprocess_mode="liveall",
         )
 
     async def refresh(self, engine: AsyncEngine | None) -> None:
@@ -99,12 +127,21 @@ class ServiceMetrics:
         except Exception as exc:  # a scrape must not fail because the database does
             log.warning("payments by status not refreshed: %s", type(exc).__name__)
             return
-        self.payments.clear()
-        for status, count in rows:
-            self.payments.labels(status=str(status)).set(count)
+        # Every status, zero included: with several workers the most recent value of each
+        # label is reported, and a status that emptied must not keep an older worker's count.
+        counts = {str(status): count for status, count in rows}
+        for status in PaymentStatus:
+            self.payments.labels(status=status.value).set(counts.pop(status.value, 0))
+        for unknown, count in counts.items():  # a status this build does not know
+            self.payments.labels(status=unknown).set(count)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if not directory:
+            return generate_latest(self.registry)
+        every_worker = CollectorRegistry()
+        MultiProcessCollector(every_worker, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(every_worker)
 
 
 def _code_of(context: grpc.aio.ServicerContext) -> str:
@@ -137,6 +174,7 @@ class MetricsInterceptor(UnaryInterceptor):
                 raise
             finally:
                 metrics.grpc_requests.labels(method=method, code=code).inc()
+                metrics.worker_calls.inc()
                 metrics.grpc_latency.labels(method=method).observe(time.perf_counter() - started)
 
         return wrapped

@@ -11,7 +11,7 @@ from infra.db.idempotency import SqlIdempotencyStore
 from infra.db.retention import SqlRetentionStore
 from infra.db.rotation import PLAINTEXT, KeyRotation, RotationReport
 from infra.system import SystemClock
-from server.app import retention_policy
+from server.background import retention_policy
 from server.config import Settings
 from server.encryption import blind_index_key, build_cipher, build_sealer
 

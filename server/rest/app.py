@@ -116,14 +116,25 @@ class _Server(uvicorn.Server):
 
 
 class RestServer:
-    """uvicorn on a socket bound here (port 0 picks a free port), as a task of this loop."""
+    """uvicorn on a socket bound here (port 0 picks a free port), as a task of this loop.
+    `reuse_port`: each worker process binds the same port (SO_REUSEPORT) and the kernel
+    spreads the connections over them, as for the gRPC port; a worker that dies takes only
+    its own socket's queue with it."""
 
     def __init__(
-        self, app: Starlette, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+        self,
+        app: Starlette,
+        host: str,
+        port: int,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        reuse_port: bool = False,
     ) -> None:
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self._socket = socket.socket(family, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         self._socket.bind((host, port))
         self._socket.setblocking(False)
         self.port: int = self._socket.getsockname()[1]
@@ -184,6 +195,7 @@ class RestShim:
         grpc_target: str,
         *,
         ssl_context: ssl.SSLContext | None = None,
+        reuse_port: bool = False,
     ) -> None:
         """Serve on host:port (HTTPS with `ssl_context`), forwarding to the gRPC server at
         `grpc_target`, a loopback address of it (127.0.0.1:port or unix:path)."""
@@ -196,7 +208,8 @@ class RestShim:
             authenticator=self._authenticator,
             shim_secret=self._shim_secret,
         )
-        self._server = RestServer(app, host.strip("[]") or "0.0.0.0", port, ssl_context)  # noqa: S104
+        bind_host = host.strip("[]") or "0.0.0.0"  # noqa: S104
+        self._server = RestServer(app, bind_host, port, ssl_context, reuse_port=reuse_port)
         await self._server.start()
         self.port = self._server.port
 

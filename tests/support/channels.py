@@ -18,11 +18,17 @@ def _token(token: str | None) -> str | None:
     return admin_token() if token == _DEFAULT else token
 
 
-def open_channel(target: str, *, token: str | None = _DEFAULT) -> grpc.aio.Channel:
-    """A channel to a test server at `target` (host:port)."""
+def open_channel(
+    target: str, *, token: str | None = _DEFAULT, own_connection: bool = False
+) -> grpc.aio.Channel:
+    """A channel to a test server at `target` (host:port). `own_connection`: a connection
+    of its own, not one shared with this process's other channels to the same target
+    (gRPC's global subchannel pool), so that a multi-worker server may hand it to any
+    worker."""
     bearer = _token(token)
     interceptors = [BearerToken(bearer)] if bearer is not None else None
-    return grpc.aio.insecure_channel(target, interceptors=interceptors)
+    options = [("grpc.use_local_subchannel_pool", 1)] if own_connection else None
+    return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
 
 
 def open_tls_channel(

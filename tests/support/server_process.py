@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import grpc
@@ -34,6 +35,10 @@ class ServerProcess:
                 "LOG_LEVEL": "warning",
                 "DB_POOL_SIZE": "4",  # many servers share the test PostgreSQL
                 "RATE_LIMIT_ENABLED": "false",  # as in settings_for_tests
+                "BACKGROUND_LEASE_NAME": f"tests-{uuid.uuid4().hex}",  # as in settings_for_tests
+                # One process, no supervisor: what a crash test kills is the server itself.
+                # tests/e2e/test_workers.py asks for workers.
+                "SERVER_WORKERS": "1",
             }
             | encryption_env()
             | auth_env()  # trusts this session's test tokens

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from pydantic import SecretStr
 
 from server.config import Settings
@@ -24,6 +26,9 @@ def settings_for_tests(**overrides: object) -> Settings:
         # Test servers take bursts of calls from one client (concurrency tests); the tests of
         # rate limiting switch it on with their own rates.
         "rate_limit_enabled": False,
+        # Each test server is a deployment of its own (its own simulator, its own settings),
+        # sharing the session's database with others: it runs its own singleton jobs.
+        "background_lease_name": f"tests-{uuid.uuid4().hex}",
         **auth_settings(),
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]
