@@ -6,6 +6,15 @@ previous hash and a canonical JSON serialisation of all its other fields. Changi
 of a row breaks its own hash; deleting, inserting or reordering rows breaks a `prev_hash`
 link or the numbering. Someone able to rewrite every later row too is caught by comparing the
 head with a hash recorded elsewhere earlier (an anchor: `audit verify --expect SEQ:HASH`).
+
+Entries are chained shortly after their transaction commits, not in it (the linker, migration
+0017). Until then an entry is pending: it carries the SHA-256 of its payload taken when it was
+written (its content hash), and verification checks it against the entry's fields. That gives
+a pending entry what the chain gives its last row: an edit that does not recompute the hash is
+found; a consistent rewrite, a forged or a deleted newest entry is not (for the chain's head,
+that is what anchors are for), and the window lasts only as long as the chain lag. The linker
+refuses to chain an entry whose payload no longer matches its content hash, so altered
+contents never get vouched for by the chain.
 """
 
 from __future__ import annotations
@@ -63,6 +72,24 @@ def row_hash(seq: int, entry: AuditEntry, prev_hash: str) -> str:
     return hashlib.sha256(canonical(seq, entry, prev_hash)).hexdigest()
 
 
+def content_hash(entry_payload: str) -> str:
+    """SHA-256 of a payload, hex: a pending entry's own hash (the linker checks it too)."""
+    return hashlib.sha256(entry_payload.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEntry:
+    """An entry written, not chained yet: its stored payload and content hash."""
+
+    entry: AuditEntry
+    payload: str
+    content_hash: str
+
+
+# A row of the trail as readers list it: chained, or waiting for the linker.
+TrailEntry = ChainedEntry | PendingEntry
+
+
 def chain(entries: Iterable[AuditEntry], head_seq: int, head_hash: str) -> list[ChainedEntry]:
     """Number and link `entries` after the current head (0 and GENESIS for an empty trail)."""
     chained: list[ChainedEntry] = []
@@ -79,12 +106,30 @@ def chain(entries: Iterable[AuditEntry], head_seq: int, head_hash: str) -> list[
 class ChainBreak:
     """The first row at which the chain does not hold, and why."""
 
-    seq: int
+    seq: int  # 0 for a pending entry (not numbered yet)
     id: str
     problem: str
 
     def __str__(self) -> str:
+        if self.seq == 0:
+            return f"pending entry id={self.id}: {self.problem}"
         return f"row seq={self.seq} id={self.id}: {self.problem}"
+
+
+def check_pending(pending: PendingEntry) -> ChainBreak | None:
+    """A pending entry holds when its fields give its stored payload and that payload its
+    content hash (either edited alone is found)."""
+    if content_hash(payload(pending.entry)) != pending.content_hash:
+        return ChainBreak(
+            0, pending.entry.id, "its contents do not match its content hash (modified while "
+            "waiting to be linked)",
+        )  # fmt: skip
+    if content_hash(pending.payload) != pending.content_hash:
+        return ChainBreak(
+            0, pending.entry.id, "its stored payload does not match its content hash "
+            "(modified while waiting to be linked)",
+        )  # fmt: skip
+    return None
 
 
 @dataclass
@@ -153,3 +198,14 @@ async def verify_chain(
         if broken is not None:
             return verifier, broken
     return verifier, verifier.finish()
+
+
+async def verify_pending(rows: AsyncIterable[PendingEntry]) -> tuple[int, ChainBreak | None]:
+    """Checks each pending entry (see check_pending); the count checked and the first break."""
+    count = 0
+    async for row in rows:
+        broken = check_pending(row)
+        if broken is not None:
+            return count, broken
+        count += 1
+    return count, None
