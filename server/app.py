@@ -54,6 +54,7 @@ from payments.v1 import (
     webhook_service_pb2,
     webhook_service_pb2_grpc,
 )
+from server.audit_linking import audit_link_job
 from server.auth import Authenticator, AuthInterceptor
 from server.auth_config import AuthComponents
 from server.card_guard import CardDataGuard
@@ -418,6 +419,8 @@ class PaymentApplication:
                 settings.retention_interval_seconds,
             ),
         ]
+        # The audit chain's linker (one holder of the lease links; the others wait).
+        self._jobs.append(audit_link_job(self.engine, settings, self.metrics))
         if settings.kafka_configured:
             self.relay = build_outbox_relay(settings, self.engine, self.metrics)
             self._jobs.append(

@@ -18,7 +18,19 @@ from collections.abc import AsyncIterator, Sequence
 from datetime import UTC
 from typing import Any
 
-from sqlalchemy import BigInteger, Row, Select, String, Text, func, null, select, text, true, union_all
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    Select,
+    String,
+    Text,
+    func,
+    null,
+    select,
+    text,
+    true,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import AuditEntry

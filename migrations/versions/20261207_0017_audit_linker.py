@@ -40,27 +40,21 @@ down_revision: str | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# SHA-256 of a text, as lowercase hex (the entries' payloads are ASCII).
-_SHA256 = "encode(sha256(convert_to({}, 'UTF8')), 'hex')"
-
-# The bytes a row's hash covers (domain/audit_chain.py canonical): seq, previous hash, payload.
-CANONICAL = "head_seq::text || chr(10) || head_hash || chr(10) || entry.payload"
-
 # Chains the pending entries of transactions below `p_horizon` (at most p_max_rows, NULL: all)
 # after the head of audit_log. An entry whose payload no longer matches its content hash was
 # altered while pending: linking stops there (an error, the chain lag grows) rather than
 # chaining, and so vouching for, altered contents; `audit verify` names the entry.
-LINK_ROWS_FUNCTION = f"""
+LINK_ROWS_FUNCTION = """
 CREATE FUNCTION audit_link_rows(p_horizon bigint, p_max_rows integer) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
 DECLARE
     head_seq bigint;
     head_hash text;
     entry record;
-    ids uuid[] := '{{}}';
-    seqs bigint[] := '{{}}';
-    prev_hashes text[] := '{{}}';
-    hashes text[] := '{{}}';
+    ids uuid[] := '{}';
+    seqs bigint[] := '{}';
+    prev_hashes text[] := '{}';
+    hashes text[] := '{}';
 BEGIN
     SELECT seq, hash INTO head_seq, head_hash FROM audit_log ORDER BY seq DESC LIMIT 1;
     IF NOT FOUND THEN
@@ -71,7 +65,7 @@ BEGIN
         SELECT id, payload, content_hash FROM audit_pending
         WHERE tx < p_horizon ORDER BY tx, pos LIMIT p_max_rows
     LOOP
-        IF {_SHA256.format("entry.payload")} <> entry.content_hash THEN
+        IF encode(sha256(convert_to(entry.payload, 'UTF8')), 'hex') <> entry.content_hash THEN
             RAISE EXCEPTION 'audit entry % was altered before it was linked', entry.id
                 USING ERRCODE = 'data_corrupted',
                       HINT = 'payment-service audit verify names it; linking stops there';
@@ -80,7 +74,9 @@ BEGIN
         ids := ids || entry.id;
         seqs := seqs || head_seq;
         prev_hashes := prev_hashes || head_hash;
-        head_hash := {_SHA256.format(CANONICAL)};
+        -- The bytes domain/audit_chain.py `canonical` hashes: seq, previous hash, payload.
+        head_hash := encode(sha256(convert_to(
+            head_seq::text || chr(10) || head_hash || chr(10) || entry.payload, 'UTF8')), 'hex');
         hashes := hashes || head_hash;
     END LOOP;
     IF cardinality(ids) = 0 THEN
@@ -225,9 +221,7 @@ def upgrade() -> None:
         "audit_pending", sa.Column("inserted_at", sa.DateTime(timezone=True), nullable=False)
     )
     op.create_index("ix_audit_pending_link_order", "audit_pending", ["tx", "pos"])
-    op.create_index(
-        "ix_audit_pending_resource", "audit_pending", ["resource_type", "resource_id"]
-    )
+    op.create_index("ix_audit_pending_resource", "audit_pending", ["resource_type", "resource_id"])
     op.create_table(
         "audit_linker_lease",
         sa.Column("id", sa.SmallInteger(), autoincrement=False, nullable=False),
@@ -236,7 +230,9 @@ def upgrade() -> None:
         sa.CheckConstraint("id = 1", name=op.f("ck_audit_linker_lease_one_row")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_linker_lease")),
     )
-    op.execute("INSERT INTO audit_linker_lease (id, holder, expires_at) VALUES (1, '', '-infinity')")
+    op.execute(
+        "INSERT INTO audit_linker_lease (id, holder, expires_at) VALUES (1, '', '-infinity')"
+    )
     op.execute(PENDING_GUARD_FUNCTION)
     for name, operation in PENDING_GUARD_TRIGGERS.items():
         op.execute(
@@ -280,4 +276,5 @@ def downgrade() -> None:
     op.execute("ALTER TABLE audit_pending ENABLE ALWAYS TRIGGER audit_pending_chain")
     role = _app_role()
     if role:  # back to 0012's privileges: append only
-        op.execute(f"REVOKE SELECT ON audit_pending FROM {role}")
+        op.execute(f"REVOKE ALL ON audit_pending FROM {role}")
+        op.execute(f"GRANT INSERT ON audit_pending TO {role}")
