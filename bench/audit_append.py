@@ -1,10 +1,14 @@
 """What the audit trail costs a transaction: N concurrent writers commit small transactions,
-alternately without and with one audit entry each (chained under the advisory lock at
-commit), against a fresh database. Rounds alternate so that the machine's noise hits both.
+alternately without and with one audit entry each, against a fresh database. Rounds
+alternate so that the machine's noise hits both. The linker runs all along as it does in the
+service (every --link-interval seconds, on its own connection): audited transactions only
+insert their entry, the linker chains committed entries in batches.
 
     python -m bench.audit_append [--writers 16] [--seconds 5] [--rounds 3]
 
-Reports transactions/s and commit latency of both, their ratio, and verifies the chain.
+Reports transactions/s and commit latency of both, their ratio, the chain's lag seen during
+the audited phases (entries waiting and the age of the oldest, sampled before each linker
+run), then links what is left and verifies the chain and the pending entries.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from domain.actor import Actor, ActorKind
 from domain.audit import new_entry
 from domain.audit_chain import verify_chain
 from infra.db.audit import SqlAuditReader, append_audit
+from infra.db.audit_linker import SqlAuditLinker
 from infra.db.engine import make_engine
 from server.migrate import upgrade_to_head
 
@@ -65,6 +70,33 @@ async def phase(engine: AsyncEngine, writers: int, seconds: float, audited: bool
     return latencies
 
 
+LAG = text(
+    "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(inserted_at)), 0)"
+    " FROM audit_pending"
+)
+
+
+class LinkerLoop:
+    """The service's linker job in miniature, sampling the lag before each run."""
+
+    def __init__(self, engine: AsyncEngine, interval: float) -> None:
+        self.linker = SqlAuditLinker(engine)
+        self._engine = engine
+        self._interval = interval
+        self.max_backlog = 0
+        self.max_lag_s = 0.0
+        self.linked = 0
+
+    async def run(self) -> None:
+        while True:
+            async with self._engine.connect() as conn:
+                backlog, lag = (await conn.execute(LAG)).one()
+            self.max_backlog = max(self.max_backlog, int(backlog))
+            self.max_lag_s = max(self.max_lag_s, float(lag))
+            self.linked += await self.linker.catch_up() or 0
+            await asyncio.sleep(self._interval)
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
@@ -72,15 +104,25 @@ def percentile(values: list[float], p: float) -> float:
 
 async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     engine = make_engine(url, pool_size=args.writers)
+    linker_engine = make_engine(url, pool_size=1)
+    linker = LinkerLoop(linker_engine, args.link_interval)
+    linking = asyncio.create_task(linker.run())
     try:
         await phase(engine, args.writers, 1.0, audited=True)  # warm the pool and caches
         runs: dict[str, list[float]] = {"plain": [], "audited": []}
         for _ in range(args.rounds):
             for name in ("plain", "audited"):
                 runs[name] += await phase(engine, args.writers, args.seconds, name == "audited")
-        verifier, broken = await verify_chain(SqlAuditReader(engine).in_order())
+        linking.cancel()
+        while await linker.linker.catch_up():  # what the last run left
+            pass
+        reader = SqlAuditReader(engine)
+        verifier, broken = await verify_chain(reader.in_order())
+        pending = await reader.pending_count()
     finally:
+        linking.cancel()
         await engine.dispose()
+        await linker_engine.dispose()
     total = args.seconds * args.rounds
     result: dict[str, Any] = {"writers": args.writers, "seconds_each": total}
     for name, values in runs.items():
@@ -92,7 +134,14 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     result["audited_vs_plain_throughput"] = (
         result["audited"]["tx_per_s"] / result["plain"]["tx_per_s"]
     )
-    result["chain"] = {"rows": verifier.count, "intact": broken is None}
+    result["chain"] = {
+        "rows": verifier.count,
+        "intact": broken is None,
+        "left_pending": pending,
+        "link_interval_s": args.link_interval,
+        "max_backlog": linker.max_backlog,
+        "max_lag_s": round(linker.max_lag_s, 3),
+    }
     return result
 
 
@@ -119,6 +168,7 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=5.0, help="per phase")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--link-interval", type=float, default=0.5, help="seconds")
     args = parser.parse_args()
     name = asyncio.run(create_database())
     try:

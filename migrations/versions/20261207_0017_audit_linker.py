@@ -117,10 +117,16 @@ DECLARE
     elsewhere bigint[];
     horizon bigint;
 BEGIN
+    -- Read without a lock first: a linker that does not hold a valid lease never locks the
+    -- row, so it never makes the holder skip a run.
+    SELECT holder, expires_at INTO lease FROM audit_linker_lease WHERE id = 1;
+    IF lease.holder <> p_holder AND lease.expires_at > clock_timestamp() THEN
+        RETURN -1;
+    END IF;
     SELECT holder, expires_at INTO lease FROM audit_linker_lease WHERE id = 1
         FOR UPDATE SKIP LOCKED;
     IF NOT FOUND OR (lease.holder <> p_holder AND lease.expires_at > clock_timestamp()) THEN
-        RETURN -1;
+        RETURN -1;  -- another linker is mid-batch, or took the lease meanwhile
     END IF;
     UPDATE audit_linker_lease
         SET holder = p_holder,
