@@ -12,9 +12,10 @@ Entries are chained shortly after their transaction commits, not in it (the link
 written (its content hash), and verification checks it against the entry's fields. That gives
 a pending entry what the chain gives its last row: an edit that does not recompute the hash is
 found; a consistent rewrite, a forged or a deleted newest entry is not (for the chain's head,
-that is what anchors are for), and the window lasts only as long as the chain lag. The linker
-refuses to chain an entry whose payload no longer matches its content hash, so altered
-contents never get vouched for by the chain.
+that is what anchors are for), and the window lasts only as long as the chain lag. After
+linking an edit stays found: the linker hashes the payload stored at write time, which edited
+fields no longer match, and it refuses to chain an entry whose payload no longer matches its
+content hash (the chain never vouches for an edited payload).
 """
 
 from __future__ import annotations

@@ -251,18 +251,20 @@ async def test_tampering_is_found_at_the_first_bad_row(
 
 
 # An entry waiting for the linker is not in the chain yet: its content hash, taken when it was
-# written, is what shows an edit (of its fields, or of the payload the linker would chain).
+# written, is what shows an edit. Once linked it stays found: the linker hashes the payload
+# stored at write time, which edited fields no longer match; an edited payload no longer
+# matches its content hash, and the linker refuses to chain it.
 @pytest.mark.parametrize(
-    "edit",
+    ("edit", "linker_refuses"),
     [
-        'UPDATE audit_pending SET after = \'{"status": "REFUNDED"}\' WHERE id = :id',
-        "UPDATE audit_pending SET payload = replace(payload, 'AUTHORIZED', 'REFUNDED')"
-        " WHERE id = :id",
+        ("UPDATE audit_pending SET after = '{\"status\": \"REFUNDED\"}' WHERE id = :id", False),
+        ("UPDATE audit_pending SET payload = replace(payload, 'AUTHORIZED', 'REFUNDED')"
+         " WHERE id = :id", True),
     ],
     ids=["edited-fields", "edited-payload"],
-)
-async def test_tampering_with_a_pending_entry_is_found_and_never_chained(
-    audit_database: str, edit: str
+)  # fmt: skip
+async def test_tampering_with_a_pending_entry_is_found_before_and_after_linking(
+    audit_database: str, edit: str, linker_refuses: bool
 ) -> None:
     engine = make_engine(audit_database, pool_size=1)
     try:
@@ -279,11 +281,16 @@ async def test_tampering_with_a_pending_entry_is_found_and_never_chained(
         assert broken is not None and checked == 1
         assert (broken.seq, broken.id) == (0, second) and "modified" in broken.problem
         assert str(broken).startswith(f"pending entry id={second}:")
-        # The linker refuses to vouch for it: nothing of the batch is chained.
-        with pytest.raises(DBAPIError, match=f"audit entry {second} was altered"):
-            await SqlAuditLinker(engine).link_batch()
-        assert (await whole_chain(engine)) == (3, None)
-        assert [row.entry.id async for row in reader.pending()] == [first, second]
+        if linker_refuses:  # nothing of the batch is chained; it stays found while pending
+            with pytest.raises(DBAPIError, match=f"audit entry {second} was altered"):
+                await SqlAuditLinker(engine).link_batch()
+            assert (await whole_chain(engine)) == (3, None)
+            assert [row.entry.id async for row in reader.pending()] == [first, second]
+        else:
+            assert await SqlAuditLinker(engine).link_batch() == 2
+            _, broken = await verify_chain(reader.in_order())
+            assert broken is not None
+            assert (broken.seq, broken.id) == (5, second) and "modified" in broken.problem
     finally:
         await engine.dispose()
 

@@ -24,6 +24,8 @@ def settings_for_tests(**overrides: object) -> Settings:
         # Test servers take bursts of calls from one client (concurrency tests); the tests of
         # rate limiting switch it on with their own rates.
         "rate_limit_enabled": False,
+        # Tests wait for the audit chain's linker: link often.
+        "audit_link_interval_seconds": 0.1,
         **auth_settings(),
     }
     return Settings(**(values | overrides))  # type: ignore[arg-type]
