@@ -24,12 +24,13 @@ import hashlib
 import json
 from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 
 from domain.audit import AuditEntry
 
 GENESIS = "0" * 64
 FORMAT_VERSION = 1
+OCCURRED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ def payload(entry: AuditEntry) -> str:
     document = {
         "v": FORMAT_VERSION,
         "id": entry.id,
-        "occurred_at": entry.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "occurred_at": entry.occurred_at.astimezone(UTC).strftime(OCCURRED_AT_FORMAT),
         "actor": {"kind": entry.actor_kind, "subject": entry.actor_subject},
         "action": entry.action,
         "resource": {"type": entry.resource_type, "id": entry.resource_id},
@@ -60,6 +61,28 @@ def payload(entry: AuditEntry) -> str:
     }
     return json.dumps(
         document, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
+
+
+def entry_of(entry_payload: str) -> AuditEntry:
+    """The entry a payload serialises (pending entries are stored as their payload)."""
+    document = json.loads(entry_payload)
+    return AuditEntry(
+        id=document["id"],
+        occurred_at=datetime.strptime(document["occurred_at"], OCCURRED_AT_FORMAT).replace(
+            tzinfo=UTC
+        ),
+        actor_kind=document["actor"]["kind"],
+        actor_subject=document["actor"]["subject"],
+        action=document["action"],
+        resource_type=document["resource"]["type"],
+        resource_id=document["resource"]["id"],
+        request_id=document["request_id"],
+        origin=document["origin"],
+        outcome=document["outcome"],
+        reason=document["reason"],
+        before=document["before"],
+        after=document["after"],
     )
 
 
@@ -118,18 +141,15 @@ class ChainBreak:
 
 
 def check_pending(pending: PendingEntry) -> ChainBreak | None:
-    """A pending entry holds when its fields give its stored payload and that payload its
-    content hash (either edited alone is found)."""
-    if content_hash(payload(pending.entry)) != pending.content_hash:
-        return ChainBreak(
-            0, pending.entry.id, "its contents do not match its content hash (modified while "
-            "waiting to be linked)",
-        )  # fmt: skip
+    """A pending entry holds when its payload still has its content hash and is the canonical
+    serialisation of the entry it holds (what the chain will hash)."""
     if content_hash(pending.payload) != pending.content_hash:
         return ChainBreak(
-            0, pending.entry.id, "its stored payload does not match its content hash "
-            "(modified while waiting to be linked)",
+            0, pending.entry.id,
+            "its payload does not match its content hash (modified while waiting to be linked)",
         )  # fmt: skip
+    if payload(pending.entry) != pending.payload:
+        return ChainBreak(0, pending.entry.id, "its payload is not in canonical form (forged)")
     return None
 
 

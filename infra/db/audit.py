@@ -1,21 +1,20 @@
 """The audit trail in PostgreSQL: entries appended in the transaction they record, chained
 soon after by the linker (infra/db/audit_linker.py), read back in order.
 
-A writer inserts its entries into audit_pending in one statement, with the canonical payload
-their hash will cover (domain/audit_chain.py), that payload's content hash and the id of its
-transaction: a plain insert, no lock held through the commit, no counter shared by writers
-(`pos` is an identity column with a per-connection cache, only ordering a transaction's own
-entries). The linker moves committed entries to audit_log, numbered and chained (migration
-0017). Readers list both: the chained rows by seq, then the pending ones in the order the
-linker will chain them, in one statement (one snapshot: an entry linked meanwhile is listed
-once, never missed).
+A writer inserts its entries into audit_pending in one statement: each entry as its canonical
+payload (domain/audit_chain.py, the text its hash will cover), that payload's content hash and
+the id of its transaction. A plain insert of narrow rows under one index, no lock held through
+the commit, no counter shared by writers (`pos` is an identity column with a per-connection
+cache, only ordering a transaction's own entries). The linker moves committed entries to
+audit_log, numbered, chained and spread into columns (migration 0017). Readers list both: the
+chained rows by seq, then the pending ones in the order the linker will chain them, in one
+statement (one snapshot: an entry linked meanwhile is listed once, never missed).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -24,6 +23,7 @@ from sqlalchemy import (
     Select,
     String,
     Text,
+    cast,
     func,
     null,
     select,
@@ -31,26 +31,29 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import AuditEntry
-from domain.audit_chain import ChainedEntry, PendingEntry, TrailEntry, content_hash, payload
+from domain.audit_chain import (
+    ChainedEntry,
+    PendingEntry,
+    TrailEntry,
+    content_hash,
+    entry_of,
+    payload,
+)
 from infra.db.tables import audit_log, audit_pending
 
 # One statement whatever the number of entries, inserted in the order they were recorded (the
 # order the linker chains a transaction's entries in).
 APPEND = text(
-    "INSERT INTO audit_pending (id, occurred_at, actor_kind, actor_subject, action,"
-    " resource_type, resource_id, request_id, origin, outcome, reason, before, after, payload,"
-    " content_hash, tx, inserted_at)"
-    " SELECT id, occurred_at, actor_kind, actor_subject, action, resource_type, resource_id,"
-    " request_id, origin, outcome, reason, before, after, payload, content_hash,"
-    " pg_current_xact_id()::text::bigint, statement_timestamp()"
-    " FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (id uuid,"
-    " occurred_at timestamptz, actor_kind text, actor_subject text, action text,"
-    " resource_type text, resource_id text, request_id text, origin text, outcome text,"
-    " reason text, before jsonb, after jsonb, payload text, content_hash text))"
-    " WITH ORDINALITY AS entry ORDER BY entry.ordinality"
+    "INSERT INTO audit_pending (tx, payload, content_hash, inserted_at)"
+    " SELECT pg_current_xact_id()::text::bigint, entry.payload, entry.content_hash,"
+    " statement_timestamp()"
+    " FROM unnest(CAST(:payloads AS text[]), CAST(:hashes AS text[]))"
+    " WITH ORDINALITY AS entry(payload, content_hash, n)"
+    " ORDER BY entry.n"
 )
 
 ENTRY_COLUMNS = (
@@ -63,29 +66,9 @@ async def append_audit(conn: AsyncConnection, entries: Sequence[AuditEntry]) -> 
     """Adds `entries` to the connection's transaction; the linker chains them once it has
     committed."""
     if entries:
-        rows = json.dumps([_to_row(entry) for entry in entries], ensure_ascii=True)
-        await conn.execute(APPEND, {"rows": rows})
-
-
-def _to_row(e: AuditEntry) -> dict[str, Any]:
-    canonical_payload = payload(e)
-    return {
-        "id": e.id,
-        "occurred_at": e.occurred_at.astimezone(UTC).isoformat(),
-        "actor_kind": e.actor_kind,
-        "actor_subject": e.actor_subject,
-        "action": e.action,
-        "resource_type": e.resource_type,
-        "resource_id": e.resource_id,
-        "request_id": e.request_id,
-        "origin": e.origin,
-        "outcome": e.outcome,
-        "reason": e.reason,
-        "before": e.before,
-        "after": e.after,
-        "payload": canonical_payload,
-        "content_hash": content_hash(canonical_payload),
-    }
+        payloads = [payload(entry) for entry in entries]
+        hashes = [content_hash(text_) for text_ in payloads]
+        await conn.execute(APPEND, {"payloads": payloads, "hashes": hashes})
 
 
 def _entry(row: Row[Any]) -> AuditEntry:
@@ -110,30 +93,45 @@ def _from_row(row: Row[Any]) -> ChainedEntry:
     return ChainedEntry(row.seq, _entry(row), row.prev_hash, row.hash)
 
 
+def _pending(entry_payload: str, stored_hash: str) -> PendingEntry:
+    try:
+        entry = entry_of(entry_payload)
+    except (ValueError, KeyError, TypeError):  # mangled: listed, and found by verify
+        entry = AuditEntry(
+            "-", datetime.fromtimestamp(0, UTC), "", "", "", "", "", "", "", "", None, None, None
+        )
+    return PendingEntry(entry, entry_payload, stored_hash)
+
+
 def _from_any_row(row: Row[Any]) -> TrailEntry:
     if row.seq is None:
-        return PendingEntry(_entry(row), row.payload, row.content_hash)
+        return _pending(row.payload, row.content_hash)
     return _from_row(row)
 
 
 def _trail(linked_where: Any, pending_where: Any) -> Any:
-    """Chained and pending rows in one result: seq, prev_hash and hash are NULL for pending
-    rows; payload, content_hash, tx and pos for chained ones. Ordered by seq, tx, pos (NULLs
-    last): the trail's order, pending rows after the chain."""
+    """Chained and pending rows in one result: the entry's columns, seq, prev_hash and hash
+    for chained rows (NULL for pending ones); payload, content_hash, tx and pos for pending
+    ones (NULL for chained ones). Ordered by seq, tx, pos (NULLs last): the trail's order,
+    pending rows after the chain."""
+    entry_columns = [audit_log.c[name] for name in ENTRY_COLUMNS]
     linked = select(
-        *(audit_log.c[name] for name in ENTRY_COLUMNS),
-        audit_log.c.seq, audit_log.c.prev_hash, audit_log.c.hash,
+        *entry_columns, audit_log.c.seq, audit_log.c.prev_hash, audit_log.c.hash,
         null().cast(Text).label("payload"), null().cast(String).label("content_hash"),
         null().cast(BigInteger).label("tx"), null().cast(BigInteger).label("pos"),
     ).where(linked_where)  # fmt: skip
     pending = select(
-        *(audit_pending.c[name] for name in ENTRY_COLUMNS),
+        *(null().cast(column.type).label(column.name) for column in entry_columns),
         null().cast(BigInteger).label("seq"), null().cast(String).label("prev_hash"),
         null().cast(String).label("hash"),
         audit_pending.c.payload, audit_pending.c.content_hash, audit_pending.c.tx,
         audit_pending.c.pos,
     ).where(pending_where)  # fmt: skip
     return union_all(linked, pending).subquery("trail")
+
+
+def _pending_resource(field: str) -> Any:
+    return func.jsonb_extract_path_text(cast(audit_pending.c.payload, JSONB), "resource", field)
 
 
 class SqlAuditReader:
@@ -177,7 +175,7 @@ class SqlAuditReader:
             )
             rows = await self._fetch(query)
             for row in rows:
-                yield PendingEntry(_entry(row), row.payload, row.content_hash)
+                yield _pending(row.payload, row.content_hash)
             if len(rows) < self._batch_size:
                 return
             after = (rows[-1].tx, rows[-1].pos)
@@ -196,8 +194,7 @@ class SqlAuditReader:
         """One resource's entries in trail order, pending ones (not chained yet) last."""
         trail = _trail(
             (audit_log.c.resource_type == resource_type) & (audit_log.c.resource_id == resource_id),
-            (audit_pending.c.resource_type == resource_type)
-            & (audit_pending.c.resource_id == resource_id),
+            (_pending_resource("type") == resource_type) & (_pending_resource("id") == resource_id),
         )
         rows = await self._fetch(select(trail).order_by(trail.c.seq, trail.c.tx, trail.c.pos))
         return [_from_any_row(row) for row in rows]

@@ -393,21 +393,18 @@ audit_log = Table(
 )
 
 # Entries written but not chained yet (migration 0017): the linker moves them to audit_log in
-# (tx, pos) order. Each carries the canonical payload the chain will hash, that payload's
-# SHA-256 taken when it was written (`audit verify` checks it while the entry waits), the id of
-# the transaction that wrote it (the linker's horizon) and when it was written (chain lag).
+# (tx, pos) order. An entry here is its canonical payload (every field, as JSON: the text the
+# chain will hash), that payload's SHA-256 taken when it was written (`audit verify` checks it
+# while the entry waits), the id of the transaction that wrote it (the linker's horizon) and
+# when it was written (chain lag). Narrow, one index: cheap for every audited transaction.
 audit_pending = Table(
     "audit_pending",
     metadata,
-    Column("id", UUID(as_uuid=False), primary_key=True),
-    *_audit_columns(),
+    Column("tx", BigInteger, primary_key=True, autoincrement=False),
+    Column("pos", BigInteger, Identity(always=True, cache=100), primary_key=True),
     Column("payload", Text, nullable=False),
-    Column("tx", BigInteger, nullable=False),
-    Column("pos", BigInteger, Identity(always=True, cache=100), nullable=False),
     Column("content_hash", String(64), nullable=False),
     _ts("inserted_at", nullable=False),
-    Index("ix_audit_pending_link_order", "tx", "pos"),
-    Index("ix_audit_pending_resource", "resource_type", "resource_id"),
 )
 
 # Who links the chain: one row, its holder and when its lease ends (migration 0017).

@@ -7,10 +7,13 @@ Create Date: 2026-12-07
 Until this revision a deferred trigger chained every audited transaction's entries at its
 COMMIT under one advisory lock: every audited commit of every replica waited for the one
 before it. From now on a writer only inserts its entries into audit_pending (a plain insert,
-no lock held, in the transaction of the change: nothing is lost), each with its canonical
-payload, the SHA-256 of that payload (its content hash, taken when it is written) and the id
-of its transaction (`tx`). One linker at a time, the holder of the lease row, moves committed
-entries to audit_log in batches with `audit_link()`: one call per batch, from any replica.
+no lock held, in the transaction of the change: nothing is lost). A pending entry is its
+canonical payload (domain/audit_chain.py: every field of the entry, as JSON), the SHA-256 of
+that payload (its content hash, taken when it is written), the id of its transaction (`tx`)
+and its position: a narrow row under one index, so that writing it costs a transaction
+little. One linker at a time, the holder of the lease row, moves committed entries to
+audit_log in batches with `audit_link()`, one call per batch, from any replica: it chains
+them and spreads each payload into audit_log's columns, work taken off the writers' path.
 
 Stable order, nothing skipped: the linker only takes entries of transactions older than every
 transaction still running in this database (the horizon), in (tx, pos) order. Below the
@@ -34,6 +37,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0017"
 down_revision: str | None = "0015"
@@ -43,7 +47,8 @@ depends_on: str | Sequence[str] | None = None
 # Chains the pending entries of transactions below `p_horizon` (at most p_max_rows, NULL: all)
 # after the head of audit_log. An entry whose payload no longer matches its content hash was
 # altered while pending: linking stops there (an error, the chain lag grows) rather than
-# chaining, and so vouching for, altered contents; `audit verify` names the entry.
+# chaining, and so vouching for, altered contents; `audit verify` names the entry. The hash
+# covers the payload as written; audit_log's columns are read from that same payload.
 LINK_ROWS_FUNCTION = """
 CREATE FUNCTION audit_link_rows(p_horizon bigint, p_max_rows integer) RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $$
@@ -51,10 +56,12 @@ DECLARE
     head_seq bigint;
     head_hash text;
     entry record;
-    ids uuid[] := '{}';
+    last_tx bigint;
+    last_pos bigint;
     seqs bigint[] := '{}';
     prev_hashes text[] := '{}';
     hashes text[] := '{}';
+    payloads text[] := '{}';
 BEGIN
     SELECT seq, hash INTO head_seq, head_hash FROM audit_log ORDER BY seq DESC LIMIT 1;
     IF NOT FOUND THEN
@@ -62,39 +69,46 @@ BEGIN
         head_hash := repeat('0', 64);
     END IF;
     FOR entry IN
-        SELECT id, payload, content_hash FROM audit_pending
+        SELECT tx, pos, payload, content_hash FROM audit_pending
         WHERE tx < p_horizon ORDER BY tx, pos LIMIT p_max_rows
     LOOP
         IF encode(sha256(convert_to(entry.payload, 'UTF8')), 'hex') <> entry.content_hash THEN
-            RAISE EXCEPTION 'audit entry % was altered before it was linked', entry.id
+            RAISE EXCEPTION 'audit entry % (tx=% pos=%) was altered before it was linked',
+                    substring(entry.payload FROM '"id":"([0-9a-f-]{36})"'), entry.tx, entry.pos
                 USING ERRCODE = 'data_corrupted',
                       HINT = 'payment-service audit verify names it; linking stops there';
         END IF;
         head_seq := head_seq + 1;
-        ids := ids || entry.id;
         seqs := seqs || head_seq;
         prev_hashes := prev_hashes || head_hash;
         -- The bytes domain/audit_chain.py `canonical` hashes: seq, previous hash, payload.
         head_hash := encode(sha256(convert_to(
             head_seq::text || chr(10) || head_hash || chr(10) || entry.payload, 'UTF8')), 'hex');
         hashes := hashes || head_hash;
+        payloads := payloads || entry.payload;
+        last_tx := entry.tx;
+        last_pos := entry.pos;
     END LOOP;
-    IF cardinality(ids) = 0 THEN
+    IF cardinality(seqs) = 0 THEN
         RETURN 0;
     END IF;
     INSERT INTO audit_log (seq, id, occurred_at, actor_kind, actor_subject, action,
                            resource_type, resource_id, request_id, origin, outcome, reason,
                            before, after, prev_hash, hash)
-    SELECT link.seq, p.id, p.occurred_at, p.actor_kind, p.actor_subject, p.action,
-           p.resource_type, p.resource_id, p.request_id, p.origin, p.outcome, p.reason,
-           p.before, p.after, link.prev_hash, link.hash
-    FROM unnest(ids, seqs, prev_hashes, hashes) AS link(id, seq, prev_hash, hash)
-    JOIN audit_pending p ON p.id = link.id
+    SELECT link.seq, (d ->> 'id')::uuid, (d ->> 'occurred_at')::timestamptz,
+           d -> 'actor' ->> 'kind', d -> 'actor' ->> 'subject', d ->> 'action',
+           d -> 'resource' ->> 'type', d -> 'resource' ->> 'id', d ->> 'request_id',
+           d ->> 'origin', d ->> 'outcome', d ->> 'reason',
+           nullif(d -> 'before', 'null'::jsonb), nullif(d -> 'after', 'null'::jsonb),
+           link.prev_hash, link.hash
+    FROM unnest(seqs, prev_hashes, hashes, payloads) AS link(seq, prev_hash, hash, payload)
+    CROSS JOIN LATERAL (SELECT link.payload::jsonb AS d) AS parsed
     ORDER BY link.seq;
+    -- Exactly the rows linked: below the horizon nothing new can appear.
     PERFORM set_config('audit.linking', 'on', true);
-    DELETE FROM audit_pending WHERE id = ANY(ids);
+    DELETE FROM audit_pending WHERE tx < p_horizon AND (tx, pos) <= (last_tx, last_pos);
     PERFORM set_config('audit.linking', 'off', true);
-    RETURN cardinality(ids);
+    RETURN cardinality(seqs);
 END
 $$
 """
@@ -208,26 +222,46 @@ def _app_role() -> str | None:
     return op.get_bind().dialect.identifier_preparer.quote(role) if role else None
 
 
+def _old_pending_columns() -> list[sa.Column]:
+    """audit_pending as migration 0012 made it (restored by the downgrade)."""
+    return [
+        sa.Column("id", sa.UUID(as_uuid=False), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor_kind", sa.String(length=16), nullable=False),
+        sa.Column("actor_subject", sa.Text(), nullable=False),
+        sa.Column("action", sa.String(length=100), nullable=False),
+        sa.Column("resource_type", sa.Text(), nullable=False),
+        sa.Column("resource_id", sa.Text(), nullable=False),
+        sa.Column("request_id", sa.Text(), nullable=False),
+        sa.Column("origin", sa.Text(), nullable=False),
+        sa.Column("outcome", sa.String(length=10), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=True),
+        sa.Column("before", postgresql.JSONB(none_as_null=True), nullable=True),
+        sa.Column("after", postgresql.JSONB(none_as_null=True), nullable=True),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_audit_pending"),
+    ]
+
+
 def upgrade() -> None:
-    # 0012's trigger left audit_pending empty at every commit: there is nothing to carry over.
-    op.execute("DROP TRIGGER audit_pending_chain ON audit_pending")
+    # 0012's trigger emptied audit_pending at every commit: nothing to carry over. Checked all
+    # the same (someone may have disabled the trigger): rows there would be lost otherwise.
+    op.execute(
+        "DO $$ BEGIN IF EXISTS (SELECT 1 FROM audit_pending) THEN RAISE EXCEPTION "
+        "'audit_pending holds entries that were never chained: chain them before upgrading'; "
+        "END IF; END $$"
+    )
+    op.drop_table("audit_pending")  # its chaining trigger goes with it
     op.execute("DROP FUNCTION audit_log_chain()")
-    op.add_column("audit_pending", sa.Column("tx", sa.BigInteger(), nullable=False))
-    op.add_column(
+    op.create_table(
         "audit_pending",
-        sa.Column(
-            "pos",
-            sa.BigInteger(),
-            sa.Identity(always=True, cache=100),
-            nullable=False,
-        ),
+        sa.Column("tx", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("pos", sa.BigInteger(), sa.Identity(always=True, cache=100), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("content_hash", sa.String(length=64), nullable=False),
+        sa.Column("inserted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("tx", "pos", name=op.f("pk_audit_pending")),
     )
-    op.add_column("audit_pending", sa.Column("content_hash", sa.String(64), nullable=False))
-    op.add_column(
-        "audit_pending", sa.Column("inserted_at", sa.DateTime(timezone=True), nullable=False)
-    )
-    op.create_index("ix_audit_pending_link_order", "audit_pending", ["tx", "pos"])
-    op.create_index("ix_audit_pending_resource", "audit_pending", ["resource_type", "resource_id"])
     op.create_table(
         "audit_linker_lease",
         sa.Column("id", sa.SmallInteger(), autoincrement=False, nullable=False),
@@ -266,14 +300,10 @@ def downgrade() -> None:
     op.execute("DROP FUNCTION audit_link_release(text)")
     op.execute("DROP FUNCTION audit_link(text, double precision, integer)")
     op.execute("DROP FUNCTION audit_link_rows(bigint, integer)")
-    for name in PENDING_GUARD_TRIGGERS:
-        op.execute(f"DROP TRIGGER {name} ON audit_pending")
-    op.execute("DROP FUNCTION audit_pending_append_only()")
     op.drop_table("audit_linker_lease")
-    op.drop_index("ix_audit_pending_resource", table_name="audit_pending")
-    op.drop_index("ix_audit_pending_link_order", table_name="audit_pending")
-    for column in ("inserted_at", "content_hash", "pos", "tx"):
-        op.drop_column("audit_pending", column)
+    op.drop_table("audit_pending")  # its guard triggers go with it
+    op.execute("DROP FUNCTION audit_pending_append_only()")
+    op.create_table("audit_pending", *_old_pending_columns())
     op.execute(OLD_CHAIN_FUNCTION)
     op.execute(
         "CREATE CONSTRAINT TRIGGER audit_pending_chain AFTER INSERT ON audit_pending "
@@ -281,6 +311,5 @@ def downgrade() -> None:
     )
     op.execute("ALTER TABLE audit_pending ENABLE ALWAYS TRIGGER audit_pending_chain")
     role = _app_role()
-    if role:  # back to 0012's privileges: append only
-        op.execute(f"REVOKE ALL ON audit_pending FROM {role}")
+    if role:  # 0012's privileges: append only
         op.execute(f"GRANT INSERT ON audit_pending TO {role}")

@@ -170,7 +170,7 @@ async def test_a_transaction_in_another_database_does_not_hold_the_chain_back(
 async def test_pending_entries_are_append_only(own_engine: AsyncEngine) -> None:
     await write(own_engine, "kept")
     for statement in (
-        "UPDATE audit_pending SET reason = 'edited'",
+        "UPDATE audit_pending SET payload = 'edited'",
         "DELETE FROM audit_pending",
         "TRUNCATE audit_pending",
     ):
