@@ -32,6 +32,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import AuditEntry
@@ -62,13 +63,44 @@ ENTRY_COLUMNS = (
 )  # fmt: skip
 
 
+# APPEND in the driver's own placeholders, for the direct path below.
+APPEND_DIRECT = str(APPEND).replace(":payloads", "$1").replace(":hashes", "$2")
+
+
 async def append_audit(conn: AsyncConnection, entries: Sequence[AuditEntry]) -> None:
     """Adds `entries` to the connection's transaction; the linker chains them once it has
     committed."""
-    if entries:
-        payloads = [payload(entry) for entry in entries]
-        hashes = [content_hash(text_) for text_ in payloads]
+    if not entries:
+        return
+    payloads = [payload(entry) for entry in entries]
+    hashes = [content_hash(text_) for text_ in payloads]
+    driver = _driver_in_transaction(conn)
+    if driver is None:  # the transaction's first statement: SQLAlchemy begins it
         await conn.execute(APPEND, {"payloads": payloads, "hashes": hashes})
+        return
+    # Every audited transaction runs this statement: straight to asyncpg it costs a quarter of
+    # the CPU it costs through SQLAlchemy's async layer (measured: 15 against 60-80 us).
+    try:
+        await driver.execute(APPEND_DIRECT, payloads, hashes)
+    except Exception as exc:
+        # As SQLAlchemy would raise it: callers tell an unreachable database by these.
+        raise DBAPIError(
+            APPEND_DIRECT,
+            None,
+            exc,
+            hide_parameters=True,
+            connection_invalidated=driver.is_closed(),
+        ) from exc
+
+
+def _driver_in_transaction(conn: AsyncConnection) -> Any:
+    """The asyncpg connection under `conn` when it is inside a started transaction."""
+    sync = conn.sync_connection
+    if sync is None or sync.closed:
+        return None
+    driver = getattr(sync.connection, "driver_connection", None)
+    is_in_transaction = getattr(driver, "is_in_transaction", None)
+    return driver if is_in_transaction is not None and is_in_transaction() else None
 
 
 def _entry(row: Row[Any]) -> AuditEntry:

@@ -23,7 +23,7 @@ from domain.audit import AuditEntry, new_entry
 from domain.audit_chain import ChainedEntry, PendingEntry, verify_chain, verify_pending
 from infra.db.audit import SqlAuditReader, append_audit
 from infra.db.audit_linker import SqlAuditLinker
-from infra.db.engine import make_engine
+from infra.db.engine import is_connection_failure, make_engine
 from server.audit_linking import AuditLinkJob
 from server.metrics import ServiceMetrics
 from server.migrate import alembic_config
@@ -126,6 +126,31 @@ async def test_concurrent_writers_on_many_connections_and_a_running_linker(
             one_tx = [row for row in mine if row.entry.resource_id == f"w{n}-t{t:02}"]
             assert [row.seq - one_tx[0].seq for row in one_tx] == list(range(len(one_tx)))
             assert [(row.entry.after or {})["n"] for row in one_tx] == list(range(len(one_tx)))
+
+
+async def test_entries_appended_after_other_statements_take_the_driver_path(
+    own_engine: AsyncEngine, admin_database_url: str
+) -> None:
+    """After the transaction's first statement the entries go straight to asyncpg: the same
+    rows, and a failure there is a DBAPIError like any other (a dead connection says so)."""
+    async with own_engine.begin() as conn:
+        await conn.execute(text("SELECT 1"))
+        await append_audit(conn, [entry("direct", 0), entry("direct", 1)])
+    assert await SqlAuditLinker(own_engine).link_batch() == 2
+    rows = await chain_of(own_engine)
+    assert [(row.entry.after or {}).get("n") for row in rows] == [0, 1]
+
+    admin = await asyncpg.connect(admin_database_url)
+    try:
+        with pytest.raises(DBAPIError) as failed:
+            async with own_engine.begin() as conn:
+                pid = await _backend_pid(conn)
+                assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
+                await append_audit(conn, [entry("lost")])
+        assert is_connection_failure(failed.value)
+    finally:
+        await admin.close()
+    assert await SqlAuditReader(own_engine).for_resource("payment", "lost") == []
 
 
 async def test_an_entry_committed_after_a_later_transaction_is_not_skipped(
@@ -248,7 +273,7 @@ async def test_a_linker_whose_connection_dies_is_taken_over(
             linked = await conn.execute(text("SELECT audit_link('dying', 1.0, 100)"))
             assert linked.scalar_one() == 1
             assert await survivor.link_batch() is None  # skips the locked row, no waiting
-            assert await admin.fetchval("SELECT pg_terminate_backend($1)", pid)
+            assert await admin.fetchval("SELECT pg_terminate_backend($1, 5000)", pid)
             with pytest.raises(DBAPIError):
                 await mid_batch.commit()
         await write(engine, "three")
