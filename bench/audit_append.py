@@ -11,7 +11,8 @@ transactions (a payment updated under its version, a transaction row, an outbox 
 a writer's own row updated under its version and two inserts); 1 is a single insert, where
 the entry's own statement weighs most.
 
-Reports transactions/s and commit latency of both, their ratio, the CPU each commit took in
+Reports transactions/s and commit latency of both, their ratio, how often writers were seen
+waiting on a lock (sampled every 20 ms), the CPU each commit took in
 this process and in its PostgreSQL backends (from /proc: on a machine where the client and
 the database share the cores, CPU per commit is what sets the rate), the chain's lag seen
 during the audited phases (entries waiting and the age of the oldest, sampled before each
@@ -99,16 +100,24 @@ class Phase:
     latencies: list[float]
     client_cpu: float
     database_cpu: float
+    lock_samples: int = 0
+    lock_samples_with_waiters: int = 0
+    max_lock_waiters: int = 0
 
 
 async def phase(
-    engine: AsyncEngine, args: argparse.Namespace, writers: list[Writer], audited: bool
+    engine: AsyncEngine,
+    args: argparse.Namespace,
+    writers: list[Writer],
+    audited: bool,
+    waits: LockWaits,
 ) -> Phase:
     latencies: list[float] = []
     async with engine.connect() as conn:
         backends = list((await conn.execute(BACKENDS)).scalars())
     client, database = time.process_time(), cpu_seconds(backends)
     end = time.perf_counter() + args.seconds
+    waits.reset()
 
     async def write(writer: Writer) -> None:
         while time.perf_counter() < end:
@@ -147,6 +156,38 @@ class LinkerLoop:
             await asyncio.sleep(self._interval)
 
 
+WAITING_ON_LOCKS = (
+    "SELECT count(*) FROM pg_stat_activity"
+    " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
+
+
+class LockWaits:
+    """Samples, every 20 ms, how many of this database's backends wait on a lock (what the
+    advisory lock of the chaining at COMMIT showed): counts reset by each phase."""
+
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self.samples = 0
+        self.samples_with_waiters = 0
+        self.max_waiters = 0
+
+    def reset(self) -> None:
+        self.samples = self.samples_with_waiters = self.max_waiters = 0
+
+    async def run(self) -> None:
+        conn = await asyncpg.connect(self._dsn)
+        try:
+            while True:
+                waiting = int(await conn.fetchval(WAITING_ON_LOCKS))
+                self.samples += 1
+                self.samples_with_waiters += waiting > 0
+                self.max_waiters = max(self.max_waiters, waiting)
+                await asyncio.sleep(0.02)
+        finally:
+            await conn.close()
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)] * 1000
@@ -163,15 +204,18 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
             text("INSERT INTO bench_rows SELECT n, 0 FROM generate_series(0, :last) AS n"),
             {"last": args.writers - 1},
         )
+    waits = LockWaits(url.replace("postgresql+asyncpg://", "postgresql://", 1))
     linking = asyncio.create_task(linker.run())
+    sampling = asyncio.create_task(waits.run())
     try:
         warm_up = argparse.Namespace(**(vars(args) | {"seconds": 1.0}))
-        await phase(engine, warm_up, writers, audited=True)  # the pool, caches, plans
+        await phase(engine, warm_up, writers, True, waits)  # the pool, caches, plans
         runs: dict[str, list[Phase]] = {"plain": [], "audited": []}
         for _ in range(args.rounds):
             for name in ("plain", "audited"):
-                runs[name].append(await phase(engine, args, writers, name == "audited"))
+                runs[name].append(await phase(engine, args, writers, name == "audited", waits))
         linking.cancel()
+        sampling.cancel()
         while await linker.linker.catch_up():  # what the last run left
             pass
         reader = SqlAuditReader(engine)
@@ -179,6 +223,7 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
         pending = await reader.pending_count()
     finally:
         linking.cancel()
+        sampling.cancel()
         await engine.dispose()
         await linker_engine.dispose()
     total = args.seconds * args.rounds
@@ -195,6 +240,10 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
             "p99_ms": percentile(values, 99),
             "client_cpu_us_per_tx": sum(run.client_cpu for run in phases) / len(values) * 1e6,
             "database_cpu_us_per_tx": sum(run.database_cpu for run in phases) / len(values) * 1e6,
+            # Share of 20 ms samples in which some writer waited on a lock, and the most seen.
+            "lock_wait_share": sum(run.lock_samples_with_waiters for run in phases)
+            / max(1, sum(run.lock_samples for run in phases)),
+            "max_lock_waiters": max(run.max_lock_waiters for run in phases),
         }
     result["audited_vs_plain_throughput"] = (
         result["audited"]["tx_per_s"] / result["plain"]["tx_per_s"]
