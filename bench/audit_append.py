@@ -126,7 +126,14 @@ async def phase(
             latencies.append(time.perf_counter() - started)
 
     await asyncio.gather(*(write(writer) for writer in writers))
-    return Phase(latencies, time.process_time() - client, cpu_seconds(backends) - database)
+    return Phase(
+        latencies,
+        time.process_time() - client,
+        cpu_seconds(backends) - database,
+        waits.samples,
+        waits.samples_with_waiters,
+        waits.max_waiters,
+    )
 
 
 LAG = text(
