@@ -102,7 +102,9 @@ BEGIN
            nullif(d -> 'before', 'null'::jsonb), nullif(d -> 'after', 'null'::jsonb),
            link.prev_hash, link.hash
     FROM unnest(seqs, prev_hashes, hashes, payloads) AS link(seq, prev_hash, hash, payload)
-    CROSS JOIN LATERAL (SELECT link.payload::jsonb AS d) AS parsed
+    -- OFFSET 0 keeps the subquery from being pulled up: each payload is parsed once, not once
+    -- per column read from it (a fifth of the cost of linking, measured).
+    CROSS JOIN LATERAL (SELECT link.payload::jsonb AS d OFFSET 0) AS parsed
     ORDER BY link.seq;
     -- Exactly the rows linked: below the horizon nothing new can appear.
     PERFORM set_config('audit.linking', 'on', true);
