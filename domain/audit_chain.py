@@ -6,6 +6,16 @@ previous hash and a canonical JSON serialisation of all its other fields. Changi
 of a row breaks its own hash; deleting, inserting or reordering rows breaks a `prev_hash`
 link or the numbering. Someone able to rewrite every later row too is caught by comparing the
 head with a hash recorded elsewhere earlier (an anchor: `audit verify --expect SEQ:HASH`).
+
+Entries are chained shortly after their transaction commits, not in it (the linker, migration
+0017). Until then an entry is pending: it carries the SHA-256 of its payload taken when it was
+written (its content hash), and verification checks it against the entry's fields. That gives
+a pending entry what the chain gives its last row: an edit that does not recompute the hash is
+found; a consistent rewrite, a forged or a deleted newest entry is not (for the chain's head,
+that is what anchors are for), and the window lasts only as long as the chain lag. After
+linking an edit stays found: the linker hashes the payload stored at write time, which edited
+fields no longer match, and it refuses to chain an entry whose payload no longer matches its
+content hash (the chain never vouches for an edited payload).
 """
 
 from __future__ import annotations
@@ -14,12 +24,13 @@ import hashlib
 import json
 from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 
 from domain.audit import AuditEntry
 
 GENESIS = "0" * 64
 FORMAT_VERSION = 1
+OCCURRED_AT_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +48,7 @@ def payload(entry: AuditEntry) -> str:
     document = {
         "v": FORMAT_VERSION,
         "id": entry.id,
-        "occurred_at": entry.occurred_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "occurred_at": entry.occurred_at.astimezone(UTC).strftime(OCCURRED_AT_FORMAT),
         "actor": {"kind": entry.actor_kind, "subject": entry.actor_subject},
         "action": entry.action,
         "resource": {"type": entry.resource_type, "id": entry.resource_id},
@@ -53,6 +64,28 @@ def payload(entry: AuditEntry) -> str:
     )
 
 
+def entry_of(entry_payload: str) -> AuditEntry:
+    """The entry a payload serialises (pending entries are stored as their payload)."""
+    document = json.loads(entry_payload)
+    return AuditEntry(
+        id=document["id"],
+        occurred_at=datetime.strptime(document["occurred_at"], OCCURRED_AT_FORMAT).replace(
+            tzinfo=UTC
+        ),
+        actor_kind=document["actor"]["kind"],
+        actor_subject=document["actor"]["subject"],
+        action=document["action"],
+        resource_type=document["resource"]["type"],
+        resource_id=document["resource"]["id"],
+        request_id=document["request_id"],
+        origin=document["origin"],
+        outcome=document["outcome"],
+        reason=document["reason"],
+        before=document["before"],
+        after=document["after"],
+    )
+
+
 def canonical(seq: int, entry: AuditEntry, prev_hash: str) -> bytes:
     """The bytes a row's hash covers: its number, the previous row's hash, its payload. The
     database computes the same (migration 0012, audit_log_append) when it appends."""
@@ -61,6 +94,24 @@ def canonical(seq: int, entry: AuditEntry, prev_hash: str) -> bytes:
 
 def row_hash(seq: int, entry: AuditEntry, prev_hash: str) -> str:
     return hashlib.sha256(canonical(seq, entry, prev_hash)).hexdigest()
+
+
+def content_hash(entry_payload: str) -> str:
+    """SHA-256 of a payload, hex: a pending entry's own hash (the linker checks it too)."""
+    return hashlib.sha256(entry_payload.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class PendingEntry:
+    """An entry written, not chained yet: its stored payload and content hash."""
+
+    entry: AuditEntry
+    payload: str
+    content_hash: str
+
+
+# A row of the trail as readers list it: chained, or waiting for the linker.
+TrailEntry = ChainedEntry | PendingEntry
 
 
 def chain(entries: Iterable[AuditEntry], head_seq: int, head_hash: str) -> list[ChainedEntry]:
@@ -79,12 +130,27 @@ def chain(entries: Iterable[AuditEntry], head_seq: int, head_hash: str) -> list[
 class ChainBreak:
     """The first row at which the chain does not hold, and why."""
 
-    seq: int
+    seq: int  # 0 for a pending entry (not numbered yet)
     id: str
     problem: str
 
     def __str__(self) -> str:
+        if self.seq == 0:
+            return f"pending entry id={self.id}: {self.problem}"
         return f"row seq={self.seq} id={self.id}: {self.problem}"
+
+
+def check_pending(pending: PendingEntry) -> ChainBreak | None:
+    """A pending entry holds when its payload still has its content hash and is the canonical
+    serialisation of the entry it holds (what the chain will hash)."""
+    if content_hash(pending.payload) != pending.content_hash:
+        return ChainBreak(
+            0, pending.entry.id,
+            "its payload does not match its content hash (modified while waiting to be linked)",
+        )  # fmt: skip
+    if payload(pending.entry) != pending.payload:
+        return ChainBreak(0, pending.entry.id, "its payload is not in canonical form (forged)")
+    return None
 
 
 @dataclass
@@ -153,3 +219,14 @@ async def verify_chain(
         if broken is not None:
             return verifier, broken
     return verifier, verifier.finish()
+
+
+async def verify_pending(rows: AsyncIterable[PendingEntry]) -> tuple[int, ChainBreak | None]:
+    """Checks each pending entry (see check_pending); the count checked and the first break."""
+    count = 0
+    async for row in rows:
+        broken = check_pending(row)
+        if broken is not None:
+            return count, broken
+        count += 1
+    return count, None

@@ -51,6 +51,7 @@ from payments.v1 import (
     webhook_service_pb2,
     webhook_service_pb2_grpc,
 )
+from server.audit_linking import audit_link_job
 from server.auth import Authenticator, AuthInterceptor
 from server.auth_config import AuthComponents
 from server.background import Background, JobWiring, leader_lease
@@ -426,7 +427,11 @@ class PaymentApplication:
             # One process at a time across workers and replicas (server/background.py).
             singletons=[*wiring.housekeeping(store), *wiring.outbox()],
             # Every worker: Kafka's consumer group shares the partitions out.
-            everywhere=wiring.order_events(),
+            # the audit chain's linker too: its own lease lets one link at a time.
+            everywhere=[
+                *wiring.order_events(),
+                audit_link_job(self.engine, self.settings, self.metrics),
+            ],
             on_leader=self.metrics.background_leader.set,
         )
         self.background.start()

@@ -1,8 +1,11 @@
 """`payment-service audit verify | tail | show`: operators' view of the audit trail.
 
 verify walks the whole chain in sequence order (in batches, any size of trail), recomputes
-every hash and stops at the first row that does not hold, naming it; exit status 1 then,
-0 when the trail is intact (it prints the row count and the head to record as an anchor).
+every hash and stops at the first row that does not hold, naming it; then it checks every
+entry still waiting for the linker against its content hash (domain/audit_chain.py). Exit
+status 1 at the first break, 0 when the trail is intact (it prints the row count and the head
+to record as an anchor, and how many entries wait). tail and show list waiting entries too,
+with "seq": null and "linked": false.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-from domain.audit_chain import ChainedEntry, verify_chain
+from domain.audit_chain import ChainedEntry, TrailEntry, verify_chain, verify_pending
 from infra.db.audit import SqlAuditReader
 from infra.db.engine import make_engine
 
@@ -45,11 +48,13 @@ def parse_anchor(text: str) -> tuple[int, str]:
     return int(seq), digest.lower()
 
 
-def as_json(row: ChainedEntry) -> str:
+def as_json(row: TrailEntry) -> str:
     e = row.entry
+    chained = row if isinstance(row, ChainedEntry) else None
     return json.dumps(
         {
-            "seq": row.seq,
+            "seq": chained.seq if chained else None,
+            "linked": chained is not None,
             "id": e.id,
             "occurred_at": e.occurred_at.isoformat(),
             "actor": {"kind": e.actor_kind, "subject": e.actor_subject},
@@ -61,8 +66,8 @@ def as_json(row: ChainedEntry) -> str:
             "reason": e.reason,
             "before": e.before,
             "after": e.after,
-            "prev_hash": row.prev_hash,
-            "hash": row.hash,
+            "prev_hash": chained.prev_hash if chained else None,
+            "hash": chained.hash if chained else None,
         },
         sort_keys=True,
     )
@@ -94,9 +99,18 @@ async def verify(reader: SqlAuditReader, anchors: dict[int, str]) -> int:
         print(f"audit trail BROKEN at {broken}", file=sys.stderr)
         print(f"rows verified before it: {verifier.count}", file=sys.stderr)
         return EXIT_BROKEN
-    if verifier.count == 0:
+    waiting, broken = await verify_pending(reader.pending())
+    if broken is not None:
+        print(f"audit trail BROKEN at {broken}", file=sys.stderr)
+        print(f"rows verified before it: {verifier.count} chained, {waiting} pending",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_BROKEN
+    if verifier.count == 0 and waiting == 0:
         print("audit trail intact: 0 rows (empty)")
-    else:
-        print(f"audit trail intact: {verifier.count} rows")
+        return 0
+    print(f"audit trail intact: {verifier.count} rows")
+    if waiting:
+        print(f"pending: {waiting} entries not linked yet, each matching its content hash")
+    if verifier.count:  # the last line: the anchor to record
         print(f"head: {verifier.head_seq}:{verifier.head_hash}")
     return 0

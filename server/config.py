@@ -190,6 +190,14 @@ class Settings(TransportSettings, WorkerSettings):  # TLS_*, DB_SSL*, ...; SERVE
     retention_interval_seconds: Annotated[float, Field(gt=0)] = 3600.0
     retention_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
 
+    # The audit chain's linker (README "Audit trail"): every worker of every replica runs one,
+    # the holder of the lease links. Each run links what has committed since the last one, in
+    # batches of AUDIT_LINK_BATCH_SIZE; a holder that stops renewing (dead) is replaced once
+    # its lease of AUDIT_LINK_LEASE_SECONDS ends.
+    audit_link_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
+    audit_link_lease_seconds: Annotated[float, Field(gt=0, le=600)] = 5.0
+    audit_link_batch_size: Annotated[int, Field(ge=1, le=100_000)] = 2000
+
     # PCI DSS posture (README "Security"): refuse to start with plaintext listeners or
     # connections, development keys, authentication off or encryption keys missing.
     pci_compliance_mode: bool = False
@@ -232,6 +240,15 @@ class Settings(TransportSettings, WorkerSettings):  # TLS_*, DB_SSL*, ...; SERVE
         # as "never reached the gateway" could contradict what the gateway is about to do.
         if self.reconcile_after_seconds <= self.gateway_timeout_seconds:
             raise ValueError("RECONCILE_AFTER_SECONDS must be greater than GATEWAY_TIMEOUT_SECONDS")
+        return self
+
+    @model_validator(mode="after")
+    def _audit_lease_outlives_runs(self) -> Settings:
+        # A lease shorter than two runs would pass from linker to linker while its holder lives.
+        if self.audit_link_lease_seconds < 2 * self.audit_link_interval_seconds:
+            raise ValueError(
+                "AUDIT_LINK_LEASE_SECONDS must be at least twice AUDIT_LINK_INTERVAL_SECONDS"
+            )
         return self
 
     @model_validator(mode="after")

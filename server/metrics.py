@@ -36,6 +36,11 @@ _OUTBOX_BACKLOG = text(
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
     "FROM outbox WHERE published_at IS NULL"
 )
+# The audit chain's lag: entries written and not chained yet (a small table, drained every
+# AUDIT_LINK_INTERVAL_SECONDS).
+_AUDIT_CHAIN_LAG = text(
+    "SELECT count(*), coalesce(extract(epoch FROM now() - min(inserted_at)), 0) FROM audit_pending"
+)
 
 
 class ServiceMetrics:
@@ -99,10 +104,42 @@ class ServiceMetrics:
             registry=r,
             multiprocess_mode="liveall",
         )
+        self.audit_backlog = Gauge(
+            "payments_audit_chain_backlog",
+            "Audit entries committed or being written, not chained yet (from the database)",
+            registry=r,
+        )
+        self.audit_lag = Gauge(
+            "payments_audit_chain_lag_seconds",
+            "Age of the oldest audit entry not chained yet (0 when none)",
+            registry=r,
+        )
+        self.audit_linked = Counter(
+            "payments_audit_linked", "Audit entries chained by this process's linker", registry=r
+        )
+        self.audit_linker_holder = Gauge(
+            "payments_audit_linker_holder",
+            "1 while this process's linker holds the audit chain's lease",
+            registry=r,
+        )
 
     async def refresh(self, engine: AsyncEngine | None) -> None:
         await self.refresh_payments(engine)
         await self.refresh_outbox(engine)
+        await self.refresh_audit_chain(engine)
+
+    async def refresh_audit_chain(self, engine: AsyncEngine | None) -> None:
+        """Best effort, like refresh_payments."""
+        if engine is None:
+            return
+        try:
+            async with asyncio.timeout(5), engine.connect() as conn:
+                count, age = (await conn.execute(_AUDIT_CHAIN_LAG)).one()
+        except Exception as exc:  # a scrape must not fail because the database does
+            log.warning("audit chain lag not refreshed: %s", type(exc).__name__)
+            return
+        self.audit_backlog.set(count)
+        self.audit_lag.set(max(float(age), 0.0))
 
     async def refresh_outbox(self, engine: AsyncEngine | None) -> None:
         """Best effort, like refresh_payments."""

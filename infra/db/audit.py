@@ -1,73 +1,80 @@
-"""The audit trail in PostgreSQL: entries appended in the transaction they record, read back
-in order.
+"""The audit trail in PostgreSQL: entries appended in the transaction they record, chained
+soon after by the linker (infra/db/audit_linker.py), read back in order.
 
-The entries go to audit_pending in one statement, with the canonical payload their hash will
-cover (domain/audit_chain.py). At COMMIT a deferred trigger of the database (migration 0012)
-chains them into audit_log under a transaction-scoped advisory lock: the next seq after the
-head, the head's hash as prev_hash, SHA-256 over both and the payload. The lock is held only
-inside the commit, with no round trip to the application, and is released when the commit
-ends; PostgreSQL makes a committed row visible before it releases the transaction's locks, so
-the next holder reads the new head. So the chain is one total order across every process
-sharing the database.
+A writer inserts its entries into audit_pending in one statement: each entry as its canonical
+payload (domain/audit_chain.py, the text its hash will cover), that payload's content hash and
+the id of its transaction. A plain insert of narrow rows under one index, no lock held through
+the commit, no counter shared by writers (`pos` is an identity column with a per-connection
+cache, only ordering a transaction's own entries). The linker moves committed entries to
+audit_log, numbered, chained and spread into columns (migration 0017). Readers list both: the
+chained rows by seq, then the pending ones in the order the linker will chain them, in one
+statement (one snapshot: an entry linked meanwhile is listed once, never missed).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    Row,
+    Select,
+    String,
+    Text,
+    cast,
+    func,
+    null,
+    select,
+    text,
+    true,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.audit import AuditEntry
-from domain.audit_chain import ChainedEntry, payload
-from infra.db.tables import audit_log
+from domain.audit_chain import (
+    ChainedEntry,
+    PendingEntry,
+    TrailEntry,
+    content_hash,
+    entry_of,
+    payload,
+)
+from infra.db.tables import audit_log, audit_pending
 
 # One statement whatever the number of entries, inserted in the order they were recorded (the
-# order the deferred trigger chains them in).
+# order the linker chains a transaction's entries in).
 APPEND = text(
-    "INSERT INTO audit_pending (id, occurred_at, actor_kind, actor_subject, action,"
-    " resource_type, resource_id, request_id, origin, outcome, reason, before, after, payload)"
-    " SELECT id, occurred_at, actor_kind, actor_subject, action, resource_type, resource_id,"
-    " request_id, origin, outcome, reason, before, after, payload"
-    " FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS (id uuid,"
-    " occurred_at timestamptz, actor_kind text, actor_subject text, action text,"
-    " resource_type text, resource_id text, request_id text, origin text, outcome text,"
-    " reason text, before jsonb, after jsonb, payload text)) WITH ORDINALITY AS entry"
-    " ORDER BY entry.ordinality"
+    "INSERT INTO audit_pending (tx, payload, content_hash, inserted_at)"
+    " SELECT pg_current_xact_id()::text::bigint, entry.payload, entry.content_hash,"
+    " statement_timestamp()"
+    " FROM unnest(CAST(:payloads AS text[]), CAST(:hashes AS text[]))"
+    " WITH ORDINALITY AS entry(payload, content_hash, n)"
+    " ORDER BY entry.n"
 )
+
+ENTRY_COLUMNS = (
+    "id", "occurred_at", "actor_kind", "actor_subject", "action", "resource_type",
+    "resource_id", "request_id", "origin", "outcome", "reason", "before", "after",
+)  # fmt: skip
 
 
 async def append_audit(conn: AsyncConnection, entries: Sequence[AuditEntry]) -> None:
-    """Adds `entries` to the connection's transaction; they are chained when it commits."""
-    if entries:
-        rows = json.dumps([_to_row(entry) for entry in entries], ensure_ascii=True)
-        await conn.execute(APPEND, {"rows": rows})
+    """Adds `entries` to the connection's transaction; the linker chains them once it has
+    committed. Through SQLAlchemy like every other statement (a direct asyncpg call saves
+    ~50 us but hides the statement from the engine's events: statement counts, tracing)."""
+    if not entries:
+        return
+    payloads = [payload(entry) for entry in entries]
+    hashes = [content_hash(text_) for text_ in payloads]
+    await conn.execute(APPEND, {"payloads": payloads, "hashes": hashes})
 
 
-def _to_row(e: AuditEntry) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "occurred_at": e.occurred_at.astimezone(UTC).isoformat(),
-        "actor_kind": e.actor_kind,
-        "actor_subject": e.actor_subject,
-        "action": e.action,
-        "resource_type": e.resource_type,
-        "resource_id": e.resource_id,
-        "request_id": e.request_id,
-        "origin": e.origin,
-        "outcome": e.outcome,
-        "reason": e.reason,
-        "before": e.before,
-        "after": e.after,
-        "payload": payload(e),
-    }
-
-
-def _from_row(row: Row[Any]) -> ChainedEntry:
-    entry = AuditEntry(
+def _entry(row: Row[Any]) -> AuditEntry:
+    return AuditEntry(
         id=row.id,
         occurred_at=row.occurred_at,
         actor_kind=row.actor_kind,
@@ -82,7 +89,51 @@ def _from_row(row: Row[Any]) -> ChainedEntry:
         before=row.before,
         after=row.after,
     )
-    return ChainedEntry(row.seq, entry, row.prev_hash, row.hash)
+
+
+def _from_row(row: Row[Any]) -> ChainedEntry:
+    return ChainedEntry(row.seq, _entry(row), row.prev_hash, row.hash)
+
+
+def _pending(entry_payload: str, stored_hash: str) -> PendingEntry:
+    try:
+        entry = entry_of(entry_payload)
+    except (ValueError, KeyError, TypeError):  # mangled: listed, and found by verify
+        entry = AuditEntry(
+            "-", datetime.fromtimestamp(0, UTC), "", "", "", "", "", "", "", "", None, None, None
+        )
+    return PendingEntry(entry, entry_payload, stored_hash)
+
+
+def _from_any_row(row: Row[Any]) -> TrailEntry:
+    if row.seq is None:
+        return _pending(row.payload, row.content_hash)
+    return _from_row(row)
+
+
+def _trail(linked_where: Any, pending_where: Any) -> Any:
+    """Chained and pending rows in one result: the entry's columns, seq, prev_hash and hash
+    for chained rows (NULL for pending ones); payload, content_hash, tx and pos for pending
+    ones (NULL for chained ones). Ordered by seq, tx, pos (NULLs last): the trail's order,
+    pending rows after the chain."""
+    entry_columns = [audit_log.c[name] for name in ENTRY_COLUMNS]
+    linked = select(
+        *entry_columns, audit_log.c.seq, audit_log.c.prev_hash, audit_log.c.hash,
+        null().cast(Text).label("payload"), null().cast(String).label("content_hash"),
+        null().cast(BigInteger).label("tx"), null().cast(BigInteger).label("pos"),
+    ).where(linked_where)  # fmt: skip
+    pending = select(
+        *(null().cast(column.type).label(column.name) for column in entry_columns),
+        null().cast(BigInteger).label("seq"), null().cast(String).label("prev_hash"),
+        null().cast(String).label("hash"),
+        audit_pending.c.payload, audit_pending.c.content_hash, audit_pending.c.tx,
+        audit_pending.c.pos,
+    ).where(pending_where)  # fmt: skip
+    return union_all(linked, pending).subquery("trail")
+
+
+def _pending_resource(field: str) -> Any:
+    return func.jsonb_extract_path_text(cast(audit_pending.c.payload, JSONB), "resource", field)
 
 
 class SqlAuditReader:
@@ -100,7 +151,7 @@ class SqlAuditReader:
             return list((await conn.execute(query)).all())
 
     async def in_order(self, after_seq: int = 0) -> AsyncIterator[ChainedEntry]:
-        """Every row after `after_seq`, by sequence number."""
+        """Every chained row after `after_seq`, by sequence number."""
         while True:
             rows = await self._fetch(
                 select(audit_log)
@@ -114,21 +165,47 @@ class SqlAuditReader:
                 return
             after_seq = rows[-1].seq
 
-    async def last(self, count: int) -> list[ChainedEntry]:
-        rows = await self._fetch(select(audit_log).order_by(audit_log.c.seq.desc()).limit(count))
-        return [_from_row(row) for row in reversed(rows)]
-
-    async def for_resource(self, resource_type: str, resource_id: str) -> list[ChainedEntry]:
-        rows = await self._fetch(
-            select(audit_log)
-            .where(
-                audit_log.c.resource_type == resource_type,
-                audit_log.c.resource_id == resource_id,
+    async def pending(self) -> AsyncIterator[PendingEntry]:
+        """Every entry not chained yet, in the order the linker will chain them."""
+        after: tuple[int, int] = (-1, -1)
+        while True:
+            query: Select[Any] = (
+                select(audit_pending)
+                .where(func.row(audit_pending.c.tx, audit_pending.c.pos) > func.row(*after))
+                .order_by(audit_pending.c.tx, audit_pending.c.pos)
+                .limit(self._batch_size)
             )
-            .order_by(audit_log.c.seq)
+            rows = await self._fetch(query)
+            for row in rows:
+                yield _pending(row.payload, row.content_hash)
+            if len(rows) < self._batch_size:
+                return
+            after = (rows[-1].tx, rows[-1].pos)
+
+    async def last(self, count: int) -> list[TrailEntry]:
+        """The last `count` entries of the trail, pending ones included."""
+        trail = _trail(true(), true())
+        rows = await self._fetch(
+            select(trail)
+            .order_by(trail.c.seq.desc().nulls_first(), trail.c.tx.desc(), trail.c.pos.desc())
+            .limit(count)
         )
-        return [_from_row(row) for row in rows]
+        return [_from_any_row(row) for row in reversed(rows)]
+
+    async def for_resource(self, resource_type: str, resource_id: str) -> list[TrailEntry]:
+        """One resource's entries in trail order, pending ones (not chained yet) last."""
+        trail = _trail(
+            (audit_log.c.resource_type == resource_type) & (audit_log.c.resource_id == resource_id),
+            (_pending_resource("type") == resource_type) & (_pending_resource("id") == resource_id),
+        )
+        rows = await self._fetch(select(trail).order_by(trail.c.seq, trail.c.tx, trail.c.pos))
+        return [_from_any_row(row) for row in rows]
 
     async def count(self) -> int:
+        """Chained rows."""
         rows = await self._fetch(select(func.count()).select_from(audit_log))
+        return int(rows[0][0])
+
+    async def pending_count(self) -> int:
+        rows = await self._fetch(select(func.count()).select_from(audit_pending))
         return int(rows[0][0])

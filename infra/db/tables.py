@@ -20,6 +20,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     MetaData,
@@ -366,8 +367,8 @@ disputes = Table(
 
 # The audit trail: append-only (triggers refuse UPDATE, DELETE and TRUNCATE) and
 # hash-chained (domain/audit_chain.py). Rows are written to audit_pending in the transaction
-# they record; at its commit a deferred trigger chains them into audit_log under an advisory
-# lock (migration 0012), so `seq` is gapless and in commit order.
+# they record; the leased linker chains them into audit_log soon after their commit (migration
+# 0017), so `seq` is gapless.
 AUDIT_OUTCOMES = "'success','failure','pending'"
 
 
@@ -401,12 +402,27 @@ audit_log = Table(
     Index("ix_audit_log_resource", "resource_type", "resource_id", "seq"),
 )
 
-# Entries of transactions not yet committed (empty otherwise): the canonical payload the
-# chain hashes travels with them.
+# Entries written but not chained yet (migration 0017): the linker moves them to audit_log in
+# (tx, pos) order. An entry here is its canonical payload (every field, as JSON: the text the
+# chain will hash), that payload's SHA-256 taken when it was written (`audit verify` checks it
+# while the entry waits), the id of the transaction that wrote it (the linker's horizon) and
+# when it was written (chain lag). Narrow, one index: cheap for every audited transaction.
 audit_pending = Table(
     "audit_pending",
     metadata,
-    Column("id", UUID(as_uuid=False), primary_key=True),
-    *_audit_columns(),
+    Column("tx", BigInteger, primary_key=True, autoincrement=False),
+    Column("pos", BigInteger, Identity(always=True, cache=100), primary_key=True),
     Column("payload", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    _ts("inserted_at", nullable=False),
+)
+
+# Who links the chain: one row, its holder and when its lease ends (migration 0017).
+audit_linker_lease = Table(
+    "audit_linker_lease",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("holder", Text, nullable=False),
+    _ts("expires_at", nullable=False),
+    CheckConstraint("id = 1", name="one_row"),
 )

@@ -1,6 +1,9 @@
 """The audit_log table in real PostgreSQL: append-only for every role, read and append only for
 DB_APP_ROLE, one unbroken chain under concurrent writers, and tampering (by someone who can
-switch the triggers off) found by the verifier and by `payment-service audit verify`."""
+switch the triggers off) found by the verifier and by `payment-service audit verify`.
+
+Entries are chained by the linker after their commit (tests/integration/test_audit_linker.py
+tests it on its own): these tests link what they wrote before looking at the chain."""
 
 from __future__ import annotations
 
@@ -19,12 +22,14 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.actor import Actor, ActorKind
-from domain.audit_chain import ChainBreak, verify_chain
+from domain.audit_chain import ChainBreak, verify_chain, verify_pending
 from infra.db.audit import SqlAuditReader
+from infra.db.audit_linker import SqlAuditLinker
 from infra.db.engine import make_engine
 from infra.db.uow import SqlUnitOfWork
 from server.migrate import upgrade_to_head
 from tests.support import databases
+from tests.support.audit import chained_trail, link_all
 from tests.support.encryption import sealer_for
 from tests.support.wire import RENDER
 
@@ -34,11 +39,18 @@ ENABLE_TRIGGERS = [
     f"ALTER TABLE audit_log ENABLE ALWAYS TRIGGER audit_log_no_{operation}"
     for operation in ("update", "delete", "truncate")
 ]
+ENABLE_PENDING_TRIGGERS = [
+    f"ALTER TABLE audit_pending ENABLE ALWAYS TRIGGER audit_pending_no_{operation}"
+    for operation in ("update", "delete", "truncate")
+]
 ADMIN = Actor(ActorKind.USER, "admin-1", frozenset({"admin"}), "req-admin", "ipv4:10.0.0.9:1")
 
 
-async def append_rows(engine: AsyncEngine, count: int, tag: str = "") -> list[str]:
-    """`count` committed rows, one transaction each; their resource ids."""
+async def append_rows(
+    engine: AsyncEngine, count: int, tag: str = "", *, link: bool = True
+) -> list[str]:
+    """`count` committed rows, one transaction each, chained unless `link` is false; their
+    resource ids."""
     ids = [f"{tag}{uuid.uuid4()}" for _ in range(count)]
     for resource_id in ids:
         uow = SqlUnitOfWork(engine, sealer_for(), RENDER, ADMIN)
@@ -47,6 +59,8 @@ async def append_rows(engine: AsyncEngine, count: int, tag: str = "") -> list[st
                 "admin.fraud_review.approve", "payment", resource_id, after={"status": "AUTHORIZED"}
             )
             await uow.commit()
+    if link:
+        await link_all(engine)
     return ids
 
 
@@ -84,7 +98,7 @@ async def test_the_application_connection_cannot_change_or_remove_rows(
                 await conn.execute(text(part))
     assert getattr(refused.value.orig, "sqlstate", None) == "42501"
     assert "audit_log is append-only" in str(refused.value)
-    [row] = await SqlAuditReader(engine).for_resource("payment", resource_id)
+    [row] = await chained_trail(engine, "payment", resource_id)
     assert row.entry.reason is None
 
 
@@ -117,8 +131,16 @@ async def _admin(url: str, statement: str) -> None:
 async def _as_app_role(url: str) -> None:
     engine = make_engine(url, pool_size=1)
     try:
-        await append_rows(engine, 2)  # SELECT (the head) and INSERT are granted
+        await append_rows(engine, 2)  # INSERT is granted; it links through audit_link()
         assert (await whole_chain(engine)) == (2, None)
+        await append_rows(engine, 1, link=False)
+        assert await SqlAuditReader(engine).pending_count() == 1  # SELECT: readers list it
+        for statement in ("UPDATE audit_pending SET payload = 'x'", "DELETE FROM audit_pending",
+                          "TRUNCATE audit_pending", "UPDATE audit_linker_lease SET holder = 'x'",
+                          "SELECT audit_link_rows(0, 1)"):  # fmt: skip
+            with pytest.raises(DBAPIError, match="permission denied"):
+                async with engine.begin() as conn:
+                    await conn.execute(text(statement))
         for statement in ("UPDATE audit_log SET reason = 'x'", "DELETE FROM audit_log",
                           "TRUNCATE audit_log"):  # fmt: skip
             with pytest.raises(DBAPIError) as refused:
@@ -134,7 +156,9 @@ async def _as_app_role(url: str) -> None:
         await engine.dispose()
 
 
-async def test_entries_are_chained_at_commit_and_dropped_on_rollback(engine: AsyncEngine) -> None:
+async def test_entries_are_chained_after_commit_and_dropped_on_rollback(
+    engine: AsyncEngine,
+) -> None:
     uow = SqlUnitOfWork(engine, sealer_for(), RENDER, ADMIN)
     async with uow:
         uow.fact("admin.note.add", "payment", "rolled-back")
@@ -142,24 +166,25 @@ async def test_entries_are_chained_at_commit_and_dropped_on_rollback(engine: Asy
         for n in range(3):  # several entries of one transaction keep their order
             uow.fact("admin.note.add", "payment", "committed", after={"n": n})
         await uow.commit()
+    await link_all(engine)
     reader = SqlAuditReader(engine)
     assert await reader.for_resource("payment", "rolled-back") == []
-    rows = await reader.for_resource("payment", "committed")
+    rows = await chained_trail(engine, "payment", "committed")
     assert [(r.entry.after or {}).get("n") for r in rows] == [0, 1, 2]
     assert [r.seq for r in rows] == [rows[0].seq, rows[0].seq + 1, rows[0].seq + 2]
     assert [r.prev_hash for r in rows[1:]] == [r.hash for r in rows[:2]]
-    async with engine.connect() as conn:  # the staging table only holds uncommitted entries
+    async with engine.connect() as conn:  # the staging table only holds unchained entries
         assert (await conn.execute(text("SELECT count(*) FROM audit_pending"))).scalar() == 0
 
 
 # --- the chain under concurrency -------------------------------------------------------------
 async def test_concurrent_writers_make_one_unbroken_chain(engine: AsyncEngine) -> None:
-    writers = [append_rows(engine, 3, tag=f"w{n}-") for n in range(30)]
+    writers = [append_rows(engine, 3, tag=f"w{n}-", link=False) for n in range(30)]
     written = [rid for ids in await asyncio.gather(*writers) for rid in ids]
+    await link_all(engine)
     count, broken = await whole_chain(engine)
     assert broken is None
-    reader = SqlAuditReader(engine)
-    seqs = [(await reader.for_resource("payment", rid))[0].seq for rid in written]
+    seqs = [(await chained_trail(engine, "payment", rid))[0].seq for rid in written]
     assert len(set(seqs)) == len(written) == 90
     assert max(seqs) <= count
 
@@ -219,6 +244,46 @@ async def test_tampering_is_found_at_the_first_bad_row(
         await engine.dispose()
 
 
+# An entry waiting for the linker is not in the chain yet: it is its payload, and the content
+# hash taken when it was written is what shows an edit. The linker refuses to chain an entry
+# that does not hold, so the chain never vouches for edited contents.
+@pytest.mark.parametrize(
+    "edit",
+    [
+        "UPDATE audit_pending SET payload = replace(payload, 'AUTHORIZED', 'REFUNDED')"
+        " WHERE payload LIKE :id",
+        "UPDATE audit_pending SET content_hash = repeat('a', 64) WHERE payload LIKE :id",
+    ],
+    ids=["edited-payload", "replaced-hash"],
+)
+async def test_tampering_with_a_pending_entry_is_found_and_never_chained(
+    audit_database: str, edit: str
+) -> None:
+    engine = make_engine(audit_database, pool_size=1)
+    try:
+        await append_rows(engine, 3)
+        await append_rows(engine, 2, link=False)
+        reader = SqlAuditReader(engine)
+        [first, second] = [row.entry.id async for row in reader.pending()]
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE audit_pending DISABLE TRIGGER USER"))
+            edited = await conn.execute(text(edit), {"id": f"%{second}%"})
+            assert edited.rowcount == 1
+            for statement in ENABLE_PENDING_TRIGGERS:
+                await conn.execute(text(statement))
+        checked, broken = await verify_pending(reader.pending())
+        assert broken is not None and checked == 1
+        assert (broken.seq, broken.id) == (0, second) and "modified" in broken.problem
+        assert str(broken).startswith(f"pending entry id={second}:")
+        # Nothing of the batch is chained; the entry stays pending, and found.
+        with pytest.raises(DBAPIError, match=f"audit entry {second} .* was altered"):
+            await SqlAuditLinker(engine).link_batch()
+        assert (await whole_chain(engine)) == (3, None)
+        assert [row.entry.id async for row in reader.pending()] == [first, second]
+    finally:
+        await engine.dispose()
+
+
 async def _cli(database_url: str, *args: str) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "DATABASE_"))}
     process = await asyncio.create_subprocess_exec(
@@ -273,5 +338,31 @@ async def test_audit_verify_command_names_the_first_bad_row(audit_database: str)
         assert (await _cli(audit_database, "verify"))[0] == 0  # a cut tail looks intact...
         code, _, err = await _cli(audit_database, "verify", "--expect", head)
         assert code == 1 and "row seq=5" in err and "removed from the end" in err  # ...not here
+
+        # Entries waiting for the linker are checked too, and counted.
+        [waiting] = await append_rows(engine, 1, link=False)
+        code, out, err = await _cli(audit_database, "verify")
+        assert code == 0, err
+        assert "pending: 1 entries not linked yet" in out
+        code, out, _ = await _cli(audit_database, "show", f"payment:{waiting}")
+        [shown] = [json.loads(line) for line in out.strip().splitlines()]
+        assert (code, shown["seq"], shown["linked"], shown["hash"]) == (0, None, False, None)
+        async with engine.begin() as conn:
+            await conn.execute(text("ALTER TABLE audit_pending DISABLE TRIGGER USER"))
+            await conn.execute(
+                text(
+                    "UPDATE audit_pending SET payload = replace(payload, 'admin-1', 'mallory')"
+                    " WHERE payload LIKE :r"
+                ),
+                {"r": f"%{waiting}%"},
+            )
+            for statement in ENABLE_PENDING_TRIGGERS:
+                await conn.execute(text(statement))
+            pending_id = (
+                await conn.execute(text("SELECT payload::jsonb ->> 'id' FROM audit_pending"))
+            ).scalar()
+        code, out, err = await _cli(audit_database, "verify")
+        assert code == 1
+        assert f"pending entry id={pending_id}" in err and "modified" in err
     finally:
         await engine.dispose()

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.audit_chain import ChainedEntry
+from domain.audit_chain import ChainedEntry, PendingEntry
 from domain.errors import ConcurrentModification
 from domain.retention import RetentionPolicy, RetentionReport, enforce_retention
 from infra.db.audit import SqlAuditReader
@@ -48,7 +48,7 @@ async def payload_of(engine: AsyncEngine, event_id: str) -> bytes | None:
         return (await conn.execute(query)).scalar_one()
 
 
-async def anonymisations(engine: AsyncEngine, payment_id: str) -> list[ChainedEntry]:
+async def anonymisations(engine: AsyncEngine, payment_id: str) -> list[ChainedEntry | PendingEntry]:
     """The payment's audit entries written by the retention job (the payment's own history,
     written as the test stored it, comes before)."""
     entries = await SqlAuditReader(engine).for_resource("payment", payment_id)

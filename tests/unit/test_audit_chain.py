@@ -13,10 +13,16 @@ from domain.audit_chain import (
     ChainBreak,
     ChainedEntry,
     ChainVerifier,
+    PendingEntry,
     canonical,
     chain,
+    check_pending,
+    content_hash,
+    entry_of,
+    payload,
     row_hash,
     verify_chain,
+    verify_pending,
 )
 
 WHEN = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
@@ -170,3 +176,43 @@ def test_rows_cut_from_the_end_are_caught_against_an_anchor() -> None:
     rows = trail()
     broken = first_break(rows[:4], {6: rows[5].hash})
     assert broken.seq == 6 and "ends at seq=4" in broken.problem
+
+
+# --- entries waiting for the linker ----------------------------------------------------------
+def waiting(n: int) -> PendingEntry:
+    text = payload(entry(n))
+    return PendingEntry(entry_of(text), text, content_hash(text))
+
+
+def test_a_pending_entry_is_its_payload_read_back_whole() -> None:
+    original = entry(3, reason="card declined", before=None)
+    assert entry_of(payload(original)) == original
+    assert check_pending(waiting(1)) is None
+
+
+def test_an_edited_pending_entry_is_found() -> None:
+    held = waiting(2)
+    edited = held.payload.replace("CAPTURED", "REFUNDED")
+    broken = check_pending(dataclasses.replace(held, payload=edited, entry=entry_of(edited)))
+    assert broken is not None and broken.id == held.entry.id and "content hash" in broken.problem
+    assert str(broken) == f"pending entry id={held.entry.id}: {broken.problem}"
+    rehashed = dataclasses.replace(held, content_hash=content_hash(held.payload + " "))
+    assert check_pending(rehashed) is not None
+
+
+def test_a_forged_payload_not_in_canonical_form_is_found() -> None:
+    held = waiting(4)
+    spaced = held.payload.replace(",", ", ")  # same JSON, not the text the chain hashes
+    forged = PendingEntry(entry_of(spaced), spaced, content_hash(spaced))
+    broken = check_pending(forged)
+    assert broken is not None and "canonical" in broken.problem
+
+
+async def test_verify_pending_counts_up_to_the_first_break() -> None:
+    good, bad = waiting(1), dataclasses.replace(waiting(2), content_hash="0" * 64)
+
+    async def rows() -> AsyncIterator[PendingEntry]:
+        for row in (good, bad, good):
+            yield row
+
+    assert await verify_pending(rows()) == (1, check_pending(bad))
