@@ -76,27 +76,34 @@ def run_phase(phase: Phase, server: Server, clients: list[ClientProcess]) -> dic
         client.pipe.send(Order(phase.kind, loops, start, measure_from, measure_until))
     sleep_until(measure_from)
     before, busy_before = procfs.snapshot(), procfs.machine_busy_ticks()
+    counters_before = server.database_counters()
     sleep_until(measure_until)
     after, busy_after = procfs.snapshot(), procfs.machine_busy_ticks()
+    counters_after = server.database_counters()
     sample = merge(client.pipe.recv() for client in clients)
 
     tree = procfs.server_processes(server.pid, server.port, after)
-    backends = [pid for pid in server.backend_pids() if pid in after]
-    postgres = procfs.named(after, "postgres")
+    postgres = procfs.named(before, "postgres") + procfs.named(after, "postgres")
     names = [LIFECYCLE, *PAYMENT_RPCS] if phase.kind == LIFECYCLE else [HEALTH]
     ops = len(sample.latencies.get(names[0], []))
 
     def cpu(pids: list[int]) -> float:
         return procfs.cpu_ms(before, after, pids)
 
+    def per_op(total: float | None) -> float | None:
+        return None if total is None or not ops else total / ops
+
     cpu_ms: dict[str, float | None] = {
         "server": cpu(tree.interpreter),
-        "postgres_backends": cpu(backends) if backends else None,
-        "postgres_all": cpu(postgres) if postgres else None,
+        "postgres": cpu(postgres) if postgres else None,
         "embedded_services": cpu(tree.others),
         "clients": cpu([client.process.pid for client in clients if client.process.pid]),
         "machine": (busy_after - busy_before) * 1000 / procfs.CLOCK_TICKS_PER_S,
     }
+    # What else ran meanwhile (other work on a shared machine): a figure to trust the rest by.
+    ours = sum(value or 0.0 for key, value in cpu_ms.items() if key != "machine")
+    cpu_ms["other_load"] = max(0.0, (cpu_ms["machine"] or 0.0) - ours)
+    database = {key: counters_after[key] - counters_before[key] for key in counters_after}
     result: dict[str, Any] = {
         "kind": phase.kind,
         "clients": phase.clients,
@@ -108,13 +115,13 @@ def run_phase(phase: Phase, server: Server, clients: list[ClientProcess]) -> dic
         "latency": {name: latency_summary(sample.latencies.get(name, [])) for name in names},
         "errors": dict(sorted(sample.errors.items())),
         "cpu_ms": cpu_ms,
-        "cpu_ms_per_op": {
-            key: None if value is None or not ops else value / ops for key, value in cpu_ms.items()
-        },
+        "cpu_ms_per_op": {key: per_op(value) for key, value in cpu_ms.items()},
+        "database": database,
+        "database_per_op": {key: per_op(value) for key, value in database.items()},
         "workers": [
             {
                 "pid": pid,
-                "cpu_ms_per_op": cpu([pid]) / ops if ops else None,
+                "cpu_ms_per_op": per_op(cpu([pid])),
                 "peak_rss_mib": procfs.peak_rss_mib(pid),
             }
             for pid in tree.workers
@@ -122,6 +129,6 @@ def run_phase(phase: Phase, server: Server, clients: list[ClientProcess]) -> dic
         "server_pids": tree.interpreter,
         "embedded_service_pids": tree.others,
     }
-    if not postgres or not backends:
+    if not postgres:
         result["postgres_note"] = POSTGRES_UNREADABLE
     return result

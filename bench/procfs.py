@@ -25,6 +25,7 @@ class ProcStat:
     comm: str
     ppid: int
     cpu_ticks: int  # utime + stime, every thread of the process
+    children_ticks: int  # cutime + cstime: the children it has reaped (waited for)
     started: int  # starttime, in ticks after boot: tells a reused pid from the old process
 
 
@@ -41,6 +42,7 @@ def parse_stat(text: str) -> ProcStat:
         comm=comm,
         ppid=int(fields[1]),
         cpu_ticks=int(fields[11]) + int(fields[12]),
+        children_ticks=int(fields[13]) + int(fields[14]),
         started=int(fields[19]),
     )
 
@@ -57,15 +59,23 @@ def snapshot() -> Snapshot:
 
 
 def cpu_ms(before: Snapshot, after: Snapshot, pids: Iterable[int]) -> float:
-    """CPU time the processes used between the snapshots. A process that started in between
-    counts from zero; one that exited in between is lost (the kernel no longer reports it)."""
-    ticks = 0
-    for pid in set(pids):
-        now = after.get(pid)
-        if now is None:
-            continue
-        then = before.get(pid)
-        ticks += now.cpu_ticks - (then.cpu_ticks if then and then.started == now.started else 0)
+    """CPU time the processes (pids of either snapshot) used between the snapshots.
+
+    A process that started in between counts from zero. One that exited in between counts
+    when its parent is among them: the kernel adds a reaped child's whole lifetime to its
+    parent's cutime and cstime, so the part before the window is taken off (e.g. PostgreSQL
+    backends of connections that a pool opens and closes, which the postmaster reaps).
+    """
+    chosen, ticks = set(pids), 0
+    for pid in chosen:
+        then, now = before.get(pid), after.get(pid)
+        same = then is not None and now is not None and then.started == now.started
+        if now is not None:
+            ticks += now.cpu_ticks + now.children_ticks
+        if then is not None and same:
+            ticks -= then.cpu_ticks + then.children_ticks
+        elif then is not None and then.ppid in chosen:  # exited, reaped by a chosen parent
+            ticks -= then.cpu_ticks
     return ticks * 1000 / CLOCK_TICKS_PER_S
 
 

@@ -14,11 +14,17 @@ from bench.load import HEALTH, LIFECYCLE, PAYMENT_RPCS
 PHASES = {"capacity": "capacity", "health": "Health/Check", "low_load": "low load"}
 CPU_ROWS = {
     "server": "server (all its Python processes)",
-    "postgres_backends": "PostgreSQL, the bench database's backends",
-    "postgres_all": "PostgreSQL, every process on the machine",
+    "postgres": "PostgreSQL (all its processes)",
     "embedded_services": "embedded Redis + Kafka broker",
     "clients": "load clients",
     "machine": "whole machine (anything running)",
+    "other_load": "  of which not the benchmark's",
+}
+
+DATABASE_ROWS = {
+    "commits": "commits",
+    "rollbacks": "rollbacks",
+    "sessions": "new connections",
 }
 
 
@@ -98,6 +104,9 @@ def render(result: dict[str, Any]) -> str:
         row(f"  worker {worker['pid']}", [_worker(p, i, "cpu_ms_per_op", 2) for p in each])
     for i, worker in enumerate(workers):
         row(f"peak RSS MiB, worker {worker['pid']}", [_worker(p, i, "peak_rss_mib") for p in each])
+    row("PostgreSQL per lifecycle or call", ["" for p in each])
+    for key, label in DATABASE_ROWS.items():
+        row(f"  {label}", [_num(p["database_per_op"].get(key), 2) for p in each])
     row("errors", [str(sum(p["errors"].values())) for p in each])
     row("failed lifecycles", [str(p["failed_lifecycles"]) for p in each])
 

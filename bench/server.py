@@ -52,9 +52,10 @@ class Server:
     def target(self) -> str:
         return f"127.0.0.1:{self.port}"
 
-    def backend_pids(self) -> list[int]:
-        """PostgreSQL's processes serving this server's database (pg_stat_activity)."""
-        return asyncio.run(_backend_pids(self.database))
+    def database_counters(self) -> dict[str, int]:
+        """Cumulative counters of the server's database (pg_stat_database): commits,
+        rollbacks, sessions opened. PostgreSQL updates them about once a second."""
+        return asyncio.run(_database_counters(self.database))
 
 
 def free_port() -> int:
@@ -147,10 +148,14 @@ async def _admin(statement: str) -> None:
         await admin.close()
 
 
-async def _backend_pids(database: str) -> list[int]:
+async def _database_counters(database: str) -> dict[str, int]:
     admin = await asyncpg.connect(ADMIN_DSN)
     try:
-        rows = await admin.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", database)
+        row = await admin.fetchrow(
+            "SELECT xact_commit AS commits, xact_rollback AS rollbacks, sessions"
+            " FROM pg_stat_database WHERE datname = $1",
+            database,
+        )
     finally:
         await admin.close()
-    return [int(row["pid"]) for row in rows]
+    return {key: int(value) for key, value in dict(row or {}).items()}

@@ -25,8 +25,10 @@ TCP_TABLE = """\
 """
 
 
-def stat(pid: int, ppid: int, ticks: int, started: int = 1, comm: str = "python3") -> ProcStat:
-    return ProcStat(pid=pid, comm=comm, ppid=ppid, cpu_ticks=ticks, started=started)
+def stat(
+    pid: int, ppid: int, ticks: int, *, reaped: int = 0, started: int = 1, comm: str = "python3"
+) -> ProcStat:
+    return ProcStat(pid, comm, ppid, cpu_ticks=ticks, children_ticks=reaped, started=started)
 
 
 def test_percentile_is_nearest_rank() -> None:
@@ -64,9 +66,9 @@ def test_merge_adds_up_the_processes() -> None:
 
 
 def test_parse_stat_with_a_command_name_holding_parentheses() -> None:
-    fields = ["S", "41", *["0"] * 9, "120", "30", *["0"] * 6, "98765", "0"]
+    fields = ["S", "41", *["0"] * 9, "120", "30", "7", "2", *["0"] * 4, "98765", "0"]
     parsed = procfs.parse_stat(f"4242 (a) b (c)) {' '.join(fields)}")
-    assert parsed == ProcStat(pid=4242, comm="a) b (c)", ppid=41, cpu_ticks=150, started=98765)
+    assert parsed == stat(4242, 41, 150, reaped=9, started=98765, comm="a) b (c)")
 
 
 def test_parse_stat_of_this_process() -> None:
@@ -76,7 +78,7 @@ def test_parse_stat_of_this_process() -> None:
 
 
 def test_cpu_counts_new_processes_from_zero_and_never_a_reused_pid_backwards() -> None:
-    before = {1: stat(1, 0, 100), 2: stat(2, 1, 500, started=10)}
+    before = {1: stat(1, 0, 100), 2: stat(2, 99, 500, started=10)}
     after = {
         1: stat(1, 0, 130),  # used 30 ticks
         2: stat(2, 1, 20, started=99),  # pid 2 reused by a new process: 20 ticks
@@ -85,6 +87,15 @@ def test_cpu_counts_new_processes_from_zero_and_never_a_reused_pid_backwards() -
     tick_ms = 1000 / procfs.CLOCK_TICKS_PER_S
     assert procfs.cpu_ms(before, after, [1, 2, 3, 4]) == 55 * tick_ms
     assert procfs.cpu_ms(before, after, [1, 1]) == 30 * tick_ms
+
+
+def test_cpu_of_a_child_that_exited_counts_through_its_parent_from_the_window_on() -> None:
+    """A backend alive at the start (400 ticks so far) exits after 50 more; the postmaster
+    reaps it (450 ticks) and a short-lived one (20 ticks) that came and went in between."""
+    before = {1: stat(1, 0, 1000, reaped=3000), 7: stat(7, 1, 400)}
+    after = {1: stat(1, 0, 1010, reaped=3000 + 450 + 20)}
+    tick_ms = 1000 / procfs.CLOCK_TICKS_PER_S
+    assert procfs.cpu_ms(before, after, [1, 7]) == (10 + 50 + 20) * tick_ms
 
 
 def test_descendants_and_names() -> None:
