@@ -38,7 +38,7 @@ def health_ratio(phases: dict[str, Any]) -> float | None:
 def targets(phases: dict[str, Any]) -> list[dict[str, Any]]:
     capacity, low = phases["capacity"], phases["low_load"]
     rss = [w["peak_rss_mib"] for p in phases.values() for w in p["workers"]]
-    errors = sum(sum(p["errors"].values()) + p["failed_lifecycles"] for p in phases.values())
+    errors = sum(sum(p["errors"].values()) for p in phases.values())  # a failed lifecycle's too
     ge, le = operator.ge, operator.le
     rows: list[tuple[str, str, float | None, Callable[[float, float], bool], float]] = [
         (f"lifecycles/s at {capacity['clients']} clients", ">=", capacity["ops_per_s"], ge, 200),
@@ -52,7 +52,7 @@ def targets(phases: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         ("server CPU per lifecycle, ms", "<=", capacity["cpu_ms_per_op"]["server"], le, 4),
         ("peak RSS per worker, MiB", "<=", max(rss) if None not in rss else None, le, 200),
-        ("errors (calls and failed lifecycles)", "<=", errors, le, 0),
+        ("failed calls, any phase, warm-ups included", "<=", errors, le, 0),
     ]
     return [
         {
