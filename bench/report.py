@@ -20,7 +20,8 @@ CPU_ROWS = {
     "machine": "whole machine (anything running)",
     "other_load": "  of which not the benchmark's",
 }
-
+# More CPU than this used by others during a window makes its figures unreliable.
+BUSY_MACHINE_CORES = 0.2
 DATABASE_ROWS = {
     "commits": "commits",
     "rollbacks": "rollbacks",
@@ -117,6 +118,12 @@ def render(result: dict[str, Any]) -> str:
             lines.append(f"errors in {PHASES[key]}: {detail}")
         if "postgres_note" in phase:
             lines.append(f"{PHASES[key]}: {phase['postgres_note']}")
+        other_cores = phase["cpu_ms"]["other_load"] / (phase["measured_s"] * 1000)
+        if other_cores > BUSY_MACHINE_CORES:
+            lines.append(
+                f"WARNING {PHASES[key]}: other work on the machine used {other_cores:.2f} CPUs "
+                "during the window; its figures are not comparable"
+            )
     lines.append(f"lifecycles/s / (Health/Check/s / 3) = {_num(result['health_ratio'], 3)}")
     lines += ["", "targets (issue 12; a measurement, the command never fails on them)"]
     lines += _columns(
