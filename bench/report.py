@@ -80,14 +80,14 @@ def render(result: dict[str, Any]) -> str:
     phases: dict[str, Any] = result["phases"]
     capacity = phases["capacity"]
     workers = capacity["workers"]
-    header = (
-        f"payment lifecycle benchmark: {result['machine']['cpus']} CPUs, load average "
-        f"{result['machine']['loadavg_before'][0]:.2f} before the run; server "
-        f"`{' '.join(result['server']['command'])}`, {len(workers)} worker(s); "
+    header = [
+        f"payment lifecycle benchmark on {result['machine']['cpus']} CPUs (load average "
+        f"{result['machine']['loadavg_before'][0]:.2f} before the run)",
+        f"server: `{' '.join(result['server']['command'])}`, {len(workers)} worker(s); load: "
         f"{result['load']['processes']} client processes x {result['load']['channels']} "
         f"channels; each phase {capacity['warmup_s']:g} s warm-up + "
-        f"{capacity['measured_s']:g} s measured"
-    )
+        f"{capacity['measured_s']:g} s measured",
+    ]
     table: list[tuple[str, ...]] = [("", *(PHASES[key] for key in phases))]
 
     def row(label: str, cells: list[str]) -> None:
@@ -101,8 +101,8 @@ def render(result: dict[str, Any]) -> str:
     row("CPU ms per lifecycle or call", ["" for p in each])
     for key, label in CPU_ROWS.items():
         row(f"  {label}", [_num(p["cpu_ms_per_op"][key], 2) for p in each])
-    for i, worker in enumerate(workers):
-        row(f"  worker {worker['pid']}", [_worker(p, i, "cpu_ms_per_op", 2) for p in each])
+        for i, worker in enumerate(workers if key == "server" else []):
+            row(f"    worker {worker['pid']}", [_worker(p, i, "cpu_ms_per_op", 2) for p in each])
     for i, worker in enumerate(workers):
         row(f"peak RSS MiB, worker {worker['pid']}", [_worker(p, i, "peak_rss_mib") for p in each])
     row("PostgreSQL per lifecycle or call", ["" for p in each])
@@ -111,7 +111,7 @@ def render(result: dict[str, Any]) -> str:
     row("errors", [str(sum(p["errors"].values())) for p in each])
     row("failed lifecycles", [str(p["failed_lifecycles"]) for p in each])
 
-    lines = [header, "", *_columns(table), ""]
+    lines = [*header, "", *_columns(table), ""]
     for key, phase in phases.items():
         if phase["errors"]:
             detail = ", ".join(f"{name}: {n}" for name, n in phase["errors"].items())

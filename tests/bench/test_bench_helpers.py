@@ -11,7 +11,7 @@ from collections import Counter
 
 from bench import procfs
 from bench.procfs import ProcStat
-from bench.report import targets
+from bench.report import render, targets
 from bench.stats import Sample, latency_summary, merge, percentile, spread
 
 # Two /proc/net/tcp rows listening on 0x2382 = 9090, one connected from it, one listening on
@@ -155,14 +155,23 @@ def test_a_worker_is_the_process_listening_on_the_port() -> None:
 
 
 def phase(**overrides: object) -> dict[str, object]:
+    """A phase as bench.measure.run_phase reports it."""
+    cpu = {"server": 3.5, "postgres": 2.0, "embedded_services": 0.1, "clients": 1.0}
+    cpu |= {"machine": 7.0, "other_load": 0.4}
     base: dict[str, object] = {
+        "kind": "lifecycle",
         "clients": 32,
+        "warmup_s": 10.0,
+        "measured_s": 30.0,
+        "ops": 7500,
         "ops_per_s": 250.0,
-        "latency": {"lifecycle": {"n": 10, "p50_ms": 20.0, "p95_ms": 40.0, "p99_ms": 60.0}},
-        "cpu_ms_per_op": {"server": 3.5},
-        "workers": [{"pid": 1, "cpu_ms_per_op": 3.5, "peak_rss_mib": 150.0}],
-        "errors": {},
         "failed_lifecycles": 0,
+        "latency": {"lifecycle": {"n": 10, "p50_ms": 20.0, "p95_ms": 40.0, "p99_ms": 60.0}},
+        "errors": {},
+        "cpu_ms": {key: value * 7500 for key, value in cpu.items()},
+        "cpu_ms_per_op": cpu,
+        "database_per_op": {"commits": 3.0, "rollbacks": 0.0, "sessions": 0.0},
+        "workers": [{"pid": 1, "cpu_ms_per_op": 3.5, "peak_rss_mib": 150.0}],
     }
     return base | overrides
 
@@ -181,3 +190,27 @@ def test_targets_met_and_missed() -> None:
         "peak RSS per worker, MiB": False,  # unreadable is not a pass
         "failed calls, any phase, warm-ups included": False,
     }
+
+
+def test_the_table_shows_every_phase_warnings_and_the_targets() -> None:
+    phases = {
+        "capacity": phase(errors={"CapturePayment UNAVAILABLE": 2}, failed_lifecycles=2),
+        "health": phase(
+            kind="health", ops_per_s=3000.0, latency={"Health/Check": latency_summary([0.005])}
+        ),
+        "low_load": phase(clients=4, cpu_ms={"other_load": 30_000.0}),  # 1 CPU of 30 s
+    }
+    result = {
+        "machine": {"cpus": 2, "loadavg_before": [0.1, 0.2, 0.3]},
+        "server": {"command": ["payment-service", "serve", "--migrate"]},
+        "load": {"processes": 4, "channels": 4},
+        "phases": phases,
+        "health_ratio": 0.25,
+        "targets": targets(phases),
+    }
+    text = render(result)
+    assert "errors in capacity: CapturePayment UNAVAILABLE: 2" in text
+    assert "WARNING low load: other work on the machine used 1.00 CPUs" in text
+    assert "WARNING capacity" not in text
+    assert "    worker 1" in text
+    assert text.count("FAIL") == 1  # the two failed calls
