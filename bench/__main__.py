@@ -87,7 +87,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    result = run(args)
+    try:
+        result = run(args)
+    except (RuntimeError, TimeoutError) as exc:  # the server did not start: its output is shown
+        raise SystemExit(f"bench: {exc}") from None
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(render(result))
