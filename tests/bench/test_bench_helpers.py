@@ -130,28 +130,39 @@ def test_busy_ticks_leave_out_idle_and_iowait() -> None:
 LISTENER = """\
 import socket, sys
 listener = socket.socket()
-listener.bind(("127.0.0.1", 0))
+listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+listener.bind(("127.0.0.1", int(sys.argv[1])))
 listener.listen()
 print(listener.getsockname()[1], flush=True)
 sys.stdin.read()
 """
 
 
-def test_a_worker_is_the_process_listening_on_the_port() -> None:
-    """A child of this process listens on a port: it is the worker; this process (the root)
-    is not, and both run the same interpreter."""
+def listener(port: int) -> tuple[subprocess.Popen[str], int]:
+    """A child process listening on `port` (0: any) with SO_REUSEPORT, and the port."""
     child = subprocess.Popen(
-        [sys.executable, "-c", LISTENER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", LISTENER, str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
+    assert child.stdout is not None
+    return child, int(child.stdout.readline())
+
+
+def test_the_workers_are_the_processes_listening_on_the_port() -> None:
+    """Two children share a port (SO_REUSEPORT), as `serve --workers 2` will: both are
+    workers, this process (the root) is not, and all three run the same interpreter."""
+    first, port = listener(0)
+    second, _ = listener(port)
     try:
-        assert child.stdout is not None
-        port = int(child.stdout.readline())
         found = procfs.server_processes(os.getpid(), port, procfs.snapshot())
-        assert found.workers == [child.pid]
-        assert {os.getpid(), child.pid} <= set(found.interpreter)
-        assert child.pid not in found.others
+        assert found.workers == sorted([first.pid, second.pid])
+        assert {os.getpid(), first.pid, second.pid} <= set(found.interpreter)
+        assert not {first.pid, second.pid} & set(found.others)
     finally:
-        child.communicate("")
+        for child in (first, second):
+            child.communicate("")
 
 
 def phase(**overrides: object) -> dict[str, object]:
