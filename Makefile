@@ -82,9 +82,9 @@ test: venv lint check-generated buf-breaking
 localstripe: venv
 	$(PY) -m tests.support.localstripe_launcher 8420
 
-## bench: lifecycle throughput against a real server (not a test)
+## bench: capacity and latency of a real server (not a test; BENCH_WORKERS=N: serve --workers N)
 bench: venv
-	$(PY) -m bench.lifecycle $(BENCH_ARGS)
+	$(PY) -m bench $(if $(BENCH_WORKERS),--workers $(BENCH_WORKERS)) $(BENCH_ARGS)
 
 ## bench-events: CPU per event of rendering its published form (the outbox does it at commit)
 bench-events: venv
