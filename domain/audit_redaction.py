@@ -34,8 +34,22 @@ SENSITIVE_KEY = re.compile(
 )
 
 
+# Texts already found clean (ids, statuses, codes: most of what an entry holds), so that each
+# is scanned once per process. Only clean texts are kept, never one that held a card number,
+# a token or an address; bounded by emptying it when full.
+_CLEAN: dict[str, None] = {}
+_CLEAN_MAX, _CLEAN_TEXT_MAX = 8192, 128
+
+
 def redact_text(text: str) -> str:
-    return SENSITIVE_TEXT.sub(REDACTED, text.replace("\x00", ""))
+    if text in _CLEAN:
+        return text
+    redacted = SENSITIVE_TEXT.sub(REDACTED, text.replace("\x00", ""))
+    if redacted == text and len(text) <= _CLEAN_TEXT_MAX:
+        if len(_CLEAN) >= _CLEAN_MAX:
+            _CLEAN.clear()
+        _CLEAN[text] = None
+    return redacted
 
 
 def _value(value: Any) -> Any:

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -21,6 +21,55 @@ _T = keys.c
 
 def _where(key: IdempotencyKey) -> Any:
     return and_(_T.caller == key.caller, _T.method == key.method, _T.key == key.key)
+
+
+# The statements of every keyed call, built once with bind parameters: building them per call
+# (values(), cache keys, coercions) cost more CPU than running them.
+_KEY = and_(
+    _T.caller == bindparam("k_caller"),
+    _T.method == bindparam("k_method"),
+    _T.key == bindparam("k_key"),
+)
+_new_claim = insert(keys).values(
+    caller=bindparam("k_caller"),
+    method=bindparam("k_method"),
+    key=bindparam("k_key"),
+    fingerprint=bindparam("k_fingerprint"),
+    state=KeyState.IN_PROGRESS.value,
+    claim_token=bindparam("k_token"),
+    locked_until=bindparam("k_locked_until"),
+    created_at=bindparam("k_now"),
+)
+# A new key is inserted; an abandoned claim (lease over, same request) is taken over. The
+# conflict clause compares with the row we tried to insert (`excluded`): its created_at is
+# now, its fingerprint the request's.
+_CLAIM = _new_claim.on_conflict_do_update(
+    index_elements=[_T.caller, _T.method, _T.key],
+    set_={
+        "claim_token": _new_claim.excluded.claim_token,
+        "locked_until": _new_claim.excluded.locked_until,
+    },
+    where=and_(
+        _T.state == KeyState.IN_PROGRESS.value,
+        _T.locked_until < _new_claim.excluded.created_at,
+        _T.fingerprint == _new_claim.excluded.fingerprint,
+    ),
+).returning(_T.claim_token, _T.created_at)
+_READ = select(keys).where(_KEY)
+_COMPLETE = (
+    update(keys)
+    .where(_KEY, _T.claim_token == bindparam("k_token"))
+    .values(
+        state=KeyState.COMPLETED.value,
+        answer_code=bindparam("k_answer_code"),
+        answer_body=bindparam("k_answer_body"),
+        completed_at=bindparam("k_now"),
+    )
+)
+
+
+def _key_params(key: IdempotencyKey) -> dict[str, Any]:
+    return {"k_caller": key.caller, "k_method": key.method, "k_key": key.key}
 
 
 def answer_place(caller: str, method: str, key: str) -> Place:
@@ -61,32 +110,17 @@ class SqlIdempotencyStore:
         or the existing record. A concurrent first claim of the same key makes this wait
         until that transaction ends (the unique index), so the record read is settled."""
         token = str(uuid.uuid4())
-        values = {
-            "caller": key.caller,
-            "method": key.method,
-            "key": key.key,
-            "fingerprint": request_fingerprint,
-            "state": KeyState.IN_PROGRESS.value,
-            "claim_token": token,
-            "locked_until": now + lease,
-            "created_at": now,
+        params = _key_params(key) | {
+            "k_fingerprint": request_fingerprint,
+            "k_token": token,
+            "k_locked_until": now + lease,
+            "k_now": now,
         }
-        statement = insert(keys).values(**values)
-        # A new key is inserted; an abandoned claim (lease over, same request) is taken over.
-        claim = statement.on_conflict_do_update(
-            index_elements=[_T.caller, _T.method, _T.key],
-            set_={"claim_token": token, "locked_until": now + lease},
-            where=and_(
-                _T.state == KeyState.IN_PROGRESS.value,
-                _T.locked_until < now,
-                _T.fingerprint == request_fingerprint,
-            ),
-        ).returning(_T.claim_token, _T.created_at)
         for _ in range(3):
-            claimed = (await conn.execute(claim)).first()
+            claimed = (await conn.execute(_CLAIM, params)).first()
             if claimed is not None:
                 return Claim(key, token), claimed.created_at
-            row = (await conn.execute(select(keys).where(_where(key)))).first()
+            row = (await conn.execute(_READ, _key_params(key))).first()
             if row is not None:
                 return self._record(key, row)
             # Released between our insert and our read: try again.
@@ -100,17 +134,16 @@ class SqlIdempotencyStore:
         self, conn: AsyncConnection, claim: Claim, answer: StoredAnswer, now: datetime
     ) -> None:
         """`complete` in the caller's transaction: the answer commits with the work."""
+        place = answer_place(claim.key.caller, claim.key.method, claim.key.key)
         await conn.execute(
-            update(keys)
-            .where(_where(claim.key), _T.claim_token == claim.token)
-            .values(
-                state=KeyState.COMPLETED.value,
-                answer_code=answer.code,
-                answer_body=self._sealer.cipher.seal(
-                    answer.body, answer_place(claim.key.caller, claim.key.method, claim.key.key)
-                ),
-                completed_at=now,
-            )
+            _COMPLETE,
+            _key_params(claim.key)
+            | {
+                "k_token": claim.token,
+                "k_answer_code": answer.code,
+                "k_answer_body": self._sealer.cipher.seal(answer.body, place),
+                "k_now": now,
+            },
         )
 
     async def answer(

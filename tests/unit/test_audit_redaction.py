@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from domain import audit_redaction
 from domain.actor import Actor, ActorKind
 from domain.audit import AuditOutcome, new_entry
 from domain.audit_redaction import REDACTED, redact, redact_text
@@ -124,3 +125,12 @@ def test_actions_are_noun_dot_verb_and_texts_are_bounded() -> None:
         reason="x" * 1000,
     )
     assert len(long.resource_id) == 200 and long.reason is not None and len(long.reason) == 200
+
+
+def test_the_clean_text_memo_holds_clean_texts_only() -> None:
+    card = "4242 4242 4242 4242"
+    for _ in range(2):  # the second time too: nothing was remembered as clean
+        assert redact_text(f"card {card}") == f"card {REDACTED}"
+        assert redact_text("PAYMENT_STATUS_CAPTURED") == "PAYMENT_STATUS_CAPTURED"
+    assert "PAYMENT_STATUS_CAPTURED" in audit_redaction._CLEAN
+    assert not any(card in text for text in audit_redaction._CLEAN)
