@@ -24,6 +24,9 @@ from domain.money import Money
 from infra.db.tables import outbox
 from infra.messaging.wire import RenderEvent
 
+# Built once: the column values come with each execution (executemany).
+_INSERT = insert(outbox)
+
 
 class SqlEventOutbox:
     def __init__(self, conn: AsyncConnection, render: RenderEvent) -> None:
@@ -48,7 +51,7 @@ class SqlEventOutbox:
                 }
             )
         # One statement for all of them (executemany).
-        await self._conn.execute(insert(outbox), rows)
+        await self._conn.execute(_INSERT, rows)
 
 
 # An event class and (field name, payload key, type) of each of its fields.

@@ -95,6 +95,12 @@ _UPSERT_TRANSACTION = _upsert.on_conflict_do_update(
 )
 
 
+# A refund's columns come with each execution (the statements are built once).
+_INSERT_REFUND = insert(refunds)
+_UPDATE_REFUND = update(refunds).where(refunds.c.id == bindparam("r_id"))
+_SELECT_REFUND = select(refunds).where(refunds.c.id == bindparam("refund_id"))
+
+
 class SqlPaymentRepository:
     def __init__(self, conn: AsyncConnection, sealer: Sealer, tracker: ChangeTracker) -> None:
         self._conn = conn
@@ -226,14 +232,12 @@ class SqlRefundRepository:
 
     async def add(self, refund: Refund) -> None:
         row = mappers.refund_to_row(refund, self._sealer)
-        await self._conn.execute(insert(refunds).values(**row))
+        await self._conn.execute(_INSERT_REFUND, row)
         self._tracker.added(refund)
 
     async def get(self, refund_id: str) -> Refund:
         row = (
-            (await self._conn.execute(select(refunds).where(refunds.c.id == refund_id)))
-            .mappings()
-            .first()
+            (await self._conn.execute(_SELECT_REFUND, {"refund_id": refund_id})).mappings().first()
         )
         if row is None:
             raise RefundNotFound("no such refund", metadata={"refund_id": refund_id})
@@ -241,8 +245,8 @@ class SqlRefundRepository:
 
     async def save(self, refund: Refund) -> None:
         values = mappers.refund_to_row(refund, self._sealer)
-        del values["id"]
-        await self._conn.execute(update(refunds).where(refunds.c.id == refund.id).values(**values))
+        values["r_id"] = values.pop("id")
+        await self._conn.execute(_UPDATE_REFUND, values)
         self._tracker.saved(refund)
 
     async def list_for_payment(self, payment_id: str, page: PageRequest) -> Page[Refund]:
