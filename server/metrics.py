@@ -198,6 +198,15 @@ class MetricsInterceptor(UnaryInterceptor):
 
     def wrap(self, method: str, behavior: Behavior) -> Behavior:
         metrics = self._metrics
+        # The method's children, looked up once (a labels() lookup costs more than the count).
+        latency = metrics.grpc_latency.labels(method=method)
+        counters: dict[str, Any] = {}
+
+        def counter(code: str) -> Any:
+            child = counters.get(code)
+            if child is None:
+                child = counters[code] = metrics.grpc_requests.labels(method=method, code=code)
+            return child
 
         async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
             started = time.perf_counter()
@@ -210,8 +219,8 @@ class MetricsInterceptor(UnaryInterceptor):
                 code = _code_of(context)
                 raise
             finally:
-                metrics.grpc_requests.labels(method=method, code=code).inc()
+                counter(code).inc()
                 metrics.worker_calls.inc()
-                metrics.grpc_latency.labels(method=method).observe(time.perf_counter() - started)
+                latency.observe(time.perf_counter() - started)
 
         return wrapped

@@ -4,6 +4,11 @@
 (authorizations fail over) instead of being called. After that the next call is let through;
 a success closes the circuit, a failure counts again. When Redis cannot be reached, each
 process keeps its own count: still a breaker, just not a shared one.
+
+Every gateway call asks whether the circuit is open and reports its result: asking Redis each
+time would cost two round trips per call, for a state that changes rarely. Each process keeps
+what it read for STATE_SECONDS, and a success is written only when the circuit was seen open
+or failing; so another replica's verdict reaches a process within STATE_SECONDS.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from redis.exceptions import RedisError
 from domain.enums import GatewayName
 
 BUDGET_SECONDS = 0.25
+STATE_SECONDS = 0.5
 
 
 @dataclass
@@ -59,20 +65,36 @@ class RedisCircuitBreaker:
         self._prefix = f"{prefix}circuit:"
         self._threshold, self._window, self._open_for = threshold, window, open_for
         self._local = LocalCircuitBreaker(threshold, window, open_for)
+        # gateway -> (read until, open, failures counted): what this process last read.
+        self._seen: dict[GatewayName, tuple[float, bool, bool]] = {}
 
     def _keys(self, gateway: GatewayName) -> tuple[str, str]:
         return f"{self._prefix}{gateway.value}:failures", f"{self._prefix}{gateway.value}:open"
 
+    async def _state(self, gateway: GatewayName) -> tuple[bool, bool]:
+        """(open, failures counted), as read at most STATE_SECONDS ago. Raises RedisError or
+        TimeoutError when it has to ask and Redis does not answer."""
+        now = time.monotonic()
+        seen = self._seen.get(gateway)
+        if seen is not None and seen[0] > now:
+            return seen[1], seen[2]
+        failures_key, open_key = self._keys(gateway)
+        async with asyncio.timeout(BUDGET_SECONDS):
+            opened, failures = await self._redis.mget(open_key, failures_key)
+        state = (opened is not None, failures is not None)
+        self._seen[gateway] = (now + STATE_SECONDS, *state)
+        return state
+
     async def is_open(self, gateway: GatewayName) -> bool:
-        _, open_key = self._keys(gateway)
         try:
-            async with asyncio.timeout(BUDGET_SECONDS):
-                return bool(await self._redis.exists(open_key))
+            opened, _ = await self._state(gateway)
         except (RedisError, TimeoutError):
             return await self._local.is_open(gateway)
+        return opened
 
     async def record_failure(self, gateway: GatewayName) -> None:
         failures_key, open_key = self._keys(gateway)
+        self._seen.pop(gateway, None)  # read afresh next time: this may have opened it
         try:
             async with asyncio.timeout(BUDGET_SECONDS):
                 async with self._redis.pipeline(transaction=True) as pipe:
@@ -88,6 +110,10 @@ class RedisCircuitBreaker:
     async def record_success(self, gateway: GatewayName) -> None:
         failures_key, open_key = self._keys(gateway)
         try:
+            opened, failing = await self._state(gateway)
+            if not opened and not failing:
+                return  # nothing to close or to forget: no write
+            self._seen.pop(gateway, None)
             async with asyncio.timeout(BUDGET_SECONDS):
                 await self._redis.delete(failures_key, open_key)
         except (RedisError, TimeoutError):
