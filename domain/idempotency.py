@@ -187,3 +187,4 @@ class KeyedRequest(Protocol):
     ids: RequestIds  # the use case's ids (seeded by the claim)
     claim: Claim | None  # the committed claim, if any
     answer: StoredAnswer | None  # the answer a transaction stored, if any
+    message: object | None  # with a success answer: the API layer's response, as built

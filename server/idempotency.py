@@ -70,7 +70,8 @@ IN_TRANSACTION = frozenset(
 # claimed (until its lease ends) so that the request, sent again, finds that operation.
 _KEEPS_THE_KEY = (GatewayOutcomeUnknown, OperationInProgress)
 
-Render = Callable[[object], StoredAnswer]
+# A result as (the stored answer, the response message when it is a success).
+Render = Callable[[object], tuple[StoredAnswer, object | None]]
 # Builds the record of one keyed request (infra/db/request_claim.py, from the composition
 # root): (key, fingerprint, render) -> the request the units of work claim and answer.
 NewKeyedRequest = Callable[[IdempotencyKey, str, Render], KeyedRequest]
@@ -112,10 +113,10 @@ def request_fingerprint_of(request: Any) -> str:
 def answer_renderer(response_type: Any) -> Render:
     """A use case's result as the call's serialized answer, exactly as the servicer answers."""
 
-    def render(result: object) -> StoredAnswer:
+    def render(result: object) -> tuple[StoredAnswer, object | None]:
         if isinstance(result, DomainError):
             status = domain_error_status(result)
-            return StoredAnswer(status.code, status.SerializeToString())
+            return StoredAnswer(status.code, status.SerializeToString()), None
         if isinstance(result, tuple):
             refund, payment = result
             assert isinstance(refund, Refund) and isinstance(payment, Payment)
@@ -125,7 +126,7 @@ def answer_renderer(response_type: Any) -> Render:
         else:
             assert isinstance(result, Payment)
             message = response_type(payment=m.payment_to_proto(result))
-        return StoredAnswer(0, message.SerializeToString())
+        return StoredAnswer(0, message.SerializeToString()), message
 
     return render
 

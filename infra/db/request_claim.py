@@ -30,8 +30,9 @@ from domain.idempotency import (
 from infra.db.idempotency import SqlIdempotencyStore
 
 # The request's result (a payment, a refund and its payment, or a final DomainError) as the
-# answer stored and replayed: the API layer's serialized response or error status.
-Render = Callable[[object], StoredAnswer]
+# answer stored and replayed (the API layer's serialized response or error status), with the
+# response message itself for a success (so that the API layer does not build it again).
+Render = Callable[[object], tuple[StoredAnswer, object | None]]
 
 
 class RequestClaim:
@@ -57,8 +58,9 @@ class RequestClaim:
         self.ids = RequestIds(key)
         self.claim: Claim | None = None  # committed
         self._pending: Claim | None = None  # in the open transaction
-        self._staged: StoredAnswer | None = None
+        self._staged: tuple[StoredAnswer, object | None] | None = None
         self.answer: StoredAnswer | None = None  # committed
+        self.message: object | None = None  # the committed answer's response message
 
     async def begin(self, conn: AsyncConnection) -> None:
         """First statement of each transaction until a claim commits. Raises AlreadyAnswered,
@@ -82,13 +84,13 @@ class RequestClaim:
     async def before_commit(self, conn: AsyncConnection) -> None:
         claim = self._pending or self.claim
         if self._staged is not None and claim is not None:
-            await self._store.complete_in(conn, claim, self._staged, self._clock())
+            await self._store.complete_in(conn, claim, self._staged[0], self._clock())
 
     def committed(self) -> None:
         if self._pending is not None:
             self.claim, self._pending = self._pending, None
         if self._staged is not None:
-            self.answer, self._staged = self._staged, None
+            (self.answer, self.message), self._staged = self._staged, None
 
     def rolled_back(self) -> None:
         self._pending = self._staged = None
