@@ -20,7 +20,7 @@ a webhook for a payment we do not know) are recorded with `fact`.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -102,6 +102,9 @@ class _Tracked:
     checkpoint: _Snapshot
     written: bool = False  # added or saved in this transaction
     described: bool = False  # a description moved the checkpoint
+    # Every object that was added or saved for it: a use case (or an access check) may read
+    # the aggregate again after saving it, and each object holds the events it recorded.
+    writers: list[Aggregate] = field(default_factory=list)
 
 
 class ChangeTracker:
@@ -129,8 +132,15 @@ class ChangeTracker:
             tracked = _Tracked(aggregate, key[0], snapshot)
             self._tracked[key] = tracked
         else:
-            tracked.aggregate = aggregate  # read again (a locking read after a plain one)
+            tracked.aggregate = aggregate  # read again: the latest copy is the state
         return tracked
+
+    @staticmethod
+    def _written(tracked: _Tracked, aggregate: Aggregate) -> None:
+        tracked.aggregate = aggregate
+        tracked.written = True
+        if not any(writer is aggregate for writer in tracked.writers):
+            tracked.writers.append(aggregate)
 
     def loaded(self, aggregate: Aggregate) -> None:
         """Read from storage: its current state is what later changes are compared with."""
@@ -143,14 +153,13 @@ class ChangeTracker:
 
     def added(self, aggregate: Aggregate) -> None:
         """Inserted: the whole aggregate is the change."""
-        self._track(aggregate, _Snapshot(None, {})).written = True
+        self._written(self._track(aggregate, _Snapshot(None, {})), aggregate)
 
     def saved(self, aggregate: Aggregate) -> None:
         tracked = self._tracked.get((_resource_type(aggregate), aggregate.id))
         if tracked is None:  # saved without a load through this transaction: all of it
             tracked = self._track(aggregate, _Snapshot(None, {}))
-        tracked.aggregate = aggregate
-        tracked.written = True
+        self._written(tracked, aggregate)
 
     def describe(
         self,
@@ -261,8 +270,9 @@ class ChangeTracker:
         entries = [e for owner, e in self._order if owner is None or owner.written]
         events: list[DomainEvent] = []
         for tracked in self._tracked.values():
-            if tracked.written and isinstance(tracked.aggregate, Payment):
-                events.extend(tracked.aggregate.pull_events())
+            for writer in tracked.writers:
+                if isinstance(writer, Payment):
+                    events.extend(writer.pull_events())
         events.extend(self._facts_events)
         self._tracked.clear()
         self._order.clear()
