@@ -134,17 +134,18 @@ class SqlIdempotencyStore:
         self, conn: AsyncConnection, claim: Claim, answer: StoredAnswer, now: datetime
     ) -> None:
         """`complete` in the caller's transaction: the answer commits with the work."""
+        await conn.execute(_COMPLETE, self.answer_params(claim, answer, now))
+
+    def answer_params(self, claim: Claim, answer: StoredAnswer, now: datetime) -> dict[str, Any]:
+        """The parameters (k_*) that store `answer` under `claim`, its body sealed: for
+        _COMPLETE, and for the unit of work's commit statement (infra/db/commit_writes.py)."""
         place = answer_place(claim.key.caller, claim.key.method, claim.key.key)
-        await conn.execute(
-            _COMPLETE,
-            _key_params(claim.key)
-            | {
-                "k_token": claim.token,
-                "k_answer_code": answer.code,
-                "k_answer_body": self._sealer.cipher.seal(answer.body, place),
-                "k_now": now,
-            },
-        )
+        return _key_params(claim.key) | {
+            "k_token": claim.token,
+            "k_answer_code": answer.code,
+            "k_answer_body": self._sealer.cipher.seal(answer.body, place),
+            "k_now": now,
+        }
 
     async def answer(
         self, key: IdempotencyKey, request_fingerprint: str, answer: StoredAnswer, now: datetime

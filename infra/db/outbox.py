@@ -16,42 +16,26 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.events import DomainEvent, event_classes
 from domain.money import Money
-from infra.db.tables import outbox
+from infra.db import commit_writes
+from infra.db.commit_writes import CommitWrites
 from infra.messaging.wire import RenderEvent
-
-# Built once: the column values come with each execution (executemany).
-_INSERT = insert(outbox)
 
 
 class SqlEventOutbox:
+    """Events into the outbox in the caller's transaction, in their published form. The unit
+    of work writes its events with its audit entries (infra/db/commit_writes.py); this is the
+    same statement for events alone (operator tools, tests)."""
+
     def __init__(self, conn: AsyncConnection, render: RenderEvent) -> None:
         self._conn = conn
         self._render = render
 
     async def add(self, events: list[DomainEvent]) -> None:
-        if not events:
-            return
-        rows = []
-        for event in events:
-            message = self._render(event)
-            rows.append(
-                {
-                    "id": event.event_id,
-                    "event_type": event.event_type,
-                    "aggregate_id": event.payment_id,
-                    "message_key": event.order_id,
-                    "value": message.value,
-                    "headers": message.headers,
-                    "created_at": event.occurred_at,
-                }
-            )
-        # One statement for all of them (executemany).
-        await self._conn.execute(_INSERT, rows)
+        await commit_writes.write(self._conn, CommitWrites(events=events, render=self._render))
 
 
 # An event class and (field name, payload key, type) of each of its fields.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -81,10 +82,13 @@ class RequestClaim:
         """The request's final result: answered in the current transaction."""
         self._staged = self._render(result)
 
-    async def before_commit(self, conn: AsyncConnection) -> None:
+    def staged_answer(self) -> dict[str, Any] | None:
+        """The parameters that store the answer staged in this transaction, if any: the unit
+        of work writes them with its commit (infra/db/commit_writes.py)."""
         claim = self._pending or self.claim
-        if self._staged is not None and claim is not None:
-            await self._store.complete_in(conn, claim, self._staged[0], self._clock())
+        if self._staged is None or claim is None:
+            return None
+        return self._store.answer_params(claim, self._staged[0], self._clock())
 
     def committed(self) -> None:
         if self._pending is not None:

@@ -19,9 +19,9 @@ from domain.changes import Aggregate, ChangeTracker
 from domain.errors import StorageUnavailable
 from domain.events import DomainEvent
 from domain.transaction import Transaction
-from infra.db.audit import append_audit
+from infra.db import commit_writes
+from infra.db.commit_writes import CommitWrites
 from infra.db.engine import is_connection_failure
-from infra.db.outbox import SqlEventOutbox
 from infra.db.repositories import (
     SqlPaymentMethodRepository,
     SqlPaymentRepository,
@@ -149,11 +149,11 @@ class SqlUnitOfWork:
         assert self._tx is not None and self._conn is not None, "commit outside a transaction"
         try:
             events, entries = self._changes.collect()
-            if events:
-                await SqlEventOutbox(self._conn, self._render).add(events)
-            await append_audit(self._conn, entries)
-            if self._request is not None:
-                await self._request.before_commit(self._conn)
+            answer = self._request.staged_answer() if self._request is not None else None
+            # The outbox events, the audit entries and the request's answer: one statement.
+            await commit_writes.write(
+                self._conn, CommitWrites(events, entries, answer, self._render)
+            )
             await self._tx.commit()
             if self._request is not None:
                 self._request.committed()

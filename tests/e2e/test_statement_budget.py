@@ -97,11 +97,11 @@ async def measured(app: PaymentApplication, call: Callable[[], Awaitable[Any]]) 
 # (statements, transactions) at most, per RPC, with a request_id where it has one. The
 # idempotency claim and the stored answer are statements of the call's own transactions.
 BUDGET = {
-    "CreatePayment": (4, 1),
-    "AuthorizePayment": (12, 2),
-    "CapturePayment": (12, 2),
-    "RefundPayment": (15, 2),
-    "CancelPayment": (12, 2),
+    "CreatePayment": (3, 1),
+    "AuthorizePayment": (10, 2),
+    "CapturePayment": (10, 2),
+    "RefundPayment": (13, 2),
+    "CancelPayment": (10, 2),
     "GetPayment": (1, 1),
 }
 
