@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, tuple_, update
+from sqlalchemy import Select, bindparam, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -89,6 +89,25 @@ _TXN_MUTABLE = (
     "failure_reason",
     "completed_at",
 )
+# A payment's update and its new or changed transactions in one statement: the transactions
+# are written only when the update found the version it expects (the count it returns). The
+# text is made from the tables' own column names, never from input.
+_TXN_COLUMNS = [c.name for c in transactions.c]
+_TXN_ARRAY_TYPES = {
+    "id": "uuid[]", "payment_id": "uuid[]", "refund_id": "uuid[]", "amount_minor": "bigint[]",
+    "created_at": "timestamptz[]", "completed_at": "timestamptz[]",
+}  # fmt: skip
+_SAVE_PAYMENT = text(
+    "WITH updated AS (UPDATE payments SET "  # noqa: S608 - our own column names, see above
+    + ", ".join(f"{name} = :{name}" for name in _PAYMENT_COLUMNS)
+    + ", version = version + 1 WHERE id = :p_id AND version = :p_version RETURNING id),"
+    " written AS (INSERT INTO transactions (" + ", ".join(_TXN_COLUMNS) + ")"
+    " SELECT * FROM unnest("
+    + ", ".join(f"CAST(:t_{n} AS {_TXN_ARRAY_TYPES.get(n, 'text[]')})" for n in _TXN_COLUMNS)
+    + ") WHERE EXISTS (SELECT 1 FROM updated) ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _TXN_MUTABLE)
+    + ") SELECT count(*) FROM updated"
+).bindparams(*(bindparam(c.name, type_=c.type) for c in payments.c if c.name in _PAYMENT_COLUMNS))
 _upsert = insert(transactions)
 _UPSERT_TRANSACTION = _upsert.on_conflict_do_update(
     index_elements=[transactions.c.id], set_={name: _upsert.excluded[name] for name in _TXN_MUTABLE}
@@ -184,14 +203,20 @@ class SqlPaymentRepository:
     async def save(self, payment: Payment) -> None:
         params = mappers.payment_to_row(payment, self._sealer)
         params["p_id"], params["p_version"] = params.pop("id"), payment.version
-        result = await self._conn.execute(_UPDATE_PAYMENT, params)
-        if result.rowcount != 1:
+        changed = self._changed_transactions(payment)
+        if changed:  # the payment and its transactions in one statement
+            params |= {f"t_{n}": [row[n] for row in changed] for n in _TXN_COLUMNS}
+            updated = (await self._conn.execute(_SAVE_PAYMENT, params)).scalar_one()
+        else:
+            updated = (await self._conn.execute(_UPDATE_PAYMENT, params)).rowcount
+        if updated != 1:
             raise ConcurrentModification(
                 "the payment changed since it was read; retry",
                 metadata={"payment_id": payment.id},
             )
+        for row in changed:  # written: what is stored now
+            self._stored_txns[row["id"]] = row
         payment.version += 1
-        await self._save_transactions(payment)
         self._tracker.saved(payment)
 
     async def find_open_operations(
@@ -208,15 +233,17 @@ class SqlPaymentRepository:
         )
         return [(row.payment_id, row.id) for row in rows]
 
+    def _changed_transactions(self, payment: Payment) -> list[dict[str, Any]]:
+        """Rows of the transactions new or changed since they were read or written."""
+        rows = (mappers.transaction_to_row(txn) for txn in payment.transactions)
+        return [row for row in rows if self._stored_txns.get(row["id"]) != row]
+
     async def _save_transactions(self, payment: Payment) -> None:
-        changed = []
-        for txn in payment.transactions:
-            row = mappers.transaction_to_row(txn)
-            if self._stored_txns.get(txn.id) != row:
-                changed.append(row)
-                self._stored_txns[txn.id] = row
+        changed = self._changed_transactions(payment)
         if changed:
             await self._conn.execute(_UPSERT_TRANSACTION, changed)
+            for row in changed:
+                self._stored_txns[row["id"]] = row
 
 
 class SqlRefundRepository:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -95,6 +97,9 @@ def own_database(admin_database_url: str) -> Iterator[tuple[str, str]]:
     upgrade_to_head(url)
     yield libpq, url
     databases.drop_database(admin_database_url, name)
+
+
+DAY_MS = 86_400_000
 
 
 @pytest.fixture(scope="module")
@@ -306,7 +311,16 @@ async def test_no_card_number_in_redis(
     finally:
         await client.aclose()
     assert text  # the rate limiter's and the velocity rule's keys are there
-    assert not contains_card_number(text)
+    digits = re.sub(r"\D", "", text)
+    assert not [pan for pan in injected.cards.issued if pan in digits]  # exact, any layout
+    # The heuristic, minus the limiter's clock readings: 13-digit millisecond timestamps of
+    # this run, which pass the Luhn check one time in ten.
+    now_ms = time.time() * 1000
+
+    def unless_a_clock_reading(number: re.Match[str]) -> str:
+        return "" if abs(int(number[0]) - now_ms) < DAY_MS else number[0]
+
+    assert not contains_card_number(re.sub(r"\b\d{13}\b", unless_a_clock_reading, text))
 
 
 def test_no_card_number_in_the_service_logs(injected: Outcomes, service_logs: list[str]) -> None:
