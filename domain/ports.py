@@ -142,6 +142,12 @@ class FxQuoteRepository(Protocol):
     async def get(self, quote_id: str) -> FxQuote | None: ...
 
 
+class FxRateFeed(Protocol):
+    """A published source of rates (the ECB reference rates)."""
+
+    async def fetch(self) -> Sequence[ExchangeRate]: ...
+
+
 class FxRates(Protocol):
     """The rate a pair uses now, with its source and as_of (domain/fx.py `resolve`), or
     FxRateUnavailable. For settlement: the same rule everywhere a conversion happens."""

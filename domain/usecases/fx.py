@@ -13,7 +13,7 @@ from domain.errors import FieldViolation, FxQuoteNotFound, UnsupportedCurrency, 
 from domain.fx import ExchangeRate, FxPolicy, FxQuote, RateSource, format_rate, parse_rate, quote
 from domain.fx import resolve as resolve_rate
 from domain.pagination import Page, PageRequest
-from domain.ports import Clock, FxRateRepository
+from domain.ports import Clock, FxRateFeed, FxRateRepository
 from domain.usecases.deps import Deps, validate
 from domain.validation import require_currency_code, require_uuid
 
@@ -43,6 +43,18 @@ class StoredFxRates:
         return await resolve_rate(
             self._rates.rates_of, base, quote, self._clock.now(), self._policy.max_rate_age
         )
+
+
+async def refresh_rates(feed: FxRateFeed, deps: Deps) -> int:
+    """Stores the feed's current rates; how many were newer than those stored. A feed's
+    rates are reference data, not anyone's decision: they leave no audit entry."""
+    fetched = await feed.fetch()
+    stored = 0
+    async with deps.uow as uow:
+        for rate in fetched:
+            stored += await uow.fx_rates.put(rate)
+        await uow.commit()
+    return stored
 
 
 async def set_exchange_rate(cmd: SetExchangeRate, deps: Deps) -> ExchangeRate:
@@ -134,6 +146,7 @@ __all__ = [
     "create_fx_quote",
     "get_exchange_rate",
     "list_exchange_rates",
+    "refresh_rates",
     "set_exchange_rate",
     "usable_quote",
 ]
