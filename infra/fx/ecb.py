@@ -24,7 +24,7 @@ from domain.fx import EUR, ExchangeRate, RateSource
 from domain.money import CURRENCY_CODE
 from domain.ports import Clock
 
-DEFAULT_URL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
+ECB_DAILY_URL = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
 NAMESPACE = "{http://www.ecb.int/vocabulary/2002-08-01/eurofxref}"
 # The daily document is about 1.6 kB; anything much larger is not it.
 MAX_DOCUMENT_BYTES = 256 * 1024
