@@ -81,7 +81,7 @@ class FxServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListExchangeRates(self, request, context):
-        """The stored rates: the newest of each pair and source, ordered by pair.
+        """The stored rates: the newest of each pair and source, ordered by pair and source.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
