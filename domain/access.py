@@ -20,6 +20,8 @@ PAYMENTS_WRITE = "payments:write"
 REFUNDS_WRITE = "refunds:write"
 PAYMENT_METHODS_READ = "payment_methods:read"
 PAYMENT_METHODS_WRITE = "payment_methods:write"
+FX_READ = "fx:read"  # exchange rates
+FX_WRITE = "fx:write"  # FX quotes (setting a rate is an administrator's call)
 ADMIN = "admin"
 METRICS_READ = "metrics:read"  # the REST shim's /metrics (or admin)
 

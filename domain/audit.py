@@ -56,6 +56,7 @@ class AuditAction(StrEnum):
     ADMIN_REVIEW_REJECT = "admin.fraud_review.reject"
     PAYMENT_ANONYMIZE = "payment.anonymize"  # retention: personal data cleared
     PAYMENT_METHOD_ANONYMIZE = "payment_method.anonymize"
+    FX_RATE_SET = "fx_rate.set"  # an administrator set an exchange rate
 
 
 class ResourceType(StrEnum):

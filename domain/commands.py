@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from domain import validation as v
 from domain.enums import GatewayName, PaymentMethodType, ScaExemption
 from domain.errors import FieldViolation
+from domain.fx import parse_rate
 from domain.risk import ReviewOutcome
 
 
@@ -186,4 +187,36 @@ class AddPaymentMethod:
             found += v.check_token("payment_method_token", self.payment_method_token)
         if self.paypal_email and ("@" not in self.paypal_email or len(self.paypal_email) > 254):
             found.append(FieldViolation("paypal_email", "must be an e-mail address"))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class SetExchangeRate:
+    base_currency: str
+    quote_currency: str
+    rate: str
+    request_id: str = ""
+
+    def violations(self) -> list[FieldViolation]:
+        found = v.require_currency_code("base_currency", self.base_currency)
+        found += v.require_currency_code("quote_currency", self.quote_currency)
+        if not found and self.base_currency == self.quote_currency:
+            found.append(FieldViolation("quote_currency", "must differ from base_currency"))
+        found += parse_rate("rate", self.rate)[1]
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class CreateFxQuote:
+    source_currency: str
+    target_currency: str
+    source_amount_minor: int
+    request_id: str = ""
+
+    def violations(self) -> list[FieldViolation]:
+        found = v.require_currency_code("source_currency", self.source_currency)
+        found += v.require_currency_code("target_currency", self.target_currency)
+        if not found and self.source_currency == self.target_currency:
+            found.append(FieldViolation("target_currency", "must differ from source_currency"))
+        found += v.require_amount("source_amount_minor", self.source_amount_minor)
         return found

@@ -117,7 +117,26 @@ class PaymentMethodNotFound(DomainError):
     kind = ErrorKind.NOT_FOUND
 
 
+class FxQuoteNotFound(DomainError):
+    """No such quote, or another caller's: reported alike."""
+
+    reason = "FX_QUOTE_NOT_FOUND"
+    kind = ErrorKind.NOT_FOUND
+
+
 # --- conflicts with the current state ------------------------------------------------------
+class FxRateUnavailable(DomainError):
+    """No usable rate for a pair: none known, or only rates older than FX_MAX_RATE_AGE."""
+
+    reason = "FX_RATE_UNAVAILABLE"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+
+class FxQuoteExpired(DomainError):
+    reason = "FX_QUOTE_EXPIRED"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+
 class PaymentAlreadyExists(DomainError):
     reason = "PAYMENT_ALREADY_EXISTS"
     kind = ErrorKind.ALREADY_EXISTS

@@ -13,7 +13,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any
 
-from domain.access import confined_to, may_access, require_acting_for
+from domain.access import ADMIN, confined_to, may_access, require_acting_for
 from domain.actor import Actor
 from domain.audit import AuditOutcome
 from domain.changes import Aggregate
@@ -24,12 +24,15 @@ from domain.errors import (
     RefundNotFound,
 )
 from domain.events import DomainEvent
+from domain.fx import FxQuote
 from domain.pagination import Page, PageRequest
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.ports import (
     ConsumedEventLog,
     DisputeRepository,
+    FxQuoteRepository,
+    FxRateRepository,
     PaymentMethodRepository,
     PaymentRepository,
     RefundRepository,
@@ -190,6 +193,26 @@ class OwnedPaymentMethods:
         await self._inner.save(method)
 
 
+class OwnedFxQuotes:
+    """A quote is its requester's: another caller (unless an administrator) finds nothing,
+    as if it did not exist."""
+
+    def __init__(self, inner: FxQuoteRepository, actor: Actor) -> None:
+        self._inner = inner
+        self._actor = actor
+
+    async def add(self, quote: FxQuote) -> None:
+        await self._inner.add(quote)
+
+    async def get(self, quote_id: str) -> FxQuote | None:
+        quote = await self._inner.get(quote_id)
+        if quote is None:
+            return None
+        if quote.owner != self._actor.subject and ADMIN not in self._actor.scopes:
+            return None
+        return quote
+
+
 class OwnerScopedUnitOfWork:
     """Wraps any unit of work; the same object can be entered again, like the one inside."""
 
@@ -225,6 +248,14 @@ class OwnerScopedUnitOfWork:
     @property
     def consumed_events(self) -> ConsumedEventLog:
         return self._inner.consumed_events
+
+    @property
+    def fx_rates(self) -> FxRateRepository:
+        return self._inner.fx_rates  # reference data: the same for every caller
+
+    @property
+    def fx_quotes(self) -> FxQuoteRepository:
+        return OwnedFxQuotes(self._inner.fx_quotes, self._actor)
 
     # Naming a change or recording a fact reveals nothing: they pass through whoever acts.
     def describe(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
@@ -12,6 +12,7 @@ from domain.changes import Aggregate
 from domain.dispute import Dispute
 from domain.enums import GatewayName, PaymentMethodType
 from domain.events import DomainEvent
+from domain.fx import ExchangeRate, FxQuote
 from domain.gateway import PaymentGateway
 from domain.pagination import Page, PageRequest
 from domain.payment import Payment
@@ -121,6 +122,39 @@ class DisputeRepository(Protocol):
     async def list_for_payment(self, payment_id: str) -> list[Dispute]: ...
 
 
+class FxRateRepository(Protocol):
+    """The newest rate of each currency pair from each source (domain/fx.py)."""
+
+    async def rates_of(self, base: str, quote: str) -> Sequence[ExchangeRate]:
+        """The stored rates of exactly base/quote, one per source."""
+
+    async def put(self, rate: ExchangeRate) -> bool:
+        """Stores `rate` as its source's rate of the pair unless that source already has one
+        valid at a later time; True when stored."""
+
+    async def list(self, page: PageRequest) -> Page[ExchangeRate]:
+        """Every stored rate, in the order the pairs were first stored."""
+
+
+class FxQuoteRepository(Protocol):
+    async def add(self, quote: FxQuote) -> None: ...
+
+    async def get(self, quote_id: str) -> FxQuote | None: ...
+
+
+class FxRateFeed(Protocol):
+    """A published source of rates (the ECB reference rates)."""
+
+    async def fetch(self) -> Sequence[ExchangeRate]: ...
+
+
+class FxRates(Protocol):
+    """The rate a pair uses now, with its source and as_of (domain/fx.py `resolve`), or
+    FxRateUnavailable. For settlement: the same rule everywhere a conversion happens."""
+
+    async def rate(self, base: str, quote: str) -> ExchangeRate: ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction. `async with uow:` begins; leaving without `commit()` rolls
     back. The same object can be entered again for a new transaction.
@@ -150,6 +184,12 @@ class UnitOfWork(Protocol):
 
     @property
     def consumed_events(self) -> ConsumedEventLog: ...
+
+    @property
+    def fx_rates(self) -> FxRateRepository: ...
+
+    @property
+    def fx_quotes(self) -> FxQuoteRepository: ...
 
     def describe(
         self,

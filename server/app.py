@@ -44,6 +44,8 @@ from infra.fraud.scorer import HttpRiskScorer
 from infra.gateways.directory import RoutedGatewayDirectory
 from infra.system import SystemClock, UuidGenerator
 from payments.v1 import (
+    fx_service_pb2,
+    fx_service_pb2_grpc,
     payment_method_service_pb2,
     payment_method_service_pb2_grpc,
     payment_service_pb2,
@@ -70,6 +72,7 @@ from server.pci import require_pci_compliance
 from server.rate_limit import RateLimitInterceptor
 from server.rest.app import RestShim
 from server.rest.routes import build_routes, contract_services
+from server.servicers.fx import FxServicer
 from server.servicers.payment_methods import PaymentMethodServicer
 from server.servicers.payments import PaymentServicer
 from server.tls import grpc_server_credentials, rest_ssl_context
@@ -92,6 +95,7 @@ SERVICE_NAMES = (
     payment_service_pb2.DESCRIPTOR.services_by_name["PaymentService"].full_name,
     payment_method_service_pb2.DESCRIPTOR.services_by_name["PaymentMethodService"].full_name,
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
+    fx_service_pb2.DESCRIPTOR.services_by_name["FxService"].full_name,
 )
 
 # Requests that are gateways' signed data, not callers' input: not refused by the card guard.
@@ -162,6 +166,7 @@ class PaymentApplication:
             timedelta(seconds=s.retry_max_delay_seconds),
         )
         risk = self._risk_engine()
+        fx_policy = self.settings.fx_policy()
         # Events are written to the outbox in their published form, rendered at commit.
         render = event_renderer(self.settings)
 
@@ -183,6 +188,7 @@ class PaymentApplication:
                 breaker=breaker,
                 retry_policy=retry_policy,
                 risk=risk,
+                fx=fx_policy,
                 actor=actor,
             )
 
@@ -233,6 +239,7 @@ class PaymentApplication:
         payment_method_service_pb2_grpc.add_PaymentMethodServiceServicer_to_server(
             PaymentMethodServicer(call_deps), server
         )
+        fx_service_pb2_grpc.add_FxServiceServicer_to_server(FxServicer(call_deps), server)
         self._webhooks = WebhookComponents(settings, deps)
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
             self._webhooks.servicer, server
@@ -425,7 +432,7 @@ class PaymentApplication:
             leader_lease(self.settings, self._database_url),
             self.settings.background_lease_seconds,
             # One process at a time across workers and replicas (server/background.py).
-            singletons=[*wiring.housekeeping(store), *wiring.outbox()],
+            singletons=[*wiring.housekeeping(store), *wiring.outbox(), *wiring.fx_rates()],
             # Every worker: Kafka's consumer group shares the partitions out.
             # the audit chain's linker too: its own lease lets one link at a time.
             everywhere=[

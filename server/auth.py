@@ -28,6 +28,7 @@ from server.interceptors import Behavior, UnaryInterceptor, with_behavior
 
 _PAYMENTS = "/payments.v1.PaymentService/"
 _METHODS = "/payments.v1.PaymentMethodService/"
+_FX = "/payments.v1.FxService/"
 
 # The scope each RPC requires; `admin` satisfies every one. An RPC missing from this table
 # requires `admin`: a new RPC is closed until someone decides who may call it.
@@ -47,6 +48,10 @@ REQUIRED_SCOPES: Mapping[str, str] = {
     _METHODS + "AddPaymentMethod": access.PAYMENT_METHODS_WRITE,
     _METHODS + "DeletePaymentMethod": access.PAYMENT_METHODS_WRITE,
     _METHODS + "SetDefaultPaymentMethod": access.PAYMENT_METHODS_WRITE,
+    _FX + "SetExchangeRate": access.ADMIN,  # rates the service converts at: administrators
+    _FX + "GetExchangeRate": access.FX_READ,
+    _FX + "ListExchangeRates": access.FX_READ,
+    _FX + "CreateFxQuote": access.FX_WRITE,
 }
 
 # Webhook RPCs: authenticated by the gateway's signature (checked by the servicer), run as

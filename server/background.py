@@ -31,7 +31,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.actor import Actor
+from domain.actor import SYSTEM, Actor
 from domain.retention import RetentionPolicy
 from domain.usecases.deps import Deps
 from domain.usecases.reconcile import Reconciler
@@ -43,6 +43,7 @@ from infra.db.retention import SqlRetentionStore
 from infra.system import SystemClock
 from server.config import Settings
 from server.jobs import (
+    fx_refresh_job,
     idempotency_purge_job,
     outbox_purge_job,
     reconciler_job,
@@ -103,6 +104,20 @@ class JobWiring:
                 clock,
                 s.retention_interval_seconds,
             ),
+        ]
+
+    def fx_rates(self) -> list[Job]:
+        """The ECB feed's refresh; none when FX_ECB_URL is empty (rates set by admins only)."""
+        s = self._settings
+        if not s.fx_ecb_url:
+            return []
+        return [
+            fx_refresh_job(
+                s.fx_ecb_url,
+                lambda: self._deps(SYSTEM),
+                SystemClock(),
+                s.fx_refresh_interval_seconds,
+            )
         ]
 
     def outbox(self) -> list[Job]:

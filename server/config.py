@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -12,9 +13,11 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from domain.enums import GatewayName
+from domain.fx import MAX_MARKUP_BPS, FxPolicy
 from domain.risk_rules import RiskPolicy
 from domain.routing import RoutingTable
 from infra.crypto.keyring import KeyRing, KeyRingError, decode_key, parse_key_ring
+from infra.fx.ecb import ECB_DAILY_URL
 from server.fraud_config import FailMode, risk_policy
 from server.routing_config import load_routes
 from server.transport_config import TransportSettings
@@ -167,6 +170,19 @@ class Settings(TransportSettings, WorkerSettings):  # TLS_*, DB_SSL*, ...; SERVE
     fraud_scorer_review_score: Annotated[int, Field(ge=0, le=100)] = 60
     fraud_scorer_block_score: Annotated[int, Field(ge=0, le=100)] = 85
 
+    # Currencies and FX (README "Currencies and FX"). The ECB euro reference rates are fetched
+    # from FX_ECB_URL every FX_REFRESH_INTERVAL_SECONDS by one process (the background lease);
+    # an empty FX_ECB_URL fetches nothing (rates set by administrators only).
+    fx_ecb_url: str = ECB_DAILY_URL
+    fx_refresh_interval_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    # A rate valid longer ago than this many seconds is not used (FX_RATE_UNAVAILABLE). The
+    # ECB publishes on working days: four days cover a weekend and a holiday.
+    fx_max_rate_age: Annotated[int, Field(gt=0)] = 4 * 86400
+    # How long a quote's rate stays locked.
+    fx_quote_ttl_seconds: Annotated[int, Field(gt=0, le=86400)] = 600
+    # Basis points taken off the mid rate of every quote (100 bps = 1 %).
+    fx_markup_bps: Annotated[int, Field(ge=0, le=MAX_MARKUP_BPS)] = 0
+
     shutdown_grace_seconds: Annotated[float, Field(ge=0, le=300)] = 20.0
     health_check_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
 
@@ -262,6 +278,8 @@ class Settings(TransportSettings, WorkerSettings):  # TLS_*, DB_SSL*, ...; SERVE
     @model_validator(mode="after")
     def _fraud_policy_parses(self) -> Settings:
         self.risk_policy()  # a ValueError names the setting
+        if self.fx_ecb_url and not self.fx_ecb_url.startswith(("http://", "https://")):
+            raise ValueError("FX_ECB_URL must be an http:// or https:// URL (or empty)")
         if self.fraud_scorer_url and not self.fraud_scorer_url.startswith(("http://", "https://")):
             raise ValueError("FRAUD_SCORER_URL must be an http:// or https:// URL")
         return self
@@ -431,6 +449,13 @@ class Settings(TransportSettings, WorkerSettings):  # TLS_*, DB_SSL*, ...; SERVE
         host = f"[{self.redis_host}]" if ":" in self.redis_host else self.redis_host  # IPv6
         scheme = "rediss" if self.redis_ssl else "redis"
         return f"{scheme}://{credentials}{host}:{self.redis_port}/{self.redis_db}"
+
+    def fx_policy(self) -> FxPolicy:
+        return FxPolicy(
+            max_rate_age=timedelta(seconds=self.fx_max_rate_age),
+            quote_ttl=timedelta(seconds=self.fx_quote_ttl_seconds),
+            markup_bps=self.fx_markup_bps,
+        )
 
     @property
     def kafka_configured(self) -> bool:

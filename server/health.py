@@ -15,7 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("payments.health")
 
-SERVICES = ("", "payments.v1.PaymentService", "payments.v1.PaymentMethodService")
+SERVICES = (
+    "",
+    "payments.v1.PaymentService",
+    "payments.v1.PaymentMethodService",
+    "payments.v1.FxService",
+)
 
 
 class DatabaseHealthWatcher:

@@ -12,11 +12,16 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+import httpx
+
 from domain.ports import Clock
 from domain.retention import RetentionPolicy, RetentionStore, enforce_retention
+from domain.usecases.deps import Deps
+from domain.usecases.fx import refresh_rates
 from domain.usecases.reconcile import Reconciler
 from domain.usecases.retry_worker import RetryWorker
 from infra.db.idempotency import SqlIdempotencyStore
+from infra.fx.ecb import EcbRateFeed
 from infra.messaging.relay import OutboxRelay
 
 log = logging.getLogger("payments.jobs")
@@ -93,3 +98,21 @@ def retention_job(
         return str(report) if report else ""
 
     return PeriodicJob("retention", interval, run)
+
+
+# The daily document is small: a feed slower than this is treated as down until the next run.
+FX_FETCH_TIMEOUT_SECONDS = 20.0
+
+
+def fx_refresh_job(
+    url: str, deps: Callable[[], Deps], clock: Clock, interval: float
+) -> PeriodicJob:
+    """Fetches the ECB reference rates and stores the new ones. A failed fetch changes no rate:
+    the stored ones stay in use until FX_MAX_RATE_AGE makes them unusable."""
+
+    async def run() -> str:
+        async with httpx.AsyncClient(timeout=FX_FETCH_TIMEOUT_SECONDS) as client:
+            stored = await refresh_rates(EcbRateFeed(client, url, clock), deps())
+        return f"stored {stored} ECB reference rates" if stored else ""
+
+    return PeriodicJob("fx-refresh", interval, run)

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from domain.actor import SYSTEM, Actor
 from domain.errors import FieldViolation, ValidationFailed
+from domain.fx import FxPolicy
 from domain.ports import (
     CircuitBreaker,
     Clock,
@@ -36,6 +37,8 @@ class Deps:
     rng: random.Random = field(default_factory=random.Random)
     # The fraud check before every authorization; None runs none.
     risk: RiskAssessor | None = None
+    # Maximum rate age, quote lifetime and markup of conversions.
+    fx: FxPolicy = field(default_factory=FxPolicy)
     # Who acts: the unit of work was built for the same actor (access rules, audit trail).
     actor: Actor = SYSTEM
 

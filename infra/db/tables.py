@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Numeric,
     SmallInteger,
     String,
     Table,
@@ -425,4 +426,45 @@ audit_linker_lease = Table(
     Column("holder", Text, nullable=False),
     _ts("expires_at", nullable=False),
     CheckConstraint("id = 1", name="one_row"),
+)
+
+# Exchange rates (domain/fx.py): the newest rate of each pair from each source, as the source
+# gave it ("ecb" EUR/xxx, "admin" any pair). `as_of` is when the rate was valid, `fetched_at`
+# when this service learnt it. NUMERIC without a scale keeps a rate's digits exactly.
+fx_rates = Table(
+    "fx_rates",
+    metadata,
+    Column("base_currency", String(3), primary_key=True),
+    Column("quote_currency", String(3), primary_key=True),
+    Column("source", String(16), primary_key=True),
+    Column("rate", Numeric, nullable=False),
+    _ts("as_of", nullable=False),
+    _ts("fetched_at", nullable=False),
+    CheckConstraint("rate > 0", name="rate_positive"),
+    CheckConstraint("base_currency <> quote_currency", name="two_currencies"),
+)
+
+# FX quotes: a rate locked for one conversion until expire_time, for the actor (`owner`, its
+# subject) that asked. The mid rate, its source and as_of, and the markup are kept beside the
+# rate applied so that a settlement can say where its rate came from.
+fx_quotes = Table(
+    "fx_quotes",
+    metadata,
+    Column("id", UUID(as_uuid=False), primary_key=True),
+    Column("owner", String(255), nullable=False),
+    Column("source_currency", String(3), nullable=False),
+    Column("target_currency", String(3), nullable=False),
+    Column("source_amount_minor", BigInteger, nullable=False),
+    Column("target_amount_minor", BigInteger, nullable=False),
+    Column("rate", Numeric, nullable=False),
+    Column("mid_rate", Numeric, nullable=False),
+    Column("rate_source", String(64), nullable=False),
+    _ts("rate_as_of", nullable=False),
+    Column("markup_bps", Integer, nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("expire_time", nullable=False),
+    CheckConstraint("source_amount_minor > 0", name="source_amount_positive"),
+    CheckConstraint("target_amount_minor >= 0", name="target_amount_not_negative"),
+    # Expired quotes are purged by expiry time.
+    Index("ix_fx_quotes_expire_time", "expire_time"),
 )

@@ -22,6 +22,7 @@ from domain.transaction import Transaction
 from infra.db import commit_writes
 from infra.db.commit_writes import CommitWrites
 from infra.db.engine import is_connection_failure
+from infra.db.fx import SqlFxQuoteRepository, SqlFxRateRepository
 from infra.db.repositories import (
     SqlPaymentMethodRepository,
     SqlPaymentRepository,
@@ -45,6 +46,8 @@ class SqlUnitOfWork:
     webhook_events: SqlWebhookEventLog
     disputes: SqlDisputeRepository
     consumed_events: SqlConsumedEventLog
+    fx_rates: SqlFxRateRepository
+    fx_quotes: SqlFxQuoteRepository
 
     def __init__(
         self,
@@ -94,6 +97,8 @@ class SqlUnitOfWork:
         self.webhook_events = SqlWebhookEventLog(self._conn, self._sealer)
         self.disputes = SqlDisputeRepository(self._conn, changes)
         self.consumed_events = SqlConsumedEventLog(self._conn)
+        self.fx_rates = SqlFxRateRepository(self._conn)
+        self.fx_quotes = SqlFxQuoteRepository(self._conn)
         return self
 
     def describe(

@@ -14,7 +14,12 @@ from google.protobuf.descriptor import (
     ServiceDescriptor,
 )
 
-from payments.v1 import payment_method_service_pb2, payment_service_pb2, webhook_service_pb2
+from payments.v1 import (
+    fx_service_pb2,
+    payment_method_service_pb2,
+    payment_service_pb2,
+    webhook_service_pb2,
+)
 
 HTTP_BODY = "google.api.HttpBody"
 # Path variables: {field} only (our contract binds no nested or wildcard segments).
@@ -110,4 +115,5 @@ def contract_services() -> list[ServiceDescriptor]:
         payment_service_pb2.DESCRIPTOR.services_by_name["PaymentService"],
         payment_method_service_pb2.DESCRIPTOR.services_by_name["PaymentMethodService"],
         webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"],
+        fx_service_pb2.DESCRIPTOR.services_by_name["FxService"],
     ]

@@ -1,6 +1,7 @@
-"""What the access-control tests call: one request builder per RPC of PaymentService and
-PaymentMethodService (checked against the service descriptors, so that a new RPC fails the
-tests until it is added here), the objects a user owns, and the same calls over REST."""
+"""What the access-control tests call: one request builder per RPC of PaymentService,
+PaymentMethodService and FxService (checked against the service descriptors, so that a new
+RPC fails the tests until it is added here), the objects a user owns, and the same calls
+over REST."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 
+from payments.v1 import fx_service_pb2 as fpb
 from payments.v1 import payment_method_service_pb2 as mpb
 from payments.v1 import payment_pb2
 from payments.v1 import payment_service_pb2 as pb
@@ -31,6 +33,8 @@ USER_SCOPES = (
     "refunds:write",
     "payment_methods:read",
     "payment_methods:write",
+    "fx:read",
+    "fx:write",
 )
 
 
@@ -89,6 +93,9 @@ def _create(world: World, **changes: Any) -> pb.CreatePaymentRequest:
 
 Builder = Callable[[World], Message]
 _P, _M = "/payments.v1.PaymentService/", "/payments.v1.PaymentMethodService/"
+_F = "/payments.v1.FxService/"
+# The pair the world's "fx_rate" part sets (as an administrator).
+FX_BASE, FX_QUOTE, FX_RATE = "EUR", "GBP", "0.84365"
 
 # RPC -> (the world's parts it needs, its request against that world).
 REQUESTS: dict[str, tuple[frozenset[str], Builder]] = {
@@ -152,6 +159,28 @@ REQUESTS: dict[str, tuple[frozenset[str], Builder]] = {
         ),
     ),
 }
+REQUESTS |= {
+    _F + "SetExchangeRate": (
+        frozenset(),
+        lambda w: fpb.SetExchangeRateRequest(
+            request_id=new_id(), base_currency=FX_BASE, quote_currency=FX_QUOTE, rate=FX_RATE
+        ),
+    ),
+    _F + "GetExchangeRate": (
+        frozenset({"fx_rate"}),
+        lambda w: fpb.GetExchangeRateRequest(base_currency=FX_BASE, quote_currency=FX_QUOTE),
+    ),
+    _F + "ListExchangeRates": (frozenset(), lambda w: fpb.ListExchangeRatesRequest()),
+    _F + "CreateFxQuote": (
+        frozenset({"fx_rate"}),
+        lambda w: fpb.CreateFxQuoteRequest(
+            request_id=new_id(),
+            source_currency=FX_BASE,
+            target_currency=FX_QUOTE,
+            source_amount_minor=10_000,
+        ),
+    ),
+}
 REQUESTS[_P + "ReviewPayment"] = (
     frozenset({"review"}),
     lambda w: pb.ReviewPaymentRequest(
@@ -166,7 +195,10 @@ REQUESTS[_P + "ReviewPayment"] = (
 REVIEWED_CURRENCY = "CHF"
 # Only administrators call these: every other token is refused for want of the scope,
 # whoever owns the object.
-ADMIN_ONLY = {_P + "ReviewPayment"}
+ADMIN_ONLY = {_P + "ReviewPayment", _F + "SetExchangeRate"}
+# Reference data, the same for every caller: no user's object is named (a quote belongs to
+# its requester, ownership.py, but is not named by these requests).
+NOT_OWNED = {_F + "GetExchangeRate", _F + "ListExchangeRates", _F + "CreateFxQuote"}
 # Creating for another user is refused outright; for the rest, another user's id is NOT_FOUND.
 CREATING = {_P + "CreatePayment", _M + "AddPaymentMethod"}
 LISTING_BY_USER = {_M + "ListPaymentMethods"}

@@ -1,5 +1,5 @@
-"""Per-object access over every RPC of PaymentService and PaymentMethodService and every REST
-route (OWASP API1, BOLA): user A's token on user B's objects, a service token, an admin
+"""Per-object access over every RPC of PaymentService, PaymentMethodService and FxService and
+every REST route (OWASP API1, BOLA): user A's token on user B's objects, a service token, an admin
 token, a token without the RPC's scope, and no token at all."""
 
 from __future__ import annotations
@@ -8,9 +8,11 @@ import grpc
 import httpx
 import pytest
 
+from payments.v1 import fx_service_pb2 as fpb
 from payments.v1 import payment_method_service_pb2 as mpb
 from payments.v1 import payment_pb2
 from payments.v1 import payment_service_pb2 as pb
+from payments.v1.fx_service_pb2_grpc import FxServiceStub
 from payments.v1.payment_method_service_pb2_grpc import PaymentMethodServiceStub
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
@@ -19,7 +21,11 @@ from tests.e2e.access_matrix import (
     ADMIN_ONLY,
     CARD,
     CREATING,
+    FX_BASE,
+    FX_QUOTE,
+    FX_RATE,
     LISTING_BY_USER,
+    NOT_OWNED,
     REQUESTS,
     REVIEWED_CURRENCY,
     USER_SCOPES,
@@ -39,7 +45,11 @@ from tests.e2e.access_matrix import (
 from tests.support.channels import open_channel, rest_headers
 
 RPCS = sorted(REQUESTS)
-EVERY_PART = frozenset({"method", "created", "authorized", "captured", "action", "review"})
+# The RPCs that name a user's objects: what another user must find missing.
+OWNED_RPCS = sorted(set(REQUESTS) - NOT_OWNED)
+EVERY_PART = frozenset(
+    {"method", "created", "authorized", "captured", "action", "review", "fx_rate"}
+)
 
 
 def test_the_matrix_covers_every_rpc_and_every_route() -> None:
@@ -85,6 +95,10 @@ async def build_world(channel: grpc.aio.Channel, user: str, parts: frozenset[str
         )
         assert created.payment.status == payment_pb2.PAYMENT_STATUS_UNDER_REVIEW
         world.review_id = created.payment.payment_id
+    if "fx_rate" in parts:
+        await FxServiceStub(channel).SetExchangeRate(
+            fpb.SetExchangeRateRequest(base_currency=FX_BASE, quote_currency=FX_QUOTE, rate=FX_RATE)
+        )
     return world
 
 
@@ -131,7 +145,7 @@ def expected_for_another_user(method: str, answer: Answer) -> None:
         assert answer.reason.endswith("_NOT_FOUND")
 
 
-@pytest.mark.parametrize("method", RPCS)
+@pytest.mark.parametrize("method", OWNED_RPCS)
 async def test_a_user_sees_another_users_objects_as_missing_over_grpc(
     channel: grpc.aio.Channel, victim: World, method: str
 ) -> None:
@@ -146,7 +160,7 @@ async def test_a_user_sees_another_users_objects_as_missing_over_grpc(
     assert await snapshot(channel, victim) == before  # and nothing changed
 
 
-@pytest.mark.parametrize("method", RPCS)
+@pytest.mark.parametrize("method", OWNED_RPCS)
 async def test_a_user_sees_another_users_objects_as_missing_over_rest(
     channel: grpc.aio.Channel, rest_client: httpx.AsyncClient, victim: World, method: str
 ) -> None:

@@ -35,7 +35,7 @@ class Request:
 @dataclass(frozen=True)
 class Response:
     status: int
-    body: Any = None  # JSON-encoded unless None
+    body: Any = None  # JSON-encoded unless None or bytes (sent as they are)
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -115,9 +115,13 @@ async def _read_request(reader: asyncio.StreamReader) -> Request | None:
 
 
 def _encode(response: Response) -> bytes:
-    payload = b"" if response.body is None else json.dumps(response.body).encode()
+    raw = isinstance(response.body, bytes)
+    if raw:
+        payload = response.body
+    else:
+        payload = b"" if response.body is None else json.dumps(response.body).encode()
     headers = {"Content-Length": str(len(payload)), **response.headers}
-    if payload:
+    if payload and not raw:
         headers.setdefault("Content-Type", "application/json")
     head = f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}\r\n"
     head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())

@@ -14,7 +14,12 @@ from domain.actor import ActorKind
 from domain.errors import InsufficientScope, TokenInvalid, TokenMissing
 from infra.auth.jwks import StaticKeys
 from infra.auth.verifier import JwtVerifier
-from payments.v1 import payment_method_service_pb2, payment_service_pb2, webhook_service_pb2
+from payments.v1 import (
+    fx_service_pb2,
+    payment_method_service_pb2,
+    payment_service_pb2,
+    webhook_service_pb2,
+)
 from server import cli, logs
 from server.auth import (
     GATEWAY_METHODS,
@@ -93,8 +98,10 @@ def _methods(module: Any, service: str) -> set[str]:
 
 
 def test_every_rpc_has_a_scope_or_is_a_webhook() -> None:
-    api = _methods(payment_service_pb2, "PaymentService") | _methods(
-        payment_method_service_pb2, "PaymentMethodService"
+    api = (
+        _methods(payment_service_pb2, "PaymentService")
+        | _methods(payment_method_service_pb2, "PaymentMethodService")
+        | _methods(fx_service_pb2, "FxService")
     )
     assert set(REQUIRED_SCOPES) == api
     assert set(GATEWAY_METHODS) == _methods(webhook_service_pb2, "WebhookService")

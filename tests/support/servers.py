@@ -29,6 +29,8 @@ def settings_for_tests(**overrides: object) -> Settings:
         # Each test server is a deployment of its own (its own simulator, its own settings),
         # sharing the session's database with others: it runs its own singleton jobs.
         "background_lease_name": f"tests-{uuid.uuid4().hex}",
+        # No test reaches the real ECB: the tests of the feed serve their own (FX_ECB_URL).
+        "fx_ecb_url": "",
         # Tests wait for the audit chain's linker: link often.
         "audit_link_interval_seconds": 0.1,
         **auth_settings(),

@@ -37,6 +37,7 @@ from domain.errors import (
     RefundNotFound,
 )
 from domain.events import DomainEvent
+from domain.fx import ExchangeRate, FxQuote, rate_cursor
 from domain.gateway import (
     AttachRequest,
     AuthorizationRequest,
@@ -140,6 +141,9 @@ class InMemoryDatabase:
     cancelled_orders: dict[str, datetime] = field(default_factory=dict)
     # The audit trail, chained at commit like the real one.
     audit: list[ChainedEntry] = field(default_factory=list)
+    # "BASE/QUOTE/source" -> the newest rate of that pair from that source.
+    fx_rates: dict[str, ExchangeRate] = field(default_factory=dict)
+    fx_quotes: dict[str, FxQuote] = field(default_factory=dict)
 
 
 def _paginate(items: Iterable[T], page: PageRequest, key: Callable[[T], Cursor]) -> Page[T]:
@@ -414,6 +418,35 @@ class FakeDisputeRepository(_Repository):
         return copy.deepcopy(sorted(rows, key=lambda d: (d.created_at, d.id)))
 
 
+class FakeFxRateRepository(_Repository):
+    table = "fx_rates"
+
+    async def rates_of(self, base: str, quote: str) -> list[ExchangeRate]:
+        return [r for r in self._rows().values() if (r.base, r.quote) == (base, quote)]
+
+    async def put(self, rate: ExchangeRate) -> bool:
+        key = f"{rate.base}/{rate.quote}/{rate.source}"
+        current: ExchangeRate | None = self._row(key)
+        if current is not None and current.as_of > rate.as_of:
+            return False
+        self._write(key, rate)
+        return True
+
+    async def list(self, page: PageRequest) -> Page[ExchangeRate]:
+        return _paginate(self._rows().values(), page, rate_cursor)
+
+
+class FakeFxQuoteRepository(_Repository):
+    table = "fx_quotes"
+
+    async def add(self, quote: FxQuote) -> None:
+        self._write(quote.id, quote)
+
+    async def get(self, quote_id: str) -> FxQuote | None:
+        found: FxQuote | None = self._row(quote_id)
+        return found
+
+
 class FakeUnitOfWork:
     """One transaction at a time; re-entrant after exit, never nested."""
 
@@ -433,6 +466,8 @@ class FakeUnitOfWork:
         self._webhook_events = FakeWebhookEventLog(self)
         self._disputes = FakeDisputeRepository(self)
         self._consumed_events = FakeConsumedEventLog(self)
+        self._fx_rates = FakeFxRateRepository(self)
+        self._fx_quotes = FakeFxQuoteRepository(self)
         self.changes = ChangeTracker(actor, lambda: START)
 
     # Repositories only exist inside a transaction, as with a real session.
@@ -470,6 +505,16 @@ class FakeUnitOfWork:
     def consumed_events(self) -> FakeConsumedEventLog:
         self._require_active()
         return self._consumed_events
+
+    @property
+    def fx_rates(self) -> FakeFxRateRepository:
+        self._require_active()
+        return self._fx_rates
+
+    @property
+    def fx_quotes(self) -> FakeFxQuoteRepository:
+        self._require_active()
+        return self._fx_quotes
 
     def describe(
         self,

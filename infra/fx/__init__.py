@@ -1,0 +1,1 @@
+"""Sources of exchange rates."""
