@@ -98,10 +98,10 @@ async def measured(app: PaymentApplication, call: Callable[[], Awaitable[Any]]) 
 # idempotency claim and the stored answer are statements of the call's own transactions.
 BUDGET = {
     "CreatePayment": (3, 1),
-    "AuthorizePayment": (10, 2),
-    "CapturePayment": (10, 2),
-    "RefundPayment": (13, 2),
-    "CancelPayment": (10, 2),
+    "AuthorizePayment": (8, 2),
+    "CapturePayment": (8, 2),
+    "RefundPayment": (11, 2),
+    "CancelPayment": (8, 2),
     "GetPayment": (1, 1),
 }
 
