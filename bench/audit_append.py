@@ -5,11 +5,14 @@ service (every --link-interval seconds, on its own connection): audited transact
 insert their entry, the linker chains committed entries in batches.
 
     python -m bench.audit_append [--writers 16] [--seconds 5] [--rounds 3] [--statements 3]
+        [--separate-statement]
 
 A transaction is --statements statements: 3 by default, the size of the service's audited
 transactions (a payment updated under its version, a transaction row, an outbox event: here
-a writer's own row updated under its version and two inserts); 1 is a single insert, where
-the entry's own statement weighs most.
+a writer's own row updated under its version and two inserts); 1 is a single insert. As in
+the service (infra/db/commit_writes.py), an audited transaction's entry rides in its last
+statement (a data-modifying CTE), not in a statement of its own; --separate-statement writes
+it in one of its own, as the service did before.
 
 Reports transactions/s and commit latency of both, their ratio, how often writers were seen
 waiting on a lock (sampled every 20 ms), the CPU each commit took in
@@ -43,6 +46,7 @@ from domain.audit import new_entry
 from domain.audit_chain import verify_chain
 from infra.db.audit import SqlAuditReader, append_audit
 from infra.db.audit_linker import SqlAuditLinker
+from infra.db.commit_writes import AUDIT_CTE, CommitWrites
 from infra.db.engine import make_engine
 from server.migrate import upgrade_to_head
 
@@ -63,22 +67,40 @@ class Writer:
         self.version = 0
 
 
-async def transaction(engine: AsyncEngine, writer: Writer, statements: int, audited: bool) -> None:
+# The last insert with the entry, in one statement (as the service's commit writes them).
+INSERT_WITH_ENTRY = text(
+    f"WITH {AUDIT_CTE} "
+    "INSERT INTO consumed_events (event_id, topic, received_at) VALUES (:id, 'bench', now())"
+)
+
+
+async def transaction(
+    engine: AsyncEngine, writer: Writer, statements: int, audited: bool, *, separate: bool
+) -> None:
     async with engine.connect() as conn, conn.begin():
         event_id = str(uuid.uuid4())
         if statements > 1:
             updated = await conn.execute(UPDATE, {"id": writer.number, "v": writer.version})
             assert updated.rowcount == 1
             writer.version += 1
-        for n in range(max(1, statements - 1)):
+        inserts = max(1, statements - 1)
+        for n in range(inserts - 1):
             await conn.execute(INSERT, {"id": f"{event_id}-{n}"})
-        if audited:
-            entry = new_entry(
-                "payment.capture", "payment", event_id, actor=ACTOR,
-                occurred_at=datetime.now(UTC),
-                before={"status": "AUTHORIZED"}, after={"status": "CAPTURED"},
-            )  # fmt: skip
+        last = {"id": f"{event_id}-{inserts - 1}"}
+        if not audited:
+            await conn.execute(INSERT, last)
+            return
+        entry = new_entry(
+            "payment.capture", "payment", event_id, actor=ACTOR,
+            occurred_at=datetime.now(UTC),
+            before={"status": "AUTHORIZED"}, after={"status": "CAPTURED"},
+        )  # fmt: skip
+        if separate:
+            await conn.execute(INSERT, last)
             await append_audit(conn, [entry])
+            return
+        params = CommitWrites(entries=[entry]).params()
+        await conn.execute(INSERT_WITH_ENTRY, last | params)
 
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -122,7 +144,9 @@ async def phase(
     async def write(writer: Writer) -> None:
         while time.perf_counter() < end:
             started = time.perf_counter()
-            await transaction(engine, writer, args.statements, audited)
+            await transaction(
+                engine, writer, args.statements, audited, separate=args.separate_statement
+            )
             latencies.append(time.perf_counter() - started)
 
     await asyncio.gather(*(write(writer) for writer in writers))
@@ -237,6 +261,7 @@ async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {
         "writers": args.writers,
         "statements_per_transaction": args.statements,
+        "entry_in_its_own_statement": args.separate_statement,
         "seconds_each": total,
     }
     for name, phases in runs.items():
@@ -295,6 +320,11 @@ def main() -> None:
         type=int,
         default=3,
         help="statements of each transaction, besides the entry",
+    )
+    parser.add_argument(
+        "--separate-statement",
+        action="store_true",
+        help="write the entry in a statement of its own (the service's design before)",
     )
     args = parser.parse_args()
     name = asyncio.run(create_database())

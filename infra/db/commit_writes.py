@@ -31,7 +31,7 @@ _OUTBOX = (
     " CAST(:o_aggregate AS uuid[]), CAST(:o_key AS text[]), CAST(:o_value AS bytea[]),"
     " CAST(:o_headers AS jsonb[]), CAST(:o_at AS timestamptz[])))"
 )
-_AUDIT = (
+AUDIT_CTE = (  # also bench/audit_append.py, which writes an entry as the service does
     "audit_rows AS (INSERT INTO audit_pending (tx, payload, content_hash, inserted_at)"
     " SELECT pg_current_xact_id()::text::bigint, entry.payload, entry.content_hash,"
     " statement_timestamp()"
@@ -49,7 +49,7 @@ _ANSWER = (
 
 @functools.cache
 def _statement(outbox: bool, audit: bool, answer: bool) -> TextClause:
-    ctes = [cte for cte, wanted in ((_OUTBOX, outbox), (_AUDIT, audit)) if wanted]
+    ctes = [cte for cte, wanted in ((_OUTBOX, outbox), (AUDIT_CTE, audit)) if wanted]
     head = f"WITH {', '.join(ctes)} " if ctes else ""
     return text(head + (_ANSWER if answer else "SELECT 1"))
 
