@@ -111,8 +111,19 @@ def fx_refresh_job(
     the stored ones stay in use until FX_MAX_RATE_AGE makes them unusable."""
 
     async def run() -> str:
-        async with httpx.AsyncClient(timeout=FX_FETCH_TIMEOUT_SECONDS) as client:
-            stored = await refresh_rates(EcbRateFeed(client, url, clock), deps())
+        try:
+            async with httpx.AsyncClient(timeout=FX_FETCH_TIMEOUT_SECONDS) as client:
+                stored = await refresh_rates(EcbRateFeed(client, url, clock), deps())
+        except httpx.HTTPError as unreachable:
+            # Expected when the feed cannot be reached (a machine without internet, an ECB
+            # outage): one line, not a traceback; admin-set rates keep working meanwhile.
+            log.warning(
+                "fx-refresh: the ECB feed could not be read (%s); next try in %ss",
+                type(unreachable).__name__,
+                interval,
+                extra={"job": "fx-refresh"},
+            )
+            return ""
         return f"stored {stored} ECB reference rates" if stored else ""
 
     return PeriodicJob("fx-refresh", interval, run)

@@ -3,6 +3,7 @@ serving a document in the ECB's format."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -23,8 +24,10 @@ from infra.currency import iso4217_catalog
 from infra.db.uow import SqlUnitOfWork
 from infra.fx.ecb import EcbFeedInvalid, EcbRateFeed, parse_reference_rates
 from infra.system import SystemClock, UuidGenerator
+from server.jobs import fx_refresh_job
 from tests.support.ecb_feed import SAMPLE_RATES, EcbFeedServer, reference_rates_xml
 from tests.support.encryption import sealer_for
+from tests.support.polling import eventually, free_port
 from tests.support.wire import RENDER
 from tests.unit.fakes import FakeGateway, FakeGatewayDirectory
 
@@ -198,3 +201,24 @@ async def test_a_failing_feed_changes_nothing(own_engine: AsyncEngine) -> None:
 def test_documents_that_are_not_reference_rates_are_refused(document: bytes) -> None:
     with pytest.raises(EcbFeedInvalid):
         parse_reference_rates(document, NOW)
+
+
+async def test_an_unreachable_feed_is_one_warning_line_and_the_job_goes_on(
+    own_engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A machine without internet (`make run` offline): the job says so in one line, no
+    traceback, and keeps its schedule."""
+    url = f"http://127.0.0.1:{free_port()}/eurofxref-daily.xml"  # nothing listens there
+    job = fx_refresh_job(url, lambda: _deps(own_engine, ADMIN), SystemClock(), interval=3600)
+    with caplog.at_level(logging.WARNING, logger="payments.jobs"):
+        job.start()
+        try:
+
+            async def warned() -> bool:
+                return any("ECB feed could not be read" in r.message for r in caplog.records)
+
+            await eventually(warned)
+        finally:
+            await job.stop()
+    [record] = [r for r in caplog.records if r.name == "payments.jobs"]
+    assert record.levelno == logging.WARNING and record.exc_info is None
