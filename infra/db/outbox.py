@@ -1,5 +1,6 @@
-"""Writes domain events to the outbox table in the caller's transaction, in their published
-form (value and headers, rendered once here), so the relay ships bytes.
+"""The outbox's rows from before revision 0016. Events are written to the outbox by the unit
+of work as it commits (infra/db/commit_writes.py), in their published form (value and
+headers), so the relay ships bytes.
 
 Rows written before revision 0016 hold a neutral JSON `payload` instead (camelCase fields of
 the event, Money as {amountMinor, currency}, datetimes in ISO 8601, enums by value);
@@ -16,27 +17,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from domain.events import DomainEvent, event_classes
 from domain.money import Money
-from infra.db import commit_writes
-from infra.db.commit_writes import CommitWrites
-from infra.messaging.wire import RenderEvent
-
-
-class SqlEventOutbox:
-    """Events into the outbox in the caller's transaction, in their published form. The unit
-    of work writes its events with its audit entries (infra/db/commit_writes.py); this is the
-    same statement for events alone (operator tools, tests)."""
-
-    def __init__(self, conn: AsyncConnection, render: RenderEvent) -> None:
-        self._conn = conn
-        self._render = render
-
-    async def add(self, events: list[DomainEvent]) -> None:
-        await commit_writes.write(self._conn, CommitWrites(events=events, render=self._render))
-
 
 # An event class and (field name, payload key, type) of each of its fields.
 _Shape = tuple[type[DomainEvent], tuple[tuple[str, str, Any], ...]]

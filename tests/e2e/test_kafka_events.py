@@ -24,8 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.enums import GatewayName
 from domain.events import DomainEvent, PaymentCancelled
+from infra.db import commit_writes
+from infra.db.commit_writes import CommitWrites
 from infra.db.engine import make_engine
-from infra.db.outbox import SqlEventOutbox
 from infra.db.tables import outbox
 from infra.gateways.simulator import SimulatorGateway
 from payments.v1 import payment_service_pb2 as pb
@@ -252,7 +253,7 @@ async def test_two_relays_over_one_database_publish_each_row_once(
         for i in range(200)
     ]  # fmt: skip
     async with events_engine.begin() as conn:
-        await SqlEventOutbox(conn, RENDER).add(events)
+        await commit_writes.write(conn, CommitWrites(events=events, render=RENDER))
     settings = settings_for_tests(
         kafka_brokers=broker.bootstrap, kafka_enable_idempotence=False, outbox_batch_size=15
     )
@@ -313,7 +314,7 @@ async def test_rows_written_before_0016_are_published_like_new_ones_in_their_ord
                 for e in old
             ],
         )  # fmt: skip
-        await SqlEventOutbox(conn, render).add(new)
+        await commit_writes.write(conn, CommitWrites(events=new, render=render))
     relay = build_outbox_relay(settings, events_engine, ServiceMetrics())
     ids = {e.event_id for e in events}
 

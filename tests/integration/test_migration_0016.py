@@ -19,8 +19,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.events import DomainEvent
+from infra.db import commit_writes
+from infra.db.commit_writes import CommitWrites
 from infra.db.engine import make_engine
-from infra.db.outbox import SqlEventOutbox, legacy_event
+from infra.db.outbox import legacy_event
 from infra.db.tables import outbox
 from infra.messaging.relay import OutboxMessage
 from server.migrate import alembic_config
@@ -125,7 +127,7 @@ async def test_the_outbox_writes_all_of_a_commits_events_in_one_statement(
     event.listen(engine.sync_engine, "before_cursor_execute", seen)
     try:
         async with engine.begin() as conn:
-            await SqlEventOutbox(conn, RENDER).add(events)
+            await commit_writes.write(conn, CommitWrites(events=events, render=RENDER))
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", seen)
 
@@ -148,7 +150,9 @@ async def test_a_downgrade_gives_new_rows_the_payload_the_previous_release_reads
     await migrate(url, "head")
     unpublished, already_published = new_events(), new_events()
     async with engine.begin() as conn:
-        await SqlEventOutbox(conn, RENDER).add(unpublished + already_published)
+        await commit_writes.write(
+            conn, CommitWrites(events=unpublished + already_published, render=RENDER)
+        )
         ids = [e.event_id for e in already_published]
         await conn.execute(
             update(outbox).where(outbox.c.id.in_(ids)).values(published_at=text("now()"))
