@@ -111,6 +111,9 @@ async def _run(deps: Deps, payment_id: str, operation: GatewayOperation) -> Paym
             started = _started_before(payment, transaction_id)
         if started is not None:
             operation.resumed(payment, started)
+            # Commits the request's claim (taken over from the dead attempt), so that the
+            # answer is stored with it and replayed from now on, whatever happens later.
+            await uow.commit()
             return payment
         txn = operation.begin(payment, transaction_id)
         await uow.payments.save(payment)

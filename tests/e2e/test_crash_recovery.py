@@ -27,6 +27,7 @@ from tests.support.server_process import ServerProcess
 
 pytestmark = pytest.mark.slow
 PAYMENTS = 30
+CAPTURE = payment_pb2.TRANSACTION_TYPE_CAPTURE
 
 
 @pytest.fixture
@@ -113,17 +114,19 @@ async def _none_open(engine: AsyncEngine, ids: list[str]) -> bool:
 RETRYABLE = (grpc.StatusCode.ABORTED, grpc.StatusCode.UNAVAILABLE)
 
 
+@pytest.mark.parametrize("gateway_acted", [True, False], ids=["gateway-acted", "never-reached"])
 async def test_a_capture_sent_again_after_a_crash_answers_what_happened(
-    database_url: str, engine: AsyncEngine
+    database_url: str, engine: AsyncEngine, gateway_acted: bool
 ) -> None:
-    """The server dies with the capture's intent committed and its outcome not. Once the
-    reconciler has settled it, the same request (same request_id) answers the capture as
-    it happened - captured once, whether the gateway got the first call or not - never an
-    error for a capture that succeeded, and never a second capture."""
+    """The server dies with the capture's intent committed and its outcome not - after the
+    gateway captured, or before it got the call. Once the reconciler has settled it, the same
+    request (same request_id) answers the capture as it happened: captured once, never an
+    error for a capture that succeeded and never a second capture; stored and replayed."""
     process = ServerProcess(
         database_url,
         SIMULATOR_LEDGER="database",
-        SIMULATOR_LATENCY_MS="600",
+        # 1 s before the gateway acts and 1 s after: room to kill the server on either side.
+        SIMULATOR_LATENCY_MS="2000",
         GATEWAY_TIMEOUT_SECONDS="5",
         RECONCILE_AFTER_SECONDS="6",
         RECONCILE_INTERVAL_SECONDS="0.5",
@@ -143,9 +146,16 @@ async def test_a_capture_sent_again_after_a_crash_answers_what_happened(
             async def capture_in_flight() -> bool:
                 return await open_operations(engine, [pid]) == 1
 
+            async def captured_at_the_gateway() -> bool:
+                return any(op == "capture" for op, _, _ in await ledger_effects(engine, pid))
+
             await eventually(capture_in_flight, within=20)
+            if gateway_acted:
+                await eventually(captured_at_the_gateway, interval=0.02)
             process.kill()
             await asyncio.gather(first, return_exceptions=True)
+        assert await open_operations(engine, [pid]) == 1  # the crash cut the capture short
+        assert bool(await ledger_effects(engine, pid)) is gateway_acted
 
         await process.start()
         await eventually(lambda: _none_open(engine, [pid]), within=60)
@@ -163,7 +173,9 @@ async def test_a_capture_sent_again_after_a_crash_answers_what_happened(
                 return True
 
             await eventually(answered, within=30, interval=0.5)
-            again = await stub.CapturePayment(request)
+            again = stub.CapturePayment(request)
+            replayed = dict(await again.trailing_metadata() or ())
+            again_answer = await again
     finally:
         print(process.output()[-4000:])  # shown when the test failed
         process.close()
@@ -171,7 +183,22 @@ async def test_a_capture_sent_again_after_a_crash_answers_what_happened(
     [answer] = answers
     assert answer.payment.status == payment_pb2.PAYMENT_STATUS_CAPTURED
     assert answer.payment.captured_amount_minor == 1099
-    assert again == answer  # and from now on, replayed
-    effects = await SqlLedger(engine).effects()
-    keys = {f"payments-{t.transaction_id}" for t in answer.payment.transactions}
-    assert [amount for op, key, amount in effects if op == "capture" and key in keys] == [1099]
+    assert again_answer == answer  # and from now on, replayed: stored with the key
+    assert replayed.get("idempotent-replayed") == "true"
+    captures = [amount for op, _, amount in await ledger_effects(engine, pid) if op == "capture"]
+    assert captures == [1099]
+    capture_txns = [t for t in answer.payment.transactions if t.type == CAPTURE]
+    # Never reached: the first operation closed as GATEWAY_NOT_REACHED, then one capture.
+    assert len(capture_txns) == (1 if gateway_acted else 2)
+
+
+async def ledger_effects(engine: AsyncEngine, payment_id: str) -> list[tuple[str, str, int]]:
+    """What the gateway did (its own books) under the keys of this payment's operations."""
+    async with engine.connect() as conn:
+        ids = (
+            await conn.execute(
+                select(transactions.c.id).where(transactions.c.payment_id == payment_id)
+            )
+        ).scalars()
+        keys = {f"payments-{txn_id}" for txn_id in ids}
+    return [e for e in await SqlLedger(engine).effects() if e[1] in keys and e[0] != "authorize"]
