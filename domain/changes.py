@@ -121,10 +121,6 @@ class ChangeTracker:
         self._order: list[tuple[_Tracked | None, AuditEntry]] = []
         self._facts_events: list[DomainEvent] = []
 
-    @property
-    def actor(self) -> Actor:
-        return self._actor
-
     def _track(self, aggregate: Aggregate, snapshot: _Snapshot) -> _Tracked:
         key = (_resource_type(aggregate), aggregate.id)
         tracked = self._tracked.get(key)

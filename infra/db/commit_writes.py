@@ -31,7 +31,9 @@ _OUTBOX = (
     " CAST(:o_aggregate AS uuid[]), CAST(:o_key AS text[]), CAST(:o_value AS bytea[]),"
     " CAST(:o_headers AS jsonb[]), CAST(:o_at AS timestamptz[])))"
 )
-AUDIT_CTE = (  # also bench/audit_append.py, which writes an entry as the service does
+# One statement whatever the number of entries, inserted in the order they were recorded (the
+# order the linker chains a transaction's entries in). Also bench/audit_append.py's.
+AUDIT_CTE = (
     "audit_rows AS (INSERT INTO audit_pending (tx, payload, content_hash, inserted_at)"
     " SELECT pg_current_xact_id()::text::bigint, entry.payload, entry.content_hash,"
     " statement_timestamp()"

@@ -7,11 +7,13 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select, update
+from sqlalchemy import and_, bindparam, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.idempotency import Claim, IdempotencyKey, KeyRecord, KeyState, StoredAnswer
+from infra.db import commit_writes
+from infra.db.commit_writes import CommitWrites
 from infra.db.engine import storage_errors
 from infra.db.sealing import Place, Sealer
 from infra.db.tables import idempotency_keys as keys
@@ -56,16 +58,6 @@ _CLAIM = _new_claim.on_conflict_do_update(
     ),
 ).returning(_T.claim_token, _T.created_at)
 _READ = select(keys).where(_KEY)
-_COMPLETE = (
-    update(keys)
-    .where(_KEY, _T.claim_token == bindparam("k_token"))
-    .values(
-        state=KeyState.COMPLETED.value,
-        answer_code=bindparam("k_answer_code"),
-        answer_body=bindparam("k_answer_body"),
-        completed_at=bindparam("k_now"),
-    )
-)
 
 
 def _key_params(key: IdempotencyKey) -> dict[str, Any]:
@@ -128,17 +120,12 @@ class SqlIdempotencyStore:
 
     async def complete(self, claim: Claim, answer: StoredAnswer, now: datetime) -> None:
         async with storage_errors(), self._engine.begin() as conn:
-            await self.complete_in(conn, claim, answer, now)
-
-    async def complete_in(
-        self, conn: AsyncConnection, claim: Claim, answer: StoredAnswer, now: datetime
-    ) -> None:
-        """`complete` in the caller's transaction: the answer commits with the work."""
-        await conn.execute(_COMPLETE, self.answer_params(claim, answer, now))
+            answer_params = self.answer_params(claim, answer, now)
+            await commit_writes.write(conn, CommitWrites(answer=answer_params))
 
     def answer_params(self, claim: Claim, answer: StoredAnswer, now: datetime) -> dict[str, Any]:
         """The parameters (k_*) that store `answer` under `claim`, its body sealed: for
-        _COMPLETE, and for the unit of work's commit statement (infra/db/commit_writes.py)."""
+        the statement a transaction's side effects are written with (infra/db/commit_writes.py)."""
         place = answer_place(claim.key.caller, claim.key.method, claim.key.key)
         return _key_params(claim.key) | {
             "k_token": claim.token,

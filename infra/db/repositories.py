@@ -56,12 +56,6 @@ _INSERT_PAYMENT = (
     .on_conflict_do_nothing(index_elements=[payments.c.order_id])
     .returning(payments.c.id)
 )
-_UPDATE_PAYMENT = (
-    update(payments)
-    .where(payments.c.id == bindparam("p_id"), payments.c.version == bindparam("p_version"))
-    .values({name: bindparam(name) for name in _PAYMENT_COLUMNS})
-    .values(version=payments.c.version + 1)
-)
 # A payment with its transactions in one statement: one row per transaction (the payment's
 # columns repeated), or one row with NULL transaction columns when it has none.
 _TXN_PREFIX = "txn_"
@@ -203,12 +197,9 @@ class SqlPaymentRepository:
     async def save(self, payment: Payment) -> None:
         params = mappers.payment_to_row(payment, self._sealer)
         params["p_id"], params["p_version"] = params.pop("id"), payment.version
-        changed = self._changed_transactions(payment)
-        if changed:  # the payment and its transactions in one statement
-            params |= {f"t_{n}": [row[n] for row in changed] for n in _TXN_COLUMNS}
-            updated = (await self._conn.execute(_SAVE_PAYMENT, params)).scalar_one()
-        else:
-            updated = (await self._conn.execute(_UPDATE_PAYMENT, params)).rowcount
+        changed = self._changed_transactions(payment)  # none: the arrays are empty
+        params |= {f"t_{n}": [row[n] for row in changed] for n in _TXN_COLUMNS}
+        updated = (await self._conn.execute(_SAVE_PAYMENT, params)).scalar_one()
         if updated != 1:
             raise ConcurrentModification(
                 "the payment changed since it was read; retry",
