@@ -42,8 +42,13 @@ class PaymentRepository(Protocol):
         """The payment with an operation the gateway knows by this id (capture, charge ...),
         locked until the unit of work ends."""
 
+    def adopt(self, payment: Payment) -> None:
+        """Takes a payment this process saved in an earlier unit of work as it was stored,
+        without reading it again; its version guards the next save."""
+
     async def save(self, payment: Payment) -> None:
-        """Writes the payment and its transactions; raises ConcurrentModification when the
+        """Writes the payment and its transactions (at the latest when the unit of work
+        commits); raises ConcurrentModification, at the latest from the commit, when the
         stored version is not the one loaded."""
 
     async def find_open_operations(

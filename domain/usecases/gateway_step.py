@@ -3,8 +3,8 @@
 1. In its own committed transaction, lock the payment, check the operation is allowed and
    record the intent (a PENDING transaction carrying the gateway idempotency key).
 2. Call the gateway outside any database transaction.
-3. In a new transaction, read the payment again and apply the answer (the save is guarded
-   by the payment's version; after a concurrent change, again under a lock).
+3. In a new transaction, apply the answer to the payment as phase 1 left it (the save is
+   guarded by the payment's version; after a concurrent change, on a locked read).
 
 A crash or timeout between 1 and 3 leaves the intent PENDING or UNKNOWN, never a silent loss:
 the reconciler asks the gateway by the idempotency key and finishes the operation.
@@ -138,7 +138,7 @@ async def _run(deps: Deps, payment_id: str, operation: GatewayOperation) -> Paym
         outcome = await _call_watched(deps, payment, txn, operation, gateway)
     except GatewayUnavailable as unreachable:
         code, detail = unreachable.reason, unreachable.message
-        await _close(deps, payment_id, txn, operation, lambda p: p.abandon_operation(
+        await _close(deps, payment, txn, operation, lambda p: p.abandon_operation(
             txn.id, deps.clock.now(), code, detail))  # fmt: skip
         raise
     except (GatewayOutcomeUnknown, TimeoutError) as unknown:
@@ -147,7 +147,7 @@ async def _run(deps: Deps, payment_id: str, operation: GatewayOperation) -> Paym
             if isinstance(unknown, GatewayOutcomeUnknown)
             else f"no answer from the gateway within {deps.gateway_timeout:g}s"
         )
-        await _close(deps, payment_id, txn, operation, lambda p: p.mark_outcome_unknown(
+        await _close(deps, payment, txn, operation, lambda p: p.mark_outcome_unknown(
             txn.id, deps.clock.now(), detail))  # fmt: skip
         if isinstance(unknown, TimeoutError):
             raise GatewayOutcomeUnknown(
@@ -157,7 +157,7 @@ async def _run(deps: Deps, payment_id: str, operation: GatewayOperation) -> Paym
         raise
     return await _close(
         deps,
-        payment_id,
+        payment,
         txn,
         operation,
         lambda p: operation.record(p, p.transaction(txn.id), outcome),
@@ -210,7 +210,7 @@ async def _call_watched(
 
 async def _close(
     deps: Deps,
-    payment_id: str,
+    begun: Payment,
     txn: Transaction,
     operation: GatewayOperation,
     change: Callable[[Payment], None],
@@ -219,15 +219,19 @@ async def _close(
 ) -> Payment:
     """Phase 3: the operation's end (answered, unreachable or unknown) in one transaction.
 
-    First without a lock: the save is guarded by the version read here, which is enough when
-    nobody else writes the payment meanwhile (almost always). When someone did (a webhook,
-    the reconciler, concurrent refunds of one payment), the phase runs again on a locked
-    read, which cannot conflict: an answered operation is never left unrecorded."""
+    First on the payment as phase 1 saved it, without reading it again: the save is guarded
+    by the version phase 1 wrote, which is enough when nobody else writes the payment
+    meanwhile (almost always). When someone did (a webhook, the reconciler, concurrent
+    refunds of one payment), the phase runs again on a locked read, which cannot conflict:
+    an answered operation is never left unrecorded."""
     for locked in (False, True):
         try:
             async with deps.uow as uow:
-                read = uow.payments.get_for_update if locked else uow.payments.get
-                payment = await read(payment_id)
+                if locked:
+                    payment = await uow.payments.get_for_update(begun.id)
+                else:
+                    payment = begun
+                    uow.payments.adopt(payment)
                 change(payment)
                 current = payment.transaction(txn.id)
                 await uow.payments.save(payment)

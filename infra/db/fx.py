@@ -9,11 +9,11 @@ from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.errors import FieldViolation, ValidationFailed
 from domain.fx import ExchangeRate, FxQuote, rate_cursor
 from domain.pagination import Page, PageRequest
+from infra.db.staging import Statements
 from infra.db.tables import fx_quotes, fx_rates
 
 
@@ -39,7 +39,7 @@ def _listing_key(token_id: str) -> tuple[str, str, str]:
 
 
 class SqlFxRateRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
 
     async def rates_of(self, base: str, quote: str) -> Sequence[ExchangeRate]:
@@ -85,7 +85,7 @@ class SqlFxRateRepository:
 
 
 class SqlFxQuoteRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
 
     async def add(self, quote: FxQuote) -> None:

@@ -234,6 +234,9 @@ class FakePaymentRepository(_Repository):
                 return found
         return None
 
+    def adopt(self, payment: Payment) -> None:
+        self._uow.changes.loaded(payment)
+
     async def save(self, payment: Payment) -> None:
         stored = self._row(payment.id)
         if stored is None:
