@@ -104,10 +104,10 @@ async def measured(app: PaymentApplication, call: Callable[[], Awaitable[Any]]) 
 # the answer), hence one transaction for two phases.
 BUDGET = {
     "CreatePayment": (3, 1),
-    "AuthorizePayment": (5, 1),
-    "CapturePayment": (5, 1),
-    "RefundPayment": (10, 2),
-    "CancelPayment": (5, 1),
+    "AuthorizePayment": (4, 1),
+    "CapturePayment": (4, 1),
+    "RefundPayment": (9, 2),
+    "CancelPayment": (4, 1),
     "GetPayment": (1, 1),
 }
 
