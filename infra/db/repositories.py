@@ -82,6 +82,8 @@ _TXN_MUTABLE = (
     "failure_code",
     "failure_reason",
     "completed_at",
+    "settlement_amount_minor",
+    "settlement_currency",
 )
 # A payment's update and its new or changed transactions in one statement: the transactions
 # are written only when the update found the version it expects (the count it returns). The
@@ -90,6 +92,7 @@ _TXN_COLUMNS = [c.name for c in transactions.c]
 _TXN_ARRAY_TYPES = {
     "id": "uuid[]", "payment_id": "uuid[]", "refund_id": "uuid[]", "amount_minor": "bigint[]",
     "created_at": "timestamptz[]", "completed_at": "timestamptz[]",
+    "settlement_amount_minor": "bigint[]",
 }  # fmt: skip
 _SAVE_PAYMENT = text(
     "WITH updated AS (UPDATE payments SET "  # noqa: S608 - our own column names, see above
