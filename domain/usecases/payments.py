@@ -17,6 +17,7 @@ from domain.money import Money
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.usecases.deps import Deps, validate
+from domain.usecases.settlement import settlement_currency, settlement_for
 from domain.validation import require_uuid
 
 
@@ -48,6 +49,7 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
     validate(cmd)
     require_acting_for(deps.actor, cmd.user_id)  # before anything is read or sent to a gateway
     require_supported_currency(deps, cmd.currency)
+    settles_in = settlement_currency(cmd, deps)
     method_type, token, method_id = cmd.payment_method_type, cmd.payment_method_token, None
     customer: str | None = None
     requested_gateway = cmd.gateway
@@ -72,6 +74,8 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
         # request sent again after a crash makes the same id and finds its payment.
         payment = _new_payment(cmd, deps, deps.ids.new_id(), method_type, gateway, token,
                                method_id, customer)  # fmt: skip
+        # No read without conversion; one (the quote, or the rates) with.
+        payment.settlement = await settlement_for(cmd, deps, settles_in)
         try:
             await uow.payments.add(payment)  # audited as payment.create, with all its fields
         except PaymentAlreadyExists as taken:
