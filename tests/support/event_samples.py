@@ -27,6 +27,7 @@ from domain.events import (
 )
 from domain.money import MAX_AMOUNT_MINOR, Money
 
+ONE = Decimal(1)  # the rate of an amount settled in its own currency
 MOMENT = datetime(2026, 12, 7, 10, 0, 0, 123456, tzinfo=UTC)
 EVENT_ID = "0b7f3b1e-0000-4000-8000-000000000001"
 PAYMENT_ID = "0b7f3b1e-0000-4000-8000-000000000002"
@@ -39,11 +40,11 @@ def sample_events(
     common = (event_id, payment_id, order_id, MOMENT)
     card = PaymentMethodType.CREDIT_CARD
     return [
-        PaymentAuthorized(*common, Money(1099, "EUR"), card, "txn-1"),
+        PaymentAuthorized(*common, Money(1099, "EUR"), card, "txn-1", Money(1099, "EUR"), ONE),
         PaymentSucceeded(
             *common, Money(150000, "HUF"), card, "txn-2", Money(375, "EUR"), Decimal("0.0025")
         ),
-        PaymentRefunded(*common, "refund-1", Money(1234, "KWD"), "txn-3"),
+        PaymentRefunded(*common, "refund-1", Money(1234, "KWD"), "txn-3", Money(1234, "KWD"), ONE),
         PaymentFailed(*common, "declined", "CARD_DECLINED", 2),
         PaymentCancelled(*common, "customer asked"),
         PaymentRequiresAction(*common, "https://example.test/3ds"),
