@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from domain.access import require_acting_for
 from domain.commands import CreatePayment
 from domain.enums import GatewayName, PaymentMethodType
 from domain.errors import (
     FieldViolation,
+    FxQuoteExpired,
+    FxRateUnavailable,
     PaymentAlreadyExists,
     PaymentMethodNotFound,
     PaymentMethodUnusable,
+    PaymentNotFound,
     UnsupportedCurrency,
     ValidationFailed,
 )
@@ -75,7 +80,14 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
         payment = _new_payment(cmd, deps, deps.ids.new_id(), method_type, gateway, token,
                                method_id, customer)  # fmt: skip
         # No read without conversion; one (the quote, or the rates) with.
-        payment.settlement = await settlement_for(cmd, deps, settles_in)
+        try:
+            payment.settlement = await settlement_for(cmd, deps, settles_in)
+        except (FxQuoteExpired, FxRateUnavailable):
+            # Sent again after a crash that followed its creation: the answer is the payment
+            # it created, whatever the quote or the rates say now.
+            with contextlib.suppress(PaymentNotFound):
+                return await uow.payments.get(payment.id)
+            raise
         try:
             await uow.payments.add(payment)  # audited as payment.create, with all its fields
         except PaymentAlreadyExists as taken:

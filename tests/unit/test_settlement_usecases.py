@@ -13,14 +13,19 @@ import pytest
 from domain.actor import Actor, ActorKind
 from domain.commands import CreateFxQuote, CreatePayment, SetExchangeRate
 from domain.enums import PaymentMethodType
-from domain.errors import FxRateUnavailable, UnsupportedCurrency, ValidationFailed
+from domain.errors import (
+    FxQuoteExpired,
+    FxRateUnavailable,
+    UnsupportedCurrency,
+    ValidationFailed,
+)
 from domain.fx import FxPolicy
 from domain.money import Money
 from domain.ownership import OwnerScopedUnitOfWork
 from domain.usecases.deps import Deps
 from domain.usecases.fx import create_fx_quote, set_exchange_rate
 from domain.usecases.payments import create_payment
-from tests.unit.fakes import FakePorts, FixedClock, order_id, user_id
+from tests.unit.fakes import FakePorts, FixedClock, SequentialIds, order_id, user_id
 
 ADMIN = Actor(ActorKind.USER, "ops-admin", frozenset({"admin"}))
 SHOP = Actor(ActorKind.SERVICE, "shop", frozenset({"fx:write", "payments:write"}))
@@ -85,6 +90,24 @@ async def test_a_quote_settles_at_its_rate(ports: FakePorts) -> None:
     assert payment.settles.rate == quote.rate == Decimal("1.078779")
     assert payment.settles.fx_quote_id == quote.id
     assert payment.settlement_amount == Money(quote.target_amount_minor, "USD")
+
+
+async def test_sent_again_after_its_quote_expired_it_finds_its_payment(
+    ports: FakePorts,
+) -> None:
+    """A request resumed after a crash makes the same ids (server RequestIds): the payment it
+    created is its answer, though its quote has expired since."""
+    await _rates(ports, ("EUR", "USD", "1.0842"))
+    quote = await create_fx_quote(CreateFxQuote("EUR", "USD", 10_000), _deps(ports, SHOP))
+    command = _create(1, 10_000, "EUR", fx_quote_id=quote.id)
+    first_id = len(ports.ids.issued) + 1
+    created = await create_payment(command, _deps(ports, SHOP))
+    ports.clock.advance(timedelta(hours=2))  # the quote and the rate have expired
+    again = dataclasses.replace(_deps(ports, SHOP), ids=SequentialIds(first_id))
+    found = await create_payment(command, again)
+    assert (found.id, found.settles.fx_quote_id) == (created.id, quote.id)
+    with pytest.raises(FxQuoteExpired):  # a new payment with it is refused
+        await create_payment(_create(2, 10_000, "EUR", fx_quote_id=quote.id), _deps(ports, SHOP))
 
 
 async def test_what_cannot_settle_is_refused_before_anything_is_written(
