@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
@@ -132,6 +132,10 @@ class FxRateRepository(Protocol):
 
     async def rates_of(self, base: str, quote: str) -> Sequence[ExchangeRate]:
         """The stored rates of exactly base/quote, one per source."""
+
+    async def rates_among(self, currencies: Collection[str]) -> Sequence[ExchangeRate]:
+        """Every stored rate whose base and quote are both among `currencies`, in one read:
+        what resolving a pair (directly, inverted or crossed through EUR) may need."""
 
     async def put(self, rate: ExchangeRate) -> bool:
         """Stores `rate` as its source's rate of the pair unless that source already has one

@@ -3,7 +3,7 @@ FxRateRepository, FxQuoteRepository)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -46,6 +46,15 @@ class SqlFxRateRepository:
         rows = await self._conn.execute(
             select(fx_rates).where(
                 fx_rates.c.base_currency == base, fx_rates.c.quote_currency == quote
+            )
+        )
+        return [_rate(row) for row in rows.mappings()]
+
+    async def rates_among(self, currencies: Collection[str]) -> Sequence[ExchangeRate]:
+        among = list(currencies)
+        rows = await self._conn.execute(
+            select(fx_rates).where(
+                fx_rates.c.base_currency.in_(among), fx_rates.c.quote_currency.in_(among)
             )
         )
         return [_rate(row) for row in rows.mappings()]

@@ -83,6 +83,8 @@ _TXN_MUTABLE = (
     "failure_code",
     "failure_reason",
     "completed_at",
+    "settlement_amount_minor",
+    "settlement_currency",
 )
 # A payment's update and its new or changed transactions in one statement: the transactions
 # are written only when the update found the version it expects (the count it returns). The
@@ -91,6 +93,7 @@ _TXN_COLUMNS = [c.name for c in transactions.c]
 _TXN_ARRAY_TYPES = {
     "id": "uuid[]", "payment_id": "uuid[]", "refund_id": "uuid[]", "amount_minor": "bigint[]",
     "created_at": "timestamptz[]", "completed_at": "timestamptz[]",
+    "settlement_amount_minor": "bigint[]",
 }  # fmt: skip
 # The update guards on the version read; the unit of work writes a staged save in its commit
 # statement (infra/db/commit_writes.py), where every other write waits on `updated` too.
