@@ -167,7 +167,7 @@ class SqlPaymentRepository:
         params = {"payment_id": payment_id}
         if lock and (await self._conn.execute(_LOCK_PAYMENT, params)).first() is None:
             raise PaymentNotFound("no such payment", metadata={"payment_id": payment_id})
-        rows = (await self._conn.execute(_SELECT_PAYMENT_WITH_TRANSACTIONS, params)).mappings()
+        rows = (await self._conn.read(_SELECT_PAYMENT_WITH_TRANSACTIONS, params)).mappings()
         payment_row, txns = None, []
         for row in rows:
             payment_row = row
@@ -316,9 +316,7 @@ class SqlRefundRepository:
         self._tracker.added(refund)
 
     async def get(self, refund_id: str) -> Refund:
-        row = (
-            (await self._conn.execute(_SELECT_REFUND, {"refund_id": refund_id})).mappings().first()
-        )
+        row = (await self._conn.read(_SELECT_REFUND, {"refund_id": refund_id})).mappings().first()
         if row is None:
             raise RefundNotFound("no such refund", metadata={"refund_id": refund_id})
         return self._from_row(row)
@@ -354,7 +352,7 @@ class SqlPaymentMethodRepository:
     async def get(self, payment_method_id: str) -> PaymentMethod:
         row = (
             (
-                await self._conn.execute(
+                await self._conn.read(
                     select(payment_methods).where(
                         payment_methods.c.id == payment_method_id,
                         payment_methods.c.deleted_at.is_(None),

@@ -108,7 +108,7 @@ BUDGET = {
     "CapturePayment": (4, 1),
     "RefundPayment": (9, 2),
     "CancelPayment": (4, 1),
-    "GetPayment": (1, 1),
+    "GetPayment": (1, 0),
 }
 
 
