@@ -25,7 +25,8 @@ from domain.webhooks import WebhookReceipt
 
 class PaymentRepository(Protocol):
     async def add(self, payment: Payment) -> None:
-        """Insert; raises PaymentAlreadyExists when the order already has a payment."""
+        """Insert (at the latest when the unit of work commits); raises PaymentAlreadyExists,
+        at the latest from the commit, when the order already has a payment."""
 
     async def get(self, payment_id: str) -> Payment:
         """Raises PaymentNotFound."""

@@ -195,7 +195,7 @@ class FakePaymentRepository(_Repository):
         if existing is not None:
             raise PaymentAlreadyExists(
                 f"order {payment.order_id} already has a payment",
-                metadata={"payment_id": existing.id},
+                metadata={"order_id": payment.order_id, "payment_id": existing.id},
             )
         self._write(payment.id, payment)
         self._uow.changes.added(payment)
