@@ -50,7 +50,7 @@ def _apply_status(payment: Payment, event: GatewayEvent, deps: Deps, now: dateti
             reference=event.reference,
             now=now,
             transaction_ids=(new_id(), new_id()),
-            event_id=event_id,
+            event_ids=(event_id, new_id()),
         )
     if event.kind is K.FAILED:
         return reports.failed(
