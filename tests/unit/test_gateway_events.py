@@ -13,7 +13,7 @@ from domain.usecases.operations import authorize_payment, capture_payment
 from domain.usecases.refunds import refund_payment
 from domain.usecases.webhooks import apply_gateway_event
 from domain.webhooks import DisputeFact, GatewayEvent, GatewayEventKind, RefundFact
-from tests.unit.fakes import FakePorts
+from tests.unit.fakes import FakePorts, requires_action
 from tests.unit.test_usecases import created
 
 K = GatewayEventKind
@@ -167,3 +167,20 @@ async def test_dispute_opened_then_closed(ports: FakePorts) -> None:
     await apply_gateway_event(event(payment, K.DISPUTE_OPENED, "e3", dispute=fact), ports.deps)
     [dispute] = ports.uow.db.disputes.values()
     assert dispute.status is DisputeStatus.LOST and dispute.closed_at is not None
+
+
+async def test_a_capture_reported_while_waiting_authorizes_and_captures_with_two_event_ids(
+    ports: FakePorts,
+) -> None:
+    # A bank transfer waits for the customer's transfer; Stripe reports it paid (captured).
+    ports.gateway.will("authorize", requires_action())
+    payment = await authorized(ports)
+    assert stored(ports, payment).status is PaymentStatus.REQUIRES_ACTION
+    await apply_gateway_event(
+        event(payment, K.CAPTURED, "evt_paid", amount_minor=10_000), ports.deps
+    )
+    after = stored(ports, payment)
+    assert after.status is PaymentStatus.CAPTURED and after.captured_minor == 10_000
+    assert ports.uow.event_types()[-2:] == ["payment.authorized", "payment.successful"]
+    ids = [e.event_id for e in ports.uow.db.outbox]
+    assert len(ids) == len(set(ids))  # the outbox's key: each event its own id
