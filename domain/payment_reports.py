@@ -80,14 +80,25 @@ def failed(
 
 
 def requires_action(
-    payment: Payment, *, url: str, now: datetime, transaction_id: str, event_id: str
+    payment: Payment,
+    *,
+    url: str,
+    now: datetime,
+    transaction_id: str,
+    event_id: str,
+    action: NextAction | None = None,
 ) -> bool:
+    """`action`: the next action in full when the gateway describes it (bank-transfer
+    instructions); while the payment already waits, newer instructions replace the old."""
+    if payment.status is S.REQUIRES_ACTION and action is not None:
+        return payment.show_newer_instructions(action, now)
     if payment.status not in AUTHORIZABLE:
         return False
     txn = payment.begin_reported(TransactionType.AUTHORIZATION, payment.amount, transaction_id, now)
     if txn is None:
         return False
-    action = NextAction(NextActionType.REDIRECT_TO_URL, url) if url else None
+    if action is None and url:
+        action = NextAction(NextActionType.REDIRECT_TO_URL, url)
     outcome = GatewayOutcome(OutcomeStatus.REQUIRES_ACTION, next_action=action)
     payment.record_authorization(txn.id, outcome, now, event_id)
     return True

@@ -101,6 +101,8 @@ def instructions_action(next_action: Any, fallback_currency: str) -> NextAction 
         return None
     shown = _get(next_action, INSTRUCTIONS)
     currency = (_text(shown, "currency") or fallback_currency).upper()
+    if len(currency) != 3 or not currency.isalpha():
+        return None  # not instructions we could show
     remaining = from_stripe_minor(_get(shown, "amount_remaining"), currency) or 0
     addresses = _get(shown, "financial_addresses") or []
     instructions = BankTransferInstructions(

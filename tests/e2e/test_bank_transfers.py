@@ -237,8 +237,19 @@ async def test_a_bank_transfer_waits_then_completes_from_the_signed_webhook(
 
         intent = await _stripe(deployment.localstripe,
                                f"/v1/payment_intents/{payment.gateway_payment_id}")  # fmt: skip
-        await send_bank_transfer(deployment.localstripe, intent["customer"], 25_000, "EUR",
-                                 shown.reference)  # fmt: skip
+        customer = intent["customer"]
+        # Part of the money first: the payment waits on, showing what is left.
+        await send_bank_transfer(deployment.localstripe, customer, 10_000, "EUR", shown.reference)
+
+        async def shows_the_rest() -> bool:
+            answer = await payments.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
+            left = answer.payment.next_action.bank_transfer_instructions.amount_remaining_minor
+            return bool(left == 15_000)
+
+        await eventually(shows_the_rest, within=20)
+        waiting = await payments.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
+        assert waiting.payment.status == payment_pb2.PAYMENT_STATUS_REQUIRES_ACTION
+        await send_bank_transfer(deployment.localstripe, customer, 15_000, "EUR", shown.reference)
 
         async def is_paid() -> bool:
             answer = await payments.GetPayment(pb.GetPaymentRequest(payment_id=payment.payment_id))
