@@ -69,7 +69,7 @@ class Writer:
 
 # The last insert with the entry, in one statement (as the service's commit writes them).
 INSERT_WITH_ENTRY = text(
-    f"WITH {AUDIT_CTE} "
+    f"WITH {AUDIT_CTE.format(where='')} "
     "INSERT INTO consumed_events (event_id, topic, received_at) VALUES (:id, 'bench', now())"
 )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from domain.audit import AuditOutcome, Fields
 from domain.dispute import Dispute
 from domain.enums import TransactionStatus
+from domain.fx import format_rate
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
@@ -26,6 +27,9 @@ def transaction_fields(txn: Transaction) -> Fields:
         "status": txn.status.value,
         "amount_minor": txn.amount.amount_minor,
         "failure_code": txn.failure_code,
+        "settlement_amount_minor": (
+            txn.settlement_amount.amount_minor if txn.settlement_amount else None
+        ),
     }
 
 
@@ -45,6 +49,11 @@ def payment_fields(payment: Payment, txn: Transaction | None = None) -> Fields:
         "payment_method_id": payment.payment_method_id,
         "failure_code": payment.failure_code,
         "retry_count": payment.retry_count,
+        "settlement_currency": payment.settles.currency,
+        "settlement_amount_minor": payment.settlement_amount.amount_minor,
+        "exchange_rate": format_rate(payment.settles.rate),
+        "captured_settlement_minor": payment.captured_settlement_minor,
+        "refunded_settlement_minor": payment.refunded_settlement_minor,
     }
     if txn is not None:
         fields["transaction"] = transaction_fields(txn)

@@ -32,6 +32,10 @@ class CreatePayment:
     country: str = ""
     # Capture once authorized (see Payment.capture_on_authorization).
     capture_on_authorization: bool = False
+    # Settle in this currency instead of SETTLEMENT_CURRENCY (or the presentment currency).
+    settlement_currency: str = ""
+    # Settle at this quote's locked rate (FxService.CreateFxQuote).
+    fx_quote_id: str = ""
 
     def violations(self) -> list[FieldViolation]:
         found = [
@@ -39,6 +43,12 @@ class CreatePayment:
             *v.require_uuid("user_id", self.user_id),
             *v.require_amount("amount_minor", self.amount_minor),
             *v.require_currency_code("currency", self.currency),
+            *(
+                v.require_currency_code("settlement_currency", self.settlement_currency)
+                if self.settlement_currency
+                else []
+            ),
+            *(v.require_uuid("fx_quote_id", self.fx_quote_id) if self.fx_quote_id else []),
             *v.check_text("description", self.description, v.MAX_DESCRIPTION),
             *v.check_metadata("metadata", self.metadata),
             *v.check_return_url("return_url", self.return_url),

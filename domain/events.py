@@ -1,10 +1,15 @@
-"""Domain events recorded by aggregates and written to the outbox in the same transaction."""
+"""Domain events recorded by aggregates and written to the outbox in the same transaction.
+
+Money events carry the amount in the payment's settlement currency and the rate applied
+(domain/settlement.py); None (events written before settlement existed) is the amount itself
+at rate 1."""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import ClassVar
 
 from domain.enums import PaymentMethodType
@@ -27,6 +32,8 @@ class PaymentAuthorized(DomainEvent):
     amount: Money
     payment_method_type: PaymentMethodType
     transaction_id: str
+    settlement: Money | None = None
+    exchange_rate: Decimal | None = None
 
     event_type: ClassVar[str] = "payment.authorized"
 
@@ -45,6 +52,8 @@ class PaymentSucceeded(DomainEvent):
     amount: Money
     payment_method_type: PaymentMethodType
     transaction_id: str
+    settlement: Money | None = None
+    exchange_rate: Decimal | None = None
 
     event_type: ClassVar[str] = "payment.successful"
 
@@ -70,6 +79,8 @@ class PaymentRefunded(DomainEvent):
     refund_id: str
     amount: Money
     transaction_id: str
+    settlement: Money | None = None
+    exchange_rate: Decimal | None = None
 
     event_type: ClassVar[str] = "payment.refunded"
 

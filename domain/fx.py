@@ -55,8 +55,11 @@ class FxPolicy:
     max_rate_age: timedelta = timedelta(days=4)
     # How long a quote's rate stays locked.
     quote_ttl: timedelta = timedelta(minutes=10)
-    # Taken off the mid rate of every quote (apply_markup).
+    # Taken off the mid rate of every quote and conversion (apply_markup).
     markup_bps: int = 0
+    # The merchant's currency payments settle in (SETTLEMENT_CURRENCY); None: each payment
+    # settles in its presentment currency (domain/settlement.py).
+    settlement_currency: str | None = None
 
 
 class RateSource(StrEnum):

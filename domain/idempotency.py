@@ -178,6 +178,17 @@ class RequestIds:
         self._count += 1
         return str(uuid.uuid5(self._NAMESPACE, f"{self._seed}:{self._count}"))
 
+    @property
+    def drawn(self) -> int:
+        """How many ids were made since the seed."""
+        return self._count
+
+    def rewind(self, drawn: int) -> None:
+        """Makes the ids after the first `drawn` again: the ids of a transaction that rolled
+        back are not anywhere, and a replay of the request after a crash would draw them
+        again in the next transaction - so must this process."""
+        self._count = min(self._count, drawn)
+
 
 class KeyedRequest(Protocol):
     """One keyed request whose key lives in its own transactions (the unit of work claims

@@ -106,6 +106,11 @@ class OwnedPayments:
     async def find_by_gateway_transaction_id(self, reference: str) -> Payment | None:
         return _visible(self._actor, await self._inner.find_by_gateway_transaction_id(reference))
 
+    def adopt(self, payment: Payment) -> None:
+        if not may_access(self._actor, payment.user_id):
+            raise _no_payment(payment.id)
+        self._inner.adopt(payment)
+
     async def save(self, payment: Payment) -> None:
         if not may_access(self._actor, payment.user_id):
             raise _no_payment(payment.id)

@@ -46,6 +46,7 @@ from domain.payment_states import (
     can_transition,
 )
 from domain.risk import RiskAssessment, RiskReview
+from domain.settlement import Settlement, capture_settlement, refund_settlement
 from domain.transaction import Transaction
 
 
@@ -104,6 +105,11 @@ class Payment(RiskReviewTransitions):
     # on it when it asked for a review.
     risk: RiskAssessment | None = None
     review: RiskReview | None = None
+    # The settlement currency and rate (domain/settlement.py); None: settled in the
+    # presentment currency at rate 1 (payments written before revision 0019).
+    settlement: Settlement | None = None
+    captured_settlement_minor: int = 0
+    refunded_settlement_minor: int = 0
     version: int = 0
     transactions: list[Transaction] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)
@@ -112,6 +118,14 @@ class Payment(RiskReviewTransitions):
     @property
     def currency(self) -> str:
         return self.amount.currency
+
+    @property
+    def settles(self) -> Settlement:
+        return self.settlement or Settlement.identity(self.currency, self.created_at)
+
+    @property
+    def settlement_amount(self) -> Money:
+        return self.settles.convert(self.amount)
 
     @property
     def pending_refund_minor(self) -> int:
@@ -279,6 +293,8 @@ class Payment(RiskReviewTransitions):
                     amount=txn.amount,
                     payment_method_type=self.payment_method_type,
                     transaction_id=txn.id,
+                    settlement=self.settles.convert(txn.amount),
+                    exchange_rate=self.settles.rate,
                 )
             )  # fmt: skip
         elif outcome.status is OutcomeStatus.REQUIRES_ACTION:
@@ -340,6 +356,8 @@ class Payment(RiskReviewTransitions):
         txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
         self._move_to(S.CAPTURED, now)
         self.captured_minor = txn.amount.amount_minor
+        txn.settlement_amount = capture_settlement(self.settles, self.amount, txn.amount)
+        self.captured_settlement_minor = txn.settlement_amount.amount_minor
         self.captured_at = now
         self.events.append(
             PaymentSucceeded(
@@ -347,6 +365,8 @@ class Payment(RiskReviewTransitions):
                 amount=txn.amount,
                 payment_method_type=self.payment_method_type,
                 transaction_id=txn.id,
+                settlement=txn.settlement_amount,
+                exchange_rate=self.settles.rate,
             )
         )  # fmt: skip
 
@@ -414,6 +434,8 @@ class Payment(RiskReviewTransitions):
             self.updated_at = now
             return
         txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
+        txn.settlement_amount = self._refund_settlement(txn.amount)
+        self.refunded_settlement_minor += txn.settlement_amount.amount_minor
         self.refunded_minor += txn.amount.amount_minor
         fully = self.refunded_minor == self.captured_minor
         self._move_to(S.REFUNDED if fully else S.PARTIALLY_REFUNDED, now)
@@ -424,8 +446,21 @@ class Payment(RiskReviewTransitions):
             PaymentRefunded(
                 event_id, self.id, self.order_id, now,
                 refund_id=txn.refund_id, amount=txn.amount, transaction_id=txn.id,
+                settlement=txn.settlement_amount, exchange_rate=self.settles.rate,
             )
         )  # fmt: skip
+
+    def _refund_settlement(self, refund: Money) -> Money:
+        """At the capture's rate, cumulatively (domain/settlement.py)."""
+        currency = self.settles.currency
+        return refund_settlement(
+            self.settles,
+            captured=Money(self.captured_minor, self.currency),
+            captured_settlement=Money(self.captured_settlement_minor, currency),
+            refunded_before=Money(self.refunded_minor, self.currency),
+            refunded_settlement_before=Money(self.refunded_settlement_minor, currency),
+            refund=refund,
+        )
 
     # --- unknown outcomes ----------------------------------------------------------------
     def mark_outcome_unknown(self, transaction_id: str, now: datetime, detail: str) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
@@ -43,8 +43,13 @@ class PaymentRepository(Protocol):
         """The payment with an operation the gateway knows by this id (capture, charge ...),
         locked until the unit of work ends."""
 
+    def adopt(self, payment: Payment) -> None:
+        """Takes a payment this process saved in an earlier unit of work as it was stored,
+        without reading it again; its version guards the next save."""
+
     async def save(self, payment: Payment) -> None:
-        """Writes the payment and its transactions; raises ConcurrentModification when the
+        """Writes the payment and its transactions (at the latest when the unit of work
+        commits); raises ConcurrentModification, at the latest from the commit, when the
         stored version is not the one loaded."""
 
     async def find_open_operations(
@@ -128,6 +133,10 @@ class FxRateRepository(Protocol):
 
     async def rates_of(self, base: str, quote: str) -> Sequence[ExchangeRate]:
         """The stored rates of exactly base/quote, one per source."""
+
+    async def rates_among(self, currencies: Collection[str]) -> Sequence[ExchangeRate]:
+        """Every stored rate whose base and quote are both among `currencies`, in one read:
+        what resolving a pair (directly, inverted or crossed through EUR) may need."""
 
     async def put(self, rate: ExchangeRate) -> bool:
         """Stores `rate` as its source's rate of the pair unless that source already has one

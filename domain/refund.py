@@ -31,6 +31,8 @@ class Refund:
     failure_code: str | None = None
     failure_reason: str | None = None
     processed_at: datetime | None = None
+    # Once processed: in the payment's settlement currency (its REFUND transaction's).
+    settlement_amount: Money | None = None
 
     def _move_to(self, target: RefundStatus) -> None:
         if target not in REFUND_TRANSITIONS[self.status]:
@@ -40,9 +42,12 @@ class Refund:
             )
         self.status = target
 
-    def mark_processed(self, gateway_refund_id: str | None, now: datetime) -> None:
+    def mark_processed(
+        self, gateway_refund_id: str | None, now: datetime, settlement_amount: Money | None = None
+    ) -> None:
         self._move_to(RefundStatus.PROCESSED)
         self.gateway_refund_id = gateway_refund_id
+        self.settlement_amount = settlement_amount
         self.processed_at = now
 
     def mark_failed(self, code: str, reason: str, now: datetime) -> None:

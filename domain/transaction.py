@@ -25,6 +25,8 @@ class Transaction:
     failure_code: str | None = None
     failure_reason: str | None = None
     completed_at: datetime | None = None
+    # A succeeded capture or refund in the payment's settlement currency.
+    settlement_amount: Money | None = None
 
     @classmethod
     def begin(

@@ -17,6 +17,7 @@ from domain.fx import MAX_MARKUP_BPS, FxPolicy
 from domain.risk_rules import RiskPolicy
 from domain.routing import RoutingTable
 from infra.crypto.keyring import KeyRing, KeyRingError, decode_key, parse_key_ring
+from infra.currency import iso_exponent
 from infra.fx.ecb import ECB_DAILY_URL
 from server.fraud_config import FailMode, risk_policy
 from server.routing_config import load_routes
@@ -182,6 +183,9 @@ class Settings(TransportSettings, WorkerSettings):  # TLS_*, DB_SSL*, ...; SERVE
     fx_quote_ttl_seconds: Annotated[int, Field(gt=0, le=86400)] = 600
     # Basis points taken off the mid rate of every quote (100 bps = 1 %).
     fx_markup_bps: Annotated[int, Field(ge=0, le=MAX_MARKUP_BPS)] = 0
+    # The merchant's currency: payments settle in it (converted at the current rate, or a
+    # quote's), unless CreatePayment says otherwise. Empty: each in its presentment currency.
+    settlement_currency: str = ""
 
     shutdown_grace_seconds: Annotated[float, Field(ge=0, le=300)] = 20.0
     health_check_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 2.0
@@ -280,6 +284,10 @@ class Settings(TransportSettings, WorkerSettings):  # TLS_*, DB_SSL*, ...; SERVE
         self.risk_policy()  # a ValueError names the setting
         if self.fx_ecb_url and not self.fx_ecb_url.startswith(("http://", "https://")):
             raise ValueError("FX_ECB_URL must be an http:// or https:// URL (or empty)")
+        if self.settlement_currency and iso_exponent(self.settlement_currency) is None:
+            raise ValueError(
+                "SETTLEMENT_CURRENCY must be an ISO 4217 code of a currency in use (or empty)"
+            )
         if self.fraud_scorer_url and not self.fraud_scorer_url.startswith(("http://", "https://")):
             raise ValueError("FRAUD_SCORER_URL must be an http:// or https:// URL")
         return self
@@ -455,6 +463,7 @@ class Settings(TransportSettings, WorkerSettings):  # TLS_*, DB_SSL*, ...; SERVE
             max_rate_age=timedelta(seconds=self.fx_max_rate_age),
             quote_ttl=timedelta(seconds=self.fx_quote_ttl_seconds),
             markup_bps=self.fx_markup_bps,
+            settlement_currency=self.settlement_currency or None,
         )
 
     @property

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from json.encoder import encode_basestring
 from typing import Any, TypeVar
 
@@ -30,6 +31,7 @@ from domain.events import (
     PaymentRequiresReview,
     PaymentSucceeded,
 )
+from domain.fx import format_rate
 from domain.money import Money
 from infra.messaging.wire import WireMessage
 from payments.v1 import events_pb2
@@ -119,16 +121,35 @@ def _common(event: DomainEvent) -> dict[str, FieldValue]:
     }
 
 
+def _settled(
+    event: PaymentSucceeded | PaymentAuthorized | PaymentRefunded, exponent: Exponent
+) -> dict[str, FieldValue]:
+    """The settlement fields beside the specification's: an event without them (written
+    before settlement existed) settled its amount itself, at rate 1."""
+    settlement = event.settlement or event.amount
+    rate = event.exchange_rate if event.exchange_rate is not None else 1
+    return {
+        "settlement_amount": _decimal(settlement, exponent),
+        "settlement_currency": settlement.currency,
+        "settlement_amount_minor": settlement.amount_minor,
+        "exchange_rate": format_rate(Decimal(rate)),
+    }
+
+
 def _captured_or_held(
     event: PaymentSucceeded | PaymentAuthorized, exponent: Exponent
 ) -> dict[str, FieldValue]:
-    return _common(event) | {
-        "amount": _decimal(event.amount, exponent),
-        "currency": event.amount.currency,
-        "payment_method": event.payment_method_type.value,
-        "transaction_id": event.transaction_id,
-        "amount_minor": event.amount.amount_minor,
-    }
+    return (
+        _common(event)
+        | {
+            "amount": _decimal(event.amount, exponent),
+            "currency": event.amount.currency,
+            "payment_method": event.payment_method_type.value,
+            "transaction_id": event.transaction_id,
+            "amount_minor": event.amount.amount_minor,
+        }
+        | _settled(event, exponent)
+    )
 
 
 _maps(PaymentSucceeded, events_pb2.PaymentSuccessfulEvent)(_captured_or_held)
@@ -146,13 +167,17 @@ def _failed(event: PaymentFailed, _: Exponent) -> dict[str, FieldValue]:
 
 @_maps(PaymentRefunded, events_pb2.PaymentRefundedEvent)
 def _refunded(event: PaymentRefunded, exponent: Exponent) -> dict[str, FieldValue]:
-    return _common(event) | {
-        "refund_id": event.refund_id,
-        "amount": _decimal(event.amount, exponent),
-        "currency": event.amount.currency,
-        "amount_minor": event.amount.amount_minor,
-        "transaction_id": event.transaction_id,
-    }
+    return (
+        _common(event)
+        | {
+            "refund_id": event.refund_id,
+            "amount": _decimal(event.amount, exponent),
+            "currency": event.amount.currency,
+            "amount_minor": event.amount.amount_minor,
+            "transaction_id": event.transaction_id,
+        }
+        | _settled(event, exponent)
+    )
 
 
 @_maps(PaymentCancelled, events_pb2.PaymentCancelledEvent)

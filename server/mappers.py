@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from domain import commands
 from domain.availability import AvailableMethod
 from domain.enums import GatewayName, PaymentMethodType, PaymentStatus, ScaExemption
+from domain.fx import format_rate
 from domain.gateway import BankTransferInstructions
+from domain.money import Money
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
@@ -86,7 +88,17 @@ def transaction_to_proto(txn: Transaction) -> payment_pb2.Transaction:
         failure_reason=txn.failure_reason or "",
         created_at=_ts(txn.created_at),
         completed_at=_ts(txn.completed_at),
+        settlement_amount_minor=_minor(txn.settlement_amount),
+        settlement_currency=_currency(txn.settlement_amount),
     )
+
+
+def _minor(money: Money | None) -> int:
+    return money.amount_minor if money is not None else 0
+
+
+def _currency(money: Money | None) -> str:
+    return money.currency if money is not None else ""
 
 
 def next_action_to_proto(payment: Payment) -> payment_pb2.NextAction | None:
@@ -156,7 +168,23 @@ def payment_to_proto(payment: Payment) -> payment_pb2.Payment:
         liability_shift=_liability_shift(payment.liability_shift),
         country=payment.country,
         risk=risk_to_proto(payment),
+        **_settlement_fields(payment),
     )
+
+
+def _settlement_fields(payment: Payment) -> dict[str, Any]:
+    settles = payment.settles
+    return {
+        "settlement_currency": settles.currency,
+        "settlement_amount_minor": payment.settlement_amount.amount_minor,
+        "exchange_rate": format_rate(settles.rate),
+        "exchange_rate_source": settles.source,
+        "exchange_rate_as_of": _ts(settles.as_of),
+        "fx_markup_bps": settles.markup_bps,
+        "fx_quote_id": settles.fx_quote_id or "",
+        "captured_settlement_amount_minor": payment.captured_settlement_minor,
+        "refunded_settlement_amount_minor": payment.refunded_settlement_minor,
+    }
 
 
 def _liability_shift(shifted: bool | None) -> str | None:
@@ -192,6 +220,8 @@ def refund_to_proto(refund: Refund) -> refund_pb2.Refund:
         requested_at=_ts(refund.requested_at),
         processed_at=_ts(refund.processed_at),
         created_at=_ts(refund.created_at),
+        settlement_amount_minor=_minor(refund.settlement_amount),
+        settlement_currency=_currency(refund.settlement_amount),
     )
 
 
@@ -237,6 +267,8 @@ def create_payment_command(
         sca_exemption=_from_proto_enum(
             payment_pb2.ScaExemption, "SCA_EXEMPTION_", request.sca_exemption, ScaExemption
         ),
+        settlement_currency=request.settlement_currency,
+        fx_quote_id=request.fx_quote_id,
     )
 
 

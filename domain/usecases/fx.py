@@ -5,12 +5,22 @@ An administrator's rate is stored as source "admin" beside the feed's ("ecb"); b
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from domain.audit import AuditAction
 from domain.commands import CreateFxQuote, SetExchangeRate
 from domain.errors import FieldViolation, FxQuoteNotFound, UnsupportedCurrency, ValidationFailed
-from domain.fx import ExchangeRate, FxPolicy, FxQuote, RateSource, format_rate, parse_rate, quote
+from domain.fx import (
+    EUR,
+    ExchangeRate,
+    FxPolicy,
+    FxQuote,
+    RateSource,
+    format_rate,
+    parse_rate,
+    quote,
+)
 from domain.fx import resolve as resolve_rate
 from domain.pagination import Page, PageRequest
 from domain.ports import Clock, FxRateFeed, FxRateRepository
@@ -40,8 +50,18 @@ class StoredFxRates:
         self._policy = policy
 
     async def rate(self, base: str, quote: str) -> ExchangeRate:
+        """At most one read: every stored rate among base, quote and EUR, resolved in
+        memory (a currency against itself reads nothing)."""
+        by_pair: dict[tuple[str, str], list[ExchangeRate]] = {}
+        if base != quote:
+            for stored in await self._rates.rates_among({base, quote, EUR}):
+                by_pair.setdefault((stored.base, stored.quote), []).append(stored)
+
+        async def rates_of(of_base: str, of_quote: str) -> Sequence[ExchangeRate]:
+            return by_pair.get((of_base, of_quote), [])
+
         return await resolve_rate(
-            self._rates.rates_of, base, quote, self._clock.now(), self._policy.max_rate_age
+            rates_of, base, quote, self._clock.now(), self._policy.max_rate_age
         )
 
 

@@ -1,10 +1,11 @@
 """Stripe's "atomic phases" for one gateway operation.
 
-1. In its own committed transaction, lock the payment, check the operation is allowed and
-   record the intent (a PENDING transaction carrying the gateway idempotency key).
+1. In its own committed transaction, read the payment, check the operation is allowed and
+   record the intent (a PENDING transaction carrying the gateway idempotency key); the save
+   is guarded by the version read (after a concurrent change, again on a locked read).
 2. Call the gateway outside any database transaction.
-3. In a new transaction, read the payment again and apply the answer (the save is guarded
-   by the payment's version; after a concurrent change, again under a lock).
+3. In a new transaction, apply the answer to the payment as phase 1 left it (the save is
+   guarded by the payment's version; after a concurrent change, on a locked read).
 
 A crash or timeout between 1 and 3 leaves the intent PENDING or UNKNOWN, never a silent loss:
 the reconciler asks the gateway by the idempotency key and finishes the operation.
@@ -99,30 +100,7 @@ async def run_gateway_step(deps: Deps, payment_id: str, operation: GatewayOperat
 
 
 async def _run(deps: Deps, payment_id: str, operation: GatewayOperation) -> Payment:
-    async with deps.uow as uow:
-        payment = await uow.payments.get_for_update(payment_id)
-        # Taken inside the transaction, after the request's key is claimed: a keyed request
-        # sent again after a crash makes the same id (RequestIds), and finds its operation.
-        transaction_id = deps.ids.new_id()
-        started = _started_before(payment, transaction_id)
-        while started is not None and _never_reached(started):
-            # Started before, but the gateway never had it: this time, for real.
-            transaction_id = deps.ids.new_id()
-            started = _started_before(payment, transaction_id)
-        if started is not None:
-            operation.resumed(payment, started)
-            # Commits the request's claim (taken over from the dead attempt), so that the
-            # answer is stored with it and replayed from now on, whatever happens later.
-            await uow.commit()
-            return payment
-        txn = operation.begin(payment, transaction_id)
-        await uow.payments.save(payment)
-        uow.describe(payment, operation.action, transaction=txn)
-        if txn is not None:
-            await operation.began(uow, payment, txn)
-        else:
-            uow.conclude(payment)  # done without the gateway: this is the answer
-        await uow.commit()
+    payment, txn = await _begin(deps, payment_id, operation)
     if txn is None:
         return payment
 
@@ -138,7 +116,7 @@ async def _run(deps: Deps, payment_id: str, operation: GatewayOperation) -> Paym
         outcome = await _call_watched(deps, payment, txn, operation, gateway)
     except GatewayUnavailable as unreachable:
         code, detail = unreachable.reason, unreachable.message
-        await _close(deps, payment_id, txn, operation, lambda p: p.abandon_operation(
+        await _close(deps, payment, txn, operation, lambda p: p.abandon_operation(
             txn.id, deps.clock.now(), code, detail))  # fmt: skip
         raise
     except (GatewayOutcomeUnknown, TimeoutError) as unknown:
@@ -147,7 +125,7 @@ async def _run(deps: Deps, payment_id: str, operation: GatewayOperation) -> Paym
             if isinstance(unknown, GatewayOutcomeUnknown)
             else f"no answer from the gateway within {deps.gateway_timeout:g}s"
         )
-        await _close(deps, payment_id, txn, operation, lambda p: p.mark_outcome_unknown(
+        await _close(deps, payment, txn, operation, lambda p: p.mark_outcome_unknown(
             txn.id, deps.clock.now(), detail))  # fmt: skip
         if isinstance(unknown, TimeoutError):
             raise GatewayOutcomeUnknown(
@@ -157,12 +135,57 @@ async def _run(deps: Deps, payment_id: str, operation: GatewayOperation) -> Paym
         raise
     return await _close(
         deps,
-        payment_id,
+        payment,
         txn,
         operation,
         lambda p: operation.record(p, p.transaction(txn.id), outcome),
         conclude=True,
     )
+
+
+async def _begin(
+    deps: Deps, payment_id: str, operation: GatewayOperation
+) -> tuple[Payment, Transaction | None]:
+    """Phase 1: the intent, committed; with None when there is nothing to send (the request's
+    operation was settled before, or the payment is already where it would take it).
+
+    First on a plain read: the save is guarded by the version read, which is enough when
+    nobody else writes the payment meanwhile (almost always). When someone did, the phase
+    runs again on a locked read. Nothing has left the process yet, and the ids drawn in the
+    rolled back attempt are drawn again (RequestIds), as a replay after a crash would."""
+    for locked in (False, True):
+        try:
+            async with deps.uow as uow:
+                read = uow.payments.get_for_update if locked else uow.payments.get
+                payment = await read(payment_id)
+                # Taken inside the transaction, after the request's key is claimed: a keyed
+                # request sent again after a crash makes the same id (RequestIds), and finds
+                # its operation.
+                transaction_id = deps.ids.new_id()
+                started = _started_before(payment, transaction_id)
+                while started is not None and _never_reached(started):
+                    # Started before, but the gateway never had it: this time, for real.
+                    transaction_id = deps.ids.new_id()
+                    started = _started_before(payment, transaction_id)
+                if started is not None:
+                    operation.resumed(payment, started)
+                    # Commits the request's claim (taken over from the dead attempt), so that
+                    # the answer is stored with it and replayed from now on, whatever happens.
+                    await uow.commit()
+                    return payment, None
+                txn = operation.begin(payment, transaction_id)
+                await uow.payments.save(payment)
+                uow.describe(payment, operation.action, transaction=txn)
+                if txn is not None:
+                    await operation.began(uow, payment, txn)
+                else:
+                    uow.conclude(payment)  # done without the gateway: this is the answer
+                await uow.commit()
+            return payment, txn
+        except ConcurrentModification:
+            if locked:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # The failure codes of an operation closed because the gateway certainly never acted on it
@@ -210,7 +233,7 @@ async def _call_watched(
 
 async def _close(
     deps: Deps,
-    payment_id: str,
+    begun: Payment,
     txn: Transaction,
     operation: GatewayOperation,
     change: Callable[[Payment], None],
@@ -219,15 +242,19 @@ async def _close(
 ) -> Payment:
     """Phase 3: the operation's end (answered, unreachable or unknown) in one transaction.
 
-    First without a lock: the save is guarded by the version read here, which is enough when
-    nobody else writes the payment meanwhile (almost always). When someone did (a webhook,
-    the reconciler, concurrent refunds of one payment), the phase runs again on a locked
-    read, which cannot conflict: an answered operation is never left unrecorded."""
+    First on the payment as phase 1 saved it, without reading it again: the save is guarded
+    by the version phase 1 wrote, which is enough when nobody else writes the payment
+    meanwhile (almost always). When someone did (a webhook, the reconciler, concurrent
+    refunds of one payment), the phase runs again on a locked read, which cannot conflict:
+    an answered operation is never left unrecorded."""
     for locked in (False, True):
         try:
             async with deps.uow as uow:
-                read = uow.payments.get_for_update if locked else uow.payments.get
-                payment = await read(payment_id)
+                if locked:
+                    payment = await uow.payments.get_for_update(begun.id)
+                else:
+                    payment = begun
+                    uow.payments.adopt(payment)
                 change(payment)
                 current = payment.transaction(txn.id)
                 await uow.payments.save(payment)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from domain.access import require_acting_for
 from domain.commands import CreatePayment
 from domain.enums import GatewayName, PaymentMethodType
 from domain.errors import (
     FieldViolation,
+    FxQuoteExpired,
+    FxRateUnavailable,
     PaymentAlreadyExists,
     PaymentMethodNotFound,
     PaymentMethodUnusable,
+    PaymentNotFound,
     UnsupportedCurrency,
     ValidationFailed,
 )
@@ -17,6 +22,7 @@ from domain.money import Money
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.usecases.deps import Deps, validate
+from domain.usecases.settlement import settlement_currency, settlement_for
 from domain.validation import require_uuid
 
 
@@ -48,6 +54,7 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
     validate(cmd)
     require_acting_for(deps.actor, cmd.user_id)  # before anything is read or sent to a gateway
     require_supported_currency(deps, cmd.currency)
+    settles_in = settlement_currency(cmd, deps)
     method_type, token, method_id = cmd.payment_method_type, cmd.payment_method_token, None
     customer: str | None = None
     requested_gateway = cmd.gateway
@@ -72,6 +79,15 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
         # request sent again after a crash makes the same id and finds its payment.
         payment = _new_payment(cmd, deps, deps.ids.new_id(), method_type, gateway, token,
                                method_id, customer)  # fmt: skip
+        # No read without conversion; one (the quote, or the rates) with.
+        try:
+            payment.settlement = await settlement_for(cmd, deps, settles_in)
+        except (FxQuoteExpired, FxRateUnavailable):
+            # Sent again after a crash that followed its creation: the answer is the payment
+            # it created, whatever the quote or the rates say now.
+            with contextlib.suppress(PaymentNotFound):
+                return await uow.payments.get(payment.id)
+            raise
         try:
             await uow.payments.add(payment)  # audited as payment.create, with all its fields
         except PaymentAlreadyExists as taken:

@@ -34,7 +34,7 @@ async def settle_refund(
     assert txn.refund_id is not None
     refund = await uow.refunds.get(txn.refund_id)
     if txn.status is TransactionStatus.SUCCEEDED:
-        refund.mark_processed(txn.gateway_transaction_id, now)
+        refund.mark_processed(txn.gateway_transaction_id, now, txn.settlement_amount)
     elif txn.status is TransactionStatus.FAILED:
         soft = is_soft(txn.failure_code)
         if (

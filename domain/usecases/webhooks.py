@@ -111,7 +111,7 @@ async def _apply_refunds(
             requested_at=now,
             created_at=now,
         )
-        refund.mark_processed(reference, now)
+        refund.mark_processed(reference, now, txn.settlement_amount)
         changed = True
         # The transaction row comes first: the refund references it.
         await uow.payments.save(payment)

@@ -1,11 +1,15 @@
-"""What a unit of work writes as it commits - its outbox events, its audit entries and the
-keyed request's answer - in one statement (data-modifying CTEs): the side effects of a
-transaction cost one round trip, however many kinds of them there are.
+"""What a unit of work writes as it commits - the payment it saved, its outbox events, its
+audit entries and the keyed request's answer - in one statement (data-modifying CTEs): the
+writes of a commit cost one round trip, however many kinds of them there are.
+
+With a payment, everything else is written only when the payment's update found the version
+it expects (`updated`), and the statement answers how many it updated: a conflict writes
+nothing, even when the statement is its transaction on its own (autocommit).
 
 Each part is there only when there is something to write, so a statement exists for each
-combination (eight at most, each built once). Rows travel as arrays, one per column, and are
-unnested on the server, in the order given: a transaction's audit entries are chained in that
-order by the linker.
+combination (sixteen at most, each built once). Rows travel as arrays, one per column, and
+are unnested on the server, in the order given: a transaction's audit entries are chained in
+that order by the linker.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from domain.audit import AuditEntry
 from domain.audit_chain import content_hash, payload
 from domain.events import DomainEvent
+from infra.db.repositories import SAVE_PAYMENT_BINDS, SAVE_PAYMENT_CTES
 from infra.messaging.wire import RenderEvent
 
 _OUTBOX = (
@@ -29,7 +34,7 @@ _OUTBOX = (
     " (id, event_type, aggregate_id, message_key, value, headers, created_at)"
     " SELECT * FROM unnest(CAST(:o_id AS uuid[]), CAST(:o_type AS text[]),"
     " CAST(:o_aggregate AS uuid[]), CAST(:o_key AS text[]), CAST(:o_value AS bytea[]),"
-    " CAST(:o_headers AS jsonb[]), CAST(:o_at AS timestamptz[])))"
+    " CAST(:o_headers AS jsonb[]), CAST(:o_at AS timestamptz[])){where})"
 )
 # One statement whatever the number of entries, inserted in the order they were recorded (the
 # order the linker chains a transaction's entries in). Also bench/audit_append.py's.
@@ -39,35 +44,48 @@ AUDIT_CTE = (
     " statement_timestamp()"
     " FROM unnest(CAST(:a_payloads AS text[]), CAST(:a_hashes AS text[]))"
     " WITH ORDINALITY AS entry(payload, content_hash, n)"
-    " ORDER BY entry.n)"
+    "{where} ORDER BY entry.n)"
 )
 _ANSWER = (
     "UPDATE idempotency_keys SET state = 'COMPLETED', answer_code = :k_answer_code,"
     " answer_body = :k_answer_body, completed_at = :k_now"
     " WHERE caller = :k_caller AND method = :k_method AND key = :k_key"
-    " AND claim_token = :k_token"
+    " AND claim_token = :k_token{also}"
 )
+_IF_UPDATED = "EXISTS (SELECT 1 FROM updated)"
 
 
 @functools.cache
-def _statement(outbox: bool, audit: bool, answer: bool) -> TextClause:
-    ctes = [cte for cte, wanted in ((_OUTBOX, outbox), (AUDIT_CTE, audit)) if wanted]
+def _statement(payment: bool, outbox: bool, audit: bool, answer: bool) -> TextClause:
+    where = f" WHERE {_IF_UPDATED}" if payment else ""
+    ctes = [SAVE_PAYMENT_CTES] if payment else []
+    ctes += [
+        cte.format(where=where) for cte, wanted in ((_OUTBOX, outbox), (AUDIT_CTE, audit)) if wanted
+    ]
+    last = _ANSWER.format(also=f" AND {_IF_UPDATED}" if payment else "") if answer else None
+    if payment:
+        if last is not None:
+            ctes.append(f"answered AS ({last})")
+        last = "SELECT count(*) FROM updated"
     head = f"WITH {', '.join(ctes)} " if ctes else ""
-    return text(head + (_ANSWER if answer else "SELECT 1"))
+    statement = text(head + (last or "SELECT 1"))
+    return statement.bindparams(*SAVE_PAYMENT_BINDS) if payment else statement
 
 
 @dataclass
 class CommitWrites:
-    """The side effects of one transaction, ready to write."""
+    """The writes of one commit, ready to go."""
 
     events: Sequence[DomainEvent] = ()
     entries: Sequence[AuditEntry] = ()
     # The keyed request's answer: the k_* parameters of SqlIdempotencyStore.answer_params.
     answer: dict[str, Any] | None = None
     render: RenderEvent | None = field(default=None, repr=False)
+    # The payment saved last (its row and transactions: SqlPaymentRepository.take_staged).
+    payment: dict[str, Any] | None = field(default=None, repr=False)
 
     def params(self) -> dict[str, Any]:
-        params: dict[str, Any] = dict(self.answer or {})
+        params: dict[str, Any] = dict(self.answer or {}) | (self.payment or {})
         if self.events:
             assert self.render is not None, "events need their renderer"
             messages = [self.render(event) for event in self.events]
@@ -86,8 +104,12 @@ class CommitWrites:
         return params
 
 
-async def write(conn: AsyncConnection, writes: CommitWrites) -> None:
-    """One statement for all of them; none when there is nothing to write."""
+async def write(conn: AsyncConnection, writes: CommitWrites) -> bool:
+    """One statement for all of them; none when there is nothing to write. False when the
+    payment was not at the version expected: then nothing was written."""
+    payment = writes.payment is not None
     outbox, audit, answer = bool(writes.events), bool(writes.entries), writes.answer is not None
-    if outbox or audit or answer:
-        await conn.execute(_statement(outbox, audit, answer), writes.params())
+    if not (payment or outbox or audit or answer):
+        return True
+    result = await conn.execute(_statement(payment, outbox, audit, answer), writes.params())
+    return not payment or result.scalar_one() == 1

@@ -3,17 +3,17 @@ FxRateRepository, FxQuoteRepository)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.errors import FieldViolation, ValidationFailed
 from domain.fx import ExchangeRate, FxQuote, rate_cursor
 from domain.pagination import Page, PageRequest
+from infra.db.staging import Statements
 from infra.db.tables import fx_quotes, fx_rates
 
 
@@ -39,13 +39,22 @@ def _listing_key(token_id: str) -> tuple[str, str, str]:
 
 
 class SqlFxRateRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
 
     async def rates_of(self, base: str, quote: str) -> Sequence[ExchangeRate]:
         rows = await self._conn.execute(
             select(fx_rates).where(
                 fx_rates.c.base_currency == base, fx_rates.c.quote_currency == quote
+            )
+        )
+        return [_rate(row) for row in rows.mappings()]
+
+    async def rates_among(self, currencies: Collection[str]) -> Sequence[ExchangeRate]:
+        among = list(currencies)
+        rows = await self._conn.execute(
+            select(fx_rates).where(
+                fx_rates.c.base_currency.in_(among), fx_rates.c.quote_currency.in_(among)
             )
         )
         return [_rate(row) for row in rows.mappings()]
@@ -85,7 +94,7 @@ class SqlFxRateRepository:
 
 
 class SqlFxQuoteRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
 
     async def add(self, quote: FxQuote) -> None:

@@ -4,6 +4,7 @@ sealed on the way in and opened on the way out (infra/db/sealing.py)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from domain.enums import (
@@ -19,7 +20,9 @@ from domain.money import Money
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
+from domain.settlement import Settlement
 from domain.transaction import Transaction
+from infra.currency import iso_exponent
 from infra.db.next_action import next_action_columns, next_action_from_columns
 from infra.db.risk_rows import review_from_row, risk_from_row, risk_to_row
 from infra.db.sealing import (
@@ -45,6 +48,45 @@ def refund_reason_place(refund_id: str) -> Place:
     return Place("refunds", "reason", refund_id)
 
 
+def _settled(row: Row) -> Money | None:
+    """The row's settlement_amount_minor and settlement_currency, when it has them."""
+    if row["settlement_currency"] is None:
+        return None
+    return Money(row["settlement_amount_minor"], row["settlement_currency"])
+
+
+def settlement_from_row(row: Row) -> Settlement | None:
+    """None for a payment from before revision 0019 (settled in its own currency)."""
+    currency = row["settlement_currency"]
+    if currency is None:
+        return None
+    return Settlement(
+        currency=currency,
+        rate=Decimal(row["exchange_rate"]),
+        source=row["exchange_rate_source"],
+        as_of=row["exchange_rate_as_of"],
+        presentment_exponent=iso_exponent(row["currency"]) or 0,
+        exponent=iso_exponent(currency) or 0,
+        markup_bps=row["fx_markup_bps"] or 0,
+        fx_quote_id=row["fx_quote_id"],
+    )
+
+
+def settlement_to_row(payment: Payment) -> dict[str, Any]:
+    settles = payment.settles
+    return {
+        "settlement_currency": settles.currency,
+        "settlement_amount_minor": payment.settlement_amount.amount_minor,
+        "exchange_rate": settles.rate,
+        "exchange_rate_source": settles.source,
+        "exchange_rate_as_of": settles.as_of,
+        "fx_markup_bps": settles.markup_bps,
+        "fx_quote_id": settles.fx_quote_id,
+        "captured_settlement_minor": payment.captured_settlement_minor,
+        "refunded_settlement_minor": payment.refunded_settlement_minor,
+    }
+
+
 def transaction_from_row(row: Row) -> Transaction:
     return Transaction(
         id=row["id"],
@@ -59,6 +101,7 @@ def transaction_from_row(row: Row) -> Transaction:
         failure_code=row["failure_code"],
         failure_reason=row["failure_reason"],
         completed_at=row["completed_at"],
+        settlement_amount=_settled(row),
     )
 
 
@@ -77,7 +120,17 @@ def transaction_to_row(txn: Transaction) -> dict[str, Any]:
         "failure_reason": txn.failure_reason,
         "created_at": txn.created_at,
         "completed_at": txn.completed_at,
+        "settlement_amount_minor": _minor(txn.settlement_amount),
+        "settlement_currency": _currency(txn.settlement_amount),
     }
+
+
+def _minor(money: Money | None) -> int | None:
+    return money.amount_minor if money is not None else None
+
+
+def _currency(money: Money | None) -> str | None:
+    return money.currency if money is not None else None
 
 
 def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payment:
@@ -85,6 +138,7 @@ def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payme
         return sealer.open_text(row[column], payment_place(row["id"], column)) or ""
 
     next_action = next_action_from_columns(row["next_action_type"], row["next_action_url"])
+    settlement = settlement_from_row(row)
     return Payment(
         id=row["id"],
         order_id=row["order_id"],
@@ -123,6 +177,14 @@ def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payme
         country=row["country"],
         risk=risk_from_row(row),
         review=review_from_row(row),
+        settlement=settlement,
+        # Before revision 0019 every amount settled as it was.
+        captured_settlement_minor=(
+            row["captured_settlement_minor"] if settlement else row["captured_minor"]
+        ),
+        refunded_settlement_minor=(
+            row["refunded_settlement_minor"] if settlement else row["refunded_minor"]
+        ),
         version=row["version"],
         transactions=txns,
     )
@@ -134,42 +196,46 @@ def payment_to_row(payment: Payment, sealer: Sealer) -> dict[str, Any]:
     def sealed(column: str, value: str | None) -> bytes | None:
         return sealer.seal_text(value, payment_place(payment.id, column))
 
-    return {
-        "id": payment.id,
-        "order_id": payment.order_id,
-        "user_id": payment.user_id,
-        "amount_minor": payment.amount.amount_minor,
-        "currency": payment.amount.currency,
-        "status": payment.status.value,
-        "payment_method_type": payment.payment_method_type.value,
-        "payment_method_id": payment.payment_method_id,
-        "payment_method_token": payment.payment_method_token,
-        "gateway_customer_id": sealed("gateway_customer_id", payment.gateway_customer_id),
-        "gateway": payment.gateway.value,
-        "gateway_payment_id": payment.gateway_payment_id,
-        "description": sealed("description", payment.description),
-        "metadata": sealer.seal_json(payment.metadata, payment_place(payment.id, "metadata")),
-        "authorized_minor": payment.authorized_minor,
-        "captured_minor": payment.captured_minor,
-        "refunded_minor": payment.refunded_minor,
-        "failure_code": payment.failure_code,
-        "failure_reason": payment.failure_reason,
-        "retry_count": payment.retry_count,
-        **next_action_columns(payment.next_action),
-        "cancellation_reason": sealed("cancellation_reason", payment.cancellation_reason),
-        "return_url": payment.return_url,
-        "sca_exemption": payment.sca_exemption.value if payment.sca_exemption else None,
-        "liability_shift": payment.liability_shift,
-        "capture_on_authorization": payment.capture_on_authorization,
-        "country": payment.country,
-        "created_at": payment.created_at,
-        "updated_at": payment.updated_at,
-        "authorized_at": payment.authorized_at,
-        "captured_at": payment.captured_at,
-        "failed_at": payment.failed_at,
-        "cancelled_at": payment.cancelled_at,
-        "refunded_at": payment.refunded_at,
-    } | risk_to_row(payment.risk, payment.review)
+    return (
+        {
+            "id": payment.id,
+            "order_id": payment.order_id,
+            "user_id": payment.user_id,
+            "amount_minor": payment.amount.amount_minor,
+            "currency": payment.amount.currency,
+            "status": payment.status.value,
+            "payment_method_type": payment.payment_method_type.value,
+            "payment_method_id": payment.payment_method_id,
+            "payment_method_token": payment.payment_method_token,
+            "gateway_customer_id": sealed("gateway_customer_id", payment.gateway_customer_id),
+            "gateway": payment.gateway.value,
+            "gateway_payment_id": payment.gateway_payment_id,
+            "description": sealed("description", payment.description),
+            "metadata": sealer.seal_json(payment.metadata, payment_place(payment.id, "metadata")),
+            "authorized_minor": payment.authorized_minor,
+            "captured_minor": payment.captured_minor,
+            "refunded_minor": payment.refunded_minor,
+            "failure_code": payment.failure_code,
+            "failure_reason": payment.failure_reason,
+            "retry_count": payment.retry_count,
+            **next_action_columns(payment.next_action),
+            "cancellation_reason": sealed("cancellation_reason", payment.cancellation_reason),
+            "return_url": payment.return_url,
+            "sca_exemption": payment.sca_exemption.value if payment.sca_exemption else None,
+            "liability_shift": payment.liability_shift,
+            "capture_on_authorization": payment.capture_on_authorization,
+            "country": payment.country,
+            "created_at": payment.created_at,
+            "updated_at": payment.updated_at,
+            "authorized_at": payment.authorized_at,
+            "captured_at": payment.captured_at,
+            "failed_at": payment.failed_at,
+            "cancelled_at": payment.cancelled_at,
+            "refunded_at": payment.refunded_at,
+        }
+        | risk_to_row(payment.risk, payment.review)
+        | settlement_to_row(payment)
+    )
 
 
 def refund_from_row(row: Row, sealer: Sealer) -> Refund:
@@ -187,6 +253,7 @@ def refund_from_row(row: Row, sealer: Sealer) -> Refund:
         failure_code=row["failure_code"],
         failure_reason=row["failure_reason"],
         processed_at=row["processed_at"],
+        settlement_amount=_settled(row),
     )
 
 
@@ -206,6 +273,8 @@ def refund_to_row(refund: Refund, sealer: Sealer) -> dict[str, Any]:
         "requested_at": refund.requested_at,
         "processed_at": refund.processed_at,
         "created_at": refund.created_at,
+        "settlement_amount_minor": _minor(refund.settlement_amount),
+        "settlement_currency": _currency(refund.settlement_amount),
     }
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import types
 import typing
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -46,6 +48,12 @@ def _moment(text: str) -> datetime:
 
 
 def _field(kind: Any, value: Any) -> Any:
+    if typing.get_origin(kind) in (typing.Union, types.UnionType):  # an optional field
+        if value is None:
+            return None
+        kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
+    if kind is Decimal:
+        return Decimal(str(value))
     if kind is Money:
         return Money(int(value["amountMinor"]), str(value["currency"]))
     if kind is datetime:

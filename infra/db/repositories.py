@@ -1,13 +1,13 @@
-"""SQL repositories over one AsyncConnection (the unit of work's transaction)."""
+"""SQL repositories over the unit of work's connection (infra/db/staging.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.changes import ChangeTracker
 from domain.errors import (
@@ -29,6 +29,7 @@ from infra.db.sealing import (
     gateway_customer_purpose,
     normalise_email,
 )
+from infra.db.staging import Statements
 from infra.db.tables import payment_methods, payments, refunds, transactions
 
 
@@ -82,6 +83,8 @@ _TXN_MUTABLE = (
     "failure_code",
     "failure_reason",
     "completed_at",
+    "settlement_amount_minor",
+    "settlement_currency",
 )
 # A payment's update and its new or changed transactions in one statement: the transactions
 # are written only when the update found the version it expects (the count it returns). The
@@ -90,9 +93,12 @@ _TXN_COLUMNS = [c.name for c in transactions.c]
 _TXN_ARRAY_TYPES = {
     "id": "uuid[]", "payment_id": "uuid[]", "refund_id": "uuid[]", "amount_minor": "bigint[]",
     "created_at": "timestamptz[]", "completed_at": "timestamptz[]",
+    "settlement_amount_minor": "bigint[]",
 }  # fmt: skip
-_SAVE_PAYMENT = text(
-    "WITH updated AS (UPDATE payments SET "  # noqa: S608 - our own column names, see above
+# The update guards on the version read; the unit of work writes a staged save in its commit
+# statement (infra/db/commit_writes.py), where every other write waits on `updated` too.
+SAVE_PAYMENT_CTES = (
+    "updated AS (UPDATE payments SET "  # noqa: S608 - our own column names, see above
     + ", ".join(f"{name} = :{name}" for name in _PAYMENT_COLUMNS)
     + ", version = version + 1 WHERE id = :p_id AND version = :p_version RETURNING id),"
     " written AS (INSERT INTO transactions (" + ", ".join(_TXN_COLUMNS) + ")"
@@ -100,8 +106,15 @@ _SAVE_PAYMENT = text(
     + ", ".join(f"CAST(:t_{n} AS {_TXN_ARRAY_TYPES.get(n, 'text[]')})" for n in _TXN_COLUMNS)
     + ") WHERE EXISTS (SELECT 1 FROM updated) ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in _TXN_MUTABLE)
-    + ") SELECT count(*) FROM updated"
-).bindparams(*(bindparam(c.name, type_=c.type) for c in payments.c if c.name in _PAYMENT_COLUMNS))
+    + ")"
+)
+# The payment columns' types (sealed columns are bytes, timestamps aware ...).
+SAVE_PAYMENT_BINDS = tuple(
+    bindparam(c.name, type_=c.type) for c in payments.c if c.name in _PAYMENT_COLUMNS
+)
+_SAVE_PAYMENT = text(f"WITH {SAVE_PAYMENT_CTES} SELECT count(*) FROM updated").bindparams(  # noqa: S608
+    *SAVE_PAYMENT_BINDS
+)
 _upsert = insert(transactions)
 _UPSERT_TRANSACTION = _upsert.on_conflict_do_update(
     index_elements=[transactions.c.id], set_={name: _upsert.excluded[name] for name in _TXN_MUTABLE}
@@ -114,13 +127,25 @@ _UPDATE_REFUND = update(refunds).where(refunds.c.id == bindparam("r_id"))
 _SELECT_REFUND = select(refunds).where(refunds.c.id == bindparam("refund_id"))
 
 
+@dataclass
+class StagedSave:
+    """A payment saved but not written yet: its row, the new or changed transactions' rows and
+    the version the write expects to find."""
+
+    payment: Payment
+    params: dict[str, Any]
+    changed: list[dict[str, Any]]
+
+
 class SqlPaymentRepository:
-    def __init__(self, conn: AsyncConnection, sealer: Sealer, tracker: ChangeTracker) -> None:
+    def __init__(self, conn: Statements, sealer: Sealer, tracker: ChangeTracker) -> None:
         self._conn = conn
         self._sealer = sealer
         self._tracker = tracker
         # Transaction rows as last read or written, to write only what changed.
         self._stored_txns: dict[str, dict[str, Any]] = {}
+        # Saved, not written yet (staging.py): by payment id, in the order saved.
+        self._staged: dict[str, Payment] = {}
 
     async def add(self, payment: Payment) -> None:
         row = mappers.payment_to_row(payment, self._sealer) | {"version": 1}
@@ -194,21 +219,52 @@ class SqlPaymentRepository:
         payment_id = (await self._conn.execute(owner)).scalar()
         return await self.get_for_update(payment_id) if payment_id else None
 
+    def adopt(self, payment: Payment) -> None:
+        """A payment saved by an earlier unit of work of this process, taken as stored without
+        reading it again: its version guards the next save, which fails when someone else
+        wrote the payment since."""
+        for txn in payment.transactions:
+            row = mappers.transaction_to_row(txn)
+            self._stored_txns[row["id"]] = row
+        self._tracker.loaded(payment)
+
     async def save(self, payment: Payment) -> None:
+        """Staged: written before the next statement of the transaction, or by its commit.
+        The version moves now, as the answer rendered before the commit must say."""
+        staged = self._staged.get(payment.id)
+        if staged is not payment:
+            if staged is not None:
+                await self.flush()  # another copy of it: that one first, as it came first
+            self._staged[payment.id] = payment
+            payment.version += 1
+        self._tracker.saved(payment)
+
+    def take_staged(self) -> StagedSave | None:
+        """The last staged save, for the commit's statement (the others written first by
+        `flush(keep_last=True)`); the commit checks that it found the version it expected."""
+        return self._take(next(reversed(self._staged))) if self._staged else None
+
+    def _take(self, payment_id: str) -> StagedSave:
+        payment = self._staged.pop(payment_id)
         params = mappers.payment_to_row(payment, self._sealer)
-        params["p_id"], params["p_version"] = params.pop("id"), payment.version
+        params["p_id"], params["p_version"] = params.pop("id"), payment.version - 1
         changed = self._changed_transactions(payment)  # none: the arrays are empty
         params |= {f"t_{n}": [row[n] for row in changed] for n in _TXN_COLUMNS}
-        updated = (await self._conn.execute(_SAVE_PAYMENT, params)).scalar_one()
-        if updated != 1:
-            raise ConcurrentModification(
-                "the payment changed since it was read; retry",
-                metadata={"payment_id": payment.id},
-            )
-        for row in changed:  # written: what is stored now
+        return StagedSave(payment, params, changed)
+
+    def written(self, staged: StagedSave) -> None:
+        for row in staged.changed:  # what is stored now
             self._stored_txns[row["id"]] = row
-        payment.version += 1
-        self._tracker.saved(payment)
+
+    async def flush(self, *, keep_last: bool = False) -> None:
+        """Writes the staged saves in the order saved, each in its own statement (all but
+        the last one, if asked)."""
+        while len(self._staged) > (1 if keep_last else 0):
+            staged = self._take(next(iter(self._staged)))
+            updated = (await self._conn.execute(_SAVE_PAYMENT, staged.params)).scalar_one()
+            if updated != 1:
+                raise changed_meanwhile(staged.payment)
+            self.written(staged)
 
     async def find_open_operations(
         self, started_before: datetime, limit: int
@@ -237,8 +293,14 @@ class SqlPaymentRepository:
                 self._stored_txns[row["id"]] = row
 
 
+def changed_meanwhile(payment: Payment) -> ConcurrentModification:
+    return ConcurrentModification(
+        "the payment changed since it was read; retry", metadata={"payment_id": payment.id}
+    )
+
+
 class SqlRefundRepository:
-    def __init__(self, conn: AsyncConnection, sealer: Sealer, tracker: ChangeTracker) -> None:
+    def __init__(self, conn: Statements, sealer: Sealer, tracker: ChangeTracker) -> None:
         self._conn = conn
         self._sealer = sealer
         self._tracker = tracker
@@ -274,7 +336,7 @@ class SqlRefundRepository:
 
 
 class SqlPaymentMethodRepository:
-    def __init__(self, conn: AsyncConnection, sealer: Sealer, tracker: ChangeTracker) -> None:
+    def __init__(self, conn: Statements, sealer: Sealer, tracker: ChangeTracker) -> None:
         self._conn = conn
         self._sealer = sealer
         self._tracker = tracker

@@ -55,8 +55,10 @@ class RequestClaim:
         self._lease = lease
         self._render = render
         self._clock = clock
-        # The request's ids, seeded by the claim (the use case's Deps.ids).
+        # The request's ids, seeded by the claim (the use case's Deps.ids), and how many of
+        # them committed transactions used.
         self.ids = RequestIds(key)
+        self._committed_ids = 0
         self.claim: Claim | None = None  # committed
         self._pending: Claim | None = None  # in the open transaction
         self._staged: tuple[StoredAnswer, object | None] | None = None
@@ -73,6 +75,7 @@ class RequestClaim:
         if isinstance(claimed, tuple):
             self._pending, first_claimed_at = claimed
             self.ids.seed(first_claimed_at)
+            self._committed_ids = self.ids.drawn
             return
         answer = replay_or_refuse(claimed, self._fingerprint, now)
         assert claimed.state is KeyState.COMPLETED
@@ -91,10 +94,13 @@ class RequestClaim:
         return self._store.answer_params(claim, self._staged[0], self._clock())
 
     def committed(self) -> None:
+        self._committed_ids = self.ids.drawn
         if self._pending is not None:
             self.claim, self._pending = self._pending, None
         if self._staged is not None:
             (self.answer, self.message), self._staged = self._staged, None
 
     def rolled_back(self) -> None:
+        """Also after a commit (then there is nothing left to undo)."""
         self._pending = self._staged = None
+        self.ids.rewind(self._committed_ids)

@@ -6,9 +6,9 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, and_, delete, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.retry import RetryOperation, ScheduledRetry
+from infra.db.staging import Statements
 from infra.db.tables import scheduled_retries as retries
 
 _C = retries.c
@@ -23,7 +23,7 @@ def _key(retry: ScheduledRetry) -> ColumnElement[bool]:
 
 
 class SqlRetrySchedule:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
 
     async def schedule(self, retry: ScheduledRetry) -> None:

@@ -52,6 +52,15 @@ PAYMENT_STATUSES = (
     "'REFUNDED','FAILED','CANCELLED','UNDER_REVIEW'"
 )
 
+# The refunds of a payment never settle more than its capture, nor the capture more than the
+# amount (domain/settlement.py).
+SETTLEMENT_ORDERED = (
+    "settlement_currency IS NULL OR (settlement_currency ~ '^[A-Z]{3}$' "
+    "AND exchange_rate > 0 AND 0 <= refunded_settlement_minor "
+    "AND refunded_settlement_minor <= captured_settlement_minor "
+    "AND captured_settlement_minor <= settlement_amount_minor)"
+)
+
 payment_methods = Table(
     "payment_methods",
     metadata,
@@ -148,6 +157,19 @@ payments = Table(
     Column("reviewed_by", String(255)),
     Column("review_reason", String(500)),
     _ts("reviewed_at"),
+    # Settlement (domain/settlement.py, migration 0019): the currency the merchant is paid
+    # in and the rate locked at creation, with its source, as_of, markup and quote; the
+    # settlement of the amount, the capture and the refunds. NULL settlement_currency: a
+    # payment from before 0019, settled in its own currency at rate 1.
+    Column("settlement_currency", String(3)),
+    Column("settlement_amount_minor", BigInteger),
+    Column("exchange_rate", Numeric),
+    Column("exchange_rate_source", String(64)),
+    _ts("exchange_rate_as_of"),
+    Column("fx_markup_bps", Integer),
+    Column("fx_quote_id", UUID(as_uuid=False)),
+    Column("captured_settlement_minor", BigInteger, nullable=False, server_default="0"),
+    Column("refunded_settlement_minor", BigInteger, nullable=False, server_default="0"),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
     _ts("authorized_at"),
@@ -166,6 +188,7 @@ payments = Table(
     ),
     CheckConstraint(f"status IN ({PAYMENT_STATUSES})", name="status_known"),
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
+    CheckConstraint(SETTLEMENT_ORDERED, name="settlement_ordered"),
     Index(
         "ix_payments_retention",
         "created_at",
@@ -198,6 +221,9 @@ transactions = Table(
     Column("failure_reason", String(500)),
     _ts("created_at", nullable=False),
     _ts("completed_at"),
+    # A succeeded capture or refund in the payment's settlement currency (migration 0019).
+    Column("settlement_amount_minor", BigInteger),
+    Column("settlement_currency", String(3)),
     CheckConstraint("amount_minor > 0", name="amount_positive"),
     Index("ix_transactions_payment", "payment_id", "created_at"),
     # Webhooks find a payment by the gateway id of one of its operations (capture, refund).
@@ -233,6 +259,9 @@ refunds = Table(
     _ts("requested_at", nullable=False),
     _ts("processed_at"),
     _ts("created_at", nullable=False),
+    # Once processed: in the payment's settlement currency (migration 0019).
+    Column("settlement_amount_minor", BigInteger),
+    Column("settlement_currency", String(3)),
     CheckConstraint("amount_minor > 0", name="amount_positive"),
     Index("ix_refunds_payment_listing", "payment_id", "created_at", "id"),
 )

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.changes import ChangeTracker
 from domain.dispute import Dispute, DisputeStatus
@@ -15,6 +14,7 @@ from domain.enums import GatewayName
 from domain.money import Money
 from domain.webhooks import WebhookReceipt
 from infra.db.sealing import Place, Sealer
+from infra.db.staging import Statements
 from infra.db.tables import cancelled_orders, consumed_events, disputes, webhook_events
 
 
@@ -28,7 +28,7 @@ def stored_webhook_payload(row: Any, sealer: Sealer) -> Any:
 
 
 class SqlWebhookEventLog:
-    def __init__(self, conn: AsyncConnection, sealer: Sealer) -> None:
+    def __init__(self, conn: Statements, sealer: Sealer) -> None:
         self._conn = conn
         self._sealer = sealer
 
@@ -56,7 +56,7 @@ class SqlWebhookEventLog:
 
 
 class SqlConsumedEventLog:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Statements) -> None:
         self._conn = conn
 
     async def seen(self, event_id: str) -> bool:
@@ -119,7 +119,7 @@ def _dispute_from_row(row: Any) -> Dispute:
 
 
 class SqlDisputeRepository:
-    def __init__(self, conn: AsyncConnection, tracker: ChangeTracker) -> None:
+    def __init__(self, conn: Statements, tracker: ChangeTracker) -> None:
         self._conn = conn
         self._tracker = tracker
 

@@ -14,6 +14,9 @@ Downgrade gives every row without a payload one, read back from its published JS
 published fields are the event's fields under the same names except the four below, and
 nothing is lost (amountMinor and the currency carry the amount, the timestamp has the
 microseconds). The previous release then publishes them exactly as this one would have.
+(Since revision 0019 the money events also carry their settlement: settlementAmountMinor and
+settlementCurrency become the event's `settlement` like the amount, exchangeRate stays; a
+release before 0019 ignores both.)
 """
 
 from collections.abc import Sequence
@@ -31,11 +34,16 @@ depends_on: str | Sequence[str] | None = None
 # paymentMethodType, amount is {amountMinor, currency} (the decimal is dropped), plus the type.
 _PAYLOAD_OF_PUBLISHED = """
 UPDATE outbox SET payload =
-    (published.wire - 'timestamp' - 'amount' - 'currency' - 'amountMinor' - 'paymentMethod')
+    (published.wire - 'timestamp' - 'amount' - 'currency' - 'amountMinor' - 'paymentMethod'
+        - 'settlementAmount' - 'settlementCurrency' - 'settlementAmountMinor')
     || jsonb_build_object('type', outbox.event_type, 'occurredAt', published.wire -> 'timestamp')
     || CASE WHEN published.wire ? 'amountMinor' THEN jsonb_build_object('amount',
            jsonb_build_object('amountMinor', published.wire -> 'amountMinor',
                               'currency', published.wire -> 'currency'))
+       ELSE '{}'::jsonb END
+    || CASE WHEN published.wire ? 'settlementAmountMinor' THEN jsonb_build_object('settlement',
+           jsonb_build_object('amountMinor', published.wire -> 'settlementAmountMinor',
+                              'currency', published.wire -> 'settlementCurrency'))
        ELSE '{}'::jsonb END
     || CASE WHEN published.wire ? 'paymentMethod'
        THEN jsonb_build_object('paymentMethodType', published.wire -> 'paymentMethod')

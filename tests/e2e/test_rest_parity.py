@@ -17,7 +17,7 @@ from tests.e2e.rest_helpers import via_grpc, via_rest
 
 Call = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 # Differ between two runs of one scenario: ids, keys, gateway references and times.
-_VOLATILE = re.compile(r"(_id|_at|_key|reference|next_page_token|url)$")
+_VOLATILE = re.compile(r"(_id|_at|_as_of|_key|reference|next_page_token|url)$")
 
 
 def normalized(value: Any) -> Any:

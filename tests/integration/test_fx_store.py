@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.actor import Actor, ActorKind
@@ -66,6 +66,31 @@ async def test_a_sources_rate_is_replaced_only_by_a_newer_one(own_engine: AsyncE
         ("ecb", Decimal("1.0842")),
     ]
     assert stored[1].as_of == NOW
+
+
+async def test_the_rates_among_currencies_are_one_read(own_engine: AsyncEngine) -> None:
+    """What resolving GBP/USD may need (direct, inverted, crossed through EUR), in one
+    statement, and nothing else."""
+    async with SqlUnitOfWork(own_engine, SEALER, RENDER) as uow:
+        for base, quote in (("EUR", "GBP"), ("USD", "EUR"), ("GBP", "USD"), ("EUR", "SEK")):
+            await uow.fx_rates.put(_rate(base, quote, "1.5", "admin", NOW))
+        await uow.commit()
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(statement)
+
+    event.listen(own_engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with SqlUnitOfWork(own_engine, SEALER, RENDER) as uow:
+            statements.clear()  # the transaction's BEGIN is not a statement counted here
+            among = await uow.fx_rates.rates_among({"GBP", "USD", "EUR"})
+    finally:
+        event.remove(own_engine.sync_engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    pairs = {(r.base, r.quote) for r in among}
+    assert {("EUR", "GBP"), ("USD", "EUR"), ("GBP", "USD")} <= pairs
+    assert all({r.base, r.quote} <= {"GBP", "USD", "EUR"} for r in among)
 
 
 async def test_rates_keep_every_digit_and_list_in_pages(own_engine: AsyncEngine) -> None:

@@ -111,12 +111,44 @@ async def test_saving_a_stale_version_is_refused(engine: AsyncEngine) -> None:
         first.description = "changed once"
         await uow.payments.save(first)
         await uow.commit()
+    entries_before = await pending_audit_entries(engine)
     async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         second.description = "changed on a stale copy"
+        await uow.payments.save(second)  # staged: the commit writes it
         with pytest.raises(ConcurrentModification):
-            await uow.payments.save(second)
+            await uow.commit()  # its only statement, autocommitted: all of it or nothing
     async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
         assert (await uow.payments.get(payment.id)).description == "changed once"
+    assert await pending_audit_entries(engine) == entries_before
+
+
+async def test_a_stale_save_is_refused_by_the_next_statement_of_its_transaction(
+    engine: AsyncEngine,
+) -> None:
+    """A staged save is written before any other statement: the conflict surfaces there,
+    and the statement after it never runs."""
+    payment, other = new_payment(), new_payment()
+    await store(engine, payment)
+    await store(engine, other)
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
+        stale = await uow.payments.get(payment.id)
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
+        fresh = await uow.payments.get(payment.id)
+        fresh.description = "changed once"
+        await uow.payments.save(fresh)
+        await uow.commit()
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
+        stale.description = "changed on a stale copy"
+        await uow.payments.save(stale)
+        with pytest.raises(ConcurrentModification):
+            await uow.payments.get(other.id)
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
+        assert (await uow.payments.get(payment.id)).description == "changed once"
+
+
+async def pending_audit_entries(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(text("SELECT count(*) FROM audit_pending"))).scalar_one())
 
 
 async def test_get_for_update_serialises_concurrent_writers(engine: AsyncEngine) -> None:

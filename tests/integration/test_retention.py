@@ -106,8 +106,9 @@ async def test_a_request_that_read_the_payment_before_cannot_write_its_data_back
         stale = await uow.payments.get(old.id)
     await enforce_retention(policy(), SqlRetentionStore(own_engine), now())
     async with SqlUnitOfWork(own_engine, SEALER, RENDER) as uow:
+        await uow.payments.save(stale)
         with pytest.raises(ConcurrentModification):
-            await uow.payments.save(stale)
+            await uow.commit()
 
 
 async def test_old_webhook_payloads_are_dropped_and_their_receipts_kept(

@@ -8,6 +8,7 @@ import dataclasses
 import typing
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import strategies as st
@@ -26,6 +27,7 @@ from domain.events import (
 )
 from domain.money import MAX_AMOUNT_MINOR, Money
 
+ONE = Decimal(1)  # the rate of an amount settled in its own currency
 MOMENT = datetime(2026, 12, 7, 10, 0, 0, 123456, tzinfo=UTC)
 EVENT_ID = "0b7f3b1e-0000-4000-8000-000000000001"
 PAYMENT_ID = "0b7f3b1e-0000-4000-8000-000000000002"
@@ -38,9 +40,11 @@ def sample_events(
     common = (event_id, payment_id, order_id, MOMENT)
     card = PaymentMethodType.CREDIT_CARD
     return [
-        PaymentAuthorized(*common, Money(1099, "EUR"), card, "txn-1"),
-        PaymentSucceeded(*common, Money(150000, "HUF"), card, "txn-2"),
-        PaymentRefunded(*common, "refund-1", Money(1234, "KWD"), "txn-3"),
+        PaymentAuthorized(*common, Money(1099, "EUR"), card, "txn-1", Money(1099, "EUR"), ONE),
+        PaymentSucceeded(
+            *common, Money(150000, "HUF"), card, "txn-2", Money(375, "EUR"), Decimal("0.0025")
+        ),
+        PaymentRefunded(*common, "refund-1", Money(1234, "KWD"), "txn-3", Money(1234, "KWD"), ONE),
         PaymentFailed(*common, "declined", "CARD_DECLINED", 2),
         PaymentCancelled(*common, "customer asked"),
         PaymentRequiresAction(*common, "https://example.test/3ds"),
@@ -73,7 +77,13 @@ moments = st.datetimes(
     max_value=datetime(2200, 1, 1),
     timezones=st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30))]),
 )
+# Rates as the domain keeps them: positive, at most 18 significant digits.
+rates = st.decimals(
+    min_value=Decimal("0.000001"), max_value=Decimal(100_000), places=6, allow_nan=False
+)
 _BY_TYPE: dict[Any, st.SearchStrategy[Any]] = {
+    Money | None: st.none() | moneys,
+    Decimal | None: st.none() | rates,
     str: texts,
     int: st.integers(0, 2**31 - 1),
     Money: moneys,

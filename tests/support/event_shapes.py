@@ -1,5 +1,5 @@
-"""The JSON keys of the payment events the specification lists, and the extras issue 6 allows:
-what an external consumer of payment.events may rely on."""
+"""The JSON keys of the payment events the specification lists, and the extras issues 6 and
+13 (settlement) allow: what an external consumer of payment.events may rely on."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ SPEC_KEYS = {
     "payment.refunded": {"eventId", "paymentId", "refundId", "amount", "timestamp"},
 }  # fmt: skip
 # What the issue allows on top of the specification's fields.
-EXTRA_KEYS = {"amountMinor", "currency", "orderId", "transactionId"}
+EXTRA_KEYS = {
+    "amountMinor", "currency", "orderId", "transactionId",
+    "settlementAmount", "settlementCurrency", "settlementAmountMinor", "exchangeRate",
+}  # fmt: skip
 
 
 def has_spec_shape(event_type: str, event: dict[str, Any]) -> bool:

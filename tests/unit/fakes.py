@@ -14,7 +14,7 @@ import itertools
 import random
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -237,6 +237,9 @@ class FakePaymentRepository(_Repository):
                 return found
         return None
 
+    def adopt(self, payment: Payment) -> None:
+        self._uow.changes.loaded(payment)
+
     async def save(self, payment: Payment) -> None:
         stored = self._row(payment.id)
         if stored is None:
@@ -426,6 +429,9 @@ class FakeFxRateRepository(_Repository):
 
     async def rates_of(self, base: str, quote: str) -> list[ExchangeRate]:
         return [r for r in self._rows().values() if (r.base, r.quote) == (base, quote)]
+
+    async def rates_among(self, currencies: Collection[str]) -> list[ExchangeRate]:
+        return [r for r in self._rows().values() if {r.base, r.quote} <= set(currencies)]
 
     async def put(self, rate: ExchangeRate) -> bool:
         key = f"{rate.base}/{rate.quote}/{rate.source}"

@@ -81,8 +81,17 @@ async def test_a_lifecycle_is_recorded_in_order_by_its_caller(ports: FakePorts) 
     assert capture_done.entry.before == {
         "status": "AUTHORIZED",
         "captured_minor": 0,
-        "transaction": {**capture_done.entry.after["transaction"], "status": "PENDING"},  # type: ignore[index]
+        "captured_settlement_minor": 0,
+        "transaction": {
+            **capture_done.entry.after["transaction"],  # type: ignore[index]
+            "status": "PENDING",
+            "settlement_amount_minor": None,
+        },
     }
+    assert capture_done.entry.after is not None
+    assert capture_done.entry.after["captured_settlement_minor"] == 10_000
+    assert create.entry.after["settlement_currency"] == "EUR"
+    assert create.entry.after["exchange_rate"] == "1"
     assert refund_done.entry.after is not None
     assert refund_done.entry.after["status"] == "PARTIALLY_REFUNDED"
     assert refund_done.entry.after["refunded_minor"] == 400

@@ -1,5 +1,6 @@
 """The published form of events (server/events_wire.py): every event class has one, the bytes
-are the ones published before the outbox stored them (pinned), and they agree with
+are the ones published before the outbox stored them (pinned; the money events have the
+settlement fields appended since), and they agree with
 protobuf's own JSON printer of the contract's messages for any event. Rows written before
 revision 0016 (a neutral payload) read back into the very event they were written from."""
 
@@ -19,6 +20,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from hypothesis import given, settings
 
 from domain.events import DomainEvent, event_classes
+from domain.fx import format_rate
 from infra.currency import iso4217_catalog
 from infra.db.outbox import legacy_event
 from payments.v1 import events_pb2
@@ -34,9 +36,9 @@ _IDS = '"eventId":"0b7f3b1e-0000-4000-8000-000000000001","paymentId":"0b7f3b1e-0
 _AT = '"timestamp":"2026-12-07T10:00:00.123456Z"'
 # What the relay published for sample_events() before the outbox stored the published form.
 PUBLISHED = {
-    "payment.authorized": '{%s,"orderId":"order-1","amount":10.99,"currency":"EUR","paymentMethod":"CREDIT_CARD","transactionId":"txn-1",%s,"amountMinor":1099}',  # noqa: E501
-    "payment.successful": '{%s,"orderId":"order-1","amount":1500.00,"currency":"HUF","paymentMethod":"CREDIT_CARD","transactionId":"txn-2",%s,"amountMinor":150000}',  # noqa: E501
-    "payment.refunded": '{%s,"refundId":"refund-1","amount":1.234,%s,"orderId":"order-1","currency":"KWD","amountMinor":1234,"transactionId":"txn-3"}',  # noqa: E501
+    "payment.authorized": '{%s,"orderId":"order-1","amount":10.99,"currency":"EUR","paymentMethod":"CREDIT_CARD","transactionId":"txn-1",%s,"amountMinor":1099,"settlementAmount":10.99,"settlementCurrency":"EUR","settlementAmountMinor":1099,"exchangeRate":"1"}',  # noqa: E501
+    "payment.successful": '{%s,"orderId":"order-1","amount":1500.00,"currency":"HUF","paymentMethod":"CREDIT_CARD","transactionId":"txn-2",%s,"amountMinor":150000,"settlementAmount":3.75,"settlementCurrency":"EUR","settlementAmountMinor":375,"exchangeRate":"0.0025"}',  # noqa: E501
+    "payment.refunded": '{%s,"refundId":"refund-1","amount":1.234,%s,"orderId":"order-1","currency":"KWD","amountMinor":1234,"transactionId":"txn-3","settlementAmount":1.234,"settlementCurrency":"KWD","settlementAmountMinor":1234,"exchangeRate":"1"}',  # noqa: E501
     "payment.failed": '{%s,"orderId":"order-1","reason":"declined","retryAttempt":2,%s,"failureCode":"CARD_DECLINED"}',  # noqa: E501
     "payment.cancelled": '{%s,"orderId":"order-1","reason":"customer asked",%s}',
     "payment.requires_action": '{%s,"orderId":"order-1","nextActionUrl":"https://example.test/3ds",%s}',
@@ -83,13 +85,24 @@ def _contract_fields(event: DomainEvent) -> dict[str, Any]:
     stamp.FromDatetime(event.occurred_at.astimezone(UTC))
     fields["timestamp"] = stamp
     if "amount" in fields:
-        money = fields["amount"]
+        money = fields["amount_money"] = fields["amount"]
         digits = EXPONENT(money.currency)
         assert digits is not None
         fields["amount"] = str(money.to_decimal(digits))
         fields |= {"currency": money.currency, "amount_minor": money.amount_minor}
     if "payment_method_type" in fields:
         fields["payment_method"] = fields["payment_method_type"].value
+    if "settlement" in fields:
+        settled = fields["settlement"] or fields["amount_money"]
+        digits = EXPONENT(settled.currency)
+        assert digits is not None
+        rate = fields["exchange_rate"]
+        fields |= {
+            "settlement_amount": str(settled.to_decimal(digits)),
+            "settlement_currency": settled.currency,
+            "settlement_amount_minor": settled.amount_minor,
+            "exchange_rate": format_rate(rate if rate is not None else Decimal(1)),
+        }
     return fields
 
 
@@ -101,9 +114,9 @@ def protobuf_printed(event: DomainEvent) -> bytes:
     printed = json_format.MessageToDict(message, always_print_fields_with_no_presence=True)
     parts = []
     for key, value in printed.items():
-        if key == "amount":
+        if key in {"amount", "settlementAmount"}:
             text = format(Decimal(value), "f")
-        elif key == "amountMinor":
+        elif key in {"amountMinor", "settlementAmountMinor"}:
             text = str(int(value))
         else:
             text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PaymentSuccessfulEvent(_message.Message):
-    __slots__ = ("event_id", "payment_id", "order_id", "amount", "currency", "payment_method", "transaction_id", "timestamp", "amount_minor")
+    __slots__ = ("event_id", "payment_id", "order_id", "amount", "currency", "payment_method", "transaction_id", "timestamp", "amount_minor", "settlement_amount", "settlement_currency", "settlement_amount_minor", "exchange_rate")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,10 @@ class PaymentSuccessfulEvent(_message.Message):
     TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_RATE_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     payment_id: str
     order_id: str
@@ -29,7 +33,11 @@ class PaymentSuccessfulEvent(_message.Message):
     transaction_id: str
     timestamp: _timestamp_pb2.Timestamp
     amount_minor: int
-    def __init__(self, event_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., payment_method: _Optional[str] = ..., transaction_id: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., amount_minor: _Optional[int] = ...) -> None: ...
+    settlement_amount: str
+    settlement_currency: str
+    settlement_amount_minor: int
+    exchange_rate: str
+    def __init__(self, event_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., payment_method: _Optional[str] = ..., transaction_id: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., amount_minor: _Optional[int] = ..., settlement_amount: _Optional[str] = ..., settlement_currency: _Optional[str] = ..., settlement_amount_minor: _Optional[int] = ..., exchange_rate: _Optional[str] = ...) -> None: ...
 
 class PaymentFailedEvent(_message.Message):
     __slots__ = ("event_id", "payment_id", "order_id", "reason", "retry_attempt", "timestamp", "failure_code")
@@ -50,7 +58,7 @@ class PaymentFailedEvent(_message.Message):
     def __init__(self, event_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., reason: _Optional[str] = ..., retry_attempt: _Optional[int] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failure_code: _Optional[str] = ...) -> None: ...
 
 class PaymentRefundedEvent(_message.Message):
-    __slots__ = ("event_id", "payment_id", "refund_id", "amount", "timestamp", "order_id", "currency", "amount_minor", "transaction_id")
+    __slots__ = ("event_id", "payment_id", "refund_id", "amount", "timestamp", "order_id", "currency", "amount_minor", "transaction_id", "settlement_amount", "settlement_currency", "settlement_amount_minor", "exchange_rate")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     REFUND_ID_FIELD_NUMBER: _ClassVar[int]
@@ -60,6 +68,10 @@ class PaymentRefundedEvent(_message.Message):
     CURRENCY_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_RATE_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     payment_id: str
     refund_id: str
@@ -69,10 +81,14 @@ class PaymentRefundedEvent(_message.Message):
     currency: str
     amount_minor: int
     transaction_id: str
-    def __init__(self, event_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., amount: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., order_id: _Optional[str] = ..., currency: _Optional[str] = ..., amount_minor: _Optional[int] = ..., transaction_id: _Optional[str] = ...) -> None: ...
+    settlement_amount: str
+    settlement_currency: str
+    settlement_amount_minor: int
+    exchange_rate: str
+    def __init__(self, event_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., refund_id: _Optional[str] = ..., amount: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., order_id: _Optional[str] = ..., currency: _Optional[str] = ..., amount_minor: _Optional[int] = ..., transaction_id: _Optional[str] = ..., settlement_amount: _Optional[str] = ..., settlement_currency: _Optional[str] = ..., settlement_amount_minor: _Optional[int] = ..., exchange_rate: _Optional[str] = ...) -> None: ...
 
 class PaymentAuthorizedEvent(_message.Message):
-    __slots__ = ("event_id", "payment_id", "order_id", "amount", "currency", "payment_method", "transaction_id", "timestamp", "amount_minor")
+    __slots__ = ("event_id", "payment_id", "order_id", "amount", "currency", "payment_method", "transaction_id", "timestamp", "amount_minor", "settlement_amount", "settlement_currency", "settlement_amount_minor", "exchange_rate")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
@@ -82,6 +98,10 @@ class PaymentAuthorizedEvent(_message.Message):
     TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_RATE_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     payment_id: str
     order_id: str
@@ -91,7 +111,11 @@ class PaymentAuthorizedEvent(_message.Message):
     transaction_id: str
     timestamp: _timestamp_pb2.Timestamp
     amount_minor: int
-    def __init__(self, event_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., payment_method: _Optional[str] = ..., transaction_id: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., amount_minor: _Optional[int] = ...) -> None: ...
+    settlement_amount: str
+    settlement_currency: str
+    settlement_amount_minor: int
+    exchange_rate: str
+    def __init__(self, event_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., payment_method: _Optional[str] = ..., transaction_id: _Optional[str] = ..., timestamp: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., amount_minor: _Optional[int] = ..., settlement_amount: _Optional[str] = ..., settlement_currency: _Optional[str] = ..., settlement_amount_minor: _Optional[int] = ..., exchange_rate: _Optional[str] = ...) -> None: ...
 
 class PaymentCancelledEvent(_message.Message):
     __slots__ = ("event_id", "payment_id", "order_id", "reason", "timestamp")

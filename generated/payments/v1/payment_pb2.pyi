@@ -209,7 +209,7 @@ class BankTransferAccount(_message.Message):
     def __init__(self, type: _Optional[str] = ..., account_holder_name: _Optional[str] = ..., iban: _Optional[str] = ..., bic: _Optional[str] = ..., country: _Optional[str] = ..., account_number: _Optional[str] = ..., sort_code: _Optional[str] = ..., routing_number: _Optional[str] = ..., bank_name: _Optional[str] = ...) -> None: ...
 
 class Transaction(_message.Message):
-    __slots__ = ("transaction_id", "payment_id", "type", "status", "amount_minor", "currency", "gateway_transaction_id", "failure_code", "failure_reason", "created_at", "completed_at")
+    __slots__ = ("transaction_id", "payment_id", "type", "status", "amount_minor", "currency", "gateway_transaction_id", "failure_code", "failure_reason", "created_at", "completed_at", "settlement_amount_minor", "settlement_currency")
     TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -221,6 +221,8 @@ class Transaction(_message.Message):
     FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     COMPLETED_AT_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_CURRENCY_FIELD_NUMBER: _ClassVar[int]
     transaction_id: str
     payment_id: str
     type: TransactionType
@@ -232,10 +234,12 @@ class Transaction(_message.Message):
     failure_reason: str
     created_at: _timestamp_pb2.Timestamp
     completed_at: _timestamp_pb2.Timestamp
-    def __init__(self, transaction_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., gateway_transaction_id: _Optional[str] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    settlement_amount_minor: int
+    settlement_currency: str
+    def __init__(self, transaction_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., type: _Optional[_Union[TransactionType, str]] = ..., status: _Optional[_Union[TransactionStatus, str]] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., gateway_transaction_id: _Optional[str] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., completed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settlement_amount_minor: _Optional[int] = ..., settlement_currency: _Optional[str] = ...) -> None: ...
 
 class Payment(_message.Message):
-    __slots__ = ("payment_id", "order_id", "user_id", "amount_minor", "currency", "status", "payment_method_type", "payment_method_id", "gateway", "gateway_payment_id", "description", "metadata", "authorized_amount_minor", "captured_amount_minor", "refunded_amount_minor", "failure_code", "failure_reason", "retry_count", "next_action", "transactions", "created_at", "updated_at", "authorized_at", "captured_at", "failed_at", "cancelled_at", "refunded_at", "version", "sca_exemption", "liability_shift", "country", "risk")
+    __slots__ = ("payment_id", "order_id", "user_id", "amount_minor", "currency", "status", "payment_method_type", "payment_method_id", "gateway", "gateway_payment_id", "description", "metadata", "authorized_amount_minor", "captured_amount_minor", "refunded_amount_minor", "failure_code", "failure_reason", "retry_count", "next_action", "transactions", "created_at", "updated_at", "authorized_at", "captured_at", "failed_at", "cancelled_at", "refunded_at", "version", "sca_exemption", "liability_shift", "country", "risk", "settlement_currency", "settlement_amount_minor", "exchange_rate", "exchange_rate_source", "exchange_rate_as_of", "fx_markup_bps", "fx_quote_id", "captured_settlement_amount_minor", "refunded_settlement_amount_minor")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -275,6 +279,15 @@ class Payment(_message.Message):
     LIABILITY_SHIFT_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
     RISK_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_RATE_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_RATE_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_RATE_AS_OF_FIELD_NUMBER: _ClassVar[int]
+    FX_MARKUP_BPS_FIELD_NUMBER: _ClassVar[int]
+    FX_QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
+    CAPTURED_SETTLEMENT_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_SETTLEMENT_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
     payment_id: str
     order_id: str
     user_id: str
@@ -307,4 +320,13 @@ class Payment(_message.Message):
     liability_shift: LiabilityShift
     country: str
     risk: RiskAssessment
-    def __init__(self, payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., payment_method_type: _Optional[_Union[PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., gateway: _Optional[_Union[Gateway, str]] = ..., gateway_payment_id: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., authorized_amount_minor: _Optional[int] = ..., captured_amount_minor: _Optional[int] = ..., refunded_amount_minor: _Optional[int] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., retry_count: _Optional[int] = ..., next_action: _Optional[_Union[NextAction, _Mapping]] = ..., transactions: _Optional[_Iterable[_Union[Transaction, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorized_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., sca_exemption: _Optional[_Union[ScaExemption, str]] = ..., liability_shift: _Optional[_Union[LiabilityShift, str]] = ..., country: _Optional[str] = ..., risk: _Optional[_Union[RiskAssessment, _Mapping]] = ...) -> None: ...
+    settlement_currency: str
+    settlement_amount_minor: int
+    exchange_rate: str
+    exchange_rate_source: str
+    exchange_rate_as_of: _timestamp_pb2.Timestamp
+    fx_markup_bps: int
+    fx_quote_id: str
+    captured_settlement_amount_minor: int
+    refunded_settlement_amount_minor: int
+    def __init__(self, payment_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., status: _Optional[_Union[PaymentStatus, str]] = ..., payment_method_type: _Optional[_Union[PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., gateway: _Optional[_Union[Gateway, str]] = ..., gateway_payment_id: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., authorized_amount_minor: _Optional[int] = ..., captured_amount_minor: _Optional[int] = ..., refunded_amount_minor: _Optional[int] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., retry_count: _Optional[int] = ..., next_action: _Optional[_Union[NextAction, _Mapping]] = ..., transactions: _Optional[_Iterable[_Union[Transaction, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorized_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., captured_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., cancelled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., refunded_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., version: _Optional[int] = ..., sca_exemption: _Optional[_Union[ScaExemption, str]] = ..., liability_shift: _Optional[_Union[LiabilityShift, str]] = ..., country: _Optional[str] = ..., risk: _Optional[_Union[RiskAssessment, _Mapping]] = ..., settlement_currency: _Optional[str] = ..., settlement_amount_minor: _Optional[int] = ..., exchange_rate: _Optional[str] = ..., exchange_rate_source: _Optional[str] = ..., exchange_rate_as_of: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., fx_markup_bps: _Optional[int] = ..., fx_quote_id: _Optional[str] = ..., captured_settlement_amount_minor: _Optional[int] = ..., refunded_settlement_amount_minor: _Optional[int] = ...) -> None: ...

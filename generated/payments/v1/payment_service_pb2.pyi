@@ -13,7 +13,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class CreatePaymentRequest(_message.Message):
-    __slots__ = ("request_id", "order_id", "user_id", "amount_minor", "currency", "payment_method_type", "payment_method_id", "payment_method_token", "description", "metadata", "gateway", "authorize", "return_url", "sca_exemption", "country")
+    __slots__ = ("request_id", "order_id", "user_id", "amount_minor", "currency", "payment_method_type", "payment_method_id", "payment_method_token", "description", "metadata", "gateway", "authorize", "return_url", "sca_exemption", "country", "settlement_currency", "fx_quote_id")
     class MetadataEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,8 @@ class CreatePaymentRequest(_message.Message):
     RETURN_URL_FIELD_NUMBER: _ClassVar[int]
     SCA_EXEMPTION_FIELD_NUMBER: _ClassVar[int]
     COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    FX_QUOTE_ID_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     order_id: str
     user_id: str
@@ -51,7 +53,9 @@ class CreatePaymentRequest(_message.Message):
     return_url: str
     sca_exemption: _payment_pb2.ScaExemption
     country: str
-    def __init__(self, request_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., payment_method_type: _Optional[_Union[_payment_pb2.PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., payment_method_token: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., gateway: _Optional[_Union[_payment_pb2.Gateway, str]] = ..., authorize: _Optional[bool] = ..., return_url: _Optional[str] = ..., sca_exemption: _Optional[_Union[_payment_pb2.ScaExemption, str]] = ..., country: _Optional[str] = ...) -> None: ...
+    settlement_currency: str
+    fx_quote_id: str
+    def __init__(self, request_id: _Optional[str] = ..., order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., payment_method_type: _Optional[_Union[_payment_pb2.PaymentMethodType, str]] = ..., payment_method_id: _Optional[str] = ..., payment_method_token: _Optional[str] = ..., description: _Optional[str] = ..., metadata: _Optional[_Mapping[str, str]] = ..., gateway: _Optional[_Union[_payment_pb2.Gateway, str]] = ..., authorize: _Optional[bool] = ..., return_url: _Optional[str] = ..., sca_exemption: _Optional[_Union[_payment_pb2.ScaExemption, str]] = ..., country: _Optional[str] = ..., settlement_currency: _Optional[str] = ..., fx_quote_id: _Optional[str] = ...) -> None: ...
 
 class CreatePaymentResponse(_message.Message):
     __slots__ = ("payment",)

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18payments/v1/refund.proto\x12\x0bpayments.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x03\n\x06Refund\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x12\n\npayment_id\x18\x02 \x01(\t\x12\x16\n\x0etransaction_id\x18\x03 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x04 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12)\n\x06status\x18\x07 \x01(\x0e\x32\x19.payments.v1.RefundStatus\x12\x19\n\x11gateway_refund_id\x18\x08 \x01(\t\x12\x14\n\x0c\x66\x61ilure_code\x18\t \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\n \x01(\t\x12\x14\n\x0crequested_by\x18\x0b \x01(\t\x12\x30\n\x0crequested_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cprocessed_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\x7f\n\x0cRefundStatus\x12\x1d\n\x19REFUND_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15REFUND_STATUS_PENDING\x10\x01\x12\x1b\n\x17REFUND_STATUS_PROCESSED\x10\x02\x12\x18\n\x14REFUND_STATUS_FAILED\x10\x03\x42\x1b\n\x17\x63om.example.payments.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18payments/v1/refund.proto\x12\x0bpayments.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x03\n\x06Refund\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x12\n\npayment_id\x18\x02 \x01(\t\x12\x16\n\x0etransaction_id\x18\x03 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x04 \x01(\x03\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12)\n\x06status\x18\x07 \x01(\x0e\x32\x19.payments.v1.RefundStatus\x12\x19\n\x11gateway_refund_id\x18\x08 \x01(\t\x12\x14\n\x0c\x66\x61ilure_code\x18\t \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\n \x01(\t\x12\x14\n\x0crequested_by\x18\x0b \x01(\t\x12\x30\n\x0crequested_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x30\n\x0cprocessed_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x0e \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1f\n\x17settlement_amount_minor\x18\x0f \x01(\x03\x12\x1b\n\x13settlement_currency\x18\x10 \x01(\t*\x7f\n\x0cRefundStatus\x12\x1d\n\x19REFUND_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15REFUND_STATUS_PENDING\x10\x01\x12\x1b\n\x17REFUND_STATUS_PROCESSED\x10\x02\x12\x18\n\x14REFUND_STATUS_FAILED\x10\x03\x42\x1b\n\x17\x63om.example.payments.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,8 +33,8 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'payments.v1.refund_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\027com.example.payments.v1P\001'
-  _globals['_REFUNDSTATUS']._serialized_start=490
-  _globals['_REFUNDSTATUS']._serialized_end=617
+  _globals['_REFUNDSTATUS']._serialized_start=552
+  _globals['_REFUNDSTATUS']._serialized_end=679
   _globals['_REFUND']._serialized_start=75
-  _globals['_REFUND']._serialized_end=488
+  _globals['_REFUND']._serialized_end=550
 # @@protoc_insertion_point(module_scope)

@@ -21,7 +21,7 @@ REFUND_STATUS_PROCESSED: RefundStatus
 REFUND_STATUS_FAILED: RefundStatus
 
 class Refund(_message.Message):
-    __slots__ = ("refund_id", "payment_id", "transaction_id", "amount_minor", "currency", "reason", "status", "gateway_refund_id", "failure_code", "failure_reason", "requested_by", "requested_at", "processed_at", "created_at")
+    __slots__ = ("refund_id", "payment_id", "transaction_id", "amount_minor", "currency", "reason", "status", "gateway_refund_id", "failure_code", "failure_reason", "requested_by", "requested_at", "processed_at", "created_at", "settlement_amount_minor", "settlement_currency")
     REFUND_ID_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
@@ -36,6 +36,8 @@ class Refund(_message.Message):
     REQUESTED_AT_FIELD_NUMBER: _ClassVar[int]
     PROCESSED_AT_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENT_CURRENCY_FIELD_NUMBER: _ClassVar[int]
     refund_id: str
     payment_id: str
     transaction_id: str
@@ -50,4 +52,6 @@ class Refund(_message.Message):
     requested_at: _timestamp_pb2.Timestamp
     processed_at: _timestamp_pb2.Timestamp
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, refund_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., transaction_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., reason: _Optional[str] = ..., status: _Optional[_Union[RefundStatus, str]] = ..., gateway_refund_id: _Optional[str] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., requested_by: _Optional[str] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., processed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    settlement_amount_minor: int
+    settlement_currency: str
+    def __init__(self, refund_id: _Optional[str] = ..., payment_id: _Optional[str] = ..., transaction_id: _Optional[str] = ..., amount_minor: _Optional[int] = ..., currency: _Optional[str] = ..., reason: _Optional[str] = ..., status: _Optional[_Union[RefundStatus, str]] = ..., gateway_refund_id: _Optional[str] = ..., failure_code: _Optional[str] = ..., failure_reason: _Optional[str] = ..., requested_by: _Optional[str] = ..., requested_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., processed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settlement_amount_minor: _Optional[int] = ..., settlement_currency: _Optional[str] = ...) -> None: ...
