@@ -76,3 +76,27 @@ class SetDefaultPaymentMethodResponse(_message.Message):
     PAYMENT_METHOD_FIELD_NUMBER: _ClassVar[int]
     payment_method: _payment_method_pb2.PaymentMethod
     def __init__(self, payment_method: _Optional[_Union[_payment_method_pb2.PaymentMethod, _Mapping]] = ...) -> None: ...
+
+class ListAvailablePaymentMethodsRequest(_message.Message):
+    __slots__ = ("country", "currency", "amount_minor")
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_MINOR_FIELD_NUMBER: _ClassVar[int]
+    country: str
+    currency: str
+    amount_minor: int
+    def __init__(self, country: _Optional[str] = ..., currency: _Optional[str] = ..., amount_minor: _Optional[int] = ...) -> None: ...
+
+class ListAvailablePaymentMethodsResponse(_message.Message):
+    __slots__ = ("available_payment_methods",)
+    AVAILABLE_PAYMENT_METHODS_FIELD_NUMBER: _ClassVar[int]
+    available_payment_methods: _containers.RepeatedCompositeFieldContainer[AvailablePaymentMethod]
+    def __init__(self, available_payment_methods: _Optional[_Iterable[_Union[AvailablePaymentMethod, _Mapping]]] = ...) -> None: ...
+
+class AvailablePaymentMethod(_message.Message):
+    __slots__ = ("type", "gateway")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_FIELD_NUMBER: _ClassVar[int]
+    type: _payment_pb2.PaymentMethodType
+    gateway: _payment_pb2.Gateway
+    def __init__(self, type: _Optional[_Union[_payment_pb2.PaymentMethodType, str]] = ..., gateway: _Optional[_Union[_payment_pb2.Gateway, str]] = ...) -> None: ...

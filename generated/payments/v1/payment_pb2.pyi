@@ -60,6 +60,7 @@ class NextActionType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     NEXT_ACTION_TYPE_UNSPECIFIED: _ClassVar[NextActionType]
     NEXT_ACTION_TYPE_REDIRECT_TO_URL: _ClassVar[NextActionType]
+    NEXT_ACTION_TYPE_DISPLAY_BANK_TRANSFER_INSTRUCTIONS: _ClassVar[NextActionType]
 
 class ScaExemption(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -119,6 +120,7 @@ TRANSACTION_STATUS_UNKNOWN: TransactionStatus
 TRANSACTION_STATUS_REQUIRES_ACTION: TransactionStatus
 NEXT_ACTION_TYPE_UNSPECIFIED: NextActionType
 NEXT_ACTION_TYPE_REDIRECT_TO_URL: NextActionType
+NEXT_ACTION_TYPE_DISPLAY_BANK_TRANSFER_INSTRUCTIONS: NextActionType
 SCA_EXEMPTION_UNSPECIFIED: ScaExemption
 SCA_EXEMPTION_LOW_VALUE: ScaExemption
 SCA_EXEMPTION_MERCHANT_INITIATED: ScaExemption
@@ -161,12 +163,50 @@ class RiskAssessment(_message.Message):
     def __init__(self, decision: _Optional[_Union[RiskDecision, str]] = ..., score: _Optional[int] = ..., rules_hit: _Optional[_Iterable[str]] = ..., assessed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., review: _Optional[_Union[RiskReview, _Mapping]] = ...) -> None: ...
 
 class NextAction(_message.Message):
-    __slots__ = ("type", "url")
+    __slots__ = ("type", "url", "bank_transfer_instructions")
     TYPE_FIELD_NUMBER: _ClassVar[int]
     URL_FIELD_NUMBER: _ClassVar[int]
+    BANK_TRANSFER_INSTRUCTIONS_FIELD_NUMBER: _ClassVar[int]
     type: NextActionType
     url: str
-    def __init__(self, type: _Optional[_Union[NextActionType, str]] = ..., url: _Optional[str] = ...) -> None: ...
+    bank_transfer_instructions: BankTransferInstructions
+    def __init__(self, type: _Optional[_Union[NextActionType, str]] = ..., url: _Optional[str] = ..., bank_transfer_instructions: _Optional[_Union[BankTransferInstructions, _Mapping]] = ...) -> None: ...
+
+class BankTransferInstructions(_message.Message):
+    __slots__ = ("type", "reference", "amount_remaining_minor", "currency", "accounts")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_REMAINING_MINOR_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    reference: str
+    amount_remaining_minor: int
+    currency: str
+    accounts: _containers.RepeatedCompositeFieldContainer[BankTransferAccount]
+    def __init__(self, type: _Optional[str] = ..., reference: _Optional[str] = ..., amount_remaining_minor: _Optional[int] = ..., currency: _Optional[str] = ..., accounts: _Optional[_Iterable[_Union[BankTransferAccount, _Mapping]]] = ...) -> None: ...
+
+class BankTransferAccount(_message.Message):
+    __slots__ = ("type", "account_holder_name", "iban", "bic", "country", "account_number", "sort_code", "routing_number", "bank_name")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_HOLDER_NAME_FIELD_NUMBER: _ClassVar[int]
+    IBAN_FIELD_NUMBER: _ClassVar[int]
+    BIC_FIELD_NUMBER: _ClassVar[int]
+    COUNTRY_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SORT_CODE_FIELD_NUMBER: _ClassVar[int]
+    ROUTING_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    BANK_NAME_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    account_holder_name: str
+    iban: str
+    bic: str
+    country: str
+    account_number: str
+    sort_code: str
+    routing_number: str
+    bank_name: str
+    def __init__(self, type: _Optional[str] = ..., account_holder_name: _Optional[str] = ..., iban: _Optional[str] = ..., bic: _Optional[str] = ..., country: _Optional[str] = ..., account_number: _Optional[str] = ..., sort_code: _Optional[str] = ..., routing_number: _Optional[str] = ..., bank_name: _Optional[str] = ...) -> None: ...
 
 class Transaction(_message.Message):
     __slots__ = ("transaction_id", "payment_id", "type", "status", "amount_minor", "currency", "gateway_transaction_id", "failure_code", "failure_reason", "created_at", "completed_at", "settlement_amount_minor", "settlement_currency")
