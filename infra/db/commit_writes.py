@@ -22,11 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import TextClause, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.audit import AuditEntry
 from domain.audit_chain import content_hash, payload
 from domain.events import DomainEvent
+from infra.db import driver
+from infra.db.driver import DriverStatement
 from infra.db.repositories import SAVE_PAYMENT_BINDS
 from infra.messaging.wire import RenderEvent
 
@@ -107,6 +110,13 @@ class CommitWrites:
         return params
 
 
+@functools.cache
+def _compiled(
+    payment: str | None, outbox: bool, audit: bool, answer: bool, dialect: Dialect
+) -> DriverStatement:
+    return DriverStatement(_statement(payment, outbox, audit, answer), dialect)
+
+
 async def write(conn: AsyncConnection, writes: CommitWrites) -> bool:
     """One statement for all of them; none when there is nothing to write. False when the
     payment could not be written (see above): then nothing was."""
@@ -114,5 +124,7 @@ async def write(conn: AsyncConnection, writes: CommitWrites) -> bool:
     outbox, audit, answer = bool(writes.events), bool(writes.entries), writes.answer is not None
     if not (payment or outbox or audit or answer):
         return True
-    result = await conn.execute(_statement(payment, outbox, audit, answer), writes.params())
-    return not payment or result.scalar_one() == 1
+    # Every call's statement: on asyncpg directly (driver.py).
+    statement = _compiled(payment, outbox, audit, answer, conn.dialect)
+    rows = await driver.fetch(conn, statement, writes.params())
+    return not payment or rows[0][0] == 1

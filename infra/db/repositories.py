@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Dialect
 
 from domain.changes import ChangeTracker
 from domain.errors import (
@@ -24,6 +26,7 @@ from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.transaction import Transaction
 from infra.db import mappers
+from infra.db.driver import DriverQuery
 from infra.db.sealing import (
     PAYPAL_EMAIL,
     Sealer,
@@ -56,12 +59,19 @@ _PAYMENT_COLUMNS = [c.name for c in payments.c if c.name not in ("id", "version"
 # A payment with its transactions in one statement: one row per transaction (the payment's
 # columns repeated), or one row with NULL transaction columns when it has none.
 _TXN_PREFIX = "txn_"
-_SELECT_PAYMENT_WITH_TRANSACTIONS = (
+PAYMENT_WITH_TRANSACTIONS = (
     select(payments, *(c.label(_TXN_PREFIX + c.name) for c in transactions.c))
     .outerjoin(transactions, transactions.c.payment_id == payments.c.id)
     .where(payments.c.id == bindparam("payment_id"))
     .order_by(transactions.c.created_at, transactions.c.id)
 )
+
+
+@functools.cache
+def _payment_query(dialect: Dialect) -> DriverQuery:
+    return DriverQuery(PAYMENT_WITH_TRANSACTIONS, dialect)
+
+
 # The lock is a statement of its own, before the read: a joined SELECT ... FOR UPDATE that
 # waited for a concurrent writer re-reads the payment row but not the transactions joined to
 # it (PostgreSQL's EvalPlanQual), so it could pair a new payment with old transactions.
@@ -146,10 +156,13 @@ class StagedSave:
 
 
 class SqlPaymentRepository:
-    def __init__(self, conn: Statements, sealer: Sealer, tracker: ChangeTracker) -> None:
+    def __init__(
+        self, conn: Statements, sealer: Sealer, tracker: ChangeTracker, dialect: Dialect
+    ) -> None:
         self._conn = conn
         self._sealer = sealer
         self._tracker = tracker
+        self._dialect = dialect
         # Transaction rows as last read or written, to write only what changed.
         self._stored_txns: dict[str, dict[str, Any]] = {}
         # Added or saved, not written yet (staging.py): by payment id, in the order staged,
@@ -168,7 +181,8 @@ class SqlPaymentRepository:
         params = {"payment_id": payment_id}
         if lock and (await self._conn.execute(_LOCK_PAYMENT, params)).first() is None:
             raise PaymentNotFound("no such payment", metadata={"payment_id": payment_id})
-        rows = (await self._conn.read(_SELECT_PAYMENT_WITH_TRANSACTIONS, params)).mappings()
+        # Every call's read: on asyncpg directly (driver.py).
+        rows = await self._conn.read_mappings(_payment_query(self._dialect), params)
         payment_row, txns = None, []
         for row in rows:
             payment_row = row

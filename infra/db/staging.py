@@ -14,11 +14,16 @@ only add a BEGIN and an end. A read-only unit of work is then one round trip per
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import CursorResult, Executable
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from infra.db import driver
+from infra.db.driver import DriverQuery
+
+_Rows = TypeVar("_Rows")
 
 
 class Statements(Protocol):
@@ -28,6 +33,11 @@ class Statements(Protocol):
 
     async def read(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         """A statement that only reads and locks nothing."""
+
+    async def read_mappings(
+        self, query: DriverQuery, parameters: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        """The same for a hot query, on asyncpg directly (driver.py): its rows as mappings."""
 
 
 class StagingConnection:
@@ -43,14 +53,22 @@ class StagingConnection:
 
     async def read(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         """A plain read: alone when no transaction has begun yet (see above)."""
+        return await self._read(lambda: self.conn.execute(statement, parameters))
+
+    async def read_mappings(
+        self, query: DriverQuery, parameters: Mapping[str, Any]
+    ) -> list[dict[str, Any]]:
+        return await self._read(lambda: driver.fetch_mappings(self.conn, query, parameters))
+
+    async def _read(self, run: Callable[[], Awaitable[_Rows]]) -> _Rows:
         await self._flush_staged()
         conn = self.conn
         if conn.in_transaction():
-            return await conn.execute(statement, parameters)
+            return await run()
         transactional = conn.default_isolation_level
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
-            return await conn.execute(statement, parameters)  # buffered: usable after
+            return await run()  # buffered: usable after
         finally:
             await conn.commit()  # ends what SQLAlchemy began; nothing is sent
             await conn.execution_options(isolation_level=transactional)

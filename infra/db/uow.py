@@ -95,7 +95,7 @@ class SqlUnitOfWork:
                 raise
         changes = self._changes = ChangeTracker(self._actor, _utc_now)
         conn = StagingConnection(self._conn)
-        self.payments = SqlPaymentRepository(conn, self._sealer, changes)
+        self.payments = SqlPaymentRepository(conn, self._sealer, changes, self._engine.dialect)
         conn.flush = self.payments.flush
         self.refunds = SqlRefundRepository(conn, self._sealer, changes)
         self.payment_methods = SqlPaymentMethodRepository(conn, self._sealer, changes)
