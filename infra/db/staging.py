@@ -1,6 +1,6 @@
-"""The unit of work's connection as its repositories see it: where a payment's save waits.
+"""The unit of work's connection as its repositories see it: where a payment's write waits.
 
-A payment's save is staged, not executed at once: the commit writes it with the transaction's
+A payment's insert or save is staged, not executed at once: the commit writes it with the transaction's
 side effects (outbox, audit, answer) in one statement (commit_writes.py), and when that is
 the transaction's only statement, without BEGIN and COMMIT. Any other statement first writes
 what is staged, so statements take effect in the order the code runs them: a refund row after
