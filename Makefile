@@ -39,12 +39,14 @@ run: venv
 lock: venv
 	$(PY) tools/lock.py $(LOCK_ARGS)
 
-## generate: regenerate generated/ from protos/
+## generate: regenerate generated/ from protos/ (the Python code, the AsyncAPI document)
 generate: venv
 	$(PY) tools/proto_gen.py generate
+	$(PY) tools/asyncapi_gen.py generate
 
 check-generated: venv
 	$(PY) tools/proto_gen.py check
+	$(PY) tools/asyncapi_gen.py check
 
 buf-lint: tools
 	$(BUF) lint

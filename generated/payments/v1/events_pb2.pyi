@@ -28,12 +28,19 @@ class PaymentSuccessfulEvent(message.Message):
     the json_name below, which are the specification's field names.
 
     Amounts: proto3 JSON has no decimal type (a double would round, an int64 renders as a JSON
-    string). The fields are declared as decimal strings here ("10.99", in major units of the
-    currency), and the service writes them on the wire as JSON *numbers* rendered exactly from
-    a decimal (never through a binary float): `"amount": 10.99`. Consumers should parse them
-    into a decimal type, with as many decimals as the currency's ISO 4217 minor unit: 1.234 for
-    1234 IQD, 1500.00 for 150000 HUF. `amount_minor` carries the same amount as an integer of
-    ISO 4217 minor units.
+    string). The proto messages hold them as decimal strings ("10.99", in major units of the
+    currency, for code generated from this file), but on the wire they are JSON *numbers*
+    rendered exactly from a decimal (never through a binary float): `"amount": 10.99`. Each
+    such field says so with `(json_wire_type) = JSON_WIRE_TYPE_DECIMAL_NUMBER`, and the
+    `*_minor` integers, JSON numbers too (not proto3's int64 strings), with
+    JSON_WIRE_TYPE_INTEGER_NUMBER. Consumers parse amounts into a decimal type, with as many
+    decimals as the currency's ISO 4217 minor unit: 1.234 for 1234 IQD, 1500.00 for 150000 HUF.
+    `amount_minor` carries the same amount as an integer of ISO 4217 minor units. The AsyncAPI
+    document generated from this file (generated/asyncapi.json, tools/asyncapi_gen.py) gives
+    the JSON Schemas of the wire form.
+
+    Published events print every field (empty ones too). Consumed events need the fields
+    marked REQUIRED.
 
     Timestamps are RFC 3339 in UTC with a `Z` suffix.
 
@@ -395,5 +402,36 @@ class OrderConfirmedEvent(message.Message):
     _HasFieldArgType: _TypeAlias = typing.Literal["timestamp", b"timestamp"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = typing.Literal["currency", b"currency", "event_id", b"event_id", "order_id", b"order_id", "timestamp", b"timestamp", "total", b"total", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class OrderCancelledEvent(message.Message):
+    """order.cancelled (consumed from KAFKA_TOPIC_ORDER_EVENTS): void the order's payment if it
+    is not captured yet, refund it if it is.
+    """
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: builtins.int
+    ORDER_ID_FIELD_NUMBER: builtins.int
+    REASON_FIELD_NUMBER: builtins.int
+    TIMESTAMP_FIELD_NUMBER: builtins.int
+    event_id: builtins.str
+    order_id: builtins.str
+    reason: builtins.str
+    @builtins.property
+    def timestamp(self) -> timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        event_id: builtins.str = ...,
+        order_id: builtins.str = ...,
+        reason: builtins.str = ...,
+        timestamp: timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["timestamp", b"timestamp"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["event_id", b"event_id", "order_id", b"order_id", "reason", b"reason", "timestamp", b"timestamp"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
