@@ -140,3 +140,45 @@ def test_from_env(tmp_path: Path) -> None:
     assert EnvConfig.read({}).target == "127.0.0.1:9090"
     with pytest.raises(ValueError, match="together"):
         EnvConfig.read({"PAYMENTS_TLS_CERT": str(tmp_path / "c.pem")})
+
+
+def test_the_event_parser_has_every_field_of_the_contract() -> None:
+    from dataclasses import fields  # noqa: PLC0415
+
+    from payments.v1 import events_pb2  # noqa: PLC0415
+    from payments.v1.event_options_pb2 import event_type  # noqa: PLC0415
+    from payments_client.events import EVENT_TYPES, json_name  # noqa: PLC0415
+
+    contract = {
+        m.GetOptions().Extensions[event_type]: {f.json_name for f in m.fields}
+        for m in events_pb2.DESCRIPTOR.message_types_by_name.values()
+        if m.GetOptions().Extensions[event_type].startswith("payment.")
+    }
+    parser = {name: {json_name(f.name) for f in fields(kind)} for name, kind in EVENT_TYPES.items()}
+    assert parser == contract
+
+
+def test_the_event_parser_keeps_amounts_exact() -> None:
+    from decimal import Decimal  # noqa: PLC0415
+
+    from payments_client.events import EventParseError, PaymentRefunded  # noqa: PLC0415
+    from payments_client.events import parse_payment_event as parse  # noqa: PLC0415
+
+    value = (
+        b'{"eventId":"e","paymentId":"p","refundId":"r","amount":0.10,'
+        b'"timestamp":"2026-01-02T03:04:05.123Z","orderId":"o","currency":"KWD",'
+        b'"amountMinor":100,"transactionId":"t","settlementAmount":0.3,'
+        b'"settlementCurrency":"USD","settlementAmountMinor":30,"exchangeRate":"3.000001"}'
+    )
+    event = parse(value, headers=[("ce_type", b"payment.refunded")])
+    assert isinstance(event, PaymentRefunded)
+    assert (event.amount, event.settlement_amount) == (Decimal("0.10"), Decimal("0.3"))
+    assert event.exchange_rate == Decimal("3.000001")
+    assert event.timestamp.utcoffset() is not None
+    with pytest.raises(EventParseError, match="amountMinor"):
+        parse(
+            value.replace(b'"amountMinor":100', b'"amountMinor":"100"'),
+            event_type="payment.refunded",
+        )
+    with pytest.raises(EventParseError):
+        parse(value, event_type="order.confirmed")
