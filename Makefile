@@ -67,7 +67,8 @@ typecheck: venv
 
 # The published client and its example, strictly, against the generated mypy-protobuf stubs.
 typecheck-client: venv
-	$(BIN)/mypy --config-file clients/python/pyproject.toml clients/python/payments_client
+	$(BIN)/mypy --config-file clients/python/pyproject.toml clients/python/payments_client \
+	  examples/python
 
 import-lint: venv
 	$(BIN)/lint-imports
