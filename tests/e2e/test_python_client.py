@@ -49,7 +49,8 @@ FAST_RECONNECT = [
     ("grpc.max_reconnect_backoff_ms", 200),
     ("grpc.use_local_subchannel_pool", 1),
 ]
-QUICK = CallSettings(retry=RetryPolicy(max_attempts=10, initial_backoff=0.05, max_backoff=0.5))
+# Many quick attempts: on a loaded machine a first attempt may take a while to finish.
+QUICK = CallSettings(retry=RetryPolicy(max_attempts=30, initial_backoff=0.05, max_backoff=0.5))
 
 
 class Retries:
