@@ -68,7 +68,8 @@ class CreatePayment:
                 found.append(
                     FieldViolation("payment_method_type", "is required with a token", "REQUIRED")
                 )
-        else:
+        elif self.payment_method_type is not PaymentMethodType.BANK_TRANSFER:
+            # A bank transfer needs no token: the customer sends the money themselves.
             found.append(
                 FieldViolation(
                     "payment_method_token",
@@ -229,4 +230,21 @@ class CreateFxQuote:
         if not found and self.source_currency == self.target_currency:
             found.append(FieldViolation("target_currency", "must differ from source_currency"))
         found += v.require_amount("source_amount_minor", self.source_amount_minor)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class ListAvailablePaymentMethods:
+    country: str
+    currency: str
+    # 0: any amount.
+    amount_minor: int = 0
+
+    def violations(self) -> list[FieldViolation]:
+        found = [
+            *v.check_country("country", self.country),
+            *v.require_currency_code("currency", self.currency),
+        ]
+        if self.amount_minor:
+            found += v.require_amount("amount_minor", self.amount_minor)
         return found

@@ -72,3 +72,5 @@ class ScaExemption(StrEnum):
 
 class NextActionType(StrEnum):
     REDIRECT_TO_URL = "REDIRECT_TO_URL"
+    # Show the bank-transfer instructions; the gateway's webhook completes the payment.
+    DISPLAY_BANK_TRANSFER_INSTRUCTIONS = "DISPLAY_BANK_TRANSFER_INSTRUCTIONS"

@@ -164,6 +164,14 @@ class NoGatewayAvailable(DomainError):
     kind = ErrorKind.FAILED_PRECONDITION
 
 
+class PaymentMethodUnavailable(DomainError):
+    """No configured gateway takes this payment method type at all (whatever the currency or
+    country): the metadata names the types this deployment can take."""
+
+    reason = "PAYMENT_METHOD_UNAVAILABLE"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+
 class PaymentMethodUnusable(DomainError):
     reason = "PAYMENT_METHOD_UNUSABLE"
     kind = ErrorKind.FAILED_PRECONDITION

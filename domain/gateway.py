@@ -23,9 +23,35 @@ class OutcomeStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class BankTransferAccount:
+    """A receiving account of the merchant at the gateway; the fields of its scheme are set."""
+
+    type: str
+    account_holder_name: str = ""
+    iban: str = ""
+    bic: str = ""
+    country: str = ""
+    account_number: str = ""
+    sort_code: str = ""
+    routing_number: str = ""
+    bank_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BankTransferInstructions:
+    """What the customer needs to send the transfer that pays the payment."""
+
+    type: str
+    reference: str
+    amount_remaining: Money
+    accounts: tuple[BankTransferAccount, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class NextAction:
     type: NextActionType
     url: str
+    bank_transfer: BankTransferInstructions | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +93,8 @@ class AuthorizationRequest:
     customer_reference: str | None = None
     # A Strong Customer Authentication exemption to ask the issuer for.
     sca_exemption: ScaExemption | None = None
+    # ISO 3166-1 alpha-2 country of the customer, when known (where a bank transfer goes).
+    country: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +156,42 @@ class PaymentMethodDetails:
     card_fingerprint: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MethodSupport:
+    """One payment method type a gateway takes, where and how much. Empty sets: any.
+    `minimum_minor` is the smallest amount it takes, in the minor unit of each currency."""
+
+    method_type: PaymentMethodType
+    currencies: frozenset[str] = frozenset()
+    countries: frozenset[str] = frozenset()
+    minimum_minor: tuple[tuple[str, int], ...] = ()
+
+    def takes(self, method_type: PaymentMethodType, currency: str, country: str,
+              amount_minor: int = 0) -> bool:  # fmt: skip
+        """An empty currency or country (not known yet) matches; amount 0 is any amount."""
+        return (
+            method_type is self.method_type
+            and (not self.currencies or not currency or currency in self.currencies)
+            and (not self.countries or not country or country in self.countries)
+            and (not amount_minor or amount_minor >= dict(self.minimum_minor).get(currency, 0))
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayCapabilities:
+    """What an adapter declares it can take: pure configuration, read without any I/O."""
+
+    methods: tuple[MethodSupport, ...] = ()
+
+    @property
+    def method_types(self) -> frozenset[PaymentMethodType]:
+        return frozenset(m.method_type for m in self.methods)
+
+    def takes(self, method_type: PaymentMethodType, currency: str, country: str,
+              amount_minor: int = 0) -> bool:  # fmt: skip
+        return any(m.takes(method_type, currency, country, amount_minor) for m in self.methods)
+
+
 class PaymentGateway(Protocol):
     """Implemented by the simulator, Stripe and PayPal adapters in infra/.
 
@@ -138,6 +202,10 @@ class PaymentGateway(Protocol):
 
     @property
     def name(self) -> GatewayName: ...
+
+    @property
+    def capabilities(self) -> GatewayCapabilities:
+        """The method types, currencies and countries this gateway takes (no I/O)."""
 
     async def authorize(self, request: AuthorizationRequest) -> GatewayOutcome: ...
 

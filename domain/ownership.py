@@ -74,14 +74,17 @@ class OwnedPayments:
         try:
             await self._inner.add(payment)
         except PaymentAlreadyExists as error:
-            existing = await self._inner.find_by_order(payment.order_id)
-            if existing is not None and not may_access(self._actor, existing.user_id):
-                # The order is taken, but by whom and which payment is none of this user's
-                # business: the same error without the other user's payment id.
-                raise PaymentAlreadyExists(
-                    error.message, metadata={"order_id": payment.order_id}
-                ) from None
-            raise
+            raise await self.told(error, payment.order_id) from None
+
+    async def told(self, error: PaymentAlreadyExists, order_id: str) -> PaymentAlreadyExists:
+        """The error as this actor may see it (the repository raises it from `add`, or the
+        unit of work from its commit)."""
+        existing = await self._inner.find_by_order(order_id)
+        if existing is not None and not may_access(self._actor, existing.user_id):
+            # The order is taken, but by whom and which payment is none of this user's
+            # business: the same error without the other user's payment id.
+            return PaymentAlreadyExists(error.message, metadata={"order_id": order_id})
+        return error
 
     async def get(self, payment_id: str) -> Payment:
         payment = await self._inner.get(payment_id)
@@ -314,4 +317,8 @@ class OwnerScopedUnitOfWork:
         await self._inner.__aexit__(exc_type, exc, tb)
 
     async def commit(self) -> None:
-        await self._inner.commit()
+        try:
+            await self._inner.commit()
+        except PaymentAlreadyExists as error:
+            payments = OwnedPayments(self._inner.payments, self._actor)
+            raise await payments.told(error, error.metadata["order_id"]) from None

@@ -256,6 +256,16 @@ class Payment(RiskReviewTransitions):
         self.gateway = gateway
         self.updated_at = now
 
+    def show_newer_instructions(self, action: NextAction, now: datetime) -> bool:
+        """The gateway's newer bank-transfer instructions while the payment waits for the
+        transfer (partly paid: less remains). Nothing else changes; False if nothing did."""
+        waiting = self.next_action is not None and self.next_action.type is action.type
+        if self.status is not S.REQUIRES_ACTION or not waiting or self.next_action == action:
+            return False
+        self.next_action = action
+        self.updated_at = now
+        return True
+
     def begin_confirmation(self, *, transaction_id: str, now: datetime) -> Transaction:
         """The customer did the next action: ask the gateway to finish the authorization."""
         self._require_status(frozenset({S.REQUIRES_ACTION}), "confirm")

@@ -42,10 +42,12 @@ def captured(
     reference: str | None,
     now: datetime,
     transaction_ids: tuple[str, str],
-    event_id: str,
+    event_ids: tuple[str, str],
 ) -> bool:
+    """A capture reported before the authorization was (a bank transfer that arrived, a
+    payment captured at the gateway's dashboard) authorizes first: two events, two ids."""
     if payment.status in AUTHORIZABLE | {S.REQUIRES_ACTION} and not authorized(
-        payment, reference=None, now=now, transaction_id=transaction_ids[0], event_id=event_id
+        payment, reference=None, now=now, transaction_id=transaction_ids[0], event_id=event_ids[0]
     ):
         return False
     if payment.status is not S.AUTHORIZED:
@@ -55,7 +57,7 @@ def captured(
     txn = payment.begin_reported(TransactionType.CAPTURE, amount, transaction_ids[1], now)
     if txn is None:
         return False
-    payment.record_capture(txn.id, GatewayOutcome.succeeded(reference or ""), now, event_id)
+    payment.record_capture(txn.id, GatewayOutcome.succeeded(reference or ""), now, event_ids[1])
     return True
 
 
@@ -78,14 +80,25 @@ def failed(
 
 
 def requires_action(
-    payment: Payment, *, url: str, now: datetime, transaction_id: str, event_id: str
+    payment: Payment,
+    *,
+    url: str,
+    now: datetime,
+    transaction_id: str,
+    event_id: str,
+    action: NextAction | None = None,
 ) -> bool:
+    """`action`: the next action in full when the gateway describes it (bank-transfer
+    instructions); while the payment already waits, newer instructions replace the old."""
+    if payment.status is S.REQUIRES_ACTION and action is not None:
+        return payment.show_newer_instructions(action, now)
     if payment.status not in AUTHORIZABLE:
         return False
     txn = payment.begin_reported(TransactionType.AUTHORIZATION, payment.amount, transaction_id, now)
     if txn is None:
         return False
-    action = NextAction(NextActionType.REDIRECT_TO_URL, url) if url else None
+    if action is None and url:
+        action = NextAction(NextActionType.REDIRECT_TO_URL, url)
     outcome = GatewayOutcome(OutcomeStatus.REQUIRES_ACTION, next_action=action)
     payment.record_authorization(txn.id, outcome, now, event_id)
     return True

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from domain.audit import AuditOutcome
+from domain.availability import AvailableMethod
 from domain.changes import Aggregate
 from domain.dispute import Dispute
 from domain.enums import GatewayName, PaymentMethodType
@@ -25,7 +26,8 @@ from domain.webhooks import WebhookReceipt
 
 class PaymentRepository(Protocol):
     async def add(self, payment: Payment) -> None:
-        """Insert; raises PaymentAlreadyExists when the order already has a payment."""
+        """Insert (at the latest when the unit of work commits); raises PaymentAlreadyExists,
+        at the latest from the commit, when the order already has a payment."""
 
     async def get(self, payment_id: str) -> Payment:
         """Raises PaymentNotFound."""
@@ -291,6 +293,13 @@ class GatewayDirectory(Protocol):
         currency: str,
         country: str,
         requested: GatewayName | None,
+        amount_minor: int = 0,
     ) -> list[GatewayName]:
         """Configured gateways for a new payment, in routing order (the first takes it, the
-        others are its failover order). Raises NoGatewayAvailable."""
+        others are its failover order), among those declaring they take it. Raises
+        PaymentMethodUnavailable (no gateway takes the type) or NoGatewayAvailable. Pure
+        computation over configuration: no I/O."""
+
+    def available(self, country: str, currency: str, amount_minor: int) -> list[AvailableMethod]:
+        """Every payment method type, with its gateways, that a payment from `country` in
+        `currency` could be made with (ListAvailablePaymentMethods). No I/O."""

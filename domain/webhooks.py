@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from domain.enums import GatewayName
+from domain.gateway import NextAction
 
 
 class GatewayEventKind(StrEnum):
@@ -68,6 +69,8 @@ class GatewayEvent:
     failure_code: str | None = None
     failure_reason: str | None = None
     next_action_url: str = ""
+    # The next action in full, when the gateway describes more than a URL (bank transfers).
+    next_action: NextAction | None = None
     dispute: DisputeFact | None = None
     payload: dict[str, Any] = field(default_factory=dict)
 

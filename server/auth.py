@@ -48,6 +48,7 @@ REQUIRED_SCOPES: Mapping[str, str] = {
     _METHODS + "AddPaymentMethod": access.PAYMENT_METHODS_WRITE,
     _METHODS + "DeletePaymentMethod": access.PAYMENT_METHODS_WRITE,
     _METHODS + "SetDefaultPaymentMethod": access.PAYMENT_METHODS_WRITE,
+    _METHODS + "ListAvailablePaymentMethods": access.PAYMENT_METHODS_READ,
     _FX + "SetExchangeRate": access.ADMIN,  # rates the service converts at: administrators
     _FX + "GetExchangeRate": access.FX_READ,
     _FX + "ListExchangeRates": access.FX_READ,

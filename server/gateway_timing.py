@@ -12,6 +12,7 @@ from domain.gateway import (
     AttachRequest,
     AuthorizationRequest,
     ConfirmRequest,
+    GatewayCapabilities,
     GatewayOperationRequest,
     GatewayOutcome,
     LookupRequest,
@@ -31,6 +32,10 @@ class TimedGateway:
     @property
     def name(self) -> GatewayName:
         return self.inner.name
+
+    @property
+    def capabilities(self) -> GatewayCapabilities:
+        return self.inner.capabilities
 
     async def _timed(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         started = time.perf_counter()

@@ -3,14 +3,17 @@ protobuf messages."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, TypeVar
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from domain import commands
+from domain.availability import AvailableMethod
 from domain.enums import GatewayName, PaymentMethodType, PaymentStatus, ScaExemption
 from domain.fx import format_rate
+from domain.gateway import BankTransferInstructions
 from domain.money import Money
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
@@ -99,13 +102,27 @@ def _currency(money: Money | None) -> str:
 
 
 def next_action_to_proto(payment: Payment) -> payment_pb2.NextAction | None:
-    if payment.next_action is None:
+    action = payment.next_action
+    if action is None:
         return None
     return payment_pb2.NextAction(
-        type=_to_proto_enum(
-            payment_pb2.NextActionType, "NEXT_ACTION_TYPE_", payment.next_action.type.value
-        ),
-        url=payment.next_action.url,
+        type=_to_proto_enum(payment_pb2.NextActionType, "NEXT_ACTION_TYPE_", action.type.value),
+        url=action.url,
+        bank_transfer_instructions=_bank_transfer_to_proto(action.bank_transfer),
+    )
+
+
+def _bank_transfer_to_proto(
+    shown: BankTransferInstructions | None,
+) -> payment_pb2.BankTransferInstructions | None:
+    if shown is None:
+        return None
+    return payment_pb2.BankTransferInstructions(
+        type=shown.type,
+        reference=shown.reference,
+        amount_remaining_minor=shown.amount_remaining.amount_minor,
+        currency=shown.amount_remaining.currency,
+        accounts=[payment_pb2.BankTransferAccount(**asdict(a)) for a in shown.accounts],
     )
 
 
@@ -305,4 +322,23 @@ def add_method_command(
         set_default=request.set_default,
         gateway=gateway_from_proto(request.gateway),
         request_id=request.request_id,
+    )
+
+
+def available_methods_query(
+    request: payment_method_service_pb2.ListAvailablePaymentMethodsRequest,
+) -> commands.ListAvailablePaymentMethods:
+    return commands.ListAvailablePaymentMethods(
+        country=request.country, currency=request.currency, amount_minor=request.amount_minor
+    )
+
+
+def available_method_to_proto(
+    available: AvailableMethod,
+) -> payment_method_service_pb2.AvailablePaymentMethod:
+    return payment_method_service_pb2.AvailablePaymentMethod(
+        type=_to_proto_enum(
+            payment_pb2.PaymentMethodType, "PAYMENT_METHOD_TYPE_", available.type.value
+        ),
+        gateway=_to_proto_enum(payment_pb2.Gateway, "GATEWAY_", available.gateway.value),
     )

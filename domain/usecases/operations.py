@@ -248,6 +248,7 @@ class Authorization(GatewayOperation):
                 return_url=payment.return_url,
                 sca_exemption=payment.sca_exemption,
                 customer_reference=payment.gateway_customer_id,
+                country=payment.country,
             )
         )
 

@@ -6,14 +6,15 @@ from datetime import datetime
 
 from domain.access import require_acting_for
 from domain.audit import AuditAction
-from domain.commands import AddPaymentMethod
+from domain.availability import AvailableMethod
+from domain.commands import AddPaymentMethod, ListAvailablePaymentMethods
 from domain.enums import GatewayName
 from domain.errors import PaymentMethodNotFound
 from domain.gateway import AttachRequest
 from domain.pagination import Page, PageRequest
 from domain.payment_method import PaymentMethod
 from domain.usecases.deps import Deps, validate
-from domain.usecases.payments import validate_id
+from domain.usecases.payments import require_supported_currency, validate_id
 
 
 async def add_payment_method(cmd: AddPaymentMethod, deps: Deps) -> PaymentMethod:
@@ -135,3 +136,12 @@ async def list_payment_methods(
     page = PageRequest.parse(page_size, page_token)
     async with deps.uow as uow:
         return await uow.payment_methods.list_for_user(user_id, page)
+
+
+def list_available_payment_methods(
+    query: ListAvailablePaymentMethods, deps: Deps
+) -> list[AvailableMethod]:
+    """What this deployment can take for such a payment: configuration only, no I/O."""
+    validate(query)
+    require_supported_currency(deps, query.currency)
+    return deps.gateways.available(query.country, query.currency, query.amount_minor)

@@ -90,13 +90,13 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
             raise
         try:
             await uow.payments.add(payment)  # audited as payment.create, with all its fields
-        except PaymentAlreadyExists as taken:
+            if not cmd.authorize:
+                uow.conclude(payment)  # the request's answer, in the same transaction
+            await uow.commit()
+        except PaymentAlreadyExists as taken:  # from the add or from the commit
             if taken.metadata.get("payment_id") != payment.id:
                 raise
             return await uow.payments.get(payment.id)  # created by this request before
-        if not cmd.authorize:
-            uow.conclude(payment)  # the request's answer, in the same transaction
-        await uow.commit()
     return payment
 
 

@@ -50,7 +50,7 @@ def _apply_status(payment: Payment, event: GatewayEvent, deps: Deps, now: dateti
             reference=event.reference,
             now=now,
             transaction_ids=(new_id(), new_id()),
-            event_id=event_id,
+            event_ids=(event_id, new_id()),
         )
     if event.kind is K.FAILED:
         return reports.failed(
@@ -63,7 +63,12 @@ def _apply_status(payment: Payment, event: GatewayEvent, deps: Deps, now: dateti
         )
     if event.kind is K.REQUIRES_ACTION:
         return reports.requires_action(
-            payment, url=event.next_action_url, now=now, transaction_id=new_id(), event_id=event_id
+            payment,
+            url=event.next_action_url,
+            now=now,
+            transaction_id=new_id(),
+            event_id=event_id,
+            action=event.next_action,
         )
     if event.kind is K.CANCELLED:
         return reports.cancelled(

@@ -2,12 +2,13 @@
 audit entries and the keyed request's answer - in one statement (data-modifying CTEs): the
 writes of a commit cost one round trip, however many kinds of them there are.
 
-With a payment, everything else is written only when the payment's update found the version
-it expects (`updated`), and the statement answers how many it updated: a conflict writes
-nothing, even when the statement is its transaction on its own (autocommit).
+With a payment (its CTEs `saved` and `written`, infra/db/repositories.py), everything else
+is written only when the payment was (`saved`: the update found the version it expects, the
+insert found the order without a payment), and the statement answers how many it wrote: a
+refusal writes nothing, even when the statement is its transaction on its own (autocommit).
 
 Each part is there only when there is something to write, so a statement exists for each
-combination (sixteen at most, each built once). Rows travel as arrays, one per column, and
+combination (24 at most, each built once). Rows travel as arrays, one per column, and
 are unnested on the server, in the order given: a transaction's audit entries are chained in
 that order by the linker.
 """
@@ -21,12 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import TextClause, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.audit import AuditEntry
 from domain.audit_chain import content_hash, payload
 from domain.events import DomainEvent
-from infra.db.repositories import SAVE_PAYMENT_BINDS, SAVE_PAYMENT_CTES
+from infra.db import driver
+from infra.db.driver import DriverStatement
+from infra.db.repositories import SAVE_PAYMENT_BINDS
 from infra.messaging.wire import RenderEvent
 
 _OUTBOX = (
@@ -52,21 +56,22 @@ _ANSWER = (
     " WHERE caller = :k_caller AND method = :k_method AND key = :k_key"
     " AND claim_token = :k_token{also}"
 )
-_IF_UPDATED = "EXISTS (SELECT 1 FROM updated)"
+_IF_SAVED = "EXISTS (SELECT 1 FROM saved)"
 
 
 @functools.cache
-def _statement(payment: bool, outbox: bool, audit: bool, answer: bool) -> TextClause:
-    where = f" WHERE {_IF_UPDATED}" if payment else ""
-    ctes = [SAVE_PAYMENT_CTES] if payment else []
+def _statement(payment: str | None, outbox: bool, audit: bool, answer: bool) -> TextClause:
+    """`payment`: the CTEs that write the payment, if any."""
+    where = f" WHERE {_IF_SAVED}" if payment else ""
+    ctes = [payment] if payment else []
     ctes += [
         cte.format(where=where) for cte, wanted in ((_OUTBOX, outbox), (AUDIT_CTE, audit)) if wanted
     ]
-    last = _ANSWER.format(also=f" AND {_IF_UPDATED}" if payment else "") if answer else None
+    last = _ANSWER.format(also=f" AND {_IF_SAVED}" if payment else "") if answer else None
     if payment:
         if last is not None:
             ctes.append(f"answered AS ({last})")
-        last = "SELECT count(*) FROM updated"
+        last = "SELECT count(*) FROM saved"
     head = f"WITH {', '.join(ctes)} " if ctes else ""
     statement = text(head + (last or "SELECT 1"))
     return statement.bindparams(*SAVE_PAYMENT_BINDS) if payment else statement
@@ -81,11 +86,12 @@ class CommitWrites:
     # The keyed request's answer: the k_* parameters of SqlIdempotencyStore.answer_params.
     answer: dict[str, Any] | None = None
     render: RenderEvent | None = field(default=None, repr=False)
-    # The payment saved last (its row and transactions: SqlPaymentRepository.take_staged).
-    payment: dict[str, Any] | None = field(default=None, repr=False)
+    # The payment written last: its CTEs and their parameters (SqlPaymentRepository's
+    # StagedSave).
+    payment: tuple[str, dict[str, Any]] | None = field(default=None, repr=False)
 
     def params(self) -> dict[str, Any]:
-        params: dict[str, Any] = dict(self.answer or {}) | (self.payment or {})
+        params: dict[str, Any] = dict(self.answer or {}) | (self.payment[1] if self.payment else {})
         if self.events:
             assert self.render is not None, "events need their renderer"
             messages = [self.render(event) for event in self.events]
@@ -104,12 +110,21 @@ class CommitWrites:
         return params
 
 
+@functools.cache
+def _compiled(
+    payment: str | None, outbox: bool, audit: bool, answer: bool, dialect: Dialect
+) -> DriverStatement:
+    return DriverStatement(_statement(payment, outbox, audit, answer), dialect)
+
+
 async def write(conn: AsyncConnection, writes: CommitWrites) -> bool:
     """One statement for all of them; none when there is nothing to write. False when the
-    payment was not at the version expected: then nothing was written."""
-    payment = writes.payment is not None
+    payment could not be written (see above): then nothing was."""
+    payment = writes.payment[0] if writes.payment else None
     outbox, audit, answer = bool(writes.events), bool(writes.entries), writes.answer is not None
     if not (payment or outbox or audit or answer):
         return True
-    result = await conn.execute(_statement(payment, outbox, audit, answer), writes.params())
-    return not payment or result.scalar_one() == 1
+    # Every call's statement: on asyncpg directly (driver.py).
+    statement = _compiled(payment, outbox, audit, answer, conn.dialect)
+    rows = await driver.fetch(conn, statement, writes.params())
+    return not payment or rows[0][0] == 1

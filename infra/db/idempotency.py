@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from datetime import datetime, timedelta
@@ -9,11 +10,13 @@ from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, or_, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.idempotency import Claim, IdempotencyKey, KeyRecord, KeyState, StoredAnswer
-from infra.db import commit_writes
+from infra.db import commit_writes, driver
 from infra.db.commit_writes import CommitWrites
+from infra.db.driver import DriverStatement
 from infra.db.engine import storage_errors
 from infra.db.sealing import Place, Sealer
 from infra.db.tables import idempotency_keys as keys
@@ -58,6 +61,11 @@ _CLAIM = _new_claim.on_conflict_do_update(
     ),
 ).returning(_T.claim_token, _T.created_at)
 _READ = select(keys).where(_KEY)
+
+
+@functools.cache
+def _claim_statement(dialect: Dialect) -> DriverStatement:
+    return DriverStatement(_CLAIM, dialect)
 
 
 def _key_params(key: IdempotencyKey) -> dict[str, Any]:
@@ -108,10 +116,11 @@ class SqlIdempotencyStore:
             "k_locked_until": now + lease,
             "k_now": now,
         }
+        claim = _claim_statement(conn.dialect)
         for _ in range(3):
-            claimed = (await conn.execute(_CLAIM, params)).first()
-            if claimed is not None:
-                return Claim(key, token), claimed.created_at
+            claimed = await driver.fetch(conn, claim, params)  # every keyed call's: driver.py
+            if claimed:
+                return Claim(key, token), claimed[0]["created_at"]
             row = (await conn.execute(_READ, _key_params(key))).first()
             if row is not None:
                 return self._record(key, row)

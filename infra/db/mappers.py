@@ -9,7 +9,6 @@ from typing import Any
 
 from domain.enums import (
     GatewayName,
-    NextActionType,
     PaymentMethodType,
     PaymentStatus,
     RefundStatus,
@@ -17,7 +16,6 @@ from domain.enums import (
     TransactionStatus,
     TransactionType,
 )
-from domain.gateway import NextAction
 from domain.money import Money
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
@@ -25,6 +23,7 @@ from domain.refund import Refund
 from domain.settlement import Settlement
 from domain.transaction import Transaction
 from infra.currency import iso_exponent
+from infra.db.next_action import next_action_columns, next_action_from_columns
 from infra.db.risk_rows import review_from_row, risk_from_row, risk_to_row
 from infra.db.sealing import (
     PAYPAL_EMAIL,
@@ -138,11 +137,7 @@ def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payme
     def opened(column: str) -> str:
         return sealer.open_text(row[column], payment_place(row["id"], column)) or ""
 
-    next_action = (
-        NextAction(NextActionType(row["next_action_type"]), row["next_action_url"] or "")
-        if row["next_action_type"]
-        else None
-    )
+    next_action = next_action_from_columns(row["next_action_type"], row["next_action_url"])
     settlement = settlement_from_row(row)
     return Payment(
         id=row["id"],
@@ -223,8 +218,7 @@ def payment_to_row(payment: Payment, sealer: Sealer) -> dict[str, Any]:
             "failure_code": payment.failure_code,
             "failure_reason": payment.failure_reason,
             "retry_count": payment.retry_count,
-            "next_action_type": payment.next_action.type.value if payment.next_action else None,
-            "next_action_url": payment.next_action.url if payment.next_action else None,
+            **next_action_columns(payment.next_action),
             "cancellation_reason": sealed("cancellation_reason", payment.cancellation_reason),
             "return_url": payment.return_url,
             "sca_exemption": payment.sca_exemption.value if payment.sca_exemption else None,

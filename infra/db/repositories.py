@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import Dialect
 
 from domain.changes import ChangeTracker
 from domain.errors import (
     ConcurrentModification,
+    DomainError,
     PaymentAlreadyExists,
     PaymentMethodNotFound,
     PaymentNotFound,
@@ -23,6 +26,7 @@ from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.transaction import Transaction
 from infra.db import mappers
+from infra.db.driver import DriverQuery
 from infra.db.sealing import (
     PAYPAL_EMAIL,
     Sealer,
@@ -52,20 +56,22 @@ def _after(query: Select[Any], table: Any, page: PageRequest) -> Select[Any]:
 # single time instead of coercing ~30 values per call (most of the CPU of a request).
 # anonymized_at belongs to the retention job (infra/db/retention.py), not to the aggregate.
 _PAYMENT_COLUMNS = [c.name for c in payments.c if c.name not in ("id", "version", "anonymized_at")]
-_INSERT_PAYMENT = (
-    insert(payments)
-    .on_conflict_do_nothing(index_elements=[payments.c.order_id])
-    .returning(payments.c.id)
-)
 # A payment with its transactions in one statement: one row per transaction (the payment's
 # columns repeated), or one row with NULL transaction columns when it has none.
 _TXN_PREFIX = "txn_"
-_SELECT_PAYMENT_WITH_TRANSACTIONS = (
+PAYMENT_WITH_TRANSACTIONS = (
     select(payments, *(c.label(_TXN_PREFIX + c.name) for c in transactions.c))
     .outerjoin(transactions, transactions.c.payment_id == payments.c.id)
     .where(payments.c.id == bindparam("payment_id"))
     .order_by(transactions.c.created_at, transactions.c.id)
 )
+
+
+@functools.cache
+def _payment_query(dialect: Dialect) -> DriverQuery:
+    return DriverQuery(PAYMENT_WITH_TRANSACTIONS, dialect)
+
+
 # The lock is a statement of its own, before the read: a joined SELECT ... FOR UPDATE that
 # waited for a concurrent writer re-reads the payment row but not the transactions joined to
 # it (PostgreSQL's EvalPlanQual), so it could pair a new payment with old transactions.
@@ -95,30 +101,40 @@ _TXN_ARRAY_TYPES = {
     "created_at": "timestamptz[]", "completed_at": "timestamptz[]",
     "settlement_amount_minor": "bigint[]",
 }  # fmt: skip
-# The update guards on the version read; the unit of work writes a staged save in its commit
-# statement (infra/db/commit_writes.py), where every other write waits on `updated` too.
-SAVE_PAYMENT_CTES = (
-    "updated AS (UPDATE payments SET "  # noqa: S608 - our own column names, see above
-    + ", ".join(f"{name} = :{name}" for name in _PAYMENT_COLUMNS)
-    + ", version = version + 1 WHERE id = :p_id AND version = :p_version RETURNING id),"
-    " written AS (INSERT INTO transactions (" + ", ".join(_TXN_COLUMNS) + ")"
+# A payment's write and its new or changed transactions, as CTEs named `saved` (the payment's
+# id when it was written) and `written`: the update guards on the version read, the insert on
+# the order having no payment yet. The unit of work writes a staged one in its commit
+# statement (infra/db/commit_writes.py), where every other write waits on `saved` too.
+_WRITTEN_CTE = (
+    " written AS (INSERT INTO transactions (" + ", ".join(_TXN_COLUMNS) + ")"  # noqa: S608
     " SELECT * FROM unnest("
     + ", ".join(f"CAST(:t_{n} AS {_TXN_ARRAY_TYPES.get(n, 'text[]')})" for n in _TXN_COLUMNS)
-    + ") WHERE EXISTS (SELECT 1 FROM updated) ON CONFLICT (id) DO UPDATE SET "
+    + ") WHERE EXISTS (SELECT 1 FROM saved) ON CONFLICT (id) DO UPDATE SET "
     + ", ".join(f"{name} = excluded.{name}" for name in _TXN_MUTABLE)
     + ")"
+)
+UPDATE_PAYMENT_CTES = (
+    "saved AS (UPDATE payments SET "  # noqa: S608 - our own column names, see above
+    + ", ".join(f"{name} = :{name}" for name in _PAYMENT_COLUMNS)
+    + ", version = version + 1 WHERE id = :p_id AND version = :p_version RETURNING id),"
+    + _WRITTEN_CTE
+)
+INSERT_PAYMENT_CTES = (
+    "saved AS (INSERT INTO payments (id, "  # noqa: S608 - our own column names, see above
+    + ", ".join(_PAYMENT_COLUMNS)
+    + ", version) VALUES (:p_id, "
+    + ", ".join(f":{name}" for name in _PAYMENT_COLUMNS)
+    + ", :p_version) ON CONFLICT (order_id) DO NOTHING RETURNING id),"
+    + _WRITTEN_CTE
 )
 # The payment columns' types (sealed columns are bytes, timestamps aware ...).
 SAVE_PAYMENT_BINDS = tuple(
     bindparam(c.name, type_=c.type) for c in payments.c if c.name in _PAYMENT_COLUMNS
 )
-_SAVE_PAYMENT = text(f"WITH {SAVE_PAYMENT_CTES} SELECT count(*) FROM updated").bindparams(  # noqa: S608
-    *SAVE_PAYMENT_BINDS
-)
-_upsert = insert(transactions)
-_UPSERT_TRANSACTION = _upsert.on_conflict_do_update(
-    index_elements=[transactions.c.id], set_={name: _upsert.excluded[name] for name in _TXN_MUTABLE}
-)
+_WRITE_PAYMENT = {
+    ctes: text(f"WITH {ctes} SELECT count(*) FROM saved").bindparams(*SAVE_PAYMENT_BINDS)  # noqa: S608
+    for ctes in (UPDATE_PAYMENT_CTES, INSERT_PAYMENT_CTES)
+}
 
 
 # A refund's columns come with each execution (the statements are built once).
@@ -129,45 +145,44 @@ _SELECT_REFUND = select(refunds).where(refunds.c.id == bindparam("refund_id"))
 
 @dataclass
 class StagedSave:
-    """A payment saved but not written yet: its row, the new or changed transactions' rows and
-    the version the write expects to find."""
+    """A payment added or saved but not written yet: the CTEs that write it (see above) with
+    their parameters, and the rows of its new or changed transactions."""
 
     payment: Payment
+    new: bool
+    ctes: str
     params: dict[str, Any]
     changed: list[dict[str, Any]]
 
 
 class SqlPaymentRepository:
-    def __init__(self, conn: Statements, sealer: Sealer, tracker: ChangeTracker) -> None:
+    def __init__(
+        self, conn: Statements, sealer: Sealer, tracker: ChangeTracker, dialect: Dialect
+    ) -> None:
         self._conn = conn
         self._sealer = sealer
         self._tracker = tracker
+        self._dialect = dialect
         # Transaction rows as last read or written, to write only what changed.
         self._stored_txns: dict[str, dict[str, Any]] = {}
-        # Saved, not written yet (staging.py): by payment id, in the order saved.
-        self._staged: dict[str, Payment] = {}
+        # Added or saved, not written yet (staging.py): by payment id, in the order staged,
+        # with whether it is new.
+        self._staged: dict[str, tuple[Payment, bool]] = {}
 
     async def add(self, payment: Payment) -> None:
-        row = mappers.payment_to_row(payment, self._sealer) | {"version": 1}
-        inserted = await self._conn.execute(_INSERT_PAYMENT, row)
-        if inserted.first() is None:
-            existing = await self.find_by_order(payment.order_id)
-            raise PaymentAlreadyExists(
-                "the order already has a payment",
-                metadata={
-                    "order_id": payment.order_id,
-                    "payment_id": existing.id if existing else "",
-                },
-            )
+        """Staged like a save; PaymentAlreadyExists comes when it is written."""
+        if payment.id in self._staged:
+            await self.flush()
         payment.version = 1
-        await self._save_transactions(payment)
+        self._staged[payment.id] = (payment, True)
         self._tracker.added(payment)
 
     async def _load(self, payment_id: str, *, lock: bool) -> Payment:
         params = {"payment_id": payment_id}
         if lock and (await self._conn.execute(_LOCK_PAYMENT, params)).first() is None:
             raise PaymentNotFound("no such payment", metadata={"payment_id": payment_id})
-        rows = (await self._conn.execute(_SELECT_PAYMENT_WITH_TRANSACTIONS, params)).mappings()
+        # Every call's read: on asyncpg directly (driver.py).
+        rows = await self._conn.read_mappings(_payment_query(self._dialect), params)
         payment_row, txns = None, []
         for row in rows:
             payment_row = row
@@ -232,38 +247,53 @@ class SqlPaymentRepository:
         """Staged: written before the next statement of the transaction, or by its commit.
         The version moves now, as the answer rendered before the commit must say."""
         staged = self._staged.get(payment.id)
-        if staged is not payment:
+        if staged is None or staged[0] is not payment:
             if staged is not None:
                 await self.flush()  # another copy of it: that one first, as it came first
-            self._staged[payment.id] = payment
+            self._staged[payment.id] = (payment, False)
             payment.version += 1
         self._tracker.saved(payment)
 
     def take_staged(self) -> StagedSave | None:
-        """The last staged save, for the commit's statement (the others written first by
-        `flush(keep_last=True)`); the commit checks that it found the version it expected."""
+        """The last staged write, for the commit's statement (the others written first by
+        `flush(keep_last=True)`); when it wrote nothing, the commit raises `refusal`."""
         return self._take(next(reversed(self._staged))) if self._staged else None
 
     def _take(self, payment_id: str) -> StagedSave:
-        payment = self._staged.pop(payment_id)
+        payment, new = self._staged.pop(payment_id)
         params = mappers.payment_to_row(payment, self._sealer)
-        params["p_id"], params["p_version"] = params.pop("id"), payment.version - 1
+        params["p_id"], params["p_version"] = params.pop("id"), 1 if new else payment.version - 1
         changed = self._changed_transactions(payment)  # none: the arrays are empty
         params |= {f"t_{n}": [row[n] for row in changed] for n in _TXN_COLUMNS}
-        return StagedSave(payment, params, changed)
+        ctes = INSERT_PAYMENT_CTES if new else UPDATE_PAYMENT_CTES
+        return StagedSave(payment, new, ctes, params, changed)
 
     def written(self, staged: StagedSave) -> None:
         for row in staged.changed:  # what is stored now
             self._stored_txns[row["id"]] = row
 
+    async def refusal(self, staged: StagedSave) -> DomainError:
+        """Why a staged write wrote nothing: the order has a payment already, or the payment
+        changed since it was read."""
+        if not staged.new:
+            return changed_meanwhile(staged.payment)
+        existing = await self.find_by_order(staged.payment.order_id)
+        return PaymentAlreadyExists(
+            "the order already has a payment",
+            metadata={
+                "order_id": staged.payment.order_id,
+                "payment_id": existing.id if existing else "",
+            },
+        )
+
     async def flush(self, *, keep_last: bool = False) -> None:
-        """Writes the staged saves in the order saved, each in its own statement (all but
+        """Writes the staged payments in the order staged, each in its own statement (all but
         the last one, if asked)."""
         while len(self._staged) > (1 if keep_last else 0):
             staged = self._take(next(iter(self._staged)))
-            updated = (await self._conn.execute(_SAVE_PAYMENT, staged.params)).scalar_one()
-            if updated != 1:
-                raise changed_meanwhile(staged.payment)
+            statement = _WRITE_PAYMENT[staged.ctes]
+            if (await self._conn.execute(statement, staged.params)).scalar_one() != 1:
+                raise await self.refusal(staged)
             self.written(staged)
 
     async def find_open_operations(
@@ -284,13 +314,6 @@ class SqlPaymentRepository:
         """Rows of the transactions new or changed since they were read or written."""
         rows = (mappers.transaction_to_row(txn) for txn in payment.transactions)
         return [row for row in rows if self._stored_txns.get(row["id"]) != row]
-
-    async def _save_transactions(self, payment: Payment) -> None:
-        changed = self._changed_transactions(payment)
-        if changed:
-            await self._conn.execute(_UPSERT_TRANSACTION, changed)
-            for row in changed:
-                self._stored_txns[row["id"]] = row
 
 
 def changed_meanwhile(payment: Payment) -> ConcurrentModification:
@@ -316,9 +339,7 @@ class SqlRefundRepository:
         self._tracker.added(refund)
 
     async def get(self, refund_id: str) -> Refund:
-        row = (
-            (await self._conn.execute(_SELECT_REFUND, {"refund_id": refund_id})).mappings().first()
-        )
+        row = (await self._conn.read(_SELECT_REFUND, {"refund_id": refund_id})).mappings().first()
         if row is None:
             raise RefundNotFound("no such refund", metadata={"refund_id": refund_id})
         return self._from_row(row)
@@ -354,7 +375,7 @@ class SqlPaymentMethodRepository:
     async def get(self, payment_method_id: str) -> PaymentMethod:
         row = (
             (
-                await self._conn.execute(
+                await self._conn.read(
                     select(payment_methods).where(
                         payment_methods.c.id == payment_method_id,
                         payment_methods.c.deleted_at.is_(None),

@@ -32,7 +32,6 @@ from infra.db.repositories import (
     SqlPaymentMethodRepository,
     SqlPaymentRepository,
     SqlRefundRepository,
-    changed_meanwhile,
 )
 from infra.db.request_claim import RequestClaim
 from infra.db.retries import SqlRetrySchedule
@@ -96,7 +95,7 @@ class SqlUnitOfWork:
                 raise
         changes = self._changes = ChangeTracker(self._actor, _utc_now)
         conn = StagingConnection(self._conn)
-        self.payments = SqlPaymentRepository(conn, self._sealer, changes)
+        self.payments = SqlPaymentRepository(conn, self._sealer, changes, self._engine.dialect)
         conn.flush = self.payments.flush
         self.refunds = SqlRefundRepository(conn, self._sealer, changes)
         self.payment_methods = SqlPaymentMethodRepository(conn, self._sealer, changes)
@@ -166,14 +165,18 @@ class SqlUnitOfWork:
             staged = self.payments.take_staged()
             answer = self._request.staged_answer() if self._request is not None else None
             writes = CommitWrites(
-                events, entries, answer, self._render, staged.params if staged else None
+                events,
+                entries,
+                answer,
+                self._render,
+                (staged.ctes, staged.params) if staged else None,
             )
             if not conn.in_transaction():
                 # Nothing ran before: this statement is the transaction.
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
             if not await commit_writes.write(conn, writes):
-                assert staged is not None  # only a payment's version can be missed
-                raise changed_meanwhile(staged.payment)
+                assert staged is not None  # only a payment's write can be refused
+                raise await self.payments.refusal(staged)
             if conn.in_transaction():
                 await conn.commit()
             if staged is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from domain.availability import AvailableMethod, PaymentMethodOffer
 from domain.enums import GatewayName, PaymentMethodType
 from domain.errors import GatewayUnavailable
 from domain.gateway import PaymentGateway
@@ -11,11 +12,15 @@ from domain.routing import RoutingTable
 
 
 class RoutedGatewayDirectory:
-    """The configured gateways, chosen for each payment by the routing table."""
+    """The configured gateways, chosen for each payment by the routing table among those
+    declaring they take it. The declarations are read once, here: choosing is then pure
+    in-memory computation."""
 
     def __init__(self, gateways: Mapping[GatewayName, PaymentGateway], routes: RoutingTable):
         self._gateways = dict(gateways)
-        self._routes = routes
+        self._offer = PaymentMethodOffer(
+            routes, {name: gateway.capabilities for name, gateway in self._gateways.items()}
+        )
 
     def get(self, name: GatewayName) -> PaymentGateway:
         gateway = self._gateways.get(name)
@@ -31,7 +36,9 @@ class RoutedGatewayDirectory:
         currency: str,
         country: str,
         requested: GatewayName | None,
+        amount_minor: int = 0,
     ) -> list[GatewayName]:
-        return self._routes.candidates(
-            method_type, currency, country, available=self._gateways, requested=requested
-        )
+        return self._offer.candidates(method_type, currency, country, requested, amount_minor)
+
+    def available(self, country: str, currency: str, amount_minor: int) -> list[AvailableMethod]:
+        return self._offer.available(country, currency, amount_minor)

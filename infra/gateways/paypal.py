@@ -36,9 +36,11 @@ from domain.gateway import (
     AttachRequest,
     AuthorizationRequest,
     ConfirmRequest,
+    GatewayCapabilities,
     GatewayOperationRequest,
     GatewayOutcome,
     LookupRequest,
+    MethodSupport,
     OutcomeStatus,
     PaymentMethodDetails,
 )
@@ -108,6 +110,13 @@ class PayPalGateway:
     @property
     def name(self) -> GatewayName:
         return GatewayName.PAYPAL
+
+    @property
+    def capabilities(self) -> GatewayCapabilities:
+        """PayPal wallets, in the currencies PayPal's REST API takes."""
+        return GatewayCapabilities(
+            (MethodSupport(PaymentMethodType.PAYPAL, currencies=SUPPORTED_CURRENCIES),)
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -28,9 +28,11 @@ from domain.gateway import (
     AttachRequest,
     AuthorizationRequest,
     ConfirmRequest,
+    GatewayCapabilities,
     GatewayOperationRequest,
     GatewayOutcome,
     LookupRequest,
+    MethodSupport,
     NextAction,
     OutcomeStatus,
     PaymentMethodDetails,
@@ -89,6 +91,15 @@ class Fault(StrEnum):
     TIMEOUT_AFTER = "TIMEOUT_AFTER"  # no answer, but the operation was carried out
 
 
+SIMULATED = GatewayCapabilities(
+    (
+        MethodSupport(PaymentMethodType.CREDIT_CARD),
+        MethodSupport(PaymentMethodType.DEBIT_CARD),
+        MethodSupport(PaymentMethodType.PAYPAL),
+    )
+)
+
+
 class SimulatorGateway:
     def __init__(
         self,
@@ -112,6 +123,12 @@ class SimulatorGateway:
     @property
     def name(self) -> GatewayName:
         return self._name
+
+    @property
+    def capabilities(self) -> GatewayCapabilities:
+        """Cards and PayPal-like wallets (it stands in for PayPal in routing tests), in any
+        currency. No bank transfers or crypto: it has no flow that could pay them."""
+        return SIMULATED
 
     # --- test aids ------------------------------------------------------------------------
     @property

@@ -26,18 +26,29 @@ from domain.gateway import (
     AttachRequest,
     AuthorizationRequest,
     ConfirmRequest,
+    GatewayCapabilities,
     GatewayOperationRequest,
     GatewayOutcome,
     LookupRequest,
+    MethodSupport,
     NextAction,
     OutcomeStatus,
     PaymentMethodDetails,
 )
+from infra.gateways import stripe_bank_transfer as bank_transfer
 from infra.gateways.stripe_amounts import inexact, stripe_amount
 from infra.gateways.stripe_errors import GATEWAY, answer, decline, failure, is_not_found
 
 KEY = "idempotency_key"  # metadata key of our idempotency key
 INVALID_STATE = "INVALID_GATEWAY_STATE"
+# Cards in any currency Stripe takes; bank transfers where Stripe offers them.
+CAPABILITIES = GatewayCapabilities(
+    (
+        MethodSupport(PaymentMethodType.CREDIT_CARD),
+        MethodSupport(PaymentMethodType.DEBIT_CARD),
+        bank_transfer.SUPPORT,
+    )
+)
 
 
 def _id(field: Any) -> str | None:
@@ -70,11 +81,14 @@ class StripeGateway:
         search_api: bool = True,
         scan_limit: int = 1000,
         http_client: stripe.HTTPClient | None = None,
+        eu_bank_transfer_country: str = "NL",
     ) -> None:
         """`next_action_url`: our page that runs Stripe.js for 3-D Secure when Stripe gives no
         redirect URL. `search_api`: find authorizations whose PaymentIntent id we never
         learned with Stripe's Search API, after scanning the `scan_limit` newest ones (the
-        list is consistent at once, the search index lags by up to a minute)."""
+        list is consistent at once, the search index lags by up to a minute).
+        `eu_bank_transfer_country`: where EUR transfers go when Stripe opens no virtual
+        account in the customer's country."""
         self._http = http_client or stripe.HTTPXClient(timeout=timeout_seconds)
         self._client = stripe.StripeClient(
             api_key,
@@ -85,23 +99,34 @@ class StripeGateway:
         self._next_action_url = next_action_url
         self._search_api = search_api
         self._scan_limit = scan_limit
+        self._eu_country = eu_bank_transfer_country
 
     @property
     def name(self) -> GatewayName:
         return GatewayName.STRIPE
+
+    @property
+    def capabilities(self) -> GatewayCapabilities:
+        return CAPABILITIES
 
     async def aclose(self) -> None:
         await self._http.close_async()  # type: ignore[no-untyped-call]
 
     # --- money-moving operations ---------------------------------------------------------
     async def authorize(self, request: AuthorizationRequest) -> GatewayOutcome:
-        if not request.payment_method_type.is_card:
+        if not CAPABILITIES.takes(
+            request.payment_method_type, request.amount.currency, request.country
+        ):
             return GatewayOutcome.declined(
-                "PAYMENT_METHOD_NOT_SUPPORTED", "This Stripe integration takes cards only."
+                "PAYMENT_METHOD_NOT_SUPPORTED",
+                f"Stripe does not take {request.payment_method_type.value} "
+                f"in {request.amount.currency} here.",
             )
         amount = stripe_amount(request.amount)
         if amount is None:
             return inexact(request.amount)
+        if request.payment_method_type is PaymentMethodType.BANK_TRANSFER:
+            return await self._bank_transfer(request, amount)
         params: PaymentIntentCreateParams = {
             "amount": amount,
             "currency": request.amount.currency.lower(),
@@ -126,6 +151,16 @@ class StripeGateway:
             )
         except stripe.StripeError as error:
             return answer(error, missing="PAYMENT_METHOD_TOKEN_INVALID")
+        return self._authorization(intent)
+
+    async def _bank_transfer(self, request: AuthorizationRequest, amount: int) -> GatewayOutcome:
+        """Waits (REQUIRES_ACTION with the instructions) until the transfer arrives."""
+        try:
+            intent = await bank_transfer.create_intent(
+                self._client, request, amount, self._eu_country, KEY
+            )
+        except stripe.StripeError as error:
+            return answer(error, missing="PAYMENT_METHOD_NOT_SUPPORTED")
         return self._authorization(intent)
 
     async def confirm(self, request: ConfirmRequest) -> GatewayOutcome:
@@ -276,8 +311,11 @@ class StripeGateway:
                 OutcomeStatus.SUCCEEDED, intent.id, liability_shift=_liability_shift(intent)
             )
         if status == "requires_action":
+            action = bank_transfer.instructions_action(intent.next_action, intent.currency)
             return GatewayOutcome(
-                OutcomeStatus.REQUIRES_ACTION, intent.id, next_action=self._next_action(intent)
+                OutcomeStatus.REQUIRES_ACTION,
+                intent.id,
+                next_action=action or self._next_action(intent),
             )
         error = intent.last_payment_error
         if status == "requires_payment_method" and error is not None:

@@ -8,6 +8,7 @@ from typing import Any
 from domain.enums import GatewayName
 from domain.webhooks import DisputeFact, GatewayEvent, GatewayEventKind, RefundFact
 from infra.gateways.stripe_amounts import from_stripe_minor
+from infra.gateways.stripe_bank_transfer import instructions_action
 from infra.webhooks.parsing import integer, load_event, obj, required_text, text
 
 K = GatewayEventKind
@@ -16,6 +17,8 @@ _INTENT_KINDS = {
     "payment_intent.succeeded": K.CAPTURED,
     "payment_intent.payment_failed": K.FAILED,
     "payment_intent.requires_action": K.REQUIRES_ACTION,
+    # A bank transfer paid in part: the payment waits on, for less.
+    "payment_intent.partially_funded": K.REQUIRES_ACTION,
     "payment_intent.canceled": K.CANCELLED,
     "payment_intent.amount_capturable_updated": K.AUTHORIZED,
 }
@@ -41,6 +44,7 @@ def _intent_event(base: dict[str, Any], kind: GatewayEventKind, intent: Any) -> 
         failure_code=code.upper() if code else None,
         failure_reason=text(error, "message") or text(intent, "cancellation_reason"),
         next_action_url=text(obj(obj(intent, "next_action"), "redirect_to_url"), "url") or "",
+        next_action=instructions_action(obj(intent, "next_action"), currency or ""),
     )
 
 

@@ -48,3 +48,13 @@ class PaymentMethodServicer(payment_method_service_pb2_grpc.PaymentMethodService
     ) -> pb.SetDefaultPaymentMethodResponse:
         method = await use.set_default_payment_method(request.payment_method_id, self._deps())
         return pb.SetDefaultPaymentMethodResponse(payment_method=m.method_to_proto(method))
+
+    async def ListAvailablePaymentMethods(
+        self, request: pb.ListAvailablePaymentMethodsRequest, context: Context
+    ) -> pb.ListAvailablePaymentMethodsResponse:
+        available = use.list_available_payment_methods(
+            m.available_methods_query(request), self._deps()
+        )
+        return pb.ListAvailablePaymentMethodsResponse(
+            available_payment_methods=[m.available_method_to_proto(x) for x in available]
+        )

@@ -158,6 +158,12 @@ REQUESTS: dict[str, tuple[frozenset[str], Builder]] = {
             payment_method_id=w.method_id, request_id=new_id()
         ),
     ),
+    _M + "ListAvailablePaymentMethods": (
+        frozenset(),
+        lambda w: mpb.ListAvailablePaymentMethodsRequest(
+            country="DE", currency="EUR", amount_minor=1099
+        ),
+    ),
 }
 REQUESTS |= {
     _F + "SetExchangeRate": (
@@ -198,7 +204,13 @@ REVIEWED_CURRENCY = "CHF"
 ADMIN_ONLY = {_P + "ReviewPayment", _F + "SetExchangeRate"}
 # Reference data, the same for every caller: no user's object is named (a quote belongs to
 # its requester, ownership.py, but is not named by these requests).
-NOT_OWNED = {_F + "GetExchangeRate", _F + "ListExchangeRates", _F + "CreateFxQuote"}
+NOT_OWNED = {
+    _F + "GetExchangeRate",
+    _F + "ListExchangeRates",
+    _F + "CreateFxQuote",
+    # What the deployment can take: configuration, the same for every caller.
+    _M + "ListAvailablePaymentMethods",
+}
 # Creating for another user is refused outright; for the rest, another user's id is NOT_FOUND.
 CREATING = {_P + "CreatePayment", _M + "AddPaymentMethod"}
 LISTING_BY_USER = {_M + "ListPaymentMethods"}

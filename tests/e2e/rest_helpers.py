@@ -30,6 +30,7 @@ REST: dict[str, tuple[str, str]] = {
     "AddPaymentMethod": ("POST", "/api/v1/payment-methods"),
     "DeletePaymentMethod": ("DELETE", "/api/v1/payment-methods/{payment_method_id}"),
     "SetDefaultPaymentMethod": ("POST", "/api/v1/payment-methods/{payment_method_id}/default"),
+    "ListAvailablePaymentMethods": ("GET", "/api/v1/payment-methods/available"),
 }
 _SERVICES = (
     payment_service_pb2.DESCRIPTOR.services_by_name["PaymentService"],

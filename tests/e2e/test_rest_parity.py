@@ -162,6 +162,7 @@ async def test_reads_of_one_resource_are_identical_both_ways(
         ("GetRefund", {"refund_id": refund["refund"]["refund_id"]}),
         ("ListRefunds", {"payment_id": pid}),
         ("ListPaymentMethods", {"user_id": user}),
+        ("ListAvailablePaymentMethods", {"country": "DE", "currency": "EUR", "amount_minor": 99}),
     ]
     for rpc, fields in reads:
         assert await rest_call(rpc, fields) == await grpc_call(rpc, fields), rpc

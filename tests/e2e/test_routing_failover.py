@@ -77,7 +77,19 @@ async def test_unroutable_payments_are_refused(routed: Routed) -> None:
             )
         )
     )
+    # No configured gateway takes crypto at all: the refusal names what the deployment takes.
     assert (error.code, error.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "PAYMENT_METHOD_UNAVAILABLE",
+    )
+    assert error.metadata["available_payment_method_types"] == "CREDIT_CARD,DEBIT_CARD,PAYPAL"
+    # Debit cards are taken, but in EUR and GBP only.
+    debit = await rpc_error(
+        routed.stub.CreatePayment(
+            create_request(payment_method_type="PAYMENT_METHOD_TYPE_DEBIT_CARD", currency="USD")
+        )
+    )
+    assert (debit.code, debit.reason) == (
         grpc.StatusCode.FAILED_PRECONDITION,
         "NO_GATEWAY_AVAILABLE",
     )

@@ -146,6 +146,24 @@ async def test_a_stale_save_is_refused_by_the_next_statement_of_its_transaction(
         assert (await uow.payments.get(payment.id)).description == "changed once"
 
 
+async def test_a_read_before_anything_else_runs_alone_and_what_follows_is_a_transaction(
+    engine: AsyncEngine,
+) -> None:
+    """The first plain read of a unit of work runs in autocommit (staging.py); the writes
+    after it still belong to one transaction, undone when the unit of work is not committed."""
+    payment, other = new_payment(), new_payment()
+    await store(engine, payment)
+    await store(engine, other)
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
+        read = await uow.payments.get(payment.id)  # alone: no transaction yet
+        read.description = "never committed"
+        await uow.payments.save(read)
+        await uow.payments.get(other.id)  # writes the staged save first, in a transaction
+        # leaves without commit: the save is rolled back
+    async with SqlUnitOfWork(engine, SEALER, RENDER) as uow:
+        assert (await uow.payments.get(payment.id)).description == payment.description
+
+
 async def pending_audit_entries(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         return int((await conn.execute(text("SELECT count(*) FROM audit_pending"))).scalar_one())

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
@@ -115,3 +116,20 @@ async def pass_three_d_secure(base_url: str, next_action_url: str, *, success: b
             },
         )
     response.raise_for_status()
+
+
+async def send_bank_transfer(
+    base_url: str, customer: str, amount: int, currency: str, reference: str = ""
+) -> dict[str, Any]:
+    """The customer's bank transfer arrives at Stripe (Stripe's test helper
+    fund_cash_balance, which localstripe_bank_transfers teaches localstripe)."""
+    data = {"amount": str(amount), "currency": currency.lower()}
+    if reference:
+        data["reference"] = reference
+    async with httpx.AsyncClient(base_url=base_url, auth=(API_KEY, ""), timeout=10) as client:
+        response = await client.post(
+            f"/v1/test_helpers/customers/{customer}/fund_cash_balance", data=data
+        )
+    response.raise_for_status()
+    funded: dict[str, Any] = response.json()
+    return funded

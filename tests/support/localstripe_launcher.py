@@ -14,7 +14,9 @@ Before serving it
   * capturing or cancelling a PaymentIntent in the wrong state is refused with
     `payment_intent_unexpected_state` (localstripe captures a cancelled one);
   * PaymentIntents take `description`, `return_url` and `automatic_payment_methods`
-    (localstripe answers 400; it only has cards, so the last two change nothing here).
+    (localstripe answers 400; it only has cards, so the last two change nothing here);
+  * bank transfers: customer_balance PaymentIntents that wait with the transfer
+    instructions, and the test helper that funds them (tests/support/localstripe_bank_transfers.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from typing import Any
 from aiohttp import web
 from localstripe import resources
 from localstripe.errors import UserError
+
+from tests.support.localstripe_bank_transfers import take_bank_transfers
 
 # Card number -> (code, decline_code, message), as Stripe's test cards answer when charged.
 DECLINES = {
@@ -170,6 +174,7 @@ def main() -> None:
     refuse_refunds_beyond_the_charge()
     refuse_captures_and_cancels_out_of_state()
     accept_newer_payment_intent_parameters()
+    take_bank_transfers()
     from localstripe import server  # noqa: PLC0415 - builds its routes from the patched APIs
 
     web.run_app(server.app, host="127.0.0.1", port=port, print=None, access_log=None)

@@ -24,6 +24,7 @@ from typing import Any, Literal, TypeVar
 from domain.actor import SYSTEM, Actor
 from domain.audit import AuditOutcome
 from domain.audit_chain import GENESIS, ChainedEntry, chain
+from domain.availability import AvailableMethod
 from domain.changes import Aggregate, ChangeTracker
 from domain.dispute import Dispute
 from domain.enums import GatewayName, NextActionType, PaymentMethodType
@@ -42,9 +43,11 @@ from domain.gateway import (
     AttachRequest,
     AuthorizationRequest,
     ConfirmRequest,
+    GatewayCapabilities,
     GatewayOperationRequest,
     GatewayOutcome,
     LookupRequest,
+    MethodSupport,
     NextAction,
     OutcomeStatus,
     PaymentMethodDetails,
@@ -195,7 +198,7 @@ class FakePaymentRepository(_Repository):
         if existing is not None:
             raise PaymentAlreadyExists(
                 f"order {payment.order_id} already has a payment",
-                metadata={"payment_id": existing.id},
+                metadata={"order_id": payment.order_id, "payment_id": existing.id},
             )
         self._write(payment.id, payment)
         self._uow.changes.added(payment)
@@ -693,8 +696,16 @@ class FakeGateway:
     `on_call` (if set) runs at call time, for checks such as "no transaction is open now".
     """
 
-    def __init__(self, name: GatewayName = GatewayName.SIMULATOR) -> None:
+    def __init__(
+        self,
+        name: GatewayName = GatewayName.SIMULATOR,
+        capabilities: GatewayCapabilities | None = None,
+    ) -> None:
         self._name = name
+        # Every method type but crypto, in any currency, unless told otherwise.
+        self._capabilities = capabilities or GatewayCapabilities(
+            tuple(MethodSupport(t) for t in PaymentMethodType if t is not PaymentMethodType.CRYPTO)
+        )
         self.calls: list[GatewayCall] = []
         self.on_call: Callable[[GatewayCall], None] | None = None
         self._script: dict[str, deque[Answer]] = defaultdict(deque)
@@ -704,6 +715,10 @@ class FakeGateway:
     @property
     def name(self) -> GatewayName:
         return self._name
+
+    @property
+    def capabilities(self) -> GatewayCapabilities:
+        return self._capabilities
 
     def will(self, operation: Operation, *answers: Answer) -> None:
         self._script[operation].extend(answers)
@@ -793,9 +808,17 @@ class FakeGatewayDirectory:
         currency: str,
         country: str,
         requested: GatewayName | None,
+        amount_minor: int = 0,
     ) -> list[GatewayName]:
         self.choices.append((method_type, currency, requested))
         return [requested] if requested is not None else [self.default]
+
+    def available(self, country: str, currency: str, amount_minor: int) -> list[AvailableMethod]:
+        return [
+            AvailableMethod(t, self.default)
+            for t in PaymentMethodType
+            if self.gateways[self.default].capabilities.takes(t, currency, country, amount_minor)
+        ]
 
 
 # --- fraud checks ----------------------------------------------------------------------------

@@ -182,3 +182,27 @@ def test_the_event_parser_keeps_amounts_exact() -> None:
         )
     with pytest.raises(EventParseError):
         parse(value, event_type="order.confirmed")
+
+
+def test_the_clients_have_a_method_for_every_rpc_of_the_public_services() -> None:
+    from payments.v1 import (  # noqa: PLC0415
+        fx_service_pb2,
+        payment_method_service_pb2,
+        payment_service_pb2,
+    )
+    from payments_client import PaymentsClient, SyncPaymentsClient  # noqa: PLC0415
+    from payments_client.rpcs import Rpc  # noqa: PLC0415
+
+    rpcs = {
+        f"/{method.full_name.rsplit('.', 1)[0]}/{method.name}"
+        for module in (payment_service_pb2, payment_method_service_pb2, fx_service_pb2)
+        for service in module.DESCRIPTOR.services_by_name.values()
+        for method in service.methods
+    }
+    for client in (PaymentsClient, SyncPaymentsClient):
+        bound = {
+            value.rpc.path
+            for value in vars(client).values()
+            if isinstance(getattr(value, "rpc", None), Rpc)
+        }
+        assert bound == rpcs, client

@@ -104,7 +104,7 @@ async def test_one_payment_per_order() -> None:
         await uow.payments.add(first)
         with pytest.raises(PaymentAlreadyExists) as caught:
             await uow.payments.add(new_payment(payment_id="22222222-2222-4222-8222-222222222222"))
-        assert caught.value.metadata == {"payment_id": first.id}
+        assert caught.value.metadata == {"order_id": first.order_id, "payment_id": first.id}
         assert await uow.payments.find_by_order(order_id(1)) == first
         assert await uow.payments.find_by_order(order_id(2)) is None
         with pytest.raises(PaymentNotFound):

@@ -7,13 +7,15 @@ from typing import Any
 
 from domain.commands import AuthorizePayment, CapturePayment, RefundPayment
 from domain.dispute import DisputeStatus
-from domain.enums import GatewayName, PaymentStatus, RefundStatus
+from domain.enums import GatewayName, NextActionType, PaymentStatus, RefundStatus
+from domain.gateway import BankTransferInstructions, GatewayOutcome, NextAction, OutcomeStatus
+from domain.money import Money
 from domain.payment import Payment
 from domain.usecases.operations import authorize_payment, capture_payment
 from domain.usecases.refunds import refund_payment
 from domain.usecases.webhooks import apply_gateway_event
 from domain.webhooks import DisputeFact, GatewayEvent, GatewayEventKind, RefundFact
-from tests.unit.fakes import FakePorts
+from tests.unit.fakes import FakePorts, requires_action
 from tests.unit.test_usecases import created
 
 K = GatewayEventKind
@@ -167,3 +169,50 @@ async def test_dispute_opened_then_closed(ports: FakePorts) -> None:
     await apply_gateway_event(event(payment, K.DISPUTE_OPENED, "e3", dispute=fact), ports.deps)
     [dispute] = ports.uow.db.disputes.values()
     assert dispute.status is DisputeStatus.LOST and dispute.closed_at is not None
+
+
+async def test_a_capture_reported_while_waiting_authorizes_and_captures_with_two_event_ids(
+    ports: FakePorts,
+) -> None:
+    # A bank transfer waits for the customer's transfer; Stripe reports it paid (captured).
+    ports.gateway.will("authorize", requires_action())
+    payment = await authorized(ports)
+    assert stored(ports, payment).status is PaymentStatus.REQUIRES_ACTION
+    await apply_gateway_event(
+        event(payment, K.CAPTURED, "evt_paid", amount_minor=10_000), ports.deps
+    )
+    after = stored(ports, payment)
+    assert after.status is PaymentStatus.CAPTURED and after.captured_minor == 10_000
+    assert ports.uow.event_types()[-2:] == ["payment.authorized", "payment.successful"]
+    ids = [e.event_id for e in ports.uow.db.outbox]
+    assert len(ids) == len(set(ids))  # the outbox's key: each event its own id
+
+
+def _instructions(remaining: int) -> NextAction:
+    return NextAction(
+        NextActionType.DISPLAY_BANK_TRANSFER_INSTRUCTIONS,
+        "https://payments.example/instructions/1",
+        BankTransferInstructions("eu_bank_transfer", "REF1", Money(remaining, "EUR")),
+    )
+
+
+async def test_a_partly_paid_transfer_shows_what_is_left_and_waits_on(ports: FakePorts) -> None:
+    ports.gateway.will("authorize", GatewayOutcome(
+        OutcomeStatus.REQUIRES_ACTION, "pi_bt", next_action=_instructions(10_000)))  # fmt: skip
+    payment = await authorized(ports)
+    events_before = len(ports.uow.event_types())
+    partly = event(payment, K.REQUIRES_ACTION, "evt_partly", next_action=_instructions(4_000))
+    assert (await apply_gateway_event(partly, ports.deps)).processed
+    after = stored(ports, payment)
+    assert after.status is PaymentStatus.REQUIRES_ACTION
+    assert after.next_action == _instructions(4_000)
+    assert len(ports.uow.event_types()) == events_before  # no payment event: nothing happened
+
+
+async def test_a_redirect_is_never_replaced_by_instructions(ports: FakePorts) -> None:
+    ports.gateway.will("authorize", requires_action())
+    payment = await authorized(ports)
+    stray = event(payment, K.REQUIRES_ACTION, "evt_stray", next_action=_instructions(1))
+    await apply_gateway_event(stray, ports.deps)
+    action = stored(ports, payment).next_action
+    assert action is not None and action.type is NextActionType.REDIRECT_TO_URL

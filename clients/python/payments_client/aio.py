@@ -156,6 +156,7 @@ class PaymentsClient:
     review_payment = _Bound(rpcs.REVIEW_PAYMENT)
     # --- PaymentMethodService -------------------------------------------------------------
     list_payment_methods = _Bound(rpcs.LIST_PAYMENT_METHODS)
+    list_available_payment_methods = _Bound(rpcs.LIST_AVAILABLE_PAYMENT_METHODS)
     add_payment_method = _Bound(rpcs.ADD_PAYMENT_METHOD)
     delete_payment_method = _Bound(rpcs.DELETE_PAYMENT_METHOD)
     set_default_payment_method = _Bound(rpcs.SET_DEFAULT_PAYMENT_METHOD)

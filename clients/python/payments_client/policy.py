@@ -32,6 +32,7 @@ READS = frozenset(
         "GetRefund",
         "ListRefunds",
         "ListPaymentMethods",
+        "ListAvailablePaymentMethods",
         "GetExchangeRate",
         "ListExchangeRates",
     }

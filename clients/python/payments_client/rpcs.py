@@ -68,6 +68,11 @@ REVIEW_PAYMENT = _payments("ReviewPayment", ps.ReviewPaymentRequest, ps.ReviewPa
 LIST_PAYMENT_METHODS = _methods(
     "ListPaymentMethods", pm.ListPaymentMethodsRequest, pm.ListPaymentMethodsResponse
 )
+LIST_AVAILABLE_PAYMENT_METHODS = _methods(
+    "ListAvailablePaymentMethods",
+    pm.ListAvailablePaymentMethodsRequest,
+    pm.ListAvailablePaymentMethodsResponse,
+)
 ADD_PAYMENT_METHOD = _methods(
     "AddPaymentMethod", pm.AddPaymentMethodRequest, pm.AddPaymentMethodResponse
 )

@@ -191,3 +191,75 @@ class SetDefaultPaymentMethodResponse(message.Message):
     _ClearFieldArgType: _TypeAlias = typing.Literal["payment_method", b"payment_method"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class ListAvailablePaymentMethodsRequest(message.Message):
+    DESCRIPTOR: descriptor.Descriptor
+
+    COUNTRY_FIELD_NUMBER: builtins.int
+    CURRENCY_FIELD_NUMBER: builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: builtins.int
+    country: builtins.str
+    """Two-letter ISO 3166-1 country of the customer; empty matches only routes without a
+    country condition.
+    """
+    currency: builtins.str
+    """ISO 4217 code in upper case (required)."""
+    amount_minor: builtins.int
+    """The amount to be paid, in the currency's minor unit; 0: any amount."""
+    def __init__(
+        self,
+        *,
+        country: builtins.str = ...,
+        currency: builtins.str = ...,
+        amount_minor: builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["amount_minor", b"amount_minor", "country", b"country", "currency", b"currency"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class ListAvailablePaymentMethodsResponse(message.Message):
+    DESCRIPTOR: descriptor.Descriptor
+
+    AVAILABLE_PAYMENT_METHODS_FIELD_NUMBER: builtins.int
+    @builtins.property
+    def available_payment_methods(self) -> containers.RepeatedCompositeFieldContainer[AvailablePaymentMethod]:
+        """In routing order: for each type, its gateways in the order they would take it (the
+        first takes the payment, the others are its failover; CreatePayment.gateway may pin one).
+        """
+
+    def __init__(
+        self,
+        *,
+        available_payment_methods: abc.Iterable[AvailablePaymentMethod] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["available_payment_methods", b"available_payment_methods"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class AvailablePaymentMethod(message.Message):
+    """One payment method type a gateway of this deployment takes."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    TYPE_FIELD_NUMBER: builtins.int
+    GATEWAY_FIELD_NUMBER: builtins.int
+    type: payment_pb2.PaymentMethodType.ValueType
+    gateway: payment_pb2.Gateway.ValueType
+    def __init__(
+        self,
+        *,
+        type: payment_pb2.PaymentMethodType.ValueType = ...,
+        gateway: payment_pb2.Gateway.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["gateway", b"gateway", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...

@@ -51,6 +51,11 @@ class PaymentMethodServiceStub:
                 request_serializer=payments_dot_v1_dot_payment__method__service__pb2.DeletePaymentMethodRequest.SerializeToString,
                 response_deserializer=payments_dot_v1_dot_payment__method__service__pb2.DeletePaymentMethodResponse.FromString,
                 _registered_method=True)
+        self.ListAvailablePaymentMethods = channel.unary_unary(
+                '/payments.v1.PaymentMethodService/ListAvailablePaymentMethods',
+                request_serializer=payments_dot_v1_dot_payment__method__service__pb2.ListAvailablePaymentMethodsRequest.SerializeToString,
+                response_deserializer=payments_dot_v1_dot_payment__method__service__pb2.ListAvailablePaymentMethodsResponse.FromString,
+                _registered_method=True)
         self.SetDefaultPaymentMethod = channel.unary_unary(
                 '/payments.v1.PaymentMethodService/SetDefaultPaymentMethod',
                 request_serializer=payments_dot_v1_dot_payment__method__service__pb2.SetDefaultPaymentMethodRequest.SerializeToString,
@@ -85,6 +90,16 @@ class PaymentMethodServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAvailablePaymentMethods(self, request, context):
+        """The payment method types this deployment can take for a payment from `country` in
+        `currency` (of `amount_minor`), each with the gateway that would take it: computed from
+        the routing table and what each configured gateway declares it supports. A type missing
+        here is refused by CreatePayment (PAYMENT_METHOD_UNAVAILABLE or NO_GATEWAY_AVAILABLE).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def SetDefaultPaymentMethod(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -108,6 +123,11 @@ def add_PaymentMethodServiceServicer_to_server(servicer, server):
                     servicer.DeletePaymentMethod,
                     request_deserializer=payments_dot_v1_dot_payment__method__service__pb2.DeletePaymentMethodRequest.FromString,
                     response_serializer=payments_dot_v1_dot_payment__method__service__pb2.DeletePaymentMethodResponse.SerializeToString,
+            ),
+            'ListAvailablePaymentMethods': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAvailablePaymentMethods,
+                    request_deserializer=payments_dot_v1_dot_payment__method__service__pb2.ListAvailablePaymentMethodsRequest.FromString,
+                    response_serializer=payments_dot_v1_dot_payment__method__service__pb2.ListAvailablePaymentMethodsResponse.SerializeToString,
             ),
             'SetDefaultPaymentMethod': grpc.unary_unary_rpc_method_handler(
                     servicer.SetDefaultPaymentMethod,
@@ -198,6 +218,33 @@ class PaymentMethodService:
             '/payments.v1.PaymentMethodService/DeletePaymentMethod',
             payments_dot_v1_dot_payment__method__service__pb2.DeletePaymentMethodRequest.SerializeToString,
             payments_dot_v1_dot_payment__method__service__pb2.DeletePaymentMethodResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAvailablePaymentMethods(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payments.v1.PaymentMethodService/ListAvailablePaymentMethods',
+            payments_dot_v1_dot_payment__method__service__pb2.ListAvailablePaymentMethodsRequest.SerializeToString,
+            payments_dot_v1_dot_payment__method__service__pb2.ListAvailablePaymentMethodsResponse.FromString,
             options,
             channel_credentials,
             insecure,

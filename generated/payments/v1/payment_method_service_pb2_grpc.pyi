@@ -44,6 +44,12 @@ class PaymentMethodServiceStub:
     """Removes a saved method; if it was the default, the newest remaining method becomes
     the default.
     """
+    ListAvailablePaymentMethods: grpc.UnaryUnaryMultiCallable[payment_method_service_pb2.ListAvailablePaymentMethodsRequest, payment_method_service_pb2.ListAvailablePaymentMethodsResponse]
+    """The payment method types this deployment can take for a payment from `country` in
+    `currency` (of `amount_minor`), each with the gateway that would take it: computed from
+    the routing table and what each configured gateway declares it supports. A type missing
+    here is refused by CreatePayment (PAYMENT_METHOD_UNAVAILABLE or NO_GATEWAY_AVAILABLE).
+    """
     SetDefaultPaymentMethod: grpc.UnaryUnaryMultiCallable[payment_method_service_pb2.SetDefaultPaymentMethodRequest, payment_method_service_pb2.SetDefaultPaymentMethodResponse]
 
 @typing.type_check_only
@@ -61,6 +67,12 @@ class PaymentMethodServiceAsyncStub(PaymentMethodServiceStub):
     DeletePaymentMethod: aio.UnaryUnaryMultiCallable[payment_method_service_pb2.DeletePaymentMethodRequest, payment_method_service_pb2.DeletePaymentMethodResponse]  # type: ignore[assignment]
     """Removes a saved method; if it was the default, the newest remaining method becomes
     the default.
+    """
+    ListAvailablePaymentMethods: aio.UnaryUnaryMultiCallable[payment_method_service_pb2.ListAvailablePaymentMethodsRequest, payment_method_service_pb2.ListAvailablePaymentMethodsResponse]  # type: ignore[assignment]
+    """The payment method types this deployment can take for a payment from `country` in
+    `currency` (of `amount_minor`), each with the gateway that would take it: computed from
+    the routing table and what each configured gateway declares it supports. A type missing
+    here is refused by CreatePayment (PAYMENT_METHOD_UNAVAILABLE or NO_GATEWAY_AVAILABLE).
     """
     SetDefaultPaymentMethod: aio.UnaryUnaryMultiCallable[payment_method_service_pb2.SetDefaultPaymentMethodRequest, payment_method_service_pb2.SetDefaultPaymentMethodResponse]  # type: ignore[assignment]
 
@@ -94,6 +106,18 @@ class PaymentMethodServiceServicer(metaclass=abc_1.ABCMeta):
     ) -> typing.Union[payment_method_service_pb2.DeletePaymentMethodResponse, abc.Awaitable[payment_method_service_pb2.DeletePaymentMethodResponse]]:
         """Removes a saved method; if it was the default, the newest remaining method becomes
         the default.
+        """
+
+    @abc_1.abstractmethod
+    def ListAvailablePaymentMethods(
+        self,
+        request: payment_method_service_pb2.ListAvailablePaymentMethodsRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[payment_method_service_pb2.ListAvailablePaymentMethodsResponse, abc.Awaitable[payment_method_service_pb2.ListAvailablePaymentMethodsResponse]]:
+        """The payment method types this deployment can take for a payment from `country` in
+        `currency` (of `amount_minor`), each with the gateway that would take it: computed from
+        the routing table and what each configured gateway declares it supports. A type missing
+        here is refused by CreatePayment (PAYMENT_METHOD_UNAVAILABLE or NO_GATEWAY_AVAILABLE).
         """
 
     @abc_1.abstractmethod

@@ -169,12 +169,20 @@ class _NextActionTypeEnumTypeWrapper(enum_type_wrapper._EnumTypeWrapper[_NextAct
     NEXT_ACTION_TYPE_UNSPECIFIED: _NextActionType.ValueType  # 0
     NEXT_ACTION_TYPE_REDIRECT_TO_URL: _NextActionType.ValueType  # 1
     """Send the customer to `url` (3-D Secure challenge, PayPal approval)."""
+    NEXT_ACTION_TYPE_DISPLAY_BANK_TRANSFER_INSTRUCTIONS: _NextActionType.ValueType  # 2
+    """Show the customer `bank_transfer_instructions`: the payment completes when the transfer
+    arrives at the gateway (its signed webhook tells us), not by calling ConfirmPayment.
+    """
 
 class NextActionType(_NextActionType, metaclass=_NextActionTypeEnumTypeWrapper): ...
 
 NEXT_ACTION_TYPE_UNSPECIFIED: NextActionType.ValueType  # 0
 NEXT_ACTION_TYPE_REDIRECT_TO_URL: NextActionType.ValueType  # 1
 """Send the customer to `url` (3-D Secure challenge, PayPal approval)."""
+NEXT_ACTION_TYPE_DISPLAY_BANK_TRANSFER_INSTRUCTIONS: NextActionType.ValueType  # 2
+"""Show the customer `bank_transfer_instructions`: the payment completes when the transfer
+arrives at the gateway (its signed webhook tells us), not by calling ConfirmPayment.
+"""
 
 class _ScaExemption:
     ValueType = typing.NewType("ValueType", builtins.int)
@@ -345,17 +353,106 @@ class NextAction(message.Message):
 
     TYPE_FIELD_NUMBER: builtins.int
     URL_FIELD_NUMBER: builtins.int
+    BANK_TRANSFER_INSTRUCTIONS_FIELD_NUMBER: builtins.int
     type: NextActionType.ValueType
     url: builtins.str
+    """The page to send the customer to; for bank transfers, the gateway's hosted instructions."""
+    @builtins.property
+    def bank_transfer_instructions(self) -> BankTransferInstructions:
+        """Set when `type` is NEXT_ACTION_TYPE_DISPLAY_BANK_TRANSFER_INSTRUCTIONS."""
+
     def __init__(
         self,
         *,
         type: NextActionType.ValueType = ...,
         url: builtins.str = ...,
+        bank_transfer_instructions: BankTransferInstructions | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["bank_transfer_instructions", b"bank_transfer_instructions"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["bank_transfer_instructions", b"bank_transfer_instructions", "type", b"type", "url", b"url"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class BankTransferInstructions(message.Message):
+    """Where and how the customer sends a bank transfer that pays the payment."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    TYPE_FIELD_NUMBER: builtins.int
+    REFERENCE_FIELD_NUMBER: builtins.int
+    AMOUNT_REMAINING_MINOR_FIELD_NUMBER: builtins.int
+    CURRENCY_FIELD_NUMBER: builtins.int
+    ACCOUNTS_FIELD_NUMBER: builtins.int
+    type: builtins.str
+    """The gateway's kind of transfer (Stripe: eu_bank_transfer, gb_bank_transfer, ...)."""
+    reference: builtins.str
+    """The customer must quote it in the transfer's reference, so it is matched to the payment."""
+    amount_remaining_minor: builtins.int
+    """What is still to be transferred, in the currency's ISO 4217 minor unit."""
+    currency: builtins.str
+    @builtins.property
+    def accounts(self) -> containers.RepeatedCompositeFieldContainer[BankTransferAccount]:
+        """The accounts the transfer may be sent to (the merchant's, at the gateway)."""
+
+    def __init__(
+        self,
+        *,
+        type: builtins.str = ...,
+        reference: builtins.str = ...,
+        amount_remaining_minor: builtins.int = ...,
+        currency: builtins.str = ...,
+        accounts: abc.Iterable[BankTransferAccount] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["type", b"type", "url", b"url"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["accounts", b"accounts", "amount_remaining_minor", b"amount_remaining_minor", "currency", b"currency", "reference", b"reference", "type", b"type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class BankTransferAccount(message.Message):
+    """One receiving bank account. Which fields are set depends on the account's scheme."""
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    TYPE_FIELD_NUMBER: builtins.int
+    ACCOUNT_HOLDER_NAME_FIELD_NUMBER: builtins.int
+    IBAN_FIELD_NUMBER: builtins.int
+    BIC_FIELD_NUMBER: builtins.int
+    COUNTRY_FIELD_NUMBER: builtins.int
+    ACCOUNT_NUMBER_FIELD_NUMBER: builtins.int
+    SORT_CODE_FIELD_NUMBER: builtins.int
+    ROUTING_NUMBER_FIELD_NUMBER: builtins.int
+    BANK_NAME_FIELD_NUMBER: builtins.int
+    type: builtins.str
+    """iban, sort_code, aba, swift, zengin, spei ..."""
+    account_holder_name: builtins.str
+    iban: builtins.str
+    bic: builtins.str
+    country: builtins.str
+    """Two-letter ISO 3166-1 country of the account."""
+    account_number: builtins.str
+    sort_code: builtins.str
+    routing_number: builtins.str
+    bank_name: builtins.str
+    def __init__(
+        self,
+        *,
+        type: builtins.str = ...,
+        account_holder_name: builtins.str = ...,
+        iban: builtins.str = ...,
+        bic: builtins.str = ...,
+        country: builtins.str = ...,
+        account_number: builtins.str = ...,
+        sort_code: builtins.str = ...,
+        routing_number: builtins.str = ...,
+        bank_name: builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["account_holder_name", b"account_holder_name", "account_number", b"account_number", "bank_name", b"bank_name", "bic", b"bic", "country", b"country", "iban", b"iban", "routing_number", b"routing_number", "sort_code", b"sort_code", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
