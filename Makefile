@@ -9,15 +9,15 @@ BUF := tools/node_modules/.bin/buf
 BUF_STAMP := tools/node_modules/.installed
 
 .PHONY: run test venv tools lock generate check-generated lint buf-lint buf-breaking \
-        format typecheck import-lint pytest bench bench-audit bench-events clean localstripe
+        format typecheck typecheck-client import-lint pytest bench bench-audit bench-events clean localstripe
 
 # Exactly the locked versions, each file checked against its hash; then the checkout's own
 # packages, which bring nothing of their own (--no-deps) and build with the locked setuptools.
-$(STAMP): requirements/dev.lock pyproject.toml generated/pyproject.toml clients/pyproject.toml
+$(STAMP): requirements/dev.lock pyproject.toml generated/pyproject.toml clients/python/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation \
-	  -e ./generated -e ./clients -e .
+	  -e ./generated -e ./clients/python -e .
 	$(PY) -m pip check
 	touch $(STAMP)
 
@@ -39,12 +39,14 @@ run: venv
 lock: venv
 	$(PY) tools/lock.py $(LOCK_ARGS)
 
-## generate: regenerate generated/ from protos/
+## generate: regenerate generated/ from protos/ (the Python code, the AsyncAPI document)
 generate: venv
 	$(PY) tools/proto_gen.py generate
+	$(PY) tools/asyncapi_gen.py generate
 
 check-generated: venv
 	$(PY) tools/proto_gen.py check
+	$(PY) tools/asyncapi_gen.py check
 
 buf-lint: tools
 	$(BUF) lint
@@ -63,13 +65,18 @@ format: venv
 typecheck: venv
 	$(BIN)/mypy domain infra server clients tests bench
 
+# The published client and its example, strictly, against the generated mypy-protobuf stubs.
+typecheck-client: venv
+	$(BIN)/mypy --config-file clients/python/pyproject.toml clients/python/payments_client \
+	  examples/python
+
 import-lint: venv
 	$(BIN)/lint-imports
 
 lint: venv buf-lint
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(MAKE) --no-print-directory typecheck import-lint
+	$(MAKE) --no-print-directory typecheck typecheck-client import-lint
 
 pytest: venv
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -44,6 +44,14 @@ def vendor_imported_protos() -> None:
         shutil.copyfile(site / rel, target)
 
 
+def plugin(name: str) -> str:
+    """A protoc plugin installed next to this interpreter (mypy-protobuf's)."""
+    found = Path(sys.executable).parent / name
+    if not found.exists():
+        raise SystemExit(f"{name} is missing: install the dev lock (make venv)")
+    return str(found)
+
+
 def run_protoc(out: Path) -> None:
     deps = DEPS
     wkt = Path(protoc.__file__).parent / "_proto"
@@ -54,8 +62,13 @@ def run_protoc(out: Path) -> None:
         f"-I{deps}",
         f"-I{wkt}",
         f"--python_out={out}",
-        f"--pyi_out={out}",
         f"--grpc_python_out={out}",
+        # mypy-protobuf: typed .pyi of the messages and of the gRPC stubs (sync and aio),
+        # so that a caller's mypy sees every field and every method.
+        f"--plugin=protoc-gen-mypy={plugin('protoc-gen-mypy')}",
+        f"--plugin=protoc-gen-mypy_grpc={plugin('protoc-gen-mypy_grpc')}",
+        f"--mypy_out=quiet,readable_stubs:{out}",
+        f"--mypy_grpc_out=quiet,readable_stubs:{out}",
         *sources,
     ]
     if protoc.main(args) != 0:

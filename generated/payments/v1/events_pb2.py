@@ -22,10 +22,12 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from payments.v1 import event_options_pb2 as payments_dot_v1_dot_event__options__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18payments/v1/events.proto\x12\x0bpayments.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x87\x04\n\x16PaymentSuccessfulEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x19\n\x08order_id\x18\x03 \x01(\tR\x07orderId\x12\x16\n\x06\x61mount\x18\x04 \x01(\tR\x06\x61mount\x12\x1a\n\x08\x63urrency\x18\x05 \x01(\tR\x08\x63urrency\x12%\n\x0epayment_method\x18\x06 \x01(\tR\rpaymentMethod\x12%\n\x0etransaction_id\x18\x07 \x01(\tR\rtransactionId\x12\x38\n\ttimestamp\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\x12!\n\x0c\x61mount_minor\x18\t \x01(\x03R\x0b\x61mountMinor\x12+\n\x11settlement_amount\x18\n \x01(\tR\x10settlementAmount\x12/\n\x13settlement_currency\x18\x0b \x01(\tR\x12settlementCurrency\x12\x36\n\x17settlement_amount_minor\x18\x0c \x01(\x03R\x15settlementAmountMinor\x12#\n\rexchange_rate\x18\r \x01(\tR\x0c\x65xchangeRate\"\x83\x02\n\x12PaymentFailedEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x19\n\x08order_id\x18\x03 \x01(\tR\x07orderId\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\x12#\n\rretry_attempt\x18\x05 \x01(\x05R\x0cretryAttempt\x12\x38\n\ttimestamp\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\x12!\n\x0c\x66\x61ilure_code\x18\x07 \x01(\tR\x0b\x66\x61ilureCode\"\xfb\x03\n\x14PaymentRefundedEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x1b\n\trefund_id\x18\x03 \x01(\tR\x08refundId\x12\x16\n\x06\x61mount\x18\x04 \x01(\tR\x06\x61mount\x12\x38\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\x12\x19\n\x08order_id\x18\x06 \x01(\tR\x07orderId\x12\x1a\n\x08\x63urrency\x18\x07 \x01(\tR\x08\x63urrency\x12!\n\x0c\x61mount_minor\x18\x08 \x01(\x03R\x0b\x61mountMinor\x12%\n\x0etransaction_id\x18\t \x01(\tR\rtransactionId\x12+\n\x11settlement_amount\x18\n \x01(\tR\x10settlementAmount\x12/\n\x13settlement_currency\x18\x0b \x01(\tR\x12settlementCurrency\x12\x36\n\x17settlement_amount_minor\x18\x0c \x01(\x03R\x15settlementAmountMinor\x12#\n\rexchange_rate\x18\r \x01(\tR\x0c\x65xchangeRate\"\x87\x04\n\x16PaymentAuthorizedEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x19\n\x08order_id\x18\x03 \x01(\tR\x07orderId\x12\x16\n\x06\x61mount\x18\x04 \x01(\tR\x06\x61mount\x12\x1a\n\x08\x63urrency\x18\x05 \x01(\tR\x08\x63urrency\x12%\n\x0epayment_method\x18\x06 \x01(\tR\rpaymentMethod\x12%\n\x0etransaction_id\x18\x07 \x01(\tR\rtransactionId\x12\x38\n\ttimestamp\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\x12!\n\x0c\x61mount_minor\x18\t \x01(\x03R\x0b\x61mountMinor\x12+\n\x11settlement_amount\x18\n \x01(\tR\x10settlementAmount\x12/\n\x13settlement_currency\x18\x0b \x01(\tR\x12settlementCurrency\x12\x36\n\x17settlement_amount_minor\x18\x0c \x01(\x03R\x15settlementAmountMinor\x12#\n\rexchange_rate\x18\r \x01(\tR\x0c\x65xchangeRate\"\xbe\x01\n\x15PaymentCancelledEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x19\n\x08order_id\x18\x03 \x01(\tR\x07orderId\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\x12\x38\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\"\xd3\x01\n\x1aPaymentRequiresActionEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x19\n\x08order_id\x18\x03 \x01(\tR\x07orderId\x12&\n\x0fnext_action_url\x18\x04 \x01(\tR\rnextActionUrl\x12\x38\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\"\xc8\x01\n\x1aPaymentRequiresReviewEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x19\n\x08order_id\x18\x03 \x01(\tR\x07orderId\x12\x1b\n\trules_hit\x18\x04 \x03(\tR\x08rulesHit\x12\x38\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\"\xd0\x01\n\x13OrderConfirmedEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x19\n\x08order_id\x18\x02 \x01(\tR\x07orderId\x12\x17\n\x07user_id\x18\x03 \x01(\tR\x06userId\x12\x14\n\x05total\x18\x04 \x01(\tR\x05total\x12\x1a\n\x08\x63urrency\x18\x05 \x01(\tR\x08\x63urrency\x12\x38\n\ttimestamp\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestampB\x1b\n\x17\x63om.example.payments.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18payments/v1/events.proto\x12\x0bpayments.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1fpayments/v1/event_options.proto\"\xbb\x04\n\x16PaymentSuccessfulEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x19\n\x08order_id\x18\x03 \x01(\tR\x07orderId\x12\x1c\n\x06\x61mount\x18\x04 \x01(\tB\x04\xc8\x8c\x19\x01R\x06\x61mount\x12\x1a\n\x08\x63urrency\x18\x05 \x01(\tR\x08\x63urrency\x12%\n\x0epayment_method\x18\x06 \x01(\tR\rpaymentMethod\x12%\n\x0etransaction_id\x18\x07 \x01(\tR\rtransactionId\x12\x38\n\ttimestamp\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\x12\'\n\x0c\x61mount_minor\x18\t \x01(\x03\x42\x04\xc8\x8c\x19\x02R\x0b\x61mountMinor\x12\x31\n\x11settlement_amount\x18\n \x01(\tB\x04\xc8\x8c\x19\x01R\x10settlementAmount\x12/\n\x13settlement_currency\x18\x0b \x01(\tR\x12settlementCurrency\x12<\n\x17settlement_amount_minor\x18\x0c \x01(\x03\x42\x04\xc8\x8c\x19\x02R\x15settlementAmountMinor\x12#\n\rexchange_rate\x18\r \x01(\tR\x0c\x65xchangeRate:\x1a\xd2\x8c\x19\x12payment.successful\xd8\x8c\x19\x01\"\x9b\x02\n\x12PaymentFailedEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x19\n\x08order_id\x18\x03 \x01(\tR\x07orderId\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\x12#\n\rretry_attempt\x18\x05 \x01(\x05R\x0cretryAttempt\x12\x38\n\ttimestamp\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\x12!\n\x0c\x66\x61ilure_code\x18\x07 \x01(\tR\x0b\x66\x61ilureCode:\x16\xd2\x8c\x19\x0epayment.failed\xd8\x8c\x19\x01\"\xad\x04\n\x14PaymentRefundedEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x1b\n\trefund_id\x18\x03 \x01(\tR\x08refundId\x12\x1c\n\x06\x61mount\x18\x04 \x01(\tB\x04\xc8\x8c\x19\x01R\x06\x61mount\x12\x38\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\x12\x19\n\x08order_id\x18\x06 \x01(\tR\x07orderId\x12\x1a\n\x08\x63urrency\x18\x07 \x01(\tR\x08\x63urrency\x12\'\n\x0c\x61mount_minor\x18\x08 \x01(\x03\x42\x04\xc8\x8c\x19\x02R\x0b\x61mountMinor\x12%\n\x0etransaction_id\x18\t \x01(\tR\rtransactionId\x12\x31\n\x11settlement_amount\x18\n \x01(\tB\x04\xc8\x8c\x19\x01R\x10settlementAmount\x12/\n\x13settlement_currency\x18\x0b \x01(\tR\x12settlementCurrency\x12<\n\x17settlement_amount_minor\x18\x0c \x01(\x03\x42\x04\xc8\x8c\x19\x02R\x15settlementAmountMinor\x12#\n\rexchange_rate\x18\r \x01(\tR\x0c\x65xchangeRate:\x18\xd2\x8c\x19\x10payment.refunded\xd8\x8c\x19\x01\"\xbb\x04\n\x16PaymentAuthorizedEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x19\n\x08order_id\x18\x03 \x01(\tR\x07orderId\x12\x1c\n\x06\x61mount\x18\x04 \x01(\tB\x04\xc8\x8c\x19\x01R\x06\x61mount\x12\x1a\n\x08\x63urrency\x18\x05 \x01(\tR\x08\x63urrency\x12%\n\x0epayment_method\x18\x06 \x01(\tR\rpaymentMethod\x12%\n\x0etransaction_id\x18\x07 \x01(\tR\rtransactionId\x12\x38\n\ttimestamp\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp\x12\'\n\x0c\x61mount_minor\x18\t \x01(\x03\x42\x04\xc8\x8c\x19\x02R\x0b\x61mountMinor\x12\x31\n\x11settlement_amount\x18\n \x01(\tB\x04\xc8\x8c\x19\x01R\x10settlementAmount\x12/\n\x13settlement_currency\x18\x0b \x01(\tR\x12settlementCurrency\x12<\n\x17settlement_amount_minor\x18\x0c \x01(\x03\x42\x04\xc8\x8c\x19\x02R\x15settlementAmountMinor\x12#\n\rexchange_rate\x18\r \x01(\tR\x0c\x65xchangeRate:\x1a\xd2\x8c\x19\x12payment.authorized\xd8\x8c\x19\x01\"\xd9\x01\n\x15PaymentCancelledEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x19\n\x08order_id\x18\x03 \x01(\tR\x07orderId\x12\x16\n\x06reason\x18\x04 \x01(\tR\x06reason\x12\x38\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp:\x19\xd2\x8c\x19\x11payment.cancelled\xd8\x8c\x19\x01\"\xf4\x01\n\x1aPaymentRequiresActionEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x19\n\x08order_id\x18\x03 \x01(\tR\x07orderId\x12&\n\x0fnext_action_url\x18\x04 \x01(\tR\rnextActionUrl\x12\x38\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp:\x1f\xd2\x8c\x19\x17payment.requires_action\xd8\x8c\x19\x01\"\xe9\x01\n\x1aPaymentRequiresReviewEvent\x12\x19\n\x08\x65vent_id\x18\x01 \x01(\tR\x07\x65ventId\x12\x1d\n\npayment_id\x18\x02 \x01(\tR\tpaymentId\x12\x19\n\x08order_id\x18\x03 \x01(\tR\x07orderId\x12\x1b\n\trules_hit\x18\x04 \x03(\tR\x08rulesHit\x12\x38\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp:\x1f\xd2\x8c\x19\x17payment.requires_review\xd8\x8c\x19\x01\"\x8b\x02\n\x13OrderConfirmedEvent\x12\x1f\n\x08\x65vent_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x07\x65ventId\x12\x1f\n\x08order_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07orderId\x12\x1d\n\x07user_id\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\x06userId\x12\x1e\n\x05total\x18\x04 \x01(\tB\x08\xe2\x41\x01\x02\xc8\x8c\x19\x01R\x05total\x12 \n\x08\x63urrency\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02R\x08\x63urrency\x12\x38\n\ttimestamp\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp:\x17\xd2\x8c\x19\x0forder.confirmed\xd8\x8c\x19\x02\"\xc2\x01\n\x13OrderCancelledEvent\x12\x1f\n\x08\x65vent_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\x07\x65ventId\x12\x1f\n\x08order_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07orderId\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12\x38\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ttimestamp:\x17\xd2\x8c\x19\x0forder.cancelled\xd8\x8c\x19\x02\x42\x1b\n\x17\x63om.example.payments.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,20 +35,78 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'payments.v1.events_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\027com.example.payments.v1P\001'
-  _globals['_PAYMENTSUCCESSFULEVENT']._serialized_start=75
-  _globals['_PAYMENTSUCCESSFULEVENT']._serialized_end=594
-  _globals['_PAYMENTFAILEDEVENT']._serialized_start=597
-  _globals['_PAYMENTFAILEDEVENT']._serialized_end=856
-  _globals['_PAYMENTREFUNDEDEVENT']._serialized_start=859
-  _globals['_PAYMENTREFUNDEDEVENT']._serialized_end=1366
-  _globals['_PAYMENTAUTHORIZEDEVENT']._serialized_start=1369
-  _globals['_PAYMENTAUTHORIZEDEVENT']._serialized_end=1888
-  _globals['_PAYMENTCANCELLEDEVENT']._serialized_start=1891
-  _globals['_PAYMENTCANCELLEDEVENT']._serialized_end=2081
-  _globals['_PAYMENTREQUIRESACTIONEVENT']._serialized_start=2084
-  _globals['_PAYMENTREQUIRESACTIONEVENT']._serialized_end=2295
-  _globals['_PAYMENTREQUIRESREVIEWEVENT']._serialized_start=2298
-  _globals['_PAYMENTREQUIRESREVIEWEVENT']._serialized_end=2498
-  _globals['_ORDERCONFIRMEDEVENT']._serialized_start=2501
-  _globals['_ORDERCONFIRMEDEVENT']._serialized_end=2709
+  _globals['_PAYMENTSUCCESSFULEVENT'].fields_by_name['amount']._loaded_options = None
+  _globals['_PAYMENTSUCCESSFULEVENT'].fields_by_name['amount']._serialized_options = b'\310\214\031\001'
+  _globals['_PAYMENTSUCCESSFULEVENT'].fields_by_name['amount_minor']._loaded_options = None
+  _globals['_PAYMENTSUCCESSFULEVENT'].fields_by_name['amount_minor']._serialized_options = b'\310\214\031\002'
+  _globals['_PAYMENTSUCCESSFULEVENT'].fields_by_name['settlement_amount']._loaded_options = None
+  _globals['_PAYMENTSUCCESSFULEVENT'].fields_by_name['settlement_amount']._serialized_options = b'\310\214\031\001'
+  _globals['_PAYMENTSUCCESSFULEVENT'].fields_by_name['settlement_amount_minor']._loaded_options = None
+  _globals['_PAYMENTSUCCESSFULEVENT'].fields_by_name['settlement_amount_minor']._serialized_options = b'\310\214\031\002'
+  _globals['_PAYMENTSUCCESSFULEVENT']._loaded_options = None
+  _globals['_PAYMENTSUCCESSFULEVENT']._serialized_options = b'\322\214\031\022payment.successful\330\214\031\001'
+  _globals['_PAYMENTFAILEDEVENT']._loaded_options = None
+  _globals['_PAYMENTFAILEDEVENT']._serialized_options = b'\322\214\031\016payment.failed\330\214\031\001'
+  _globals['_PAYMENTREFUNDEDEVENT'].fields_by_name['amount']._loaded_options = None
+  _globals['_PAYMENTREFUNDEDEVENT'].fields_by_name['amount']._serialized_options = b'\310\214\031\001'
+  _globals['_PAYMENTREFUNDEDEVENT'].fields_by_name['amount_minor']._loaded_options = None
+  _globals['_PAYMENTREFUNDEDEVENT'].fields_by_name['amount_minor']._serialized_options = b'\310\214\031\002'
+  _globals['_PAYMENTREFUNDEDEVENT'].fields_by_name['settlement_amount']._loaded_options = None
+  _globals['_PAYMENTREFUNDEDEVENT'].fields_by_name['settlement_amount']._serialized_options = b'\310\214\031\001'
+  _globals['_PAYMENTREFUNDEDEVENT'].fields_by_name['settlement_amount_minor']._loaded_options = None
+  _globals['_PAYMENTREFUNDEDEVENT'].fields_by_name['settlement_amount_minor']._serialized_options = b'\310\214\031\002'
+  _globals['_PAYMENTREFUNDEDEVENT']._loaded_options = None
+  _globals['_PAYMENTREFUNDEDEVENT']._serialized_options = b'\322\214\031\020payment.refunded\330\214\031\001'
+  _globals['_PAYMENTAUTHORIZEDEVENT'].fields_by_name['amount']._loaded_options = None
+  _globals['_PAYMENTAUTHORIZEDEVENT'].fields_by_name['amount']._serialized_options = b'\310\214\031\001'
+  _globals['_PAYMENTAUTHORIZEDEVENT'].fields_by_name['amount_minor']._loaded_options = None
+  _globals['_PAYMENTAUTHORIZEDEVENT'].fields_by_name['amount_minor']._serialized_options = b'\310\214\031\002'
+  _globals['_PAYMENTAUTHORIZEDEVENT'].fields_by_name['settlement_amount']._loaded_options = None
+  _globals['_PAYMENTAUTHORIZEDEVENT'].fields_by_name['settlement_amount']._serialized_options = b'\310\214\031\001'
+  _globals['_PAYMENTAUTHORIZEDEVENT'].fields_by_name['settlement_amount_minor']._loaded_options = None
+  _globals['_PAYMENTAUTHORIZEDEVENT'].fields_by_name['settlement_amount_minor']._serialized_options = b'\310\214\031\002'
+  _globals['_PAYMENTAUTHORIZEDEVENT']._loaded_options = None
+  _globals['_PAYMENTAUTHORIZEDEVENT']._serialized_options = b'\322\214\031\022payment.authorized\330\214\031\001'
+  _globals['_PAYMENTCANCELLEDEVENT']._loaded_options = None
+  _globals['_PAYMENTCANCELLEDEVENT']._serialized_options = b'\322\214\031\021payment.cancelled\330\214\031\001'
+  _globals['_PAYMENTREQUIRESACTIONEVENT']._loaded_options = None
+  _globals['_PAYMENTREQUIRESACTIONEVENT']._serialized_options = b'\322\214\031\027payment.requires_action\330\214\031\001'
+  _globals['_PAYMENTREQUIRESREVIEWEVENT']._loaded_options = None
+  _globals['_PAYMENTREQUIRESREVIEWEVENT']._serialized_options = b'\322\214\031\027payment.requires_review\330\214\031\001'
+  _globals['_ORDERCONFIRMEDEVENT'].fields_by_name['event_id']._loaded_options = None
+  _globals['_ORDERCONFIRMEDEVENT'].fields_by_name['event_id']._serialized_options = b'\342A\001\002'
+  _globals['_ORDERCONFIRMEDEVENT'].fields_by_name['order_id']._loaded_options = None
+  _globals['_ORDERCONFIRMEDEVENT'].fields_by_name['order_id']._serialized_options = b'\342A\001\002'
+  _globals['_ORDERCONFIRMEDEVENT'].fields_by_name['user_id']._loaded_options = None
+  _globals['_ORDERCONFIRMEDEVENT'].fields_by_name['user_id']._serialized_options = b'\342A\001\002'
+  _globals['_ORDERCONFIRMEDEVENT'].fields_by_name['total']._loaded_options = None
+  _globals['_ORDERCONFIRMEDEVENT'].fields_by_name['total']._serialized_options = b'\342A\001\002\310\214\031\001'
+  _globals['_ORDERCONFIRMEDEVENT'].fields_by_name['currency']._loaded_options = None
+  _globals['_ORDERCONFIRMEDEVENT'].fields_by_name['currency']._serialized_options = b'\342A\001\002'
+  _globals['_ORDERCONFIRMEDEVENT']._loaded_options = None
+  _globals['_ORDERCONFIRMEDEVENT']._serialized_options = b'\322\214\031\017order.confirmed\330\214\031\002'
+  _globals['_ORDERCANCELLEDEVENT'].fields_by_name['event_id']._loaded_options = None
+  _globals['_ORDERCANCELLEDEVENT'].fields_by_name['event_id']._serialized_options = b'\342A\001\002'
+  _globals['_ORDERCANCELLEDEVENT'].fields_by_name['order_id']._loaded_options = None
+  _globals['_ORDERCANCELLEDEVENT'].fields_by_name['order_id']._serialized_options = b'\342A\001\002'
+  _globals['_ORDERCANCELLEDEVENT']._loaded_options = None
+  _globals['_ORDERCANCELLEDEVENT']._serialized_options = b'\322\214\031\017order.cancelled\330\214\031\002'
+  _globals['_PAYMENTSUCCESSFULEVENT']._serialized_start=141
+  _globals['_PAYMENTSUCCESSFULEVENT']._serialized_end=712
+  _globals['_PAYMENTFAILEDEVENT']._serialized_start=715
+  _globals['_PAYMENTFAILEDEVENT']._serialized_end=998
+  _globals['_PAYMENTREFUNDEDEVENT']._serialized_start=1001
+  _globals['_PAYMENTREFUNDEDEVENT']._serialized_end=1558
+  _globals['_PAYMENTAUTHORIZEDEVENT']._serialized_start=1561
+  _globals['_PAYMENTAUTHORIZEDEVENT']._serialized_end=2132
+  _globals['_PAYMENTCANCELLEDEVENT']._serialized_start=2135
+  _globals['_PAYMENTCANCELLEDEVENT']._serialized_end=2352
+  _globals['_PAYMENTREQUIRESACTIONEVENT']._serialized_start=2355
+  _globals['_PAYMENTREQUIRESACTIONEVENT']._serialized_end=2599
+  _globals['_PAYMENTREQUIRESREVIEWEVENT']._serialized_start=2602
+  _globals['_PAYMENTREQUIRESREVIEWEVENT']._serialized_end=2835
+  _globals['_ORDERCONFIRMEDEVENT']._serialized_start=2838
+  _globals['_ORDERCONFIRMEDEVENT']._serialized_end=3105
+  _globals['_ORDERCANCELLEDEVENT']._serialized_start=3108
+  _globals['_ORDERCANCELLEDEVENT']._serialized_end=3302
 # @@protoc_insertion_point(module_scope)

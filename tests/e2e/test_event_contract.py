@@ -1,0 +1,162 @@
+"""Every event the service publishes, read back from a real Kafka-compatible broker (Tansu),
+matches the AsyncAPI document generated from the contract (generated/asyncapi.json): its
+payload and its headers validate against the document's JSON Schemas, and the Python
+client's typed parser reads it with exact Decimal amounts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import grpc
+import jsonschema_rs
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
+from domain.enums import GatewayName
+from infra.gateways.simulator import SimulatorGateway
+from payments.v1 import payment_service_pb2 as pb
+from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
+from payments_client.events import (
+    EVENT_TYPES,
+    PaymentAuthorized,
+    PaymentRefunded,
+    PaymentSuccessful,
+    parse_payment_event,
+)
+from server.app import PaymentApplication
+from tests.e2e.helpers import create_request
+from tests.support import databases
+from tests.support.channels import open_channel
+from tests.support.kafka_broker import TansuBroker
+from tests.support.polling import eventually
+from tests.support.servers import settings_for_tests
+
+ASYNCAPI = Path(__file__).resolve().parents[2] / "generated" / "asyncapi.json"
+TOPIC = "payment.events"
+
+
+def document() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(ASYNCAPI.read_text())
+    return loaded
+
+
+def published_messages() -> dict[str, dict[str, Any]]:
+    """event type -> (payload schema, headers schema) of the payment events channel."""
+    doc = document()
+    found = {}
+    for ref in doc["channels"]["paymentEvents"]["messages"].values():
+        message = doc["components"]["messages"][ref["$ref"].rsplit("/", 1)[1]]
+        payload = doc["components"]["schemas"][message["payload"]["$ref"].rsplit("/", 1)[1]]
+        found[message["name"]] = {"payload": payload, "headers": message["headers"]}
+    return found
+
+
+@pytest.fixture(scope="module")
+def contract_database_url(admin_database_url: str) -> Iterator[str]:
+    with databases.migrated_database(admin_database_url, "payments_asyncapi") as url:
+        yield url
+
+
+@pytest.fixture
+async def broker() -> AsyncIterator[TansuBroker]:
+    server = TansuBroker()
+    await server.start(topics=(TOPIC,))
+    yield server
+    server.stop()
+
+
+async def every_event_type(stub: PaymentServiceStub) -> set[str]:
+    """Drives payments through every published event type; their order ids."""
+    orders: set[str] = set()
+
+    async def create(**fields: Any) -> pb.CreatePaymentResponse:
+        created: pb.CreatePaymentResponse = await stub.CreatePayment(create_request(**fields))
+        orders.add(created.payment.order_id)
+        return created
+
+    # authorized, successful, refunded; in a currency of three decimals too
+    for currency, minor in (("EUR", 1099), ("KWD", 1234), ("JPY", 500)):
+        paid = await create(authorize=True, currency=currency, amount_minor=minor)
+        pid = paid.payment.payment_id
+        await stub.CapturePayment(pb.CapturePaymentRequest(payment_id=pid))
+        await stub.RefundPayment(pb.RefundPaymentRequest(payment_id=pid, amount_minor=99))
+    # cancelled
+    held = await create(authorize=True)
+    await stub.CancelPayment(pb.CancelPaymentRequest(payment_id=held.payment.payment_id))
+    # failed
+    declined = await create(payment_method_token="pm_card_chargeDeclined")
+    with pytest.raises(grpc.aio.AioRpcError):
+        await stub.AuthorizePayment(
+            pb.AuthorizePaymentRequest(payment_id=declined.payment.payment_id)
+        )
+    # requires_action (3-D Secure), requires_review (every CHF payment is held for review)
+    await create(authorize=True, payment_method_token="pm_card_authenticationRequired")
+    await create(authorize=True, currency="CHF", amount_minor=5000)
+    return orders
+
+
+async def test_every_published_event_matches_the_asyncapi_document(
+    contract_database_url: str, broker: TansuBroker
+) -> None:
+    settings = settings_for_tests(
+        kafka_brokers=broker.bootstrap,
+        kafka_enable_idempotence=False,  # Tansu has no InitProducerId
+        outbox_poll_interval_seconds=0.05,
+        fraud_review_amount_limits="CHF:1",
+    )
+    app = PaymentApplication(
+        settings, contract_database_url, gateways={GatewayName.SIMULATOR: SimulatorGateway()}
+    )
+    reader = AIOKafkaConsumer(
+        TOPIC, bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    await app.start()
+    await reader.start()
+    try:
+        async with open_channel(f"127.0.0.1:{app.grpc_port}") as channel:
+            orders = await every_event_type(PaymentServiceStub(channel))
+
+        def mine() -> list[ConsumerRecord[bytes, bytes]]:
+            return [r for r in records if (r.key or b"").decode() in orders]
+
+        async def every_type_arrived() -> bool:
+            for batch in (await reader.getmany(timeout_ms=100)).values():
+                records.extend(batch)
+            types = {dict(r.headers)["ce_type"].decode() for r in mine()}
+            return types == set(EVENT_TYPES) and len(mine()) >= 14
+
+        await eventually(every_type_arrived, within=20)
+        assert len(mine()) == 14, sorted(dict(r.headers)["ce_type"].decode() for r in mine())
+    finally:
+        await reader.stop()
+        await app.stop(grace=1)
+
+    schemas = published_messages()
+    assert set(schemas) == set(EVENT_TYPES)
+    validators = {
+        name: (jsonschema_rs.validator_for(s["payload"]), jsonschema_rs.validator_for(s["headers"]))
+        for name, s in schemas.items()
+    }
+    for record in mine():
+        headers = {key: value.decode() for key, value in record.headers}
+        payload_valid, headers_valid = validators[headers["ce_type"]]
+        value = json.loads(record.value or b"", parse_float=Decimal)
+        errors = [e.message for e in payload_valid.iter_errors(value)]
+        assert not errors, (headers["ce_type"], errors, value)
+        assert not [e.message for e in headers_valid.iter_errors(headers)]
+        event = parse_payment_event(record.value or b"", headers=record.headers)
+        assert event.event_id == headers["ce_id"] == value["eventId"]
+        if isinstance(event, PaymentAuthorized | PaymentSuccessful | PaymentRefunded):
+            assert isinstance(event.amount, Decimal)
+            assert event.amount == value["amount"]
+            digits = -event.amount.as_tuple().exponent  # type: ignore[operator]
+            assert event.amount.scaleb(digits) == event.amount_minor
+    parsed = [parse_payment_event(r.value or b"", headers=r.headers) for r in mine()]
+    kwd = [e for e in parsed if isinstance(e, PaymentSuccessful) and e.currency == "KWD"]
+    assert [e.amount for e in kwd] == [Decimal("1.234")]
