@@ -1,10 +1,10 @@
 """The unit of work's connection as its repositories see it: where a payment's write waits.
 
-A payment's insert or save is staged, not executed at once: the commit writes it with the transaction's
-side effects (outbox, audit, answer) in one statement (commit_writes.py), and when that is
-the transaction's only statement, without BEGIN and COMMIT. Any other statement first writes
-what is staged, so statements take effect in the order the code runs them: a refund row after
-the operation it refers to, a read after the write before it.
+A payment's insert or save is staged, not executed at once: the commit writes it with the
+transaction's side effects (outbox, audit, answer) in one statement (commit_writes.py), and
+when that is the transaction's only statement, without BEGIN and COMMIT. Any other statement
+first writes what is staged, so statements take effect in the order the code runs them: a
+refund row after the operation it refers to, a read after the write before it.
 
 A plain read (no lock) that comes before anything else runs on its own, in autocommit: under
 READ COMMITTED each statement sees its own snapshot whether a transaction holds it or not, and
