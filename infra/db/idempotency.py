@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select
+from sqlalchemy import and_, bindparam, delete, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -35,31 +35,28 @@ _KEY = and_(
     _T.method == bindparam("k_method"),
     _T.key == bindparam("k_key"),
 )
-_new_claim = insert(keys).values(
-    caller=bindparam("k_caller"),
-    method=bindparam("k_method"),
-    key=bindparam("k_key"),
-    fingerprint=bindparam("k_fingerprint"),
-    state=KeyState.IN_PROGRESS.value,
-    claim_token=bindparam("k_token"),
-    locked_until=bindparam("k_locked_until"),
-    created_at=bindparam("k_now"),
-)
 # A new key is inserted; an abandoned claim (lease over, same request) is taken over. The
 # conflict clause compares with the row we tried to insert (`excluded`): its created_at is
-# now, its fingerprint the request's.
-_CLAIM = _new_claim.on_conflict_do_update(
-    index_elements=[_T.caller, _T.method, _T.key],
-    set_={
-        "claim_token": _new_claim.excluded.claim_token,
-        "locked_until": _new_claim.excluded.locked_until,
-    },
-    where=and_(
-        _T.state == KeyState.IN_PROGRESS.value,
-        _T.locked_until < _new_claim.excluded.created_at,
-        _T.fingerprint == _new_claim.excluded.fingerprint,
-    ),
-).returning(_T.claim_token, _T.created_at)
+# now, its fingerprint the request's. Before that, a transaction-scoped advisory lock on the
+# key, tried without waiting: a request whose twin is inside its claiming transaction right
+# now is told IN_USE at once, instead of holding a pooled connection while it waits on the
+# twin's row (a storm of one key would otherwise take every connection of the pool).
+_CLAIM = text(
+    "WITH free AS (SELECT pg_try_advisory_xact_lock(hashtextextended("
+    "CAST(:k_caller AS text) || chr(31) || CAST(:k_method AS text) || chr(31)"
+    " || CAST(:k_key AS text), 0)) AS got),"
+    " claimed AS (INSERT INTO idempotency_keys"
+    " (caller, method, key, fingerprint, state, claim_token, locked_until, created_at)"
+    " SELECT :k_caller, :k_method, :k_key, :k_fingerprint, 'IN_PROGRESS', CAST(:k_token AS uuid),"
+    " CAST(:k_locked_until AS timestamptz), CAST(:k_now AS timestamptz) FROM free WHERE free.got"
+    " ON CONFLICT (caller, method, key) DO UPDATE"
+    " SET claim_token = excluded.claim_token, locked_until = excluded.locked_until"
+    " WHERE idempotency_keys.state = 'IN_PROGRESS'"
+    " AND idempotency_keys.locked_until < excluded.created_at"
+    " AND idempotency_keys.fingerprint = excluded.fingerprint"
+    " RETURNING created_at)"
+    " SELECT free.got, claimed.created_at FROM free LEFT JOIN claimed ON true"
+)
 _READ = select(keys).where(_KEY)
 
 
@@ -118,9 +115,12 @@ class SqlIdempotencyStore:
         }
         claim = _claim_statement(conn.dialect)
         for _ in range(3):
-            claimed = await driver.fetch(conn, claim, params)  # every keyed call's: driver.py
-            if claimed:
-                return Claim(key, token), claimed[0]["created_at"]
+            # Every keyed call's statement: on asyncpg directly (driver.py).
+            [claimed] = await driver.fetch(conn, claim, params)
+            if claimed["created_at"] is not None:
+                return Claim(key, token), claimed["created_at"]
+            if not claimed["got"]:  # its twin is claiming it right now: retry soon
+                return KeyRecord(key, request_fingerprint, KeyState.IN_PROGRESS, now)
             row = (await conn.execute(_READ, _key_params(key))).first()
             if row is not None:
                 return self._record(key, row)

@@ -1,9 +1,13 @@
-"""Automatic retries through the real worker job, on PostgreSQL's durable schedule."""
+"""Automatic retries through the real worker job, on PostgreSQL's durable schedule.
+
+The module has a database of its own: a retry worker claims every due retry of its database,
+and another test server of the session (with a simulator of its own, which never saw these
+charges) would otherwise take some of this module's retries and answer them wrongly."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import grpc
 import pytest
@@ -11,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.enums import GatewayName
+from infra.db.engine import make_engine
 from infra.db.tables import scheduled_retries
 from infra.gateways.simulator import Fault, SimulatorGateway
 from payments.v1 import payment_pb2, refund_pb2
@@ -19,6 +24,7 @@ from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from payments_client import PaymentsError
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request
+from tests.support import databases
 from tests.support.channels import open_channel
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
@@ -26,9 +32,22 @@ from tests.support.servers import settings_for_tests
 S = payment_pb2.PaymentStatus
 
 
+@pytest.fixture(scope="module")
+def own_database_url(admin_database_url: str) -> Iterator[str]:
+    with databases.migrated_database(admin_database_url, "payments_retries") as url:
+        yield url
+
+
+@pytest.fixture
+async def own_engine(own_database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = make_engine(own_database_url, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
 @pytest.fixture
 async def retrying(
-    database_url: str,
+    own_database_url: str,
 ) -> AsyncIterator[tuple[PaymentServiceStub, SimulatorGateway]]:
     simulator = SimulatorGateway()
     application = PaymentApplication(
@@ -40,7 +59,7 @@ async def retrying(
             # Retries alone: a breaker would (rightly) hold them back while it is open.
             circuit_failure_threshold=1000,
         ),
-        database_url,
+        own_database_url,
         gateways={GatewayName.SIMULATOR: simulator},
     )
     await application.start()
@@ -72,7 +91,7 @@ async def test_a_refund_while_the_gateway_is_down_is_pending_then_processed(
 
 
 async def test_retry_success_rate_on_transient_faults(
-    retrying: tuple[PaymentServiceStub, SimulatorGateway], engine: AsyncEngine
+    retrying: tuple[PaymentServiceStub, SimulatorGateway], own_engine: AsyncEngine
 ) -> None:
     """Half of all authorization calls fail transiently (unreachable or a processing error);
     with three automatic retries nearly every payment still goes through."""
@@ -98,7 +117,7 @@ async def test_retry_success_rate_on_transient_faults(
         return [f.payment.status for f in found]
 
     async def no_retry_left() -> bool:
-        async with engine.connect() as conn:
+        async with own_engine.connect() as conn:
             left = await conn.scalar(
                 select(func.count()).where(scheduled_retries.c.payment_id.in_(payments))
             )

@@ -133,3 +133,25 @@ async def test_purge_forgets_only_what_is_older_than_the_retention(
     assert isinstance(await store.claim(old_key, "other", now(), LEASE), Claim)  # forgotten
     kept = await store.claim(new_key, "fp", now(), LEASE)
     assert isinstance(kept, KeyRecord) and kept.answer == ANSWER
+
+
+async def test_a_twin_inside_its_claiming_transaction_makes_the_key_in_use_without_a_wait(
+    store: SqlIdempotencyStore, engine: AsyncEngine
+) -> None:
+    """The second request neither waits on the first one's uncommitted row (holding its pooled
+    connection) nor claims the key: it is told IN_USE at once, and claims it once the first
+    one gave it up."""
+    key = a_key()
+    async with engine.connect() as first:
+        claimed = await store.claim_in(first, key, "fp-1", now(), LEASE)
+        assert isinstance(claimed, tuple)  # claimed, not committed yet
+        async with engine.connect() as twin:
+            # Bounded only so that a regression fails instead of hanging: without the try-lock
+            # the twin would wait here until `first` ends, which never comes.
+            told = await asyncio.wait_for(store.claim_in(twin, key, "fp-1", now(), LEASE), 10)
+            await twin.rollback()
+        await first.rollback()
+    assert isinstance(told, KeyRecord)
+    with pytest.raises(IdempotencyKeyInUse):
+        replay_or_refuse(told, "fp-1", now())
+    assert isinstance(await store.claim(key, "fp-1", now(), LEASE), Claim)
