@@ -36,6 +36,7 @@ from domain.events import (
 )
 from domain.gateway import GatewayOutcome, NextAction, OutcomeStatus
 from domain.money import Money
+from domain.payment_amounts import PaymentAmounts
 from domain.payment_review import RiskReviewTransitions
 from domain.payment_states import (
     AUTHORIZABLE,
@@ -65,7 +66,7 @@ class Payment(RiskReviewTransitions):
     id: str
     order_id: str
     user_id: str
-    amount: Money
+    amounts: PaymentAmounts
     payment_method_type: PaymentMethodType
     gateway: GatewayName
     created_at: datetime
@@ -79,9 +80,6 @@ class Payment(RiskReviewTransitions):
     metadata: dict[str, str] = field(default_factory=dict)
     status: PaymentStatus = PaymentStatus.PENDING
     gateway_payment_id: str | None = None
-    authorized_minor: int = 0
-    captured_minor: int = 0
-    refunded_minor: int = 0
     failure_code: str | None = None
     failure_reason: str | None = None
     retry_count: int = 0
@@ -108,16 +106,18 @@ class Payment(RiskReviewTransitions):
     # The settlement currency and rate (domain/settlement.py); None: settled in the
     # presentment currency at rate 1 (payments written before revision 0019).
     settlement: Settlement | None = None
-    captured_settlement_minor: int = 0
-    refunded_settlement_minor: int = 0
     version: int = 0
     transactions: list[Transaction] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)
 
     # --- derived amounts -----------------------------------------------------------------
     @property
+    def amount(self) -> Money:
+        return self.amounts.amount
+
+    @property
     def currency(self) -> str:
-        return self.amount.currency
+        return self.amounts.currency
 
     @property
     def settles(self) -> Settlement:
@@ -127,18 +127,23 @@ class Payment(RiskReviewTransitions):
     def settlement_amount(self) -> Money:
         return self.settles.convert(self.amount)
 
-    @property
-    def pending_refund_minor(self) -> int:
-        return sum(
-            t.amount.amount_minor
-            for t in self.transactions
-            if t.type is TransactionType.REFUND and t.is_open
-        )
+    def settle_in(self, settlement: Settlement) -> None:
+        """The settlement currency and rate, chosen when the payment is created."""
+        self.settlement = settlement
+        self.amounts = self.amounts.settled_in(settlement.currency)
 
     @property
-    def refundable_minor(self) -> int:
+    def pending_refunds(self) -> Money:
+        pending = Money.zero(self.currency)
+        for t in self.transactions:
+            if t.type is TransactionType.REFUND and t.is_open:
+                pending += t.amount
+        return pending
+
+    @property
+    def refundable(self) -> Money:
         """What a new refund may still take: captured, less refunded and in-flight refunds."""
-        return self.captured_minor - self.refunded_minor - self.pending_refund_minor
+        return self.amounts.refundable(self.pending_refunds)
 
     @property
     def open_operations(self) -> list[Transaction]:
@@ -283,7 +288,7 @@ class Payment(RiskReviewTransitions):
         if outcome.status is OutcomeStatus.SUCCEEDED:
             txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
             self._move_to(S.AUTHORIZED, now)
-            self.authorized_minor = txn.amount.amount_minor
+            self.amounts = self.amounts.authorize(txn.amount)
             self.authorized_at = now
             self.failure_code = self.failure_reason = None
             self.next_action = None
@@ -332,18 +337,18 @@ class Payment(RiskReviewTransitions):
     ) -> Transaction:
         self._require_status(frozenset({S.AUTHORIZED}), "capture")
         self._require_no_open_operation()
-        amount = self.authorized_minor if amount_minor is None else amount_minor
-        if amount <= 0 or amount > self.authorized_minor:
+        authorized = self.amounts.authorized
+        amount = authorized if amount_minor is None else Money(amount_minor, self.currency)
+        if not amount.is_positive or amount > authorized:
             raise AmountExceedsCapturable(
-                f"cannot capture {amount}: only {self.authorized_minor} is authorized",
+                f"cannot capture {amount.amount_minor}: "
+                f"only {authorized.amount_minor} is authorized",
                 metadata={
                     "payment_id": self.id,
-                    "capturable_amount_minor": str(self.authorized_minor),
+                    "capturable_amount_minor": str(authorized.amount_minor),
                 },
             )
-        return self._begin(
-            TransactionType.CAPTURE, Money(amount, self.currency), transaction_id, now
-        )
+        return self._begin(TransactionType.CAPTURE, amount, transaction_id, now)
 
     def record_capture(
         self, transaction_id: str, outcome: GatewayOutcome, now: datetime, event_id: str
@@ -355,9 +360,8 @@ class Payment(RiskReviewTransitions):
             return
         txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
         self._move_to(S.CAPTURED, now)
-        self.captured_minor = txn.amount.amount_minor
         txn.settlement_amount = capture_settlement(self.settles, self.amount, txn.amount)
-        self.captured_settlement_minor = txn.settlement_amount.amount_minor
+        self.amounts = self.amounts.capture(txn.amount, txn.settlement_amount)
         self.captured_at = now
         self.events.append(
             PaymentSucceeded(
@@ -380,7 +384,8 @@ class Payment(RiskReviewTransitions):
         self._require_no_open_operation()
         self.cancellation_reason = reason
         if self.status in VOID_AT_GATEWAY and self.gateway_payment_id:
-            amount = Money(self.authorized_minor or self.amount.amount_minor, self.currency)
+            authorized = self.amounts.authorized
+            amount = authorized if authorized.is_positive else self.amount
             return self._begin(TransactionType.VOID, amount, transaction_id, now)
         self._cancel(now, event_id)
         return None
@@ -415,15 +420,15 @@ class Payment(RiskReviewTransitions):
         self._require_status(REFUNDABLE, "refund")
         # Refunds may run side by side; each reserves its amount while it is open.
         self._require_no_open_operation(except_refunds=True)
-        refundable = self.refundable_minor
-        amount = refundable if amount_minor is None else amount_minor
-        if amount <= 0 or amount > refundable:
+        refundable = self.refundable
+        amount = refundable if amount_minor is None else Money(amount_minor, self.currency)
+        if not amount.is_positive or amount > refundable:
+            left = str(refundable.amount_minor)
             raise AmountExceedsRefundable(
-                f"cannot refund {amount}: {refundable} is refundable",
-                metadata={"payment_id": self.id, "refundable_amount_minor": str(refundable)},
+                f"cannot refund {amount.amount_minor}: {left} is refundable",
+                metadata={"payment_id": self.id, "refundable_amount_minor": left},
             )
-        money = Money(amount, self.currency)
-        return self._begin(TransactionType.REFUND, money, transaction_id, now, refund_id)
+        return self._begin(TransactionType.REFUND, amount, transaction_id, now, refund_id)
 
     def record_refund(
         self, transaction_id: str, outcome: GatewayOutcome, now: datetime, event_id: str
@@ -435,9 +440,8 @@ class Payment(RiskReviewTransitions):
             return
         txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
         txn.settlement_amount = self._refund_settlement(txn.amount)
-        self.refunded_settlement_minor += txn.settlement_amount.amount_minor
-        self.refunded_minor += txn.amount.amount_minor
-        fully = self.refunded_minor == self.captured_minor
+        self.amounts = self.amounts.refund(txn.amount, txn.settlement_amount)
+        fully = self.amounts.fully_refunded
         self._move_to(S.REFUNDED if fully else S.PARTIALLY_REFUNDED, now)
         if fully:
             self.refunded_at = now
@@ -452,13 +456,13 @@ class Payment(RiskReviewTransitions):
 
     def _refund_settlement(self, refund: Money) -> Money:
         """At the capture's rate, cumulatively (domain/settlement.py)."""
-        currency = self.settles.currency
+        amounts = self.amounts
         return refund_settlement(
             self.settles,
-            captured=Money(self.captured_minor, self.currency),
-            captured_settlement=Money(self.captured_settlement_minor, currency),
-            refunded_before=Money(self.refunded_minor, self.currency),
-            refunded_settlement_before=Money(self.refunded_settlement_minor, currency),
+            captured=amounts.captured,
+            captured_settlement=amounts.captured_settlement,
+            refunded_before=amounts.refunded,
+            refunded_settlement_before=amounts.refunded_settlement,
             refund=refund,
         )
 

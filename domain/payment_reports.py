@@ -52,8 +52,9 @@ def captured(
         return False
     if payment.status is not S.AUTHORIZED:
         return False  # already captured (or refunded / cancelled): never backwards
-    wanted = payment.authorized_minor if amount_minor is None else amount_minor
-    amount = Money(max(1, min(wanted, payment.authorized_minor)), payment.currency)
+    held = payment.amounts.authorized
+    wanted = held.amount_minor if amount_minor is None else amount_minor
+    amount = Money(max(1, min(wanted, held.amount_minor)), payment.currency)
     txn = payment.begin_reported(TransactionType.CAPTURE, amount, transaction_ids[1], now)
     if txn is None:
         return False
@@ -109,7 +110,8 @@ def cancelled(
 ) -> bool:
     if payment.status not in AUTHORIZABLE | VOID_AT_GATEWAY:
         return False
-    amount = Money(payment.authorized_minor or payment.amount.amount_minor, payment.currency)
+    held = payment.amounts.authorized
+    amount = held if held.is_positive else payment.amount
     txn = payment.begin_reported(TransactionType.VOID, amount, transaction_id, now)
     if txn is None:
         return False
@@ -134,12 +136,12 @@ def refunded(
         return None
     if reference and any(t.gateway_transaction_id == reference for t in payment.transactions):
         return None
-    amount = min(amount_minor, payment.refundable_minor)
-    if amount <= 0:
+    amount = min(Money(amount_minor, payment.currency), payment.refundable)
+    if not amount.is_positive:
         return None
     txn = payment.begin_reported(
         TransactionType.REFUND,
-        Money(amount, payment.currency),
+        amount,
         transaction_id,
         now,
         refund_id,

@@ -18,6 +18,7 @@ from domain.enums import (
 )
 from domain.money import Money
 from domain.payment import Payment
+from domain.payment_amounts import PaymentAmounts
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.settlement import Settlement
@@ -82,8 +83,8 @@ def settlement_to_row(payment: Payment) -> dict[str, Any]:
         "exchange_rate_as_of": settles.as_of,
         "fx_markup_bps": settles.markup_bps,
         "fx_quote_id": settles.fx_quote_id,
-        "captured_settlement_minor": payment.captured_settlement_minor,
-        "refunded_settlement_minor": payment.refunded_settlement_minor,
+        "captured_settlement_minor": payment.amounts.captured_settlement.amount_minor,
+        "refunded_settlement_minor": payment.amounts.refunded_settlement.amount_minor,
     }
 
 
@@ -133,6 +134,26 @@ def _currency(money: Money | None) -> str | None:
     return money.currency if money is not None else None
 
 
+def amounts_from_row(row: Row, settlement: Settlement | None) -> PaymentAmounts:
+    def money(column: str) -> Money:
+        return Money(row[column], currency)
+
+    currency = row["currency"]
+    if settlement is None:  # before revision 0019 every amount settled as it was
+        captured_settlement, refunded_settlement = money("captured_minor"), money("refunded_minor")
+    else:
+        captured_settlement = Money(row["captured_settlement_minor"], settlement.currency)
+        refunded_settlement = Money(row["refunded_settlement_minor"], settlement.currency)
+    return PaymentAmounts(
+        amount=money("amount_minor"),
+        authorized=money("authorized_minor"),
+        captured=money("captured_minor"),
+        refunded=money("refunded_minor"),
+        captured_settlement=captured_settlement,
+        refunded_settlement=refunded_settlement,
+    )
+
+
 def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payment:
     def opened(column: str) -> str:
         return sealer.open_text(row[column], payment_place(row["id"], column)) or ""
@@ -143,7 +164,7 @@ def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payme
         id=row["id"],
         order_id=row["order_id"],
         user_id=row["user_id"],
-        amount=Money(row["amount_minor"], row["currency"]),
+        amounts=amounts_from_row(row, settlement),
         payment_method_type=PaymentMethodType(row["payment_method_type"]),
         gateway=GatewayName(row["gateway"]),
         created_at=row["created_at"],
@@ -157,9 +178,6 @@ def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payme
         ),
         status=PaymentStatus(row["status"]),
         gateway_payment_id=row["gateway_payment_id"],
-        authorized_minor=row["authorized_minor"],
-        captured_minor=row["captured_minor"],
-        refunded_minor=row["refunded_minor"],
         failure_code=row["failure_code"],
         failure_reason=row["failure_reason"],
         retry_count=row["retry_count"],
@@ -178,13 +196,6 @@ def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payme
         risk=risk_from_row(row),
         review=review_from_row(row),
         settlement=settlement,
-        # Before revision 0019 every amount settled as it was.
-        captured_settlement_minor=(
-            row["captured_settlement_minor"] if settlement else row["captured_minor"]
-        ),
-        refunded_settlement_minor=(
-            row["refunded_settlement_minor"] if settlement else row["refunded_minor"]
-        ),
         version=row["version"],
         transactions=txns,
     )
@@ -212,9 +223,9 @@ def payment_to_row(payment: Payment, sealer: Sealer) -> dict[str, Any]:
             "gateway_payment_id": payment.gateway_payment_id,
             "description": sealed("description", payment.description),
             "metadata": sealer.seal_json(payment.metadata, payment_place(payment.id, "metadata")),
-            "authorized_minor": payment.authorized_minor,
-            "captured_minor": payment.captured_minor,
-            "refunded_minor": payment.refunded_minor,
+            "authorized_minor": payment.amounts.authorized.amount_minor,
+            "captured_minor": payment.amounts.captured.amount_minor,
+            "refunded_minor": payment.amounts.refunded.amount_minor,
             "failure_code": payment.failure_code,
             "failure_reason": payment.failure_reason,
             "retry_count": payment.retry_count,

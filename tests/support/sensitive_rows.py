@@ -13,6 +13,7 @@ from domain.enums import GatewayName, PaymentMethodType
 from domain.gateway import GatewayOutcome
 from domain.money import Money
 from domain.payment import Payment
+from domain.payment_amounts import PaymentAmounts
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.webhooks import WebhookReceipt
@@ -60,7 +61,7 @@ def payment_with(data: PersonalData, created_at: datetime | None = None) -> Paym
         id=new_id(),
         order_id=new_id(),
         user_id=new_id(),
-        amount=Money(5000, "EUR"),
+        amounts=PaymentAmounts.of(Money(5000, "EUR")),
         payment_method_type=PaymentMethodType.CREDIT_CARD,
         gateway=GatewayName.SIMULATOR,
         created_at=moment,
