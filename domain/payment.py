@@ -24,6 +24,7 @@ from domain.errors import (
     AmountExceedsRefundable,
     InvalidStateTransition,
     OperationInProgress,
+    PaymentNotUnderReview,
 )
 from domain.events import (
     DomainEvent,
@@ -32,12 +33,13 @@ from domain.events import (
     PaymentFailed,
     PaymentRefunded,
     PaymentRequiresAction,
+    PaymentRequiresReview,
     PaymentSucceeded,
 )
 from domain.gateway import GatewayOutcome, NextAction, OutcomeStatus
 from domain.money import Money
 from domain.payment_amounts import PaymentAmounts
-from domain.payment_review import RiskReviewTransitions
+from domain.payment_risk import PaymentRisk
 from domain.payment_states import (
     AUTHORIZABLE,
     CANCEL_AT_ONCE,
@@ -46,7 +48,7 @@ from domain.payment_states import (
     S,
     can_transition,
 )
-from domain.risk import RiskAssessment, RiskReview
+from domain.risk import FRAUD_SUSPECTED, RiskAssessment, RiskReview
 from domain.settlement import Settlement, capture_settlement, refund_settlement
 from domain.transaction import Transaction
 
@@ -62,7 +64,7 @@ def _settle_failed(txn: Transaction, outcome: GatewayOutcome, now: datetime) -> 
 
 
 @dataclass(slots=True)
-class Payment(RiskReviewTransitions):
+class Payment:
     id: str
     order_id: str
     user_id: str
@@ -99,10 +101,8 @@ class Payment(RiskReviewTransitions):
     # Capture as soon as an authorization succeeds, whenever that is: at once, after 3-D
     # Secure, after a retry or after a fraud review (the order flow's AUTO_CAPTURE).
     capture_on_authorization: bool = False
-    # The fraud checks' verdict on the latest authorization attempt, and an admin's decision
-    # on it when it asked for a review.
-    risk: RiskAssessment | None = None
-    review: RiskReview | None = None
+    # The fraud checks' verdict on the latest authorization attempt, and its review.
+    risk: PaymentRisk = field(default_factory=PaymentRisk)
     # The settlement currency and rate (domain/settlement.py); None: settled in the
     # presentment currency at rate 1 (payments written before revision 0019).
     settlement: Settlement | None = None
@@ -221,6 +221,56 @@ class Payment(RiskReviewTransitions):
                 metadata={"transaction_id": txn.id},
             )
         return txn
+
+    # --- fraud checks and review ---------------------------------------------------------
+    def require_authorizable(self) -> None:
+        self._require_status(AUTHORIZABLE, "authorize")
+        self._require_no_open_operation()
+        if self.risk.rejected:
+            raise InvalidStateTransition(
+                "a payment rejected in review cannot be authorized again",
+                metadata={"payment_id": self.id, "status": self.status.value},
+            )
+
+    @property
+    def review_approved(self) -> bool:
+        return self.risk.approved
+
+    def record_risk(self, assessment: RiskAssessment) -> None:
+        """A new verdict; an earlier review was about an earlier one."""
+        self.risk = self.risk.assessed(assessment)
+
+    def block_for_fraud(self, assessment: RiskAssessment, now: datetime, event_id: str) -> None:
+        self.require_authorizable()
+        self.record_risk(assessment)
+        self._fail(FRAUD_SUSPECTED, "refused by the fraud checks", now, event_id)
+
+    def hold_for_review(self, assessment: RiskAssessment, now: datetime, event_id: str) -> None:
+        self.require_authorizable()
+        self.record_risk(assessment)
+        self._move_to(S.UNDER_REVIEW, now)
+        self.failure_code = self.failure_reason = None
+        self.next_action = None
+        self.events.append(
+            PaymentRequiresReview(event_id, self.id, self.order_id, now, assessment.rules_hit)
+        )
+
+    def _review(self, review: RiskReview) -> None:
+        if self.status is not S.UNDER_REVIEW:
+            raise PaymentNotUnderReview(
+                f"the payment is {self.status.value}, not under review",
+                metadata={"payment_id": self.id, "status": self.status.value},
+            )
+        self.risk = self.risk.reviewed(review)
+
+    def approve_review(self, review: RiskReview, now: datetime) -> None:
+        """Back to PENDING; the caller begins the authorization in the same transaction."""
+        self._review(review)
+        self._move_to(S.PENDING, now)
+
+    def reject_review(self, review: RiskReview, now: datetime, event_id: str) -> None:
+        self._review(review)
+        self._fail(FRAUD_SUSPECTED, f"rejected in review: {review.reason}"[:500], now, event_id)
 
     # --- authorization -------------------------------------------------------------------
     def begin_authorization(

@@ -20,6 +20,7 @@ from domain.money import Money
 from domain.payment import Payment
 from domain.payment_amounts import PaymentAmounts
 from domain.payment_method import PaymentMethod
+from domain.payment_risk import PaymentRisk
 from domain.refund import Refund
 from domain.settlement import Settlement
 from domain.transaction import Transaction
@@ -193,8 +194,7 @@ def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payme
         liability_shift=row["liability_shift"],
         capture_on_authorization=row["capture_on_authorization"],
         country=row["country"],
-        risk=risk_from_row(row),
-        review=review_from_row(row),
+        risk=PaymentRisk(risk_from_row(row), review_from_row(row)),
         settlement=settlement,
         version=row["version"],
         transactions=txns,
@@ -244,7 +244,7 @@ def payment_to_row(payment: Payment, sealer: Sealer) -> dict[str, Any]:
             "cancelled_at": payment.cancelled_at,
             "refunded_at": payment.refunded_at,
         }
-        | risk_to_row(payment.risk, payment.review)
+        | risk_to_row(payment.risk.assessment, payment.risk.review)
         | settlement_to_row(payment)
     )
 
