@@ -11,7 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from domain.errors import AmountExceedsCapturable, AmountExceedsRefundable
 from domain.money import Money
+from domain.settlement import Settlement, capture_settlement, refund_settlement
 
 
 class AmountsOutOfOrder(ValueError):
@@ -52,6 +54,11 @@ class PaymentAmounts:
     def fully_refunded(self) -> bool:
         return self.refunded == self.captured
 
+    @property
+    def voidable(self) -> Money:
+        """What a void releases: the authorization, or the amount before one is known."""
+        return self.authorized if self.authorized.is_positive else self.amount
+
     def settled_in(self, currency: str) -> PaymentAmounts:
         """The settlement currency chosen, before anything was captured."""
         if self.captured.is_positive:
@@ -75,3 +82,43 @@ class PaymentAmounts:
     def refundable(self, pending: Money) -> Money:
         """What a new refund may still take: captured, less refunded and `pending` refunds."""
         return self.captured - self.refunded - pending
+
+    def to_capture(self, amount_minor: int | None, payment_id: str) -> Money:
+        """What a capture of `amount_minor` (None: all authorized) takes, if it may."""
+        held = self.authorized
+        amount = held if amount_minor is None else Money(amount_minor, self.currency)
+        if not amount.is_positive or amount > held:
+            raise AmountExceedsCapturable(
+                f"cannot capture {amount.amount_minor}: only {held.amount_minor} is authorized",
+                metadata={
+                    "payment_id": payment_id,
+                    "capturable_amount_minor": str(held.amount_minor),
+                },
+            )
+        return amount
+
+    def to_refund(self, amount_minor: int | None, pending: Money, payment_id: str) -> Money:
+        """What a refund of `amount_minor` (None: all refundable) takes, if it may."""
+        refundable = self.refundable(pending)
+        amount = refundable if amount_minor is None else Money(amount_minor, self.currency)
+        if not amount.is_positive or amount > refundable:
+            left = str(refundable.amount_minor)
+            raise AmountExceedsRefundable(
+                f"cannot refund {amount.amount_minor}: {left} is refundable",
+                metadata={"payment_id": payment_id, "refundable_amount_minor": left},
+            )
+        return amount
+
+    def capture_settlement(self, settles: Settlement, captured: Money) -> Money:
+        return capture_settlement(settles, self.amount, captured)
+
+    def refund_settlement(self, settles: Settlement, refund: Money) -> Money:
+        """At the capture's rate, cumulatively (domain/settlement.py)."""
+        return refund_settlement(
+            settles,
+            captured=self.captured,
+            captured_settlement=self.captured_settlement,
+            refunded_before=self.refunded,
+            refunded_settlement_before=self.refunded_settlement,
+            refund=refund,
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from domain import payment_operations as operations
 from domain.enums import NextActionType, TransactionType
 from domain.gateway import GatewayOutcome, NextAction, OutcomeStatus
 from domain.money import Money
@@ -110,8 +111,7 @@ def cancelled(
 ) -> bool:
     if payment.status not in AUTHORIZABLE | VOID_AT_GATEWAY:
         return False
-    held = payment.amounts.authorized
-    amount = held if held.is_positive else payment.amount
+    amount = payment.amounts.voidable
     txn = payment.begin_reported(TransactionType.VOID, amount, transaction_id, now)
     if txn is None:
         return False
@@ -132,7 +132,9 @@ def refunded(
 ) -> Transaction | None:
     """A refund made at the gateway; the REFUND transaction it added, or None. A known
     `reference` (refund id) is applied once only."""
-    if payment.status not in REFUNDABLE or payment.open_operation_of(TransactionType.REFUND):
+    if payment.status not in REFUNDABLE or operations.open_of(
+        payment.transactions, TransactionType.REFUND
+    ):
         return None
     if reference and any(t.gateway_transaction_id == reference for t in payment.transactions):
         return None

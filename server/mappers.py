@@ -154,18 +154,18 @@ def payment_to_proto(payment: Payment) -> payment_pb2.Payment:
         transactions=[transaction_to_proto(t) for t in payment.transactions],
         created_at=_ts(payment.created_at),
         updated_at=_ts(payment.updated_at),
-        authorized_at=_ts(payment.authorized_at),
-        captured_at=_ts(payment.captured_at),
-        failed_at=_ts(payment.failed_at),
-        cancelled_at=_ts(payment.cancelled_at),
-        refunded_at=_ts(payment.refunded_at),
+        authorized_at=_ts(payment.times.authorized_at),
+        captured_at=_ts(payment.times.captured_at),
+        failed_at=_ts(payment.times.failed_at),
+        cancelled_at=_ts(payment.times.cancelled_at),
+        refunded_at=_ts(payment.times.refunded_at),
         version=payment.version,
         sca_exemption=(
-            _to_proto_enum(payment_pb2.ScaExemption, "SCA_EXEMPTION_", payment.sca_exemption.value)
-            if payment.sca_exemption
+            _to_proto_enum(payment_pb2.ScaExemption, "SCA_EXEMPTION_", exemption.value)
+            if (exemption := payment.authentication.sca_exemption)
             else None
         ),
-        liability_shift=_liability_shift(payment.liability_shift),
+        liability_shift=_liability_shift(payment.authentication.liability_shift),
         country=payment.country,
         risk=risk_to_proto(payment),
         **_settlement_fields(payment),

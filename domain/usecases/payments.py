@@ -21,6 +21,7 @@ from domain.errors import (
 from domain.money import Money
 from domain.payment import Payment
 from domain.payment_amounts import PaymentAmounts
+from domain.payment_authentication import Authentication
 from domain.payment_method import PaymentMethod
 from domain.usecases.deps import Deps, validate
 from domain.usecases.settlement import settlement_currency, settlement_for
@@ -126,8 +127,7 @@ def _new_payment(  # noqa: PLR0917 - the parts create_payment resolved
         gateway_customer_id=customer,
         description=cmd.description,
         metadata=dict(cmd.metadata),
-        return_url=cmd.return_url,
-        sca_exemption=cmd.sca_exemption,
+        authentication=Authentication(cmd.return_url, cmd.sca_exemption),
         country=cmd.country,
         capture_on_authorization=cmd.capture_on_authorization,
     )

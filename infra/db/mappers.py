@@ -19,8 +19,10 @@ from domain.enums import (
 from domain.money import Money
 from domain.payment import Payment
 from domain.payment_amounts import PaymentAmounts
+from domain.payment_authentication import Authentication
 from domain.payment_method import PaymentMethod
 from domain.payment_risk import PaymentRisk
+from domain.payment_times import PaymentTimes
 from domain.refund import Refund
 from domain.settlement import Settlement
 from domain.transaction import Transaction
@@ -183,15 +185,19 @@ def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payme
         failure_reason=row["failure_reason"],
         retry_count=row["retry_count"],
         next_action=next_action,
-        authorized_at=row["authorized_at"],
-        captured_at=row["captured_at"],
-        failed_at=row["failed_at"],
-        cancelled_at=row["cancelled_at"],
-        refunded_at=row["refunded_at"],
+        times=PaymentTimes(
+            authorized_at=row["authorized_at"],
+            captured_at=row["captured_at"],
+            failed_at=row["failed_at"],
+            cancelled_at=row["cancelled_at"],
+            refunded_at=row["refunded_at"],
+        ),
         cancellation_reason=opened("cancellation_reason"),
-        return_url=row["return_url"],
-        sca_exemption=ScaExemption(row["sca_exemption"]) if row["sca_exemption"] else None,
-        liability_shift=row["liability_shift"],
+        authentication=Authentication(
+            return_url=row["return_url"],
+            sca_exemption=ScaExemption(row["sca_exemption"]) if row["sca_exemption"] else None,
+            liability_shift=row["liability_shift"],
+        ),
         capture_on_authorization=row["capture_on_authorization"],
         country=row["country"],
         risk=PaymentRisk(risk_from_row(row), review_from_row(row)),
@@ -207,6 +213,8 @@ def payment_to_row(payment: Payment, sealer: Sealer) -> dict[str, Any]:
     def sealed(column: str, value: str | None) -> bytes | None:
         return sealer.seal_text(value, payment_place(payment.id, column))
 
+    authentication, times = payment.authentication, payment.times
+    exemption = authentication.sca_exemption
     return (
         {
             "id": payment.id,
@@ -231,18 +239,18 @@ def payment_to_row(payment: Payment, sealer: Sealer) -> dict[str, Any]:
             "retry_count": payment.retry_count,
             **next_action_columns(payment.next_action),
             "cancellation_reason": sealed("cancellation_reason", payment.cancellation_reason),
-            "return_url": payment.return_url,
-            "sca_exemption": payment.sca_exemption.value if payment.sca_exemption else None,
-            "liability_shift": payment.liability_shift,
+            "return_url": authentication.return_url,
+            "sca_exemption": exemption.value if exemption else None,
+            "liability_shift": authentication.liability_shift,
             "capture_on_authorization": payment.capture_on_authorization,
             "country": payment.country,
             "created_at": payment.created_at,
             "updated_at": payment.updated_at,
-            "authorized_at": payment.authorized_at,
-            "captured_at": payment.captured_at,
-            "failed_at": payment.failed_at,
-            "cancelled_at": payment.cancelled_at,
-            "refunded_at": payment.refunded_at,
+            "authorized_at": times.authorized_at,
+            "captured_at": times.captured_at,
+            "failed_at": times.failed_at,
+            "cancelled_at": times.cancelled_at,
+            "refunded_at": times.refunded_at,
         }
         | risk_to_row(payment.risk.assessment, payment.risk.review)
         | settlement_to_row(payment)

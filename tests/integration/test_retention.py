@@ -73,7 +73,11 @@ async def test_old_personal_data_goes_and_the_money_trail_stays(own_engine: Asyn
         assert await uow.payments.get(recent.id) == recent
         assert await uow.refunds.get(recent_refund.id) == recent_refund
     assert (after.metadata, after.description, after.gateway_customer_id) == ({}, "", None)
-    assert (after.return_url, after.country, after.payment_method_token) == ("", "", None)
+    assert (after.authentication.return_url, after.country, after.payment_method_token) == (
+        "",
+        "",
+        None,
+    )
     assert (after.user_id, after.status, after.amount) == (old.user_id, old.status, old.amount)
     assert (
         after.amounts.authorized.amount_minor,

@@ -14,6 +14,7 @@ from domain.gateway import GatewayOutcome
 from domain.money import Money
 from domain.payment import Payment
 from domain.payment_amounts import PaymentAmounts
+from domain.payment_authentication import Authentication
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.webhooks import WebhookReceipt
@@ -70,7 +71,7 @@ def payment_with(data: PersonalData, created_at: datetime | None = None) -> Paym
         gateway_customer_id=data.customer,
         description=data.description,
         metadata={"customer_email": data.email, "cart": "42"},
-        return_url=data.return_url,
+        authentication=Authentication(return_url=data.return_url),
         country="GB",
     )
 

@@ -271,7 +271,7 @@ async def test_an_approved_payment_retried_later_is_not_checked_again(
     with pytest.raises(GatewayUnavailable):
         await review_payment(review(payment_id, ReviewOutcome.APPROVED), checked.deps)
     pending = stored(checked, payment_id)
-    assert pending.status is PaymentStatus.PENDING and pending.review_approved
+    assert pending.status is PaymentStatus.PENDING and pending.risk.approved
     checked.clock.advance(timedelta(seconds=5))
     assert await RetryWorker(checked.deps_for).run_once() == 1
     assert stored(checked, payment_id).status is PaymentStatus.AUTHORIZED

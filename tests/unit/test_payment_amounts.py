@@ -1,14 +1,32 @@
-"""PaymentAmounts: every amount a Money, kept in order, refusing mixed currencies."""
+"""The value objects of the Payment aggregate: PaymentAmounts (every amount a Money, kept in
+order, refusing mixed currencies), PaymentRisk, Authentication and PaymentTimes."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain.errors import CurrencyMismatch
+from domain.enums import PaymentStatus, ScaExemption
+from domain.errors import (
+    AmountExceedsCapturable,
+    AmountExceedsRefundable,
+    CurrencyMismatch,
+    InvalidStateTransition,
+    PaymentNotUnderReview,
+)
 from domain.money import Money
 from domain.payment_amounts import AmountsOutOfOrder, PaymentAmounts
+from domain.payment_authentication import Authentication
+from domain.payment_risk import PaymentRisk
+from domain.payment_times import PaymentTimes
+from domain.risk import ReviewOutcome, RiskAssessment, RiskDecision, RiskReview
+from domain.settlement import Settlement
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
 
 def eur(minor: int) -> Money:
@@ -95,3 +113,76 @@ def test_any_sequence_of_valid_changes_keeps_the_order(data: st.DataObject) -> N
         assert eur(0) <= amounts.refunded <= amounts.captured <= amounts.authorized
         assert amounts.authorized <= amounts.amount
     assert amounts.refunded == amounts.captured == eur(captured)
+
+
+def test_a_capture_takes_what_is_authorized_at_most() -> None:
+    amounts = PaymentAmounts.of(eur(1000)).authorize(eur(800))
+    assert amounts.to_capture(None, "p") == eur(800)
+    assert amounts.to_capture(300, "p") == eur(300)
+    for wrong in (0, -5, 801):
+        with pytest.raises(AmountExceedsCapturable) as caught:
+            amounts.to_capture(wrong, "p")
+        assert caught.value.metadata["capturable_amount_minor"] == "800"
+
+
+def test_a_refund_takes_what_is_refundable_at_most_open_refunds_included() -> None:
+    amounts = PaymentAmounts.of(eur(1000)).authorize(eur(1000)).capture(eur(600), eur(600))
+    amounts = amounts.refund(eur(100), eur(100))
+    assert amounts.to_refund(None, eur(200), "p") == eur(300)
+    with pytest.raises(AmountExceedsRefundable) as caught:
+        amounts.to_refund(301, eur(200), "p")
+    assert caught.value.metadata["refundable_amount_minor"] == "300"
+    with pytest.raises(AmountExceedsRefundable):
+        amounts.to_refund(0, eur(0), "p")
+
+
+def test_a_void_releases_the_authorization_or_else_the_amount() -> None:
+    amounts = PaymentAmounts.of(eur(1000))
+    assert amounts.voidable == eur(1000)
+    assert amounts.authorize(eur(1000)).voidable == eur(1000)
+
+
+def test_settlements_go_through_the_settlement_value() -> None:
+    rate = Settlement("USD", Decimal("1.1"), "admin", NOW, presentment_exponent=2, exponent=2)
+    amounts = PaymentAmounts.of(eur(1000), "USD").authorize(eur(1000))
+    captured = amounts.capture_settlement(rate, eur(1000))
+    assert captured == Money(1100, "USD")
+    amounts = amounts.capture(eur(1000), captured)
+    assert amounts.refund_settlement(rate, eur(1000)) == Money(1100, "USD")
+    with pytest.raises(CurrencyMismatch):
+        amounts.refund(eur(10), Money(11, "GBP"))
+
+
+# --- the other value objects of the aggregate ------------------------------------------------
+def test_a_new_assessment_forgets_the_review_of_an_earlier_one() -> None:
+    first = RiskAssessment(RiskDecision.REVIEW, ("AMOUNT_OVER_REVIEW_LIMIT",), NOW)
+    approved = RiskReview(ReviewOutcome.APPROVED, "admin", "known customer", NOW)
+    risk = PaymentRisk().assessed(first).reviewed(approved, "p", PaymentStatus.UNDER_REVIEW)
+    assert risk.approved and not risk.rejected
+    again = risk.assessed(RiskAssessment(RiskDecision.ALLOW, (), NOW))
+    assert again.review is None and not again.approved
+
+
+def test_a_review_needs_a_payment_under_review_and_a_rejection_sticks() -> None:
+    rejected = RiskReview(ReviewOutcome.REJECTED, "admin", "stolen card", NOW)
+    with pytest.raises(PaymentNotUnderReview):
+        PaymentRisk().reviewed(rejected, "p", PaymentStatus.PENDING)
+    risk = PaymentRisk().reviewed(rejected, "p", PaymentStatus.UNDER_REVIEW)
+    with pytest.raises(InvalidStateTransition):
+        risk.require_not_rejected("p", PaymentStatus.FAILED)
+
+
+def test_an_unknown_liability_shift_keeps_what_was_known() -> None:
+    auth = Authentication("https://shop.example/r", ScaExemption.MERCHANT_INITIATED)
+    assert auth.concluded(None) is auth
+    shifted = auth.concluded(True)
+    assert (shifted.liability_shift, shifted.return_url) == (True, "https://shop.example/r")
+    assert shifted.concluded(None).liability_shift is True
+    assert shifted.concluded(False).liability_shift is False
+
+
+def test_times_are_a_value() -> None:
+    times = PaymentTimes(authorized_at=NOW)
+    assert times == PaymentTimes(authorized_at=NOW) and times.captured_at is None
+    with pytest.raises(AttributeError):
+        times.captured_at = NOW  # type: ignore[misc]

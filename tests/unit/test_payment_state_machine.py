@@ -305,7 +305,7 @@ def test_several_partial_refunds_up_to_the_captured_amount() -> None:
         driver.run("refund", amount_minor=amount)
         assert driver.payment.status is S.PARTIALLY_REFUNDED
         assert driver.payment.amounts.refunded.amount_minor == refunded
-        assert driver.payment.refunded_at is None
+        assert driver.payment.times.refunded_at is None
     with pytest.raises(AmountExceedsRefundable) as caught:
         driver.begin("refund", 1001)
     assert caught.value.metadata["refundable_amount_minor"] == "1000"
@@ -316,7 +316,7 @@ def test_several_partial_refunds_up_to_the_captured_amount() -> None:
         9000,
         9000,
     )
-    assert p.refunded_at is not None
+    assert p.times.refunded_at is not None
     assert driver.event_types() == ["payment.refunded"] * 4
     with pytest.raises(InvalidStateTransition):
         driver.begin("refund", 1)
@@ -444,7 +444,7 @@ def test_retry_after_decline_counts_and_may_swap_the_token() -> None:
     p = driver.payment
     driver.run("authorize", DECLINED)
     assert (p.status, p.failure_code, p.retry_count) == (S.FAILED, "CARD_DECLINED", 0)
-    assert p.failed_at is not None
+    assert p.times.failed_at is not None
 
     txn = p.begin_authorization(
         transaction_id=driver.id(),
@@ -506,7 +506,7 @@ def test_cancelling_an_authorization_voids_it_at_the_gateway() -> None:
     driver.run("cancel")
     p = driver.payment
     assert (p.status, p.cancellation_reason) == (S.CANCELLED, "changed mind")
-    assert p.cancelled_at is not None
+    assert p.times.cancelled_at is not None
     [event] = p.pull_events()
     assert isinstance(event, PaymentCancelled) and event.reason == "changed mind"
 

@@ -349,7 +349,7 @@ class PaymentLifecycle(RuleBasedStateMachine):
             assert p.status is S.CANCELLED and captured == 0
         assert (p.status is S.REFUNDED) == (refunded == captured > 0)
         if p.status is S.FAILED:
-            assert p.failure_code is not None and p.failed_at is not None
+            assert p.failure_code is not None and p.times.failed_at is not None
         assert (p.status is S.REQUIRES_ACTION) == (p.next_action is not None)
 
     @invariant()
