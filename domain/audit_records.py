@@ -35,15 +35,16 @@ def transaction_fields(txn: Transaction) -> Fields:
 
 def payment_fields(payment: Payment, txn: Transaction | None = None) -> Fields:
     """The payment as the trail sees it; with `txn`, the gateway operation concerned."""
+    amounts = payment.amounts
     fields: Fields = {
         "order_id": payment.order_id,
         "user_id": payment.user_id,
         "status": payment.status.value,
         "amount_minor": payment.amount.amount_minor,
         "currency": payment.currency,
-        "authorized_minor": payment.authorized_minor,
-        "captured_minor": payment.captured_minor,
-        "refunded_minor": payment.refunded_minor,
+        "authorized_minor": amounts.authorized.amount_minor,
+        "captured_minor": amounts.captured.amount_minor,
+        "refunded_minor": amounts.refunded.amount_minor,
         "gateway": payment.gateway.value,
         "payment_method_type": payment.payment_method_type.value,
         "payment_method_id": payment.payment_method_id,
@@ -52,8 +53,8 @@ def payment_fields(payment: Payment, txn: Transaction | None = None) -> Fields:
         "settlement_currency": payment.settles.currency,
         "settlement_amount_minor": payment.settlement_amount.amount_minor,
         "exchange_rate": format_rate(payment.settles.rate),
-        "captured_settlement_minor": payment.captured_settlement_minor,
-        "refunded_settlement_minor": payment.refunded_settlement_minor,
+        "captured_settlement_minor": amounts.captured_settlement.amount_minor,
+        "refunded_settlement_minor": amounts.refunded_settlement.amount_minor,
     }
     if txn is not None:
         fields["transaction"] = transaction_fields(txn)

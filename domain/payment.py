@@ -8,64 +8,51 @@ gateway's answer. An open (PENDING or UNKNOWN) operation blocks conflicting ones
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from domain import payment_events
+from domain import payment_operations as operations
 from domain.enums import (
     GatewayName,
     PaymentMethodType,
     PaymentStatus,
-    ScaExemption,
     TransactionStatus,
     TransactionType,
 )
 from domain.errors import (
-    AmountExceedsCapturable,
-    AmountExceedsRefundable,
     InvalidStateTransition,
-    OperationInProgress,
 )
 from domain.events import (
     DomainEvent,
-    PaymentAuthorized,
-    PaymentCancelled,
-    PaymentFailed,
-    PaymentRefunded,
     PaymentRequiresAction,
-    PaymentSucceeded,
 )
 from domain.gateway import GatewayOutcome, NextAction, OutcomeStatus
 from domain.money import Money
-from domain.payment_review import RiskReviewTransitions
+from domain.payment_amounts import PaymentAmounts
+from domain.payment_authentication import Authentication
+from domain.payment_risk import PaymentRisk
 from domain.payment_states import (
     AUTHORIZABLE,
     CANCEL_AT_ONCE,
     REFUNDABLE,
     VOID_AT_GATEWAY,
     S,
-    can_transition,
+    require_status,
+    require_transition,
 )
-from domain.risk import RiskAssessment, RiskReview
-from domain.settlement import Settlement, capture_settlement, refund_settlement
+from domain.payment_times import PaymentTimes
+from domain.risk import FRAUD_SUSPECTED, RiskAssessment, RiskReview
+from domain.settlement import Settlement
 from domain.transaction import Transaction
 
 
-def _settle_failed(txn: Transaction, outcome: GatewayOutcome, now: datetime) -> None:
-    """The gateway refused the operation: the transaction fails, carrying its code."""
-    txn.settle(
-        TransactionStatus.FAILED,
-        now,
-        failure_code=outcome.failure_code,
-        failure_reason=outcome.failure_reason,
-    )
-
-
 @dataclass(slots=True)
-class Payment(RiskReviewTransitions):
+class Payment:
     id: str
     order_id: str
     user_id: str
-    amount: Money
+    amounts: PaymentAmounts
     payment_method_type: PaymentMethodType
     gateway: GatewayName
     created_at: datetime
@@ -79,45 +66,34 @@ class Payment(RiskReviewTransitions):
     metadata: dict[str, str] = field(default_factory=dict)
     status: PaymentStatus = PaymentStatus.PENDING
     gateway_payment_id: str | None = None
-    authorized_minor: int = 0
-    captured_minor: int = 0
-    refunded_minor: int = 0
     failure_code: str | None = None
     failure_reason: str | None = None
     retry_count: int = 0
     next_action: NextAction | None = None
-    authorized_at: datetime | None = None
-    captured_at: datetime | None = None
-    failed_at: datetime | None = None
-    cancelled_at: datetime | None = None
-    refunded_at: datetime | None = None
+    times: PaymentTimes = field(default_factory=PaymentTimes)
     cancellation_reason: str = ""
-    # Where the customer returns after 3-D Secure or PayPal approval.
-    return_url: str = ""
-    sca_exemption: ScaExemption | None = None
+    authentication: Authentication = field(default_factory=Authentication)
     country: str = ""
-    # 3-D Secure result: True when fraud liability shifted to the issuer.
-    liability_shift: bool | None = None
     # Capture as soon as an authorization succeeds, whenever that is: at once, after 3-D
     # Secure, after a retry or after a fraud review (the order flow's AUTO_CAPTURE).
     capture_on_authorization: bool = False
-    # The fraud checks' verdict on the latest authorization attempt, and an admin's decision
-    # on it when it asked for a review.
-    risk: RiskAssessment | None = None
-    review: RiskReview | None = None
+    # The fraud checks' verdict on the latest authorization attempt, and its review.
+    risk: PaymentRisk = field(default_factory=PaymentRisk)
     # The settlement currency and rate (domain/settlement.py); None: settled in the
     # presentment currency at rate 1 (payments written before revision 0019).
     settlement: Settlement | None = None
-    captured_settlement_minor: int = 0
-    refunded_settlement_minor: int = 0
     version: int = 0
     transactions: list[Transaction] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)
 
     # --- derived amounts -----------------------------------------------------------------
     @property
+    def amount(self) -> Money:
+        return self.amounts.amount
+
+    @property
     def currency(self) -> str:
-        return self.amount.currency
+        return self.amounts.currency
 
     @property
     def settles(self) -> Settlement:
@@ -127,64 +103,32 @@ class Payment(RiskReviewTransitions):
     def settlement_amount(self) -> Money:
         return self.settles.convert(self.amount)
 
-    @property
-    def pending_refund_minor(self) -> int:
-        return sum(
-            t.amount.amount_minor
-            for t in self.transactions
-            if t.type is TransactionType.REFUND and t.is_open
-        )
+    def settle_in(self, settlement: Settlement) -> None:
+        """The settlement currency and rate, chosen when the payment is created."""
+        self.settlement = settlement
+        self.amounts = self.amounts.settled_in(settlement.currency)
 
     @property
-    def refundable_minor(self) -> int:
+    def refundable(self) -> Money:
         """What a new refund may still take: captured, less refunded and in-flight refunds."""
-        return self.captured_minor - self.refunded_minor - self.pending_refund_minor
+        return self.amounts.refundable(operations.pending_refunds(self.transactions, self.currency))
 
     @property
     def open_operations(self) -> list[Transaction]:
-        return [t for t in self.transactions if t.is_open]
+        return operations.open_ones(self.transactions)
 
     def transaction(self, transaction_id: str) -> Transaction:
-        for txn in self.transactions:
-            if txn.id == transaction_id:
-                return txn
-        raise KeyError(transaction_id)
+        return operations.find(self.transactions, transaction_id)
 
     # --- guards --------------------------------------------------------------------------
     def _require_status(self, allowed: frozenset[PaymentStatus], operation: str) -> None:
-        if self.status not in allowed:
-            raise InvalidStateTransition(
-                f"cannot {operation} a payment that is {self.status.value}",
-                metadata={
-                    "payment_id": self.id,
-                    "status": self.status.value,
-                    "operation": operation,
-                },
-            )
+        require_status(self.id, self.status, allowed, operation)
 
     def _require_no_open_operation(self, *, except_refunds: bool = False) -> None:
-        blocking = [
-            t
-            for t in self.open_operations
-            if not (except_refunds and t.type is TransactionType.REFUND)
-        ]
-        if blocking:
-            txn = blocking[0]
-            raise OperationInProgress(
-                f"a {txn.type.value.lower()} of this payment is still {txn.status.value.lower()}",
-                metadata={
-                    "payment_id": self.id,
-                    "transaction_id": txn.id,
-                    "transaction_status": txn.status.value,
-                },
-            )
+        operations.require_none_open(self.id, self.transactions, except_refunds=except_refunds)
 
     def _move_to(self, target: PaymentStatus, now: datetime) -> None:
-        if not can_transition(self.status, target):
-            raise InvalidStateTransition(
-                f"a {self.status.value} payment cannot become {target.value}",
-                metadata={"payment_id": self.id, "status": self.status.value, "to": target.value},
-            )
+        require_transition(self.id, self.status, target)
         self.status = target
         self.updated_at = now
 
@@ -192,30 +136,47 @@ class Payment(RiskReviewTransitions):
         self,
         kind: TransactionType,
         amount: Money,
-        transaction_id: str,
+        txn_id: str,
         now: datetime,
         refund_id: str | None = None,
     ) -> Transaction:
-        txn = Transaction.begin(
-            transaction_id=transaction_id,
-            payment_id=self.id,
-            type=kind,
-            amount=amount,
-            now=now,
-            refund_id=refund_id,
-        )
-        self.transactions.append(txn)
         self.updated_at = now
-        return txn
+        return operations.begin(self.transactions, self.id, kind, amount, txn_id, now, refund_id)
 
     def _open_transaction(self, transaction_id: str, kind: TransactionType) -> Transaction:
-        txn = self.transaction(transaction_id)
-        if txn.type is not kind:
-            raise InvalidStateTransition(
-                f"transaction {txn.id} is a {txn.type.value}, not a {kind.value}",
-                metadata={"transaction_id": txn.id},
-            )
-        return txn
+        return operations.of_kind(self.transactions, transaction_id, kind)
+
+    # --- fraud checks and review ---------------------------------------------------------
+    def require_authorizable(self) -> None:
+        self._require_status(AUTHORIZABLE, "authorize")
+        self._require_no_open_operation()
+        self.risk.require_not_rejected(self.id, self.status)
+
+    def record_risk(self, assessment: RiskAssessment) -> None:
+        """A new verdict; an earlier review was about an earlier one."""
+        self.risk = self.risk.assessed(assessment)
+
+    def block_for_fraud(self, assessment: RiskAssessment, now: datetime, event_id: str) -> None:
+        self.require_authorizable()
+        self.record_risk(assessment)
+        self._fail(FRAUD_SUSPECTED, "refused by the fraud checks", now, event_id)
+
+    def hold_for_review(self, assessment: RiskAssessment, now: datetime, event_id: str) -> None:
+        self.require_authorizable()
+        self.record_risk(assessment)
+        self._move_to(S.UNDER_REVIEW, now)
+        self.failure_code = self.failure_reason = None
+        self.next_action = None
+        self.events.append(payment_events.requires_review(self, now, event_id))
+
+    def approve_review(self, review: RiskReview, now: datetime) -> None:
+        """Back to PENDING; the caller begins the authorization in the same transaction."""
+        self.risk = self.risk.reviewed(review, self.id, self.status)
+        self._move_to(S.PENDING, now)
+
+    def reject_review(self, review: RiskReview, now: datetime, event_id: str) -> None:
+        self.risk = self.risk.reviewed(review, self.id, self.status)
+        self._fail(FRAUD_SUSPECTED, f"rejected in review: {review.reason}"[:500], now, event_id)
 
     # --- authorization -------------------------------------------------------------------
     def begin_authorization(
@@ -276,31 +237,19 @@ class Payment(RiskReviewTransitions):
         self, transaction_id: str, outcome: GatewayOutcome, now: datetime, event_id: str
     ) -> None:
         txn = self._open_transaction(transaction_id, TransactionType.AUTHORIZATION)
-        if outcome.reference:
-            self.gateway_payment_id = outcome.reference
-        if outcome.liability_shift is not None:
-            self.liability_shift = outcome.liability_shift
+        if ref := outcome.reference:
+            self.gateway_payment_id = ref
+        self.authentication = self.authentication.concluded(outcome.liability_shift)
         if outcome.status is OutcomeStatus.SUCCEEDED:
-            txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
+            txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=ref)
             self._move_to(S.AUTHORIZED, now)
-            self.authorized_minor = txn.amount.amount_minor
-            self.authorized_at = now
+            self.amounts = self.amounts.authorize(txn.amount)
+            self.times = replace(self.times, authorized_at=now)
             self.failure_code = self.failure_reason = None
             self.next_action = None
-            self.events.append(
-                PaymentAuthorized(
-                    event_id, self.id, self.order_id, now,
-                    amount=txn.amount,
-                    payment_method_type=self.payment_method_type,
-                    transaction_id=txn.id,
-                    settlement=self.settles.convert(txn.amount),
-                    exchange_rate=self.settles.rate,
-                )
-            )  # fmt: skip
+            self.events.append(payment_events.authorized(self, txn, now, event_id))
         elif outcome.status is OutcomeStatus.REQUIRES_ACTION:
-            txn.settle(
-                TransactionStatus.REQUIRES_ACTION, now, gateway_transaction_id=outcome.reference
-            )
+            txn.settle(TransactionStatus.REQUIRES_ACTION, now, gateway_transaction_id=ref)
             self._move_to(S.REQUIRES_ACTION, now)
             self.failure_code = self.failure_reason = None
             self.next_action = outcome.next_action
@@ -309,22 +258,14 @@ class Payment(RiskReviewTransitions):
         else:
             code = outcome.failure_code or "CARD_DECLINED"
             reason = outcome.failure_reason or "the payment was declined"
-            self._fail_authorization(txn, code, reason, now, event_id)
-
-    def _fail_authorization(
-        self, txn: Transaction, code: str, reason: str, now: datetime, event_id: str
-    ) -> None:
-        txn.settle(TransactionStatus.FAILED, now, failure_code=code, failure_reason=reason)
-        self._fail(code, reason, now, event_id)
+            self.fail_authorization(txn.id, code, reason, now, event_id)
 
     def _fail(self, code: str, reason: str, now: datetime, event_id: str) -> None:
         self._move_to(S.FAILED, now)
         self.failure_code, self.failure_reason = code, reason
-        self.failed_at = now
+        self.times = replace(self.times, failed_at=now)
         self.next_action = None
-        self.events.append(
-            PaymentFailed(event_id, self.id, self.order_id, now, reason, code, self.retry_count)
-        )
+        self.events.append(payment_events.failed(self, now, event_id))
 
     # --- capture -------------------------------------------------------------------------
     def begin_capture(
@@ -332,18 +273,8 @@ class Payment(RiskReviewTransitions):
     ) -> Transaction:
         self._require_status(frozenset({S.AUTHORIZED}), "capture")
         self._require_no_open_operation()
-        amount = self.authorized_minor if amount_minor is None else amount_minor
-        if amount <= 0 or amount > self.authorized_minor:
-            raise AmountExceedsCapturable(
-                f"cannot capture {amount}: only {self.authorized_minor} is authorized",
-                metadata={
-                    "payment_id": self.id,
-                    "capturable_amount_minor": str(self.authorized_minor),
-                },
-            )
-        return self._begin(
-            TransactionType.CAPTURE, Money(amount, self.currency), transaction_id, now
-        )
+        amount = self.amounts.to_capture(amount_minor, self.id)
+        return self._begin(TransactionType.CAPTURE, amount, transaction_id, now)
 
     def record_capture(
         self, transaction_id: str, outcome: GatewayOutcome, now: datetime, event_id: str
@@ -351,24 +282,14 @@ class Payment(RiskReviewTransitions):
         txn = self._open_transaction(transaction_id, TransactionType.CAPTURE)
         if outcome.status is not OutcomeStatus.SUCCEEDED:
             # The authorization stands; the caller may try again.
-            _settle_failed(txn, outcome, now)
+            operations.settle_failed(txn, outcome, now)
             return
         txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
         self._move_to(S.CAPTURED, now)
-        self.captured_minor = txn.amount.amount_minor
-        txn.settlement_amount = capture_settlement(self.settles, self.amount, txn.amount)
-        self.captured_settlement_minor = txn.settlement_amount.amount_minor
-        self.captured_at = now
-        self.events.append(
-            PaymentSucceeded(
-                event_id, self.id, self.order_id, now,
-                amount=txn.amount,
-                payment_method_type=self.payment_method_type,
-                transaction_id=txn.id,
-                settlement=txn.settlement_amount,
-                exchange_rate=self.settles.rate,
-            )
-        )  # fmt: skip
+        txn.settlement_amount = self.amounts.capture_settlement(self.settles, txn.amount)
+        self.amounts = self.amounts.capture(txn.amount, txn.settlement_amount)
+        self.times = replace(self.times, captured_at=now)
+        self.events.append(payment_events.succeeded(self, txn, now, event_id))
 
     # --- cancel (void) -------------------------------------------------------------------
     def begin_cancellation(
@@ -380,8 +301,7 @@ class Payment(RiskReviewTransitions):
         self._require_no_open_operation()
         self.cancellation_reason = reason
         if self.status in VOID_AT_GATEWAY and self.gateway_payment_id:
-            amount = Money(self.authorized_minor or self.amount.amount_minor, self.currency)
-            return self._begin(TransactionType.VOID, amount, transaction_id, now)
+            return self._begin(TransactionType.VOID, self.amounts.voidable, transaction_id, now)
         self._cancel(now, event_id)
         return None
 
@@ -390,18 +310,16 @@ class Payment(RiskReviewTransitions):
     ) -> None:
         txn = self._open_transaction(transaction_id, TransactionType.VOID)
         if outcome.status is not OutcomeStatus.SUCCEEDED:
-            _settle_failed(txn, outcome, now)
+            operations.settle_failed(txn, outcome, now)
             return
         txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
         self._cancel(now, event_id)
 
     def _cancel(self, now: datetime, event_id: str) -> None:
         self._move_to(S.CANCELLED, now)
-        self.cancelled_at = now
+        self.times = replace(self.times, cancelled_at=now)
         self.next_action = None
-        self.events.append(
-            PaymentCancelled(event_id, self.id, self.order_id, now, self.cancellation_reason)
-        )
+        self.events.append(payment_events.cancelled(self, now, event_id))
 
     # --- refunds -------------------------------------------------------------------------
     def begin_refund(
@@ -415,62 +333,32 @@ class Payment(RiskReviewTransitions):
         self._require_status(REFUNDABLE, "refund")
         # Refunds may run side by side; each reserves its amount while it is open.
         self._require_no_open_operation(except_refunds=True)
-        refundable = self.refundable_minor
-        amount = refundable if amount_minor is None else amount_minor
-        if amount <= 0 or amount > refundable:
-            raise AmountExceedsRefundable(
-                f"cannot refund {amount}: {refundable} is refundable",
-                metadata={"payment_id": self.id, "refundable_amount_minor": str(refundable)},
-            )
-        money = Money(amount, self.currency)
-        return self._begin(TransactionType.REFUND, money, transaction_id, now, refund_id)
+        pending = operations.pending_refunds(self.transactions, self.currency)
+        amount = self.amounts.to_refund(amount_minor, pending, self.id)
+        return self._begin(TransactionType.REFUND, amount, transaction_id, now, refund_id)
 
     def record_refund(
         self, transaction_id: str, outcome: GatewayOutcome, now: datetime, event_id: str
     ) -> None:
         txn = self._open_transaction(transaction_id, TransactionType.REFUND)
         if outcome.status is not OutcomeStatus.SUCCEEDED:
-            _settle_failed(txn, outcome, now)
+            operations.settle_failed(txn, outcome, now)
             self.updated_at = now
             return
         txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=outcome.reference)
-        txn.settlement_amount = self._refund_settlement(txn.amount)
-        self.refunded_settlement_minor += txn.settlement_amount.amount_minor
-        self.refunded_minor += txn.amount.amount_minor
-        fully = self.refunded_minor == self.captured_minor
+        txn.settlement_amount = self.amounts.refund_settlement(self.settles, txn.amount)
+        self.amounts = self.amounts.refund(txn.amount, txn.settlement_amount)
+        fully = self.amounts.fully_refunded
         self._move_to(S.REFUNDED if fully else S.PARTIALLY_REFUNDED, now)
         if fully:
-            self.refunded_at = now
-        assert txn.refund_id is not None
-        self.events.append(
-            PaymentRefunded(
-                event_id, self.id, self.order_id, now,
-                refund_id=txn.refund_id, amount=txn.amount, transaction_id=txn.id,
-                settlement=txn.settlement_amount, exchange_rate=self.settles.rate,
-            )
-        )  # fmt: skip
-
-    def _refund_settlement(self, refund: Money) -> Money:
-        """At the capture's rate, cumulatively (domain/settlement.py)."""
-        currency = self.settles.currency
-        return refund_settlement(
-            self.settles,
-            captured=Money(self.captured_minor, self.currency),
-            captured_settlement=Money(self.captured_settlement_minor, currency),
-            refunded_before=Money(self.refunded_minor, self.currency),
-            refunded_settlement_before=Money(self.refunded_settlement_minor, currency),
-            refund=refund,
-        )
+            self.times = replace(self.times, refunded_at=now)
+        self.events.append(payment_events.refunded(self, txn, now, event_id))
 
     # --- unknown outcomes ----------------------------------------------------------------
     def mark_outcome_unknown(self, transaction_id: str, now: datetime, detail: str) -> None:
         """The gateway call ended without an answer; the operation stays open until the
         reconciler learns what happened."""
-        txn = self.transaction(transaction_id)
-        txn.settle(
-            TransactionStatus.UNKNOWN, now,
-            failure_code="GATEWAY_OUTCOME_UNKNOWN", failure_reason=detail,
-        )  # fmt: skip
+        operations.mark_unknown(self.transaction(transaction_id), now, detail)
         self.updated_at = now
 
     def abandon_operation(self, transaction_id: str, now: datetime, code: str, detail: str) -> None:
@@ -480,9 +368,6 @@ class Payment(RiskReviewTransitions):
         self.updated_at = now
 
     # --- facts reported by the gateway (webhooks; see payment_reports.py) ---------------
-    def open_operation_of(self, kind: TransactionType) -> Transaction | None:
-        return next((t for t in self.open_operations if t.type is kind), None)
-
     def begin_reported(
         self,
         kind: TransactionType,
@@ -503,7 +388,8 @@ class Payment(RiskReviewTransitions):
         self, transaction_id: str, code: str, reason: str, now: datetime, event_id: str
     ) -> None:
         txn = self._open_transaction(transaction_id, TransactionType.AUTHORIZATION)
-        self._fail_authorization(txn, code, reason, now, event_id)
+        txn.settle(TransactionStatus.FAILED, now, failure_code=code, failure_reason=reason)
+        self._fail(code, reason, now, event_id)
 
     def pull_events(self) -> list[DomainEvent]:
         events, self.events = self.events, []

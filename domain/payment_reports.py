@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from domain import payment_operations as operations
 from domain.enums import NextActionType, TransactionType
 from domain.gateway import GatewayOutcome, NextAction, OutcomeStatus
 from domain.money import Money
@@ -52,8 +53,9 @@ def captured(
         return False
     if payment.status is not S.AUTHORIZED:
         return False  # already captured (or refunded / cancelled): never backwards
-    wanted = payment.authorized_minor if amount_minor is None else amount_minor
-    amount = Money(max(1, min(wanted, payment.authorized_minor)), payment.currency)
+    held = payment.amounts.authorized
+    wanted = held.amount_minor if amount_minor is None else amount_minor
+    amount = Money(max(1, min(wanted, held.amount_minor)), payment.currency)
     txn = payment.begin_reported(TransactionType.CAPTURE, amount, transaction_ids[1], now)
     if txn is None:
         return False
@@ -109,7 +111,7 @@ def cancelled(
 ) -> bool:
     if payment.status not in AUTHORIZABLE | VOID_AT_GATEWAY:
         return False
-    amount = Money(payment.authorized_minor or payment.amount.amount_minor, payment.currency)
+    amount = payment.amounts.voidable
     txn = payment.begin_reported(TransactionType.VOID, amount, transaction_id, now)
     if txn is None:
         return False
@@ -130,16 +132,18 @@ def refunded(
 ) -> Transaction | None:
     """A refund made at the gateway; the REFUND transaction it added, or None. A known
     `reference` (refund id) is applied once only."""
-    if payment.status not in REFUNDABLE or payment.open_operation_of(TransactionType.REFUND):
+    if payment.status not in REFUNDABLE or operations.open_of(
+        payment.transactions, TransactionType.REFUND
+    ):
         return None
     if reference and any(t.gateway_transaction_id == reference for t in payment.transactions):
         return None
-    amount = min(amount_minor, payment.refundable_minor)
-    if amount <= 0:
+    amount = min(Money(amount_minor, payment.currency), payment.refundable)
+    if not amount.is_positive:
         return None
     txn = payment.begin_reported(
         TransactionType.REFUND,
-        Money(amount, payment.currency),
+        amount,
         transaction_id,
         now,
         refund_id,

@@ -4,6 +4,7 @@ each operation needs before it can begin. Payment (payment.py) enforces it."""
 from __future__ import annotations
 
 from domain.enums import PaymentStatus
+from domain.errors import InvalidStateTransition
 
 S = PaymentStatus
 
@@ -34,3 +35,21 @@ VOID_AT_GATEWAY = frozenset({S.AUTHORIZED, S.REQUIRES_ACTION})
 
 def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
     return target in TRANSITIONS[current]
+
+
+def require_status(
+    payment_id: str, status: PaymentStatus, allowed: frozenset[PaymentStatus], operation: str
+) -> None:
+    if status not in allowed:
+        raise InvalidStateTransition(
+            f"cannot {operation} a payment that is {status.value}",
+            metadata={"payment_id": payment_id, "status": status.value, "operation": operation},
+        )
+
+
+def require_transition(payment_id: str, status: PaymentStatus, target: PaymentStatus) -> None:
+    if not can_transition(status, target):
+        raise InvalidStateTransition(
+            f"a {status.value} payment cannot become {target.value}",
+            metadata={"payment_id": payment_id, "status": status.value, "to": target.value},
+        )

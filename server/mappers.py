@@ -144,9 +144,9 @@ def payment_to_proto(payment: Payment) -> payment_pb2.Payment:
         gateway_payment_id=payment.gateway_payment_id or "",
         description=payment.description,
         metadata=payment.metadata,
-        authorized_amount_minor=payment.authorized_minor,
-        captured_amount_minor=payment.captured_minor,
-        refunded_amount_minor=payment.refunded_minor,
+        authorized_amount_minor=payment.amounts.authorized.amount_minor,
+        captured_amount_minor=payment.amounts.captured.amount_minor,
+        refunded_amount_minor=payment.amounts.refunded.amount_minor,
         failure_code=payment.failure_code or "",
         failure_reason=payment.failure_reason or "",
         retry_count=payment.retry_count,
@@ -154,18 +154,18 @@ def payment_to_proto(payment: Payment) -> payment_pb2.Payment:
         transactions=[transaction_to_proto(t) for t in payment.transactions],
         created_at=_ts(payment.created_at),
         updated_at=_ts(payment.updated_at),
-        authorized_at=_ts(payment.authorized_at),
-        captured_at=_ts(payment.captured_at),
-        failed_at=_ts(payment.failed_at),
-        cancelled_at=_ts(payment.cancelled_at),
-        refunded_at=_ts(payment.refunded_at),
+        authorized_at=_ts(payment.times.authorized_at),
+        captured_at=_ts(payment.times.captured_at),
+        failed_at=_ts(payment.times.failed_at),
+        cancelled_at=_ts(payment.times.cancelled_at),
+        refunded_at=_ts(payment.times.refunded_at),
         version=payment.version,
         sca_exemption=(
-            _to_proto_enum(payment_pb2.ScaExemption, "SCA_EXEMPTION_", payment.sca_exemption.value)
-            if payment.sca_exemption
+            _to_proto_enum(payment_pb2.ScaExemption, "SCA_EXEMPTION_", exemption.value)
+            if (exemption := payment.authentication.sca_exemption)
             else None
         ),
-        liability_shift=_liability_shift(payment.liability_shift),
+        liability_shift=_liability_shift(payment.authentication.liability_shift),
         country=payment.country,
         risk=risk_to_proto(payment),
         **_settlement_fields(payment),
@@ -182,8 +182,8 @@ def _settlement_fields(payment: Payment) -> dict[str, Any]:
         "exchange_rate_as_of": _ts(settles.as_of),
         "fx_markup_bps": settles.markup_bps,
         "fx_quote_id": settles.fx_quote_id or "",
-        "captured_settlement_amount_minor": payment.captured_settlement_minor,
-        "refunded_settlement_amount_minor": payment.refunded_settlement_minor,
+        "captured_settlement_amount_minor": payment.amounts.captured_settlement.amount_minor,
+        "refunded_settlement_amount_minor": payment.amounts.refunded_settlement.amount_minor,
     }
 
 

@@ -36,7 +36,7 @@ def risk_visible() -> bool:
 
 
 def risk_to_proto(payment: Payment) -> payment_pb2.RiskAssessment | None:
-    risk = payment.risk
+    risk = payment.risk.assessment
     if risk is None or not risk_visible():
         return None
     message = payment_pb2.RiskAssessment(
@@ -46,7 +46,7 @@ def risk_to_proto(payment: Payment) -> payment_pb2.RiskAssessment | None:
     )
     if risk.score is not None:
         message.score = risk.score
-    review = payment.review
+    review = payment.risk.review
     if review is not None:
         message.review.CopyFrom(
             payment_pb2.RiskReview(

@@ -245,8 +245,8 @@ class Authorization(GatewayOperation):
                 payment_method_token=payment.payment_method_token,
                 description=payment.description,
                 metadata=payment.metadata,
-                return_url=payment.return_url,
-                sca_exemption=payment.sca_exemption,
+                return_url=payment.authentication.return_url,
+                sca_exemption=payment.authentication.sca_exemption,
                 customer_reference=payment.gateway_customer_id,
                 country=payment.country,
             )

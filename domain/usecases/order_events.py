@@ -292,7 +292,7 @@ async def _cancel_order(order: OrderCancelled, deps: Deps, topic: str) -> Paymen
         return None
     if payment.status in _CANCELLABLE:  # an unfinished operation raises OperationInProgress
         payment = await cancel_payment(CancelPayment(payment.id, reason=CANCEL_REASON), deps)
-    elif payment.status in _REFUNDABLE and payment.refundable_minor > 0:
+    elif payment.status in _REFUNDABLE and payment.refundable.is_positive:
         _, payment = await refund_payment(
             RefundPayment(payment.id, reason=CANCEL_REASON, requested_by=ORDER_CANCELLED),
             deps,

@@ -20,6 +20,8 @@ from domain.errors import (
 )
 from domain.money import Money
 from domain.payment import Payment
+from domain.payment_amounts import PaymentAmounts
+from domain.payment_authentication import Authentication
 from domain.payment_method import PaymentMethod
 from domain.usecases.deps import Deps, validate
 from domain.usecases.settlement import settlement_currency, settlement_for
@@ -81,7 +83,7 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
                                method_id, customer)  # fmt: skip
         # No read without conversion; one (the quote, or the rates) with.
         try:
-            payment.settlement = await settlement_for(cmd, deps, settles_in)
+            payment.settle_in(await settlement_for(cmd, deps, settles_in))
         except (FxQuoteExpired, FxRateUnavailable):
             # Sent again after a crash that followed its creation: the answer is the payment
             # it created, whatever the quote or the rates say now.
@@ -115,7 +117,7 @@ def _new_payment(  # noqa: PLR0917 - the parts create_payment resolved
         id=payment_id,
         order_id=cmd.order_id,
         user_id=cmd.user_id,
-        amount=Money(cmd.amount_minor, cmd.currency),
+        amounts=PaymentAmounts.of(Money(cmd.amount_minor, cmd.currency)),
         payment_method_type=method_type,
         gateway=gateway,
         created_at=now,
@@ -125,8 +127,7 @@ def _new_payment(  # noqa: PLR0917 - the parts create_payment resolved
         gateway_customer_id=customer,
         description=cmd.description,
         metadata=dict(cmd.metadata),
-        return_url=cmd.return_url,
-        sca_exemption=cmd.sca_exemption,
+        authentication=Authentication(cmd.return_url, cmd.sca_exemption),
         country=cmd.country,
         capture_on_authorization=cmd.capture_on_authorization,
     )

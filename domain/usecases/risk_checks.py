@@ -57,7 +57,7 @@ async def assess_authorization(
             except PaymentMethodNotFound:  # deleted since: its token is still charged
                 method = None
     payment.require_authorizable()
-    if payment.review_approved and new_method is None and not new_token:
+    if payment.risk.approved and new_method is None and not new_token:
         return None
     token = new_token or (None if method is not None else payment.payment_method_token)
     return await deps.risk.assess(risk_subject(payment, method, token), deps.clock.now())

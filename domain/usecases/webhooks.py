@@ -86,7 +86,7 @@ async def _apply_refunds(
 ) -> bool:
     facts: list[tuple[str | None, int]] = [(f.reference, f.amount_minor) for f in event.refunds]
     if not facts and event.refunded_total_minor is not None:
-        facts = [(None, event.refunded_total_minor - payment.refunded_minor)]
+        facts = [(None, event.refunded_total_minor - payment.amounts.refunded.amount_minor)]
     changed = False
     for reference, amount in facts:
         refund_id = deps.ids.new_id()
@@ -134,7 +134,7 @@ async def _apply_dispute(
             payment_id=payment.id,
             gateway=event.gateway,
             gateway_dispute_id=fact.gateway_dispute_id,
-            amount=Money(amount or payment.captured_minor, payment.currency),
+            amount=Money(amount, payment.currency) if amount else payment.amounts.captured,
             reason=fact.reason[:500],
             status=DisputeStatus.OPENED,
             created_at=now,

@@ -18,7 +18,11 @@ from domain.enums import (
 )
 from domain.money import Money
 from domain.payment import Payment
+from domain.payment_amounts import PaymentAmounts
+from domain.payment_authentication import Authentication
 from domain.payment_method import PaymentMethod
+from domain.payment_risk import PaymentRisk
+from domain.payment_times import PaymentTimes
 from domain.refund import Refund
 from domain.settlement import Settlement
 from domain.transaction import Transaction
@@ -82,8 +86,8 @@ def settlement_to_row(payment: Payment) -> dict[str, Any]:
         "exchange_rate_as_of": settles.as_of,
         "fx_markup_bps": settles.markup_bps,
         "fx_quote_id": settles.fx_quote_id,
-        "captured_settlement_minor": payment.captured_settlement_minor,
-        "refunded_settlement_minor": payment.refunded_settlement_minor,
+        "captured_settlement_minor": payment.amounts.captured_settlement.amount_minor,
+        "refunded_settlement_minor": payment.amounts.refunded_settlement.amount_minor,
     }
 
 
@@ -133,6 +137,26 @@ def _currency(money: Money | None) -> str | None:
     return money.currency if money is not None else None
 
 
+def amounts_from_row(row: Row, settlement: Settlement | None) -> PaymentAmounts:
+    def money(column: str) -> Money:
+        return Money(row[column], currency)
+
+    currency = row["currency"]
+    if settlement is None:  # before revision 0019 every amount settled as it was
+        captured_settlement, refunded_settlement = money("captured_minor"), money("refunded_minor")
+    else:
+        captured_settlement = Money(row["captured_settlement_minor"], settlement.currency)
+        refunded_settlement = Money(row["refunded_settlement_minor"], settlement.currency)
+    return PaymentAmounts(
+        amount=money("amount_minor"),
+        authorized=money("authorized_minor"),
+        captured=money("captured_minor"),
+        refunded=money("refunded_minor"),
+        captured_settlement=captured_settlement,
+        refunded_settlement=refunded_settlement,
+    )
+
+
 def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payment:
     def opened(column: str) -> str:
         return sealer.open_text(row[column], payment_place(row["id"], column)) or ""
@@ -143,7 +167,7 @@ def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payme
         id=row["id"],
         order_id=row["order_id"],
         user_id=row["user_id"],
-        amount=Money(row["amount_minor"], row["currency"]),
+        amounts=amounts_from_row(row, settlement),
         payment_method_type=PaymentMethodType(row["payment_method_type"]),
         gateway=GatewayName(row["gateway"]),
         created_at=row["created_at"],
@@ -157,34 +181,27 @@ def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payme
         ),
         status=PaymentStatus(row["status"]),
         gateway_payment_id=row["gateway_payment_id"],
-        authorized_minor=row["authorized_minor"],
-        captured_minor=row["captured_minor"],
-        refunded_minor=row["refunded_minor"],
         failure_code=row["failure_code"],
         failure_reason=row["failure_reason"],
         retry_count=row["retry_count"],
         next_action=next_action,
-        authorized_at=row["authorized_at"],
-        captured_at=row["captured_at"],
-        failed_at=row["failed_at"],
-        cancelled_at=row["cancelled_at"],
-        refunded_at=row["refunded_at"],
+        times=PaymentTimes(
+            authorized_at=row["authorized_at"],
+            captured_at=row["captured_at"],
+            failed_at=row["failed_at"],
+            cancelled_at=row["cancelled_at"],
+            refunded_at=row["refunded_at"],
+        ),
         cancellation_reason=opened("cancellation_reason"),
-        return_url=row["return_url"],
-        sca_exemption=ScaExemption(row["sca_exemption"]) if row["sca_exemption"] else None,
-        liability_shift=row["liability_shift"],
+        authentication=Authentication(
+            return_url=row["return_url"],
+            sca_exemption=ScaExemption(row["sca_exemption"]) if row["sca_exemption"] else None,
+            liability_shift=row["liability_shift"],
+        ),
         capture_on_authorization=row["capture_on_authorization"],
         country=row["country"],
-        risk=risk_from_row(row),
-        review=review_from_row(row),
+        risk=PaymentRisk(risk_from_row(row), review_from_row(row)),
         settlement=settlement,
-        # Before revision 0019 every amount settled as it was.
-        captured_settlement_minor=(
-            row["captured_settlement_minor"] if settlement else row["captured_minor"]
-        ),
-        refunded_settlement_minor=(
-            row["refunded_settlement_minor"] if settlement else row["refunded_minor"]
-        ),
         version=row["version"],
         transactions=txns,
     )
@@ -196,6 +213,8 @@ def payment_to_row(payment: Payment, sealer: Sealer) -> dict[str, Any]:
     def sealed(column: str, value: str | None) -> bytes | None:
         return sealer.seal_text(value, payment_place(payment.id, column))
 
+    authentication, times = payment.authentication, payment.times
+    exemption = authentication.sca_exemption
     return (
         {
             "id": payment.id,
@@ -212,28 +231,28 @@ def payment_to_row(payment: Payment, sealer: Sealer) -> dict[str, Any]:
             "gateway_payment_id": payment.gateway_payment_id,
             "description": sealed("description", payment.description),
             "metadata": sealer.seal_json(payment.metadata, payment_place(payment.id, "metadata")),
-            "authorized_minor": payment.authorized_minor,
-            "captured_minor": payment.captured_minor,
-            "refunded_minor": payment.refunded_minor,
+            "authorized_minor": payment.amounts.authorized.amount_minor,
+            "captured_minor": payment.amounts.captured.amount_minor,
+            "refunded_minor": payment.amounts.refunded.amount_minor,
             "failure_code": payment.failure_code,
             "failure_reason": payment.failure_reason,
             "retry_count": payment.retry_count,
             **next_action_columns(payment.next_action),
             "cancellation_reason": sealed("cancellation_reason", payment.cancellation_reason),
-            "return_url": payment.return_url,
-            "sca_exemption": payment.sca_exemption.value if payment.sca_exemption else None,
-            "liability_shift": payment.liability_shift,
+            "return_url": authentication.return_url,
+            "sca_exemption": exemption.value if exemption else None,
+            "liability_shift": authentication.liability_shift,
             "capture_on_authorization": payment.capture_on_authorization,
             "country": payment.country,
             "created_at": payment.created_at,
             "updated_at": payment.updated_at,
-            "authorized_at": payment.authorized_at,
-            "captured_at": payment.captured_at,
-            "failed_at": payment.failed_at,
-            "cancelled_at": payment.cancelled_at,
-            "refunded_at": payment.refunded_at,
+            "authorized_at": times.authorized_at,
+            "captured_at": times.captured_at,
+            "failed_at": times.failed_at,
+            "cancelled_at": times.cancelled_at,
+            "refunded_at": times.refunded_at,
         }
-        | risk_to_row(payment.risk, payment.review)
+        | risk_to_row(payment.risk.assessment, payment.risk.review)
         | settlement_to_row(payment)
     )
 

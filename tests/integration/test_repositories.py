@@ -17,6 +17,7 @@ from domain.gateway import GatewayOutcome
 from domain.money import Money
 from domain.pagination import PageRequest
 from domain.payment import Payment
+from domain.payment_amounts import PaymentAmounts
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from infra.db.uow import SqlUnitOfWork
@@ -41,7 +42,7 @@ def new_payment(amount: int = 1099, currency: str = "EUR") -> Payment:
         id=new_id(),
         order_id=new_id(),
         user_id=new_id(),
-        amount=Money(amount, currency),
+        amounts=PaymentAmounts.of(Money(amount, currency)),
         payment_method_type=PaymentMethodType.CREDIT_CARD,
         gateway=GatewayName.SIMULATOR,
         created_at=moment,
@@ -71,7 +72,7 @@ async def test_payment_round_trips_with_its_transactions(engine: AsyncEngine) ->
     async with uow:
         again = await uow.payments.get(payment.id)
     assert again.status is PaymentStatus.AUTHORIZED
-    assert again.authorized_minor == 1099
+    assert again.amounts.authorized.amount_minor == 1099
     assert again.gateway_payment_id == "pi_1"
     assert again.metadata == {"cart": "42"}
     assert again.version == 2

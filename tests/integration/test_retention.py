@@ -73,9 +73,17 @@ async def test_old_personal_data_goes_and_the_money_trail_stays(own_engine: Asyn
         assert await uow.payments.get(recent.id) == recent
         assert await uow.refunds.get(recent_refund.id) == recent_refund
     assert (after.metadata, after.description, after.gateway_customer_id) == ({}, "", None)
-    assert (after.return_url, after.country, after.payment_method_token) == ("", "", None)
+    assert (after.authentication.return_url, after.country, after.payment_method_token) == (
+        "",
+        "",
+        None,
+    )
     assert (after.user_id, after.status, after.amount) == (old.user_id, old.status, old.amount)
-    assert (after.authorized_minor, after.captured_minor, after.refunded_minor) == (
+    assert (
+        after.amounts.authorized.amount_minor,
+        after.amounts.captured.amount_minor,
+        after.amounts.refunded.amount_minor,
+    ) == (
         5000,
         5000,
         1500,

@@ -42,7 +42,7 @@ def in_usd(quote_id: str | None = None) -> Settlement:
 async def test_a_converted_payment_round_trips_with_its_settlements(engine: AsyncEngine) -> None:
     quote_id = new_id()
     payment = new_payment(10_000, "EUR")
-    payment.settlement = in_usd(quote_id)
+    payment.settle_in(in_usd(quote_id))
     await store(engine, payment)
     uow = SqlUnitOfWork(engine, SEALER, RENDER)
     refund_id = new_id()
@@ -69,7 +69,10 @@ async def test_a_converted_payment_round_trips_with_its_settlements(engine: Asyn
     async with uow:
         again = await uow.payments.get(payment.id)
         stored_refund = await uow.refunds.get(refund_id)
-    assert (again.captured_settlement_minor, again.refunded_settlement_minor) == (10_788, 3_596)
+    assert (
+        again.amounts.captured_settlement.amount_minor,
+        again.amounts.refunded_settlement.amount_minor,
+    ) == (10_788, 3_596)
     by_type = {t.type: t for t in again.transactions}
     capture, refund_txn = by_type[TransactionType.CAPTURE], by_type[TransactionType.REFUND]
     assert capture.settlement_amount == Money(10_788, "USD")
@@ -101,7 +104,7 @@ async def test_a_payment_from_before_0019_settles_in_its_own_currency(
 
 async def test_refunds_settling_more_than_the_capture_are_refused(engine: AsyncEngine) -> None:
     payment = new_payment(10_000, "EUR")
-    payment.settlement = in_usd()
+    payment.settle_in(in_usd())
     await store(engine, payment)
     with pytest.raises(IntegrityError, match="settlement_ordered"):
         async with engine.begin() as conn:

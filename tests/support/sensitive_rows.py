@@ -13,6 +13,8 @@ from domain.enums import GatewayName, PaymentMethodType
 from domain.gateway import GatewayOutcome
 from domain.money import Money
 from domain.payment import Payment
+from domain.payment_amounts import PaymentAmounts
+from domain.payment_authentication import Authentication
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.webhooks import WebhookReceipt
@@ -60,7 +62,7 @@ def payment_with(data: PersonalData, created_at: datetime | None = None) -> Paym
         id=new_id(),
         order_id=new_id(),
         user_id=new_id(),
-        amount=Money(5000, "EUR"),
+        amounts=PaymentAmounts.of(Money(5000, "EUR")),
         payment_method_type=PaymentMethodType.CREDIT_CARD,
         gateway=GatewayName.SIMULATOR,
         created_at=moment,
@@ -69,7 +71,7 @@ def payment_with(data: PersonalData, created_at: datetime | None = None) -> Paym
         gateway_customer_id=data.customer,
         description=data.description,
         metadata={"customer_email": data.email, "cart": "42"},
-        return_url=data.return_url,
+        authentication=Authentication(return_url=data.return_url),
         country="GB",
     )
 

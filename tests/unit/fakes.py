@@ -55,6 +55,7 @@ from domain.gateway import (
 from domain.money import Money
 from domain.pagination import Cursor, Page, PageRequest
 from domain.payment import Payment
+from domain.payment_amounts import PaymentAmounts
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.retry import RetryPolicy, ScheduledRetry
@@ -925,7 +926,7 @@ def new_payment(
         id=payment_id,
         order_id=order_id(1),
         user_id=user_id(1),
-        amount=Money(amount_minor, currency),
+        amounts=PaymentAmounts.of(Money(amount_minor, currency)),
         payment_method_type=PaymentMethodType.CREDIT_CARD,
         gateway=gateway,
         created_at=START,

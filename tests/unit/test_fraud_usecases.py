@@ -79,8 +79,8 @@ async def test_block_fails_the_payment_without_calling_the_gateway(checked: Fake
     after = stored(checked, payment.id)
     assert (after.status, after.failure_code) == (PaymentStatus.FAILED, "FRAUD_SUSPECTED")
     assert after.transactions == []  # nothing was sent anywhere
-    assert after.risk is not None
-    assert (after.risk.decision, after.risk.rules_hit) == (
+    assert after.risk.assessment is not None
+    assert (after.risk.assessment.decision, after.risk.assessment.rules_hit) == (
         RiskDecision.BLOCK,
         (AMOUNT_OVER_BLOCK_LIMIT,),
     )
@@ -102,7 +102,9 @@ async def test_velocity_per_user_blocks_the_fourth_payment(checked: FakePorts) -
     assert outcomes == [PaymentStatus.AUTHORIZED] * 3 + [PaymentStatus.FAILED]
     assert len(checked.gateway.calls_to("authorize")) == 3
     blocked = stored(checked, payment.id)
-    assert blocked.risk is not None and blocked.risk.rules_hit == (VELOCITY_USER,)
+    assert blocked.risk.assessment is not None and blocked.risk.assessment.rules_hit == (
+        VELOCITY_USER,
+    )
 
 
 async def test_create_and_authorize_names_the_blocked_payment(checked: FakePorts) -> None:
@@ -125,7 +127,7 @@ async def test_a_blocked_bin_of_a_saved_card_is_refused(checked: FakePorts) -> N
     payment = await created(checked, payment_method_token="", payment_method_id=method.id)
     with pytest.raises(FraudSuspected):
         await authorize_payment(AuthorizePayment(payment.id), checked.deps)
-    risk = stored(checked, payment.id).risk
+    risk = stored(checked, payment.id).risk.assessment
     assert risk is not None and risk.rules_hit == (BLOCKED_BIN,)
     assert checked.gateway.calls_to("authorize") == []
 
@@ -147,7 +149,7 @@ async def test_allow_is_stored_with_the_authorization(checked: FakePorts) -> Non
     payment = await created(checked)
     authorized = await authorize_payment(AuthorizePayment(payment.id), checked.deps)
     assert authorized.status is PaymentStatus.AUTHORIZED
-    risk = stored(checked, payment.id).risk
+    risk = stored(checked, payment.id).risk.assessment
     assert risk is not None and (risk.decision, risk.rules_hit) == (RiskDecision.ALLOW, ())
 
 
@@ -155,7 +157,7 @@ async def test_without_a_risk_assessor_nothing_is_checked(ports: FakePorts) -> N
     payment = await created(ports, amount_minor=10**9)
     authorized = await authorize_payment(AuthorizePayment(payment.id), ports.deps)
     assert authorized.status is PaymentStatus.AUTHORIZED
-    assert authorized.risk is None
+    assert authorized.risk.assessment is None
 
 
 async def test_a_payment_that_cannot_be_authorized_is_not_assessed(ports: FakePorts) -> None:
@@ -180,7 +182,9 @@ async def test_review_holds_the_payment_without_calling_the_gateway(checked: Fak
     payment_id = await held(checked)
     payment = stored(checked, payment_id)
     assert payment.status is PaymentStatus.UNDER_REVIEW
-    assert payment.risk is not None and payment.risk.rules_hit == (AMOUNT_OVER_REVIEW_LIMIT,)
+    assert payment.risk.assessment is not None and payment.risk.assessment.rules_hit == (
+        AMOUNT_OVER_REVIEW_LIMIT,
+    )
     assert checked.gateway.calls == []
     [event] = checked.uow.db.outbox
     assert isinstance(event, PaymentRequiresReview)
@@ -195,13 +199,20 @@ async def test_approval_authorizes_at_the_gateway(checked: FakePorts) -> None:
     payment = await review_payment(review(payment_id, ReviewOutcome.APPROVED), checked.deps)
     assert payment.status is PaymentStatus.AUTHORIZED
     assert len(checked.gateway.calls_to("authorize")) == 1
-    assert payment.review is not None
-    assert (payment.review.outcome, payment.review.reviewer, payment.review.reason) == (
+    assert payment.risk.review is not None
+    assert (
+        payment.risk.review.outcome,
+        payment.risk.review.reviewer,
+        payment.risk.review.reason,
+    ) == (
         ReviewOutcome.APPROVED,
         ADMIN,
         "checked",
     )
-    assert payment.risk is not None and payment.risk.decision is RiskDecision.REVIEW
+    assert (
+        payment.risk.assessment is not None
+        and payment.risk.assessment.decision is RiskDecision.REVIEW
+    )
     assert stored(checked, payment_id) == payment
     assert checked.uow.event_types() == ["payment.requires_review", "payment.authorized"]
 
@@ -260,7 +271,7 @@ async def test_an_approved_payment_retried_later_is_not_checked_again(
     with pytest.raises(GatewayUnavailable):
         await review_payment(review(payment_id, ReviewOutcome.APPROVED), checked.deps)
     pending = stored(checked, payment_id)
-    assert pending.status is PaymentStatus.PENDING and pending.review_approved
+    assert pending.status is PaymentStatus.PENDING and pending.risk.approved
     checked.clock.advance(timedelta(seconds=5))
     assert await RetryWorker(checked.deps_for).run_once() == 1
     assert stored(checked, payment_id).status is PaymentStatus.AUTHORIZED

@@ -52,7 +52,7 @@ async def test_captured_report_captures_an_authorized_payment_with_the_api_event
     )
     assert result.processed and result.payment_id == payment.id
     after = stored(ports, payment)
-    assert after.status is PaymentStatus.CAPTURED and after.captured_minor == 10_000
+    assert after.status is PaymentStatus.CAPTURED and after.amounts.captured.amount_minor == 10_000
     assert ports.uow.event_types() == ["payment.authorized", "payment.successful"]
     assert ports.gateway.calls[-1].operation == "authorize"  # the gateway was not called again
 
@@ -97,7 +97,7 @@ async def test_refunds_apply_once_per_gateway_refund_id(ports: FakePorts) -> Non
     both = (RefundFact("re_1", 2_500), RefundFact("re_2", 7_500))
     await apply_gateway_event(event(payment, K.REFUNDED, "evt_r2", refunds=both), ports.deps)
     after = stored(ports, payment)
-    assert after.status is PaymentStatus.REFUNDED and after.refunded_minor == 10_000
+    assert after.status is PaymentStatus.REFUNDED and after.amounts.refunded.amount_minor == 10_000
     refunds = list(ports.uow.db.refunds.values())
     assert sorted(r.gateway_refund_id or "" for r in refunds) == ["re_1", "re_2"]
     assert all(r.status is RefundStatus.PROCESSED for r in refunds)
@@ -182,7 +182,7 @@ async def test_a_capture_reported_while_waiting_authorizes_and_captures_with_two
         event(payment, K.CAPTURED, "evt_paid", amount_minor=10_000), ports.deps
     )
     after = stored(ports, payment)
-    assert after.status is PaymentStatus.CAPTURED and after.captured_minor == 10_000
+    assert after.status is PaymentStatus.CAPTURED and after.amounts.captured.amount_minor == 10_000
     assert ports.uow.event_types()[-2:] == ["payment.authorized", "payment.successful"]
     ids = [e.event_id for e in ports.uow.db.outbox]
     assert len(ids) == len(set(ids))  # the outbox's key: each event its own id

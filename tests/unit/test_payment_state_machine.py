@@ -255,8 +255,12 @@ def test_partial_capture() -> None:
     txn = driver.run("capture", amount_minor=6000)
     p = driver.payment
     assert txn is not None and txn.amount == Money(6000, "EUR")
-    assert (p.status, p.authorized_minor, p.captured_minor) == (S.CAPTURED, 10_000, 6000)
-    assert p.refundable_minor == 6000
+    assert (p.status, p.amounts.authorized.amount_minor, p.amounts.captured.amount_minor) == (
+        S.CAPTURED,
+        10_000,
+        6000,
+    )
+    assert p.refundable.amount_minor == 6000
     assert driver.event_types() == ["payment.successful"]
 
 
@@ -286,7 +290,7 @@ def test_declined_capture_keeps_the_authorization() -> None:
     assert txn is not None
     assert (txn.status, txn.failure_code) == (TransactionStatus.FAILED, "EXPIRED_AUTHORIZATION")
     assert driver.payment.status is S.AUTHORIZED
-    assert driver.payment.captured_minor == 0
+    assert driver.payment.amounts.captured.amount_minor == 0
     assert driver.event_types() == []
     driver.run("capture")
     assert driver.status() is S.CAPTURED
@@ -300,15 +304,19 @@ def test_several_partial_refunds_up_to_the_captured_amount() -> None:
     for amount, refunded in [(2500, 2500), (2500, 5000), (3000, 8000)]:
         driver.run("refund", amount_minor=amount)
         assert driver.payment.status is S.PARTIALLY_REFUNDED
-        assert driver.payment.refunded_minor == refunded
-        assert driver.payment.refunded_at is None
+        assert driver.payment.amounts.refunded.amount_minor == refunded
+        assert driver.payment.times.refunded_at is None
     with pytest.raises(AmountExceedsRefundable) as caught:
         driver.begin("refund", 1001)
     assert caught.value.metadata["refundable_amount_minor"] == "1000"
     driver.run("refund")  # the rest
     p = driver.payment
-    assert (p.status, p.refunded_minor, p.captured_minor) == (S.REFUNDED, 9000, 9000)
-    assert p.refunded_at is not None
+    assert (p.status, p.amounts.refunded.amount_minor, p.amounts.captured.amount_minor) == (
+        S.REFUNDED,
+        9000,
+        9000,
+    )
+    assert p.times.refunded_at is not None
     assert driver.event_types() == ["payment.refunded"] * 4
     with pytest.raises(InvalidStateTransition):
         driver.begin("refund", 1)
@@ -327,18 +335,18 @@ def test_refund_amount_must_be_positive_and_refundable(amount: int) -> None:
 def test_open_refunds_reserve_their_amount() -> None:
     driver = REACH["captured"][1]()
     first = driver.begin("refund", 6000)
-    assert driver.payment.refundable_minor == 4000
+    assert driver.payment.refundable.amount_minor == 4000
     with pytest.raises(AmountExceedsRefundable) as caught:
         driver.begin("refund", 5000)
     assert caught.value.metadata["refundable_amount_minor"] == "4000"
     second = driver.begin("refund", 4000)  # refunds may run side by side
     assert first is not None and second is not None
-    assert driver.payment.refundable_minor == 0
+    assert driver.payment.refundable.amount_minor == 0
     driver.record(second, OK)  # answers may come back in any order
     assert driver.payment.status is S.PARTIALLY_REFUNDED
     driver.record(first, OK)
     assert driver.status() is S.REFUNDED
-    assert driver.payment.refunded_minor == 10_000
+    assert driver.payment.amounts.refunded.amount_minor == 10_000
 
 
 def test_a_declined_refund_releases_its_reservation_and_an_unknown_one_keeps_it() -> None:
@@ -346,12 +354,12 @@ def test_a_declined_refund_releases_its_reservation_and_an_unknown_one_keeps_it(
     declined = driver.begin("refund", 6000)
     assert declined is not None
     driver.record(declined, GatewayOutcome.declined("REFUND_FAILED", "no"))
-    assert (driver.payment.status, driver.payment.refundable_minor) == (S.CAPTURED, 10_000)
+    assert (driver.payment.status, driver.payment.refundable.amount_minor) == (S.CAPTURED, 10_000)
     unknown = driver.begin("refund", 6000)
     assert unknown is not None
     driver.payment.mark_outcome_unknown(unknown.id, driver.now(), "timeout")
     assert unknown.status is TransactionStatus.UNKNOWN
-    assert driver.payment.refundable_minor == 4000  # it may have been paid out
+    assert driver.payment.refundable.amount_minor == 4000  # it may have been paid out
     with pytest.raises(AmountExceedsRefundable):
         driver.begin("refund", 4001)
 
@@ -436,7 +444,7 @@ def test_retry_after_decline_counts_and_may_swap_the_token() -> None:
     p = driver.payment
     driver.run("authorize", DECLINED)
     assert (p.status, p.failure_code, p.retry_count) == (S.FAILED, "CARD_DECLINED", 0)
-    assert p.failed_at is not None
+    assert p.times.failed_at is not None
 
     txn = p.begin_authorization(
         transaction_id=driver.id(),
@@ -498,7 +506,7 @@ def test_cancelling_an_authorization_voids_it_at_the_gateway() -> None:
     driver.run("cancel")
     p = driver.payment
     assert (p.status, p.cancellation_reason) == (S.CANCELLED, "changed mind")
-    assert p.cancelled_at is not None
+    assert p.times.cancelled_at is not None
     [event] = p.pull_events()
     assert isinstance(event, PaymentCancelled) and event.reason == "changed mind"
 

@@ -246,7 +246,7 @@ class PaymentLifecycle(RuleBasedStateMachine):
 
     def _answer(self, txn: Transaction, answer: str) -> None:
         p = self.payment
-        status, refunded = p.status, p.refunded_minor
+        status, refunded = p.status, p.amounts.refunded.amount_minor
         events_before = len(p.events)
         now, event_id = self.now(), self.ids.new_id()
 
@@ -296,17 +296,24 @@ class PaymentLifecycle(RuleBasedStateMachine):
             return S.CAPTURED, ["payment.successful"]
         if txn.type is T.VOID:
             return S.CANCELLED, ["payment.cancelled"]
-        full = refunded_before + txn.amount.amount_minor == self.payment.captured_minor
+        full = (
+            refunded_before + txn.amount.amount_minor == self.payment.amounts.captured.amount_minor
+        )
         return (S.REFUNDED if full else S.PARTIALLY_REFUNDED), ["payment.refunded"]
 
     # --- invariants, after every step --------------------------------------------------------
     @invariant()
     def amounts_are_ordered(self) -> None:
         p = self.payment
-        assert 0 <= p.refunded_minor <= p.captured_minor <= p.authorized_minor
-        assert p.authorized_minor <= p.amount.amount_minor
+        assert (
+            0
+            <= p.amounts.refunded.amount_minor
+            <= p.amounts.captured.amount_minor
+            <= p.amounts.authorized.amount_minor
+        )
+        assert p.amounts.authorized.amount_minor <= p.amount.amount_minor
         # Open refunds, PENDING or UNKNOWN, may all still pay out: together they fit.
-        assert p.refundable_minor == self._model_refundable() >= 0
+        assert p.refundable.amount_minor == self._model_refundable() >= 0
 
     @invariant()
     def amounts_are_the_sum_of_succeeded_operations(self) -> None:
@@ -314,14 +321,20 @@ class PaymentLifecycle(RuleBasedStateMachine):
         authorizations = self._succeeded(T.AUTHORIZATION)
         captures = self._succeeded(T.CAPTURE)
         assert len(authorizations) <= 1 and len(captures) <= 1
-        assert p.authorized_minor == (p.amount.amount_minor if authorizations else 0)
-        assert p.captured_minor == sum(t.amount.amount_minor for t in captures)
-        assert p.refunded_minor == sum(t.amount.amount_minor for t in self._succeeded(T.REFUND))
+        assert p.amounts.authorized.amount_minor == (p.amount.amount_minor if authorizations else 0)
+        assert p.amounts.captured.amount_minor == sum(t.amount.amount_minor for t in captures)
+        assert p.amounts.refunded.amount_minor == sum(
+            t.amount.amount_minor for t in self._succeeded(T.REFUND)
+        )
 
     @invariant()
     def status_agrees_with_amounts(self) -> None:
         p = self.payment
-        authorized, captured, refunded = p.authorized_minor, p.captured_minor, p.refunded_minor
+        authorized, captured, refunded = (
+            p.amounts.authorized.amount_minor,
+            p.amounts.captured.amount_minor,
+            p.amounts.refunded.amount_minor,
+        )
         if p.status in (S.PENDING, S.REQUIRES_ACTION, S.FAILED):
             assert authorized == captured == refunded == 0
         elif p.status is S.AUTHORIZED:
@@ -336,7 +349,7 @@ class PaymentLifecycle(RuleBasedStateMachine):
             assert p.status is S.CANCELLED and captured == 0
         assert (p.status is S.REFUNDED) == (refunded == captured > 0)
         if p.status is S.FAILED:
-            assert p.failure_code is not None and p.failed_at is not None
+            assert p.failure_code is not None and p.times.failed_at is not None
         assert (p.status is S.REQUIRES_ACTION) == (p.next_action is not None)
 
     @invariant()

@@ -32,7 +32,10 @@ async def test_an_operation_the_gateway_did_is_recorded(ports: FakePorts) -> Non
     ports.gateway.will("lookup", GatewayOutcome.succeeded("ch_1"))
     await reconcile_operation(payment_id, txn_id, ports.deps)
     payment = stored(ports, payment_id)
-    assert (payment.status, payment.captured_minor) == (PaymentStatus.CAPTURED, 10_000)
+    assert (payment.status, payment.amounts.captured.amount_minor) == (
+        PaymentStatus.CAPTURED,
+        10_000,
+    )
     [lookup] = ports.gateway.calls_to("lookup")
     assert isinstance(lookup.request, LookupRequest)
     assert lookup.request.idempotency_key == f"payments-{txn_id}"
@@ -58,7 +61,7 @@ async def test_a_refund_is_settled_with_its_record(ports: FakePorts) -> None:
     await reconcile_operation(payment.id, txn.id, ports.deps)
     refund = ports.uow.committed_refund(txn.refund_id or "")
     assert (refund.status, refund.gateway_refund_id) == (RefundStatus.PROCESSED, "re_1")
-    assert stored(ports, payment.id).refunded_minor == 400
+    assert stored(ports, payment.id).amounts.refunded.amount_minor == 400
 
 
 async def test_reconciler_backs_off_exponentially(ports: FakePorts) -> None:

@@ -87,7 +87,7 @@ async def test_a_refund_to_an_unreachable_gateway_stays_pending_and_is_sent_late
     await worker(retrying).run_once()
     settled = retrying.uow.committed_refund(refund.id)
     assert settled.status is RefundStatus.PROCESSED
-    assert stored(retrying, payment.id).refunded_minor == 2500
+    assert stored(retrying, payment.id).amounts.refunded.amount_minor == 2500
     assert retrying.uow.committed_retries() == []
 
 

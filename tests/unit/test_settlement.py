@@ -42,7 +42,7 @@ def captured_payment(
     amount: Money, settles: Settlement, capture_minor: int | None = None
 ) -> Payment:
     payment = new_payment(amount.amount_minor, amount.currency)
-    payment.settlement = settles
+    payment.settle_in(settles)
     txn = payment.begin_authorization(transaction_id="auth", now=START)
     payment.record_authorization(txn.id, OK, START, "e-auth")
     txn = payment.begin_capture(transaction_id="cap", now=START, amount_minor=capture_minor)
@@ -71,17 +71,17 @@ def test_refunds_never_settle_more_than_the_capture(
     case: tuple[Payment, Money], data: st.DataObject
 ) -> None:
     payment, full = case
-    captured_settlement = payment.captured_settlement_minor
+    captured_settlement = payment.amounts.captured_settlement.amount_minor
     assert captured_settlement <= full.amount_minor
     settled: list[int] = []
     step = 0
-    while payment.refundable_minor > 0 and step < 12:
+    while payment.refundable.amount_minor > 0 and step < 12:
         step += 1
         last = step == 12 or data.draw(st.booleans(), label="refund the rest")
         amount = (
-            payment.refundable_minor
+            payment.refundable.amount_minor
             if last
-            else data.draw(st.integers(1, payment.refundable_minor), label="refund")
+            else data.draw(st.integers(1, payment.refundable.amount_minor), label="refund")
         )
         txn = payment.begin_refund(
             transaction_id=f"r{step}", refund_id=f"refund-{step}", now=START, amount_minor=amount
@@ -98,8 +98,10 @@ def test_refunds_never_settle_more_than_the_capture(
         # Within one minor unit of converting the refund alone.
         alone = payment.settles.convert(txn.amount).amount_minor
         assert abs(share - alone) <= 1
-        assert sum(settled) == payment.refunded_settlement_minor <= captured_settlement
-    if payment.refunded_minor == payment.captured_minor:
+        assert (
+            sum(settled) == payment.amounts.refunded_settlement.amount_minor <= captured_settlement
+        )
+    if payment.amounts.refunded.amount_minor == payment.amounts.captured.amount_minor:
         assert payment.status is PaymentStatus.REFUNDED
         assert sum(settled) == captured_settlement  # the last refund took the remainder
 
@@ -109,7 +111,7 @@ def test_a_full_capture_settles_the_payments_settlement_amount() -> None:
     settles = settlement(("USD", 2), 2, Decimal("1.078779"))
     payment = captured_payment(Money(10_000, "EUR"), settles)
     assert payment.settlement_amount == Money(10_788, "USD")
-    assert payment.captured_settlement_minor == 10_788
+    assert payment.amounts.captured_settlement.amount_minor == 10_788
     capture = payment.transaction("cap")
     assert capture.settlement_amount == Money(10_788, "USD")
     event = payment.events[-1]
@@ -121,7 +123,7 @@ def test_a_partial_capture_settles_the_captured_amount() -> None:
     settles = settlement(("USD", 2), 2, Decimal("1.078779"))
     payment = captured_payment(Money(10_000, "EUR"), settles, capture_minor=5_000)
     # 50.00 EUR: 53.93895 USD, 53.94
-    assert payment.captured_settlement_minor == 5_394
+    assert payment.amounts.captured_settlement.amount_minor == 5_394
 
 
 def test_three_refunds_of_a_third_settle_the_capture_exactly() -> None:
@@ -129,7 +131,7 @@ def test_three_refunds_of_a_third_settle_the_capture_exactly() -> None:
     # 0.35, the three together must settle exactly the 1.02 captured.
     settles = settlement(("USD", 2), 2, Decimal("1.015"))
     payment = captured_payment(Money(100, "EUR"), settles)
-    assert payment.captured_settlement_minor == 102  # 1.015 -> 1.02 (half-even)
+    assert payment.amounts.captured_settlement.amount_minor == 102  # 1.015 -> 1.02 (half-even)
     shares = []
     for step, amount in enumerate((33, 33, 34)):
         txn = payment.begin_refund(
@@ -140,7 +142,11 @@ def test_three_refunds_of_a_third_settle_the_capture_exactly() -> None:
         shares.append(txn.settlement_amount.amount_minor)
     # 33 -> 33.495 -> 33; 66 -> 66.99 -> 67 (34 more); the last takes the remainder: 35
     assert shares == [33, 34, 35]
-    assert sum(shares) == payment.captured_settlement_minor == payment.refunded_settlement_minor
+    assert (
+        sum(shares)
+        == payment.amounts.captured_settlement.amount_minor
+        == payment.amounts.refunded_settlement.amount_minor
+    )
     refunded = [e for e in payment.events if isinstance(e, PaymentRefunded)]
     assert [e.settlement for e in refunded] == [Money(s, "USD") for s in shares]
 
@@ -151,7 +157,10 @@ def test_without_conversion_the_amounts_are_the_settlement() -> None:
     payment.record_refund(txn.id, OK, START, "e")
     assert payment.settles.rate == 1
     assert payment.settlement_amount == payment.amount
-    assert (payment.captured_settlement_minor, payment.refunded_settlement_minor) == (1_099, 99)
+    assert (
+        payment.amounts.captured_settlement.amount_minor,
+        payment.amounts.refunded_settlement.amount_minor,
+    ) == (1_099, 99)
     assert txn.settlement_amount == Money(99, "EUR")
 
 
@@ -186,4 +195,4 @@ def test_a_refund_reported_by_the_gateway_settles_like_any_other() -> None:
     assert txn is not None
     assert txn.type is TransactionType.REFUND and txn.status is TransactionStatus.SUCCEEDED
     assert txn.settlement_amount == Money(102, "USD")
-    assert payment.refunded_settlement_minor == 102
+    assert payment.amounts.refunded_settlement.amount_minor == 102

@@ -294,7 +294,7 @@ async def test_an_unreachable_gateway_changes_nothing_but_the_transaction(
     with pytest.raises(GatewayUnavailable):
         await authorize_payment(AuthorizePayment(payment.id), ports.deps)
     after = stored(ports, payment.id)
-    assert (after.status, after.retry_count, after.authorized_minor) == (
+    assert (after.status, after.retry_count, after.amounts.authorized.amount_minor) == (
         PaymentStatus.PENDING,
         0,
         0,
@@ -418,7 +418,7 @@ async def test_a_payment_by_saved_method_sends_its_customer(ports: FakePorts) ->
 async def test_capture_in_full(ports: FakePorts) -> None:
     payment = await authorized(ports)
     result = await capture_payment(CapturePayment(payment.id), ports.deps)
-    assert (result.status, result.captured_minor) == (PaymentStatus.CAPTURED, 10_000)
+    assert (result.status, result.amounts.captured.amount_minor) == (PaymentStatus.CAPTURED, 10_000)
     [call] = ports.gateway.calls_to("capture")
     assert call.request == GatewayOperationRequest(
         result.transactions[-1].idempotency_key, "gw_authorize_1", Money(10_000, "EUR")
@@ -430,8 +430,11 @@ async def test_capture_in_full(ports: FakePorts) -> None:
 async def test_partial_capture(ports: FakePorts) -> None:
     payment = await authorized(ports)
     result = await capture_payment(CapturePayment(payment.id, amount_minor=4000), ports.deps)
-    assert (result.captured_minor, result.authorized_minor) == (4000, 10_000)
-    assert stored(ports, payment.id).captured_minor == 4000
+    assert (result.amounts.captured.amount_minor, result.amounts.authorized.amount_minor) == (
+        4000,
+        10_000,
+    )
+    assert stored(ports, payment.id).amounts.captured.amount_minor == 4000
 
 
 async def test_capture_beyond_the_authorization_never_reaches_the_gateway(
@@ -532,7 +535,7 @@ async def test_full_refund(ports: FakePorts) -> None:
     assert refund.gateway_refund_id == "gw_refund_3"
     assert ports.uow.committed_refund(refund.id) == refund
     assert await get_refund(refund.id, ports.deps) == refund
-    assert stored(ports, payment.id).refunded_minor == 10_000
+    assert stored(ports, payment.id).amounts.refunded.amount_minor == 10_000
     assert ports.uow.event_types()[-1] == "payment.refunded"
 
 
@@ -540,7 +543,10 @@ async def test_partial_refunds_and_their_list(ports: FakePorts) -> None:
     payment = await captured(ports)
     first, _ = await refund_payment(RefundPayment(payment.id, amount_minor=3000), ports.deps)
     second, result = await refund_payment(RefundPayment(payment.id, amount_minor=2000), ports.deps)
-    assert (result.status, result.refunded_minor) == (PaymentStatus.PARTIALLY_REFUNDED, 5000)
+    assert (result.status, result.amounts.refunded.amount_minor) == (
+        PaymentStatus.PARTIALLY_REFUNDED,
+        5000,
+    )
     with pytest.raises(AmountExceedsRefundable) as caught:
         await refund_payment(RefundPayment(payment.id, amount_minor=5001), ports.deps)
     assert caught.value.metadata["refundable_amount_minor"] == "5000"
@@ -558,7 +564,7 @@ async def test_a_declined_refund_is_recorded_as_failed(ports: FakePorts) -> None
     assert (refund.status, refund.failure_code) == (RefundStatus.FAILED, "REFUND_DECLINED")
     assert ports.uow.committed_refund(refund.id).status is RefundStatus.FAILED
     assert result.status is PaymentStatus.CAPTURED
-    assert (result.refunded_minor, result.refundable_minor) == (0, 10_000)
+    assert (result.amounts.refunded.amount_minor, result.refundable.amount_minor) == (0, 10_000)
     assert "payment.refunded" not in ports.uow.event_types()
 
 
@@ -569,7 +575,7 @@ async def test_a_refund_the_gateway_never_received_fails(ports: FakePorts) -> No
         await refund_payment(RefundPayment(payment.id, amount_minor=100), ports.deps)
     [refund] = ports.uow.db.refunds.values()
     assert (refund.status, refund.failure_code) == (RefundStatus.FAILED, "GATEWAY_UNAVAILABLE")
-    assert stored(ports, payment.id).refundable_minor == 10_000
+    assert stored(ports, payment.id).refundable.amount_minor == 10_000
 
 
 async def test_a_refund_with_an_unknown_outcome_stays_pending_and_reserved(
@@ -581,7 +587,7 @@ async def test_a_refund_with_an_unknown_outcome_stays_pending_and_reserved(
         await refund_payment(RefundPayment(payment.id, amount_minor=6000), ports.deps)
     [refund] = ports.uow.db.refunds.values()
     assert refund.status is RefundStatus.PENDING
-    assert stored(ports, payment.id).refundable_minor == 4000
+    assert stored(ports, payment.id).refundable.amount_minor == 4000
     with pytest.raises(AmountExceedsRefundable):
         await refund_payment(RefundPayment(payment.id, amount_minor=4001), ports.deps)
     _, result = await refund_payment(RefundPayment(payment.id, amount_minor=4000), ports.deps)
