@@ -41,7 +41,8 @@ _OUTBOX = (
     " CAST(:o_headers AS jsonb[]), CAST(:o_at AS timestamptz[])){where})"
 )
 # One statement whatever the number of entries, inserted in the order they were recorded (the
-# order the linker chains a transaction's entries in). Also bench/audit_append.py's.
+# order the linker chains a transaction's entries in). Also bench/audit_append.py's. `{where}`
+# is empty, or the guard of a statement that writes a payment (below).
 AUDIT_CTE = (
     "audit_rows AS (INSERT INTO audit_pending (tx, payload, content_hash, inserted_at)"
     " SELECT pg_current_xact_id()::text::bigint, entry.payload, entry.content_hash,"
@@ -59,9 +60,9 @@ _ANSWER = (
 _IF_SAVED = "EXISTS (SELECT 1 FROM saved)"
 
 
-@functools.cache
 def _statement(payment: str | None, outbox: bool, audit: bool, answer: bool) -> TextClause:
-    """`payment`: the CTEs that write the payment, if any."""
+    """`payment`: the CTEs that write the payment, if any. Built once per combination, by
+    `_compiled`."""
     where = f" WHERE {_IF_SAVED}" if payment else ""
     ctes = [payment] if payment else []
     ctes += [

@@ -138,9 +138,7 @@ class PaymentsClient:
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> PaymentsClient:
         """A client configured by PAYMENTS_GRPC_TARGET, PAYMENTS_TOKEN, ... (EnvConfig)."""
         config = EnvConfig.read(environ)
-        kwargs: dict[str, Any] = {"token": config.token, "tls": config.tls}
-        kwargs["settings"] = config.settings
-        return cls(config.target, **(kwargs | overrides))
+        return cls(config.target, **(config.client_kwargs() | overrides))
 
     # --- PaymentService -------------------------------------------------------------------
     create_payment = _Bound(rpcs.CREATE_PAYMENT)

@@ -93,6 +93,10 @@ class EnvConfig:
     tls: Tls | None
     settings: CallSettings
 
+    def client_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments both clients take from it (the target aside)."""
+        return {"token": self.token, "tls": self.tls, "settings": self.settings}
+
     @classmethod
     def read(cls, environ: Mapping[str, str] | None = None) -> EnvConfig:
         env = os.environ if environ is None else environ

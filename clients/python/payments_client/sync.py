@@ -101,9 +101,7 @@ class SyncPaymentsClient:
         cls, environ: Mapping[str, str] | None = None, **overrides: Any
     ) -> SyncPaymentsClient:
         config = EnvConfig.read(environ)
-        kwargs: dict[str, Any] = {"token": config.token, "tls": config.tls}
-        kwargs["settings"] = config.settings
-        return cls(config.target, **(kwargs | overrides))
+        return cls(config.target, **(config.client_kwargs() | overrides))
 
     create_payment = _Bound(rpcs.CREATE_PAYMENT)
     get_payment = _Bound(rpcs.GET_PAYMENT)
