@@ -151,6 +151,16 @@ class AlreadyAnswered(Exception):
         self.answer = answer
 
 
+class KeyTakenMeanwhile(Exception):
+    """Raised by the unit of work when a request that claims its key with its first write
+    (RequestClaim's deferred claim) finds the key already there: nothing of that transaction
+    stays, and the request runs again claiming first, to be replayed, refused or taken over
+    as a key already there is."""
+
+    def __init__(self) -> None:
+        super().__init__("the request's idempotency key was there before its first write")
+
+
 class RequestIds:
     """Ids for the work of one keyed request, derived from its key once the key is claimed:
     the same request sent again (after a crash cut it short) makes the same ids in the same

@@ -341,10 +341,12 @@ class PaymentApplication:
         interceptors.append(CardDataGuard(exempt_services=GATEWAY_SIGNED_SERVICES))
         lease = timedelta(seconds=self.settings.idempotency_lease_seconds)
 
-        def new_request(key: IdempotencyKey, fingerprint: str, render: Render) -> RequestClaim:
+        def new_request(
+            key: IdempotencyKey, fingerprint: str, render: Render, deferred: bool
+        ) -> RequestClaim:
             return RequestClaim(
                 store, key, fingerprint=fingerprint, lease=lease, render=render,
-                clock=SystemClock().now,
+                clock=SystemClock().now, deferred=deferred,
             )  # fmt: skip
 
         interceptors.append(IdempotencyInterceptor(self._idempotency(store), store, new_request))

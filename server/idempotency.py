@@ -5,9 +5,10 @@ error status) is stored serialized, and later requests with the same key get the
 bytes back - marked with the `idempotent-replayed: true` trailer.
 
 The calls of a payment's lifecycle (IN_TRANSACTION) keep their key in their own database
-transactions: the unit of work claims it in the call's first transaction and stores the
-answer in the one that concludes it (infra/db/request_claim.py), so idempotency adds no
-transaction to them. Other keyed calls claim and answer around the call (Idempotency).
+transactions: the call's first commit claims it, in the same statement as its writes, and
+the transaction that concludes the call stores the answer (infra/db/request_claim.py), so
+idempotency adds no transaction and no statement to them. Other keyed calls claim and
+answer around the call (Idempotency).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from domain.errors import (
     FieldViolation,
     GatewayOutcomeUnknown,
     OperationInProgress,
+    StorageUnavailable,
     ValidationFailed,
 )
 from domain.idempotency import (
@@ -36,6 +38,7 @@ from domain.idempotency import (
     IdempotencyKey,
     IdempotencyStore,
     KeyedRequest,
+    KeyTakenMeanwhile,
     StoredAnswer,
     fingerprint,
     is_final,
@@ -69,12 +72,16 @@ IN_TRANSACTION = frozenset(
 # Errors after which the request's operation may still be open at the gateway: the key stays
 # claimed (until its lease ends) so that the request, sent again, finds that operation.
 _KEEPS_THE_KEY = (GatewayOutcomeUnknown, OperationInProgress)
+# Errors after which a request that would claim its key with its first commit does not run
+# again claiming first: the database did not answer; the same would happen again.
+_NOT_RUN = (StorageUnavailable,)
 
 # A result as (the stored answer, the response message when it is a success).
 Render = Callable[[object], tuple[StoredAnswer, object | None]]
 # Builds the record of one keyed request (infra/db/request_claim.py, from the composition
-# root): (key, fingerprint, render) -> the request the units of work claim and answer.
-NewKeyedRequest = Callable[[IdempotencyKey, str, Render], KeyedRequest]
+# root): (key, fingerprint, render, deferred) -> the request the units of work claim and
+# answer; deferred, its first commit claims the key.
+NewKeyedRequest = Callable[[IdempotencyKey, str, Render, bool], KeyedRequest]
 
 
 def method_descriptor(full_method: str) -> MethodDescriptor | None:
@@ -162,21 +169,31 @@ class IdempotencyInterceptor(UnaryInterceptor):
             _require_bounded(request_id)
             key = IdempotencyKey(caller_var.get(), method, request_id)
             request_fingerprint = request_fingerprint_of(request)
-            claim = self._new_request(key, request_fingerprint, render)
-            token = request_claim_var.set(claim)
-            try:
-                response = await behavior(request, context)
-            except AlreadyAnswered as replay:
-                return await _replay(replay.answer, response_type, context)
-            except DomainError as error:
-                await asyncio.shield(self._settle_error(claim, request_fingerprint, error))
-                raise
-            finally:
-                request_claim_var.reset(token)
-            if claim.answer is None:  # concluded outside a transaction (a rare path)
-                answer = StoredAnswer(0, response.SerializeToString())
-                await self._store_late(claim, request_fingerprint, answer)
-            return response
+            # First as if the key were new: its first commit claims it (no statement of its
+            # own). Ended before that commit, by the key found there or by an error (which
+            # the key's record may answer instead: a request sent again), the request runs
+            # again claiming first, as a key already there is claimed (request_claim.py).
+            for deferred in (True, False):
+                claim = self._new_request(key, request_fingerprint, render, deferred)
+                token = request_claim_var.set(claim)
+                try:
+                    response = await behavior(request, context)
+                except AlreadyAnswered as replay:
+                    return await _replay(replay.answer, response_type, context)
+                except KeyTakenMeanwhile:
+                    continue
+                except DomainError as error:
+                    if deferred and claim.claim is None and not isinstance(error, _NOT_RUN):
+                        continue
+                    await asyncio.shield(self._settle_error(claim, request_fingerprint, error))
+                    raise
+                finally:
+                    request_claim_var.reset(token)
+                if claim.answer is None:  # concluded outside a transaction (a rare path)
+                    answer = StoredAnswer(0, response.SerializeToString())
+                    await self._store_late(claim, request_fingerprint, answer)
+                return response
+            raise AssertionError("a request claiming first never finds its key taken")
 
         return wrapped
 

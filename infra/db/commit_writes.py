@@ -7,8 +7,14 @@ is written only when the payment was (`saved`: the update found the version it e
 insert found the order without a payment), and the statement answers how many it wrote: a
 refusal writes nothing, even when the statement is its transaction on its own (autocommit).
 
+A keyed request's first commit may also claim its key (`claimed`, RequestClaim's deferred
+claim): the key's row is inserted with the writes - answered already when the request ends in
+this commit. When the key was there before, or the payment's write is refused while the claim
+went in, the statement ends with an error (`payments_refuse_commit`, migration 0020) and
+nothing of it - nor of its transaction - stays.
+
 Each part is there only when there is something to write, so a statement exists for each
-combination (24 at most, each built once). Rows travel as arrays, one per column, and
+combination (48 at most, each built once). Rows travel as arrays, one per column, and
 are unnested on the server, in the order given: a transaction's audit entries are chained in
 that order by the linker.
 """
@@ -58,18 +64,46 @@ _ANSWER = (
     " AND claim_token = :k_token{also}"
 )
 _IF_SAVED = "EXISTS (SELECT 1 FROM saved)"
+_CLAIM = (
+    "claimed AS (INSERT INTO idempotency_keys (caller, method, key, fingerprint, state,"
+    " claim_token, locked_until, created_at, answer_code, answer_body, completed_at)"
+    " VALUES (:k_caller, :k_method, :k_key, :k_fingerprint, :k_state, CAST(:k_token AS uuid),"
+    " CAST(:k_locked_until AS timestamptz), CAST(:k_now AS timestamptz),"
+    " CAST(:k_answer_code AS integer), CAST(:k_answer_body AS bytea),"
+    " CAST(:k_completed_at AS timestamptz))"
+    " ON CONFLICT (caller, method, key) DO NOTHING RETURNING 1)"
+)
+# The SQLSTATE of payments_refuse_commit and the reasons it is given.
+REFUSED_SQLSTATE = "PA409"
+KEY_TAKEN = "idempotency key taken"
+WRITE_REFUSED = "payment write refused"
+_REFUSE_UNLESS_CLAIMED = (
+    f"WHEN NOT EXISTS (SELECT 1 FROM claimed) THEN payments_refuse_commit('{KEY_TAKEN}')"  # noqa: S608 - our constant
+)
 
 
-def _statement(payment: str | None, outbox: bool, audit: bool, answer: bool) -> TextClause:
+def _statement(
+    payment: str | None, *, outbox: bool, audit: bool, answer: bool, claim: bool
+) -> TextClause:
     """`payment`: the CTEs that write the payment, if any. Built once per combination, by
     `_compiled`."""
     where = f" WHERE {_IF_SAVED}" if payment else ""
-    ctes = [payment] if payment else []
+    ctes = [_CLAIM] if claim else []
+    ctes += [payment] if payment else []
     ctes += [
         cte.format(where=where) for cte, wanted in ((_OUTBOX, outbox), (AUDIT_CTE, audit)) if wanted
     ]
     last = _ANSWER.format(also=f" AND {_IF_SAVED}" if payment else "") if answer else None
-    if payment:
+    if claim:
+        if last is not None:
+            ctes.append(f"answered AS ({last})")
+        refused = (
+            f" WHEN NOT {_IF_SAVED} THEN payments_refuse_commit('{WRITE_REFUSED}')"
+            if payment
+            else ""
+        )
+        last = f"SELECT CASE {_REFUSE_UNLESS_CLAIMED}{refused} ELSE 1 END"
+    elif payment:
         if last is not None:
             ctes.append(f"answered AS ({last})")
         last = "SELECT count(*) FROM saved"
@@ -86,13 +120,17 @@ class CommitWrites:
     entries: Sequence[AuditEntry] = ()
     # The keyed request's answer: the k_* parameters of SqlIdempotencyStore.answer_params.
     answer: dict[str, Any] | None = None
+    # The keyed request's claim, when this commit makes it: SqlIdempotencyStore.claim_params.
+    claim: dict[str, Any] | None = None
     render: RenderEvent | None = field(default=None, repr=False)
     # The payment written last: its CTEs and their parameters (SqlPaymentRepository's
     # StagedSave).
     payment: tuple[str, dict[str, Any]] | None = field(default=None, repr=False)
 
     def params(self) -> dict[str, Any]:
-        params: dict[str, Any] = dict(self.answer or {}) | (self.payment[1] if self.payment else {})
+        params: dict[str, Any] = (
+            dict(self.answer or {}) | (self.claim or {}) | (self.payment[1] if self.payment else {})
+        )
         if self.events:
             assert self.render is not None, "events need their renderer"
             messages = [self.render(event) for event in self.events]
@@ -113,19 +151,34 @@ class CommitWrites:
 
 @functools.cache
 def _compiled(
-    payment: str | None, outbox: bool, audit: bool, answer: bool, dialect: Dialect
+    payment: str | None, *, outbox: bool, audit: bool, answer: bool, claim: bool, dialect: Dialect
 ) -> DriverStatement:
-    return DriverStatement(_statement(payment, outbox, audit, answer), dialect)
+    statement = _statement(payment, outbox=outbox, audit=audit, answer=answer, claim=claim)
+    return DriverStatement(statement, dialect)
 
 
 async def write(conn: AsyncConnection, writes: CommitWrites) -> bool:
     """One statement for all of them; none when there is nothing to write. False when the
-    payment could not be written (see above): then nothing was."""
+    payment could not be written (see above): then nothing was. With a claim, a refusal is
+    an error instead (see above), which `refusal` tells apart."""
     payment = writes.payment[0] if writes.payment else None
     outbox, audit, answer = bool(writes.events), bool(writes.entries), writes.answer is not None
-    if not (payment or outbox or audit or answer):
+    claim = writes.claim is not None
+    if not (payment or outbox or audit or answer or claim):
         return True
     # Every call's statement: on asyncpg directly (driver.py).
-    statement = _compiled(payment, outbox, audit, answer, conn.dialect)
+    statement = _compiled(
+        payment, outbox=outbox, audit=audit, answer=answer, claim=claim, dialect=conn.dialect
+    )
     rows = await driver.fetch(conn, statement, writes.params())
     return not payment or rows[0][0] == 1
+
+
+def refusal(error: BaseException) -> str | None:
+    """The reason a commit with a claim was refused (KEY_TAKEN or WRITE_REFUSED), None when
+    `error` is another error."""
+    cause = getattr(error, "orig", None)
+    if cause is None or getattr(cause, "sqlstate", None) != REFUSED_SQLSTATE:
+        return None
+    reason = str(cause)
+    return next((known for known in (KEY_TAKEN, WRITE_REFUSED) if known in reason), None)

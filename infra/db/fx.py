@@ -42,8 +42,9 @@ class SqlFxRateRepository:
     def __init__(self, conn: Statements) -> None:
         self._conn = conn
 
+    # Plain reads (staging.py): the first statement of a payment's creation runs alone.
     async def rates_of(self, base: str, quote: str) -> Sequence[ExchangeRate]:
-        rows = await self._conn.execute(
+        rows = await self._conn.read(
             select(fx_rates).where(
                 fx_rates.c.base_currency == base, fx_rates.c.quote_currency == quote
             )
@@ -52,7 +53,7 @@ class SqlFxRateRepository:
 
     async def rates_among(self, currencies: Collection[str]) -> Sequence[ExchangeRate]:
         among = list(currencies)
-        rows = await self._conn.execute(
+        rows = await self._conn.read(
             select(fx_rates).where(
                 fx_rates.c.base_currency.in_(among), fx_rates.c.quote_currency.in_(among)
             )
@@ -118,7 +119,7 @@ class SqlFxQuoteRepository:
 
     async def get(self, quote_id: str) -> FxQuote | None:
         row = (
-            (await self._conn.execute(select(fx_quotes).where(fx_quotes.c.id == quote_id)))
+            (await self._conn.read(select(fx_quotes).where(fx_quotes.c.id == quote_id)))
             .mappings()
             .first()
         )

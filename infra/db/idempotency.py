@@ -143,6 +143,29 @@ class SqlIdempotencyStore:
             "k_now": now,
         }
 
+    def claim_params(
+        self,
+        claim: Claim,
+        request_fingerprint: str,
+        now: datetime,
+        lease: timedelta,
+        answer: StoredAnswer | None,
+    ) -> dict[str, Any]:
+        """The parameters (k_*) of a claim made by a commit's statement (`claimed` in
+        infra/db/commit_writes.py): in progress, or answered at once with `answer`."""
+        place = answer_place(claim.key.caller, claim.key.method, claim.key.key)
+        body = None if answer is None else self._sealer.cipher.seal(answer.body, place)
+        return _key_params(claim.key) | {
+            "k_fingerprint": request_fingerprint,
+            "k_state": (KeyState.IN_PROGRESS if answer is None else KeyState.COMPLETED).value,
+            "k_token": claim.token,
+            "k_locked_until": now + lease,
+            "k_now": now,
+            "k_answer_code": None if answer is None else answer.code,
+            "k_answer_body": body,
+            "k_completed_at": None if answer is None else now,
+        }
+
     async def answer(
         self, key: IdempotencyKey, request_fingerprint: str, answer: StoredAnswer, now: datetime
     ) -> None:

@@ -9,10 +9,20 @@ So the idempotency layer adds statements to the request's transactions, never tr
 A second request with the same key waits on the first claim's row until that transaction
 ends, then finds the key in progress (IDEMPOTENCY_KEY_IN_USE), answered (AlreadyAnswered:
 the answer is replayed) or taken with other parameters (IDEMPOTENCY_KEY_REUSED).
+
+Deferred, the claim costs no statement of its own: the request runs as if its key were new,
+and its first commit inserts the key with its writes, in the same statement
+(infra/db/commit_writes.py) - answered already when that commit ends the request. A key
+there before (a request sent again, a twin) refuses that commit whole (KeyTakenMeanwhile),
+and the API layer runs the request again, claiming first as above (server/idempotency.py).
+Until the key is ours nothing has left the process - a gateway is called only after the
+commit that claims it - so running again is safe. Ids are seeded with the moment the claim
+will carry, as a claim found in the database would seed them.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -48,6 +58,7 @@ class RequestClaim:
         lease: timedelta,
         render: Render,
         clock: Callable[[], datetime],
+        deferred: bool = False,
     ) -> None:
         self._store = store
         self.key = key
@@ -64,6 +75,9 @@ class RequestClaim:
         self._staged: tuple[StoredAnswer, object | None] | None = None
         self.answer: StoredAnswer | None = None  # committed
         self.message: object | None = None  # the committed answer's response message
+        # Claimed by the first commit (see above): when the claim will say it was made.
+        self._deferred_at: datetime | None = None
+        self.deferred = deferred
 
     async def begin(self, conn: AsyncConnection) -> None:
         """First statement of each transaction until a claim commits. Raises AlreadyAnswered,
@@ -71,6 +85,11 @@ class RequestClaim:
         if self.claim is not None:
             return
         now = self._clock()
+        if self.deferred:
+            if self._deferred_at is None:  # the same seed for every transaction until then
+                self._deferred_at = now
+                self.ids.seed(now)
+            return
         claimed = await self._store.claim_in(conn, self.key, self._fingerprint, now, self._lease)
         if isinstance(claimed, tuple):
             self._pending, first_claimed_at = claimed
@@ -88,10 +107,23 @@ class RequestClaim:
     def staged_answer(self) -> dict[str, Any] | None:
         """The parameters that store the answer staged in this transaction, if any: the unit
         of work writes them with its commit (infra/db/commit_writes.py)."""
+        if self.deferred and self.claim is None:
+            return None  # the claim this commit makes takes the answer with it (staged_claim)
         claim = self._pending or self.claim
         if self._staged is None or claim is None:
             return None
         return self._store.answer_params(claim, self._staged[0], self._clock())
+
+    def staged_claim(self) -> dict[str, Any] | None:
+        """The parameters of the deferred claim this transaction's commit makes, with the
+        answer staged in it if any; None when the key is claimed, or claimed first."""
+        if not self.deferred or self.claim is not None or self._deferred_at is None:
+            return None
+        self._pending = Claim(self.key, str(uuid.uuid4()))
+        answer = self._staged[0] if self._staged is not None else None
+        return self._store.claim_params(
+            self._pending, self._fingerprint, self._deferred_at, self._lease, answer
+        )
 
     def committed(self) -> None:
         self._committed_ids = self.ids.drawn

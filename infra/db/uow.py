@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.actor import SYSTEM, Actor
@@ -23,6 +24,7 @@ from domain.audit import AuditOutcome
 from domain.changes import Aggregate, ChangeTracker
 from domain.errors import StorageUnavailable
 from domain.events import DomainEvent
+from domain.idempotency import KeyTakenMeanwhile
 from domain.transaction import Transaction
 from infra.db import commit_writes
 from infra.db.commit_writes import CommitWrites
@@ -163,18 +165,30 @@ class SqlUnitOfWork:
             await self.payments.flush(keep_last=True)
             events, entries = self._changes.collect()
             staged = self.payments.take_staged()
-            answer = self._request.staged_answer() if self._request is not None else None
+            request = self._request
             writes = CommitWrites(
                 events,
                 entries,
-                answer,
+                request.staged_answer() if request is not None else None,
+                request.staged_claim() if request is not None else None,
                 self._render,
                 (staged.ctes, staged.params) if staged else None,
             )
             if not conn.in_transaction():
                 # Nothing ran before: this statement is the transaction.
                 await conn.execution_options(isolation_level="AUTOCOMMIT")
-            if not await commit_writes.write(conn, writes):
+            try:
+                written = await commit_writes.write(conn, writes)
+            except DBAPIError as error:
+                refused = commit_writes.refusal(error)
+                if refused is None:
+                    raise
+                if conn.in_transaction():
+                    await conn.rollback()  # the error ended it; the refusal reads below
+                if refused == commit_writes.KEY_TAKEN:
+                    raise KeyTakenMeanwhile() from None
+                written = False
+            if not written:
                 assert staged is not None  # only a payment's write can be refused
                 raise await self.payments.refusal(staged)
             if conn.in_transaction():

@@ -99,15 +99,16 @@ async def measured(app: PaymentApplication, call: Callable[[], Awaitable[Any]]) 
 
 
 # (statements, transactions) at most, per RPC, with a request_id where it has one. The
-# idempotency claim and the stored answer are statements of the call's own transactions. An
-# operation's outcome is one statement alone (the payment, its events, its audit entry and
-# the answer), hence one transaction for two phases.
+# idempotency claim is made by the call's first commit, in the statement of its writes; the
+# stored answer goes with the last. A plain create is that one statement alone; an operation
+# is a read, its intent (with the claim) and its outcome (with the answer), each a statement
+# alone (autocommit). A refund's phases hold row locks, hence its two transactions.
 BUDGET = {
-    "CreatePayment": (2, 1),
-    "AuthorizePayment": (4, 1),
-    "CapturePayment": (4, 1),
-    "RefundPayment": (9, 2),
-    "CancelPayment": (4, 1),
+    "CreatePayment": (1, 0),
+    "AuthorizePayment": (3, 0),
+    "CapturePayment": (3, 0),
+    "RefundPayment": (8, 2),
+    "CancelPayment": (3, 0),
     "GetPayment": (1, 0),
 }
 
