@@ -274,7 +274,8 @@ def document() -> dict[str, Any]:
         "asyncapi": "3.0.0",
         "info": {
             "title": "payment-service events",
-            "version": "1.0.0",
+            # The contract's version (VERSION, tools/version.py): the document is part of it.
+            "version": (ROOT / "VERSION").read_text().strip(),
             "description": (
                 "The Kafka topics of the payment service, generated from "
                 "protos/payments/v1/events.proto by tools/asyncapi_gen.py. Amounts are exact "
