@@ -13,11 +13,12 @@ BUF_STAMP := tools/node_modules/.installed
 
 # Exactly the locked versions, each file checked against its hash; then the checkout's own
 # packages, which bring nothing of their own (--no-deps) and build with the locked setuptools.
-$(STAMP): requirements/dev.lock pyproject.toml generated/pyproject.toml clients/python/pyproject.toml
+$(STAMP): requirements/dev.lock pyproject.toml generated/pyproject.toml clients/python/pyproject.toml \
+          clients/betterproto/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation \
-	  -e ./generated -e ./clients/python -e .
+	  -e ./generated -e ./clients/python -e ./clients/betterproto -e .
 	$(PY) -m pip check
 	touch $(STAMP)
 
