@@ -1,4 +1,5 @@
-"""What the client does around a call, shared by the async and the sync client: which
+"""What the client does around a call, shared by the async and the sync client (and the
+betterproto2 client in clients/betterproto, through retrying.py): which
 methods are reads, which carry an idempotency key, their deadlines, and when a failed
 attempt is retried and after how long.
 
