@@ -66,10 +66,13 @@ format: venv
 typecheck: venv
 	$(BIN)/mypy domain infra server clients tests bench
 
-# The published client and its example, strictly, against the generated mypy-protobuf stubs.
+# The published clients and their examples, strictly: the grpcio one against the generated
+# mypy-protobuf stubs, the betterproto2 one against its generated dataclasses.
 typecheck-client: venv
 	$(BIN)/mypy --config-file clients/python/pyproject.toml clients/python/payments_client \
 	  examples/python
+	$(BIN)/mypy --config-file clients/betterproto/pyproject.toml \
+	  clients/betterproto/payments_betterproto examples/betterproto
 
 import-lint: venv
 	$(BIN)/lint-imports
