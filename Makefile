@@ -19,17 +19,18 @@ RELEASED_IMAGE := $(lastword $(shell ls release/v*.binpb 2>/dev/null | sort -V))
 
 # What `make dist` builds into dist/, one line per package: a directory with a pyproject.toml
 # (wheel + sdist, `twine check`) or with a package.json (`npm pack --dry-run`, then the tarball).
-PY_PACKAGES := generated clients/python
+PY_PACKAGES := generated clients/python clients/betterproto
 NPM_PACKAGES :=
 DIST ?= dist
 
 # Exactly the locked versions, each file checked against its hash; then the checkout's own
 # packages, which bring nothing of their own (--no-deps) and build with the locked setuptools.
-$(STAMP): requirements/dev.lock pyproject.toml generated/pyproject.toml clients/python/pyproject.toml
+$(STAMP): requirements/dev.lock pyproject.toml generated/pyproject.toml clients/python/pyproject.toml \
+          clients/betterproto/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation \
-	  -e ./generated -e ./clients/python -e .
+	  -e ./generated -e ./clients/python -e ./clients/betterproto -e .
 	$(PY) -m pip check
 	touch $(STAMP)
 
@@ -114,10 +115,13 @@ format: venv
 typecheck: venv
 	$(BIN)/mypy domain infra server clients tests bench
 
-# The published client and its example, strictly, against the generated mypy-protobuf stubs.
+# The published clients and their examples, strictly: the grpcio one against the generated
+# mypy-protobuf stubs, the betterproto2 one against its generated dataclasses.
 typecheck-client: venv
 	$(BIN)/mypy --config-file clients/python/pyproject.toml clients/python/payments_client \
 	  examples/python
+	$(BIN)/mypy --config-file clients/betterproto/pyproject.toml \
+	  clients/betterproto/payments_betterproto examples/betterproto
 
 import-lint: venv
 	$(BIN)/lint-imports
