@@ -1369,8 +1369,9 @@ default_message_pool.register_message("payments.v1", "NextAction", NextAction)
 @dataclass(eq=False, repr=False)
 class OrderCancelledEvent(betterproto2.Message):
     """
-    order.cancelled (consumed from KAFKA_TOPIC_ORDER_EVENTS): void the order's payment if it
-    is not captured yet, refund it if it is.
+    order.cancelled: void the order's payment if it is not captured yet, refund it if it is.
+    Consumed CloudEvents-typed on KAFKA_TOPIC_ORDER_EVENTS, or header-less on
+    KAFKA_TOPIC_ORDER_CANCELLED (default `order.cancelled`).
     """
 
     event_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
@@ -1390,7 +1391,9 @@ default_message_pool.register_message("payments.v1", "OrderCancelledEvent", Orde
 @dataclass(eq=False, repr=False)
 class OrderConfirmedEvent(betterproto2.Message):
     """
-    order.confirmed (consumed from KAFKA_TOPIC_ORDER_EVENTS): start the payment of an order.
+    order.confirmed: start the payment of an order. Consumed in either form: CloudEvents-typed
+    on the shared topic KAFKA_TOPIC_ORDER_EVENTS, or the specification's header-less JSON on
+    KAFKA_TOPIC_ORDER_CONFIRMED (default `order.confirmed`).
     """
 
     event_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
