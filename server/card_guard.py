@@ -1,6 +1,8 @@
 """The raw card data guard: no request that carries a card number or security code gets past
 the edge (PCI DSS 3.3, 3.4). The service only ever takes gateway tokens; a PAN in any field is
-a caller's mistake that must not be stored, logged or echoed.
+a caller's mistake that must not be stored, logged or echoed. The same walk refuses hostile
+text (domain/hostile_text.py: NUL, lone surrogates, over-long strings, oversized lists and
+maps) with INVALID_ARGUMENT / VALIDATION_FAILED: one pass over a request's text for both.
 
 The request is walked through its descriptors - every string and bytes field, repeated
 fields, map keys and values, nested messages, the set member of each oneof, unknown fields -
@@ -25,7 +27,9 @@ from google.protobuf import unknown_fields
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from domain.errors import FieldViolation, RawCardDataRejected
+from domain import hostile_text
+from domain.errors import FieldViolation, RawCardDataRejected, ValidationFailed
+from domain.hostile_text import text_problem
 from domain.validation import is_card_field_name
 from server.card_digits import holds_card_number
 from server.interceptors import Behavior, UnaryInterceptor
@@ -55,16 +59,41 @@ def _shown_key(key: object) -> str | None:
 def _scalar(field: FieldDescriptor, value: Any, path: str) -> Iterator[FieldViolation]:
     if field.type == FieldDescriptor.TYPE_MESSAGE:
         yield from message_violations(value, path)
-    elif field.type in _TEXT_TYPES and holds_card_number(_text(value)):
+    elif field.type in _TEXT_TYPES:
+        yield from _text_violations(value, path)
+
+
+def _text_violations(value: str | bytes, path: str) -> Iterator[FieldViolation]:
+    """A set string or bytes field: card data first (the graver refusal), then hostile text
+    (strings only: bytes are any bytes, and never stored as text)."""
+    if holds_card_number(_text(value)):
         yield FieldViolation(path, HOLDS_CARD_NUMBER, VIOLATION_REASON)
+    elif isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            yield FieldViolation(path, problem, hostile_text.VIOLATION_REASON)
+
+
+def _too_many(entries: Any, path: str) -> FieldViolation | None:
+    if len(entries) > hostile_text.MAX_ENTRIES:
+        return FieldViolation(path, hostile_text.TOO_MANY, hostile_text.VIOLATION_REASON)
+    return None
 
 
 def _map(entry: Descriptor, entries: Mapping[Any, Any], path: str) -> Iterator[FieldViolation]:
     value_field = entry.fields_by_name["value"]
+    too_many = _too_many(entries, path)
+    if too_many is not None:
+        yield too_many
+        return
     for key, value in entries.items():
         shown = _shown_key(key)
         if shown is None:
             yield FieldViolation(path, KEY_HOLDS_CARD_NUMBER, VIOLATION_REASON)
+            continue
+        problem = text_problem(shown) if isinstance(key, str) else None
+        if problem is not None:  # the key is not shown: it is what is wrong
+            yield FieldViolation(path, f"a key {problem}", hostile_text.VIOLATION_REASON)
             continue
         entry_path = f"{path}[{shown}]"
         if isinstance(key, str) and is_card_field_name(key):
@@ -163,8 +192,11 @@ def _stepped_violations(
         kind, name = step.kind, step.name
         if kind is _Kind.TEXT:  # most fields of a request: no generator, one attribute read
             value = getattr(message, name)  # unset: empty, and so clean
-            if value and holds_card_number(_text(value)):
-                yield FieldViolation(_joined(path, name), HOLDS_CARD_NUMBER, VIOLATION_REASON)
+            if value and (
+                holds_card_number(_text(value))
+                or (isinstance(value, str) and text_problem(value) is not None)
+            ):
+                yield from _text_violations(value, _joined(path, name))
         elif kind is _Kind.MESSAGE:
             if message.HasField(name):  # a oneof's other members are not set
                 yield from message_violations(getattr(message, name), _joined(path, name))
@@ -175,14 +207,17 @@ def _stepped_violations(
 def _collection_violations(message: Message, step: _Step, path: str) -> Iterator[FieldViolation]:
     """Repeated fields, maps, and fields named like card data."""
     kind, name = step.kind, step.name
-    if kind is _Kind.TEXTS:
-        for index, item in enumerate(getattr(message, name)):
-            if holds_card_number(_text(item)):
-                here = f"{_joined(path, name)}[{index}]"
-                yield FieldViolation(here, HOLDS_CARD_NUMBER, VIOLATION_REASON)
-    elif kind is _Kind.MESSAGES:
-        for index, item in enumerate(getattr(message, name)):
-            yield from message_violations(item, f"{_joined(path, name)}[{index}]")
+    if kind in (_Kind.TEXTS, _Kind.MESSAGES):
+        items = getattr(message, name)
+        too_many = _too_many(items, _joined(path, name))
+        if too_many is not None:
+            yield too_many
+        elif kind is _Kind.TEXTS:
+            for index, item in enumerate(items):
+                yield from _text_violations(item, f"{_joined(path, name)}[{index}]")
+        else:
+            for index, item in enumerate(items):
+                yield from message_violations(item, f"{_joined(path, name)}[{index}]")
     elif kind is _Kind.MAP:
         entries, entry_type = getattr(message, name), step.field.message_type
         if entries and entry_type is not None:  # a map's entry type is always there
@@ -209,6 +244,10 @@ def _listed_violations(message: Message, path: str) -> Iterator[FieldViolation]:
         elif field.message_type is not None and field.message_type.GetOptions().map_entry:
             yield from _map(field.message_type, value, here)
         elif field.is_repeated:
+            too_many = _too_many(value, here)
+            if too_many is not None:
+                yield too_many
+                continue
             for index, item in enumerate(value):
                 yield from _scalar(field, item, f"{here}[{index}]")
         else:
@@ -219,12 +258,19 @@ def json_violations(value: Any, path: str = "", *, where: str = "body") -> Itera
     """The same check over decoded JSON (the REST shim's bodies, query and path parameters),
     before it is mapped onto a message: unknown keys and wrongly typed values are covered too.
     `where` names the container when a top-level key is itself a card number."""
-    if isinstance(value, Mapping):
+    if isinstance(value, (Mapping, list)) and len(value) > hostile_text.MAX_ENTRIES:
+        yield FieldViolation(path or where, hostile_text.TOO_MANY, hostile_text.VIOLATION_REASON)
+    elif isinstance(value, Mapping):
         prefix = f"{path}." if path else ""
         for key, item in value.items():
             shown = _shown_key(key)
+            problem = text_problem(shown) if shown is not None else None
             if shown is None:
                 yield FieldViolation(path or where, KEY_HOLDS_CARD_NUMBER, VIOLATION_REASON)
+            elif problem is not None:  # the key is not shown: it is what is wrong
+                yield FieldViolation(
+                    path or where, f"a key {problem}", hostile_text.VIOLATION_REASON
+                )
             elif is_card_field_name(shown):
                 yield FieldViolation(prefix + shown, NAMED_LIKE_CARD_DATA, VIOLATION_REASON)
             else:
@@ -232,12 +278,15 @@ def json_violations(value: Any, path: str = "", *, where: str = "body") -> Itera
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from json_violations(item, f"{path}[{index}]", where=where)
-    elif isinstance(value, str) and holds_card_number(value):
-        yield FieldViolation(path or where, HOLDS_CARD_NUMBER, VIOLATION_REASON)
+    elif isinstance(value, str):
+        yield from _text_violations(value, path or where)
 
 
-def refusal(violations: Iterator[FieldViolation]) -> RawCardDataRejected | None:
-    """The error refusing a request with these violations, or None when there are none."""
+def refusal(
+    violations: Iterator[FieldViolation],
+) -> RawCardDataRejected | ValidationFailed | None:
+    """The error refusing a request with these violations, or None when there are none: card
+    data refuses it as such (its violations only); hostile text alone is invalid input."""
     found: list[FieldViolation] = []
     for violation in violations:
         found.append(violation)
@@ -245,9 +294,12 @@ def refusal(violations: Iterator[FieldViolation]) -> RawCardDataRejected | None:
             break
     if not found:
         return None
+    card = [v for v in found if v.reason == VIOLATION_REASON]
+    if not card:
+        return ValidationFailed(found)
     return RawCardDataRejected(
         "raw card data is not accepted: tokenize the card with the gateway and send its token",
-        violations=found,
+        violations=card,
     )
 
 

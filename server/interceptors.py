@@ -9,10 +9,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 from grpc_status import rpc_status
 
 from domain.actor import Actor, ActorKind
-from domain.errors import DomainError
+from domain.errors import DomainError, FieldViolation, ValidationFailed
 from server.card_digits import holds_card_number
 from server.context import actor_var, caller_var, request_id_var
 from server.errors import domain_error_status, internal_status, status_code
@@ -120,13 +121,53 @@ class ComposedInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         return handler
 
 
+class Undecodable:
+    """A request whose bytes are not a message of its type (e.g. a string field that is not
+    UTF-8). gRPC would answer UNKNOWN with the parser's exception; the request interceptor
+    answers INVALID_ARGUMENT instead."""
+
+    __slots__ = ("problem",)
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+
+
+def _tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserialize is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserialize(data)
+        except DecodeError as error:  # its text names the type and the problem, not the data
+            return Undecodable(str(error))
+
+    return parse
+
+
 class RequestInterceptor(UnaryInterceptor):
     """Gives each call a request id (x-request-id, echoed back), logs it with its outcome and
     duration, and turns exceptions into statuses: DomainError -> its code + ErrorInfo, anything
-    else -> INTERNAL with nothing leaked."""
+    else -> INTERNAL with nothing leaked. A request that does not parse is INVALID_ARGUMENT."""
+
+    def handler_for(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        wrapped = super().handler_for(method, handler)
+        if wrapped is handler:
+            return handler
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped.unary_unary,
+            request_deserializer=_tolerant(handler.request_deserializer),
+            response_serializer=handler.response_serializer,
+        )
 
     def wrap(self, method: str, behavior: Behavior) -> Behavior:
         return _wrap(method, behavior)
+
+
+def _undecodable(request: Undecodable) -> ValidationFailed:
+    return ValidationFailed(
+        [FieldViolation("request", f"is not a valid message: {request.problem}")]
+    )
 
 
 def _wrap(method: str, behavior: Behavior) -> Behavior:
@@ -144,6 +185,8 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
         try:
             await context.send_initial_metadata((("x-request-id", request_id),))
             try:
+                if isinstance(request, Undecodable):
+                    raise _undecodable(request)
                 return await behavior(request, context)
             except DomainError as error:
                 status = domain_error_status(error)

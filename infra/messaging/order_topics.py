@@ -18,6 +18,8 @@ from typing import Any
 
 from aiokafka.structs import ConsumerRecord
 
+from domain.hostile_text import json_problems
+
 
 class PoisonMessage(Exception):
     """The record can never be processed."""
@@ -59,6 +61,10 @@ def _body(record: ConsumerRecord[bytes, bytes]) -> dict[str, Any]:
         raise PoisonMessage(f"not JSON: {exc}") from exc
     if not isinstance(body, dict):
         raise PoisonMessage("the value is not a JSON object")
+    hostile = json_problems(body)
+    if hostile:  # NUL would otherwise reach PostgreSQL, and fail there again on every retry
+        said = (f"{path or 'the value'} {problem}" for path, problem in hostile)
+        raise PoisonMessage("; ".join(said))
     return body
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from domain.errors import WebhookPayloadInvalid
+from domain.hostile_text import unstorable
 
 MAX_ID_LENGTH = 255
 
@@ -27,10 +28,18 @@ def obj(value: Any, key: str) -> dict[str, Any]:
 
 
 def text(value: Any, key: str) -> str | None:
+    """A string we read (and may store): NUL or a lone surrogate refuses the event, as
+    PostgreSQL would, but with the field named. The rest of the payload is stored sealed
+    (bytes), whatever it holds."""
     found = value.get(key) if isinstance(value, dict) else None
     if isinstance(found, dict):  # Stripe may expand an id into its object
         found = found.get("id")
-    return found[:MAX_ID_LENGTH] if isinstance(found, str) and found else None
+    if not isinstance(found, str) or not found:
+        return None
+    problem = unstorable(found)
+    if problem is not None:
+        raise WebhookPayloadInvalid(f"the webhook event's {key} {problem}")
+    return found[:MAX_ID_LENGTH]
 
 
 def integer(value: Any, key: str) -> int | None:

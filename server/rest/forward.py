@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from domain.errors import RawCardDataRejected
+from domain.errors import RawCardDataRejected, ValidationFailed
 from domain.validation import contains_card_number
 from server.auth import FORWARDED_FOR_HEADER, REST_SHIM_HEADER
 from server.card_guard import json_violations, refusal
@@ -172,9 +172,10 @@ def _metadata(route: Route, request: Request, shim_secret: str) -> list[tuple[st
 
 
 async def build_request(route: Route, request: Request) -> Message:
-    """The gRPC request of an HTTP request. Raises BadRequest, or RawCardDataRejected for card
-    data anywhere in the body, the query or the path (webhook bodies excepted: they are the
-    gateways' signed data)."""
+    """The gRPC request of an HTTP request. Raises BadRequest, RawCardDataRejected for card
+    data anywhere in the body, the query or the path, or ValidationFailed for hostile text
+    there (domain/hostile_text.py); webhook bodies excepted: they are the gateways' signed
+    data."""
     message = message_factory.GetMessageClass(route.request_type)()
     path_values = {n: request.path_params[n] for n in route.path_params}
     _refuse_card_data(path_values, where="path")
@@ -215,7 +216,7 @@ def endpoint(route: Route, channel: grpc.aio.Channel, shim_secret: str) -> Endpo
             message = await build_request(route, request)
         except BadRequest as exc:
             return http_error(exc.status, exc.message)
-        except RawCardDataRejected as exc:  # the same answer the gRPC guard gives
+        except (RawCardDataRejected, ValidationFailed) as exc:  # as the gRPC guard answers
             status, body = domain_error_body(exc)
             return JSONResponse(body, status_code=status)
         pending = call(message, metadata=_metadata(route, request, shim_secret))

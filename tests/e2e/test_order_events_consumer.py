@@ -230,6 +230,9 @@ async def test_poison_goes_to_the_dead_letter_topic_and_consumption_goes_on(
         await orders.send_and_wait(ORDERS, b"{not json", key=key)
         _, too_precise = order_confirmed(user, new_id(), total="10.999")
         await orders.send_and_wait(ORDERS, too_precise, key=key)
+        with_nul = json.loads(order_confirmed(user, new_id())[1])
+        with_nul["eventId"] = "evt\x00"  # PostgreSQL cannot store it: refused, not retried
+        await orders.send_and_wait(ORDERS, json.dumps(with_nul).encode(), key=key)
         await orders.send_and_wait(ORDERS, order_confirmed(user, order)[1], key=key)
 
         async def paid() -> bool:
@@ -240,13 +243,14 @@ async def test_poison_goes_to_the_dead_letter_topic_and_consumption_goes_on(
 
         async def dead_lettered() -> bool:
             await dead.poll()
-            return len(dead.records) >= 2
+            return len(dead.records) >= 3
 
         await eventually(dead_lettered, within=10)
         errors = [dict(r.headers)["error"].decode() for r in dead.records]
         assert dead.records[0].value == b"{not json"
         assert "not JSON" in errors[0]
         assert "decimals" in errors[1]
+        assert "eventId must not contain NUL" in errors[2]
 
 
 async def test_auto_capture_pays_and_a_cancellation_refunds(

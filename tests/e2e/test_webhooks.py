@@ -170,6 +170,18 @@ async def test_a_signed_body_that_is_not_json_is_invalid_argument(hooks: Any) ->
     assert error.reason == "WEBHOOK_PAYLOAD_INVALID"
 
 
+async def test_a_signed_event_id_with_a_nul_is_invalid_argument_not_internal(
+    hooks: Any, payments: Any
+) -> None:
+    payment = await authorized(payments)
+    body = succeeded("evt_\x00x", payment)  # json.dumps writes it \u0000: the body is JSON
+    error = await rpc_error(stripe_call(hooks, body))
+    assert error.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert error.reason == "WEBHOOK_PAYLOAD_INVALID"
+    assert "NUL" in error.message
+    assert await status_of(payments, payment.payment_id) == "PAYMENT_STATUS_AUTHORIZED"
+
+
 async def test_a_late_succeeded_after_a_refund_does_not_move_backwards(
     hooks: Any, payments: Any
 ) -> None:
