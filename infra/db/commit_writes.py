@@ -157,10 +157,11 @@ def _compiled(
     return DriverStatement(statement, dialect)
 
 
-async def write(conn: AsyncConnection, writes: CommitWrites) -> bool:
+async def write(conn: AsyncConnection, writes: CommitWrites, *, alone: bool = False) -> bool:
     """One statement for all of them; none when there is nothing to write. False when the
     payment could not be written (see above): then nothing was. With a claim, a refusal is
-    an error instead (see above), which `refusal` tells apart."""
+    an error instead (see above), which `refusal` tells apart. `alone`: the statement is its
+    transaction on its own (driver.fetch_alone): nothing has begun on `conn`."""
     payment = writes.payment[0] if writes.payment else None
     outbox, audit, answer = bool(writes.events), bool(writes.entries), writes.answer is not None
     claim = writes.claim is not None
@@ -170,7 +171,8 @@ async def write(conn: AsyncConnection, writes: CommitWrites) -> bool:
     statement = _compiled(
         payment, outbox=outbox, audit=audit, answer=answer, claim=claim, dialect=conn.dialect
     )
-    rows = await driver.fetch(conn, statement, writes.params())
+    run = driver.fetch_alone if alone else driver.fetch
+    rows = await run(conn, statement, writes.params())
     return not payment or rows[0][0] == 1
 
 

@@ -13,6 +13,12 @@ and run on the connection's asyncpg adapter, which keeps what matters of the nor
 - errors translated as SQLAlchemy translates them (DBAPIError subclasses), and a connection
   found dead invalidated, so the pool never hands it out again;
 - the engine's `before_cursor_execute` listeners (statement counts, tracing) see it.
+
+A statement that is its transaction on its own (a plain read, or a commit's writes, before
+anything else of their unit of work) runs *alone*: with no transaction begun, neither
+SQLAlchemy's nor the adapter's, asyncpg runs it in autocommit. Setting SQLAlchemy's
+AUTOCOMMIT isolation level for it, committing and setting the level back cost more CPU than
+the statement (three greenlet hops, and a reset when the connection goes back to the pool).
 """
 
 from __future__ import annotations
@@ -97,10 +103,31 @@ async def fetch_mappings(
     return query.mappings(records, attributes)
 
 
-async def _run(
+async def fetch_alone(
     conn: AsyncConnection, statement: DriverStatement, params: Mapping[str, Any]
+) -> Sequence[Any]:
+    """`fetch`, as its own transaction (see above): nothing may have begun on `conn`."""
+    return (await _run(conn, statement, params, alone=True))[0]
+
+
+async def fetch_mappings_alone(
+    conn: AsyncConnection, query: DriverQuery, params: Mapping[str, Any]
+) -> list[dict[str, Any]]:
+    """`fetch_mappings`, as its own transaction (see above)."""
+    records, attributes = await _run(conn, query, params, alone=True)
+    return query.mappings(records, attributes)
+
+
+async def _run(
+    conn: AsyncConnection,
+    statement: DriverStatement,
+    params: Mapping[str, Any],
+    *,
+    alone: bool = False,
 ) -> tuple[Sequence[Any], Sequence[Any]]:
-    if not conn.in_transaction():
+    if alone:
+        assert not conn.in_transaction(), "a statement alone needs a connection without one"
+    elif not conn.in_transaction():
         await conn.begin()  # what execute() would do (autobegin); in autocommit, nothing
     sync = conn.sync_connection
     assert sync is not None
@@ -111,7 +138,7 @@ async def _run(
     assert adapter is not None
     try:
         async with adapter._execute_mutex:
-            if adapter._transaction is None:
+            if adapter._transaction is None and not alone:
                 await adapter._start_transaction()
             prepared, attributes = await adapter._prepare(
                 statement.sql, getattr(statement.dialect, "_invalidate_schema_cache_asof", 0)

@@ -58,7 +58,10 @@ class StagingConnection:
     async def read_mappings(
         self, query: DriverQuery, parameters: Mapping[str, Any]
     ) -> list[dict[str, Any]]:
-        return await self._read(lambda: driver.fetch_mappings(self.conn, query, parameters))
+        await self._flush_staged()
+        if self.conn.in_transaction():
+            return await driver.fetch_mappings(self.conn, query, parameters)
+        return await driver.fetch_mappings_alone(self.conn, query, parameters)
 
     async def _read(self, run: Callable[[], Awaitable[_Rows]]) -> _Rows:
         await self._flush_staged()

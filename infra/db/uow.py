@@ -174,11 +174,10 @@ class SqlUnitOfWork:
                 self._render,
                 (staged.ctes, staged.params) if staged else None,
             )
-            if not conn.in_transaction():
-                # Nothing ran before: this statement is the transaction.
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            # Nothing ran before: this statement is the transaction (autocommit).
+            alone = not conn.in_transaction()
             try:
-                written = await commit_writes.write(conn, writes)
+                written = await commit_writes.write(conn, writes, alone=alone)
             except DBAPIError as error:
                 refused = commit_writes.refusal(error)
                 if refused is None:
