@@ -1,12 +1,15 @@
 """Every event the service publishes, read back from a real Kafka-compatible broker (Tansu),
 matches the AsyncAPI document generated from the contract (generated/asyncapi.json): its
-payload and its headers validate against the document's JSON Schemas, and the Python
-client's typed parser reads it with exact Decimal amounts."""
+payload and its headers validate against the document's JSON Schemas, and both typed
+parsers - the Python client's and the TypeScript client's - read it with exact decimal
+amounts and agree on every field."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import fields
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,13 +27,15 @@ from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from payments_client.events import (
     EVENT_TYPES,
     PaymentAuthorized,
+    PaymentEvent,
     PaymentRefunded,
     PaymentSuccessful,
+    json_name,
     parse_payment_event,
 )
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request
-from tests.support import databases
+from tests.support import databases, node
 from tests.support.channels import open_channel
 from tests.support.kafka_broker import TansuBroker
 from tests.support.polling import eventually
@@ -100,8 +105,56 @@ async def every_event_type(stub: PaymentServiceStub) -> set[str]:
     return orders
 
 
+def as_text(value: object) -> object:
+    """A parsed field as the TypeScript parser's CLI prints it (clients/typescript/src/cli)."""
+    if isinstance(value, datetime):
+        return None  # compared separately: Python keeps a datetime, TypeScript the RFC 3339 text
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, int | Decimal):
+        return str(value)
+    return value
+
+
+async def parsed_by_typescript(records: list[ConsumerRecord[bytes, bytes]], tmp: Path) -> Any:
+    """The records parsed by the TypeScript client's parsePaymentEvent (a Node.js child)."""
+    dump = tmp / "records.json"
+    dump.write_text(
+        json.dumps(
+            [
+                {
+                    "headers": {key: value.decode() for key, value in r.headers},
+                    "value": (r.value or b"").decode(),
+                }
+                for r in records
+            ]
+        )
+    )
+    await node.build(node.CLIENT)
+    finished = await node.run("node", "dist/cli/parse_events.js", str(dump), cwd=node.CLIENT)
+    assert finished.returncode == 0, finished.report()
+    return json.loads(finished.out)
+
+
+def assert_same_event(python: PaymentEvent, parsed_by_ts: dict[str, Any]) -> None:
+    typescript = dict(parsed_by_ts)
+    assert typescript.pop("type") == next(k for k, v in EVENT_TYPES.items() if v is type(python))
+    assert typescript.pop("timestamp").replace("Z", "+00:00") == python.timestamp.isoformat()
+    wanted = {json_name(f.name): as_text(getattr(python, f.name)) for f in fields(python)}
+    del wanted["timestamp"]
+    assert typescript == wanted
+    for name, value in wanted.items():
+        if isinstance(getattr(python, _snake(name)), Decimal):
+            # The same digits and the same scale: nothing went through a float.
+            assert Decimal(typescript[name]).as_tuple() == Decimal(str(value)).as_tuple()
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
 async def test_every_published_event_matches_the_asyncapi_document(
-    contract_database_url: str, broker: TansuBroker
+    contract_database_url: str, broker: TansuBroker, tmp_path: Path
 ) -> None:
     settings = settings_for_tests(
         kafka_brokers=broker.bootstrap,
@@ -160,3 +213,10 @@ async def test_every_published_event_matches_the_asyncapi_document(
     parsed = [parse_payment_event(r.value or b"", headers=r.headers) for r in mine()]
     kwd = [e for e in parsed if isinstance(e, PaymentSuccessful) and e.currency == "KWD"]
     assert [e.amount for e in kwd] == [Decimal("1.234")]
+    # The TypeScript client's parser reads the same records into the same events.
+    typescript = await parsed_by_typescript(mine(), tmp_path)
+    assert len(typescript) == len(parsed)
+    for python_event, typescript_event in zip(parsed, typescript, strict=True):
+        assert_same_event(python_event, typescript_event)
+    successful = [e["amount"] for e in typescript if e["type"] == "payment.successful"]
+    assert successful.count("1.234") == 1
