@@ -7,6 +7,7 @@ amounts and agree on every field."""
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import fields
 from datetime import datetime
@@ -22,6 +23,7 @@ from aiokafka.structs import ConsumerRecord
 
 from domain.enums import GatewayName
 from infra.gateways.simulator import SimulatorGateway
+from infra.messaging import consumer
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from payments_client.events import (
@@ -220,3 +222,56 @@ async def test_every_published_event_matches_the_asyncapi_document(
         assert_same_event(python_event, typescript_event)
     successful = [e["amount"] for e in typescript if e["type"] == "payment.successful"]
     assert successful.count("1.234") == 1
+
+
+BUILD_ORDER_EVENTS = """
+import { orderCancelled, orderConfirmed } from "./dist/index.js";
+const [orderId, userId] = process.argv.slice(1);
+const records = [
+  orderConfirmed({ orderId, userId, total: "12345678901.345", currency: "KWD" }),
+  orderCancelled({ orderId, reason: "customer asked" }),
+];
+process.stdout.write(JSON.stringify(records));
+"""
+
+
+async def test_the_typescript_order_event_builders_match_the_asyncapi_document() -> None:
+    """What the TypeScript builders make validates against the document's schemas of the
+    order events channel, and the service's consumer decodes it, the total exactly."""
+    await node.build(node.CLIENT)
+    order_id, user_id = str(uuid.uuid4()), str(uuid.uuid4())
+    finished = await node.run(
+        "node", "--input-type=module", "-e", BUILD_ORDER_EVENTS, order_id, user_id, cwd=node.CLIENT
+    )
+    assert finished.returncode == 0, finished.report()
+    records = json.loads(finished.out)
+    doc = document()
+    channel = doc["channels"]["orderEvents"]
+    assert {r["topic"] for r in records} == {channel["address"]}
+    for record, name in zip(records, ("orderConfirmed", "orderCancelled"), strict=True):
+        message = doc["components"]["messages"][name]
+        payload = doc["components"]["schemas"][message["payload"]["$ref"].rsplit("/", 1)[1]]
+        value = json.loads(record["value"], parse_float=Decimal)
+        assert not [e.message for e in jsonschema_rs.validator_for(payload).iter_errors(value)]
+        headers_schema = jsonschema_rs.validator_for(message["headers"])
+        assert not [e.message for e in headers_schema.iter_errors(record["headers"])]
+        assert record["headers"]["ce_type"] == message["name"]
+        assert record["key"] == order_id
+        consumed: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+            topic=record["topic"],
+            partition=0,
+            offset=0,
+            timestamp=0,
+            timestamp_type=0,
+            key=record["key"].encode(),
+            value=record["value"].encode(),
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=0,
+            headers=[(k, v.encode()) for k, v in record["headers"].items()],
+        )
+        event_type, body = consumer.decode(consumed)
+        assert event_type == message["name"]
+        assert body["orderId"] == order_id
+    total = json.loads(records[0]["value"], parse_float=Decimal)["total"]
+    assert (total, str(total)) == (Decimal("12345678901.345"), "12345678901.345")
