@@ -68,7 +68,8 @@ export class PaymentsClient {
   /** A client configured by PAYMENTS_GRPC_TARGET, PAYMENTS_TOKEN, ... (connection.ts readEnv). */
   static fromEnv(env?: Readonly<Record<string, string | undefined>>, overrides: ClientOptions = {}): PaymentsClient {
     const config = readEnv(env);
-    const options: ClientOptions = { settings: config.settings, ...overrides };
+    // The caller's settings go over the environment's, field by field.
+    const options: ClientOptions = { ...overrides, settings: { ...config.settings, ...overrides.settings } };
     if (config.token !== undefined && options.token === undefined) options.token = config.token;
     if (config.tls !== undefined && options.tls === undefined) options.tls = config.tls;
     return new PaymentsClient(config.target, options);
