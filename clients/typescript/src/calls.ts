@@ -4,7 +4,7 @@
  * request, key included, is sent on every attempt.
  */
 import { randomUUID } from "node:crypto";
-import { create, type DescMessage, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
+import { clone, create, isMessage, type DescMessage, type DescMethodUnary, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import type { PaymentsError } from "./errors.js";
 import { READS, deadlineMs, nextDelayMs, type CallSettings } from "./policy.js";
 
@@ -42,7 +42,8 @@ export class LogicalCall<I extends DescMessage, O extends DescMessage> {
     options: CallOptions,
     onRetry: RetryHook | undefined,
   ): LogicalCall<I, O> {
-    const request = create(method.input, init) as MessageShape<I>;
+    // The caller's message is never changed: a message is copied (create() would return it).
+    const request = (isMessage(init, method.input) ? clone(method.input, init) : create(method.input, init)) as MessageShape<I>;
     const field = method.input.fields.find((f) => f.name === "request_id");
     let key = "";
     if (field) {

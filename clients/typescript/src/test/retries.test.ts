@@ -17,6 +17,8 @@ import {
   Unavailable,
   type PaymentsError,
 } from "../index.js";
+import { create } from "@bufbuild/protobuf";
+import { CapturePaymentRequestSchema } from "../gen/payments/v1/payment_service_pb.js";
 import { FaultServer, failure } from "./fault_server.js";
 
 const server = new FaultServer();
@@ -69,6 +71,11 @@ describe("retries", () => {
     await client.capturePayment({ paymentId: "p-2" }, { requestId: "my-key" });
     await client.capturePayment({ paymentId: "p-2", requestId: "on-the-request" });
     assert.deepEqual(server.seen.map((s) => s.requestId), ["my-key", "my-key", "on-the-request"]);
+    // A message of the caller's (not an init object) is sent with a key, and left unchanged.
+    const mine = create(CapturePaymentRequestSchema, { paymentId: "p-2" });
+    await client.capturePayment(mine);
+    assert.equal(mine.requestId, "");
+    assert.match(server.seen.at(-1)!.requestId, /^[0-9a-f-]{36}$/);
   });
 
   test("ABORTED IDEMPOTENCY_KEY_IN_USE is retried; another ABORTED is thrown at once", async () => {
