@@ -7,10 +7,15 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BUF := tools/node_modules/.bin/buf
 BUF_STAMP := tools/node_modules/.installed
+TS_CLIENT := clients/typescript
+TS_EXAMPLE := examples/typescript
+TS_STAMP := $(TS_CLIENT)/node_modules/.installed
+TS_EXAMPLE_STAMP := $(TS_EXAMPLE)/node_modules/.installed
+NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
 .PHONY: run test venv tools lock generate check-generated lint buf-lint buf-breaking \
         format typecheck typecheck-client import-lint pytest bench bench-audit bench-events clean localstripe \
-        check-version sync-version dist release release-image
+        check-version sync-version dist release release-image typescript-deps typescript
 
 # The contract's version (tools/version.py keeps every package at it) and the last released
 # contract: the newest committed image under release/ (`make release` writes one).
@@ -20,7 +25,7 @@ RELEASED_IMAGE := $(lastword $(shell ls release/v*.binpb 2>/dev/null | sort -V))
 # What `make dist` builds into dist/, one line per package: a directory with a pyproject.toml
 # (wheel + sdist, `twine check`) or with a package.json (`npm pack --dry-run`, then the tarball).
 PY_PACKAGES := generated clients/python clients/betterproto
-NPM_PACKAGES :=
+NPM_PACKAGES := clients/typescript
 DIST ?= dist
 
 # Exactly the locked versions, each file checked against its hash; then the checkout's own
@@ -42,6 +47,23 @@ $(BUF_STAMP): tools/package.json tools/package-lock.json
 
 tools: $(BUF_STAMP)
 
+# The TypeScript client's locked packages (protoc-gen-es among them), then the example's,
+# which takes the client from its directory (file:../../clients/typescript).
+$(TS_STAMP): $(TS_CLIENT)/package.json $(TS_CLIENT)/package-lock.json
+	$(NPM_CI) --prefix $(TS_CLIENT)
+	touch $(TS_STAMP)
+
+$(TS_EXAMPLE_STAMP): $(TS_EXAMPLE)/package.json $(TS_EXAMPLE)/package-lock.json $(TS_STAMP)
+	$(NPM_CI) --prefix $(TS_EXAMPLE)
+	touch $(TS_EXAMPLE_STAMP)
+
+typescript-deps: $(TS_STAMP) $(TS_EXAMPLE_STAMP)
+
+## typescript: compile the TypeScript client and its example (tsc; dist/ is not committed)
+typescript: typescript-deps
+	npm run --prefix $(TS_CLIENT) --silent build
+	npm run --prefix $(TS_EXAMPLE) --silent build
+
 ## run: the service on embedded defaults (embedded PostgreSQL unless DATABASE_URL/DB_HOST,
 ## embedded Redis unless REDIS_URL/REDIS_HOST)
 run: venv
@@ -52,14 +74,17 @@ run: venv
 lock: venv
 	$(PY) tools/lock.py $(LOCK_ARGS)
 
-## generate: regenerate generated/ from protos/ (the Python code, the AsyncAPI document)
-generate: venv
+## generate: regenerate generated/ from protos/ (the Python code, the AsyncAPI document) and
+## the TypeScript client's clients/typescript/src/gen
+generate: venv tools $(TS_STAMP)
 	$(PY) tools/proto_gen.py generate
 	$(PY) tools/asyncapi_gen.py generate
+	$(PY) tools/ts_gen.py generate
 
-check-generated: venv
+check-generated: venv tools $(TS_STAMP)
 	$(PY) tools/proto_gen.py check
 	$(PY) tools/asyncapi_gen.py check
+	$(PY) tools/ts_gen.py check
 
 buf-lint: tools
 	$(BUF) lint
@@ -80,7 +105,7 @@ sync-version: venv
 	$(PY) tools/version.py sync
 
 ## dist: wheels and sdists of PY_PACKAGES, npm tarballs of NPM_PACKAGES, in $(DIST) (dist/), checked
-dist: venv check-version
+dist: venv check-version typescript-deps
 	rm -rf $(DIST) && mkdir -p $(DIST)
 	@set -e; for pkg in $(PY_PACKAGES); do \
 	  echo "building $$pkg"; \
@@ -135,7 +160,8 @@ pytest: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## test: everything CI checks: contract, generated code, lint, types, layering, the suite
-test: venv lint check-generated check-version buf-breaking
+## (which runs the TypeScript client's npm test and example against a started server)
+test: venv lint check-generated check-version buf-breaking typescript
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## localstripe: a Stripe emulator on 127.0.0.1:8420 for trying the Stripe gateway by hand
@@ -155,4 +181,5 @@ bench-audit: venv
 	$(PY) -m bench.audit_append $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist tools/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist tools/node_modules .pytest_cache .mypy_cache .ruff_cache \
+	  $(TS_CLIENT)/node_modules $(TS_CLIENT)/dist $(TS_EXAMPLE)/node_modules $(TS_EXAMPLE)/dist

@@ -1,12 +1,16 @@
 """Every event the service publishes, read back from a real Kafka-compatible broker (Tansu),
 matches the AsyncAPI document generated from the contract (generated/asyncapi.json): its
-payload and its headers validate against the document's JSON Schemas, and the Python
-client's typed parser reads it with exact Decimal amounts."""
+payload and its headers validate against the document's JSON Schemas, and both typed
+parsers - the Python client's and the TypeScript client's - read it with exact decimal
+amounts and agree on every field."""
 
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import fields
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -19,18 +23,21 @@ from aiokafka.structs import ConsumerRecord
 
 from domain.enums import GatewayName
 from infra.gateways.simulator import SimulatorGateway
+from infra.messaging import consumer
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from payments_client.events import (
     EVENT_TYPES,
     PaymentAuthorized,
+    PaymentEvent,
     PaymentRefunded,
     PaymentSuccessful,
+    json_name,
     parse_payment_event,
 )
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request
-from tests.support import databases
+from tests.support import databases, node
 from tests.support.channels import open_channel
 from tests.support.kafka_broker import TansuBroker
 from tests.support.polling import eventually
@@ -100,8 +107,56 @@ async def every_event_type(stub: PaymentServiceStub) -> set[str]:
     return orders
 
 
+def as_text(value: object) -> object:
+    """A parsed field as the TypeScript parser's CLI prints it (clients/typescript/src/cli)."""
+    if isinstance(value, datetime):
+        return None  # compared separately: Python keeps a datetime, TypeScript the RFC 3339 text
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, int | Decimal):
+        return str(value)
+    return value
+
+
+async def parsed_by_typescript(records: list[ConsumerRecord[bytes, bytes]], tmp: Path) -> Any:
+    """The records parsed by the TypeScript client's parsePaymentEvent (a Node.js child)."""
+    dump = tmp / "records.json"
+    dump.write_text(
+        json.dumps(
+            [
+                {
+                    "headers": {key: value.decode() for key, value in r.headers},
+                    "value": (r.value or b"").decode(),
+                }
+                for r in records
+            ]
+        )
+    )
+    await node.build(node.CLIENT)
+    finished = await node.run("node", "dist/cli/parse_events.js", str(dump), cwd=node.CLIENT)
+    assert finished.returncode == 0, finished.report()
+    return json.loads(finished.out)
+
+
+def assert_same_event(python: PaymentEvent, parsed_by_ts: dict[str, Any]) -> None:
+    typescript = dict(parsed_by_ts)
+    assert typescript.pop("type") == next(k for k, v in EVENT_TYPES.items() if v is type(python))
+    assert typescript.pop("timestamp").replace("Z", "+00:00") == python.timestamp.isoformat()
+    wanted = {json_name(f.name): as_text(getattr(python, f.name)) for f in fields(python)}
+    del wanted["timestamp"]
+    assert typescript == wanted
+    for name, value in wanted.items():
+        if isinstance(getattr(python, _snake(name)), Decimal):
+            # The same digits and the same scale: nothing went through a float.
+            assert Decimal(typescript[name]).as_tuple() == Decimal(str(value)).as_tuple()
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name)
+
+
 async def test_every_published_event_matches_the_asyncapi_document(
-    contract_database_url: str, broker: TansuBroker
+    contract_database_url: str, broker: TansuBroker, tmp_path: Path
 ) -> None:
     settings = settings_for_tests(
         kafka_brokers=broker.bootstrap,
@@ -160,3 +215,63 @@ async def test_every_published_event_matches_the_asyncapi_document(
     parsed = [parse_payment_event(r.value or b"", headers=r.headers) for r in mine()]
     kwd = [e for e in parsed if isinstance(e, PaymentSuccessful) and e.currency == "KWD"]
     assert [e.amount for e in kwd] == [Decimal("1.234")]
+    # The TypeScript client's parser reads the same records into the same events.
+    typescript = await parsed_by_typescript(mine(), tmp_path)
+    assert len(typescript) == len(parsed)
+    for python_event, typescript_event in zip(parsed, typescript, strict=True):
+        assert_same_event(python_event, typescript_event)
+    successful = [e["amount"] for e in typescript if e["type"] == "payment.successful"]
+    assert successful.count("1.234") == 1
+
+
+BUILD_ORDER_EVENTS = """
+import { orderCancelled, orderConfirmed } from "./dist/index.js";
+const [orderId, userId] = process.argv.slice(1);
+const records = [
+  orderConfirmed({ orderId, userId, total: "12345678901.345", currency: "KWD" }),
+  orderCancelled({ orderId, reason: "customer asked" }),
+];
+process.stdout.write(JSON.stringify(records));
+"""
+
+
+async def test_the_typescript_order_event_builders_match_the_asyncapi_document() -> None:
+    """What the TypeScript builders make validates against the document's schemas of the
+    order events channel, and the service's consumer decodes it, the total exactly."""
+    await node.build(node.CLIENT)
+    order_id, user_id = str(uuid.uuid4()), str(uuid.uuid4())
+    finished = await node.run(
+        "node", "--input-type=module", "-e", BUILD_ORDER_EVENTS, order_id, user_id, cwd=node.CLIENT
+    )
+    assert finished.returncode == 0, finished.report()
+    records = json.loads(finished.out)
+    doc = document()
+    channel = doc["channels"]["orderEvents"]
+    assert {r["topic"] for r in records} == {channel["address"]}
+    for record, name in zip(records, ("orderConfirmed", "orderCancelled"), strict=True):
+        message = doc["components"]["messages"][name]
+        payload = doc["components"]["schemas"][message["payload"]["$ref"].rsplit("/", 1)[1]]
+        value = json.loads(record["value"], parse_float=Decimal)
+        assert not [e.message for e in jsonschema_rs.validator_for(payload).iter_errors(value)]
+        headers_schema = jsonschema_rs.validator_for(message["headers"])
+        assert not [e.message for e in headers_schema.iter_errors(record["headers"])]
+        assert record["headers"]["ce_type"] == message["name"]
+        assert record["key"] == order_id
+        consumed: ConsumerRecord[bytes, bytes] = ConsumerRecord(
+            topic=record["topic"],
+            partition=0,
+            offset=0,
+            timestamp=0,
+            timestamp_type=0,
+            key=record["key"].encode(),
+            value=record["value"].encode(),
+            checksum=None,
+            serialized_key_size=0,
+            serialized_value_size=0,
+            headers=[(k, v.encode()) for k, v in record["headers"].items()],
+        )
+        event_type, body = consumer.decode(consumed)
+        assert event_type == message["name"]
+        assert body["orderId"] == order_id
+    total = json.loads(records[0]["value"], parse_float=Decimal)["total"]
+    assert (total, str(total)) == (Decimal("12345678901.345"), "12345678901.345")

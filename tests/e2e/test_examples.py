@@ -11,6 +11,7 @@ from pathlib import Path
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
+from tests.support import node
 from tests.support.auth import admin_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,3 +80,28 @@ async def test_the_betterproto_checkout_example(
         app, "--order-id", order_id, "--user-id", got.payment.user_id, example="betterproto"
     )
     assert (again, out_again) == (0, out), err_again
+
+
+async def test_the_typescript_checkout_example(
+    app: PaymentApplication, payments_stub: PaymentServiceStub
+) -> None:
+    await node.build(node.CLIENT)
+    await node.build(node.EXAMPLE)
+    env = node.server_env(app.grpc_port, admin_token())
+
+    async def checkout(*args: str) -> node.Finished:
+        return await node.run("node", "dist/checkout.js", *args, cwd=node.EXAMPLE, env=env)
+
+    order_id = str(uuid.uuid4())
+    paid = await checkout("--order-id", order_id)
+    declined = await checkout("--payment-method-token", "pm_card_chargeDeclinedInsufficientFunds")
+    assert paid.returncode == 0, paid.report()
+    assert (declined.returncode, declined.err.strip()) == (2, "declined: INSUFFICIENT_FUNDS")
+    lines = dict(line.split("=", 1) for line in paid.out.splitlines())
+    assert lines["status"] == "PAYMENT_STATUS_CAPTURED"
+    got = await payments_stub.GetPayment(pb.GetPaymentRequest(payment_id=lines["payment_id"]))
+    assert got.payment.order_id == order_id
+    assert got.payment.captured_amount_minor == 1099
+    # Run again for the same order: its keys replay the same answers, nothing is paid twice.
+    again = await checkout("--order-id", order_id, "--user-id", got.payment.user_id)
+    assert (again.returncode, again.out) == (0, paid.out), again.report()

@@ -30,6 +30,7 @@ def test_make_dist_builds_checked_packages_at_the_contracts_version(tmp_path: Pa
     assert sorted(p.name for p in out.iterdir()) == [
         f"payments_betterproto-{version}-py3-none-any.whl",
         f"payments_betterproto-{version}.tar.gz",
+        f"payments-client-{version}.tgz",  # the npm package @payments/client
         f"payments_client-{version}-py3-none-any.whl",
         f"payments_client-{version}.tar.gz",
         f"payments_proto-{version}-py3-none-any.whl",
