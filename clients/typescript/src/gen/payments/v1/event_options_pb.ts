@@ -11,7 +11,7 @@ import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
  * Describes the file payments/v1/event_options.proto.
  */
 export const file_payments_v1_event_options: GenFile = /*@__PURE__*/
-  fileDesc("Ch9wYXltZW50cy92MS9ldmVudF9vcHRpb25zLnByb3RvEgtwYXltZW50cy52MSp0CgxKc29uV2lyZVR5cGUSHgoaSlNPTl9XSVJFX1RZUEVfVU5TUEVDSUZJRUQQABIhCh1KU09OX1dJUkVfVFlQRV9ERUNJTUFMX05VTUJFUhABEiEKHUpTT05fV0lSRV9UWVBFX0lOVEVHRVJfTlVNQkVSEAIqbgoORXZlbnREaXJlY3Rpb24SHwobRVZFTlRfRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASHQoZRVZFTlRfRElSRUNUSU9OX1BVQkxJU0hFRBABEhwKGEVWRU5UX0RJUkVDVElPTl9DT05TVU1FRBACOmAKDmpzb25fd2lyZV90eXBlEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxjJkQMgASgOMhkucGF5bWVudHMudjEuSnNvbldpcmVUeXBlUgxqc29uV2lyZVR5cGU6QAoKZXZlbnRfdHlwZRIfLmdvb2dsZS5wcm90b2J1Zi5NZXNzYWdlT3B0aW9ucxjKkQMgASgJUglldmVudFR5cGU6ZwoPZXZlbnRfZGlyZWN0aW9uEh8uZ29vZ2xlLnByb3RvYnVmLk1lc3NhZ2VPcHRpb25zGMuRAyABKA4yGy5wYXltZW50cy52MS5FdmVudERpcmVjdGlvblIOZXZlbnREaXJlY3Rpb25CGwoXY29tLmV4YW1wbGUucGF5bWVudHMudjFQAWIGcHJvdG8z", [file_google_protobuf_descriptor]);
+  fileDesc("Ch9wYXltZW50cy92MS9ldmVudF9vcHRpb25zLnByb3RvEgtwYXltZW50cy52MSp0CgxKc29uV2lyZVR5cGUSHgoaSlNPTl9XSVJFX1RZUEVfVU5TUEVDSUZJRUQQABIhCh1KU09OX1dJUkVfVFlQRV9ERUNJTUFMX05VTUJFUhABEiEKHUpTT05fV0lSRV9UWVBFX0lOVEVHRVJfTlVNQkVSEAIqbgoORXZlbnREaXJlY3Rpb24SHwobRVZFTlRfRElSRUNUSU9OX1VOU1BFQ0lGSUVEEAASHQoZRVZFTlRfRElSRUNUSU9OX1BVQkxJU0hFRBABEhwKGEVWRU5UX0RJUkVDVElPTl9DT05TVU1FRBACOmAKDmpzb25fd2lyZV90eXBlEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxjJkQMgASgOMhkucGF5bWVudHMudjEuSnNvbldpcmVUeXBlUgxqc29uV2lyZVR5cGU6QAoKZXZlbnRfdHlwZRIfLmdvb2dsZS5wcm90b2J1Zi5NZXNzYWdlT3B0aW9ucxjKkQMgASgJUglldmVudFR5cGU6ZwoPZXZlbnRfZGlyZWN0aW9uEh8uZ29vZ2xlLnByb3RvYnVmLk1lc3NhZ2VPcHRpb25zGMuRAyABKA4yGy5wYXltZW50cy52MS5FdmVudERpcmVjdGlvblIOZXZlbnREaXJlY3Rpb246SQoPcGVyX2V2ZW50X3RvcGljEh8uZ29vZ2xlLnByb3RvYnVmLk1lc3NhZ2VPcHRpb25zGMyRAyABKAlSDXBlckV2ZW50VG9waWNCGwoXY29tLmV4YW1wbGUucGF5bWVudHMudjFQAWIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * The JSON type of a field on the wire, when it is not its proto3 JSON type.
@@ -93,4 +93,15 @@ export const event_type: GenExtension<MessageOptions, string> = /*@__PURE__*/
  */
 export const event_direction: GenExtension<MessageOptions, EventDirection> = /*@__PURE__*/
   extDesc(file_payments_v1_event_options, 2);
+
+/**
+ * A consumed event may also come in the specification's form: exactly its JSON, with no
+ * headers, on a topic of its own named after the event. This is that topic's default name
+ * (the service's setting KAFKA_TOPIC_<EVENT TYPE>, e.g. KAFKA_TOPIC_ORDER_CONFIRMED); the
+ * topic gives the type. Empty: the event comes only on the shared topic, typed by ce_type.
+ *
+ * @generated from extension: string per_event_topic = 51404;
+ */
+export const per_event_topic: GenExtension<MessageOptions, string> = /*@__PURE__*/
+  extDesc(file_payments_v1_event_options, 3);
 
