@@ -23,7 +23,7 @@ from aiokafka.structs import ConsumerRecord
 
 from domain.enums import GatewayName
 from infra.gateways.simulator import SimulatorGateway
-from infra.messaging import consumer
+from infra.messaging.order_topics import decode
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from payments_client.events import (
@@ -36,6 +36,7 @@ from payments_client.events import (
     parse_payment_event,
 )
 from server.app import PaymentApplication
+from server.kafka_config import KafkaSettings
 from tests.e2e.helpers import create_request
 from tests.support import databases, node
 from tests.support.channels import open_channel
@@ -227,17 +228,32 @@ async def test_every_published_event_matches_the_asyncapi_document(
 BUILD_ORDER_EVENTS = """
 import { orderCancelled, orderConfirmed } from "./dist/index.js";
 const [orderId, userId] = process.argv.slice(1);
-const records = [
-  orderConfirmed({ orderId, userId, total: "12345678901.345", currency: "KWD" }),
-  orderCancelled({ orderId, reason: "customer asked" }),
-];
+const records = [];
+for (const form of ["spec", "cloudevents"]) {
+  const total = "12345678901.345";
+  records.push(orderConfirmed({ orderId, userId, total, currency: "KWD", form }));
+  records.push(orderCancelled({ orderId, reason: "customer asked", form }));
+}
 process.stdout.write(JSON.stringify(records));
 """
 
 
+def described_on(doc: dict[str, Any], topic: str) -> dict[str, dict[str, Any]]:
+    """event type -> the document's message (its payload schema resolved) on `topic`."""
+    [channel] = [c for c in doc["channels"].values() if c["address"] == topic]
+    found = {}
+    for ref in channel["messages"].values():
+        message = dict(doc["components"]["messages"][ref["$ref"].rsplit("/", 1)[1]])
+        schema = message["payload"]["$ref"].rsplit("/", 1)[1]
+        message["payload"] = doc["components"]["schemas"][schema]
+        found[message["name"]] = message
+    return found
+
+
 async def test_the_typescript_order_event_builders_match_the_asyncapi_document() -> None:
-    """What the TypeScript builders make validates against the document's schemas of the
-    order events channel, and the service's consumer decodes it, the total exactly."""
+    """What the TypeScript builders make, in both forms, validates against the document's
+    schemas of the channel it goes to, and the service's consumer decodes it, the total
+    exactly: the spec form typed by its topic, the CloudEvents form by its ce_type."""
     await node.build(node.CLIENT)
     order_id, user_id = str(uuid.uuid4()), str(uuid.uuid4())
     finished = await node.run(
@@ -246,16 +262,18 @@ async def test_the_typescript_order_event_builders_match_the_asyncapi_document()
     assert finished.returncode == 0, finished.report()
     records = json.loads(finished.out)
     doc = document()
-    channel = doc["channels"]["orderEvents"]
-    assert {r["topic"] for r in records} == {channel["address"]}
-    for record, name in zip(records, ("orderConfirmed", "orderCancelled"), strict=True):
-        message = doc["components"]["messages"][name]
-        payload = doc["components"]["schemas"][message["payload"]["$ref"].rsplit("/", 1)[1]]
+    types = ("order.confirmed", "order.cancelled")
+    assert [r["topic"] for r in records] == [*types, "order.events", "order.events"]
+    assert [bool(r["headers"]) for r in records] == [False, False, True, True]
+    topics = KafkaSettings().order_topics()
+    for record, event_type in zip(records, types * 2, strict=True):
+        message = described_on(doc, record["topic"])[event_type]
         value = json.loads(record["value"], parse_float=Decimal)
-        assert not [e.message for e in jsonschema_rs.validator_for(payload).iter_errors(value)]
+        assert not [
+            e.message for e in jsonschema_rs.validator_for(message["payload"]).iter_errors(value)
+        ]
         headers_schema = jsonschema_rs.validator_for(message["headers"])
         assert not [e.message for e in headers_schema.iter_errors(record["headers"])]
-        assert record["headers"]["ce_type"] == message["name"]
         assert record["key"] == order_id
         consumed: ConsumerRecord[bytes, bytes] = ConsumerRecord(
             topic=record["topic"],
@@ -270,8 +288,8 @@ async def test_the_typescript_order_event_builders_match_the_asyncapi_document()
             serialized_value_size=0,
             headers=[(k, v.encode()) for k, v in record["headers"].items()],
         )
-        event_type, body = consumer.decode(consumed)
-        assert event_type == message["name"]
+        decoded_type, body = decode(consumed, topics)
+        assert decoded_type == event_type
         assert body["orderId"] == order_id
     total = json.loads(records[0]["value"], parse_float=Decimal)["total"]
     assert (total, str(total)) == (Decimal("12345678901.345"), "12345678901.345")

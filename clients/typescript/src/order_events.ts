@@ -1,8 +1,14 @@
 /**
- * Builders of the order events the service consumes (generated/asyncapi.json, channel
- * orderEvents): the JSON value with `total` an exact decimal written as a JSON number, the
- * record key (the order id, so an order's events stay in order on one partition) and the
- * CloudEvents 1.0 binary-mode headers. Hand the record to any Kafka producer:
+ * Builders of the order events the service consumes, in either form it understands
+ * (generated/asyncapi.json describes both; the Python client's order_events.py is the twin):
+ *
+ * - "spec" (the default): exactly the specification's JSON, no headers, on the topic named as
+ *   the specification names the event (order.confirmed, order.cancelled): the topic says the type;
+ * - "cloudevents": the same JSON on the one shared topic (order.events), typed by CloudEvents
+ *   1.0 binary-mode ce_* headers.
+ *
+ * `total` is an exact decimal written as a JSON number; the record key is the order id, so an
+ * order's events stay in order on one partition. Hand the record to any Kafka producer:
  *
  *     const record = orderConfirmed({ orderId, userId, total: "10.99", currency: "EUR" });
  *     await producer.send({ topic: record.topic, messages: [record] });   // kafkajs
@@ -11,6 +17,9 @@ import { randomUUID } from "node:crypto";
 import { Decimal } from "./decimal.js";
 
 export const ORDER_EVENTS_TOPIC = "order.events";
+export const ORDER_CONFIRMED = "order.confirmed";
+export const ORDER_CANCELLED = "order.cancelled";
+export type OrderEventForm = "spec" | "cloudevents";
 
 export interface OrderEventRecord {
   topic: string;
@@ -25,7 +34,13 @@ interface Common {
   eventId?: string;
   /** Default: now. */
   time?: Date;
-  /** Default: order.events (KAFKA_TOPIC_ORDER_EVENTS of the service). */
+  /** "spec" (default) or "cloudevents", see above. */
+  form?: OrderEventForm;
+  /**
+   * Default: the event's own topic in the spec form (KAFKA_TOPIC_ORDER_CONFIRMED /
+   * KAFKA_TOPIC_ORDER_CANCELLED of the service), order.events in the CloudEvents form
+   * (KAFKA_TOPIC_ORDER_EVENTS).
+   */
   topic?: string;
   /** The producer (ce_source), default /order-service. */
   source?: string;
@@ -55,10 +70,16 @@ function render(fields: Record<string, Field>): string {
 function record(type: string, common: Common, fields: Record<string, Field>): OrderEventRecord {
   const eventId = common.eventId ?? randomUUID();
   const time = (common.time ?? new Date()).toISOString();
+  const value = render({ eventId, orderId: common.orderId, ...fields, timestamp: time });
+  const form = common.form ?? "spec";
+  if (form === "spec") {
+    return { topic: common.topic ?? type, key: common.orderId, value, headers: {} };
+  }
+  if (form !== "cloudevents") throw new RangeError(`form is "spec" or "cloudevents", not ${String(form)}`);
   return {
     topic: common.topic ?? ORDER_EVENTS_TOPIC,
     key: common.orderId,
-    value: render({ eventId, orderId: common.orderId, ...fields, timestamp: time }),
+    value,
     headers: {
       ce_specversion: "1.0",
       ce_id: eventId,
@@ -78,10 +99,10 @@ export function orderConfirmed(init: OrderConfirmedInit): OrderEventRecord {
   }
   const total = init.total instanceof Decimal ? init.total : Decimal.parse(init.total);
   if (!/^[A-Z]{3}$/.test(init.currency)) throw new RangeError("currency is an ISO 4217 code, upper case");
-  return record("order.confirmed", init, { userId: init.userId, total, currency: init.currency });
+  return record(ORDER_CONFIRMED, init, { userId: init.userId, total, currency: init.currency });
 }
 
 /** order.cancelled: the service voids the order's payment, or refunds it if captured. */
 export function orderCancelled(init: OrderCancelledInit): OrderEventRecord {
-  return record("order.cancelled", init, init.reason === undefined ? {} : { reason: init.reason });
+  return record(ORDER_CANCELLED, init, init.reason === undefined ? {} : { reason: init.reason });
 }

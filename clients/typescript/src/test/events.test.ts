@@ -106,9 +106,23 @@ describe("parsePaymentEvent", () => {
 });
 
 describe("order event builders", () => {
-  test("order.confirmed: total an exact JSON number, CloudEvents headers, keyed by order", () => {
+  test("order.confirmed in the spec form: its own topic, no headers, the total exact", () => {
     const time = new Date("2026-12-07T10:00:00.000Z");
-    const record = orderConfirmed({ orderId: "o-1", userId: "u-1", total: "12345678901234567.89", currency: "EUR", eventId: "e-1", time });
+    const record = orderConfirmed({ orderId: "o-1", userId: "u-1", total: "10.99", currency: "EUR", eventId: "e-1", time });
+    assert.deepEqual(record, {
+      topic: "order.confirmed",
+      key: "o-1",
+      value: '{"eventId":"e-1","orderId":"o-1","userId":"u-1","total":10.99,"currency":"EUR","timestamp":"2026-12-07T10:00:00.000Z"}',
+      headers: {},
+    });
+  });
+
+  test("order.confirmed as CloudEvents: total an exact JSON number, ce_* headers, keyed by order", () => {
+    const time = new Date("2026-12-07T10:00:00.000Z");
+    const record = orderConfirmed({
+      orderId: "o-1", userId: "u-1", total: "12345678901234567.89", currency: "EUR", eventId: "e-1", time,
+      form: "cloudevents",
+    });
     assert.equal(record.topic, "order.events");
     assert.equal(record.key, "o-1");
     assert.equal(
@@ -132,7 +146,10 @@ describe("order event builders", () => {
   });
 
   test("order.cancelled", () => {
-    const record = orderCancelled({ orderId: "o-2", reason: "customer asked", topic: "orders" });
+    const spec = orderCancelled({ orderId: "o-2" });
+    assert.deepEqual([spec.topic, spec.headers], ["order.cancelled", {}]);
+    assert.throws(() => orderCancelled({ orderId: "o", form: "xml" as "spec" }), RangeError);
+    const record = orderCancelled({ orderId: "o-2", reason: "customer asked", topic: "orders", form: "cloudevents" });
     const body = JSON.parse(record.value) as Record<string, string>;
     assert.equal(record.topic, "orders");
     assert.equal(body.reason, "customer asked");
