@@ -28,9 +28,9 @@ def test_make_dist_builds_checked_packages_at_the_contracts_version(tmp_path: Pa
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count("PASSED") == 6
     assert sorted(p.name for p in out.iterdir()) == [
+        f"payments-client-{version}.tgz",  # the npm package @payments/client
         f"payments_betterproto-{version}-py3-none-any.whl",
         f"payments_betterproto-{version}.tar.gz",
-        f"payments-client-{version}.tgz",  # the npm package @payments/client
         f"payments_client-{version}-py3-none-any.whl",
         f"payments_client-{version}.tar.gz",
         f"payments_proto-{version}-py3-none-any.whl",
