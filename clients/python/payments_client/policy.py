@@ -31,6 +31,7 @@ READS = frozenset(
         "GetPaymentStatus",
         "GetRefund",
         "ListRefunds",
+        "ListPayments",
         "ListPaymentMethods",
         "ListAvailablePaymentMethods",
         "GetExchangeRate",
