@@ -56,7 +56,7 @@ def list_by_creation() -> None:
     intents, refunds, charges = resources.PaymentIntent, resources.Refund, resources.Charge
 
     def list_intents(
-        cls: Any, url: str, created: Any = None, limit: Any = None, starting_after: Any = None,
+        cls: Any, /, url: str, created: Any = None, limit: Any = None, starting_after: Any = None,
         **unexpected: Any,
     ) -> Any:  # fmt: skip
         if unexpected:
@@ -66,7 +66,7 @@ def list_by_creation() -> None:
     original_refunds = refunds._api_list_all.__func__
 
     def list_refunds(
-        cls: Any, url: str, created: Any = None, limit: Any = None, starting_after: Any = None,
+        cls: Any, /, url: str, created: Any = None, limit: Any = None, starting_after: Any = None,
         **others: Any,
     ) -> Any:  # fmt: skip
         if created is None and others:  # by charge or payment_intent: localstripe's own
