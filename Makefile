@@ -9,15 +9,28 @@ BUF := tools/node_modules/.bin/buf
 BUF_STAMP := tools/node_modules/.installed
 
 .PHONY: run test venv tools lock generate check-generated lint buf-lint buf-breaking \
-        format typecheck typecheck-client import-lint pytest bench bench-audit bench-events clean localstripe
+        format typecheck typecheck-client import-lint pytest bench bench-audit bench-events clean localstripe \
+        check-version sync-version dist release release-image
+
+# The contract's version (tools/version.py keeps every package at it) and the last released
+# contract: the newest committed image under release/ (`make release` writes one).
+VERSION := $(shell cat VERSION)
+RELEASED_IMAGE := $(lastword $(shell ls release/v*.binpb 2>/dev/null | sort -V))
+
+# What `make dist` builds into dist/, one line per package: a directory with a pyproject.toml
+# (wheel + sdist, `twine check`) or with a package.json (`npm pack --dry-run`, then the tarball).
+PY_PACKAGES := generated clients/python clients/betterproto
+NPM_PACKAGES :=
+DIST ?= dist
 
 # Exactly the locked versions, each file checked against its hash; then the checkout's own
 # packages, which bring nothing of their own (--no-deps) and build with the locked setuptools.
-$(STAMP): requirements/dev.lock pyproject.toml generated/pyproject.toml clients/python/pyproject.toml
+$(STAMP): requirements/dev.lock pyproject.toml generated/pyproject.toml clients/python/pyproject.toml \
+          clients/betterproto/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements/dev.lock
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation \
-	  -e ./generated -e ./clients/python -e .
+	  -e ./generated -e ./clients/python -e ./clients/betterproto -e .
 	$(PY) -m pip check
 	touch $(STAMP)
 
@@ -51,12 +64,49 @@ check-generated: venv
 buf-lint: tools
 	$(BUF) lint
 
-# The contract must not break what is on main (and, on main itself, what came before).
+# The contract must not break what was released: the newest image under release/, committed,
+# so a fresh or shallow clone in CI has it (no tags or branches needed). Only our module
+# (protos/); the image carries the imports it was built with.
 buf-breaking: tools
-	@if git rev-parse --verify -q main >/dev/null && git cat-file -e main:protos 2>/dev/null; then \
-	  echo "buf breaking against main"; $(BUF) breaking --against '.git#branch=main'; fi
-	@if git rev-parse --verify -q HEAD~1 >/dev/null && git cat-file -e HEAD~1:protos 2>/dev/null; then \
-	  echo "buf breaking against HEAD~1"; $(BUF) breaking --against '.git#ref=HEAD~1'; fi
+	@test -n "$(RELEASED_IMAGE)" || { echo "no release image under release/"; exit 1; }
+	@echo "buf breaking against $(RELEASED_IMAGE)"
+	$(BUF) breaking protos --against $(RELEASED_IMAGE)
+
+## check-version / sync-version: every package at the version in VERSION (tools/version.py)
+check-version: venv
+	$(PY) tools/version.py check
+
+sync-version: venv
+	$(PY) tools/version.py sync
+
+## dist: wheels and sdists of PY_PACKAGES, npm tarballs of NPM_PACKAGES, in $(DIST) (dist/), checked
+dist: venv check-version
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	@set -e; for pkg in $(PY_PACKAGES); do \
+	  echo "building $$pkg"; \
+	  $(PY) -m build --no-isolation --outdir $(DIST) $$pkg; \
+	  rm -rf $$pkg/build; \
+	done
+	$(BIN)/twine check --strict $(DIST)/*
+	@set -e; for pkg in $(NPM_PACKAGES); do \
+	  echo "packing $$pkg"; \
+	  (cd $$pkg && npm pack --dry-run) && npm pack ./$$pkg --pack-destination $(abspath $(DIST)); \
+	done
+
+# The image of the contract as released at VERSION (no source info: comments may change freely).
+release-image: tools
+	$(BUF) build protos --exclude-source-info -o release/v$(VERSION).binpb
+
+## release: cut v$(VERSION) (README "Versions and releases"): checks that this version is
+## new, the tree clean, the packages at VERSION, the contract compatible with the last release;
+## writes release/v$(VERSION).binpb and builds dist/; then commit the image and tag.
+release: tools check-version check-generated
+	@test ! -e release/v$(VERSION).binpb || { echo "v$(VERSION) is already released: bump VERSION, make sync-version"; exit 1; }
+	@git diff --quiet HEAD || { echo "commit your changes first"; exit 1; }
+	@if [ -n "$(RELEASED_IMAGE)" ]; then $(MAKE) --no-print-directory buf-breaking; fi
+	$(MAKE) --no-print-directory release-image dist
+	@echo "now: git add release/v$(VERSION).binpb && git commit -m 'Release v$(VERSION)' && git tag v$(VERSION)"
+	@echo "and publish dist/* (twine upload dist/*.whl dist/*.tar.gz; npm publish dist/*.tgz)"
 
 format: venv
 	$(BIN)/ruff format .
@@ -65,10 +115,13 @@ format: venv
 typecheck: venv
 	$(BIN)/mypy domain infra server clients tests bench
 
-# The published client and its example, strictly, against the generated mypy-protobuf stubs.
+# The published clients and their examples, strictly: the grpcio one against the generated
+# mypy-protobuf stubs, the betterproto2 one against its generated dataclasses.
 typecheck-client: venv
 	$(BIN)/mypy --config-file clients/python/pyproject.toml clients/python/payments_client \
 	  examples/python
+	$(BIN)/mypy --config-file clients/betterproto/pyproject.toml \
+	  clients/betterproto/payments_betterproto examples/betterproto
 
 import-lint: venv
 	$(BIN)/lint-imports
@@ -82,7 +135,7 @@ pytest: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## test: everything CI checks: contract, generated code, lint, types, layering, the suite
-test: venv lint check-generated buf-breaking
+test: venv lint check-generated check-version buf-breaking
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 ## localstripe: a Stripe emulator on 127.0.0.1:8420 for trying the Stripe gateway by hand
@@ -102,4 +155,4 @@ bench-audit: venv
 	$(PY) -m bench.audit_append $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build tools/node_modules .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist tools/node_modules .pytest_cache .mypy_cache .ruff_cache

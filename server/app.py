@@ -4,6 +4,7 @@ shuts them down in reverse order."""
 from __future__ import annotations
 
 import logging
+import random
 import secrets
 import shutil
 import tempfile
@@ -169,6 +170,8 @@ class PaymentApplication:
         fx_policy = self.settings.fx_policy()
         # Events are written to the outbox in their published form, rendered at commit.
         render = event_renderer(self.settings)
+        # One for the process (retry jitter): seeding one per call cost more than the call used.
+        rng = random.Random()  # noqa: S311 - jitter, not a secret
 
         def deps(actor: Actor, request: KeyedRequest | None = None) -> Deps:
             # A fresh unit of work per call: it holds that call's connection, acts (in the
@@ -190,6 +193,7 @@ class PaymentApplication:
                 risk=risk,
                 fx=fx_policy,
                 actor=actor,
+                rng=rng,
             )
 
         return deps

@@ -20,6 +20,7 @@ from infra.crypto.keyring import KeyRing, KeyRingError, decode_key, parse_key_ri
 from infra.currency import iso_exponent
 from infra.fx.ecb import ECB_DAILY_URL
 from server.fraud_config import FailMode, risk_policy
+from server.kafka_config import KafkaSettings
 from server.routing_config import load_routes
 from server.transport_config import TransportSettings
 from server.workers_config import WorkerSettings
@@ -35,7 +36,8 @@ class AppEnv(StrEnum):
     PRODUCTION = "production"
 
 
-class Settings(TransportSettings, WorkerSettings):  # TLS_*, DB_SSL*, ...; SERVER_WORKERS, ...
+# Inherited: TLS_*, DB_SSL*, ... (transport); SERVER_WORKERS, ... (workers); KAFKA_* (Kafka).
+class Settings(TransportSettings, WorkerSettings, KafkaSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     app_env: AppEnv = AppEnv.DEVELOPMENT
@@ -113,16 +115,6 @@ class Settings(TransportSettings, WorkerSettings):  # TLS_*, DB_SSL*, ...; SERVE
     # Hosts certificates may come from, comma-separated; ".paypal.com" allows its subdomains.
     paypal_cert_hosts: str = ".paypal.com"
 
-    # Kafka: KAFKA_BROKERS is a comma-separated bootstrap list. Unset: no Kafka, the outbox
-    # relay does not run and events wait in the outbox (`make run` starts an embedded broker
-    # outside staging/production).
-    kafka_brokers: str | None = None
-    kafka_topic_payment_events: Annotated[str, Field(min_length=1)] = "payment.events"
-    kafka_topic_order_events: Annotated[str, Field(min_length=1)] = "order.events"
-    kafka_group_id: Annotated[str, Field(min_length=1)] = "payment-service"
-    kafka_client_id: Annotated[str, Field(min_length=1)] = "payment-service"
-    # Off only for brokers without InitProducerId (the embedded Tansu broker).
-    kafka_enable_idempotence: bool = True
     # The outbox relay: how often it looks for unpublished events when idle, and how long
     # published rows are kept before they are purged.
     outbox_poll_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
@@ -465,13 +457,6 @@ class Settings(TransportSettings, WorkerSettings):  # TLS_*, DB_SSL*, ...; SERVE
             markup_bps=self.fx_markup_bps,
             settlement_currency=self.settlement_currency or None,
         )
-
-    @property
-    def kafka_configured(self) -> bool:
-        return bool(self.kafka_brokers and self.kafka_brokers.strip())
-
-    def kafka_broker_list(self) -> list[str]:
-        return [part.strip() for part in (self.kafka_brokers or "").split(",") if part.strip()]
 
 
 def _reason(exc: Exception) -> str:

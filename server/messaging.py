@@ -53,13 +53,14 @@ def build_outbox_relay(
 
 
 def build_order_consumer(settings: Settings, deps: Callable[[Actor], Deps]) -> OrderEventsConsumer:
-    topic = settings.kafka_topic_order_events
+    """Consumes the shared order topic and the per-event ones; each handler is told the topic
+    its record came from (the inbox and the audit trail record it)."""
 
-    async def confirmed(event: Mapping[str, Any]) -> object:
+    async def confirmed(event: Mapping[str, Any], topic: str) -> object:
         actor = consumer_actor(str(event.get("eventId", "-")), topic)
         return await handle_order_confirmed(event, deps(actor), settings.auto_capture, topic=topic)
 
-    async def cancelled(event: Mapping[str, Any]) -> object:
+    async def cancelled(event: Mapping[str, Any], topic: str) -> object:
         actor = consumer_actor(str(event.get("eventId", "-")), topic)
         return await handle_order_cancelled(event, deps(actor), topic=topic)
 
@@ -72,7 +73,7 @@ def build_order_consumer(settings: Settings, deps: Callable[[Actor], Deps]) -> O
             enable_idempotence=settings.kafka_enable_idempotence,
             security=kafka_security(settings),
         ),
-        topic=topic,
+        topics=settings.order_topics(),
         handlers=handlers,
         max_backoff=5.0,
     )

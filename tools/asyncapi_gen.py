@@ -5,8 +5,10 @@ the committed one is current.
     python tools/asyncapi_gen.py check      # exit 1 when it differs from a fresh run
 
 The messages are those of protos/payments/v1/events.proto that carry an `(event_type)`
-option; `(event_direction)` puts them on the payment events topic (published) or the order
-events topic (consumed); `(json_wire_type)` says where the wire JSON differs from proto3's
+option; `(event_direction)` puts them on the payment events topic (published) or the shared
+order events topic (consumed, CloudEvents-typed); `(per_event_topic)` gives a consumed event a
+topic of its own too, where the specification's header-less JSON is typed by the topic;
+`(json_wire_type)` says where the wire JSON differs from proto3's
 (exact decimals and integers as JSON numbers); `(google.api.field_behavior) = REQUIRED`
 marks what a consumed event must carry (a published event carries every field). The
 descriptions are the proto comments. Run after `make generate` (it reads generated/).
@@ -142,7 +144,7 @@ def cloudevents_headers(event_type: str | None, required: bool) -> dict[str, Any
 
 
 def event_messages() -> list[tuple[Descriptor, str, bool]]:
-    found = []
+    found: list[tuple[Descriptor, str, bool]] = []
     for message in events_pb2.DESCRIPTOR.message_types_by_name.values():
         opts = message.GetOptions()
         event_type = opts.Extensions[options.event_type]
@@ -153,6 +155,26 @@ def event_messages() -> list[tuple[Descriptor, str, bool]]:
             raise SystemExit(f"{message.full_name} has an event_type but no event_direction")
         found.append((message, event_type, direction == options.EVENT_DIRECTION_PUBLISHED))
     return found
+
+
+def per_event_topic(message: Descriptor) -> str:
+    return str(message.GetOptions().Extensions[options.per_event_topic])
+
+
+def topic_setting(event_type: str) -> str:
+    """The service's setting naming an event's own topic (server/kafka_config.py)."""
+    return "KAFKA_TOPIC_" + event_type.upper().replace(".", "_")
+
+
+def spec_form_headers(event_type: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": (
+            "None needed: the topic gives the type. A ce_type header or a type field naming "
+            "another event makes the record ambiguous: it is dead-lettered."
+        ),
+        "properties": {"ce_type": {"type": "string", "const": event_type}},
+    }
 
 
 def message_id(event_type: str) -> str:
@@ -166,6 +188,8 @@ def document() -> dict[str, Any]:
     messages: dict[str, Any] = {}
     published: dict[str, Any] = {}
     consumed: dict[str, Any] = {}
+    # channel id -> (default topic, event type, message id) of the per-event order topics
+    own_topics: dict[str, tuple[str, str, str]] = {}
     for message, event_type, out in event_messages():
         schemas[message.name] = message_schema(message, out, docs)
         key = message_id(event_type)
@@ -184,6 +208,14 @@ def document() -> dict[str, Any]:
             },
         }
         (published if out else consumed)[key] = {"$ref": f"#/components/messages/{key}"}
+        if topic := per_event_topic(message):
+            spec_key = f"{key}SpecForm"
+            messages[spec_key] = {
+                **messages[key],
+                "title": f"{message.name} (the specification's form)",
+                "headers": spec_form_headers(event_type),
+            }
+            own_topics[key] = (topic, event_type, spec_key)
     messages["deadLetter"] = {
         "name": "dead-letter",
         "title": "A consumed record that can never be processed",
@@ -193,8 +225,17 @@ def document() -> dict[str, Any]:
             "properties": {
                 "error": {"type": "string", "description": "Why it cannot be processed."},
                 "error_type": {"type": "string", "description": "The error's class."},
+                "original_topic": {"type": "string", "description": "Where it was consumed."},
+                "original_partition": {"type": "string", "description": "Its partition."},
+                "original_offset": {"type": "string", "description": "Its offset."},
             },
-            "required": ["error", "error_type"],
+            "required": [
+                "error",
+                "error_type",
+                "original_topic",
+                "original_partition",
+                "original_offset",
+            ],
         },
         "payload": {"description": "The original value, unchanged (possibly not JSON)."},
     }
@@ -216,11 +257,25 @@ def document() -> dict[str, Any]:
         }
 
     dead = {"deadLetter": {"$ref": "#/components/messages/deadLetter"}}
+    own_channels: dict[str, Any] = {}
+    own_operations: dict[str, Any] = {}
+    for key, (topic, event_type, spec_key) in own_topics.items():
+        msgs = {spec_key: {"$ref": f"#/components/messages/{spec_key}"}}
+        own_channels[key] = channel(
+            topic,
+            f"{event_type} in the specification's form ({topic_setting(event_type)}): "
+            "exactly its JSON, no headers needed, the topic gives the type.",
+            msgs,
+        )
+        own_operations["consume" + key[0].upper() + key[1:]] = operation(
+            "receive", key, msgs, f"The service consumes {event_type} from its own topic."
+        )
     return {
         "asyncapi": "3.0.0",
         "info": {
             "title": "payment-service events",
-            "version": "1.0.0",
+            # The contract's version (VERSION, tools/version.py): the document is part of it.
+            "version": (ROOT / "VERSION").read_text().strip(),
             "description": (
                 "The Kafka topics of the payment service, generated from "
                 "protos/payments/v1/events.proto by tools/asyncapi_gen.py. Amounts are exact "
@@ -245,13 +300,17 @@ def document() -> dict[str, Any]:
             ),
             "orderEvents": channel(
                 ORDER_TOPIC,
-                "Order events the service consumes (KAFKA_TOPIC_ORDER_EVENTS); the type "
-                "comes from the ce_type header, else the JSON type or eventType field.",
+                "Order events the service consumes, every type on one topic "
+                "(KAFKA_TOPIC_ORDER_EVENTS); the type comes from the ce_type header, else the "
+                "JSON type or eventType field. The same events also come on topics of their "
+                "own, without headers (the channels named after them).",
                 consumed,
             ),
+            **own_channels,
             "orderEventsDeadLetter": channel(
                 f"{ORDER_TOPIC}.dlq",
-                "Order events that can never be processed (<order topic>.dlq).",
+                "Order events that can never be processed, from any order topic "
+                "(KAFKA_TOPIC_ORDER_EVENTS + .dlq); original_topic says where from.",
                 dead,
             ),
         },
@@ -262,6 +321,7 @@ def document() -> dict[str, Any]:
             "consumeOrderEvents": operation(
                 "receive", "orderEvents", consumed, "The service consumes order events."
             ),
+            **own_operations,
             "publishDeadLetters": operation(
                 "send", "orderEventsDeadLetter", dead, "Poison order events go here."
             ),

@@ -1,7 +1,8 @@
 """Generate the Python code of the contract, or check that the committed code is current.
 
-    python tools/proto_gen.py generate   # rewrite generated/payments from protos/
-    python tools/proto_gen.py check      # exit 1 when generated/ differs from a fresh run
+    python tools/proto_gen.py generate   # rewrite generated/payments (grpcio) and the
+                                         # betterproto2 client's code from protos/
+    python tools/proto_gen.py check      # exit 1 when either differs from a fresh run
     python tools/proto_gen.py vendor     # refresh third_party/protos from the installed wheel
 
 The imported Google protos (google/api, google/rpc) are vendored in third_party/protos, copied
@@ -12,7 +13,9 @@ buf - including `buf breaking` against another commit - build offline from the r
 from __future__ import annotations
 
 import filecmp
+import os
 import shutil
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -34,6 +37,9 @@ IMPORTED = [
     "google/rpc/code.proto",
 ]
 PACKAGE_MARKERS = ["payments/__init__.py", "payments/v1/__init__.py", "payments/py.typed"]
+# The betterproto2 client's dataclass messages and grpclib stubs: a subpackage of its own
+# (the compiler writes relative imports under one root, Google's types included).
+BETTERPROTO = ROOT / "clients" / "betterproto" / "payments_betterproto" / "proto"
 
 
 def vendor_imported_protos() -> None:
@@ -77,31 +83,72 @@ def run_protoc(out: Path) -> None:
         (out / marker).touch()
 
 
-def generated_files(base: Path) -> set[str]:
+def run_betterproto(out: Path) -> None:
+    """betterproto2-compiler (async grpclib stubs). It formats its output with the `ruff` on
+    PATH, from the working directory: both are pinned here (the venv's ruff, the checkout's
+    ruff settings) so that a check run anywhere regenerates the same bytes."""
+    out.mkdir(parents=True, exist_ok=True)
+    wkt = Path(protoc.__file__).parent / "_proto"
+    sources = sorted(str(p.relative_to(PROTO_ROOT)) for p in PROTO_ROOT.rglob("*.proto"))
+    bin_dir = Path(sys.executable).parent
+    command = [
+        sys.executable, "-m", "grpc_tools.protoc",
+        f"-I{PROTO_ROOT}", f"-I{DEPS}", f"-I{wkt}",
+        f"--plugin=protoc-gen-python_betterproto2={plugin('protoc-gen-python_betterproto2')}",
+        f"--python_betterproto2_out=client_generation=async:{out}",
+        *sources,
+    ]  # fmt: skip
+    env = os.environ | {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # Our own fixed command; the plugin's chatter ("Writing ...") is not ours to print.
+    done = subprocess.run(  # noqa: S603
+        command, cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"protoc (betterproto2) failed:\n{done.stderr}")
+
+
+def files_under(base: Path) -> set[str]:
     return {
         str(p.relative_to(base))
-        for p in (base / "payments").rglob("*")
+        for p in base.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
+
+
+def generated_files(base: Path) -> set[str]:
+    return {f"payments/{name}" for name in files_under(base / "payments")}
+
+
+def stale_files(fresh: Path, have: Path, want_names: set[str], have_names: set[str]) -> list[str]:
+    return sorted(want_names ^ have_names) + sorted(
+        f for f in want_names & have_names if not filecmp.cmp(fresh / f, have / f, shallow=False)
+    )
 
 
 def generate() -> None:
     shutil.rmtree(GENERATED / "payments", ignore_errors=True)
     run_protoc(GENERATED)
+    shutil.rmtree(BETTERPROTO, ignore_errors=True)
+    run_betterproto(BETTERPROTO)
 
 
 def check() -> int:
     with tempfile.TemporaryDirectory() as tmp:
-        fresh = Path(tmp)
+        fresh = Path(tmp) / "grpcio"
+        fresh.mkdir()
         run_protoc(fresh)
-        want, have = generated_files(fresh), generated_files(GENERATED)
-        stale = sorted(want ^ have) + sorted(
-            f for f in want & have if not filecmp.cmp(fresh / f, GENERATED / f, shallow=False)
-        )
+        stale = stale_files(fresh, GENERATED, generated_files(fresh), generated_files(GENERATED))
+        fresh_bp = Path(tmp) / "betterproto"
+        run_betterproto(fresh_bp)
+        have_bp = files_under(BETTERPROTO) if BETTERPROTO.exists() else set()
+        stale += [
+            str((BETTERPROTO / f).relative_to(ROOT))
+            for f in stale_files(fresh_bp, BETTERPROTO, files_under(fresh_bp), have_bp)
+        ]
     if stale:
-        print("generated/ is stale; run `make generate` and commit:", *stale, sep="\n  ")
+        print("generated code is stale; run `make generate` and commit:", *stale, sep="\n  ")
         return 1
-    print("generated/ is current")
+    print("generated/ and the betterproto2 client's code are current")
     return 0
 
 

@@ -1,11 +1,13 @@
-"""The order events consumer: reads `order.events` in a consumer group and hands each known
+"""The order events consumer: reads the order topics (the shared CloudEvents one and the
+specification's per-event ones, see order_topics.py) in one consumer group and hands each known
 event to its handler, committing the offset only once the handler's effect is committed.
 
-- The event type comes from the CloudEvents `ce_type` header, else the JSON `type` or
-  `eventType` field. Types without a handler are skipped (their offset committed).
+- The event type comes from the record's per-event topic, else the CloudEvents `ce_type`
+  header, else the JSON `type` or `eventType` field. Types without a handler are skipped
+  (their offset committed).
 - Poison (undecodable JSON, no type, a handler's permanent error): the record goes to
-  `<topic>.dlq` with its key, its headers and `error`/`error_type` headers, then the offset is
-  committed and consumption goes on.
+  `<shared topic>.dlq` with its key, its headers and `error`/`error_type`/`original_topic`
+  headers, then the offset is committed and consumption goes on.
 - Transient failures (database or gateway down, a retryable domain error): the same record is
   retried with exponential backoff (the consumer seeks back to it, so it keeps polling and
   stays in its group); its offset is not committed meanwhile, nothing after it on that
@@ -16,11 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -28,42 +28,19 @@ from aiokafka.structs import ConsumerRecord, TopicPartition
 
 from domain.errors import DomainError
 from infra.messaging.clients import KafkaSecurity, producer_settings_of, started
+from infra.messaging.order_topics import OrderTopics, decode
 
 log = logging.getLogger("payments.consumer")
 
-# Gets the decoded JSON object (numbers with a fraction as Decimal).
-Handler = Callable[[Mapping[str, Any]], Awaitable[object]]
-
-
-class PoisonMessage(Exception):
-    """The record can never be processed."""
+# Gets the decoded JSON object (numbers with a fraction as Decimal) and the topic it came from
+# (the inbox records it; the event id alone deduplicates, whichever topic brought it).
+Handler = Callable[[Mapping[str, Any], str], Awaitable[object]]
 
 
 def is_transient(error: BaseException) -> bool:
     if isinstance(error, DomainError):
         return error.retryable
     return isinstance(error, OSError | TimeoutError)
-
-
-def _header(record: ConsumerRecord[bytes, bytes], name: str) -> str | None:
-    for key, value in record.headers or ():
-        if key == name:
-            return bytes(value).decode("utf-8", errors="replace")
-    return None
-
-
-def decode(record: ConsumerRecord[bytes, bytes]) -> tuple[str, dict[str, Any]]:
-    """(event type, JSON object). Raises PoisonMessage."""
-    try:
-        body = json.loads(record.value or b"", parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PoisonMessage(f"not JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise PoisonMessage("the value is not a JSON object")
-    event_type = _header(record, "ce_type") or body.get("type") or body.get("eventType")
-    if not isinstance(event_type, str) or not event_type:
-        raise PoisonMessage("no event type (ce_type header, type or eventType field)")
-    return event_type, body
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,14 +58,14 @@ class OrderEventsConsumer:
         self,
         config: KafkaConsumerConfig,
         *,
-        topic: str,
+        topics: OrderTopics,
         handlers: Mapping[str, Handler],
         retry_base: float = 0.2,
         max_backoff: float = 10.0,
     ) -> None:
         self._config = config
-        self._topic = topic
-        self.dlq_topic = f"{topic}.dlq"
+        self._topics = topics
+        self.dlq_topic = topics.dead_letter
         self._handlers = dict(handlers)
         self._retry_base = retry_base
         self._max_backoff = max_backoff
@@ -100,7 +77,7 @@ class OrderEventsConsumer:
         c = self._config
         if self._consumer is None:
             consumer = AIOKafkaConsumer(
-                self._topic,
+                *self._topics.subscribed,
                 bootstrap_servers=list(c.brokers),
                 group_id=c.group_id,
                 client_id=c.client_id,
@@ -139,11 +116,11 @@ class OrderEventsConsumer:
         """Processes one record to its end: handled, skipped or dead-lettered. Raises the
         transient error when it should be retried."""
         try:
-            event_type, body = decode(record)
+            event_type, body = decode(record, self._topics)
             handler = self._handlers.get(event_type)
             if handler is None:
                 return
-            await handler(body)
+            await handler(body, record.topic)
         except Exception as error:
             if is_transient(error):
                 raise

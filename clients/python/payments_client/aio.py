@@ -9,8 +9,6 @@ call raises a typed `PaymentsError` (errors.py) after the retries policy.py allo
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from collections.abc import Awaitable, Mapping
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
@@ -27,10 +25,12 @@ from payments_client.channels import (
     SyncTokenProvider,
     Tls,
     channel_options,
+    token_metadata,
 )
 from payments_client.errors import PaymentsError, decode
 from payments_client.interceptors import BearerToken, RaisePaymentsError
 from payments_client.policy import CallSettings, RetryHook
+from payments_client.retrying import run_async
 from payments_client.rpcs import Req, Resp, Rpc
 
 TokenSource = str | SyncTokenProvider | AsyncTokenProvider
@@ -185,18 +185,13 @@ class PaymentsClient:
             on_retry=self._on_retry,
         )
         method = self._callable(rpc)
-        while True:
-            call.attempt += 1
+
+        async def attempt() -> Resp:
             headers = [*(metadata or {}).items(), *await self._auth()]
-            try:
-                response = await method(call.request, timeout=call.timeout, metadata=headers)
-                return cast(Resp, response)
-            except grpc.aio.AioRpcError as failed:
-                error = decode(failed.code(), failed.details() or "", failed.trailing_metadata())
-                delay = call.retry_after(error)
-                if delay is None:
-                    raise error from failed
-            await asyncio.sleep(delay)
+            response = await method(call.request, timeout=call.timeout, metadata=headers)
+            return cast(Resp, response)
+
+        return await run_async(call, attempt, _failed_call)
 
     def _callable(self, rpc: Rpc[Any, Any]) -> Any:
         if rpc.path not in self._callables:
@@ -208,12 +203,7 @@ class PaymentsClient:
         return self._callables[rpc.path]
 
     async def _auth(self) -> list[tuple[str, str]]:
-        if self._token is None:
-            return []
-        token: object = self._token() if callable(self._token) else self._token
-        if inspect.isawaitable(token):
-            token = await token
-        return [("authorization", f"Bearer {token}")]
+        return await token_metadata(self._token)
 
     async def close(self) -> None:
         await self.channel.close()
@@ -232,6 +222,13 @@ class PaymentsClient:
 
     def __repr__(self) -> str:
         return f"PaymentsClient(settings={self.settings!r})"
+
+
+def _failed_call(failed: Exception) -> PaymentsError | None:
+    """A failed grpc.aio call, typed; anything else is not a call's failure."""
+    if isinstance(failed, grpc.aio.AioRpcError):
+        return decode(failed.code(), failed.details() or "", failed.trailing_metadata())
+    return None
 
 
 __all__ = ["AsyncMethod", "PaymentsClient", "PaymentsError"]

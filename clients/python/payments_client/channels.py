@@ -3,6 +3,7 @@ the bearer token, and the environment variables of `from_env`."""
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,19 @@ from payments_client.policy import (
 # may refresh an expiring token); the async client also accepts a coroutine function.
 SyncTokenProvider = Callable[[], str]
 AsyncTokenProvider = Callable[[], Awaitable[str]]
+
+
+async def token_metadata(
+    token: str | SyncTokenProvider | AsyncTokenProvider | None,
+) -> list[tuple[str, str]]:
+    """The `authorization` header of one attempt (none without a token), asking a provider
+    each time. Shared by the async clients (grpcio's and betterproto2's)."""
+    if token is None:
+        return []
+    current: object = token() if callable(token) else token
+    if inspect.isawaitable(current):
+        current = await current
+    return [("authorization", f"Bearer {current}")]
 
 
 @dataclass(frozen=True)

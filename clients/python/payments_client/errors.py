@@ -140,6 +140,15 @@ def error_class(code: grpc.StatusCode, reason: str) -> type[PaymentsError]:
     return _BY_CODE.get(code, InternalError)
 
 
+def status_code(value: int) -> grpc.StatusCode:
+    """The gRPC status code of its number, as any transport reports it (grpclib's Status,
+    a raw `grpc-status` trailer); an unknown number is UNKNOWN."""
+    return _CODES.get(value, grpc.StatusCode.UNKNOWN)
+
+
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
 def decode(
     code: grpc.StatusCode,
     message: str,
@@ -147,7 +156,16 @@ def decode(
     request_id: str = "",
 ) -> PaymentsError:
     """A typed error from a status code, its message and the call's trailing metadata."""
-    status = _status_from(trailers)
+    return decode_status(code, message, _status_bytes(trailers), request_id)
+
+
+def decode_status(
+    code: grpc.StatusCode, message: str, details: bytes | None, request_id: str = ""
+) -> PaymentsError:
+    """A typed error from a status code, its message and the serialized google.rpc.Status
+    of the `grpc-status-details-bin` trailer (None: the server sent none). Every transport
+    ends here: grpcio's trailers (decode) and grpclib's (clients/betterproto)."""
+    status = status_pb2.Status.FromString(details) if details else None
     reason, domain, metadata = "", "", {}
     violations: dict[str, str] = {}
     retryable, delay = False, None
@@ -180,12 +198,10 @@ def decode(
     )
 
 
-def _status_from(trailers: Iterable[tuple[str, str | bytes]] | None) -> status_pb2.Status | None:
+def _status_bytes(trailers: Iterable[tuple[str, str | bytes]] | None) -> bytes | None:
     for key, value in trailers or ():
         if key == _DETAILS_KEY and isinstance(value, bytes):
-            status = status_pb2.Status()
-            status.ParseFromString(value)
-            return status
+            return value
     return None
 
 
@@ -203,5 +219,8 @@ __all__ = [
     "RateLimited",
     "Unauthenticated",
     "Unavailable",
+    "decode",
+    "decode_status",
     "error_class",
+    "status_code",
 ]

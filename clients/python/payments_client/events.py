@@ -5,6 +5,8 @@ through a binary float; timestamps as aware datetimes.
     event = parse_payment_event(record.value, headers=record.headers)
     match event:
         case PaymentSuccessful(amount=amount, currency=currency): ...
+
+The order events the service consumes are built by payments_client.order_events.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""What the client does around a call, shared by the async and the sync client: which
-methods are reads, which carry an idempotency key, their deadlines, and when a failed
-attempt is retried and after how long.
+"""What the client does around a call, shared by the async and the sync client and, through
+retrying.py, by the betterproto2 client (clients/betterproto): which methods are reads,
+which carry an idempotency key, their deadlines, and when a failed attempt is retried and
+after how long.
 
 The retry rule never lets a call act twice:
 - UNAVAILABLE, DEADLINE_EXCEEDED: retried only for reads and for calls that carry a

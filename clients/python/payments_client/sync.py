@@ -7,7 +7,6 @@ async one.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
@@ -17,8 +16,9 @@ import grpc
 from payments_client import rpcs
 from payments_client.calls import LogicalCall
 from payments_client.channels import EnvConfig, Keepalive, SyncTokenProvider, Tls, channel_options
-from payments_client.errors import decode
+from payments_client.errors import PaymentsError, decode
 from payments_client.policy import CallSettings, RetryHook
+from payments_client.retrying import run_blocking
 from payments_client.rpcs import Req, Resp, Rpc
 
 R_contra = TypeVar("R_contra", contravariant=True)
@@ -143,22 +143,12 @@ class SyncPaymentsClient:
             on_retry=self._on_retry,
         )
         method = self._callable(rpc)
-        while True:
-            call.attempt += 1
+
+        def attempt() -> Resp:
             headers = [*(metadata or {}).items(), *self._auth()]
-            try:
-                response = method(call.request, timeout=call.timeout, metadata=headers)
-                return cast(Resp, response)
-            except grpc.RpcError as failed:
-                error = decode(
-                    failed.code(),  # a grpc.Call too
-                    failed.details() or "",
-                    failed.trailing_metadata(),
-                )
-                delay = call.retry_after(error)
-                if delay is None:
-                    raise error from failed
-            time.sleep(delay)  # the backoff between attempts
+            return cast(Resp, method(call.request, timeout=call.timeout, metadata=headers))
+
+        return run_blocking(call, attempt, _failed_call)
 
     def _callable(self, rpc: Rpc[Any, Any]) -> Any:
         if rpc.path not in self._callables:
@@ -191,3 +181,11 @@ class SyncPaymentsClient:
 
     def __repr__(self) -> str:
         return f"SyncPaymentsClient(settings={self.settings!r})"
+
+
+def _failed_call(failed: Exception) -> PaymentsError | None:
+    """A failed blocking call (a grpc.RpcError that is also a grpc.Call), typed."""
+    if isinstance(failed, grpc.RpcError):
+        call: Any = failed
+        return decode(call.code(), call.details() or "", call.trailing_metadata())
+    return None

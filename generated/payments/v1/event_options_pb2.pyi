@@ -68,7 +68,14 @@ EVENT_DIRECTION_CONSUMED: EventDirection.ValueType  # 2
 JSON_WIRE_TYPE_FIELD_NUMBER: builtins.int
 EVENT_TYPE_FIELD_NUMBER: builtins.int
 EVENT_DIRECTION_FIELD_NUMBER: builtins.int
+PER_EVENT_TOPIC_FIELD_NUMBER: builtins.int
 json_wire_type: extension_dict._ExtensionFieldDescriptor[descriptor_pb2.FieldOptions, JsonWireType.ValueType]
 event_type: extension_dict._ExtensionFieldDescriptor[descriptor_pb2.MessageOptions, builtins.str]
 """The event type (CloudEvents ce_type), e.g. "payment.successful"."""
 event_direction: extension_dict._ExtensionFieldDescriptor[descriptor_pb2.MessageOptions, EventDirection.ValueType]
+per_event_topic: extension_dict._ExtensionFieldDescriptor[descriptor_pb2.MessageOptions, builtins.str]
+"""A consumed event may also come in the specification's form: exactly its JSON, with no
+headers, on a topic of its own named after the event. This is that topic's default name
+(the service's setting KAFKA_TOPIC_<EVENT TYPE>, e.g. KAFKA_TOPIC_ORDER_CONFIRMED); the
+topic gives the type. Empty: the event comes only on the shared topic, typed by ce_type.
+"""

@@ -371,7 +371,10 @@ class PaymentRequiresReviewEvent(message.Message):
 
 @typing.final
 class OrderConfirmedEvent(message.Message):
-    """order.confirmed (consumed from KAFKA_TOPIC_ORDER_EVENTS): start the payment of an order."""
+    """order.confirmed: start the payment of an order. Consumed in either form: CloudEvents-typed
+    on the shared topic KAFKA_TOPIC_ORDER_EVENTS, or the specification's header-less JSON on
+    KAFKA_TOPIC_ORDER_CONFIRMED (default `order.confirmed`).
+    """
 
     DESCRIPTOR: descriptor.Descriptor
 
@@ -407,8 +410,9 @@ class OrderConfirmedEvent(message.Message):
 
 @typing.final
 class OrderCancelledEvent(message.Message):
-    """order.cancelled (consumed from KAFKA_TOPIC_ORDER_EVENTS): void the order's payment if it
-    is not captured yet, refund it if it is.
+    """order.cancelled: void the order's payment if it is not captured yet, refund it if it is.
+    Consumed CloudEvents-typed on KAFKA_TOPIC_ORDER_EVENTS, or header-less on
+    KAFKA_TOPIC_ORDER_CANCELLED (default `order.cancelled`).
     """
 
     DESCRIPTOR: descriptor.Descriptor
