@@ -21,7 +21,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -226,4 +226,9 @@ def _timestamp(raw: str) -> datetime:
             f"create_time must be an RFC 3339 timestamp with an offset, like "
             f'"2026-12-01T00:00:00Z", not "{raw[:64]}"'
         )
-    return moment
+    try:
+        # In UTC, as stored: an offset that pushes year 1 or 9999 out of range is refused
+        # here rather than failing in the database driver.
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise invalid(f'create_time "{raw[:64]}" is out of range') from None

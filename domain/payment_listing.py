@@ -17,7 +17,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
 from domain.errors import FieldViolation, ValidationFailed
 from domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor
@@ -99,12 +99,16 @@ def decode_token(token: str, flt: PaymentFilter, descending: bool, caller: str) 
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        cursor = Cursor(datetime.fromisoformat(data["t"]), str(data["i"]))
+        moment = datetime.fromisoformat(data["t"])
+        if moment.tzinfo is None:
+            raise ValueError("a cursor time has its offset")
+        # In UTC: one out of range once converted would fail in the database driver.
+        cursor = Cursor(moment.astimezone(UTC), str(data["i"]))
         fingerprint = str(data["f"])
         uuid.UUID(cursor.id)
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error) as exc:
         raise _bad_token() from exc
-    if cursor.created_at.tzinfo is None or fingerprint != _fingerprint(flt, descending, caller):
+    if fingerprint != _fingerprint(flt, descending, caller):
         raise _bad_token()
     return cursor
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -86,6 +88,8 @@ def test_user_ids_are_canonicalised() -> None:
         ("user_id:abc", "only comparisons"),
         ("status = CAPTURED AND " * 30 + "status = CAPTURED", "more than 20 comparisons"),
         ("currency = " + "A" * 3000, "longer than 2000 characters"),
+        ('create_time < "0001-01-01T00:00:00+05:00"', "out of range"),
+        ('create_time > "9999-12-31T23:59:59-05:00"', "out of range"),
     ],
 )
 def test_invalid_filters_name_the_problem_on_the_filter_field(text: str, problem: str) -> None:
@@ -135,6 +139,21 @@ def test_a_token_resumes_only_the_listing_it_was_made_for() -> None:
         with pytest.raises(ValidationFailed) as raised:
             decode_token(token, flt, descending, caller)
         assert raised.value.violations[0].field == "page_token"
+
+
+def _forged(**fields: str) -> str:
+    real = json.loads(base64.urlsafe_b64decode(encode_token(CURSOR, CAPTURED, True, "a") + "=="))
+    raw = json.dumps(real | fields).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"t": "0001-01-01T00:00:00+05:00"}, {"t": "2026-12-01T00:00:00"}, {"i": "not-a-uuid"}],
+)
+def test_forged_cursors_the_database_could_not_take_are_invalid(fields: dict[str, str]) -> None:
+    with pytest.raises(ValidationFailed):
+        decode_token(_forged(**fields), CAPTURED, True, "a")
 
 
 @pytest.mark.parametrize(
