@@ -27,6 +27,7 @@ from domain.events import DomainEvent
 from domain.fx import FxQuote
 from domain.pagination import Page, PageRequest
 from domain.payment import Payment
+from domain.payment_listing import PaymentQuery
 from domain.payment_method import PaymentMethod
 from domain.ports import (
     ConsumedEventLog,
@@ -125,6 +126,12 @@ class OwnedPayments:
         if confined_to(self._actor) is not None:
             return []  # the reconciler's question, never an end user's
         return await self._inner.find_open_operations(started_before, limit)
+
+    async def search(self, query: PaymentQuery) -> Page[Payment]:
+        # Whatever the filter or the page token say, an end user's listing reads only rows
+        # with their own user_id: the restriction is part of the SQL, not a check afterwards.
+        user = confined_to(self._actor)
+        return await self._inner.search(query if user is None else query.confined_to(user))
 
 
 class OwnedRefunds:

@@ -17,6 +17,7 @@ from domain.fx import ExchangeRate, FxQuote
 from domain.gateway import PaymentGateway
 from domain.pagination import Page, PageRequest
 from domain.payment import Payment
+from domain.payment_listing import PaymentQuery
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.retry import ScheduledRetry
@@ -57,6 +58,10 @@ class PaymentRepository(Protocol):
         self, started_before: datetime, limit: int
     ) -> list[tuple[str, str]]:
         """(payment id, transaction id) of PENDING or UNKNOWN operations, oldest first."""
+
+    async def search(self, query: PaymentQuery) -> Page[Payment]:
+        """One page of the payments matching the query, with their transactions, in the
+        query's (created_at, id) order, after its cursor; next_cursor set when more follow."""
 
 
 class RefundRepository(Protocol):

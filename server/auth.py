@@ -40,6 +40,7 @@ REQUIRED_SCOPES: Mapping[str, str] = {
     _PAYMENTS + "CapturePayment": access.PAYMENTS_WRITE,
     _PAYMENTS + "CancelPayment": access.PAYMENTS_WRITE,
     _PAYMENTS + "GetPaymentStatus": access.PAYMENTS_READ,
+    _PAYMENTS + "ListPayments": access.PAYMENTS_READ,
     _PAYMENTS + "RefundPayment": access.REFUNDS_WRITE,
     _PAYMENTS + "GetRefund": access.PAYMENTS_READ,
     _PAYMENTS + "ListRefunds": access.PAYMENTS_READ,

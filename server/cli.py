@@ -13,6 +13,12 @@ payment-service mint-token --sub S [--scopes a,b] [--ttl SECONDS] [--kind user|s
                                     print a token signed by the development key
 payment-service audit verify        check the audit trail's hash chain (exit 1: tampered)
 payment-service audit tail | show   read the audit trail
+payment-service reconcile-report --gateway stripe|paypal|simulator --from DATE --to DATE
+                [--format table|json|csv]
+                                    our payments of a period against the gateway's records
+                                    (exit 1 when anything differs)
+payment-service export payments --from DATE --to DATE --format csv [--output FILE]
+                                    the period's payments for finance, streamed as CSV
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ from server import logs
 from server.audit_cli import add_audit_commands, run_audit
 from server.cli_tokens import add_mint_token_parser, mint_token
 from server.config import AppEnv, Settings
+from server.export_cli import add_export_commands, run_export
+from server.reconcile_cli import add_reconcile_report_parser, run_reconcile_report
 
 log = logging.getLogger("payments.cli")
 
@@ -244,6 +252,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     add_mint_token_parser(sub)
     add_audit_commands(sub)
+    add_export_commands(sub)
+    add_reconcile_report_parser(sub)
     args = parser.parse_args(argv)
 
     settings = load_settings()
@@ -251,8 +261,9 @@ def main(argv: list[str] | None = None) -> None:
     serving = args.command in ("serve", "check-config")
     if serving:
         check_pci_compliance(settings)
-    # Migrations need no key (0011's values are format 0), nor do tokens or the audit trail.
-    if args.command not in ("migrate", "mint-token", "audit"):
+    # Migrations need no key (0011's values are format 0), nor do tokens, the audit trail or
+    # the export (it reads no sealed column).
+    if args.command not in ("migrate", "mint-token", "audit", "export", "reconcile-report"):
         check_keys(settings, auth=serving)
     if args.command == "check-config":
         print("configuration is valid")
@@ -271,6 +282,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(asyncio.run(run_retention(settings, url)))
     if args.command == "audit":
         raise SystemExit(asyncio.run(run_audit(args, url)))
+    if args.command == "export":
+        raise SystemExit(run_export(args, url))
+    if args.command == "reconcile-report":
+        raise SystemExit(run_reconcile_report(args, settings, url))
     if args.command == "migrate" or args.migrate:
         from server.migrate import upgrade_to_head
         from server.transport import database_ssl

@@ -22,6 +22,7 @@ from domain.money import Money
 from domain.payment import Payment
 from domain.payment_amounts import PaymentAmounts
 from domain.payment_authentication import Authentication
+from domain.payment_listing import encode_token, payment_query
 from domain.payment_method import PaymentMethod
 from domain.usecases.deps import Deps, validate
 from domain.usecases.settlement import settlement_currency, settlement_for
@@ -137,6 +138,20 @@ async def get_payment(payment_id: str, deps: Deps) -> Payment:
     validate_id("payment_id", payment_id)
     async with deps.uow as uow:
         return await uow.payments.get(payment_id)
+
+
+async def list_payments(
+    page_size: int, page_token: str, filter_text: str, order_by: str, deps: Deps
+) -> tuple[list[Payment], str]:
+    """A page of the payments the caller may see that match the filter, and the token of
+    the next page ("" after the last). The token is bound to this filter, order and caller."""
+    query = payment_query(page_size, page_token, filter_text, order_by, deps.actor.subject)
+    async with deps.uow as uow:
+        page = await uow.payments.search(query)
+    token = ""
+    if page.next_cursor is not None:
+        token = encode_token(page.next_cursor, query.filter, query.descending, deps.actor.subject)
+    return page.items, token
 
 
 def validate_id(field: str, value: str) -> None:

@@ -22,10 +22,11 @@ from domain.errors import (
 )
 from domain.pagination import Cursor, Page, PageRequest
 from domain.payment import Payment
+from domain.payment_listing import PaymentQuery
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.transaction import Transaction
-from infra.db import mappers
+from infra.db import mappers, payment_search
 from infra.db.driver import DriverQuery
 from infra.db.sealing import (
     PAYPAL_EMAIL,
@@ -309,6 +310,16 @@ class SqlPaymentRepository:
             .limit(limit)
         )
         return [(row.payment_id, row.id) for row in rows]
+
+    async def search(self, query: PaymentQuery) -> Page[Payment]:
+        rows = list((await self._conn.execute(payment_search.page_statement(query))).mappings())
+        found = payment_search.grouped(rows)
+        items = []
+        for row, txn_rows in found[: query.size]:
+            for stored in txn_rows:
+                self._stored_txns[stored["id"]] = stored
+            items.append(self._built(row, [mappers.transaction_from_row(t) for t in txn_rows]))
+        return Page(items, payment_search.next_cursor(found, query.size))
 
     def _changed_transactions(self, payment: Payment) -> list[dict[str, Any]]:
         """Rows of the transactions new or changed since they were read or written."""

@@ -121,7 +121,7 @@ payments = Table(
     metadata,
     Column("id", UUID(as_uuid=False), primary_key=True),
     Column("order_id", UUID(as_uuid=False), nullable=False, unique=True),
-    Column("user_id", UUID(as_uuid=False), nullable=False, index=True),
+    Column("user_id", UUID(as_uuid=False), nullable=False),
     Column("amount_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("status", String(24), nullable=False),
@@ -189,6 +189,10 @@ payments = Table(
     CheckConstraint(f"status IN ({PAYMENT_STATUSES})", name="status_known"),
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="currency_iso"),
     CheckConstraint(SETTLEMENT_ORDERED, name="settlement_ordered"),
+    # The keyset orders of ListPayments and the export (migration 0021).
+    Index("ix_payments_user_listing", "user_id", "created_at", "id"),
+    Index("ix_payments_status_listing", "status", "created_at", "id"),
+    Index("ix_payments_listing", "created_at", "id"),
     Index(
         "ix_payments_retention",
         "created_at",

@@ -15,6 +15,7 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from domain.enums import GatewayName, NextActionType, PaymentMethodType
@@ -215,8 +216,11 @@ class SimulatorGateway:
                 outcome, status = GatewayOutcome.succeeded(reference), "authorized"
                 await book.add_effect("authorize", request.idempotency_key, amount.amount_minor)
             await book.save_charge(
-                SimulatedCharge(reference, amount.amount_minor, amount.currency, status)
-            )
+                SimulatedCharge(
+                    reference, amount.amount_minor, amount.currency, status,
+                    created_at=datetime.now(UTC).isoformat(),
+                )
+            )  # fmt: skip
             return outcome
 
         return await self._perform("authorize", request.idempotency_key, act)

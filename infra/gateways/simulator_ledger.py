@@ -31,6 +31,9 @@ class SimulatedCharge:
     captured_minor: int = 0
     refunded_minor: int = 0
     refunds: list[str] = field(default_factory=list)
+    # When the charge was made (ISO 8601), for the reconciliation report; None in charges
+    # recorded before it was kept.
+    created_at: str | None = None
 
 
 class LedgerBook(Protocol):
@@ -189,3 +192,21 @@ class SqlLedger:
     async def charge(self, reference: str) -> SimulatedCharge | None:
         async with self.book() as book:
             return await book.charge(reference)
+
+    async def all_charges(self) -> AsyncIterator[SimulatedCharge]:
+        """Every charge, in batches (the reconciliation report reads the whole book)."""
+        if not self._ready:
+            await self._ensure_schema()
+        after = ""
+        while True:
+            query = (
+                select(_charges).where(_charges.c.reference > after)
+                .order_by(_charges.c.reference).limit(500)
+            )  # fmt: skip
+            async with self._engine.connect() as conn:
+                rows = list(await conn.execute(query))
+            for row in rows:
+                yield SimulatedCharge(**row.charge)
+            if len(rows) < 500:
+                return
+            after = rows[-1].reference

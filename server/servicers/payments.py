@@ -84,6 +84,16 @@ class PaymentServicer(payment_service_pb2_grpc.PaymentServiceServicer):
             lambda: pb.CancelPaymentResponse(payment=m.payment_to_proto(payment)),
         )
 
+    async def ListPayments(
+        self, request: pb.ListPaymentsRequest, context: Context
+    ) -> pb.ListPaymentsResponse:
+        found, token = await payments.list_payments(
+            request.page_size, request.page_token, request.filter, request.order_by, self._deps()
+        )
+        return pb.ListPaymentsResponse(
+            payments=[m.payment_to_proto(p) for p in found], next_page_token=token
+        )
+
     async def GetPaymentStatus(
         self, request: pb.GetPaymentStatusRequest, context: Context
     ) -> pb.GetPaymentStatusResponse:

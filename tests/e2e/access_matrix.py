@@ -138,6 +138,10 @@ REQUESTS: dict[str, tuple[frozenset[str], Builder]] = {
         frozenset({"captured"}),
         lambda w: pb.ListRefundsRequest(payment_id=w.captured_id),
     ),
+    _P + "ListPayments": (
+        frozenset({"created"}),
+        lambda w: pb.ListPaymentsRequest(filter=f'user_id = "{w.user}"'),
+    ),
     _M + "ListPaymentMethods": (
         frozenset({"method"}),
         lambda w: mpb.ListPaymentMethodsRequest(user_id=w.user),
@@ -213,7 +217,12 @@ NOT_OWNED = {
 }
 # Creating for another user is refused outright; for the rest, another user's id is NOT_FOUND.
 CREATING = {_P + "CreatePayment", _M + "AddPaymentMethod"}
-LISTING_BY_USER = {_M + "ListPaymentMethods"}
+# Lists of a user's objects: another user gets an empty list. The answer's list, the id field
+# of its items and the World attribute of the one object the owner must see.
+LISTING_BY_USER = {
+    _M + "ListPaymentMethods": ("paymentMethods", "paymentMethodId", "method_id"),
+    _P + "ListPayments": ("payments", "paymentId", "created_id"),
+}
 
 
 def contract_methods() -> dict[str, MethodDescriptor]:

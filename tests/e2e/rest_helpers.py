@@ -26,6 +26,7 @@ REST: dict[str, tuple[str, str]] = {
     "RefundPayment": ("POST", "/api/v1/payments/{payment_id}/refund"),
     "GetRefund": ("GET", "/api/v1/refunds/{refund_id}"),
     "ListRefunds": ("GET", "/api/v1/payments/{payment_id}/refunds"),
+    "ListPayments": ("GET", "/api/v1/payments"),
     "ListPaymentMethods": ("GET", "/api/v1/payment-methods"),
     "AddPaymentMethod": ("POST", "/api/v1/payment-methods"),
     "DeletePaymentMethod": ("DELETE", "/api/v1/payment-methods/{payment_method_id}"),

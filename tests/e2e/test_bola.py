@@ -139,7 +139,7 @@ def expected_for_another_user(method: str, answer: Answer) -> None:
     elif method in CREATING:
         assert (answer.code, answer.reason) == ("PERMISSION_DENIED", "ACTING_FOR_ANOTHER_USER")
     elif method in LISTING_BY_USER:
-        assert answer.code == "OK" and not answer.body.get("paymentMethods")
+        assert answer.code == "OK" and not answer.body.get(LISTING_BY_USER[method][0])
     else:
         assert answer.code == "NOT_FOUND", answer
         assert answer.reason.endswith("_NOT_FOUND")
@@ -196,7 +196,8 @@ async def test_owner_services_and_admins_act_on_every_rpc_over_grpc(
         return
     assert answer.code == "OK", answer
     if method in LISTING_BY_USER:
-        assert [m["paymentMethodId"] for m in answer.body["paymentMethods"]] == [world.method_id]
+        items, id_field, owned = LISTING_BY_USER[method]
+        assert [m[id_field] for m in answer.body[items]] == [getattr(world, owned)]
 
 
 @pytest.mark.parametrize("who", ["owner", "service"])

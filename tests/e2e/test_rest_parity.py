@@ -51,7 +51,8 @@ async def payment_scenario(call: Call) -> list[tuple[str, dict[str, Any]]]:
         log.append((rpc, answer))
         return answer
 
-    pid = (await step("CreatePayment", _payment_fields()))["payment"]["payment_id"]
+    created = await step("CreatePayment", _payment_fields())
+    pid, user = created["payment"]["payment_id"], created["payment"]["user_id"]
     await step("GetPayment", {"payment_id": pid})
     await step("CapturePayment", {"payment_id": pid, "request_id": new_id()})  # not authorized
     await step("AuthorizePayment", {"payment_id": pid, "request_id": new_id()})
@@ -64,6 +65,7 @@ async def payment_scenario(call: Call) -> list[tuple[str, dict[str, Any]]]:
     await step("RefundPayment", {"payment_id": pid, "request_id": new_id(), "amount_minor": 100})
     await step("GetRefund", {"refund_id": refunded["refund"]["refund_id"]})
     await step("ListRefunds", {"payment_id": pid, "page_size": 1})
+    await step("ListPayments", {"filter": f'user_id = "{user}"', "page_size": 1})
     await step("GetPayment", {"payment_id": new_id()})  # not found
 
     challenged = await step(
@@ -125,6 +127,7 @@ async def test_payment_service_answers_alike_over_rest_and_grpc(
     assert _rpcs(over_rest) == {
         "CreatePayment", "GetPayment", "AuthorizePayment", "ConfirmPayment", "CapturePayment",
         "CancelPayment", "GetPaymentStatus", "RefundPayment", "GetRefund", "ListRefunds",
+        "ListPayments",
     }  # fmt: skip
     assert [normalized(a) for _, a in over_rest] == [normalized(a) for _, a in over_grpc]
     errors = [answer for _, answer in over_rest if "error" in answer]
@@ -161,6 +164,7 @@ async def test_reads_of_one_resource_are_identical_both_ways(
         ("GetPaymentStatus", {"payment_id": pid}),
         ("GetRefund", {"refund_id": refund["refund"]["refund_id"]}),
         ("ListRefunds", {"payment_id": pid}),
+        ("ListPayments", {"filter": f'user_id = "{user}"', "order_by": "create_time asc"}),
         ("ListPaymentMethods", {"user_id": user}),
         ("ListAvailablePaymentMethods", {"country": "DE", "currency": "EUR", "amount_minor": 99}),
     ]

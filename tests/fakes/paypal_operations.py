@@ -16,6 +16,7 @@ from tests.fakes.paypal_resources import (
     Refund,
     decimals,
     new_id,
+    timestamp,
 )
 
 UNPROCESSABLE = (
@@ -250,6 +251,7 @@ class PayPalOperations:
         if auth.status == "VOIDED":
             return unprocessable("PREVIOUSLY_VOIDED", "Authorization has been voided.")
         auth.status = "VOIDED"
+        auth.void_time = timestamp()
         self.orders[auth.order_id].status = "VOIDED"
         if prefer == "return=representation":
             return Response(200, auth.json(self.url))

@@ -113,6 +113,7 @@ class Authorization:
     captured: Decimal = Decimal(0)
     processor_response: dict[str, str] | None = None
     create_time: str = field(default_factory=timestamp)
+    void_time: str | None = None  # for the transaction search's T1302
     expiration_time: str = field(default_factory=lambda: timestamp(timedelta(days=29)))
 
     def json(self, api: str) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """A fake PayPal REST API: a real HTTP server on loopback that follows PayPal's documented
-shapes for OAuth2 client credentials, Orders v2 (intent AUTHORIZE) and Payments v2.
+shapes for OAuth2 client credentials, Orders v2 (intent AUTHORIZE), Payments v2 and
+Transaction Search (paypal_transactions.py).
 
 PayPal has no emulator, so this is the one third party the tests fake (DESIGN.md section 7).
 It is stateful (orders, authorizations, captures, refunds), requires a bearer token from
@@ -25,6 +26,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from tests.fakes import paypal_transactions as transactions
 from tests.fakes.http_server import STALL, HttpServer, Request, Response
 from tests.fakes.paypal_operations import PayPalOperations, invalid_request, paypal_error
 
@@ -178,6 +180,12 @@ class FakePayPal(PayPalOperations):
         return answer
 
     def _route(self, request: Request) -> Response:
+        if request.method == "GET" and request.path == "/v1/reporting/transactions":
+            rows = transactions.events(
+                list(self.authorizations.values()), list(self.captures.values()),
+                list(self.refunds.values()),
+            )  # fmt: skip
+            return transactions.search(request.query, rows)
         prefer = request.headers.get("prefer", "return=minimal")
         for method, pattern, operation in ROUTES:
             match = re.fullmatch(pattern, request.path)

@@ -16,7 +16,8 @@ Before serving it
   * PaymentIntents take `description`, `return_url` and `automatic_payment_methods`
     (localstripe answers 400; it only has cards, so the last two change nothing here);
   * bank transfers: customer_balance PaymentIntents that wait with the transfer
-    instructions, and the test helper that funds them (tests/support/localstripe_bank_transfers.py).
+    instructions, and the test helper that funds them (tests/support/localstripe_bank_transfers.py);
+  * listing PaymentIntents and refunds by creation time (tests/support/localstripe_listing.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from localstripe import resources
 from localstripe.errors import UserError
 
 from tests.support.localstripe_bank_transfers import take_bank_transfers
+from tests.support.localstripe_listing import list_by_creation
 
 # Card number -> (code, decline_code, message), as Stripe's test cards answer when charged.
 DECLINES = {
@@ -175,6 +177,7 @@ def main() -> None:
     refuse_captures_and_cancels_out_of_state()
     accept_newer_payment_intent_parameters()
     take_bank_transfers()
+    list_by_creation()
     from localstripe import server  # noqa: PLC0415 - builds its routes from the patched APIs
 
     web.run_app(server.app, host="127.0.0.1", port=port, print=None, access_log=None)

@@ -56,6 +56,7 @@ from domain.money import Money
 from domain.pagination import Cursor, Page, PageRequest
 from domain.payment import Payment
 from domain.payment_amounts import PaymentAmounts
+from domain.payment_listing import PaymentQuery, filter_values
 from domain.payment_method import PaymentMethod
 from domain.refund import Refund
 from domain.retry import RetryPolicy, ScheduledRetry
@@ -265,6 +266,28 @@ class FakePaymentRepository(_Repository):
             if txn.is_open and txn.created_at < started_before
         )
         return [(payment_id, txn_id) for _, payment_id, txn_id in found[:limit]]
+
+    async def search(self, query: PaymentQuery) -> Page[Payment]:
+        rows: list[Payment] = [
+            p
+            for p in self._rows().values()
+            if query.filter.matches(filter_values(p))
+            and (query.only_user is None or p.user_id == query.only_user)
+        ]
+        ordered = sorted(rows, key=lambda p: (p.created_at, p.id), reverse=query.descending)
+        if query.after is not None:
+            after = (query.after.created_at, query.after.id)
+            ordered = [
+                p
+                for p in ordered
+                if ((p.created_at, p.id) < after) == query.descending
+                and (p.created_at, p.id) != after
+            ]
+        chosen = ordered[: query.size]
+        last = chosen[-1] if len(ordered) > query.size and chosen else None
+        return Page(
+            [self._loaded(p) for p in chosen], Cursor(last.created_at, last.id) if last else None
+        )
 
 
 class FakeRefundRepository(_Repository):

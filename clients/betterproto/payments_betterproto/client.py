@@ -111,6 +111,7 @@ class PaymentsClient:
     refund_payment = _Bound(rpcs.REFUND_PAYMENT)
     get_refund = _Bound(rpcs.GET_REFUND)
     list_refunds = _Bound(rpcs.LIST_REFUNDS)
+    list_payments = _Bound(rpcs.LIST_PAYMENTS)
     review_payment = _Bound(rpcs.REVIEW_PAYMENT)
     # --- PaymentMethodService -------------------------------------------------------------
     list_payment_methods = _Bound(rpcs.LIST_PAYMENT_METHODS)

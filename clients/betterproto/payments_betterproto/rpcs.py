@@ -71,6 +71,7 @@ GET_PAYMENT_STATUS = _payments(
 REFUND_PAYMENT = _payments("RefundPayment", v1.RefundPaymentRequest, v1.RefundPaymentResponse)
 GET_REFUND = _payments("GetRefund", v1.GetRefundRequest, v1.GetRefundResponse)
 LIST_REFUNDS = _payments("ListRefunds", v1.ListRefundsRequest, v1.ListRefundsResponse)
+LIST_PAYMENTS = _payments("ListPayments", v1.ListPaymentsRequest, v1.ListPaymentsResponse)
 REVIEW_PAYMENT = _payments("ReviewPayment", v1.ReviewPaymentRequest, v1.ReviewPaymentResponse)
 
 LIST_PAYMENT_METHODS = _methods(

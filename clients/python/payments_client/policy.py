@@ -32,6 +32,7 @@ READS = frozenset(
         "GetPaymentStatus",
         "GetRefund",
         "ListRefunds",
+        "ListPayments",
         "ListPaymentMethods",
         "ListAvailablePaymentMethods",
         "GetExchangeRate",

@@ -63,6 +63,7 @@ GET_PAYMENT_STATUS = _payments(
 REFUND_PAYMENT = _payments("RefundPayment", ps.RefundPaymentRequest, ps.RefundPaymentResponse)
 GET_REFUND = _payments("GetRefund", ps.GetRefundRequest, ps.GetRefundResponse)
 LIST_REFUNDS = _payments("ListRefunds", ps.ListRefundsRequest, ps.ListRefundsResponse)
+LIST_PAYMENTS = _payments("ListPayments", ps.ListPaymentsRequest, ps.ListPaymentsResponse)
 REVIEW_PAYMENT = _payments("ReviewPayment", ps.ReviewPaymentRequest, ps.ReviewPaymentResponse)
 
 LIST_PAYMENT_METHODS = _methods(

@@ -113,6 +113,7 @@ class SyncPaymentsClient:
     refund_payment = _Bound(rpcs.REFUND_PAYMENT)
     get_refund = _Bound(rpcs.GET_REFUND)
     list_refunds = _Bound(rpcs.LIST_REFUNDS)
+    list_payments = _Bound(rpcs.LIST_PAYMENTS)
     review_payment = _Bound(rpcs.REVIEW_PAYMENT)
     list_payment_methods = _Bound(rpcs.LIST_PAYMENT_METHODS)
     list_available_payment_methods = _Bound(rpcs.LIST_AVAILABLE_PAYMENT_METHODS)

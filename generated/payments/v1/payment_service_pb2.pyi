@@ -550,6 +550,69 @@ class ListRefundsResponse(message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 @typing.final
+class ListPaymentsRequest(message.Message):
+    DESCRIPTOR: descriptor.Descriptor
+
+    PAGE_SIZE_FIELD_NUMBER: builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    FILTER_FIELD_NUMBER: builtins.int
+    ORDER_BY_FIELD_NUMBER: builtins.int
+    page_size: builtins.int
+    """At most this many payments (default 50, at most 500)."""
+    page_token: builtins.str
+    """The next_page_token of a previous call with the same filter and order_by, by the same
+    caller; opaque.
+    """
+    filter: builtins.str
+    """AIP-160 subset: comparisons joined by AND, for example
+      user_id = "0b6d…" AND status = PAYMENT_STATUS_CAPTURED
+      create_time >= "2026-12-01T00:00:00Z" AND create_time < "2026-12-08T00:00:00Z"
+    Fields: user_id (a UUID), status (a PaymentStatus name), currency (ISO 4217),
+    gateway (a Gateway name), payment_method_type (a PaymentMethodType name), with = and !=;
+    create_time (an RFC 3339 timestamp with offset) with = != < <= > >=. Values may be
+    quoted. OR, NOT, parentheses and other fields are refused. Empty: every payment.
+    """
+    order_by: builtins.str
+    """"create_time desc" (the default, newest first) or "create_time asc"."""
+    def __init__(
+        self,
+        *,
+        page_size: builtins.int = ...,
+        page_token: builtins.str = ...,
+        filter: builtins.str = ...,
+        order_by: builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["filter", b"filter", "order_by", b"order_by", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class ListPaymentsResponse(message.Message):
+    DESCRIPTOR: descriptor.Descriptor
+
+    PAYMENTS_FIELD_NUMBER: builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: builtins.int
+    next_page_token: builtins.str
+    """Empty when there are no more pages."""
+    @builtins.property
+    def payments(self) -> containers.RepeatedCompositeFieldContainer[payment_pb2.Payment]:
+        """With their transactions, as GetPayment shows them."""
+
+    def __init__(
+        self,
+        *,
+        payments: abc.Iterable[payment_pb2.Payment] | None = ...,
+        next_page_token: builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["next_page_token", b"next_page_token", "payments", b"payments"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
 class ReviewPaymentRequest(message.Message):
     DESCRIPTOR: descriptor.Descriptor
 

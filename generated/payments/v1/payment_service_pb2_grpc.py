@@ -86,6 +86,11 @@ class PaymentServiceStub:
                 request_serializer=payments_dot_v1_dot_payment__service__pb2.CancelPaymentRequest.SerializeToString,
                 response_deserializer=payments_dot_v1_dot_payment__service__pb2.CancelPaymentResponse.FromString,
                 _registered_method=True)
+        self.ListPayments = channel.unary_unary(
+                '/payments.v1.PaymentService/ListPayments',
+                request_serializer=payments_dot_v1_dot_payment__service__pb2.ListPaymentsRequest.SerializeToString,
+                response_deserializer=payments_dot_v1_dot_payment__service__pb2.ListPaymentsResponse.FromString,
+                _registered_method=True)
         self.GetPaymentStatus = channel.unary_unary(
                 '/payments.v1.PaymentService/GetPaymentStatus',
                 request_serializer=payments_dot_v1_dot_payment__service__pb2.GetPaymentStatusRequest.SerializeToString,
@@ -181,6 +186,16 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListPayments(self, request, context):
+        """Lists the payments the caller may see, newest first unless order_by says otherwise. An
+        end user's token lists only that user's payments, whatever the filter says; services
+        and admins see every user's. Invalid filter, order_by or page_token: INVALID_ARGUMENT
+        VALIDATION_FAILED with a field violation naming the problem.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetPaymentStatus(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -249,6 +264,11 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.CancelPayment,
                     request_deserializer=payments_dot_v1_dot_payment__service__pb2.CancelPaymentRequest.FromString,
                     response_serializer=payments_dot_v1_dot_payment__service__pb2.CancelPaymentResponse.SerializeToString,
+            ),
+            'ListPayments': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListPayments,
+                    request_deserializer=payments_dot_v1_dot_payment__service__pb2.ListPaymentsRequest.FromString,
+                    response_serializer=payments_dot_v1_dot_payment__service__pb2.ListPaymentsResponse.SerializeToString,
             ),
             'GetPaymentStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.GetPaymentStatus,
@@ -460,6 +480,33 @@ class PaymentService:
             '/payments.v1.PaymentService/CancelPayment',
             payments_dot_v1_dot_payment__service__pb2.CancelPaymentRequest.SerializeToString,
             payments_dot_v1_dot_payment__service__pb2.CancelPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListPayments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/payments.v1.PaymentService/ListPayments',
+            payments_dot_v1_dot_payment__service__pb2.ListPaymentsRequest.SerializeToString,
+            payments_dot_v1_dot_payment__service__pb2.ListPaymentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -70,6 +70,12 @@ class PaymentServiceStub:
     """Captures all or part of the authorized amount; an uncaptured remainder is released."""
     CancelPayment: grpc.UnaryUnaryMultiCallable[payment_service_pb2.CancelPaymentRequest, payment_service_pb2.CancelPaymentResponse]
     """Cancels a payment that has not been captured, voiding any authorization."""
+    ListPayments: grpc.UnaryUnaryMultiCallable[payment_service_pb2.ListPaymentsRequest, payment_service_pb2.ListPaymentsResponse]
+    """Lists the payments the caller may see, newest first unless order_by says otherwise. An
+    end user's token lists only that user's payments, whatever the filter says; services
+    and admins see every user's. Invalid filter, order_by or page_token: INVALID_ARGUMENT
+    VALIDATION_FAILED with a field violation naming the problem.
+    """
     GetPaymentStatus: grpc.UnaryUnaryMultiCallable[payment_service_pb2.GetPaymentStatusRequest, payment_service_pb2.GetPaymentStatusResponse]
     RefundPayment: grpc.UnaryUnaryMultiCallable[payment_service_pb2.RefundPaymentRequest, payment_service_pb2.RefundPaymentResponse]
     """Refunds all or part of the captured amount to the original payment method. Several
@@ -126,6 +132,12 @@ class PaymentServiceAsyncStub(PaymentServiceStub):
     """Captures all or part of the authorized amount; an uncaptured remainder is released."""
     CancelPayment: aio.UnaryUnaryMultiCallable[payment_service_pb2.CancelPaymentRequest, payment_service_pb2.CancelPaymentResponse]  # type: ignore[assignment]
     """Cancels a payment that has not been captured, voiding any authorization."""
+    ListPayments: aio.UnaryUnaryMultiCallable[payment_service_pb2.ListPaymentsRequest, payment_service_pb2.ListPaymentsResponse]  # type: ignore[assignment]
+    """Lists the payments the caller may see, newest first unless order_by says otherwise. An
+    end user's token lists only that user's payments, whatever the filter says; services
+    and admins see every user's. Invalid filter, order_by or page_token: INVALID_ARGUMENT
+    VALIDATION_FAILED with a field violation naming the problem.
+    """
     GetPaymentStatus: aio.UnaryUnaryMultiCallable[payment_service_pb2.GetPaymentStatusRequest, payment_service_pb2.GetPaymentStatusResponse]  # type: ignore[assignment]
     RefundPayment: aio.UnaryUnaryMultiCallable[payment_service_pb2.RefundPaymentRequest, payment_service_pb2.RefundPaymentResponse]  # type: ignore[assignment]
     """Refunds all or part of the captured amount to the original payment method. Several
@@ -215,6 +227,18 @@ class PaymentServiceServicer(metaclass=abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> typing.Union[payment_service_pb2.CancelPaymentResponse, abc.Awaitable[payment_service_pb2.CancelPaymentResponse]]:
         """Cancels a payment that has not been captured, voiding any authorization."""
+
+    @abc_1.abstractmethod
+    def ListPayments(
+        self,
+        request: payment_service_pb2.ListPaymentsRequest,
+        context: _ServicerContext,
+    ) -> typing.Union[payment_service_pb2.ListPaymentsResponse, abc.Awaitable[payment_service_pb2.ListPaymentsResponse]]:
+        """Lists the payments the caller may see, newest first unless order_by says otherwise. An
+        end user's token lists only that user's payments, whatever the filter says; services
+        and admins see every user's. Invalid filter, order_by or page_token: INVALID_ARGUMENT
+        VALIDATION_FAILED with a field violation naming the problem.
+        """
 
     @abc_1.abstractmethod
     def GetPaymentStatus(

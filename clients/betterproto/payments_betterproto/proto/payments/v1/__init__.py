@@ -48,6 +48,8 @@ __all__ = (
     "ListExchangeRatesResponse",
     "ListPaymentMethodsRequest",
     "ListPaymentMethodsResponse",
+    "ListPaymentsRequest",
+    "ListPaymentsResponse",
     "ListRefundsRequest",
     "ListRefundsResponse",
     "NextAction",
@@ -1310,6 +1312,55 @@ default_message_pool.register_message(
 
 
 @dataclass(eq=False, repr=False)
+class ListPaymentsRequest(betterproto2.Message):
+    page_size: "int" = betterproto2.field(1, betterproto2.TYPE_INT32)
+    """
+    At most this many payments (default 50, at most 500).
+    """
+
+    page_token: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    The next_page_token of a previous call with the same filter and order_by, by the same
+    caller; opaque.
+    """
+
+    filter: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+    """
+    AIP-160 subset: comparisons joined by AND, for example
+      user_id = "0b6d…" AND status = PAYMENT_STATUS_CAPTURED
+      create_time >= "2026-12-01T00:00:00Z" AND create_time < "2026-12-08T00:00:00Z"
+    Fields: user_id (a UUID), status (a PaymentStatus name), currency (ISO 4217),
+    gateway (a Gateway name), payment_method_type (a PaymentMethodType name), with = and !=;
+    create_time (an RFC 3339 timestamp with offset) with = != < <= > >=. Values may be
+    quoted. OR, NOT, parentheses and other fields are refused. Empty: every payment.
+    """
+
+    order_by: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    "create_time desc" (the default, newest first) or "create_time asc".
+    """
+
+
+default_message_pool.register_message("payments.v1", "ListPaymentsRequest", ListPaymentsRequest)
+
+
+@dataclass(eq=False, repr=False)
+class ListPaymentsResponse(betterproto2.Message):
+    payments: "list[Payment]" = betterproto2.field(1, betterproto2.TYPE_MESSAGE, repeated=True)
+    """
+    With their transactions, as GetPayment shows them.
+    """
+
+    next_page_token: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+    """
+    Empty when there are no more pages.
+    """
+
+
+default_message_pool.register_message("payments.v1", "ListPaymentsResponse", ListPaymentsResponse)
+
+
+@dataclass(eq=False, repr=False)
 class ListRefundsRequest(betterproto2.Message):
     payment_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
 
@@ -2552,6 +2603,30 @@ class PaymentServiceStub(betterproto2_grpclib.ServiceStub):
             "/payments.v1.PaymentService/CancelPayment",
             message,
             CancelPaymentResponse,
+            timeout=timeout,
+            deadline=deadline,
+            metadata=metadata,
+        )
+
+    async def list_payments(
+        self,
+        message: "ListPaymentsRequest",
+        *,
+        timeout: "float | None" = None,
+        deadline: "Deadline | None" = None,
+        metadata: "MetadataLike | None" = None,
+    ) -> "ListPaymentsResponse":
+        """
+        Lists the payments the caller may see, newest first unless order_by says otherwise. An
+        end user's token lists only that user's payments, whatever the filter says; services
+        and admins see every user's. Invalid filter, order_by or page_token: INVALID_ARGUMENT
+        VALIDATION_FAILED with a field violation naming the problem.
+        """
+
+        return await self._unary_unary(
+            "/payments.v1.PaymentService/ListPayments",
+            message,
+            ListPaymentsResponse,
             timeout=timeout,
             deadline=deadline,
             metadata=metadata,
