@@ -78,6 +78,7 @@ export class PaymentsClient {
   // --- PaymentService -------------------------------------------------------------------
   readonly createPayment = this.bind(PaymentService.method.createPayment);
   readonly getPayment = this.bind(PaymentService.method.getPayment);
+  readonly listPayments = this.bind(PaymentService.method.listPayments);
   readonly authorizePayment = this.bind(PaymentService.method.authorizePayment);
   readonly confirmPayment = this.bind(PaymentService.method.confirmPayment);
   readonly capturePayment = this.bind(PaymentService.method.capturePayment);

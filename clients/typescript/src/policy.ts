@@ -19,6 +19,7 @@ import type { PaymentsError } from "./errors.js";
 /** The RPCs that change nothing (their proto names). */
 export const READS: ReadonlySet<string> = new Set([
   "GetPayment",
+  "ListPayments",
   "GetPaymentStatus",
   "GetRefund",
   "ListRefunds",

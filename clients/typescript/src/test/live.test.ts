@@ -54,6 +54,9 @@ describe("against a live server", { skip }, () => {
     const read = await client.getPayment({ paymentId });
     assert.equal(read.payment?.capturedAmountMinor, 1099n);
     assert.equal(typeof read.payment?.amountMinor, "bigint");
+    const userId = read.payment?.userId ?? "";
+    const listed = await client.listPayments({ filter: `user_id = "${userId}" AND status = "PAYMENT_STATUS_CAPTURED"` });
+    assert.deepEqual(listed.payments.map((p) => p.paymentId), [paymentId]);
   });
 
   test("typed errors: field violations, not found, a decline, no token", async () => {
