@@ -8,7 +8,7 @@ most once, so captures and voids are looked up by the PaymentIntent's state.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import stripe
@@ -35,9 +35,13 @@ from domain.gateway import (
     OutcomeStatus,
     PaymentMethodDetails,
 )
+from infra.gateways import sca_exemptions as exemptions
 from infra.gateways import stripe_bank_transfer as bank_transfer
 from infra.gateways.stripe_amounts import inexact, stripe_amount
 from infra.gateways.stripe_errors import GATEWAY, answer, decline, failure, is_not_found
+from infra.gateways.stripe_objects import expanded_id as _id
+from infra.gateways.stripe_objects import liability_shift as _liability_shift
+from infra.gateways.stripe_objects import metadata_of as _metadata
 
 KEY = "idempotency_key"  # metadata key of our idempotency key
 INVALID_STATE = "INVALID_GATEWAY_STATE"
@@ -47,27 +51,9 @@ CAPABILITIES = GatewayCapabilities(
         MethodSupport(PaymentMethodType.CREDIT_CARD),
         MethodSupport(PaymentMethodType.DEBIT_CARD),
         bank_transfer.SUPPORT,
-    )
+    ),
+    sca_exemptions=exemptions.STRIPE_EXEMPTIONS,
 )
-
-
-def _id(field: Any) -> str | None:
-    """The id of an expandable field, expanded or not."""
-    return field if isinstance(field, str) or field is None else str(field.id)
-
-
-def _metadata(obj: Any) -> dict[str, str]:
-    found = getattr(obj, "metadata", None)
-    return dict(found.to_dict()) if found is not None else {}
-
-
-def _liability_shift(intent: stripe.PaymentIntent) -> bool | None:
-    """Whether 3-D Secure shifted liability, from the charge's card details when known."""
-    card = getattr(getattr(intent.latest_charge, "payment_method_details", None), "card", None)
-    secure = getattr(card, "three_d_secure", None)
-    if secure is None:
-        return None
-    return getattr(secure, "result", None) in ("authenticated", "attempt_acknowledged")
 
 
 class StripeGateway:
@@ -125,6 +111,9 @@ class StripeGateway:
         amount = stripe_amount(request.amount)
         if amount is None:
             return inexact(request.amount)
+        exempting = exemptions.stripe_params(request)
+        if isinstance(exempting, GatewayOutcome):
+            return exempting
         if request.payment_method_type is PaymentMethodType.BANK_TRANSFER:
             return await self._bank_transfer(request, amount)
         params: PaymentIntentCreateParams = {
@@ -145,13 +134,17 @@ class StripeGateway:
             params["automatic_payment_methods"] = {"enabled": True, "allow_redirects": "never"}
         if request.customer_reference:
             params["customer"] = request.customer_reference
+        params.update(exempting)  # type: ignore[typeddict-item]
+        sent = exemptions.STRIPE_SENT if exempting else None
         try:
             intent = await self._client.v1.payment_intents.create_async(
                 params, {"idempotency_key": request.idempotency_key}
             )
         except stripe.StripeError as error:
-            return answer(error, missing="PAYMENT_METHOD_TOKEN_INVALID")
-        return self._authorization(intent)
+            return replace(
+                answer(error, missing="PAYMENT_METHOD_TOKEN_INVALID"), sca_exemption_sent=sent
+            )
+        return replace(self._authorization(intent), sca_exemption_sent=sent)
 
     async def _bank_transfer(self, request: AuthorizationRequest, amount: int) -> GatewayOutcome:
         """Waits (REQUIRES_ACTION with the instructions) until the transfer arrives."""
