@@ -339,6 +339,10 @@ class Settings(TransportSettings, WorkerSettings, KafkaSettings):
             raise ValueError(f"cannot read a secret file: {exc.strerror}") from None
         if (self.paypal_client_id is None) != (secret is None):
             raise ValueError("PAYPAL_CLIENT_ID and PAYPAL_CLIENT_SECRET go together")
+        bundle = self.paypal_cert_ca_bundle
+        if bundle is not None and not bundle.is_file():
+            # Refused at start, not at the first webhook: a typo would reject every one.
+            raise ValueError("PAYPAL_CERT_CA_BUNDLE is not a readable file")
         return self
 
     def encryption_key_ring(self) -> KeyRing | None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import certifi
 import httpx
 import pytest
 import stripe
+from pydantic import ValidationError
 
 from domain.errors import WebhookSignatureInvalid
 from infra.webhooks.paypal_certificates import (
@@ -23,6 +25,7 @@ from infra.webhooks.paypal_signature import (
     PaypalSignatureHeaders,
 )
 from infra.webhooks.stripe_signature import StripeSignatureVerifier
+from tests.support.servers import settings_for_tests
 from tests.support.webhook_signing import PaypalTestSigner, PemServer, stripe_body, stripe_header
 
 SECRET, OLD_SECRET = "whsec_test_current", "whsec_test_previous"
@@ -260,3 +263,13 @@ def test_paypal_trusts_certifis_bundle_by_default() -> None:
     # PayPal's certificates chain to DigiCert's roots, which certifi (Mozilla's list) carries.
     assert any("DigiCert Global Root G2" in subject for subject in subjects)
     assert len(roots) == len(certifi.contents().split("-----BEGIN CERTIFICATE-----")) - 1
+
+
+def test_a_ca_bundle_that_is_not_there_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="PAYPAL_CERT_CA_BUNDLE"):
+        settings_for_tests(paypal_cert_ca_bundle=tmp_path / "missing.pem")
+    bundle = tmp_path / "roots.pem"
+    bundle.write_bytes(PaypalTestSigner.create().root_pem)
+    settings = settings_for_tests(paypal_cert_ca_bundle=bundle)
+    [root] = load_trust_roots(settings.paypal_cert_ca_bundle)
+    assert "Test Root CA" in root.subject.rfc4514_string()
