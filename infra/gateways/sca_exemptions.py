@@ -30,6 +30,8 @@ PAYPAL_EXEMPTIONS = frozenset({ScaExemption.MERCHANT_INITIATED})
 
 STRIPE_SENT = "off_session=true; payment_method_options.card.request_three_d_secure=automatic"
 PAYPAL_SENT = "payment_source.paypal.stored_credential.payment_initiator=MERCHANT"
+# Stripe returns no off_session on the PaymentIntent: our metadata keeps what was sent.
+STRIPE_METADATA = "sca_exemption_sent"
 
 
 def refused(gateway: GatewayName, exemption: ScaExemption, why: str) -> GatewayOutcome:

@@ -42,6 +42,7 @@ from infra.gateways.stripe_errors import GATEWAY, answer, decline, failure, is_n
 from infra.gateways.stripe_objects import expanded_id as _id
 from infra.gateways.stripe_objects import liability_shift as _liability_shift
 from infra.gateways.stripe_objects import metadata_of as _metadata
+from infra.gateways.stripe_objects import refund_outcome as _refunded
 
 KEY = "idempotency_key"  # metadata key of our idempotency key
 INVALID_STATE = "INVALID_GATEWAY_STATE"
@@ -116,6 +117,9 @@ class StripeGateway:
             return exempting
         if request.payment_method_type is PaymentMethodType.BANK_TRANSFER:
             return await self._bank_transfer(request, amount)
+        sent = exemptions.STRIPE_SENT if exempting else None
+        # In our metadata too, so that a lookup (reconciliation) of the PaymentIntent tells it.
+        noted = {exemptions.STRIPE_METADATA: sent} if sent else {}
         params: PaymentIntentCreateParams = {
             "amount": amount,
             "currency": request.amount.currency.lower(),
@@ -123,7 +127,8 @@ class StripeGateway:
             "capture_method": "manual",
             "confirm": True,
             "metadata": request.metadata
-            | {"payment_id": request.payment_id, KEY: request.idempotency_key},
+            | {"payment_id": request.payment_id, KEY: request.idempotency_key}
+            | noted,
             "expand": ["latest_charge"],
         }
         if request.description:
@@ -135,7 +140,6 @@ class StripeGateway:
         if request.customer_reference:
             params["customer"] = request.customer_reference
         params.update(exempting)  # type: ignore[typeddict-item]
-        sent = exemptions.STRIPE_SENT if exempting else None
         try:
             intent = await self._client.v1.payment_intents.create_async(
                 params, {"idempotency_key": request.idempotency_key}
@@ -144,7 +148,7 @@ class StripeGateway:
             return replace(
                 answer(error, missing="PAYMENT_METHOD_TOKEN_INVALID"), sca_exemption_sent=sent
             )
-        return replace(self._authorization(intent), sca_exemption_sent=sent)
+        return self._authorization(intent)
 
     async def _bank_transfer(self, request: AuthorizationRequest, amount: int) -> GatewayOutcome:
         """Waits (REQUIRES_ACTION with the instructions) until the transfer arrives."""
@@ -211,7 +215,7 @@ class StripeGateway:
             )
         except stripe.StripeError as error:
             return answer(error, missing=INVALID_STATE)
-        return self._refunded(refund)
+        return _refunded(refund)
 
     # --- reads ----------------------------------------------------------------------------
     async def lookup(self, request: LookupRequest) -> GatewayOutcome | None:
@@ -227,7 +231,7 @@ class StripeGateway:
             return None  # nothing can have been sent without the PaymentIntent's id
         if request.operation is TransactionType.REFUND:
             refund = await self._find_refund(payment_id, request.idempotency_key)
-            return None if refund is None else self._refunded(refund)
+            return None if refund is None else _refunded(refund)
         intent = await self._intent(payment_id)
         done = "succeeded" if request.operation is TransactionType.CAPTURE else "canceled"
         if intent is None or intent.status != done:
@@ -298,6 +302,13 @@ class StripeGateway:
     def _authorization(
         self, intent: stripe.PaymentIntent, *, settled: bool = False
     ) -> GatewayOutcome:
+        sent = _metadata(intent).get(exemptions.STRIPE_METADATA)
+        outcome = self._authorization_status(intent, settled=settled)
+        return replace(outcome, sca_exemption_sent=sent) if sent else outcome
+
+    def _authorization_status(
+        self, intent: stripe.PaymentIntent, *, settled: bool
+    ) -> GatewayOutcome:
         status = intent.status
         if status in ("requires_capture", "succeeded"):
             return GatewayOutcome(
@@ -339,13 +350,6 @@ class StripeGateway:
             f"Stripe left the PaymentIntent {intent.status}; it will be reconciled",
             metadata=GATEWAY,
         )
-
-    @staticmethod
-    def _refunded(refund: stripe.Refund) -> GatewayOutcome:
-        if refund.status in ("failed", "canceled"):
-            reason = refund.failure_reason or "The refund failed."
-            return GatewayOutcome.declined("REFUND_FAILED", reason, refund.id)
-        return GatewayOutcome.succeeded(refund.id)  # succeeded, or pending at the bank
 
     async def _intent(self, payment_id: str) -> stripe.PaymentIntent | None:
         try:

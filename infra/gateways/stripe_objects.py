@@ -6,6 +6,8 @@ from typing import Any
 
 import stripe
 
+from domain.gateway import GatewayOutcome
+
 
 def expanded_id(field: Any) -> str | None:
     """The id of an expandable field, expanded or not."""
@@ -24,3 +26,10 @@ def liability_shift(intent: stripe.PaymentIntent) -> bool | None:
     if secure is None:
         return None
     return getattr(secure, "result", None) in ("authenticated", "attempt_acknowledged")
+
+
+def refund_outcome(refund: stripe.Refund) -> GatewayOutcome:
+    if refund.status in ("failed", "canceled"):
+        reason = refund.failure_reason or "The refund failed."
+        return GatewayOutcome.declined("REFUND_FAILED", reason, refund.id)
+    return GatewayOutcome.succeeded(refund.id)  # succeeded, or pending at the bank

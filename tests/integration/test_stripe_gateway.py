@@ -435,3 +435,22 @@ async def test_exemptions_stripe_cannot_request_are_refused_without_sending(
     lookup = LookupRequest(request.idempotency_key, TransactionType.AUTHORIZATION, None,
                            request.amount)  # fmt: skip
     assert await gateway.lookup(lookup) is None
+
+
+async def test_a_lookup_of_an_off_session_authorization_tells_what_was_sent(
+    gateway: StripeGateway, localstripe_url: str
+) -> None:
+    """The reconciler records the exemption of an answer that never arrived."""
+    token, customer = await saved_card(gateway, localstripe_url, "success")
+    request = authorization(token, Money(2000, "EUR"), customer_reference=customer,
+                            sca_exemption=ScaExemption.MERCHANT_INITIATED)  # fmt: skip
+    answered = await gateway.authorize(request)
+    assert answered.status is OutcomeStatus.SUCCEEDED and answered.sca_exemption_sent
+    lookup = LookupRequest(request.idempotency_key, TransactionType.AUTHORIZATION, None,
+                           request.amount)  # fmt: skip
+    found = await gateway.lookup(lookup)
+    assert found is not None
+    assert (found.reference, found.sca_exemption_sent) == (
+        answered.reference,
+        answered.sca_exemption_sent,
+    )
