@@ -56,6 +56,16 @@ def payment_fields(payment: Payment, txn: Transaction | None = None) -> Fields:
         "captured_settlement_minor": amounts.captured_settlement.amount_minor,
         "refunded_settlement_minor": amounts.refunded_settlement.amount_minor,
     }
+    authentication = payment.authentication
+    if authentication.sca_exemption is not None or authentication.liability_shift is not None:
+        # PSD2: who asked for which exemption, what went to the gateway, who carries fraud.
+        exemption = authentication.sca_exemption
+        fields |= {
+            "sca_exemption": exemption.value if exemption else None,
+            "sca_exemption_sent": authentication.sca_exemption_sent,
+            "sca_exemption_applied": authentication.sca_exemption_applied,
+            "liability_shift": authentication.liability_shift,
+        }
     if txn is not None:
         fields["transaction"] = transaction_fields(txn)
     return fields

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from domain.enums import GatewayName, PaymentMethodType
-from domain.errors import NoGatewayAvailable, PaymentMethodUnavailable
+from domain.enums import GatewayName, PaymentMethodType, ScaExemption
+from domain.errors import NoGatewayAvailable, PaymentMethodUnavailable, ScaExemptionUnsupported
 from domain.gateway import GatewayCapabilities
 from domain.routing import RoutingTable
 
@@ -66,19 +66,45 @@ class PaymentMethodOffer:
         country: str,
         requested: GatewayName | None = None,
         amount_minor: int = 0,
+        *,
+        sca_exemption: ScaExemption | None = None,
     ) -> list[GatewayName]:
         """The gateways that would take this payment, in routing order (the first takes it,
-        the others are its failover order). Raises PaymentMethodUnavailable or
-        NoGatewayAvailable."""
+        the others are its failover order). With an SCA exemption, only gateways that can
+        request it count, before routing picks a route: a later route may still take it.
+        Raises PaymentMethodUnavailable, NoGatewayAvailable, or ScaExemptionUnsupported
+        (gateways would take the payment, but none of them can request the exemption)."""
         self.require_offered(method_type)
         able = [
             name
             for name, declared in self._capabilities.items()
             if declared.takes(method_type, currency, country, amount_minor)
         ]
-        return self._routes.candidates(
-            method_type, currency, country, available=able, requested=requested
-        )
+        exempting = [
+            name
+            for name in able
+            if sca_exemption is None or sca_exemption in self._capabilities[name].sca_exemptions
+        ]
+        try:
+            return self._routes.candidates(
+                method_type, currency, country, available=exempting, requested=requested
+            )
+        except NoGatewayAvailable:
+            if sca_exemption is None:
+                raise
+            # Without the exemption some gateway would take it: say that it is the exemption.
+            routed = self._routes.candidates(
+                method_type, currency, country, available=able, requested=requested
+            )
+            raise ScaExemptionUnsupported(
+                f"{', '.join(g.value for g in routed)} cannot request the "
+                f"{sca_exemption.value} SCA exemption",
+                metadata={
+                    "gateway": routed[0].value,
+                    "gateways": ",".join(g.value for g in routed),
+                    "sca_exemption": sca_exemption.value,
+                },
+            ) from None
 
     def available(self, country: str, currency: str, amount_minor: int) -> list[AvailableMethod]:
         """Every (type, gateway) that would take a payment from `country` in `currency`."""

@@ -172,6 +172,15 @@ class PaymentMethodUnavailable(DomainError):
     kind = ErrorKind.FAILED_PRECONDITION
 
 
+class ScaExemptionUnsupported(DomainError):
+    """The SCA exemption asked for cannot be requested through the gateway that would take
+    the payment (in its API's terms), or not for this payment: refused at creation rather
+    than dropped, so no merchant believes an exemption was asked for when it was not."""
+
+    reason = "SCA_EXEMPTION_UNSUPPORTED"
+    kind = ErrorKind.FAILED_PRECONDITION
+
+
 class PaymentMethodUnusable(DomainError):
     reason = "PAYMENT_METHOD_UNUSABLE"
     kind = ErrorKind.FAILED_PRECONDITION

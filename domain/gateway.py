@@ -68,6 +68,11 @@ class GatewayOutcome:
     soft: bool = False
     # 3-D Secure: whether fraud liability shifted to the issuer (None: no authentication).
     liability_shift: bool | None = None
+    # The SCA exemption as the adapter put it on the wire, in the gateway's own terms
+    # (`off_session`, `stored_credential.payment_initiator=MERCHANT`); None: none was sent.
+    sca_exemption_sent: str | None = None
+    # Whether the issuer applied it, where the gateway says (None: it did not say).
+    sca_exemption_applied: bool | None = None
 
     @classmethod
     def succeeded(cls, reference: str) -> GatewayOutcome:
@@ -182,6 +187,8 @@ class GatewayCapabilities:
     """What an adapter declares it can take: pure configuration, read without any I/O."""
 
     methods: tuple[MethodSupport, ...] = ()
+    # The SCA exemptions the adapter can request in its gateway's terms; others are refused.
+    sca_exemptions: frozenset[ScaExemption] = frozenset()
 
     @property
     def method_types(self) -> frozenset[PaymentMethodType]:

@@ -239,7 +239,11 @@ class Payment:
         txn = self._open_transaction(transaction_id, TransactionType.AUTHORIZATION)
         if ref := outcome.reference:
             self.gateway_payment_id = ref
-        self.authentication = self.authentication.concluded(outcome.liability_shift)
+        self.authentication = self.authentication.concluded(
+            outcome.liability_shift,
+            exemption_sent=outcome.sca_exemption_sent,
+            exemption_applied=outcome.sca_exemption_applied,
+        )
         if outcome.status is OutcomeStatus.SUCCEEDED:
             txn.settle(TransactionStatus.SUCCEEDED, now, gateway_transaction_id=ref)
             self._move_to(S.AUTHORIZED, now)

@@ -11,7 +11,7 @@ from domain.audit import AuditOutcome
 from domain.availability import AvailableMethod
 from domain.changes import Aggregate
 from domain.dispute import Dispute
-from domain.enums import GatewayName, PaymentMethodType
+from domain.enums import GatewayName, PaymentMethodType, ScaExemption
 from domain.events import DomainEvent
 from domain.fx import ExchangeRate, FxQuote
 from domain.gateway import PaymentGateway
@@ -299,11 +299,14 @@ class GatewayDirectory(Protocol):
         country: str,
         requested: GatewayName | None,
         amount_minor: int = 0,
+        *,
+        sca_exemption: ScaExemption | None = None,
     ) -> list[GatewayName]:
         """Configured gateways for a new payment, in routing order (the first takes it, the
-        others are its failover order), among those declaring they take it. Raises
-        PaymentMethodUnavailable (no gateway takes the type) or NoGatewayAvailable. Pure
-        computation over configuration: no I/O."""
+        others are its failover order), among those declaring they take it (and can request
+        `sca_exemption`). Raises PaymentMethodUnavailable (no gateway takes the type),
+        NoGatewayAvailable or ScaExemptionUnsupported. Pure computation over configuration:
+        no I/O."""
 
     def available(self, country: str, currency: str, amount_minor: int) -> list[AvailableMethod]:
         """Every payment method type, with its gateways, that a payment from `country` in

@@ -19,6 +19,7 @@ from domain.routing import RoutingTable
 from infra.crypto.keyring import KeyRing, KeyRingError, decode_key, parse_key_ring
 from infra.currency import iso_exponent
 from infra.fx.ecb import ECB_DAILY_URL
+from infra.webhooks.paypal_certificates import DEFAULT_CERT_NAMES
 from server.fraud_config import FailMode, risk_policy
 from server.kafka_config import KafkaSettings
 from server.routing_config import load_routes
@@ -114,6 +115,10 @@ class Settings(TransportSettings, WorkerSettings, KafkaSettings):
     paypal_webhook_verification: Literal["local", "api"] = "local"
     # Hosts certificates may come from, comma-separated; ".paypal.com" allows its subdomains.
     paypal_cert_hosts: str = ".paypal.com"
+    # Local verification trusts a certificate only through its chain to a CA of this PEM
+    # bundle (default: certifi's), issued to one of these names (comma-separated).
+    paypal_cert_ca_bundle: Path | None = None
+    paypal_cert_names: str = ",".join(DEFAULT_CERT_NAMES)
 
     # The outbox relay: how often it looks for unpublished events when idle, and how long
     # published rows are kept before they are purged.
@@ -316,6 +321,9 @@ class Settings(TransportSettings, WorkerSettings, KafkaSettings):
     def paypal_cert_host_list(self) -> list[str]:
         return [part.strip() for part in self.paypal_cert_hosts.split(",") if part.strip()]
 
+    def paypal_cert_name_list(self) -> list[str]:
+        return [part.strip() for part in self.paypal_cert_names.split(",") if part.strip()]
+
     def paypal_secret(self) -> SecretStr | None:
         return self._secret(
             self.paypal_client_secret, self.paypal_client_secret_file, "PAYPAL_CLIENT_SECRET"
@@ -331,6 +339,10 @@ class Settings(TransportSettings, WorkerSettings, KafkaSettings):
             raise ValueError(f"cannot read a secret file: {exc.strerror}") from None
         if (self.paypal_client_id is None) != (secret is None):
             raise ValueError("PAYPAL_CLIENT_ID and PAYPAL_CLIENT_SECRET go together")
+        bundle = self.paypal_cert_ca_bundle
+        if bundle is not None and not bundle.is_file():
+            # Refused at start, not at the first webhook: a typo would reject every one.
+            raise ValueError("PAYPAL_CERT_CA_BUNDLE is not a readable file")
         return self
 
     def encryption_key_ring(self) -> KeyRing | None:

@@ -166,6 +166,8 @@ def payment_to_proto(payment: Payment) -> payment_pb2.Payment:
             else None
         ),
         liability_shift=_liability_shift(payment.authentication.liability_shift),
+        sca_exemption_sent=payment.authentication.sca_exemption_sent or "",
+        sca_exemption_result=_exemption_result(payment.authentication.sca_exemption_applied),
         country=payment.country,
         risk=risk_to_proto(payment),
         **_settlement_fields(payment),
@@ -185,6 +187,12 @@ def _settlement_fields(payment: Payment) -> dict[str, Any]:
         "captured_settlement_amount_minor": payment.amounts.captured_settlement.amount_minor,
         "refunded_settlement_amount_minor": payment.amounts.refunded_settlement.amount_minor,
     }
+
+
+def _exemption_result(applied: bool | None) -> str | None:
+    if applied is None:
+        return None
+    return "SCA_EXEMPTION_RESULT_APPLIED" if applied else "SCA_EXEMPTION_RESULT_NOT_APPLIED"
 
 
 def _liability_shift(shifted: bool | None) -> str | None:

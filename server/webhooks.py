@@ -10,10 +10,14 @@ from domain.actor import Actor
 from domain.usecases.deps import Deps
 from infra.currency import iso4217_catalog
 from infra.gateways.paypal_client import PayPalClient, base_url_for
+from infra.webhooks.paypal_certificates import (
+    PaypalCertificateStore,
+    PaypalCertificateTrust,
+    load_trust_roots,
+)
 from infra.webhooks.paypal_events import paypal_event
 from infra.webhooks.paypal_signature import (
     PaypalApiVerifier,
-    PaypalCertificateStore,
     PaypalLocalVerifier,
     PaypalSignatureHeaders,
     PaypalVerifier,
@@ -63,7 +67,10 @@ class WebhookComponents:
             )
             return PaypalApiVerifier(webhook_id, self._paypal_client)
         store = PaypalCertificateStore(self.http, settings.paypal_cert_host_list())
-        return PaypalLocalVerifier(webhook_id, store)
+        trust = PaypalCertificateTrust(
+            load_trust_roots(settings.paypal_cert_ca_bundle), settings.paypal_cert_name_list()
+        )
+        return PaypalLocalVerifier(webhook_id, store, trust)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -18,6 +18,7 @@ from domain.errors import (
     DomainError,
     GatewayUnavailable,
     PaymentMethodUnusable,
+    ScaExemptionUnsupported,
 )
 from domain.gateway import (
     AuthorizationRequest,
@@ -163,9 +164,15 @@ async def _fail_over(deps: Deps, payment_id: str) -> bool:
         payment = await uow.payments.get_for_update(payment_id)
         if not payment.can_fail_over:
             return False
-        candidates = deps.gateways.candidates(
-            payment.payment_method_type, payment.currency, payment.country, None
-        )
+        try:
+            # Only gateways that can send the payment's exemption too: never fail over to one
+            # that would drop it.
+            candidates = deps.gateways.candidates(
+                payment.payment_method_type, payment.currency, payment.country, None,
+                sca_exemption=payment.authentication.sca_exemption,
+            )  # fmt: skip
+        except ScaExemptionUnsupported:
+            return False
         # Only gateways after the current one in routing order: each failover moves forward,
         # so the loop in authorize_payment ends.
         if payment.gateway not in candidates:

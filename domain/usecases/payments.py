@@ -6,7 +6,7 @@ import contextlib
 
 from domain.access import require_acting_for
 from domain.commands import CreatePayment
-from domain.enums import GatewayName, PaymentMethodType
+from domain.enums import GatewayName, PaymentMethodType, ScaExemption
 from domain.errors import (
     FieldViolation,
     FxQuoteExpired,
@@ -15,6 +15,7 @@ from domain.errors import (
     PaymentMethodNotFound,
     PaymentMethodUnusable,
     PaymentNotFound,
+    ScaExemptionUnsupported,
     UnsupportedCurrency,
     ValidationFailed,
 )
@@ -76,7 +77,17 @@ async def create_payment(cmd: CreatePayment, deps: Deps) -> Payment:
         customer = saved.gateway_customer_id
         requested_gateway = saved.gateway
     assert method_type is not None  # guaranteed by validation or the saved method
-    gateway = deps.gateways.candidates(method_type, cmd.currency, cmd.country, requested_gateway)[0]
+    if cmd.sca_exemption is ScaExemption.MERCHANT_INITIATED and method_id is None:
+        # Merchant-initiated means charging a credential the customer saved with us earlier,
+        # without them: there is no such credential to send the gateway otherwise.
+        raise ScaExemptionUnsupported(
+            "a MERCHANT_INITIATED payment charges a saved payment method (payment_method_id)",
+            metadata={"sca_exemption": cmd.sca_exemption.value},
+        )
+    gateway = deps.gateways.candidates(
+        method_type, cmd.currency, cmd.country, requested_gateway,
+        sca_exemption=cmd.sca_exemption,
+    )[0]  # fmt: skip
     async with deps.uow as uow:
         # The id is made inside the transaction that claims the request's key: the same
         # request sent again after a crash makes the same id and finds its payment.

@@ -145,6 +145,9 @@ payments = Table(
     Column("return_url", String(2048), nullable=False, server_default=""),
     Column("sca_exemption", String(40)),
     Column("liability_shift", Boolean),
+    # The exemption as sent to the gateway, in its terms, and whether the issuer applied it.
+    Column("sca_exemption_sent", String(200)),
+    Column("sca_exemption_applied", Boolean),
     Column("capture_on_authorization", Boolean, nullable=False, server_default=text("false")),
     Column("country", String(2), nullable=False, server_default=""),
     # The fraud checks' verdict on the latest authorization attempt (domain/risk.py) and an

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from domain.availability import AvailableMethod, PaymentMethodOffer
-from domain.enums import GatewayName, PaymentMethodType
+from domain.enums import GatewayName, PaymentMethodType, ScaExemption
 from domain.errors import GatewayUnavailable
 from domain.gateway import PaymentGateway
 from domain.routing import RoutingTable
@@ -37,8 +37,12 @@ class RoutedGatewayDirectory:
         country: str,
         requested: GatewayName | None,
         amount_minor: int = 0,
+        *,
+        sca_exemption: ScaExemption | None = None,
     ) -> list[GatewayName]:
-        return self._offer.candidates(method_type, currency, country, requested, amount_minor)
+        return self._offer.candidates(
+            method_type, currency, country, requested, amount_minor, sca_exemption=sca_exemption
+        )
 
     def available(self, country: str, currency: str, amount_minor: int) -> list[AvailableMethod]:
         return self._offer.available(country, currency, amount_minor)

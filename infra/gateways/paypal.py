@@ -26,6 +26,7 @@ the key + ":authorize"), so a retry replays PayPal's first answer; lookup is bui
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -46,6 +47,7 @@ from domain.gateway import (
 )
 from domain.money import Money
 from infra.currency import iso_exponent
+from infra.gateways import sca_exemptions as exemptions
 from infra.gateways.paypal_client import DEFAULT_TIMEOUT, PayPalClient, base_url_for
 from infra.gateways.paypal_codes import (
     CAPTURED,
@@ -115,7 +117,8 @@ class PayPalGateway:
     def capabilities(self) -> GatewayCapabilities:
         """PayPal wallets, in the currencies PayPal's REST API takes."""
         return GatewayCapabilities(
-            (MethodSupport(PaymentMethodType.PAYPAL, currencies=SUPPORTED_CURRENCIES),)
+            (MethodSupport(PaymentMethodType.PAYPAL, currencies=SUPPORTED_CURRENCIES),),
+            sca_exemptions=exemptions.PAYPAL_EXEMPTIONS,
         )
 
     async def aclose(self) -> None:
@@ -148,6 +151,9 @@ class PayPalGateway:
             return amount
         key, body = request.idempotency_key, self._order_body(request.idempotency_key, amount)
         saved_wallet = request.payment_method_token != ONE_TIME_CHECKOUT
+        stored = exemptions.paypal_stored_credential(request, saved_wallet=saved_wallet)
+        if isinstance(stored, GatewayOutcome):
+            return stored
         if request.return_url and not saved_wallet:
             body["payment_source"] = {
                 "paypal": {
@@ -164,15 +170,18 @@ class PayPalGateway:
         if not saved_wallet:
             return order_outcome(response.body)
         order_id = str(response.body["id"])
-        vault = {"paypal": {"vault_id": request.payment_method_token}}
+        wallet: dict[str, Any] = {"vault_id": request.payment_method_token}
+        if stored is not None:
+            wallet["stored_credential"] = stored
         response = await self._client.post(
             f"{ORDERS}/{order_id}/authorize",
-            {"payment_source": vault},
+            {"payment_source": {"paypal": wallet}},
             request_id=_authorize_key(key),
         )
+        sent = exemptions.PAYPAL_SENT if stored is not None else None
         if not response.ok:
-            return declined(response, order_id)
-        return order_outcome(response.body)
+            return replace(declined(response, order_id), sca_exemption_sent=sent)
+        return replace(order_outcome(response.body), sca_exemption_sent=sent)
 
     async def confirm(self, request: ConfirmRequest) -> GatewayOutcome:
         order_id = request.gateway_payment_id

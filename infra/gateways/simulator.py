@@ -14,11 +14,11 @@ import random
 import uuid
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from domain.enums import GatewayName, NextActionType, PaymentMethodType
+from domain.enums import GatewayName, NextActionType, PaymentMethodType, ScaExemption
 from domain.errors import (
     FieldViolation,
     GatewayOutcomeUnknown,
@@ -97,8 +97,29 @@ SIMULATED = GatewayCapabilities(
         MethodSupport(PaymentMethodType.CREDIT_CARD),
         MethodSupport(PaymentMethodType.DEBIT_CARD),
         MethodSupport(PaymentMethodType.PAYPAL),
-    )
+    ),
+    sca_exemptions=frozenset(ScaExemption),
 )
+# The simulated issuer grants low-value up to 30.00 and risk analysis up to 500.00 (the PSD2
+# RTS ceilings in EUR, read in the minor unit of a two-decimal currency, whatever the currency).
+LOW_VALUE_LIMIT_MINOR = 3_000
+RISK_ANALYSIS_LIMIT_MINOR = 50_000
+
+
+def simulated_exemption(request: AuthorizationRequest) -> tuple[str | None, bool | None]:
+    """What the simulator sends for the request's exemption, and whether its issuer grants
+    it: merchant-initiated always (the saved method is the mandate), the others under their
+    ceilings."""
+    exemption = request.sca_exemption
+    if exemption is None:
+        return None, None
+    amount = request.amount.amount_minor
+    granted = {
+        ScaExemption.LOW_VALUE: amount <= LOW_VALUE_LIMIT_MINOR,
+        ScaExemption.TRANSACTION_RISK_ANALYSIS: amount <= RISK_ANALYSIS_LIMIT_MINOR,
+        ScaExemption.MERCHANT_INITIATED: True,
+    }[exemption]
+    return f"sca_exemption={exemption.value}", granted
 
 
 class SimulatorGateway:
@@ -198,13 +219,14 @@ class SimulatorGateway:
             amount = request.amount
             card = CARDS.get(request.payment_method_token)
             status = "declined"
+            sent, granted = simulated_exemption(request)
             if request.payment_method_type.is_card and card is None:
                 outcome = GatewayOutcome.declined(
                     "PAYMENT_METHOD_TOKEN_INVALID", "No such payment method.", reference
                 )
             elif card is not None and card.decline_code:
                 outcome = GatewayOutcome.declined(card.decline_code, card.decline_reason, reference)
-            elif card is not None and card.requires_action:
+            elif card is not None and card.requires_action and not granted:
                 url = f"{self._action_base_url}/{reference}"
                 outcome = GatewayOutcome(
                     OutcomeStatus.REQUIRES_ACTION,
@@ -213,8 +235,14 @@ class SimulatorGateway:
                 )
                 status = "requires_action"
             else:
-                outcome, status = GatewayOutcome.succeeded(reference), "authorized"
+                # An exempted payment skips 3-D Secure: the liability stays with the merchant.
+                shift = False if granted and card is not None and card.requires_action else None
+                outcome, status = (
+                    GatewayOutcome(OutcomeStatus.SUCCEEDED, reference, liability_shift=shift),
+                    "authorized",
+                )
                 await book.add_effect("authorize", request.idempotency_key, amount.amount_minor)
+            outcome = replace(outcome, sca_exemption_sent=sent, sca_exemption_applied=granted)
             await book.save_charge(
                 SimulatedCharge(
                     reference, amount.amount_minor, amount.currency, status,

@@ -125,6 +125,10 @@ def outcome_from_json(data: dict[str, Any]) -> GatewayOutcome:
         failure_code=data.get("failure_code"),
         failure_reason=data.get("failure_reason"),
         next_action=NextAction(NextActionType(action["type"]), action["url"]) if action else None,
+        soft=data.get("soft", False),
+        liability_shift=data.get("liability_shift"),
+        sca_exemption_sent=data.get("sca_exemption_sent"),
+        sca_exemption_applied=data.get("sca_exemption_applied"),
     )
 
 

@@ -8,7 +8,7 @@ most once, so captures and voids are looked up by the PaymentIntent's state.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import stripe
@@ -35,9 +35,14 @@ from domain.gateway import (
     OutcomeStatus,
     PaymentMethodDetails,
 )
+from infra.gateways import sca_exemptions as exemptions
 from infra.gateways import stripe_bank_transfer as bank_transfer
 from infra.gateways.stripe_amounts import inexact, stripe_amount
 from infra.gateways.stripe_errors import GATEWAY, answer, decline, failure, is_not_found
+from infra.gateways.stripe_objects import expanded_id as _id
+from infra.gateways.stripe_objects import liability_shift as _liability_shift
+from infra.gateways.stripe_objects import metadata_of as _metadata
+from infra.gateways.stripe_objects import refund_outcome as _refunded
 
 KEY = "idempotency_key"  # metadata key of our idempotency key
 INVALID_STATE = "INVALID_GATEWAY_STATE"
@@ -47,27 +52,9 @@ CAPABILITIES = GatewayCapabilities(
         MethodSupport(PaymentMethodType.CREDIT_CARD),
         MethodSupport(PaymentMethodType.DEBIT_CARD),
         bank_transfer.SUPPORT,
-    )
+    ),
+    sca_exemptions=exemptions.STRIPE_EXEMPTIONS,
 )
-
-
-def _id(field: Any) -> str | None:
-    """The id of an expandable field, expanded or not."""
-    return field if isinstance(field, str) or field is None else str(field.id)
-
-
-def _metadata(obj: Any) -> dict[str, str]:
-    found = getattr(obj, "metadata", None)
-    return dict(found.to_dict()) if found is not None else {}
-
-
-def _liability_shift(intent: stripe.PaymentIntent) -> bool | None:
-    """Whether 3-D Secure shifted liability, from the charge's card details when known."""
-    card = getattr(getattr(intent.latest_charge, "payment_method_details", None), "card", None)
-    secure = getattr(card, "three_d_secure", None)
-    if secure is None:
-        return None
-    return getattr(secure, "result", None) in ("authenticated", "attempt_acknowledged")
 
 
 class StripeGateway:
@@ -125,8 +112,14 @@ class StripeGateway:
         amount = stripe_amount(request.amount)
         if amount is None:
             return inexact(request.amount)
+        exempting = exemptions.stripe_params(request)
+        if isinstance(exempting, GatewayOutcome):
+            return exempting
         if request.payment_method_type is PaymentMethodType.BANK_TRANSFER:
             return await self._bank_transfer(request, amount)
+        sent = exemptions.STRIPE_SENT if exempting else None
+        # In our metadata too, so that a lookup (reconciliation) of the PaymentIntent tells it.
+        noted = {exemptions.STRIPE_METADATA: sent} if sent else {}
         params: PaymentIntentCreateParams = {
             "amount": amount,
             "currency": request.amount.currency.lower(),
@@ -134,7 +127,8 @@ class StripeGateway:
             "capture_method": "manual",
             "confirm": True,
             "metadata": request.metadata
-            | {"payment_id": request.payment_id, KEY: request.idempotency_key},
+            | {"payment_id": request.payment_id, KEY: request.idempotency_key}
+            | noted,
             "expand": ["latest_charge"],
         }
         if request.description:
@@ -145,12 +139,15 @@ class StripeGateway:
             params["automatic_payment_methods"] = {"enabled": True, "allow_redirects": "never"}
         if request.customer_reference:
             params["customer"] = request.customer_reference
+        params.update(exempting)  # type: ignore[typeddict-item]
         try:
             intent = await self._client.v1.payment_intents.create_async(
                 params, {"idempotency_key": request.idempotency_key}
             )
         except stripe.StripeError as error:
-            return answer(error, missing="PAYMENT_METHOD_TOKEN_INVALID")
+            return replace(
+                answer(error, missing="PAYMENT_METHOD_TOKEN_INVALID"), sca_exemption_sent=sent
+            )
         return self._authorization(intent)
 
     async def _bank_transfer(self, request: AuthorizationRequest, amount: int) -> GatewayOutcome:
@@ -218,7 +215,7 @@ class StripeGateway:
             )
         except stripe.StripeError as error:
             return answer(error, missing=INVALID_STATE)
-        return self._refunded(refund)
+        return _refunded(refund)
 
     # --- reads ----------------------------------------------------------------------------
     async def lookup(self, request: LookupRequest) -> GatewayOutcome | None:
@@ -234,7 +231,7 @@ class StripeGateway:
             return None  # nothing can have been sent without the PaymentIntent's id
         if request.operation is TransactionType.REFUND:
             refund = await self._find_refund(payment_id, request.idempotency_key)
-            return None if refund is None else self._refunded(refund)
+            return None if refund is None else _refunded(refund)
         intent = await self._intent(payment_id)
         done = "succeeded" if request.operation is TransactionType.CAPTURE else "canceled"
         if intent is None or intent.status != done:
@@ -305,6 +302,13 @@ class StripeGateway:
     def _authorization(
         self, intent: stripe.PaymentIntent, *, settled: bool = False
     ) -> GatewayOutcome:
+        sent = _metadata(intent).get(exemptions.STRIPE_METADATA)
+        outcome = self._authorization_status(intent, settled=settled)
+        return replace(outcome, sca_exemption_sent=sent) if sent else outcome
+
+    def _authorization_status(
+        self, intent: stripe.PaymentIntent, *, settled: bool
+    ) -> GatewayOutcome:
         status = intent.status
         if status in ("requires_capture", "succeeded"):
             return GatewayOutcome(
@@ -346,13 +350,6 @@ class StripeGateway:
             f"Stripe left the PaymentIntent {intent.status}; it will be reconciled",
             metadata=GATEWAY,
         )
-
-    @staticmethod
-    def _refunded(refund: stripe.Refund) -> GatewayOutcome:
-        if refund.status in ("failed", "canceled"):
-            reason = refund.failure_reason or "The refund failed."
-            return GatewayOutcome.declined("REFUND_FAILED", reason, refund.id)
-        return GatewayOutcome.succeeded(refund.id)  # succeeded, or pending at the bank
 
     async def _intent(self, payment_id: str) -> stripe.PaymentIntent | None:
         try:

@@ -30,14 +30,21 @@ async def challenged(stub: PaymentServiceStub, **fields: object) -> payment_pb2.
 async def test_confirm_after_authentication_authorizes_with_liability_shift(
     payments_stub: PaymentServiceStub, simulator: SimulatorGateway
 ) -> None:
-    payment = await challenged(payments_stub, sca_exemption="SCA_EXEMPTION_LOW_VALUE")
+    # Above the simulated issuer's low-value ceiling (30.00): asked for, sent, not applied.
+    payment = await challenged(
+        payments_stub, sca_exemption="SCA_EXEMPTION_LOW_VALUE", amount_minor=5000
+    )
     assert payment.next_action.url
     assert payment.sca_exemption == payment_pb2.SCA_EXEMPTION_LOW_VALUE
+    assert payment.sca_exemption_sent == "sca_exemption=LOW_VALUE"
+    assert payment.sca_exemption_result == payment_pb2.SCA_EXEMPTION_RESULT_NOT_APPLIED
     confirmed = await payments_stub.ConfirmPayment(
         pb.ConfirmPaymentRequest(payment_id=payment.payment_id, request_id=new_id())
     )
     assert confirmed.payment.status == S.PAYMENT_STATUS_AUTHORIZED
-    assert confirmed.payment.authorized_amount_minor == 1099
+    assert confirmed.payment.authorized_amount_minor == 5000
+    # The confirmation does not unsay what the authorization sent.
+    assert confirmed.payment.sca_exemption_sent == "sca_exemption=LOW_VALUE"
     assert confirmed.payment.liability_shift == payment_pb2.LIABILITY_SHIFT_SHIFTED
     assert not confirmed.payment.HasField("next_action")
     assert simulator.charges[payment.gateway_payment_id].status == "authorized"
@@ -45,6 +52,43 @@ async def test_confirm_after_authentication_authorizes_with_liability_shift(
         pb.CapturePaymentRequest(payment_id=payment.payment_id)
     )
     assert captured.payment.status == S.PAYMENT_STATUS_CAPTURED
+
+
+async def test_an_applied_exemption_skips_the_challenge_and_keeps_the_liability(
+    payments_stub: PaymentServiceStub,
+) -> None:
+    created = await payments_stub.CreatePayment(
+        create_request(
+            payment_method_token=CHALLENGED, authorize=True, sca_exemption="SCA_EXEMPTION_LOW_VALUE"
+        )
+    )
+    got = await payments_stub.GetPayment(
+        pb.GetPaymentRequest(payment_id=created.payment.payment_id)
+    )
+    payment = got.payment
+    assert payment.status == S.PAYMENT_STATUS_AUTHORIZED
+    assert (payment.sca_exemption, payment.sca_exemption_sent, payment.sca_exemption_result) == (
+        payment_pb2.SCA_EXEMPTION_LOW_VALUE,
+        "sca_exemption=LOW_VALUE",
+        payment_pb2.SCA_EXEMPTION_RESULT_APPLIED,
+    )
+    # Exempted, not authenticated: fraud stays the merchant's.
+    assert payment.liability_shift == payment_pb2.LIABILITY_SHIFT_NOT_SHIFTED
+
+
+async def test_a_merchant_initiated_exemption_without_a_saved_method_is_refused(
+    payments_stub: PaymentServiceStub,
+) -> None:
+    error = await rpc_error(
+        payments_stub.CreatePayment(
+            create_request(authorize=True, sca_exemption="SCA_EXEMPTION_MERCHANT_INITIATED")
+        )
+    )
+    assert (error.code, error.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "SCA_EXEMPTION_UNSUPPORTED",
+    )
+    assert error.metadata["sca_exemption"] == "MERCHANT_INITIATED"
 
 
 async def test_failed_authentication_fails_the_payment(

@@ -152,3 +152,72 @@ async def test_saved_cards_belong_to_one_stripe_customer_and_are_charged_with_it
     assert created.payment.status == S.PAYMENT_STATUS_AUTHORIZED
     intent = await stripe.get(f"/v1/payment_intents/{created.payment.gateway_payment_id}")
     assert intent["customer"] in customers
+
+
+# --- SCA exemptions ----------------------------------------------------------------------------
+async def test_a_merchant_initiated_payment_goes_off_session_with_the_saved_card(
+    stripe: StripeApp,
+) -> None:
+    user = new_id()
+    added = await stripe.methods.AddPaymentMethod(
+        mpb.AddPaymentMethodRequest(
+            user_id=user,
+            type="PAYMENT_METHOD_TYPE_CREDIT_CARD",
+            payment_method_token=await stripe.card("4242424242424242"),
+            gateway="GATEWAY_STRIPE",
+        )
+    )
+    created = await stripe.payments.CreatePayment(
+        create_request(
+            user_id=user,
+            payment_method_token="",
+            payment_method_id=added.payment_method.payment_method_id,
+            sca_exemption="SCA_EXEMPTION_MERCHANT_INITIATED",
+            authorize=True,
+        )
+    )
+    got = await stripe.payments.GetPayment(
+        pb.GetPaymentRequest(payment_id=created.payment.payment_id)
+    )
+    payment = got.payment
+    assert (payment.gateway, payment.status) == (
+        payment_pb2.GATEWAY_STRIPE,
+        S.PAYMENT_STATUS_AUTHORIZED,
+    )
+    assert payment.sca_exemption == payment_pb2.SCA_EXEMPTION_MERCHANT_INITIATED
+    assert payment.sca_exemption_sent.startswith("off_session=true")
+    # Stripe does not say whether the issuer applied it: unspecified, not a guess.
+    assert payment.sca_exemption_result == payment_pb2.SCA_EXEMPTION_RESULT_UNSPECIFIED
+    intent = await stripe.get(f"/v1/payment_intents/{payment.gateway_payment_id}")
+    assert intent["off_session"] is True
+    assert intent["payment_method_options"] == {"card": {"request_three_d_secure": "automatic"}}
+
+
+async def test_an_exemption_stripe_cannot_request_is_routed_elsewhere_or_refused(
+    stripe: StripeApp,
+) -> None:
+    token = await stripe.card("4242424242424242")
+    # EUR cards route to Stripe; Stripe cannot ask for low value: the next route takes it.
+    routed = await stripe.payments.CreatePayment(
+        create_request(payment_method_token=token, sca_exemption="SCA_EXEMPTION_LOW_VALUE")
+    )
+    assert routed.payment.gateway == payment_pb2.GATEWAY_SIMULATOR
+    # Pinned to Stripe, it is refused, naming Stripe, and nothing is created.
+    pinned = create_request(
+        payment_method_token=token,
+        gateway="GATEWAY_STRIPE",
+        sca_exemption="SCA_EXEMPTION_TRANSACTION_RISK_ANALYSIS",
+        authorize=True,
+    )
+    error = await rpc_error(stripe.payments.CreatePayment(pinned))
+    assert (error.code, error.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "SCA_EXEMPTION_UNSUPPORTED",
+    )
+    assert error.metadata["gateway"] == "STRIPE"
+    assert "STRIPE" in error.message
+    # Nothing was created for the order: the same order pays without the exemption.
+    unexempted = create_request(payment_method_token=token, gateway="GATEWAY_STRIPE",
+                                order_id=pinned.order_id, user_id=pinned.user_id)  # fmt: skip
+    created = await stripe.payments.CreatePayment(unexempted)
+    assert created.payment.gateway == payment_pb2.GATEWAY_STRIPE

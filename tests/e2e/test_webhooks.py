@@ -46,11 +46,17 @@ async def pem_server(signer: PaypalTestSigner) -> AsyncIterator[PemServer]:
 
 
 @pytest.fixture(scope="module")
-async def webhook_app(database_url: str) -> AsyncIterator[PaymentApplication]:
+async def webhook_app(
+    database_url: str, signer: PaypalTestSigner, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[PaymentApplication]:
+    # The test CA stands in for certifi's bundle: PayPal's chain would lead to DigiCert.
+    bundle = tmp_path_factory.mktemp("paypal-ca") / "roots.pem"
+    bundle.write_bytes(signer.root_pem)
     settings = settings_for_tests(
         stripe_webhook_secret=f"whsec_e2e_previous,{SECRET}",
         paypal_webhook_id=WEBHOOK_ID,
         paypal_cert_hosts="127.0.0.1",
+        paypal_cert_ca_bundle=bundle,
     )
     app = PaymentApplication(
         settings, database_url, gateways={GatewayName.SIMULATOR: SimulatorGateway()}

@@ -42,6 +42,15 @@ def paypal_error(
     return Response(status, body, {"PayPal-Debug-Id": body["debug_id"]})
 
 
+def _valid_stored_credential(stored: Any) -> bool:
+    """PayPal's paypal_wallet_stored_credential: payment_initiator is required."""
+    return (
+        isinstance(stored, dict)
+        and stored.get("payment_initiator") in ("CUSTOMER", "MERCHANT")
+        and stored.get("usage", "DERIVED") in ("FIRST", "SUBSEQUENT", "DERIVED")
+    )
+
+
 def unprocessable(issue: str, description: str) -> Response:
     return paypal_error(422, "UNPROCESSABLE_ENTITY", UNPROCESSABLE, issue, description)
 
@@ -174,7 +183,11 @@ class PayPalOperations:
             return unprocessable("ACTION_DOES_NOT_MATCH_INTENT", "The intent is CAPTURE.")
         if order.authorization is not None:
             return unprocessable("ORDER_ALREADY_AUTHORIZED", "Order already authorized.")
-        vault_id = ((body.get("payment_source") or {}).get("paypal") or {}).get("vault_id")
+        wallet = (body.get("payment_source") or {}).get("paypal") or {}
+        vault_id = wallet.get("vault_id")
+        stored = wallet.get("stored_credential")
+        if stored is not None and not _valid_stored_credential(stored):
+            return invalid_request("INVALID_PARAMETER_VALUE", "stored_credential is invalid.")
         if vault_id is not None:
             return self._authorize_with_wallet(order, vault_id, prefer)
         if order.status == "PAYER_ACTION_REQUIRED":

@@ -6,7 +6,7 @@ an object of this shape, and its name in ADAPTERS in conftest.py.
 
 from __future__ import annotations
 
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from domain.enums import PaymentMethodType
 from domain.gateway import GatewayOutcome, PaymentGateway
@@ -38,6 +38,10 @@ class GatewayHarness(Protocol):
 
     async def complete_action(self, outcome: GatewayOutcome) -> None:
         """The customer passes the next action of a REQUIRES_ACTION outcome."""
+
+    async def exemption_received(self, outcome: GatewayOutcome) -> dict[str, Any] | None:
+        """What the gateway received for the SCA exemption of this authorization, read back
+        from the gateway (or its wire), in its own terms; None: nothing."""
 
     def idempotency_keys_sent(self) -> list[str]:
         """The idempotency keys the adapter sent on the wire with money-moving requests, in

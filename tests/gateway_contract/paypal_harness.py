@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -44,6 +45,16 @@ class PayPalHarness:
         assert outcome.next_action is not None
         [order_id] = parse_qs(urlsplit(outcome.next_action.url).query)["token"]
         self.paypal.approve(order_id)
+
+    async def exemption_received(self, outcome: GatewayOutcome) -> dict[str, Any] | None:
+        """The stored_credential of the order's authorize request, as the fake received it."""
+        path = f"/v2/checkout/orders/{outcome.reference}/authorize"
+        bodies = [r.body for r in self.paypal.posts(path)]
+        assert bodies, f"nothing was sent to {path}"
+        found: dict[str, Any] | None = bodies[-1]["payment_source"]["paypal"].get(
+            "stored_credential"
+        )
+        return found
 
     def idempotency_keys_sent(self) -> list[str]:
         return [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,11 @@ class SimulatorHarness:
 
     async def complete_action(self, outcome: GatewayOutcome) -> None:
         """The simulated customer passes 3-D Secure unless told to fail it."""
+
+    async def exemption_received(self, outcome: GatewayOutcome) -> dict[str, Any] | None:
+        """In process: what the simulated gateway answered it received."""
+        sent = outcome.sca_exemption_sent
+        return None if sent is None else {"sca_exemption": sent.partition("=")[2]}
 
     def idempotency_keys_sent(self) -> list[str]:
         return []  # in process, no wire: the simulator replays repeated keys itself

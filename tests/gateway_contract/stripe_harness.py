@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 import stripe
 
@@ -55,6 +56,18 @@ class StripeHarness:
     async def complete_action(self, outcome: GatewayOutcome) -> None:
         assert outcome.next_action is not None
         await pass_three_d_secure(self.base_url, outcome.next_action.url)
+
+    async def exemption_received(self, outcome: GatewayOutcome) -> dict[str, Any] | None:
+        """off_session and payment_method_options as the emulator keeps them on the
+        PaymentIntent (tests/support/localstripe_launcher.py)."""
+        assert outcome.reference
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=10) as http:
+            answer = await http.get(f"/v1/payment_intents/{outcome.reference}", auth=(API_KEY, ""))
+        intent = answer.raise_for_status().json()
+        options = intent.get("payment_method_options") or {}
+        if not intent.get("off_session") and not options:
+            return None
+        return {"off_session": intent.get("off_session"), "payment_method_options": options}
 
     def idempotency_keys_sent(self) -> list[str]:
         return [key for method, _, key in self.http.sent if method == "POST" and key]

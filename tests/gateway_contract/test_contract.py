@@ -5,10 +5,11 @@ it passes this suite."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
-from domain.enums import NextActionType, TransactionType
+from domain.enums import GatewayName, NextActionType, ScaExemption, TransactionType
 from domain.gateway import (
     AttachRequest,
     AuthorizationRequest,
@@ -216,3 +217,72 @@ async def test_saved_methods_stay_with_one_customer(harness: GatewayHarness) -> 
                       harness.method_type, owner, customer_reference=first)
     )  # fmt: skip
     assert second == first
+
+
+# --- SCA exemptions: sent in the gateway's terms, or refused ---------------------------------
+# Per adapter, what each exemption it sends looks like at the gateway; every other exemption
+# it refuses (infra/gateways/sca_exemptions.py says why).
+STRIPE_OFF_SESSION = {
+    "off_session": True,
+    "payment_method_options": {"card": {"request_three_d_secure": "automatic"}},
+}
+PAYPAL_MERCHANT_INITIATED = {"payment_initiator": "MERCHANT", "usage": "SUBSEQUENT"}
+EXEMPTIONS_SENT: dict[GatewayName, dict[ScaExemption, dict[str, Any]]] = {
+    GatewayName.SIMULATOR: {x: {"sca_exemption": x.value} for x in ScaExemption},
+    GatewayName.STRIPE: {ScaExemption.MERCHANT_INITIATED: STRIPE_OFF_SESSION},
+    GatewayName.PAYPAL: {ScaExemption.MERCHANT_INITIATED: PAYPAL_MERCHANT_INITIATED},
+}
+
+
+async def authorize_saved(
+    harness: GatewayHarness, exemption: ScaExemption | None
+) -> tuple[AuthorizationRequest, GatewayOutcome]:
+    """A saved method charged again (what a merchant-initiated payment needs), asking for
+    `exemption`."""
+    token = await harness.token("success")
+    customer = await harness.gateway.attach_to_customer(
+        AttachRequest(f"payments-pm-{uuid.uuid4()}", token, harness.method_type,
+                      str(uuid.uuid4()))
+    )  # fmt: skip
+    request = AuthorizationRequest(
+        idempotency_key=new_key(),
+        payment_id=f"pay-{uuid.uuid4().hex}",
+        amount=Money(1000, harness.currency),
+        payment_method_type=harness.method_type,
+        payment_method_token=token,
+        customer_reference=customer,
+        sca_exemption=exemption,
+    )
+    return request, await harness.gateway.authorize(request)
+
+
+def test_declares_the_exemptions_it_can_send(harness: GatewayHarness) -> None:
+    gateway = harness.gateway
+    assert gateway.capabilities.sca_exemptions == frozenset(EXEMPTIONS_SENT[gateway.name])
+
+
+@pytest.mark.parametrize("exemption", list(ScaExemption), ids=lambda x: x.value)
+async def test_an_exemption_is_sent_in_its_terms_or_refused(
+    harness: GatewayHarness, exemption: ScaExemption
+) -> None:
+    request, outcome = await authorize_saved(harness, exemption)
+    expected = EXEMPTIONS_SENT[harness.gateway.name].get(exemption)
+    if expected is None:
+        assert (outcome.status, outcome.failure_code) == (DECLINED, "SCA_EXEMPTION_UNSUPPORTED")
+        assert harness.gateway.name.value in (outcome.failure_reason or "")
+        assert outcome.sca_exemption_sent is None
+        # Refused before anything went out: no authorization under this key.
+        assert request.idempotency_key not in harness.idempotency_keys_sent()
+        assert await lookup(harness, request.idempotency_key, TransactionType.AUTHORIZATION,
+                            None, 1000) is None  # fmt: skip
+        return
+    assert outcome.status is SUCCEEDED, outcome
+    assert outcome.sca_exemption_sent
+    assert await harness.exemption_received(outcome) == expected
+
+
+async def test_without_an_exemption_none_is_sent(harness: GatewayHarness) -> None:
+    _, outcome = await authorize_saved(harness, None)
+    assert outcome.status is SUCCEEDED
+    assert outcome.sca_exemption_sent is None
+    assert await harness.exemption_received(outcome) is None

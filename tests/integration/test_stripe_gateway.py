@@ -14,9 +14,10 @@ import httpx
 import pytest
 import stripe
 
-from domain.enums import NextActionType, PaymentMethodType, TransactionType
+from domain.enums import NextActionType, PaymentMethodType, ScaExemption, TransactionType
 from domain.errors import GatewayOutcomeUnknown, GatewayUnavailable, InvalidPaymentMethodToken
 from domain.gateway import (
+    AttachRequest,
     AuthorizationRequest,
     ConfirmRequest,
     GatewayOperationRequest,
@@ -375,4 +376,81 @@ async def test_three_d_secure_next_action_and_failed_authentication(
         OutcomeStatus.DECLINED,
         "AUTHENTICATION_FAILED",
         False,
+    )
+
+
+# --- SCA exemptions ----------------------------------------------------------------------------
+async def saved_card(gateway: StripeGateway, base_url: str, kind: str) -> tuple[str, str]:
+    """A card saved to a new Customer, as a merchant-initiated payment charges it."""
+    token = await card(base_url, kind)
+    customer = await gateway.attach_to_customer(
+        AttachRequest(key(), token, PaymentMethodType.CREDIT_CARD, str(uuid.uuid4()))
+    )
+    assert customer is not None
+    return token, customer
+
+
+async def test_off_session_a_card_that_needs_3ds_is_declined_not_left_waiting(
+    gateway: StripeGateway, localstripe_url: str
+) -> None:
+    token, customer = await saved_card(gateway, localstripe_url, "requires_action")
+    outcome = await gateway.authorize(
+        authorization(token, Money(2000, "EUR"), customer_reference=customer,
+                      sca_exemption=ScaExemption.MERCHANT_INITIATED)
+    )  # fmt: skip
+    assert (outcome.status, outcome.failure_code, outcome.next_action) == (
+        OutcomeStatus.DECLINED,
+        "AUTHENTICATION_REQUIRED",
+        None,
+    )
+    # Declined, yet the exemption was sent: the payment says so.
+    assert outcome.sca_exemption_sent is not None
+    assert outcome.sca_exemption_sent.startswith("off_session=true")
+    assert outcome.reference
+    intent = await recorded(localstripe_url, f"/v1/payment_intents/{outcome.reference}")
+    assert intent["off_session"] is True
+    assert intent["customer"] == customer
+
+
+@pytest.mark.parametrize(
+    ("exemption", "customer"),
+    [
+        (ScaExemption.LOW_VALUE, True),
+        (ScaExemption.TRANSACTION_RISK_ANALYSIS, True),
+        (ScaExemption.MERCHANT_INITIATED, False),  # off_session needs the saved card's Customer
+    ],
+)
+async def test_exemptions_stripe_cannot_request_are_refused_without_sending(
+    gateway: StripeGateway, localstripe_url: str, exemption: ScaExemption, customer: bool
+) -> None:
+    token, owner = await saved_card(gateway, localstripe_url, "success")
+    request = authorization(token, Money(2000, "EUR"), sca_exemption=exemption,
+                            customer_reference=owner if customer else None)  # fmt: skip
+    outcome = await gateway.authorize(request)
+    assert (outcome.status, outcome.failure_code) == (
+        OutcomeStatus.DECLINED,
+        "SCA_EXEMPTION_UNSUPPORTED",
+    )
+    assert "STRIPE" in (outcome.failure_reason or "")
+    lookup = LookupRequest(request.idempotency_key, TransactionType.AUTHORIZATION, None,
+                           request.amount)  # fmt: skip
+    assert await gateway.lookup(lookup) is None
+
+
+async def test_a_lookup_of_an_off_session_authorization_tells_what_was_sent(
+    gateway: StripeGateway, localstripe_url: str
+) -> None:
+    """The reconciler records the exemption of an answer that never arrived."""
+    token, customer = await saved_card(gateway, localstripe_url, "success")
+    request = authorization(token, Money(2000, "EUR"), customer_reference=customer,
+                            sca_exemption=ScaExemption.MERCHANT_INITIATED)  # fmt: skip
+    answered = await gateway.authorize(request)
+    assert answered.status is OutcomeStatus.SUCCEEDED and answered.sca_exemption_sent
+    lookup = LookupRequest(request.idempotency_key, TransactionType.AUTHORIZATION, None,
+                           request.amount)  # fmt: skip
+    found = await gateway.lookup(lookup)
+    assert found is not None
+    assert (found.reference, found.sca_exemption_sent) == (
+        answered.reference,
+        answered.sca_exemption_sent,
     )

@@ -15,6 +15,9 @@ Before serving it
     `payment_intent_unexpected_state` (localstripe captures a cancelled one);
   * PaymentIntents take `description`, `return_url` and `automatic_payment_methods`
     (localstripe answers 400; it only has cards, so the last two change nothing here);
+  * `off_session` and `payment_method_options` are kept on the PaymentIntent (what the
+    adapter sent, for the tests to read back), and off session a card that needs 3-D Secure
+    fails with `authentication_required`;
   * bank transfers: customer_balance PaymentIntents that wait with the transfer
     instructions, and the test helper that funds them (tests/support/localstripe_bank_transfers.py);
   * listing PaymentIntents and refunds by creation time (tests/support/localstripe_listing.py).
@@ -169,6 +172,44 @@ def accept_newer_payment_intent_parameters() -> None:
     resources.PaymentIntent.__init__ = init
 
 
+def honour_off_session() -> None:
+    """`off_session` and `payment_method_options` as Stripe takes them: the options are kept
+    on the PaymentIntent (Stripe returns them), and a payment off session whose card needs
+    3-D Secure fails with `authentication_required` instead of waiting for a customer who is
+    not there (localstripe accepts off_session and ignores it)."""
+    create = resources.PaymentIntent._api_create.__func__
+
+    def api_create(cls: Any, /, confirm: Any = None, off_session: Any = None, **data: Any) -> Any:
+        off = resources.try_convert_to_bool(off_session) is True
+        options = data.get("payment_method_options")
+        method = data.get("payment_method")
+        needs_3ds = (
+            bool(method)
+            and resources.PaymentMethod._api_retrieve(method)._requires_authentication()
+        )
+        if off and needs_3ds and resources.try_convert_to_bool(confirm) is True:
+            intent = create(cls, **data)  # not confirmed: nobody can authenticate
+            intent.payment_method_options = options or {}
+            intent.off_session = True
+            error = UserError(
+                402,
+                "Your card was declined. This transaction requires authentication.",
+                {
+                    "code": "authentication_required",
+                    "decline_code": "authentication_required",
+                    "payment_intent": intent._export(),
+                },
+            )
+            error.body["error"]["type"] = "card_error"
+            raise error
+        intent = create(cls, confirm=confirm, off_session=off_session, **data)
+        intent.payment_method_options = options or {}
+        intent.off_session = off
+        return intent
+
+    resources.PaymentIntent._api_create = classmethod(api_create)
+
+
 def main() -> None:
     port = int(sys.argv[1])
     keep_state_in_memory()
@@ -176,6 +217,7 @@ def main() -> None:
     refuse_refunds_beyond_the_charge()
     refuse_captures_and_cancels_out_of_state()
     accept_newer_payment_intent_parameters()
+    honour_off_session()
     take_bank_transfers()
     list_by_creation()
     from localstripe import server  # noqa: PLC0415 - builds its routes from the patched APIs

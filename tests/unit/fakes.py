@@ -27,7 +27,7 @@ from domain.audit_chain import GENESIS, ChainedEntry, chain
 from domain.availability import AvailableMethod
 from domain.changes import Aggregate, ChangeTracker
 from domain.dispute import Dispute
-from domain.enums import GatewayName, NextActionType, PaymentMethodType
+from domain.enums import GatewayName, NextActionType, PaymentMethodType, ScaExemption
 from domain.errors import (
     ConcurrentModification,
     GatewayOutcomeUnknown,
@@ -36,6 +36,7 @@ from domain.errors import (
     PaymentMethodNotFound,
     PaymentNotFound,
     RefundNotFound,
+    ScaExemptionUnsupported,
 )
 from domain.events import DomainEvent
 from domain.fx import ExchangeRate, FxQuote, rate_cursor
@@ -728,7 +729,8 @@ class FakeGateway:
         self._name = name
         # Every method type but crypto, in any currency, unless told otherwise.
         self._capabilities = capabilities or GatewayCapabilities(
-            tuple(MethodSupport(t) for t in PaymentMethodType if t is not PaymentMethodType.CRYPTO)
+            tuple(MethodSupport(t) for t in PaymentMethodType if t is not PaymentMethodType.CRYPTO),
+            sca_exemptions=frozenset(ScaExemption),
         )
         self.calls: list[GatewayCall] = []
         self.on_call: Callable[[GatewayCall], None] | None = None
@@ -833,9 +835,19 @@ class FakeGatewayDirectory:
         country: str,
         requested: GatewayName | None,
         amount_minor: int = 0,
+        *,
+        sca_exemption: ScaExemption | None = None,
     ) -> list[GatewayName]:
         self.choices.append((method_type, currency, requested))
-        return [requested] if requested is not None else [self.default]
+        chosen = requested if requested is not None else self.default
+        if sca_exemption is not None and (
+            sca_exemption not in self.gateways[chosen].capabilities.sca_exemptions
+        ):
+            raise ScaExemptionUnsupported(
+                f"{chosen.value} cannot request {sca_exemption.value}",
+                metadata={"gateway": chosen.value, "sca_exemption": sca_exemption.value},
+            )
+        return [chosen]
 
     def available(self, country: str, currency: str, amount_minor: int) -> list[AvailableMethod]:
         return [

@@ -17,9 +17,9 @@ from domain.commands import (
     CapturePayment,
     RefundPayment,
 )
-from domain.enums import GatewayName, PaymentMethodType
+from domain.enums import GatewayName, PaymentMethodType, ScaExemption
 from domain.errors import GatewayOutcomeUnknown, InvalidStateTransition, PaymentDeclined
-from domain.gateway import GatewayOutcome
+from domain.gateway import GatewayOutcome, OutcomeStatus
 from domain.usecases.operations import authorize_payment, cancel_payment, capture_payment
 from domain.usecases.order_events import consumer_actor, handle_order_confirmed
 from domain.usecases.payment_methods import (
@@ -230,3 +230,29 @@ async def test_a_rolled_back_unit_of_work_leaves_no_entry(ports: FakePorts) -> N
         uow.fact("admin.note.add", "payment", "p-2", after={"note": "y"})
         await uow.commit()
     assert [r.entry.resource_id for r in rows(ports)] == ["p-2"]
+
+
+async def test_the_trail_records_the_exemption_asked_sent_applied_and_the_liability(
+    ports: FakePorts,
+) -> None:
+    applied = GatewayOutcome(
+        OutcomeStatus.SUCCEEDED,
+        "gw_1",
+        liability_shift=False,
+        sca_exemption_sent="sca_exemption=TRANSACTION_RISK_ANALYSIS",
+        sca_exemption_applied=True,
+    )
+    ports.gateway.will("authorize", applied)
+    payment = await authorized(ports, sca_exemption=ScaExemption.TRANSACTION_RISK_ANALYSIS)
+    created_row, *_, authorized_row = rows(ports, payment.id)
+    assert created_row.entry.after is not None
+    assert created_row.entry.after["sca_exemption"] == "TRANSACTION_RISK_ANALYSIS"
+    assert created_row.entry.after["sca_exemption_sent"] is None  # nothing sent yet
+    after = authorized_row.entry.after
+    assert after is not None
+    assert {k: after.get(k) for k in ("sca_exemption_sent", "sca_exemption_applied",
+                                      "liability_shift")} == {
+        "sca_exemption_sent": "sca_exemption=TRANSACTION_RISK_ANALYSIS",
+        "sca_exemption_applied": True,
+        "liability_shift": False,
+    }  # fmt: skip

@@ -37,11 +37,19 @@ from domain.errors import (
     PaymentMethodUnusable,
     PaymentNotFound,
     RefundNotFound,
+    ScaExemptionUnsupported,
     UnsupportedCurrency,
     ValidationFailed,
     reason_of,
 )
-from domain.gateway import AuthorizationRequest, GatewayOperationRequest
+from domain.gateway import (
+    AuthorizationRequest,
+    GatewayCapabilities,
+    GatewayOperationRequest,
+    GatewayOutcome,
+    MethodSupport,
+    OutcomeStatus,
+)
 from domain.money import Money
 from domain.payment import Payment
 from domain.payment_method import PaymentMethod
@@ -385,12 +393,57 @@ async def test_a_saved_method_of_another_type_cannot_authorize(ports: FakePorts)
 
 async def test_the_sca_exemption_and_return_url_reach_the_gateway(ports: FakePorts) -> None:
     await authorized(
-        ports, sca_exemption=ScaExemption.MERCHANT_INITIATED, return_url="https://shop.example/r"
+        ports, sca_exemption=ScaExemption.LOW_VALUE, return_url="https://shop.example/r"
+    )
+    [call] = ports.gateway.calls_to("authorize")
+    assert isinstance(call.request, AuthorizationRequest)
+    assert call.request.sca_exemption is ScaExemption.LOW_VALUE
+    assert call.request.return_url == "https://shop.example/r"
+
+
+async def test_a_merchant_initiated_payment_charges_a_saved_method(ports: FakePorts) -> None:
+    with pytest.raises(ScaExemptionUnsupported) as refused:
+        await created(ports, sca_exemption=ScaExemption.MERCHANT_INITIATED)
+    assert refused.value.metadata["sca_exemption"] == "MERCHANT_INITIATED"
+    assert ports.uow.db.payments == {} and ports.gateway.calls == []
+    method = await saved_method(ports)
+    await authorized(
+        ports,
+        sca_exemption=ScaExemption.MERCHANT_INITIATED,
+        payment_method_id=method.id,
+        payment_method_type=None,
+        payment_method_token=None,
     )
     [call] = ports.gateway.calls_to("authorize")
     assert isinstance(call.request, AuthorizationRequest)
     assert call.request.sca_exemption is ScaExemption.MERCHANT_INITIATED
-    assert call.request.return_url == "https://shop.example/r"
+    assert call.request.customer_reference == method.gateway_customer_id
+
+
+async def test_an_exemption_the_gateway_cannot_send_is_refused_before_anything_is_stored() -> None:
+    cards = GatewayCapabilities((MethodSupport(PaymentMethodType.CREDIT_CARD),))
+    ports = FakePorts(gateway=FakeGateway(capabilities=cards))
+    with pytest.raises(ScaExemptionUnsupported) as refused:
+        await created(ports, sca_exemption=ScaExemption.TRANSACTION_RISK_ANALYSIS)
+    assert refused.value.metadata["gateway"] == "SIMULATOR"
+    assert ports.uow.db.payments == {} and ports.gateway.calls == []
+
+
+async def test_the_payment_records_what_was_sent_and_applied(ports: FakePorts) -> None:
+    ports.gateway.will(
+        "authorize",
+        GatewayOutcome(
+            OutcomeStatus.SUCCEEDED,
+            "gw_1",
+            sca_exemption_sent="low_value",
+            sca_exemption_applied=True,
+        ),
+    )
+    payment = await authorized(ports, sca_exemption=ScaExemption.LOW_VALUE)
+    auth = stored(ports, payment.id).authentication
+    assert (auth.sca_exemption, auth.sca_exemption_sent, auth.sca_exemption_applied) == (
+        ScaExemption.LOW_VALUE, "low_value", True,
+    )  # fmt: skip
 
 
 async def test_saved_methods_of_a_user_share_one_gateway_customer(ports: FakePorts) -> None:

@@ -207,6 +207,27 @@ SCA_EXEMPTION_MERCHANT_INITIATED: ScaExemption.ValueType  # 2
 """Initiated by the merchant without the customer present (subscriptions, top-ups)."""
 SCA_EXEMPTION_TRANSACTION_RISK_ANALYSIS: ScaExemption.ValueType  # 3
 
+class _ScaExemptionResult:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ScaExemptionResultEnumTypeWrapper(enum_type_wrapper._EnumTypeWrapper[_ScaExemptionResult.ValueType], builtins.type):
+    DESCRIPTOR: descriptor.EnumDescriptor
+    SCA_EXEMPTION_RESULT_UNSPECIFIED: _ScaExemptionResult.ValueType  # 0
+    """The gateway did not say (or no exemption was sent)."""
+    SCA_EXEMPTION_RESULT_APPLIED: _ScaExemptionResult.ValueType  # 1
+    SCA_EXEMPTION_RESULT_NOT_APPLIED: _ScaExemptionResult.ValueType  # 2
+    """Not applied: the payment was authenticated (or declined) as without it."""
+
+class ScaExemptionResult(_ScaExemptionResult, metaclass=_ScaExemptionResultEnumTypeWrapper):
+    """Whether the issuer applied the SCA exemption the gateway was asked for."""
+
+SCA_EXEMPTION_RESULT_UNSPECIFIED: ScaExemptionResult.ValueType  # 0
+"""The gateway did not say (or no exemption was sent)."""
+SCA_EXEMPTION_RESULT_APPLIED: ScaExemptionResult.ValueType  # 1
+SCA_EXEMPTION_RESULT_NOT_APPLIED: ScaExemptionResult.ValueType  # 2
+"""Not applied: the payment was authenticated (or declined) as without it."""
+
 class _LiabilityShift:
     ValueType = typing.NewType("ValueType", builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -584,6 +605,8 @@ class Payment(message.Message):
     FX_QUOTE_ID_FIELD_NUMBER: builtins.int
     CAPTURED_SETTLEMENT_AMOUNT_MINOR_FIELD_NUMBER: builtins.int
     REFUNDED_SETTLEMENT_AMOUNT_MINOR_FIELD_NUMBER: builtins.int
+    SCA_EXEMPTION_SENT_FIELD_NUMBER: builtins.int
+    SCA_EXEMPTION_RESULT_FIELD_NUMBER: builtins.int
     payment_id: builtins.str
     order_id: builtins.str
     user_id: builtins.str
@@ -637,6 +660,15 @@ class Payment(message.Message):
     """The sum of the processed refunds' settlement amounts: never more than
     captured_settlement_amount_minor, and equal to it once everything captured is refunded.
     """
+    sca_exemption_sent: builtins.str
+    """SCA exemption: sca_exemption is what was requested; this is how the adapter put it to
+    the gateway, in the gateway's own terms (Stripe "off_session=true; ...", PayPal
+    "payment_source.paypal.stored_credential.payment_initiator=MERCHANT"); empty when
+    nothing was sent. An exemption a gateway cannot request is refused at creation
+    (FAILED_PRECONDITION SCA_EXEMPTION_UNSUPPORTED), never dropped.
+    """
+    sca_exemption_result: ScaExemptionResult.ValueType
+    """Whether the issuer applied it, where the gateway says."""
     @builtins.property
     def metadata(self) -> containers.ScalarMap[builtins.str, builtins.str]: ...
     @builtins.property
@@ -711,9 +743,11 @@ class Payment(message.Message):
         fx_quote_id: builtins.str = ...,
         captured_settlement_amount_minor: builtins.int = ...,
         refunded_settlement_amount_minor: builtins.int = ...,
+        sca_exemption_sent: builtins.str = ...,
+        sca_exemption_result: ScaExemptionResult.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["authorized_at", b"authorized_at", "cancelled_at", b"cancelled_at", "captured_at", b"captured_at", "created_at", b"created_at", "exchange_rate_as_of", b"exchange_rate_as_of", "failed_at", b"failed_at", "next_action", b"next_action", "refunded_at", b"refunded_at", "risk", b"risk", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["amount_minor", b"amount_minor", "authorized_amount_minor", b"authorized_amount_minor", "authorized_at", b"authorized_at", "cancelled_at", b"cancelled_at", "captured_amount_minor", b"captured_amount_minor", "captured_at", b"captured_at", "captured_settlement_amount_minor", b"captured_settlement_amount_minor", "country", b"country", "created_at", b"created_at", "currency", b"currency", "description", b"description", "exchange_rate", b"exchange_rate", "exchange_rate_as_of", b"exchange_rate_as_of", "exchange_rate_source", b"exchange_rate_source", "failed_at", b"failed_at", "failure_code", b"failure_code", "failure_reason", b"failure_reason", "fx_markup_bps", b"fx_markup_bps", "fx_quote_id", b"fx_quote_id", "gateway", b"gateway", "gateway_payment_id", b"gateway_payment_id", "liability_shift", b"liability_shift", "metadata", b"metadata", "next_action", b"next_action", "order_id", b"order_id", "payment_id", b"payment_id", "payment_method_id", b"payment_method_id", "payment_method_type", b"payment_method_type", "refunded_amount_minor", b"refunded_amount_minor", "refunded_at", b"refunded_at", "refunded_settlement_amount_minor", b"refunded_settlement_amount_minor", "retry_count", b"retry_count", "risk", b"risk", "sca_exemption", b"sca_exemption", "settlement_amount_minor", b"settlement_amount_minor", "settlement_currency", b"settlement_currency", "status", b"status", "transactions", b"transactions", "updated_at", b"updated_at", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["amount_minor", b"amount_minor", "authorized_amount_minor", b"authorized_amount_minor", "authorized_at", b"authorized_at", "cancelled_at", b"cancelled_at", "captured_amount_minor", b"captured_amount_minor", "captured_at", b"captured_at", "captured_settlement_amount_minor", b"captured_settlement_amount_minor", "country", b"country", "created_at", b"created_at", "currency", b"currency", "description", b"description", "exchange_rate", b"exchange_rate", "exchange_rate_as_of", b"exchange_rate_as_of", "exchange_rate_source", b"exchange_rate_source", "failed_at", b"failed_at", "failure_code", b"failure_code", "failure_reason", b"failure_reason", "fx_markup_bps", b"fx_markup_bps", "fx_quote_id", b"fx_quote_id", "gateway", b"gateway", "gateway_payment_id", b"gateway_payment_id", "liability_shift", b"liability_shift", "metadata", b"metadata", "next_action", b"next_action", "order_id", b"order_id", "payment_id", b"payment_id", "payment_method_id", b"payment_method_id", "payment_method_type", b"payment_method_type", "refunded_amount_minor", b"refunded_amount_minor", "refunded_at", b"refunded_at", "refunded_settlement_amount_minor", b"refunded_settlement_amount_minor", "retry_count", b"retry_count", "risk", b"risk", "sca_exemption", b"sca_exemption", "sca_exemption_result", b"sca_exemption_result", "sca_exemption_sent", b"sca_exemption_sent", "settlement_amount_minor", b"settlement_amount_minor", "settlement_currency", b"settlement_currency", "status", b"status", "transactions", b"transactions", "updated_at", b"updated_at", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...

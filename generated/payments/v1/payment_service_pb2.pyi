@@ -94,7 +94,11 @@ class CreatePaymentRequest(message.Message):
     return_url: builtins.str
     """Where the customer returns after 3-D Secure or PayPal approval."""
     sca_exemption: payment_pb2.ScaExemption.ValueType
-    """Strong Customer Authentication exemption to ask the issuer for (PSD2)."""
+    """Strong Customer Authentication exemption to ask the issuer for (PSD2). Sent in the
+    gateway's terms, or refused with FAILED_PRECONDITION SCA_EXEMPTION_UNSUPPORTED (metadata
+    `gateway`) when the gateway that would take the payment cannot request it; routing
+    prefers gateways that can. MERCHANT_INITIATED needs a saved method (payment_method_id).
+    """
     country: builtins.str
     """ISO 3166-1 alpha-2 country of the card or the customer (DE, US, ...), for routing."""
     settlement_currency: builtins.str

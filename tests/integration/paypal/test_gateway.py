@@ -5,9 +5,11 @@ decimal amounts. Failures and lookups: test_paypal_failures.py; tokens: test_pay
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from domain.enums import NextActionType
+from domain.enums import NextActionType, ScaExemption
 from domain.gateway import ConfirmRequest, OutcomeStatus
 from domain.money import Money
 from infra.gateways.paypal import PayPalGateway
@@ -317,3 +319,34 @@ async def test_a_fraction_paypal_cannot_take_is_refused_without_a_call(
     assert (outcome.status, outcome.failure_code) == (OutcomeStatus.DECLINED, "INVALID_AMOUNT")
     assert "whole units of HUF" in (outcome.failure_reason or "")
     assert paypal.requests == []
+
+
+# --- SCA exemptions ----------------------------------------------------------------------------
+async def test_merchant_initiated_is_refused_for_a_checkout_the_buyer_approves(
+    gateway: PayPalGateway, paypal: FakePayPal
+) -> None:
+    request = authorization(Money(1099, "EUR"))
+    outcome = await gateway.authorize(
+        replace(request, sca_exemption=ScaExemption.MERCHANT_INITIATED)
+    )
+    assert (outcome.status, outcome.failure_code) == (
+        OutcomeStatus.DECLINED,
+        "SCA_EXEMPTION_UNSUPPORTED",
+    )
+    assert "PAYPAL" in (outcome.failure_reason or "")
+    assert paypal.posts("/v2/") == []  # refused before any order was created
+
+
+async def test_a_saved_wallet_charged_by_the_merchant_says_so_in_stored_credential(
+    gateway: PayPalGateway, paypal: FakePayPal
+) -> None:
+    """The fake checks the stored_credential's shape (payment_initiator required)."""
+    request = authorization(Money(1099, "EUR"), token=paypal.save_wallet())
+    outcome = await gateway.authorize(
+        replace(request, sca_exemption=ScaExemption.MERCHANT_INITIATED)
+    )
+    assert outcome.status is OutcomeStatus.SUCCEEDED
+    [authorize] = paypal.posts("/authorize")
+    assert authorize.body["payment_source"]["paypal"]["stored_credential"]["payment_initiator"] == (
+        "MERCHANT"
+    )

@@ -80,6 +80,7 @@ __all__ = (
     "RiskDecision",
     "RiskReview",
     "ScaExemption",
+    "ScaExemptionResult",
     "SetDefaultPaymentMethodRequest",
     "SetDefaultPaymentMethodResponse",
     "SetExchangeRateRequest",
@@ -515,6 +516,40 @@ class ScaExemption(betterproto2.Enum):
         }
 
 
+class ScaExemptionResult(betterproto2.Enum):
+    """
+    Whether the issuer applied the SCA exemption the gateway was asked for.
+    """
+
+    UNSPECIFIED = 0
+    """
+    The gateway did not say (or no exemption was sent).
+    """
+
+    APPLIED = 1
+
+    NOT_APPLIED = 2
+    """
+    Not applied: the payment was authenticated (or declined) as without it.
+    """
+
+    @classmethod
+    def betterproto_value_to_renamed_proto_names(cls) -> dict[int, str]:
+        return {
+            0: "SCA_EXEMPTION_RESULT_UNSPECIFIED",
+            1: "SCA_EXEMPTION_RESULT_APPLIED",
+            2: "SCA_EXEMPTION_RESULT_NOT_APPLIED",
+        }
+
+    @classmethod
+    def betterproto_renamed_proto_names_to_value(cls) -> dict[str, int]:
+        return {
+            "SCA_EXEMPTION_RESULT_UNSPECIFIED": 0,
+            "SCA_EXEMPTION_RESULT_APPLIED": 1,
+            "SCA_EXEMPTION_RESULT_NOT_APPLIED": 2,
+        }
+
+
 class TransactionStatus(betterproto2.Enum):
     UNSPECIFIED = 0
 
@@ -931,7 +966,10 @@ class CreatePaymentRequest(betterproto2.Message):
         14, betterproto2.TYPE_ENUM, default_factory=lambda: ScaExemption(0)
     )
     """
-    Strong Customer Authentication exemption to ask the issuer for (PSD2).
+    Strong Customer Authentication exemption to ask the issuer for (PSD2). Sent in the
+    gateway's terms, or refused with FAILED_PRECONDITION SCA_EXEMPTION_UNSUPPORTED (metadata
+    `gateway`) when the gateway that would take the payment cannot request it; routing
+    prefers gateways that can. MERCHANT_INITIATED needs a saved method (payment_method_id).
     """
 
     country: "str" = betterproto2.field(15, betterproto2.TYPE_STRING)
@@ -1642,6 +1680,22 @@ class Payment(betterproto2.Message):
     """
     The sum of the processed refunds' settlement amounts: never more than
     captured_settlement_amount_minor, and equal to it once everything captured is refunded.
+    """
+
+    sca_exemption_sent: "str" = betterproto2.field(42, betterproto2.TYPE_STRING)
+    """
+    SCA exemption: sca_exemption is what was requested; this is how the adapter put it to
+    the gateway, in the gateway's own terms (Stripe "off_session=true; ...", PayPal
+    "payment_source.paypal.stored_credential.payment_initiator=MERCHANT"); empty when
+    nothing was sent. An exemption a gateway cannot request is refused at creation
+    (FAILED_PRECONDITION SCA_EXEMPTION_UNSUPPORTED), never dropped.
+    """
+
+    sca_exemption_result: "ScaExemptionResult" = betterproto2.field(
+        43, betterproto2.TYPE_ENUM, default_factory=lambda: ScaExemptionResult(0)
+    )
+    """
+    Whether the issuer applied it, where the gateway says.
     """
 
 
