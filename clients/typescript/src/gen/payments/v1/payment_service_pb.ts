@@ -115,7 +115,10 @@ export type CreatePaymentRequest = Message<"payments.v1.CreatePaymentRequest"> &
   returnUrl: string;
 
   /**
-   * Strong Customer Authentication exemption to ask the issuer for (PSD2).
+   * Strong Customer Authentication exemption to ask the issuer for (PSD2). Sent in the
+   * gateway's terms, or refused with FAILED_PRECONDITION SCA_EXEMPTION_UNSUPPORTED (metadata
+   * `gateway`) when the gateway that would take the payment cannot request it; routing
+   * prefers gateways that can. MERCHANT_INITIATED needs a saved method (payment_method_id).
    *
    * @generated from field: payments.v1.ScaExemption sca_exemption = 14;
    */
