@@ -10,11 +10,11 @@ import grpc
 import httpx
 import pytest
 
+from domain.hostile_text import MAX_ENTRIES, MAX_TEXT
 from payments.v1 import payment_pb2
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from payments_client import PaymentsError
-from domain.hostile_text import MAX_ENTRIES, MAX_TEXT
 from tests.e2e.helpers import create_request, new_id, rpc_error
 from tests.e2e.test_rest_errors import PAYMENTS, assert_error, payment_body, reason_of
 
