@@ -21,6 +21,7 @@ from infra.currency import iso_exponent
 from infra.fx.ecb import ECB_DAILY_URL
 from server.fraud_config import FailMode, risk_policy
 from server.kafka_config import KafkaSettings
+from server.ops_config import OpsSettings
 from server.routing_config import load_routes
 from server.transport_config import TransportSettings
 from server.workers_config import WorkerSettings
@@ -36,8 +37,9 @@ class AppEnv(StrEnum):
     PRODUCTION = "production"
 
 
-# Inherited: TLS_*, DB_SSL*, ... (transport); SERVER_WORKERS, ... (workers); KAFKA_* (Kafka).
-class Settings(TransportSettings, WorkerSettings, KafkaSettings):
+# Inherited: TLS_*, DB_SSL*, ... (transport); SERVER_WORKERS, ... (workers); KAFKA_* (Kafka);
+# OPS_* (the ops port).
+class Settings(TransportSettings, WorkerSettings, KafkaSettings, OpsSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     app_env: AppEnv = AppEnv.DEVELOPMENT
