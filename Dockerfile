@@ -41,9 +41,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     APP_ENV=production
+# /app/.data (EMBEDDED_DATA_DIR's default) belongs to the app user: a volume mounted there
+# starts with that owner (deploy/compose.yaml shares the development signing key that way).
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --home-dir /app \
-      --shell /usr/sbin/nologin app
+      --shell /usr/sbin/nologin app \
+ && install -d -o app -g app /app/.data
 # Same path as in the builder: the venv's scripts have /opt/venv/bin/python in their shebang.
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
