@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from server.config import Settings
 
@@ -33,7 +33,7 @@ def test_the_variable_and_its_file_are_not_both_allowed(tmp_path: Path) -> None:
     secret = tmp_path / "db-password"
     secret.write_text("one")
     with pytest.raises(ValidationError, match="DB_PASSWORD or DB_PASSWORD_FILE"):
-        Settings(db_host="db", db_password="two", db_password_file=secret)
+        Settings(db_host="db", db_password=SecretStr("two"), db_password_file=secret)
 
 
 def test_an_unreadable_file_is_refused(tmp_path: Path) -> None:
