@@ -16,10 +16,13 @@ from alembic import command
 
 from domain.enums import GatewayName
 from infra.gateways.simulator import SimulatorGateway
+from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
 from server.migrate import alembic_config
+from tests.e2e.helpers import create_request
 from tests.support import databases
 from tests.support.certificates import Pki, make_pki
+from tests.support.channels import open_channel
 from tests.support.kafka_broker import TansuBroker
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
@@ -33,11 +36,13 @@ async def ops_get(app: PaymentApplication, path: str) -> httpx.Response:
         return await client.get(path, timeout=10)
 
 
-async def started(database_url: str, **settings: Any) -> PaymentApplication:
+async def started(
+    database_url: str, *, gateway: SimulatorGateway | None = None, **settings: Any
+) -> PaymentApplication:
     app = PaymentApplication(
         settings_for_tests(**settings),
         database_url,
-        gateways={GatewayName.SIMULATOR: SimulatorGateway()},
+        gateways={GatewayName.SIMULATOR: gateway or SimulatorGateway()},
     )
     await app.start()
     return app
@@ -182,3 +187,34 @@ async def test_readyz_follows_the_kafka_brokers(ops_database_url: str) -> None:
 def test_ops_port_can_be_switched_off() -> None:
     settings = settings_for_tests(ops_enabled=False)
     assert PaymentApplication(settings, "postgresql+asyncpg://unused/x").ops_port == 0
+
+
+async def test_readyz_says_shutting_down_while_draining(database_url: str) -> None:
+    """From the moment stop() begins, /readyz is 503 (the endpoints drop the pod) while an
+    in-flight call (a 3 s gateway call, acting half way) drains; /livez still answers."""
+    app = await started(database_url, gateway=SimulatorGateway(latency_seconds=3))
+    stopping: asyncio.Task[None] | None = None
+    try:
+        async with open_channel(f"127.0.0.1:{app.grpc_port}", own_connection=True) as channel:
+            call = asyncio.ensure_future(
+                PaymentServiceStub(channel).CreatePayment(create_request(authorize=True))
+            )
+            await eventually(lambda: _in_flight(app), within=10)
+            stopping = asyncio.create_task(app.stop(grace=10))
+            await eventually(lambda: readiness_is(app, 503), within=5, interval=0.02)
+            answer = await ops_get(app, "/readyz")
+            assert answer.json()["checks"]["process"] == "shutting down"
+            assert (await ops_get(app, "/livez")).status_code == 200
+            created = await call  # the drain let it finish
+            assert created.payment.payment_id
+            await stopping
+    finally:
+        if stopping is None:
+            await app.stop(grace=0)
+
+
+async def _in_flight(app: PaymentApplication) -> bool:
+    """The gateway has acted: the call is in its second half (1.5 s still to go)."""
+    gateway = app.gateways[GatewayName.SIMULATOR]
+    assert isinstance(gateway, SimulatorGateway)
+    return bool(gateway.answers)
