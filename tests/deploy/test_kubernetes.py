@@ -7,12 +7,16 @@ its structure is checked by hand; the Kustomization is kustomize's, not an API o
 
 from __future__ import annotations
 
+import base64
 import copy
-from pathlib import PurePosixPath
+import os
+from pathlib import Path, PurePosixPath
 
 import kubernetes_validate
 import pytest
 
+from server.config import Settings
+from server.pci import pci_problems
 from tests.deploy.manifests import (
     KUBERNETES,
     Doc,
@@ -21,10 +25,12 @@ from tests.deploy.manifests import (
     one,
     setting_names,
 )
+from tests.support.certificates import make_pki
 
 K8S_VERSION = "1.37.0"
 NOT_IN_SCHEMAS = {"monitoring.coreos.com/v1"}  # CRDs, checked by hand below
 SECRET_VOLUME = "payment-service-secrets"
+TLS_DIR = "/etc/payment-service/tls/"
 
 
 def _schema_documents() -> list[tuple[str, Doc]]:
@@ -177,3 +183,26 @@ def test_the_service_monitor_scrapes_the_ops_port() -> None:
     assert (endpoint["port"], endpoint["path"], endpoint["scheme"]) == ("ops", "/metrics", "http")
     for duration in (endpoint["interval"], endpoint["scrapeTimeout"]):
         assert duration.endswith("s") and duration[:-1].isdigit()
+
+
+def test_the_settings_pass_pci_compliance_mode(tmp_path: Path) -> None:
+    """The ConfigMap and the Deployment's variables, with the secret files filled with
+    fresh keys, make settings the service accepts and PCI_COMPLIANCE_MODE does not refuse."""
+    pki = make_pki(tmp_path)
+    tls = {"tls.crt": pki.server.cert, "tls.key": pki.server.key, "ca.crt": pki.ca.cert}
+    env: dict[str, object] = {
+        name: str(tls[PurePosixPath(value).name]) if value.startswith(TLS_DIR) else value
+        for name, value in one("ConfigMap")["data"].items()
+    }
+    values = {
+        "encryption-key": "k1:" + base64.b64encode(os.urandom(32)).decode(),
+        "blind-index-key": base64.b64encode(os.urandom(32)).decode(),
+    }
+    for variable in _container("Deployment")["env"]:
+        name = PurePosixPath(variable["value"]).name
+        secret = tmp_path / name
+        secret.write_text(values.get(name, "not-a-real-secret"))
+        env[variable["name"]] = str(secret)
+    settings = Settings(**{name.lower(): value for name, value in env.items()})  # type: ignore[arg-type]
+    assert settings.pci_compliance_mode
+    assert pci_problems(settings) == []
