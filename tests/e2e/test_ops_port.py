@@ -18,6 +18,7 @@ from domain.enums import GatewayName
 from infra.gateways.simulator import SimulatorGateway
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from server.app import PaymentApplication
+from server.cli import banner
 from server.migrate import alembic_config
 from tests.e2e.helpers import create_request
 from tests.support import databases
@@ -218,3 +219,9 @@ async def _in_flight(app: PaymentApplication) -> bool:
     gateway = app.gateways[GatewayName.SIMULATOR]
     assert isinstance(gateway, SimulatorGateway)
     return bool(gateway.answers)
+
+
+def test_the_banner_shows_the_ops_port() -> None:
+    shown = banner(settings_for_tests(), 9090, "db", ops_port=9191)
+    assert "http://127.0.0.1:9191/livez" in shown and "http://127.0.0.1:9191/readyz" in shown
+    assert "ops       off" in banner(settings_for_tests(ops_enabled=False), 9090, "db")
