@@ -42,7 +42,8 @@ def test_a_drifted_package_is_caught_and_sync_mends_it(tmp_path: Path) -> None:
     tool = version_tool()
     copy_of_the_packages(tmp_path)
     (tmp_path / "VERSION").write_text("1.4.2\n")
-    assert len(tool.problems(tmp_path)) == 2  # payments-proto and payments-client
+    # payments-proto, payments-client and payments-betterproto
+    assert len(tool.problems(tmp_path)) == 3
     npm = tmp_path / "clients" / "typescript" / "package.json"
     npm.parent.mkdir(parents=True)
     npm.write_text('{\n  "name": "@payments/client",\n  "version": "0.0.1"\n}\n')
