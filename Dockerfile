@@ -41,9 +41,12 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     APP_ENV=production
+# /app/.data (EMBEDDED_DATA_DIR's default) belongs to the app user: a volume mounted there
+# starts with that owner (deploy/compose.yaml shares the development signing key that way).
 RUN groupadd --system --gid 10001 app \
  && useradd --system --uid 10001 --gid app --no-create-home --home-dir /app \
-      --shell /usr/sbin/nologin app
+      --shell /usr/sbin/nologin app \
+ && install -d -o app -g app /app/.data
 # Same path as in the builder: the venv's scripts have /opt/venv/bin/python in their shebang.
 COPY --from=builder /opt/venv /opt/venv
 WORKDIR /app
@@ -53,10 +56,13 @@ COPY alembic.ini ./
 COPY migrations/ migrations/
 USER app
 
-# gRPC, and the port reserved for the REST shim.
-EXPOSE 9090 8080
+# gRPC, the REST shim, and the ops port (probes and metrics: plaintext, no token).
+EXPOSE 9090 8080 9091
+# Readiness from the ops port (server/ops_port.py): plain HTTP on 127.0.0.1, so it works
+# whatever TLS, client certificates or PCI_COMPLIANCE_MODE the public ports demand. Healthy =
+# the database answers at the migrated head and, with Kafka on, the brokers answer.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 CMD ["python", "-c", \
-  "import os, sys, grpc; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; ch = grpc.insecure_channel('127.0.0.1:' + os.environ.get('GRPC_PORT', '9090')); r = g.HealthStub(ch).Check(h.HealthCheckRequest(), timeout=3); sys.exit(r.status != h.HealthCheckResponse.SERVING)"]
+  "import os, sys, urllib.request as u; p = os.environ.get('OPS_PORT', '9091'); sys.exit(u.urlopen(f'http://127.0.0.1:{p}/readyz', timeout=4).status != 200)"]
 
 ENTRYPOINT ["payment-service"]
 CMD ["serve"]

@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from infra.db.migration_lock import migration_lock
 from infra.db.tables import metadata
 
 config = context.config
@@ -48,10 +49,16 @@ def run_with(connection: Connection) -> None:
         context.run_migrations()
 
 
+def run_locked(connection: Connection) -> None:
+    # Replicas migrating at once wait for each other (infra/db/migration_lock.py).
+    with migration_lock(connection):
+        run_with(connection)
+
+
 async def run_online() -> None:
     engine = create_async_engine(database_url(), connect_args=connect_args())
     async with engine.connect() as connection:
-        await connection.run_sync(run_with)
+        await connection.run_sync(run_locked)
     await engine.dispose()
 
 

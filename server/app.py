@@ -69,15 +69,18 @@ from server.idempotency import IdempotencyInterceptor, Render
 from server.interceptors import ComposedInterceptor, RequestInterceptor
 from server.messaging import event_renderer
 from server.metrics import MetricsInterceptor, ServiceMetrics
+from server.migrate import head_revisions
+from server.ops_port import OpsServer, build_ops_app
 from server.pci import require_pci_compliance
 from server.rate_limit import RateLimitInterceptor
+from server.readiness import Check, DatabaseReadiness, KafkaReadiness, Readiness
 from server.rest.app import RestShim
 from server.rest.routes import build_routes, contract_services
 from server.servicers.fx import FxServicer
 from server.servicers.payment_methods import PaymentMethodServicer
 from server.servicers.payments import PaymentServicer
 from server.tls import grpc_server_credentials, rest_ssl_context
-from server.transport import database_ssl, redis_ssl_ca_file
+from server.transport import database_ssl, kafka_security, redis_ssl_ca_file
 from server.webhooks import WebhookComponents
 
 
@@ -148,6 +151,11 @@ class PaymentApplication:
         self.metrics = ServiceMetrics()
         self.rest: RestShim | None = None
         self.rest_port: int = 0
+        # The ops port (server/ops_port.py): probes and metrics without a token; 0 when off.
+        self.ops: OpsServer | None = None
+        self.ops_port: int = 0
+        self.readiness: Readiness | None = None
+        self._kafka_readiness: KafkaReadiness | None = None
         # For the external risk scorer (FRAUD_SCORER_URL), when one is configured.
         self._http: httpx.AsyncClient | None = None
         self.auth: AuthComponents | None = None
@@ -278,7 +286,33 @@ class PaymentApplication:
         self.server = server
         await self._start_rest()
         self._start_jobs(deps, idempotency_store)
+        await self._start_ops()
         log.info("gRPC server listening", extra={"port": self.grpc_port})
+
+    async def _start_ops(self) -> None:
+        """Last: /readyz must not say ready before every listener and job runs."""
+        settings = self.settings
+        if not settings.ops_enabled:
+            return
+        assert self._health_engine is not None
+        # The health watcher's connection: a pool busy with calls is not an unready database.
+        checks: dict[str, Check] = {
+            "database": DatabaseReadiness(self._health_engine, head_revisions())
+        }
+        if settings.kafka_configured:
+            self._kafka_readiness = KafkaReadiness(
+                settings.kafka_broker_list(), settings.kafka_client_id, kafka_security(settings)
+            )
+            checks["kafka"] = self._kafka_readiness
+        self.readiness = Readiness(checks, settings.ops_check_timeout_seconds)
+        self.ops = OpsServer(
+            build_ops_app(self.readiness, self.metrics, lambda: self.metrics.refresh(self.engine)),
+            settings.ops_host,
+            settings.ops_port,
+            reuse_port=self._reuse_port,
+        )
+        await self.ops.start()
+        self.ops_port = self.ops.port
 
     def _bind_grpc(self, server: grpc.aio.Server) -> None:
         """The gRPC port, over TLS when a certificate is configured.
@@ -452,6 +486,8 @@ class PaymentApplication:
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking calls (health NOT_SERVING), let in-flight calls finish, then release."""
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
+        if self.readiness is not None:  # /readyz 503 while draining: endpoints drop us
+            self.readiness.draining = True
         await self.health.enter_graceful_shutdown()
         if self.background is not None:  # before the engine: a job may be mid-event
             await self.background.stop()
@@ -463,12 +499,16 @@ class PaymentApplication:
             await self.rest.stop()
         if self.server is not None:
             await self.server.stop(grace)
+        if self.ops is not None:  # last listener: probes see the drain until the end
+            await self.ops.stop()
         await self._release_clients()
         log.info("stopped")
 
     async def _release_clients(self) -> None:
         """Connections and files, once no call can use them any more."""
         await close_gateways(self.gateways)
+        if self._kafka_readiness is not None:
+            await self._kafka_readiness.close()
         if self._webhooks is not None:
             await self._webhooks.aclose()
         if self._http is not None:

@@ -185,6 +185,7 @@ def banner(
     *,
     kafka: str = "none",
     token: str | None = None,
+    ops_port: int = 0,
 ) -> str:
     host = "127.0.0.1" if settings.grpc_host in ("0.0.0.0", "::", "[::]") else settings.grpc_host  # noqa: S104
     target = f"{host}:{port}"
@@ -215,12 +216,20 @@ def banner(
             f"  redis     {redis}",
             f"  kafka     {kafka}  (topic {settings.kafka_topic_payment_events})",
             f"  REST      {rest}/api/v1/  (OpenAPI: {rest}/openapi.json)",
-            f"  ops       {rest}/health  {rest}/metrics",
+            _ops_line(settings, host, ops_port),
             *_auth_lines(settings, token),
             "  try:",
             f"    {example}",
         ]
     )
+
+
+def _ops_line(settings: Settings, host: str, ops_port: int) -> str:
+    if not settings.ops_enabled:
+        return "  ops       off (OPS_ENABLED=false)"
+    ops_host = "127.0.0.1" if settings.ops_host in ("0.0.0.0", "::", "[::]") else settings.ops_host  # noqa: S104
+    ops = f"http://{ops_host}:{ops_port or settings.ops_port}"
+    return f"  ops       {ops}/livez  {ops}/readyz  {ops}/metrics  (no token, plaintext)"
 
 
 def _positive(value: str) -> int:

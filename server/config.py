@@ -22,6 +22,7 @@ from infra.fx.ecb import ECB_DAILY_URL
 from infra.webhooks.paypal_certificates import DEFAULT_CERT_NAMES
 from server.fraud_config import FailMode, risk_policy
 from server.kafka_config import KafkaSettings
+from server.ops_config import OpsSettings
 from server.routing_config import load_routes
 from server.transport_config import TransportSettings
 from server.workers_config import WorkerSettings
@@ -37,8 +38,9 @@ class AppEnv(StrEnum):
     PRODUCTION = "production"
 
 
-# Inherited: TLS_*, DB_SSL*, ... (transport); SERVER_WORKERS, ... (workers); KAFKA_* (Kafka).
-class Settings(TransportSettings, WorkerSettings, KafkaSettings):
+# Inherited: TLS_*, DB_SSL*, ... (transport); SERVER_WORKERS, ... (workers); KAFKA_* (Kafka);
+# OPS_* (the ops port).
+class Settings(TransportSettings, WorkerSettings, KafkaSettings, OpsSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     app_env: AppEnv = AppEnv.DEVELOPMENT
@@ -53,6 +55,7 @@ class Settings(TransportSettings, WorkerSettings, KafkaSettings):
     db_name: str = "payment_service"
     db_user: str = "payment_service"
     db_password: SecretStr = SecretStr("")
+    db_password_file: Path | None = None
     db_pool_size: Annotated[int, Field(ge=1, le=200)] = 20
     # Where `payment-service run` keeps the embedded PostgreSQL when no database is set.
     embedded_data_dir: Path = Path(".data")
@@ -64,6 +67,7 @@ class Settings(TransportSettings, WorkerSettings, KafkaSettings):
     redis_port: Port = 6379
     redis_db: Annotated[int, Field(ge=0)] = 0
     redis_password: SecretStr = SecretStr("")
+    redis_password_file: Path | None = None
     # Every key the service writes starts with this, so deployments and tests can share a server.
     redis_key_prefix: Annotated[str, Field(min_length=1)] = "payments:"
 
@@ -305,6 +309,12 @@ class Settings(TransportSettings, WorkerSettings, KafkaSettings):
             return SecretStr(file.read_text().strip())
         return value
 
+    def _password(self, value: SecretStr, file: Path | None, name: str) -> str:
+        """DB_PASSWORD / REDIS_PASSWORD, or the file their _FILE variable names."""
+        given = value if value.get_secret_value() else None
+        secret = self._secret(given, file, name)
+        return "" if secret is None else secret.get_secret_value()
+
     def stripe_key(self) -> SecretStr | None:
         return self._secret(self.stripe_api_key, self.stripe_api_key_file, "STRIPE_API_KEY")
 
@@ -334,6 +344,8 @@ class Settings(TransportSettings, WorkerSettings, KafkaSettings):
         try:
             self.stripe_key()
             self.stripe_webhook_key()
+            self._password(self.db_password, self.db_password_file, "DB_PASSWORD")
+            self._password(self.redis_password, self.redis_password_file, "REDIS_PASSWORD")
             secret = self.paypal_secret()
         except OSError as exc:
             raise ValueError(f"cannot read a secret file: {exc.strerror}") from None
@@ -433,7 +445,7 @@ class Settings(TransportSettings, WorkerSettings, KafkaSettings):
             raise ValueError("DATABASE_URL must be a postgresql:// URL")
         if self.db_host is None:
             raise ValueError("no database configured: set DATABASE_URL or DB_HOST")
-        password = self.db_password.get_secret_value()
+        password = self._password(self.db_password, self.db_password_file, "DB_PASSWORD")
         credentials = quote(self.db_user, safe="") + (
             ":" + quote(password, safe="") if password else ""
         )
@@ -456,7 +468,7 @@ class Settings(TransportSettings, WorkerSettings, KafkaSettings):
             return url
         if not self.redis_host:
             raise ValueError("no Redis configured: set REDIS_URL or REDIS_HOST")
-        password = self.redis_password.get_secret_value()
+        password = self._password(self.redis_password, self.redis_password_file, "REDIS_PASSWORD")
         credentials = f":{quote(password, safe='')}@" if password else ""
         host = f"[{self.redis_host}]" if ":" in self.redis_host else self.redis_host  # IPv6
         scheme = "rediss" if self.redis_ssl else "redis"

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 import migrations
 
@@ -23,3 +24,8 @@ def alembic_config(url: str, ssl_option: ssl.SSLContext | str | None = None) -> 
 def upgrade_to_head(url: str, ssl_option: ssl.SSLContext | str | None = None) -> None:
     """Synchronous: call it before the event loop starts (alembic's env runs its own loop)."""
     command.upgrade(alembic_config(url, ssl_option), "head")
+
+
+def head_revisions() -> frozenset[str]:
+    """The revisions `upgrade_to_head` leads to (read from the shipped scripts, no database)."""
+    return frozenset(ScriptDirectory.from_config(alembic_config("")).get_heads())

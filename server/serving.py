@@ -6,6 +6,7 @@ it brings): only the single process and the workers do."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -56,6 +57,7 @@ async def serve(
             app.rest_port,
             kafka=kafka,
             token=app.development_token(),
+            ops_port=app.ops_port,
         )
         print(text, flush=True)
 
@@ -104,16 +106,26 @@ def run_workers(
     try:
         grpc_socket = reserve_port(settings.grpc_host, settings.grpc_port)
         rest_socket = reserve_port(settings.grpc_host, settings.app_port)
+        # The ops port too: every worker serves it (server/ops_port.py says why).
+        ops_socket = (
+            reserve_port(settings.ops_host, settings.ops_port) if settings.ops_enabled else None
+        )
     except PortInUse as exc:
         print(f"cannot serve: {exc}", file=sys.stderr)
         return 2
-    with grpc_socket, rest_socket:
+    with grpc_socket, rest_socket, ops_socket or contextlib.nullcontext():
         grpc_port, rest_port = grpc_socket.getsockname()[1], rest_socket.getsockname()[1]
         env = env | {"GRPC_PORT": str(grpc_port), "APP_PORT": str(rest_port)}
+        if ops_socket is not None:
+            env["OPS_PORT"] = str(ops_socket.getsockname()[1])
         token = AuthComponents(settings).development_token(settings)
+        ops_port = 0 if ops_socket is None else ops_socket.getsockname()[1]
 
         def ready(pids: list[int]) -> None:
-            text = banner(settings, grpc_port, database, redis, rest_port, kafka=kafka, token=token)
+            text = banner(
+                settings, grpc_port, database, redis, rest_port,
+                kafka=kafka, token=token, ops_port=ops_port,
+            )  # fmt: skip
             workers = f"  workers   {len(pids)} processes, pids {' '.join(map(str, pids))}"
             print(f"{text}\n{workers}", flush=True)
 

@@ -1,5 +1,5 @@
 """The supervisor of `payment-service serve --workers N`: N worker processes (server/worker.py)
-sharing the gRPC and REST ports, restarted when they die, drained together on SIGTERM.
+sharing the gRPC, REST and ops ports, restarted when they die, drained together on SIGTERM.
 
 Why each worker binds the ports itself with SO_REUSEPORT rather than inheriting one socket
 from here: gRPC's Python server cannot adopt a listening socket, only bind an address, so the

@@ -6,7 +6,7 @@ It serves on the shared ports (SO_REUSEPORT) with its own event loop and pools, 
 server. The supervisor has already applied the migrations, started any embedded service and
 checked the connection budget, and hands what it resolved over in the environment
 (DATABASE_URL, REDIS_URL or KAFKA_BROKERS of embedded services; GRPC_PORT, APP_PORT,
-DB_POOL_SIZE; PROMETHEUS_MULTIPROC_DIR).
+OPS_PORT, DB_POOL_SIZE; PROMETHEUS_MULTIPROC_DIR).
 """
 
 from __future__ import annotations

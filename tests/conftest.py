@@ -30,6 +30,7 @@ def pytest_configure(config: pytest.Config) -> None:
     import os
 
     os.environ["APP_PORT"] = "0"
+    os.environ["OPS_PORT"] = "0"  # the ops port (server/ops_port.py) likewise
 
 
 @pytest.fixture(scope="session")

@@ -61,6 +61,7 @@ class Workers:
     def __init__(self, server: ServerProcess) -> None:
         self.server = server
         self.rest_port = 0
+        self.ops_port = 0
 
     @property
     def supervisor(self) -> int:
@@ -77,15 +78,22 @@ class Workers:
         found = re.search(r"REST +http://127\.0\.0\.1:(\d+)/", self.server.output())
         assert found is not None, self.server.output()[-3000:]
         self.rest_port = int(found.group(1))
+        ops = re.search(r"ops +http://127\.0\.0\.1:(\d+)/livez", self.server.output())
+        assert ops is not None, self.server.output()[-3000:]
+        self.ops_port = int(ops.group(1))
 
     def pids(self) -> set[int]:
         return _children(self.supervisor)
 
-    async def metrics(self) -> dict[str, dict[int, float]]:
+    async def metrics(self, *, ops_port: bool = False) -> dict[str, dict[int, float]]:
+        """From the public port (with a token), or the ops port (without)."""
+        url = (
+            f"http://127.0.0.1:{self.ops_port}/metrics"
+            if ops_port
+            else f"http://127.0.0.1:{self.rest_port}/metrics"
+        )
         async with httpx.AsyncClient() as client:
-            answer = await client.get(
-                f"http://127.0.0.1:{self.rest_port}/metrics", headers=rest_headers(), timeout=5
-            )
+            answer = await client.get(url, headers={} if ops_port else rest_headers(), timeout=5)
         answer.raise_for_status()
         values: dict[str, dict[int, float]] = {}
         for line in answer.text.splitlines():
@@ -188,6 +196,13 @@ async def test_both_workers_serve_and_a_killed_lease_holder_is_replaced(
             assert set(stubs) == first  # each worker served a call of its own
         calls = await workers.calls()
         assert set(calls) == first and all(count >= 1 for count in calls.values())
+        # The ops port, which every worker binds too: ready, and the same totals of both.
+        for _ in range(4):  # a new connection each, spread over the workers by the kernel
+            async with httpx.AsyncClient() as client:
+                ready = await client.get(f"http://127.0.0.1:{workers.ops_port}/readyz")
+            assert ready.status_code == 200, ready.text
+        ops_calls = (await workers.metrics(ops_port=True))["payments_worker_grpc_calls"]
+        assert set(ops_calls) == first
 
         async def one_leader() -> bool:
             return await workers.leader() in first

@@ -17,6 +17,8 @@ def settings_for_tests(**overrides: object) -> Settings:
     values: dict[str, object] = {
         "grpc_host": "127.0.0.1",
         "grpc_port": 0,
+        "ops_host": "127.0.0.1",
+        "ops_port": 0,
         "health_check_interval_seconds": 0.2,
         "shutdown_grace_seconds": 5,
         # Many test servers share one PostgreSQL (max_connections 100) with other suites.
