@@ -37,6 +37,8 @@ from server import logs
 from server.audit_cli import add_audit_commands, run_audit
 from server.cli_tokens import add_mint_token_parser, mint_token
 from server.config import AppEnv, Settings
+from server.config_show import show as show_config
+from server.config_show import version_text
 from server.export_cli import add_export_commands, run_export
 from server.reconcile_cli import add_reconcile_report_parser, run_reconcile_report
 
@@ -239,8 +241,9 @@ def _positive(value: str) -> int:
     return number
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="payment-service", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", required=True)
     serve_cmd = sub.add_parser("serve", help="run the gRPC server")
     serve_cmd.add_argument("--migrate", action="store_true", help="apply migrations first")
@@ -251,6 +254,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("check-config", help="validate the environment and exit")
+    config_cmd = sub.add_parser("config", help="the effective configuration")
+    config_cmd.add_subparsers(dest="config_command", required=True).add_parser(
+        "show", help="every setting under its variable, defaults included, secrets masked"
+    )
     rotate = sub.add_parser("rotate-keys", help="re-encrypt every value with the active key")
     rotate.add_argument(
         "--reindex", action="store_true", help="also recompute blind indexes (new BLIND_INDEX_KEY)"
@@ -263,9 +270,17 @@ def main(argv: list[str] | None = None) -> None:
     add_audit_commands(sub)
     add_export_commands(sub)
     add_reconcile_report_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
     args = parser.parse_args(argv)
 
     settings = load_settings()
+    if args.command == "config":  # before any check: showing a configuration is how one fixes it
+        print(show_config(settings))
+        return
     logs.configure(settings.log_level)
     serving = args.command in ("serve", "check-config")
     if serving:
