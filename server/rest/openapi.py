@@ -102,6 +102,44 @@ class _Schemas:
         return {"type": "object", "properties": properties}
 
 
+# The answers every operation may give besides 200, in the AIP-193 shape (server/rest/errors.py
+# maps the gRPC codes): what each means for a caller, so that a client knows them without
+# being refused first.
+_ERRORS: dict[str, str] = {
+    "400": "INVALID_ARGUMENT (field violations in a BadRequest detail) or FAILED_PRECONDITION "
+    "(the payment's state, a decline with its code)",
+    "401": "UNAUTHENTICATED: no bearer token, or an invalid or expired one",
+    "403": "PERMISSION_DENIED: the token lacks the scope, or acts for another user",
+    "404": "NOT_FOUND: no such resource (or not the caller's)",
+    "409": "ABORTED or ALREADY_EXISTS: a concurrent operation, an idempotency key in use or "
+    "reused, a payment the order already has",
+    "429": "RESOURCE_EXHAUSTED: rate limited; Retry-After says when to try again",
+    "500": "INTERNAL: nothing leaked; the x-request-id header names the call in the logs",
+    "503": "UNAVAILABLE: a dependency (database, gateway) cannot be reached; retry",
+    "504": "DEADLINE_EXCEEDED: no answer in time; a keyed call may be sent again",
+}
+
+
+def _error_responses(route: Route) -> dict[str, Schema]:
+    """The error answers of one route: 401 and 403 only where a token is required (a webhook
+    is authenticated by the gateway's signature: a bad one is 400); 404 where the path names
+    a resource."""
+    signed = route.grpc_path in GATEWAY_METHODS
+    skip = {"401", "403"} if signed else set()
+    if not route.path_params:
+        skip.add("404")
+    answers: dict[str, Schema] = {
+        code: {"description": meaning, "content": {"application/json": {"schema": ERROR_REF}}}
+        for code, meaning in _ERRORS.items()
+        if code not in skip
+    }
+    answers["default"] = {
+        "description": "Error (AIP-193)",
+        "content": {"application/json": {"schema": ERROR_REF}},
+    }
+    return answers
+
+
 def _operation(route: Route, schemas: _Schemas) -> Schema:
     parameters: list[Schema] = [
         {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -132,10 +170,7 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
                     "application/json": {"schema": schemas.message_ref(route.response_type)}
                 },
             },
-            "default": {
-                "description": "Error (AIP-193)",
-                "content": {"application/json": {"schema": ERROR_REF}},
-            },
+            **_error_responses(route),
         },
     }
     if route.raw_body:

@@ -124,3 +124,23 @@ async def test_schemathesis_finds_no_server_errors_and_no_schema_violations(
     assert len(checked) == 24  # 21 contract operations (not webhooks) + health, metrics, openapi
     assert _rest_requests(app) - before >= 2 * len(checked)  # it did call the server
     assert "POST /api/v1/payments/{payment_id}/capture" in checked
+
+
+def test_each_route_states_the_errors_it_can_answer(document: dict[str, Any]) -> None:
+    paths = document["paths"]
+    create = paths["/api/v1/payments"]["post"]["responses"]
+    get = paths["/api/v1/payments/{payment_id}"]["get"]["responses"]
+    [webhook] = [
+        op["responses"]
+        for path, ops in paths.items()
+        for op in ops.values()
+        if path.startswith("/api/v1/webhooks/stripe")
+    ]
+    assert {"400", "401", "403", "409", "429", "500", "503", "default"} <= set(create)
+    assert "404" not in create  # no resource named in its path
+    assert {"401", "403", "404"} <= set(get)
+    assert {"400", "503"} <= set(webhook) and not {"401", "403"} & set(webhook)
+    errors = [a for code, a in (*create.items(), *get.items()) if code != "200"]
+    assert {a["content"]["application/json"]["schema"]["$ref"] for a in errors} == {
+        create["default"]["content"]["application/json"]["schema"]["$ref"]
+    }
