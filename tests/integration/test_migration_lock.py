@@ -1,7 +1,8 @@
 """Replicas that migrate at once never race: `payment-service migrate` takes a session-level
 advisory lock around `alembic upgrade` (infra/db/migration_lock.py). Two processes started
-on a fresh database while the test holds that lock both wait on it (seen in pg_locks); once it
-is released both exit 0 and the schema is at head."""
+on a fresh database while the test holds that lock both wait for it (each says so); once it
+is released both exit 0 and the schema is at head - migration 0021's CREATE INDEX
+CONCURRENTLY included, which a waiter blocked inside a statement would deadlock."""
 
 from __future__ import annotations
 
@@ -16,13 +17,9 @@ from infra.db.migration_lock import MIGRATION_LOCK_NAME
 from infra.db.tables import metadata
 from server.migrate import head_revisions
 from tests.support import databases
-from tests.support.polling import eventually
 from tests.support.server_process import PAYMENT_SERVICE
 
-_WAITING = (
-    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-    " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-)
+WAITING = b"waiting for another migration to finish"
 
 
 @pytest.fixture
@@ -49,11 +46,17 @@ async def test_concurrent_migrations_wait_for_each_other(fresh_database: str) ->
             "SELECT pg_advisory_lock(hashtextextended($1, 0))", MIGRATION_LOCK_NAME
         )
         processes = [await _migrate(fresh_database), await _migrate(fresh_database)]
+        outputs: list[bytes] = [b"", b""]
 
-        async def both_waiting() -> bool:
-            return await holder.fetchval(_WAITING) == 2
+        async def said_waiting(index: int) -> None:
+            stream = processes[index].stdout
+            assert stream is not None
+            while WAITING not in outputs[index]:
+                line = await stream.readline()
+                assert line, outputs[index].decode(errors="replace")[-3000:]  # exited instead
+                outputs[index] += line
 
-        await eventually(both_waiting, within=60, interval=0.1)
+        await asyncio.wait_for(asyncio.gather(said_waiting(0), said_waiting(1)), 60)
         # Nothing migrated while they wait: the lock is taken before alembic reads a version.
         tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
         assert await holder.fetchval(tables) == 0
@@ -61,11 +64,11 @@ async def test_concurrent_migrations_wait_for_each_other(fresh_database: str) ->
         await holder.execute(
             "SELECT pg_advisory_unlock(hashtextextended($1, 0))", MIGRATION_LOCK_NAME
         )
-        outputs = await asyncio.wait_for(
+        ended = await asyncio.wait_for(
             asyncio.gather(*(process.communicate() for process in processes)), 120
         )
-        for process, (output, _) in zip(processes, outputs, strict=True):
-            assert process.returncode == 0, output.decode(errors="replace")[-3000:]
+        for process, before, (output, _) in zip(processes, outputs, ended, strict=True):
+            assert process.returncode == 0, (before + output).decode(errors="replace")[-3000:]
         versions = {row[0] for row in await holder.fetch("SELECT version_num FROM alembic_version")}
         assert versions == head_revisions()
         names = {
@@ -75,7 +78,6 @@ async def test_concurrent_migrations_wait_for_each_other(fresh_database: str) ->
             )
         }
         assert set(metadata.tables) <= names
-        assert await holder.fetchval(_WAITING) == 0
     finally:
         for process in processes:
             if process.returncode is None:
