@@ -94,9 +94,9 @@ def _statement(
         cte.format(where=where) for cte, wanted in ((_OUTBOX, outbox), (AUDIT_CTE, audit)) if wanted
     ]
     last = _ANSWER.format(also=f" AND {_IF_SAVED}" if payment else "") if answer else None
+    if (claim or payment) and last is not None:
+        ctes.append(f"answered AS ({last})")  # the statement ends with its verdict instead
     if claim:
-        if last is not None:
-            ctes.append(f"answered AS ({last})")
         refused = (
             f" WHEN NOT {_IF_SAVED} THEN payments_refuse_commit('{WRITE_REFUSED}')"
             if payment
@@ -104,8 +104,6 @@ def _statement(
         )
         last = f"SELECT CASE {_REFUSE_UNLESS_CLAIMED}{refused} ELSE 1 END"
     elif payment:
-        if last is not None:
-            ctes.append(f"answered AS ({last})")
         last = "SELECT count(*) FROM saved"
     head = f"WITH {', '.join(ctes)} " if ctes else ""
     statement = text(head + (last or "SELECT 1"))

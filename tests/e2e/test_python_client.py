@@ -20,7 +20,6 @@ from payments.v1 import payment_pb2
 from payments.v1 import payment_service_pb2 as pb
 from payments_client import (
     AlreadyExists,
-    CallSettings,
     Conflict,
     DeadlineExceeded,
     InvalidArgument,
@@ -29,7 +28,6 @@ from payments_client import (
     PaymentsClient,
     PaymentsError,
     RateLimited,
-    RetryPolicy,
     SyncPaymentsClient,
     Unavailable,
 )
@@ -38,6 +36,7 @@ from tests.e2e.guarded_app import guarded_app
 from tests.e2e.helpers import create_request, gateway_effects, new_id
 from tests.support.auth import admin_token
 from tests.support.channels import open_channel
+from tests.support.client_retries import QUICK, Retries
 from tests.support.faulty_proxy import FaultyProxy, Mode
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
@@ -49,25 +48,6 @@ FAST_RECONNECT = [
     ("grpc.max_reconnect_backoff_ms", 200),
     ("grpc.use_local_subchannel_pool", 1),
 ]
-# Many quick attempts: on a loaded machine a first attempt may take a while to finish.
-QUICK = CallSettings(retry=RetryPolicy(max_attempts=30, initial_backoff=0.05, max_backoff=0.5))
-
-
-class Retries:
-    """An on_retry hook that records each retry and may act on the first (heal a fault)."""
-
-    def __init__(self, on_first: Any = None) -> None:
-        self.seen: list[tuple[str, int, PaymentsError, float]] = []
-        self._on_first = on_first
-
-    def __call__(self, method: str, attempt: int, error: PaymentsError, delay: float) -> None:
-        self.seen.append((method, attempt, error, delay))
-        if len(self.seen) == 1 and self._on_first is not None:
-            self._on_first()
-
-    @property
-    def errors(self) -> list[PaymentsError]:
-        return [error for _, _, error, _ in self.seen]
 
 
 def client(target: str, retries: Retries | None = None, **kwargs: Any) -> PaymentsClient:
