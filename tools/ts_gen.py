@@ -10,11 +10,12 @@ buf (tools/node_modules) runs the protoc-gen-es installed by clients/typescript'
 
 from __future__ import annotations
 
-import filecmp
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from proto_gen import files_under, stale_files  # tools/ is this script's directory
 
 ROOT = Path(__file__).resolve().parent.parent
 BUF = ROOT / "tools" / "node_modules" / ".bin" / "buf"
@@ -33,18 +34,11 @@ def run_buf(base: Path | None = None) -> None:
     subprocess.run(args, cwd=ROOT, check=True)  # noqa: S603 - our own fixed command
 
 
-def files(base: Path) -> set[str]:
-    return {str(p.relative_to(base)) for p in base.rglob("*") if p.is_file()}
-
-
 def check() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         run_buf(Path(tmp))
         fresh, have = Path(tmp) / OUT, ROOT / OUT
-        want, got = files(fresh), files(have)
-        stale = sorted(want ^ got) + sorted(
-            f for f in want & got if not filecmp.cmp(fresh / f, have / f, shallow=False)
-        )
+        stale = stale_files(fresh, have, files_under(fresh), files_under(have))
     if stale:
         print(f"{OUT} is stale; run `make generate` and commit:", *stale, sep="\n  ")
         return 1
