@@ -1,0 +1,63 @@
+"""The documentation lists what the code has: every environment variable the settings read
+(docs/configuration.md) and every RPC with its REST path (docs/api.md). A setting or an RPC
+added without its line in the docs fails here; so does a documented one that is gone."""
+
+from __future__ import annotations
+
+import re
+
+from server.config import Settings
+from server.rest.routes import build_routes, contract_services
+from tests.unit.docs_links import ROOT
+
+# Read by `payment-service migrate` (the migrations), not by the service's settings.
+MIGRATION_VARIABLES = {"MINOR_UNITS_DECLARED", "DB_APP_ROLE"}
+_VARIABLE = re.compile(r"`([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)`")
+
+
+def _table_rows(text: str) -> list[list[str]]:
+    rows = []
+    for line in text.splitlines():
+        if line.startswith("|") and not re.match(r"^\|[-| ]+\|$", line):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    return rows
+
+
+def _settings_variables() -> set[str]:
+    return {(field.alias or name).upper() for name, field in Settings.model_fields.items()}
+
+
+def _documented_variables() -> set[str]:
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    return {name for row in _table_rows(text) for name in _VARIABLE.findall(row[0])}
+
+
+def test_every_setting_has_a_row_in_the_configuration_document() -> None:
+    missing = sorted(_settings_variables() - _documented_variables())
+    assert not missing, f"docs/configuration.md has no row for {missing}"
+
+
+def test_every_documented_variable_is_read() -> None:
+    stale = sorted(_documented_variables() - _settings_variables() - MIGRATION_VARIABLES)
+    assert not stale, f"docs/configuration.md documents variables nothing reads: {stale}"
+
+
+def test_every_rpc_is_in_the_api_table_with_its_rest_path() -> None:
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    rows = {}
+    for row in _table_rows(text):
+        match = re.fullmatch(r"`(?:\w+/)?(\w+)`", row[0])
+        if match and len(row) >= 2:
+            rows[match.group(1)] = row[1]
+    problems = []
+    for route in build_routes(contract_services()):
+        name = route.method.name
+        if name not in rows:
+            problems.append(f"{name}: no row")
+            continue
+        # The table may shorten a path's start to "…" (POST …/{payment_id}/capture).
+        pattern = re.escape(f"{route.http_method} {route.path}")
+        documented = re.escape(rows[name].strip("`")).replace("…", ".*")
+        if not re.fullmatch(documented, f"{route.http_method} {route.path}"):
+            problems.append(f"{name}: documented {rows[name]}, served {pattern}")
+    assert not problems, "\n".join(problems)
