@@ -3,6 +3,8 @@ names an anchor, at a heading of that file (as GitHub renders it)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.unit.docs_links import (
     ROOT,
     Link,
@@ -50,7 +52,7 @@ def test_readme_links_to_every_document() -> None:
     assert not missing, f"README.md does not link to {missing}"
 
 
-def test_anchors_of_repeated_headings_are_numbered(tmp_path) -> None:
+def test_anchors_of_repeated_headings_are_numbered(tmp_path: Path) -> None:
     page = tmp_path / "page.md"
     page.write_text("# A\n\n## Setup\n\n```\n# not a heading\n```\n\n## Setup\n")
     assert anchors(page) == {"a", "setup", "setup-1"}
