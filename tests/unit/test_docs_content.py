@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from server.auth import REQUIRED_SCOPES
 from server.config import Settings
 from server.rest.routes import build_routes, contract_services
 from tests.unit.docs_links import ROOT
@@ -60,4 +61,21 @@ def test_every_rpc_is_in_the_api_table_with_its_rest_path() -> None:
         documented = re.escape(rows[name].strip("`")).replace("…", ".*")
         if not re.fullmatch(documented, f"{route.http_method} {route.path}"):
             problems.append(f"{name}: documented {rows[name]}, served {pattern}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_scope_table_names_the_scope_each_rpc_requires() -> None:
+    text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    documented = {}
+    for row in _table_rows(text):
+        scope = re.fullmatch(r"`([a-z_]+(?::[a-z]+)?)`", row[0])
+        if scope and len(row) >= 2:
+            # Asides in parentheses name RPCs of other scopes: "(`SetExchangeRate` needs `admin`)".
+            for rpc in re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", row[1])):
+                documented.setdefault(rpc, scope.group(1))
+    problems = []
+    for method, scope in REQUIRED_SCOPES.items():
+        rpc = method.rsplit("/", 1)[1]
+        if documented.get(rpc) != scope:
+            problems.append(f"{rpc} needs {scope}; docs/security.md says {documented.get(rpc)}")
     assert not problems, "\n".join(problems)
