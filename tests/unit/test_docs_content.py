@@ -45,7 +45,7 @@ def test_every_documented_variable_is_read() -> None:
 
 def test_every_rpc_is_in_the_api_table_with_its_rest_path() -> None:
     text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
-    rows = {}
+    rows: dict[str, str] = {}
     for row in _table_rows(text):
         match = re.fullmatch(r"`(?:\w+/)?(\w+)`", row[0])
         if match and len(row) >= 2:
@@ -66,13 +66,13 @@ def test_every_rpc_is_in_the_api_table_with_its_rest_path() -> None:
 
 def test_the_scope_table_names_the_scope_each_rpc_requires() -> None:
     text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
-    documented = {}
+    documented: dict[str, str] = {}
     for row in _table_rows(text):
-        scope = re.fullmatch(r"`([a-z_]+(?::[a-z]+)?)`", row[0])
-        if scope and len(row) >= 2:
+        scope_cell = re.fullmatch(r"`([a-z_]+(?::[a-z]+)?)`", row[0])
+        if scope_cell and len(row) >= 2:
             # Asides in parentheses name RPCs of other scopes: "(`SetExchangeRate` needs `admin`)".
             for rpc in re.findall(r"`(\w+)`", re.sub(r"\([^)]*\)", "", row[1])):
-                documented.setdefault(rpc, scope.group(1))
+                documented.setdefault(rpc, scope_cell.group(1))
     problems = []
     for method, scope in REQUIRED_SCOPES.items():
         rpc = method.rsplit("/", 1)[1]
