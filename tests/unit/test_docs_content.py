@@ -4,8 +4,10 @@ added without its line in the docs fails here; so does a documented one that is 
 
 from __future__ import annotations
 
+import inspect
 import re
 
+from domain import errors
 from server.auth import REQUIRED_SCOPES
 from server.config import Settings
 from server.rest.routes import build_routes, contract_services
@@ -79,3 +81,18 @@ def test_the_scope_table_names_the_scope_each_rpc_requires() -> None:
         if documented.get(rpc) != scope:
             problems.append(f"{rpc} needs {scope}; docs/security.md says {documented.get(rpc)}")
     assert not problems, "\n".join(problems)
+
+
+def test_every_error_reason_is_in_the_api_document() -> None:
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    reasons = {
+        cls.__dict__["reason"]
+        for _, cls in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(cls, errors.DomainError) and isinstance(cls.__dict__.get("reason"), str)
+    }
+    # The base class's placeholder, and a consumer-side error no caller ever receives (a
+    # poison order event is dead-lettered, docs/events.md).
+    reasons -= {"DOMAIN_ERROR", "INVALID_ORDER_EVENT"}
+    reasons.add("FRAUD_SUSPECTED")  # a decline whose reason is given at construction
+    missing = sorted(reason for reason in reasons if f"`{reason}`" not in text)
+    assert not missing, f"docs/api.md's error table lacks {missing}"
