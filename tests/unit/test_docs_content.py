@@ -1,6 +1,7 @@
 """The documentation lists what the code has: every environment variable the settings read
-(docs/configuration.md) and every RPC with its REST path (docs/api.md). A setting or an RPC
-added without its line in the docs fails here; so does a documented one that is gone."""
+(docs/configuration.md), every RPC with its REST path and every error reason (docs/api.md),
+the scope each RPC requires (docs/security.md). One added without its line in the docs fails
+here; so does a documented variable or path that is gone."""
 
 from __future__ import annotations
 
