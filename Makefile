@@ -122,7 +122,7 @@ dist: venv check-version typescript-deps
 release-image: tools
 	$(BUF) build protos --exclude-source-info -o release/v$(VERSION).binpb
 
-## release: cut v$(VERSION) (README "Versions and releases"): checks that this version is
+## release: cut v$(VERSION) (docs/development.md "Versions and releases"): checks that this version is
 ## new, the tree clean, the packages at VERSION, the contract compatible with the last release;
 ## writes release/v$(VERSION).binpb and builds dist/; then commit the image and tag.
 release: tools check-version check-generated
