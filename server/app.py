@@ -171,7 +171,8 @@ class PaymentApplication:
 
     def _deps_factory(self, engine: AsyncEngine) -> DepsFactory:
         directory = RoutedGatewayDirectory(
-            timed(self.gateways, self.metrics), self.settings.routing_table()
+            timed(self.gateways, self.metrics, self.tracing.tracer if self.tracing else None),
+            self.settings.routing_table(),
         )
         clock, ids, currencies = SystemClock(), UuidGenerator(), iso4217_catalog()
         breaker = self._circuit_breaker()
