@@ -246,3 +246,25 @@ async def test_order_consumer_continues_the_trace_of_the_record(
     assert span.kind is SpanKind.CONSUMER
     assert span.parent is not None and span.parent.span_id == parent_span
     assert any(is_database(s) for s in traced.spans(trace_id))
+
+
+async def test_refusals_keep_their_status_and_reason_when_traced(traced: Traced) -> None:
+    """The gRPC instrumentation wraps the servicer context: the error mapping's
+    abort_with_status must still reach the caller as it is (AIP-193 over REST)."""
+    assert traced.app.tracing is not None
+    body = {"order_id": new_id(), "user_id": new_id(), "amount_minor": 1, "currency": "EURO"}
+    async with httpx.AsyncClient(
+        base_url=f"http://127.0.0.1:{traced.app.rest_port}", headers=rest_headers()
+    ) as client:
+        # In a trace of the test's own: its httpx span, alone, would not be sampled.
+        with traced.app.tracing.tracer.start_as_current_span("caller"):
+            response = await client.post("/api/v1/payments", json=body)
+    assert response.status_code == 400, response.text
+    details = response.json()["error"]["details"]
+    assert [d.get("reason") for d in details if "reason" in d] == ["VALIDATION_FAILED"]
+    violations = next(d["field_violations"] for d in details if "field_violations" in d)
+    assert "currency" in [v["field"] for v in violations]
+    method = "/payments.v1.PaymentService/CreatePayment"
+    (server,) = [s for s in traced.spans() if s.name == method and s.kind is SpanKind.SERVER]
+    assert server.attributes is not None
+    assert server.attributes.get("rpc.grpc.status_code") == 3  # INVALID_ARGUMENT
