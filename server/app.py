@@ -3,6 +3,7 @@ shuts them down in reverse order."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import secrets
@@ -80,6 +81,7 @@ from server.servicers.fx import FxServicer
 from server.servicers.payment_methods import PaymentMethodServicer
 from server.servicers.payments import PaymentServicer
 from server.tls import grpc_server_credentials, rest_ssl_context
+from server.tracing import Tracing, start_tracing, traceparent
 from server.transport import database_ssl, kafka_security, redis_ssl_ca_file
 from server.webhooks import WebhookComponents
 
@@ -119,8 +121,13 @@ class PaymentApplication:
         gateways: Mapping[GatewayName, PaymentGateway] | None = None,
         redis_url: str | None = None,
         reuse_port: bool = False,
+        tracing: Tracing | None = None,
     ) -> None:
         self.settings = settings
+        # Given (tests: an in-memory exporter), or built from the settings at start; None
+        # while tracing is off: then nothing is traced, intercepted or instrumented.
+        self.tracing = tracing
+        self._own_tracing = tracing is None
         # One of several worker processes sharing the ports (SO_REUSEPORT, server/worker.py).
         self._reuse_port = reuse_port
         self._database_url = database_url
@@ -164,7 +171,8 @@ class PaymentApplication:
 
     def _deps_factory(self, engine: AsyncEngine) -> DepsFactory:
         directory = RoutedGatewayDirectory(
-            timed(self.gateways, self.metrics), self.settings.routing_table()
+            timed(self.gateways, self.metrics, self.tracing.tracer if self.tracing else None),
+            self.settings.routing_table(),
         )
         clock, ids, currencies = SystemClock(), UuidGenerator(), iso4217_catalog()
         breaker = self._circuit_breaker()
@@ -178,6 +186,8 @@ class PaymentApplication:
         fx_policy = self.settings.fx_policy()
         # Events are written to the outbox in their published form, rendered at commit.
         render = event_renderer(self.settings)
+        # Tracing on: the outbox rows keep the trace they were committed in.
+        trace_of_commit = traceparent if self.tracing is not None else None
         # One for the process (retry jitter): seeding one per call cost more than the call used.
         rng = random.Random()  # noqa: S311 - jitter, not a secret
 
@@ -187,7 +197,9 @@ class PaymentApplication:
             # idempotency key in its transactions, when it has one.
             # Only the composition root builds keyed requests: they are RequestClaims.
             assert request is None or isinstance(request, RequestClaim)
-            uow = SqlUnitOfWork(engine, self.sealer, render, actor, request)
+            uow = SqlUnitOfWork(
+                engine, self.sealer, render, actor, request, traceparent=trace_of_commit
+            )
             return Deps(
                 # Every read and write of a use case passes the per-user access rule.
                 OwnerScopedUnitOfWork(uow, actor),
@@ -217,6 +229,8 @@ class PaymentApplication:
 
     async def _start(self) -> None:
         settings = self.settings
+        if self._own_tracing:  # first: the clients built below are then traced
+            self.tracing = start_tracing(settings)
         self.engine = make_engine(
             self._database_url, pool_size=settings.db_pool_size, ssl=database_ssl(settings)
         )
@@ -231,10 +245,14 @@ class PaymentApplication:
         authenticator = Authenticator(
             self.auth.verifier, self._rest_shim_secret, settings.certificate_scopes()
         )
+        composed = ComposedInterceptor(self._interceptors(authenticator, idempotency_store))
         server = grpc.aio.server(
-            interceptors=[
-                ComposedInterceptor(self._interceptors(authenticator, idempotency_store))
-            ],
+            # Tracing on: the server span outermost, so every layer's work is inside it.
+            interceptors=(
+                [composed]
+                if self.tracing is None
+                else [self.tracing.server_interceptor(), composed]
+            ),
             options=[
                 ("grpc.max_receive_message_length", 4 * 1024 * 1024),
                 ("grpc.so_reuseport", int(self._reuse_port)),
@@ -349,6 +367,8 @@ class PaymentApplication:
             lambda: self.metrics.refresh(self.engine),
             Authenticator(self.auth.verifier, self._rest_shim_secret),
             self._rest_shim_secret,
+            tracer=self.tracing.tracer if self.tracing is not None else None,
+            interceptors=self.tracing.client_interceptors() if self.tracing is not None else (),
         )
         settings = self.settings
         await self.rest.start(
@@ -467,7 +487,8 @@ class PaymentApplication:
 
     def _start_jobs(self, deps: Callable[[Actor], Deps], store: SqlIdempotencyStore) -> None:
         assert self.engine is not None
-        wiring = JobWiring(self.settings, self.engine, self.metrics, deps)
+        tracer = self.tracing.tracer if self.tracing is not None else None
+        wiring = JobWiring(self.settings, self.engine, self.metrics, deps, tracer)
         self.background = Background(
             leader_lease(self.settings, self._database_url),
             self.settings.background_lease_seconds,
@@ -523,3 +544,7 @@ class PaymentApplication:
             await self._health_engine.dispose()
         if self._loopback_dir is not None:
             shutil.rmtree(self._loopback_dir, ignore_errors=True)
+        if self.tracing is not None and self._own_tracing:
+            # Last: the spans of the shutdown go out too. The exporter's flush blocks.
+            tracing, self.tracing = self.tracing, None
+            await asyncio.to_thread(tracing.shutdown)

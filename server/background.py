@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Protocol
 
+from opentelemetry.trace import Tracer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.actor import SYSTEM, Actor
@@ -83,8 +84,11 @@ class JobWiring:
         engine: AsyncEngine,
         metrics: ServiceMetrics,
         deps: Callable[[Actor], Deps],
+        tracer: Tracer | None = None,
     ) -> None:
         self._settings, self._engine, self._metrics, self._deps = settings, engine, metrics, deps
+        # Tracing on: the relay's publishes and the consumer's handling are spans.
+        self._tracer = tracer
 
     def housekeeping(self, store: SqlIdempotencyStore) -> list[Job]:
         s, clock = self._settings, SystemClock()
@@ -125,7 +129,7 @@ class JobWiring:
         s = self._settings
         if not s.kafka_configured:
             return []
-        relay = build_outbox_relay(s, self._engine, self._metrics)
+        relay = build_outbox_relay(s, self._engine, self._metrics, self._tracer)
         retention = timedelta(hours=s.outbox_retention_hours)
         purge = outbox_purge_job(
             relay, SystemClock(), retention, s.idempotency_purge_interval_seconds
@@ -135,7 +139,7 @@ class JobWiring:
     def order_events(self) -> list[Job]:
         if not self._settings.kafka_configured:
             return []
-        return [build_order_consumer(self._settings, self._deps)]
+        return [build_order_consumer(self._settings, self._deps, self._tracer)]
 
 
 def leader_lease(settings: Settings, database_url: str) -> AdvisoryLease:

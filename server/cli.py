@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "config":  # before any check: showing a configuration is how one fixes it
         print(show_config(settings))
         return
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, trace_ids=settings.tracing_enabled)
     serving = args.command in ("serve", "check-config")
     if serving:
         check_pci_compliance(settings)

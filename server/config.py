@@ -24,6 +24,7 @@ from server.fraud_config import FailMode, risk_policy
 from server.kafka_config import KafkaSettings
 from server.ops_config import OpsSettings
 from server.routing_config import load_routes
+from server.tracing_config import TracingSettings
 from server.transport_config import TransportSettings
 from server.workers_config import WorkerSettings
 
@@ -39,8 +40,8 @@ class AppEnv(StrEnum):
 
 
 # Inherited: TLS_*, DB_SSL*, ... (transport); SERVER_WORKERS, ... (workers); KAFKA_* (Kafka);
-# OPS_* (the ops port).
-class Settings(TransportSettings, WorkerSettings, KafkaSettings, OpsSettings):
+# OPS_* (the ops port); OTEL_*, JAEGER_ENDPOINT (tracing).
+class Settings(TransportSettings, WorkerSettings, KafkaSettings, OpsSettings, TracingSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
     app_env: AppEnv = AppEnv.DEVELOPMENT

@@ -1,11 +1,14 @@
 """A PaymentGateway that times each call of the gateway it wraps (Prometheus histogram by
-gateway, operation and outcome). Wrapped in the composition root; the domain never knows."""
+gateway, operation and outcome) and, with tracing on, makes it a span (the gateway's HTTP
+calls are spans inside it). Wrapped in the composition root; the domain never knows."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
+
+from opentelemetry.trace import Tracer
 
 from domain.enums import GatewayName, PaymentMethodType
 from domain.gateway import (
@@ -25,9 +28,12 @@ T = TypeVar("T")
 
 
 class TimedGateway:
-    def __init__(self, inner: PaymentGateway, metrics: ServiceMetrics) -> None:
+    def __init__(
+        self, inner: PaymentGateway, metrics: ServiceMetrics, tracer: Tracer | None = None
+    ) -> None:
         self.inner = inner
         self._histogram = metrics.gateway_latency
+        self._tracer = tracer
 
     @property
     def name(self) -> GatewayName:
@@ -38,6 +44,15 @@ class TimedGateway:
         return self.inner.capabilities
 
     async def _timed(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        if self._tracer is None:
+            return await self._measured(operation, call)
+        with self._tracer.start_as_current_span(
+            f"gateway {self.inner.name.value} {operation}",
+            attributes={"payment.gateway": self.inner.name.value, "payment.operation": operation},
+        ):
+            return await self._measured(operation, call)
+
+    async def _measured(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
         started = time.perf_counter()
         outcome = "error"
         try:
@@ -83,6 +98,8 @@ class TimedGateway:
 
 
 def timed(
-    gateways: dict[GatewayName, PaymentGateway], metrics: ServiceMetrics
+    gateways: dict[GatewayName, PaymentGateway],
+    metrics: ServiceMetrics,
+    tracer: Tracer | None = None,
 ) -> dict[GatewayName, PaymentGateway]:
-    return {name: TimedGateway(gateway, metrics) for name, gateway in gateways.items()}
+    return {name: TimedGateway(gateway, metrics, tracer) for name, gateway in gateways.items()}

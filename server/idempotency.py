@@ -22,7 +22,6 @@ import grpc
 from google.protobuf import descriptor_pool, message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.rpc import status_pb2
-from grpc_status import rpc_status
 
 from domain.errors import (
     DomainError,
@@ -48,7 +47,7 @@ from domain.refund import Refund
 from domain.usecases.idempotent import Idempotency
 from server import mappers as m
 from server.context import caller_var, request_claim_var
-from server.errors import domain_error_status
+from server.errors import abort_with_status, domain_error_status
 from server.interceptors import Behavior, UnaryInterceptor
 
 log = logging.getLogger("payments.idempotency")
@@ -106,7 +105,7 @@ async def _replay(
     context.set_trailing_metadata(REPLAYED_TRAILER)
     if answer.code == 0:
         return response_type.FromString(answer.body)
-    await context.abort_with_status(rpc_status.to_status(status_pb2.Status.FromString(answer.body)))
+    await abort_with_status(context, status_pb2.Status.FromString(answer.body))
 
 
 def request_fingerprint_of(request: Any) -> str:

@@ -10,13 +10,12 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
-from grpc_status import rpc_status
 
 from domain.actor import Actor, ActorKind
 from domain.errors import DomainError, FieldViolation, ValidationFailed
 from server.card_digits import holds_card_number
 from server.context import actor_var, caller_var, request_id_var
-from server.errors import domain_error_status, internal_status, status_code
+from server.errors import abort_with_status, domain_error_status, internal_status, status_code
 
 log = logging.getLogger("payments.rpc")
 
@@ -198,7 +197,7 @@ def _wrap(method: str, behavior: Behavior) -> Behavior:
                 log.exception("unhandled error in %s", method)
                 status = internal_status()
                 outcome = "INTERNAL"
-            await context.abort_with_status(rpc_status.to_status(status))
+            await abort_with_status(context, status)
         finally:
             if log.isEnabledFor(logging.INFO):  # a muted line costs no formatting at all
                 _log_rpc(method, outcome, started, request_id)

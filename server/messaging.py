@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from opentelemetry.trace import Tracer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.actor import Actor
@@ -32,7 +33,7 @@ def event_renderer(settings: Settings) -> EventRenderer:
 
 
 def build_outbox_relay(
-    settings: Settings, engine: AsyncEngine, metrics: ServiceMetrics
+    settings: Settings, engine: AsyncEngine, metrics: ServiceMetrics, tracer: Tracer | None = None
 ) -> OutboxRelay:
     return OutboxRelay(
         engine,
@@ -49,10 +50,13 @@ def build_outbox_relay(
         poll_interval=settings.outbox_poll_interval_seconds,
         max_backoff=5.0,
         on_published=metrics.outbox_published.inc,
+        tracer=tracer,
     )
 
 
-def build_order_consumer(settings: Settings, deps: Callable[[Actor], Deps]) -> OrderEventsConsumer:
+def build_order_consumer(
+    settings: Settings, deps: Callable[[Actor], Deps], tracer: Tracer | None = None
+) -> OrderEventsConsumer:
     """Consumes the shared order topic and the per-event ones; each handler is told the topic
     its record came from (the inbox and the audit trail record it)."""
 
@@ -76,4 +80,5 @@ def build_order_consumer(settings: Settings, deps: Callable[[Actor], Deps]) -> O
         topics=settings.order_topics(),
         handlers=handlers,
         max_backoff=5.0,
+        tracer=tracer,
     )

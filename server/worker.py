@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     _die_with_parent(args.parent)
     settings = load_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, trace_ids=settings.tracing_enabled)
     event_loop.run(_serve(settings, args.ready_fd))
 
 

@@ -14,7 +14,7 @@ went in, the statement ends with an error (`payments_refuse_commit`, migration 0
 nothing of it - nor of its transaction - stays.
 
 Each part is there only when there is something to write, so a statement exists for each
-combination (48 at most, each built once). Rows travel as arrays, one per column, and
+combination (96 at most, each built once). Rows travel as arrays, one per column, and
 are unnested on the server, in the order given: a transaction's audit entries are chained in
 that order by the linker.
 """
@@ -41,11 +41,15 @@ from infra.messaging.wire import RenderEvent
 
 _OUTBOX = (
     "outbox_rows AS (INSERT INTO outbox"
-    " (id, event_type, aggregate_id, message_key, value, headers, created_at)"
-    " SELECT * FROM unnest(CAST(:o_id AS uuid[]), CAST(:o_type AS text[]),"
+    " (id, event_type, aggregate_id, message_key, value, headers, created_at{traced_column})"
+    " SELECT *{traced_value} FROM unnest(CAST(:o_id AS uuid[]), CAST(:o_type AS text[]),"
     " CAST(:o_aggregate AS uuid[]), CAST(:o_key AS text[]), CAST(:o_value AS bytea[]),"
     " CAST(:o_headers AS jsonb[]), CAST(:o_at AS timestamptz[])){where})"
 )
+# With tracing on, the trace the events were committed in (W3C traceparent, one for the
+# commit): the relay continues it when it publishes them. Off, the column is not written
+# (NULL) and the statement is the one it was before tracing.
+_TRACED_COLUMN, _TRACED_VALUE = ", traceparent", ", CAST(:o_traceparent AS text)"
 # One statement whatever the number of entries, inserted in the order they were recorded (the
 # order the linker chains a transaction's entries in). Also bench/audit_append.py's. `{where}`
 # is empty, or the guard of a statement that writes a payment (below).
@@ -83,16 +87,29 @@ _REFUSE_UNLESS_CLAIMED = (
 
 
 def _statement(
-    payment: str | None, *, outbox: bool, audit: bool, answer: bool, claim: bool
+    payment: str | None,
+    *,
+    outbox: bool,
+    audit: bool,
+    answer: bool,
+    claim: bool,
+    traced: bool = False,
 ) -> TextClause:
     """`payment`: the CTEs that write the payment, if any. Built once per combination, by
-    `_compiled`."""
+    `_compiled`. `traced`: the outbox rows get the commit's traceparent."""
     where = f" WHERE {_IF_SAVED}" if payment else ""
     ctes = [_CLAIM] if claim else []
     ctes += [payment] if payment else []
-    ctes += [
-        cte.format(where=where) for cte, wanted in ((_OUTBOX, outbox), (AUDIT_CTE, audit)) if wanted
-    ]
+    if outbox:
+        ctes.append(
+            _OUTBOX.format(
+                where=where,
+                traced_column=_TRACED_COLUMN if traced else "",
+                traced_value=_TRACED_VALUE if traced else "",
+            )
+        )
+    if audit:
+        ctes.append(AUDIT_CTE.format(where=where))
     last = _ANSWER.format(also=f" AND {_IF_SAVED}" if payment else "") if answer else None
     if (claim or payment) and last is not None:
         ctes.append(f"answered AS ({last})")  # the statement ends with its verdict instead
@@ -124,6 +141,8 @@ class CommitWrites:
     # The payment written last: its CTEs and their parameters (SqlPaymentRepository's
     # StagedSave).
     payment: tuple[str, dict[str, Any]] | None = field(default=None, repr=False)
+    # The W3C traceparent the events were committed in; None with tracing off.
+    traceparent: str | None = None
 
     def params(self) -> dict[str, Any]:
         params: dict[str, Any] = (
@@ -141,6 +160,8 @@ class CommitWrites:
                 "o_headers": [json.dumps(m.headers) for m in messages],
                 "o_at": [e.occurred_at for e in self.events],
             }
+            if self.traceparent is not None:
+                params["o_traceparent"] = self.traceparent
         if self.entries:
             payloads = [payload(entry) for entry in self.entries]
             params |= {"a_payloads": payloads, "a_hashes": [content_hash(p) for p in payloads]}
@@ -149,9 +170,18 @@ class CommitWrites:
 
 @functools.cache
 def _compiled(
-    payment: str | None, *, outbox: bool, audit: bool, answer: bool, claim: bool, dialect: Dialect
+    payment: str | None,
+    *,
+    outbox: bool,
+    audit: bool,
+    answer: bool,
+    claim: bool,
+    traced: bool,
+    dialect: Dialect,
 ) -> DriverStatement:
-    statement = _statement(payment, outbox=outbox, audit=audit, answer=answer, claim=claim)
+    statement = _statement(
+        payment, outbox=outbox, audit=audit, answer=answer, claim=claim, traced=traced
+    )
     return DriverStatement(statement, dialect)
 
 
@@ -166,8 +196,15 @@ async def write(conn: AsyncConnection, writes: CommitWrites, *, alone: bool = Fa
     if not (payment or outbox or audit or answer or claim):
         return True
     # Every call's statement: on asyncpg directly (driver.py).
+    traced = outbox and writes.traceparent is not None
     statement = _compiled(
-        payment, outbox=outbox, audit=audit, answer=answer, claim=claim, dialect=conn.dialect
+        payment,
+        outbox=outbox,
+        audit=audit,
+        answer=answer,
+        claim=claim,
+        traced=traced,
+        dialect=conn.dialect,
     )
     run = driver.fetch_alone if alone else driver.fetch
     rows = await run(conn, statement, writes.params())

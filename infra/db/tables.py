@@ -287,6 +287,9 @@ outbox = Table(
     Column("headers", JSONB),
     # Rows written before revision 0016: the event's neutral JSON, rendered by the relay.
     Column("payload", JSONB),
+    # With tracing on, the W3C traceparent of the commit that wrote the event: the relay's
+    # publish continues that trace (docs/tracing.md). NULL with tracing off.
+    Column("traceparent", Text),
     _ts("created_at", nullable=False),
     _ts("published_at"),
     CheckConstraint(

@@ -11,7 +11,7 @@ BEGIN and COMMIT (autocommit): one round trip instead of three."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -64,8 +64,12 @@ class SqlUnitOfWork:
         render: RenderEvent,
         actor: Actor = SYSTEM,
         request: RequestClaim | None = None,
+        *,
+        traceparent: Callable[[], str | None] | None = None,
     ) -> None:
         self._engine = engine
+        # With tracing on: the current traceparent, stored with the outbox rows at commit.
+        self._traceparent = traceparent
         # Encrypts and decrypts the sensitive columns (the key ring lives behind it).
         self._sealer = sealer
         # Renders events into their published form as the outbox stores them.
@@ -173,6 +177,7 @@ class SqlUnitOfWork:
                 request.staged_claim() if request is not None else None,
                 self._render,
                 (staged.ctes, staged.params) if staged else None,
+                self._traceparent() if events and self._traceparent is not None else None,
             )
             # Nothing ran before: this statement is the transaction (autocommit).
             alone = not conn.in_transaction()

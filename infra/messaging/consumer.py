@@ -25,10 +25,12 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord, TopicPartition
+from opentelemetry.trace import Tracer
 
 from domain.errors import DomainError
 from infra.messaging.clients import KafkaSecurity, producer_settings_of, started
 from infra.messaging.order_topics import OrderTopics, decode
+from infra.messaging.tracing import process_span
 
 log = logging.getLogger("payments.consumer")
 
@@ -62,8 +64,11 @@ class OrderEventsConsumer:
         handlers: Mapping[str, Handler],
         retry_base: float = 0.2,
         max_backoff: float = 10.0,
+        tracer: Tracer | None = None,
     ) -> None:
         self._config = config
+        # Tracing on: handling a record continues the trace it was published in.
+        self._tracer = tracer
         self._topics = topics
         self.dlq_topic = topics.dead_letter
         self._handlers = dict(handlers)
@@ -133,7 +138,11 @@ class OrderEventsConsumer:
         record = await consumer.getone()
         partition = TopicPartition(record.topic, record.partition)
         try:
-            await self.handle(producer, record)
+            if self._tracer is None:
+                await self.handle(producer, record)
+            else:
+                with process_span(self._tracer, record.topic, record.headers):
+                    await self.handle(producer, record)
         except Exception as error:
             log.warning("order events: %s, will retry %s", type(error).__name__, record.offset)
             consumer.seek(partition, record.offset)

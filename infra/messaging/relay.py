@@ -24,17 +24,23 @@ from datetime import datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from opentelemetry.trace import Tracer
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from infra.db.outbox import legacy_event
 from infra.db.tables import outbox
 from infra.messaging.clients import KafkaSecurity, producer_settings_of, started
+from infra.messaging.tracing import KafkaHeaders, publish_span
 from infra.messaging.wire import RenderEvent
 
 log = logging.getLogger("payments.outbox")
 
 _T = outbox.c
+# OutboxMessage's fields, in order.
+_BATCH_COLUMNS = (
+    _T.id, _T.message_key, _T.value, _T.headers, _T.event_type, _T.payload, _T.traceparent,
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +53,8 @@ class OutboxMessage:
     # What those older rows hold instead.
     event_type: str
     payload: dict[str, Any] | None
+    # The trace the event was committed in (tracing on), continued by its publish.
+    traceparent: str | None = None
 
     def published_form(self, render: RenderEvent) -> tuple[bytes, list[tuple[str, bytes]]]:
         """(value, Kafka headers): as stored, or an older row's payload rendered now."""
@@ -80,8 +88,11 @@ class OutboxRelay:
         max_backoff: float = 10.0,
         send_timeout: float = 15.0,
         on_published: Callable[[int], None] | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self._engine = engine
+        # Tracing on: each publish is a span of the trace its event was committed in.
+        self._tracer = tracer
         self._config = producer
         self._topic = topic
         # For rows stored before the published form was (revision 0016).
@@ -129,17 +140,14 @@ class OutboxRelay:
     async def _lock_batch(self, conn: AsyncConnection) -> list[OutboxMessage]:
         rows = (
             await conn.execute(
-                select(_T.id, _T.message_key, _T.value, _T.headers, _T.event_type, _T.payload)
+                select(*_BATCH_COLUMNS)
                 .where(_T.published_at.is_(None))
                 .order_by(_T.created_at, _T.id)
                 .limit(self._batch_size)
                 .with_for_update(skip_locked=True)
             )
         ).all()
-        batch = [
-            OutboxMessage(r.id, r.message_key, r.value, r.headers, r.event_type, r.payload)
-            for r in rows
-        ]
+        batch = [OutboxMessage(*row) for row in rows]
         if not batch:
             return []
         return await self._heads_of_keys(conn, batch)
@@ -176,11 +184,26 @@ class OutboxRelay:
     ) -> None:
         for message in chain:
             value, headers = message.published_form(self._render)
-            async with asyncio.timeout(self._send_timeout):
-                await producer.send_and_wait(
-                    self._topic, value, key=message.message_key.encode(), headers=headers
-                )
+            if self._tracer is None:
+                await self._send(producer, message, value, headers)
+            else:
+                with publish_span(
+                    self._tracer, self._topic, message.traceparent, headers
+                ) as traced_headers:
+                    await self._send(producer, message, value, traced_headers)
             acked.append(message.id)
+
+    async def _send(
+        self,
+        producer: AIOKafkaProducer,
+        message: OutboxMessage,
+        value: bytes,
+        headers: KafkaHeaders,
+    ) -> None:
+        async with asyncio.timeout(self._send_timeout):
+            await producer.send_and_wait(
+                self._topic, value, key=message.message_key.encode(), headers=headers
+            )
 
     async def purge(self, published_before: datetime) -> int:
         async with self._engine.begin() as conn:

@@ -8,11 +8,12 @@ import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 
 import grpc
 import uvicorn
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.trace import Tracer
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -30,6 +31,7 @@ from server.rest.forward import Endpoint, endpoint
 from server.rest.metrics import RestMetricsMiddleware, metrics_endpoint
 from server.rest.openapi import openapi_document
 from server.rest.routes import Route
+from server.rest.tracing import traced
 
 log = logging.getLogger("payments.rest")
 
@@ -76,14 +78,16 @@ def build_app(
     *,
     authenticator: Authenticator,
     shim_secret: str,
+    tracer: Tracer | None = None,
 ) -> Starlette:
     """Every route of the contract forwards to gRPC, where the caller is authenticated;
     /metrics checks the token here; /health and /openapi.json are public."""
     by_path: dict[str, dict[str, Endpoint]] = {}
     for route in routes:
-        by_path.setdefault(route.path, {})[route.http_method] = endpoint(
-            route, channel, shim_secret
-        )
+        handler = endpoint(route, channel, shim_secret)
+        if tracer is not None:  # tracing on: a server span per call
+            handler = traced(tracer, route.http_method, route.path, handler)
+        by_path.setdefault(route.path, {})[route.http_method] = handler
     document = openapi_document(routes, "payment-service", "v1")
 
     async def openapi(_: Request) -> Response:
@@ -178,8 +182,15 @@ class RestShim:
         refresh_metrics: Callable[[], Awaitable[None]],
         authenticator: Authenticator,
         shim_secret: str,
+        *,
+        tracer: Tracer | None = None,
+        interceptors: Sequence[grpc.aio.ClientInterceptor] = (),
     ) -> None:
         self._routes = routes
+        # Tracing on: the shim's server spans, and the loopback's interceptors that carry
+        # their context to the gRPC server (server/tracing.py).
+        self._tracer = tracer
+        self._interceptors = list(interceptors)
         self._metrics = metrics
         self._refresh = refresh_metrics
         self._authenticator = authenticator
@@ -199,7 +210,9 @@ class RestShim:
     ) -> None:
         """Serve on host:port (HTTPS with `ssl_context`), forwarding to the gRPC server at
         `grpc_target`, a loopback address of it (127.0.0.1:port or unix:path)."""
-        self._channel = grpc.aio.insecure_channel(grpc_target)
+        self._channel = grpc.aio.insecure_channel(
+            grpc_target, interceptors=self._interceptors or None
+        )
         app = build_app(
             self._routes,
             self._channel,
@@ -207,6 +220,7 @@ class RestShim:
             self._refresh,
             authenticator=self._authenticator,
             shim_secret=self._shim_secret,
+            tracer=self._tracer,
         )
         bind_host = host.strip("[]") or "0.0.0.0"  # noqa: S104
         self._server = RestServer(app, bind_host, port, ssl_context, reuse_port=reuse_port)
