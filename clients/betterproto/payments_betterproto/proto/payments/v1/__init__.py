@@ -59,6 +59,8 @@ __all__ = (
     "Payment",
     "PaymentAuthorizedEvent",
     "PaymentCancelledEvent",
+    "PaymentDisputeClosedEvent",
+    "PaymentDisputedEvent",
     "PaymentFailedEvent",
     "PaymentMethod",
     "PaymentMethodServiceStub",
@@ -1770,6 +1772,111 @@ class PaymentCancelledEvent(betterproto2.Message):
 
 
 default_message_pool.register_message("payments.v1", "PaymentCancelledEvent", PaymentCancelledEvent)
+
+
+@dataclass(eq=False, repr=False)
+class PaymentDisputeClosedEvent(betterproto2.Message):
+    """
+    payment.dispute_closed: a dispute ended. A LOST dispute lowers the payment's net amount by
+    the disputed amount; WON and CLOSED (withdrawn, no outcome) leave it.
+    """
+
+    event_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    payment_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+
+    order_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+
+    dispute_id: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+
+    amount: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    Decimal in major units; a JSON number on the wire (see above).
+    """
+
+    currency: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+
+    amount_minor: "int" = betterproto2.field(7, betterproto2.TYPE_INT64)
+
+    reason: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+
+    status: "str" = betterproto2.field(9, betterproto2.TYPE_STRING)
+    """
+    The dispute's status after closing: WON, LOST or CLOSED.
+    """
+
+    gateway: "str" = betterproto2.field(10, betterproto2.TYPE_STRING)
+
+    timestamp: "datetime.datetime | None" = betterproto2.field(
+        11, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+    )
+
+    outcome: "str" = betterproto2.field(12, betterproto2.TYPE_STRING)
+    """
+    WON, LOST or CLOSED: who the gateway decided for.
+    """
+
+    closed_at: "datetime.datetime | None" = betterproto2.field(
+        13, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+    )
+
+
+default_message_pool.register_message(
+    "payments.v1", "PaymentDisputeClosedEvent", PaymentDisputeClosedEvent
+)
+
+
+@dataclass(eq=False, repr=False)
+class PaymentDisputedEvent(betterproto2.Message):
+    """
+    payment.disputed: the cardholder (or PayPal buyer) opened a dispute (chargeback) at the
+    gateway. The disputed amount is held back until the dispute closes.
+    """
+
+    event_id: "str" = betterproto2.field(1, betterproto2.TYPE_STRING)
+
+    payment_id: "str" = betterproto2.field(2, betterproto2.TYPE_STRING)
+
+    order_id: "str" = betterproto2.field(3, betterproto2.TYPE_STRING)
+
+    dispute_id: "str" = betterproto2.field(4, betterproto2.TYPE_STRING)
+    """
+    The service's id of the dispute (DisputeService.GetDispute).
+    """
+
+    amount: "str" = betterproto2.field(5, betterproto2.TYPE_STRING)
+    """
+    The disputed amount. Decimal in major units; a JSON number on the wire (see above).
+    """
+
+    currency: "str" = betterproto2.field(6, betterproto2.TYPE_STRING)
+    """
+    ISO 4217, upper case (the payment's currency).
+    """
+
+    amount_minor: "int" = betterproto2.field(7, betterproto2.TYPE_INT64)
+
+    reason: "str" = betterproto2.field(8, betterproto2.TYPE_STRING)
+    """
+    The gateway's reason word (fraudulent, MERCHANDISE_OR_SERVICE_NOT_RECEIVED, ...).
+    """
+
+    status: "str" = betterproto2.field(9, betterproto2.TYPE_STRING)
+    """
+    OPENED (the DisputeStatus names without the prefix).
+    """
+
+    gateway: "str" = betterproto2.field(10, betterproto2.TYPE_STRING)
+    """
+    STRIPE, PAYPAL, ... (the Gateway names without the prefix).
+    """
+
+    timestamp: "datetime.datetime | None" = betterproto2.field(
+        11, betterproto2.TYPE_MESSAGE, unwrap=lambda: __google__protobuf__.Timestamp, optional=True
+    )
+
+
+default_message_pool.register_message("payments.v1", "PaymentDisputedEvent", PaymentDisputedEvent)
 
 
 @dataclass(eq=False, repr=False)
