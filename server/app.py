@@ -153,6 +153,7 @@ class PaymentApplication:
         self._webhooks: WebhookComponents | None = None
         # Prometheus metrics of this application (its own registry), served by the REST shim.
         self.metrics = ServiceMetrics()
+        self.metrics.disputes.alert_above(settings.dispute_ratio_alert_threshold)
         self.rest: RestShim | None = None
         self.rest_port: int = 0
         # The ops port (server/ops_port.py): probes and metrics without a token; 0 when off.

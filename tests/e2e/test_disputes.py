@@ -16,10 +16,12 @@ from decimal import Decimal
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 from google.api import httpbody_pb2
+from prometheus_client.parser import text_string_to_metric_families
 
 from domain.enums import GatewayName
 from infra.gateways.simulator import SimulatorGateway
@@ -89,6 +91,7 @@ async def dispute_app(
         paypal_webhook_id=WEBHOOK_ID,
         paypal_cert_hosts="127.0.0.1",
         paypal_cert_ca_bundle=bundle,
+        dispute_ratio_alert_threshold=0.25,
     )
     app = PaymentApplication(
         settings, disputes_database_url, gateways={GatewayName.SIMULATOR: SimulatorGateway()}
@@ -331,3 +334,48 @@ async def test_list_disputes_pages_newest_first_and_refuses_what_it_cannot_read(
     assert (missing.code, missing.reason) == (grpc.StatusCode.NOT_FOUND, "DISPUTE_NOT_FOUND")
     malformed = await rpc_error(disputes.GetDispute(dpb.GetDisputeRequest(dispute_id="x")))
     assert list(malformed.field_violations) == ["dispute_id"]
+
+
+async def scraped(app: PaymentApplication) -> dict[tuple[str, str], float]:
+    """(sample name, status label) -> value, from the ops port's /metrics, as Prometheus reads
+    it."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{app.ops_port}") as client:
+        answer = await client.get("/metrics", timeout=10)
+    assert answer.status_code == 200
+    return {
+        (sample.name, sample.labels.get("status", "")): sample.value
+        for family in text_string_to_metric_families(answer.text)
+        for sample in family.samples
+    }
+
+
+async def test_metrics_count_disputes_by_status_and_the_ratio_against_its_threshold(
+    dispute_app: PaymentApplication, chan: grpc.aio.Channel
+) -> None:
+    """The module's own database: every dispute and payment in it is this module's."""
+    payment = await captured_payment(chan)
+    await stripe_dispute(
+        chan, "charge.dispute.created", f"dp_{new_id()}", payment, "needs_response"
+    )
+    disputes = DisputeServiceStub(chan)
+    by_status: dict[str, int] = {}
+    for status in ("OPENED", "WON", "LOST", "CLOSED"):
+        listed = await disputes.ListDisputes(
+            dpb.ListDisputesRequest(page_size=500, filter=f"status = {status}")
+        )
+        by_status[status] = len(listed.disputes)
+    captured = 0
+    payments = PaymentServiceStub(chan)
+    for status in ("CAPTURED", "PARTIALLY_REFUNDED", "REFUNDED"):
+        listed_payments = await payments.ListPayments(
+            pb.ListPaymentsRequest(page_size=500, filter=f"status = PAYMENT_STATUS_{status}")
+        )
+        captured += len(listed_payments.payments)
+
+    values = await scraped(dispute_app)
+    for status, count in by_status.items():
+        assert values[("payments_disputes_by_status", status)] == count
+    assert by_status["OPENED"] >= 1 and captured >= 1
+    ratio = values[("payments_dispute_ratio", "")]
+    assert ratio == pytest.approx(sum(by_status.values()) / captured)
+    assert values[("payments_dispute_ratio_alert_threshold", "")] == 0.25
