@@ -429,6 +429,11 @@ class FakeConsumedEventLog(_Repository):
 class FakeDisputeRepository(_Repository):
     table = "disputes"
 
+    def _write(self, key: str, row: Any) -> None:
+        # Recorded events are not state: they go to the outbox, never into the dispute row.
+        super()._write(key, row)
+        self._uow._writes(self.table)[key].events = []
+
     async def add(self, dispute: Dispute) -> None:
         if any(d.gateway_dispute_id == dispute.gateway_dispute_id for d in self._rows().values()):
             raise AssertionError(f"duplicate gateway dispute {dispute.gateway_dispute_id}")
