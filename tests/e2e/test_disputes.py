@@ -32,10 +32,12 @@ from payments.v1 import webhook_service_pb2 as wpb
 from payments.v1.dispute_service_pb2_grpc import DisputeServiceStub
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from payments.v1.webhook_service_pb2_grpc import WebhookServiceStub
+from payments_client import PaymentsClient
 from payments_client.events import PaymentDisputeClosed, PaymentDisputed, parse_payment_event
 from server.app import PaymentApplication
 from tests.e2e.helpers import create_request, new_id, rpc_error
 from tests.support import databases
+from tests.support.auth import admin_token
 from tests.support.channels import open_channel
 from tests.support.kafka_broker import TansuBroker
 from tests.support.polling import eventually
@@ -175,7 +177,7 @@ async def get_payment(chan: grpc.aio.Channel, payment_id: str) -> payment_pb2.Pa
 
 
 async def test_a_stripe_dispute_shows_in_the_list_on_the_payment_and_as_an_event(
-    chan: grpc.aio.Channel, topic: Topic
+    dispute_app: PaymentApplication, chan: grpc.aio.Channel, topic: Topic
 ) -> None:
     payment = await captured_payment(chan)
     gateway_dispute_id = f"dp_{new_id()}"
@@ -195,6 +197,12 @@ async def test_a_stripe_dispute_shows_in_the_list_on_the_payment_and_as_an_event
     assert dispute.gateway == payment_pb2.GATEWAY_STRIPE and dispute.reason == "fraudulent"
     got = await disputes.GetDispute(dpb.GetDisputeRequest(dispute_id=dispute.dispute_id))
     assert got.dispute == dispute
+    # The published client reads them too.
+    async with PaymentsClient(f"127.0.0.1:{dispute_app.grpc_port}", token=admin_token) as client:
+        through_client = await client.get_dispute(
+            dpb.GetDisputeRequest(dispute_id=dispute.dispute_id)
+        )
+    assert through_client.dispute == dispute
 
     shown = await get_payment(chan, payment.payment_id)
     assert shown.disputed_amount_minor == 1000
