@@ -256,28 +256,32 @@ async def test_a_paypal_dispute_shows_in_the_list_on_the_payment_and_as_an_event
     payment = await captured_payment(chan)
     [capture] = [t for t in payment.transactions if t.type == payment_pb2.TRANSACTION_TYPE_CAPTURE]
     gateway_dispute_id = f"PP-D-{new_id()}"
-    body = json.dumps(
-        {
-            "id": f"WH-{new_id()}",
-            "event_type": "CUSTOMER.DISPUTE.CREATED",
-            "create_time": "2026-12-07T12:00:00Z",
-            "resource": {
-                "dispute_id": gateway_dispute_id,
-                "reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
-                "status": "OPEN",
-                "dispute_amount": {"currency_code": "EUR", "value": "7.50"},
-                "disputed_transactions": [
-                    {"seller_transaction_id": capture.gateway_transaction_id}
-                ],
-            },
-        }
-    ).encode()
-    headers = signer.headers(body, WEBHOOK_ID, pem_server.cert_url, transmission_id=new_id())
-    answer = await WebhookServiceStub(chan).HandlePaypalWebhook(
-        wpb.HandlePaypalWebhookRequest(body=httpbody_pb2.HttpBody(data=body)),
-        metadata=tuple(headers.items()),
-    )
-    assert answer.processed
+
+    async def paypal(event_type: str, resource: dict[str, Any]) -> None:
+        body = json.dumps(
+            {
+                "id": f"WH-{new_id()}",
+                "event_type": event_type,
+                "create_time": "2026-12-07T12:00:00Z",
+                "resource": {
+                    "dispute_id": gateway_dispute_id,
+                    "reason": "MERCHANDISE_OR_SERVICE_NOT_RECEIVED",
+                    "dispute_amount": {"currency_code": "EUR", "value": "7.50"},
+                    "disputed_transactions": [
+                        {"seller_transaction_id": capture.gateway_transaction_id}
+                    ],
+                }
+                | resource,
+            }
+        ).encode()
+        headers = signer.headers(body, WEBHOOK_ID, pem_server.cert_url, transmission_id=new_id())
+        answer = await WebhookServiceStub(chan).HandlePaypalWebhook(
+            wpb.HandlePaypalWebhookRequest(body=httpbody_pb2.HttpBody(data=body)),
+            metadata=tuple(headers.items()),
+        )
+        assert answer.processed
+
+    await paypal("CUSTOMER.DISPUTE.CREATED", {"status": "OPEN"})
 
     listed = await DisputeServiceStub(chan).ListDisputes(
         dpb.ListDisputesRequest(
@@ -305,6 +309,26 @@ async def test_a_paypal_dispute_shows_in_the_list_on_the_payment_and_as_an_event
     assert (event.gateway, event.amount, event.dispute_id) == (
         "PAYPAL", Decimal("7.50"), dispute.dispute_id,
     )  # fmt: skip
+
+    # Resolved for the seller: won, the money stays.
+    await paypal(
+        "CUSTOMER.DISPUTE.RESOLVED",
+        {"status": "RESOLVED", "dispute_outcome": {"outcome_code": "RESOLVED_SELLER_FAVOUR"}},
+    )
+    shown = await get_payment(chan, payment.payment_id)
+    assert shown.dispute_status == payment_pb2.DISPUTE_STATUS_WON
+    assert (shown.disputed_amount_minor, shown.net_amount_minor) == (750, 2500)
+
+    async def closed_published() -> bool:
+        return "payment.dispute_closed" in await topic.types_for(payment.order_id)
+
+    await eventually(closed_published, within=20)
+    [closed] = [
+        parse_payment_event(r.value or b"", headers=r.headers)
+        for r in topic.of(payment.order_id)
+        if dict(r.headers)["ce_type"] == b"payment.dispute_closed"
+    ]
+    assert isinstance(closed, PaymentDisputeClosed) and closed.outcome == "WON"
 
 
 async def test_list_disputes_pages_newest_first_and_refuses_what_it_cannot_read(
