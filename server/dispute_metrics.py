@@ -1,5 +1,6 @@
 """Dispute metrics: disputes by status, and the dispute ratio with the threshold it is
-alerted on (deploy/prometheus/payment-service-rules.yaml: PaymentDisputeRatioHigh).
+alerted on (PaymentDisputeRatioHigh: deploy/compose/prometheus-rules.yml and
+deploy/kubernetes/prometheusrule.yaml).
 
 Counted in PostgreSQL at scrape time like payments by status (server/metrics.py): exact
 across replicas and restarts. The disputes table is small and the GROUP BY walks the
