@@ -1,5 +1,5 @@
 """Dispute metrics: disputes by status, and the dispute ratio with the threshold it is
-alerted on (PaymentDisputeRatioHigh: deploy/compose/prometheus-rules.yml and
+alerted on (PaymentsDisputeRatioHigh: deploy/prometheus/alerts.yaml and
 deploy/kubernetes/prometheusrule.yaml).
 
 Counted in PostgreSQL at scrape time like payments by status (server/metrics.py): exact
@@ -54,7 +54,7 @@ class DisputeMetrics:
         )
         self.threshold = Gauge(
             "payments_dispute_ratio_alert_threshold",
-            "The dispute ratio above which PaymentDisputeRatioHigh fires "
+            "The dispute ratio above which PaymentsDisputeRatioHigh fires "
             "(DISPUTE_RATIO_ALERT_THRESHOLD)",
             registry=registry,
             multiprocess_mode="mostrecent",
