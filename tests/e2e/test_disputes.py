@@ -32,6 +32,8 @@ from payments.v1 import webhook_service_pb2 as wpb
 from payments.v1.dispute_service_pb2_grpc import DisputeServiceStub
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
 from payments.v1.webhook_service_pb2_grpc import WebhookServiceStub
+from payments_betterproto import PaymentsClient as BetterprotoClient
+from payments_betterproto.proto.payments import v1 as betterproto
 from payments_client import PaymentsClient
 from payments_client.events import PaymentDisputeClosed, PaymentDisputed, parse_payment_event
 from server.app import PaymentApplication
@@ -203,6 +205,12 @@ async def test_a_stripe_dispute_shows_in_the_list_on_the_payment_and_as_an_event
             dpb.GetDisputeRequest(dispute_id=dispute.dispute_id)
         )
     assert through_client.dispute == dispute
+    async with BetterprotoClient(f"127.0.0.1:{dispute_app.grpc_port}", token=admin_token) as typed:
+        listed_typed = await typed.list_disputes(
+            betterproto.ListDisputesRequest(filter=f'payment_id = "{payment.payment_id}"')
+        )
+    assert [d.dispute_id for d in listed_typed.disputes] == [dispute.dispute_id]
+    assert listed_typed.disputes[0].status == betterproto.DisputeStatus.OPENED
 
     shown = await get_payment(chan, payment.payment_id)
     assert shown.disputed_amount_minor == 1000
