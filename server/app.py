@@ -46,6 +46,8 @@ from infra.fraud.scorer import HttpRiskScorer
 from infra.gateways.directory import RoutedGatewayDirectory
 from infra.system import SystemClock, UuidGenerator
 from payments.v1 import (
+    dispute_service_pb2,
+    dispute_service_pb2_grpc,
     fx_service_pb2,
     fx_service_pb2_grpc,
     payment_method_service_pb2,
@@ -77,6 +79,7 @@ from server.rate_limit import RateLimitInterceptor
 from server.readiness import Check, DatabaseReadiness, KafkaReadiness, Readiness
 from server.rest.app import RestShim
 from server.rest.routes import build_routes, contract_services
+from server.servicers.disputes import DisputeServicer
 from server.servicers.fx import FxServicer
 from server.servicers.payment_methods import PaymentMethodServicer
 from server.servicers.payments import PaymentServicer
@@ -102,6 +105,7 @@ SERVICE_NAMES = (
     payment_method_service_pb2.DESCRIPTOR.services_by_name["PaymentMethodService"].full_name,
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
     fx_service_pb2.DESCRIPTOR.services_by_name["FxService"].full_name,
+    dispute_service_pb2.DESCRIPTOR.services_by_name["DisputeService"].full_name,
 )
 
 # Requests that are gateways' signed data, not callers' input: not refused by the card guard.
@@ -156,6 +160,7 @@ class PaymentApplication:
         self._webhooks: WebhookComponents | None = None
         # Prometheus metrics of this application (its own registry), served by the REST shim.
         self.metrics = ServiceMetrics()
+        self.metrics.disputes.alert_above(settings.dispute_ratio_alert_threshold)
         self.rest: RestShim | None = None
         self.rest_port: int = 0
         # The ops port (server/ops_port.py): probes and metrics without a token; 0 when off.
@@ -270,6 +275,9 @@ class PaymentApplication:
             PaymentMethodServicer(call_deps), server
         )
         fx_service_pb2_grpc.add_FxServiceServicer_to_server(FxServicer(call_deps), server)
+        dispute_service_pb2_grpc.add_DisputeServiceServicer_to_server(
+            DisputeServicer(call_deps), server
+        )
         self._webhooks = WebhookComponents(settings, deps)
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
             self._webhooks.servicer, server

@@ -23,7 +23,7 @@ def test_a_started_server_settles_its_heap() -> None:
     threshold = gc.get_threshold()
     try:
         gc.unfreeze()
-        garbage = [[] for _ in range(1000)]  # containers the collector tracks
+        garbage: list[list[object]] = [[] for _ in range(1000)]  # containers the collector tracks
         event_loop.settle_heap()
         assert gc.get_freeze_count() >= len(garbage)
         assert gc.get_threshold()[0] == event_loop.GC_YOUNG_THRESHOLD > threshold[0]

@@ -90,8 +90,10 @@ class PaymentsClient:
         self.payments = v1.PaymentServiceStub(self.channel)
         self.payment_methods = v1.PaymentMethodServiceStub(self.channel)
         self.fx = v1.FxServiceStub(self.channel)
+        self.disputes = v1.DisputeServiceStub(self.channel)
         self._stubs: dict[type[ServiceStub], ServiceStub] = {
-            type(stub): stub for stub in (self.payments, self.payment_methods, self.fx)
+            type(stub): stub
+            for stub in (self.payments, self.payment_methods, self.fx, self.disputes)
         }
 
     @classmethod
@@ -124,6 +126,9 @@ class PaymentsClient:
     get_exchange_rate = _Bound(rpcs.GET_EXCHANGE_RATE)
     list_exchange_rates = _Bound(rpcs.LIST_EXCHANGE_RATES)
     create_fx_quote = _Bound(rpcs.CREATE_FX_QUOTE)
+    # --- DisputeService -------------------------------------------------------------------
+    list_disputes = _Bound(rpcs.LIST_DISPUTES)
+    get_dispute = _Bound(rpcs.GET_DISPUTE)
 
     async def call(
         self,

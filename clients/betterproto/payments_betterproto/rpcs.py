@@ -57,6 +57,10 @@ def _fx(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, Resp]
     return Rpc(v1.FxServiceStub, method, request, response)
 
 
+def _disputes(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, Resp]:
+    return Rpc(v1.DisputeServiceStub, method, request, response)
+
+
 CREATE_PAYMENT = _payments("CreatePayment", v1.CreatePaymentRequest, v1.CreatePaymentResponse)
 GET_PAYMENT = _payments("GetPayment", v1.GetPaymentRequest, v1.GetPaymentResponse)
 AUTHORIZE_PAYMENT = _payments(
@@ -100,3 +104,6 @@ LIST_EXCHANGE_RATES = _fx(
     "ListExchangeRates", v1.ListExchangeRatesRequest, v1.ListExchangeRatesResponse
 )
 CREATE_FX_QUOTE = _fx("CreateFxQuote", v1.CreateFxQuoteRequest, v1.CreateFxQuoteResponse)
+
+LIST_DISPUTES = _disputes("ListDisputes", v1.ListDisputesRequest, v1.ListDisputesResponse)
+GET_DISPUTE = _disputes("GetDispute", v1.GetDisputeRequest, v1.GetDisputeResponse)

@@ -164,6 +164,9 @@ class PaymentsClient:
     get_exchange_rate = _Bound(rpcs.GET_EXCHANGE_RATE)
     list_exchange_rates = _Bound(rpcs.LIST_EXCHANGE_RATES)
     create_fx_quote = _Bound(rpcs.CREATE_FX_QUOTE)
+    # --- DisputeService -------------------------------------------------------------------
+    list_disputes = _Bound(rpcs.LIST_DISPUTES)
+    get_dispute = _Bound(rpcs.GET_DISPUTE)
 
     async def call(
         self,

@@ -37,6 +37,8 @@ READS = frozenset(
         "ListAvailablePaymentMethods",
         "GetExchangeRate",
         "ListExchangeRates",
+        "ListDisputes",
+        "GetDispute",
     }
 )
 

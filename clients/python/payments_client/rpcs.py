@@ -7,6 +7,7 @@ from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
 
+from payments.v1 import dispute_service_pb2 as ds
 from payments.v1 import fx_service_pb2 as fx
 from payments.v1 import payment_method_service_pb2 as pm
 from payments.v1 import payment_service_pb2 as ps
@@ -47,6 +48,10 @@ def _methods(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, 
 
 def _fx(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, Resp]:
     return Rpc("FxService", method, request, response)
+
+
+def _disputes(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, Resp]:
+    return Rpc("DisputeService", method, request, response)
 
 
 CREATE_PAYMENT = _payments("CreatePayment", ps.CreatePaymentRequest, ps.CreatePaymentResponse)
@@ -92,3 +97,6 @@ LIST_EXCHANGE_RATES = _fx(
     "ListExchangeRates", fx.ListExchangeRatesRequest, fx.ListExchangeRatesResponse
 )
 CREATE_FX_QUOTE = _fx("CreateFxQuote", fx.CreateFxQuoteRequest, fx.CreateFxQuoteResponse)
+
+LIST_DISPUTES = _disputes("ListDisputes", ds.ListDisputesRequest, ds.ListDisputesResponse)
+GET_DISPUTE = _disputes("GetDispute", ds.GetDisputeRequest, ds.GetDisputeResponse)

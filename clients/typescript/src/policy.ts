@@ -27,6 +27,8 @@ export const READS: ReadonlySet<string> = new Set([
   "ListAvailablePaymentMethods",
   "GetExchangeRate",
   "ListExchangeRates",
+  "ListDisputes",
+  "GetDispute",
 ]);
 
 // Default deadline of each attempt: reads answer from the database; calls that reach a
