@@ -1,7 +1,7 @@
 """outbox traceparent: the trace an event was committed in, continued when it is published
 
 Revision ID: 0025
-Revises: 0022
+Revises: 0024
 Create Date: 2026-12-07
 
 Additive and nullable: rows written before, and every row written with tracing off, have
