@@ -69,6 +69,7 @@ from server.idempotency import IdempotencyInterceptor, Render
 from server.interceptors import ComposedInterceptor, RequestInterceptor
 from server.messaging import event_renderer
 from server.metrics import MetricsInterceptor, ServiceMetrics
+from server.metrics_scrape import ScrapeRefresh
 from server.migrate import head_revisions
 from server.ops_port import OpsServer, build_ops_app
 from server.pci import require_pci_compliance
@@ -151,6 +152,9 @@ class PaymentApplication:
         self.metrics = ServiceMetrics()
         self.rest: RestShim | None = None
         self.rest_port: int = 0
+        # What a scrape refreshes first (server/metrics_scrape.py), once the engine exists.
+        self._scrape: ScrapeRefresh | None = None
+        self.breaker: CircuitBreaker | None = None
         # The ops port (server/ops_port.py): probes and metrics without a token; 0 when off.
         self.ops: OpsServer | None = None
         self.ops_port: int = 0
@@ -167,7 +171,7 @@ class PaymentApplication:
             timed(self.gateways, self.metrics), self.settings.routing_table()
         )
         clock, ids, currencies = SystemClock(), UuidGenerator(), iso4217_catalog()
-        breaker = self._circuit_breaker()
+        breaker = self.breaker = self._circuit_breaker()
         s = self.settings
         retry_policy = RetryPolicy(
             s.retry_max_attempts,
@@ -285,7 +289,8 @@ class PaymentApplication:
         await server.start()
         self.server = server
         await self._start_rest()
-        self._start_jobs(deps, idempotency_store)
+        wiring = self._start_jobs(deps, idempotency_store)
+        self._scrape = self._scrape_refresh(wiring)
         await self._start_ops()
         log.info("gRPC server listening", extra={"port": self.grpc_port})
 
@@ -306,7 +311,7 @@ class PaymentApplication:
             checks["kafka"] = self._kafka_readiness
         self.readiness = Readiness(checks, settings.ops_check_timeout_seconds)
         self.ops = OpsServer(
-            build_ops_app(self.readiness, self.metrics, lambda: self.metrics.refresh(self.engine)),
+            build_ops_app(self.readiness, self.metrics, self._refresh_metrics),
             settings.ops_host,
             settings.ops_port,
             reuse_port=self._reuse_port,
@@ -346,7 +351,7 @@ class PaymentApplication:
         self.rest = RestShim(
             build_routes(contract_services()),
             self.metrics,
-            lambda: self.metrics.refresh(self.engine),
+            self._refresh_metrics,
             Authenticator(self.auth.verifier, self._rest_shim_secret),
             self._rest_shim_secret,
         )
@@ -465,7 +470,23 @@ class PaymentApplication:
             store, cache, SystemClock(), timedelta(seconds=settings.idempotency_lease_seconds)
         )
 
-    def _start_jobs(self, deps: Callable[[Actor], Deps], store: SqlIdempotencyStore) -> None:
+    async def _refresh_metrics(self) -> None:
+        if self._scrape is not None:
+            await self._scrape()
+
+    def _scrape_refresh(self, wiring: JobWiring) -> ScrapeRefresh:
+        assert self.engine is not None and self.breaker is not None
+        consumer = wiring.order_consumer
+        return ScrapeRefresh(
+            self.metrics,
+            self.engine,
+            breaker=self.breaker,
+            gateways=self.gateways.keys,
+            consumer_lag=consumer.lag if consumer is not None else None,
+            min_interval=self.settings.metrics_refresh_seconds,
+        )
+
+    def _start_jobs(self, deps: Callable[[Actor], Deps], store: SqlIdempotencyStore) -> JobWiring:
         assert self.engine is not None
         wiring = JobWiring(self.settings, self.engine, self.metrics, deps)
         self.background = Background(
@@ -482,6 +503,7 @@ class PaymentApplication:
             on_leader=self.metrics.background_leader.set,
         )
         self.background.start()
+        return wiring
 
     async def stop(self, grace: float | None = None) -> None:
         """Stop taking calls (health NOT_SERVING), let in-flight calls finish, then release."""

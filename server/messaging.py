@@ -52,7 +52,12 @@ def build_outbox_relay(
     )
 
 
-def build_order_consumer(settings: Settings, deps: Callable[[Actor], Deps]) -> OrderEventsConsumer:
+def build_order_consumer(
+    settings: Settings,
+    deps: Callable[[Actor], Deps],
+    *,
+    on_dead_letter: Callable[[str], object] = lambda _topic: None,
+) -> OrderEventsConsumer:
     """Consumes the shared order topic and the per-event ones; each handler is told the topic
     its record came from (the inbox and the audit trail record it)."""
 
@@ -76,4 +81,5 @@ def build_order_consumer(settings: Settings, deps: Callable[[Actor], Deps]) -> O
         topics=settings.order_topics(),
         handlers=handlers,
         max_backoff=5.0,
+        on_dead_letter=on_dead_letter,
     )

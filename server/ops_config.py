@@ -23,3 +23,6 @@ class OpsSettings(BaseSettings):
     # Each readiness check (database, Kafka) gives up after this long: a probe must answer
     # before the kubelet's timeoutSeconds.
     ops_check_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 2.0
+    # /metrics reads its gauges from the database (and the pool, breakers, consumer) at most
+    # this often, however many scrapers ask: a scrape storm costs the database nothing more.
+    metrics_refresh_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0
