@@ -13,8 +13,8 @@ from domain.retry import RetryOperation, RetryPolicy
 from domain.usecases.operations import authorize_payment
 from domain.usecases.refunds import refund_payment
 from domain.usecases.retry_worker import RetryOutcome, RetryWorker
-from tests.unit.fakes import FakePorts, declined, unavailable
-from tests.unit.test_usecases import captured, created, order_id, stored
+from tests.unit.fakes import FakePorts, declined, order_id, unavailable
+from tests.unit.test_usecases import captured, created, stored
 
 POLICY = RetryPolicy(max_attempts=3, base=timedelta(seconds=10), cap=timedelta(minutes=5))
 
