@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.settings_part import SettingsPart
 
 
-class OpsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
-
+class OpsSettings(SettingsPart):
     # /livez, /readyz and /metrics over plaintext HTTP, without a token, whatever TLS the
     # public ports use: kubelet probes and Prometheus scrapes cannot present the callers'
     # tokens or client certificates. Reachable from the cluster network only (the
