@@ -21,7 +21,7 @@ log = logging.getLogger("payments.metrics")
 # A GROUP BY over the indexed status column (ix_payments_status_listing).
 _PAYMENTS_BY_STATUS = text("SELECT status, count(*) FROM payments GROUP BY status")
 # The partial index on unpublished rows (ix_outbox_unpublished).
-_OUTBOX_BACKLOG = text(
+OUTBOX_BACKLOG = text(
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
     "FROM outbox WHERE published_at IS NULL"
 )
@@ -30,7 +30,7 @@ _AUDIT_CHAIN_LAG = text(
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(inserted_at)), 0) FROM audit_pending"
 )
 # The partial index the reconciler scans (ix_transactions_open): open operations only.
-_OPEN_OPERATIONS = text(
+OPEN_OPERATIONS = text(
     "SELECT status, count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
     "FROM transactions WHERE status IN ('PENDING', 'UNKNOWN') GROUP BY status"
 )
@@ -74,7 +74,7 @@ class DatabaseGauges:
             gauge.labels(status=unknown).set(count)
 
     async def _outbox(self, conn: AsyncConnection) -> None:
-        count, age = (await conn.execute(_OUTBOX_BACKLOG)).one()
+        count, age = (await conn.execute(OUTBOX_BACKLOG)).one()
         self._metrics.outbox_backlog.set(count)
         self._metrics.outbox_lag.set(max(float(age), 0.0))
 
@@ -84,7 +84,7 @@ class DatabaseGauges:
         self._metrics.audit_lag.set(max(float(age), 0.0))
 
     async def _open_operations(self, conn: AsyncConnection) -> None:
-        rows = (await conn.execute(_OPEN_OPERATIONS)).all()
+        rows = (await conn.execute(OPEN_OPERATIONS)).all()
         oncall = self._metrics.oncall
         counts = {str(status): count for status, count, _ in rows}
         for status in OPEN_STATUSES:  # zero included, as for payments

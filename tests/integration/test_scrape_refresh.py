@@ -8,13 +8,14 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from domain.enums import GatewayName
 from infra.cache.circuit import LocalCircuitBreaker
 from infra.db.engine import make_engine
 from server.metrics import ServiceMetrics
+from server.metrics_database import OPEN_OPERATIONS, OUTBOX_BACKLOG
 from server.metrics_scrape import ScrapeRefresh, pool_waiters
 from tests.support.polling import eventually
 
@@ -106,3 +107,20 @@ async def _select_one(engine: AsyncEngine) -> int:
 
 async def _is(actual: int, expected: int) -> bool:
     return actual == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "table"),
+    [(OUTBOX_BACKLOG, "outbox"), (OPEN_OPERATIONS, "transactions")],
+)
+async def test_the_scrape_queries_of_large_tables_have_an_index_path(
+    engine: AsyncEngine, query: TextClause, table: str
+) -> None:
+    """With sequential scans priced out, a query still planned as one has no index to use:
+    on a large outbox or transactions table every scrape would read it all."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))
+        plan = "\n".join(row[0] for row in await conn.execute(text(f"EXPLAIN {query.text}")))
+        await conn.rollback()
+    assert f"Seq Scan on {table}" not in plan, plan
+    assert "Index" in plan, plan
