@@ -8,8 +8,8 @@ service as a whole (environment, ports, idempotency, the outbox, rate limits, sh
 so do the checks that span parts. The variables are read flat (settings.db_pool_size), as
 they always were: a part adds no prefix and renames nothing.
 
-A new part (tracing, ...): a BaseSettings subclass with `problems()`, added to Settings'
-bases and to PARTS."""
+A new part (tracing, ...): a SettingsPart (server/settings_part.py) with its `problems()`,
+added to Settings' bases (PARTS follows them); to PCI_PARTS too if PCI DSS has a say."""
 
 from __future__ import annotations
 
@@ -171,8 +171,9 @@ class Settings(
         return self.auth_enabled and self.app_env is AppEnv.DEVELOPMENT and not self.jwks_configured
 
 
-# The parts, each asked for its problems() (and, if it has them, its pci_problems()).
-PARTS: tuple[Any, ...] = Settings.__bases__
+# The parts, each asked for its problems() (a base without one, a plain BaseSettings, has
+# nothing to say); PCI_PARTS are asked for their pci_problems() too.
+PARTS: tuple[Any, ...] = tuple(base for base in Settings.__bases__ if hasattr(base, "problems"))
 PCI_PARTS: tuple[Any, ...] = (
     TransportSettings,
     RedisSettings,
