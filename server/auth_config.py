@@ -8,7 +8,8 @@ import httpx
 from infra.auth import dev_keys
 from infra.auth.jwks import JwksFile, JwksUrl, KeySource, StaticKeys
 from infra.auth.verifier import JwtVerifier, TokenRules
-from server.config import AppEnv, Settings
+from server.auth_settings import AuthSettings
+from server.config import Settings
 
 JWKS_FETCH_TIMEOUT = 5.0
 # The token `make run` prints: an operator's, for trying the API by hand.
@@ -77,16 +78,4 @@ def development_key(settings: Settings) -> dev_keys.DevelopmentKey:
 
 def auth_settings_problems(settings: Settings) -> list[str]:
     """What PCI_COMPLIANCE_MODE must refuse, one line per setting at fault."""
-    problems = []
-    if not settings.auth_enabled:
-        problems.append("AUTH_ENABLED=false: callers are not authenticated")
-    if settings.jwt_hs256_secret is not None:
-        problems.append("JWT_HS256_SECRET is set: shared-secret tokens are for development")
-    if settings.auth_enabled and not settings.jwks_configured:
-        problems.append(
-            "neither JWT_JWKS_FILE nor JWT_JWKS_URL is set: tokens would be checked against "
-            "the development key"
-        )
-    if settings.app_env is AppEnv.DEVELOPMENT:
-        problems.append("APP_ENV=development: development keys and settings are allowed")
-    return problems
+    return AuthSettings.pci_problems(settings)

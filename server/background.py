@@ -41,6 +41,7 @@ from infra.db.engine import make_engine
 from infra.db.idempotency import SqlIdempotencyStore
 from infra.db.leader_lease import AdvisoryLease
 from infra.db.retention import SqlRetentionStore
+from infra.messaging.consumer import OrderEventsConsumer
 from infra.system import SystemClock
 from server.config import Settings
 from server.jobs import (
@@ -89,13 +90,18 @@ class JobWiring:
         self._settings, self._engine, self._metrics, self._deps = settings, engine, metrics, deps
         # Tracing on: the relay's publishes and the consumer's handling are spans.
         self._tracer = tracer
+        # Once order_events() built it: its lag is scraped (server/metrics_scrape.py).
+        self.order_consumer: OrderEventsConsumer | None = None
 
     def housekeeping(self, store: SqlIdempotencyStore) -> list[Job]:
         s, clock = self._settings, SystemClock()
         reconciler = Reconciler(self._deps, timedelta(seconds=s.reconcile_after_seconds))
         return [
             reconciler_job(reconciler, s.reconcile_interval_seconds),
-            retry_job(RetryWorker(self._deps), s.retry_poll_interval_seconds),
+            retry_job(
+                RetryWorker(self._deps, on_outcome=self._count_retry),
+                s.retry_poll_interval_seconds,
+            ),
             idempotency_purge_job(
                 store,
                 clock,
@@ -109,6 +115,9 @@ class JobWiring:
                 s.retention_interval_seconds,
             ),
         ]
+
+    def _count_retry(self, outcome: str) -> None:
+        self._metrics.oncall.retries_run.labels(outcome=outcome).inc()
 
     def fx_rates(self) -> list[Job]:
         """The ECB feed's refresh; none when FX_ECB_URL is empty (rates set by admins only)."""
@@ -139,7 +148,14 @@ class JobWiring:
     def order_events(self) -> list[Job]:
         if not self._settings.kafka_configured:
             return []
-        return [build_order_consumer(self._settings, self._deps, self._tracer)]
+        dead_lettered = self._metrics.oncall.dead_lettered
+        self.order_consumer = build_order_consumer(
+            self._settings,
+            self._deps,
+            self._tracer,
+            on_dead_letter=lambda topic: dead_lettered.labels(topic=topic).inc(),
+        )
+        return [self.order_consumer]
 
 
 def leader_lease(settings: Settings, database_url: str) -> AdvisoryLease:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Mapping
 from typing import Any
@@ -41,6 +42,7 @@ from server.config_show import show as show_config
 from server.config_show import version_text
 from server.export_cli import add_export_commands, run_export
 from server.reconcile_cli import add_reconcile_report_parser, run_reconcile_report
+from server.unknown_settings import warn_unknown_variables
 
 log = logging.getLogger("payments.cli")
 
@@ -282,6 +284,7 @@ def main(argv: list[str] | None = None) -> None:
         print(show_config(settings))
         return
     logs.configure(settings.log_level, trace_ids=settings.tracing_enabled)
+    warn_unknown_variables(os.environ, Settings.variables())
     serving = args.command in ("serve", "check-config")
     if serving:
         check_pci_compliance(settings)

@@ -2,7 +2,7 @@
 alerted on (PaymentsDisputeRatioHigh: deploy/prometheus/alerts.yaml and
 deploy/kubernetes/prometheusrule.yaml).
 
-Counted in PostgreSQL at scrape time like payments by status (server/metrics.py): exact
+Counted in PostgreSQL at scrape time like payments by status (server/metrics_database.py): exact
 across replicas and restarts. The disputes table is small and the GROUP BY walks the
 (status, created_at, id) index of migration 0024; the ratio's denominator, the captured
 payments, comes from the payments-by-status counts the same scrape already made, so the
@@ -10,18 +10,14 @@ ratio costs no query of its own. Nothing here is on a payment's request path."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Mapping
 
 from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from domain.dispute import DisputeStatus
 from domain.enums import PaymentStatus
-
-log = logging.getLogger("payments.metrics")
 
 _DISPUTES_BY_STATUS = text("SELECT status, count(*) FROM disputes GROUP BY status")
 # Payments whose money was taken at some point: what a card network divides disputes by.
@@ -63,21 +59,12 @@ class DisputeMetrics:
     def alert_above(self, threshold: float) -> None:
         self.threshold.set(threshold)
 
-    async def refresh(
-        self, engine: AsyncEngine | None, payments_by_status: Mapping[str, int] | None
-    ) -> None:
-        """Best effort: with the database unreachable the last values stay."""
-        if engine is None:
-            return
-        try:
-            async with asyncio.timeout(5), engine.connect() as conn:
-                rows = (await conn.execute(_DISPUTES_BY_STATUS)).all()
-        except Exception as exc:  # a scrape must not fail because the database does
-            log.warning("disputes by status not refreshed: %s", type(exc).__name__)
-            return
+    async def refresh(self, conn: AsyncConnection, payments_by_status: Mapping[str, int]) -> None:
+        """Disputes by status, and their ratio to the captured payments counted just before
+        in the same scrape (server/metrics_database.py)."""
+        rows = (await conn.execute(_DISPUTES_BY_STATUS)).all()
         counts = {str(status): int(count) for status, count in rows}
         for status in DisputeStatus:  # every status, zero included (see payments by status)
             self.by_status.labels(status=status.value).set(counts.get(status.value, 0))
-        if payments_by_status is not None:
-            captured = sum(payments_by_status.get(s.value, 0) for s in CAPTURED_STATUSES)
-            self.ratio.set(dispute_ratio(sum(counts.values()), captured))
+        captured = sum(payments_by_status.get(s.value, 0) for s in CAPTURED_STATUSES)
+        self.ratio.set(dispute_ratio(sum(counts.values()), captured))

@@ -10,6 +10,7 @@ from infra.crypto.envelope import EnvelopeCipher
 from infra.crypto.keyring import KeyRing, development_blind_index_key, development_key_ring
 from infra.db.sealing import Sealer
 from server.config import AppEnv, Settings
+from server.encryption_config import EncryptionSettings
 
 log = logging.getLogger("payments.encryption")
 
@@ -61,24 +62,7 @@ def build_sealer(settings: Settings) -> Sealer:
 def encryption_settings_problems(settings: Settings) -> list[str]:
     """What keeps the encryption settings from being fit for production, one sentence per
     problem naming the setting; empty when there is none."""
-    problems = []
-    ring = settings.encryption_key_ring()
-    if ring is None:
-        problems.append(
-            "ENCRYPTION_KEY / ENCRYPTION_KEY_FILE is not set: sensitive columns are encrypted "
-            "with the public development key"
-        )
-    elif ring.development or ring.active_key in development_key_ring().keys.values():
-        problems.append("ENCRYPTION_KEY holds the development key")
-    index_key = settings.blind_index_secret()
-    if index_key is None:
-        problems.append(
-            "BLIND_INDEX_KEY / BLIND_INDEX_KEY_FILE is not set: blind indexes use the public "
-            "development key"
-        )
-    elif index_key == development_blind_index_key():
-        problems.append("BLIND_INDEX_KEY is the development key")
-    return problems
+    return EncryptionSettings.pci_problems(settings)
 
 
 def uses_development_keys(settings: Settings) -> bool:

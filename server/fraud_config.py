@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr
 
 from domain.risk import RiskDecision
 from domain.risk_rules import RiskPolicy
-
-if TYPE_CHECKING:
-    from server.config import Settings
+from server.settings_part import SettingsPart
 
 FailMode = Literal["open", "review", "closed"]
 # What a counter store or scorer that cannot answer decides.
@@ -47,7 +47,7 @@ def codes(value: str, pattern: re.Pattern[str], name: str, what: str) -> frozens
     return found
 
 
-def risk_policy(s: Settings) -> RiskPolicy:
+def risk_policy(s: FraudSettings) -> RiskPolicy:
     """Raises ValueError naming the setting that is wrong."""
     if s.fraud_scorer_review_score > s.fraud_scorer_block_score:
         raise ValueError("FRAUD_SCORER_REVIEW_SCORE must not exceed FRAUD_SCORER_BLOCK_SCORE")
@@ -71,3 +71,41 @@ def risk_policy(s: Settings) -> RiskPolicy:
         scorer_block_score=s.fraud_scorer_block_score,
         scorer_unavailable=FAIL_MODES[s.fraud_scorer_fail_mode],
     )
+
+
+class FraudSettings(SettingsPart):
+    """Checks before every authorization. Limits are off until set. Amount limits:
+    CURRENCY:MINOR_UNITS pairs, comma-separated ("EUR:500000")."""
+
+    fraud_checks_enabled: bool = True
+    fraud_review_amount_limits: str = ""
+    fraud_block_amount_limits: str = ""
+    fraud_blocked_countries: str = ""  # ISO 3166-1 alpha-2, comma-separated
+    fraud_blocked_bins: str = ""  # BIN prefixes (4-8 digits), comma-separated
+    # Velocity (Redis): at most this many distinct payments per user / per card in the window.
+    fraud_velocity_window_seconds: Annotated[float, Field(gt=0, le=30 * 86400)] = 3600.0
+    fraud_velocity_max_per_user: Annotated[int, Field(ge=0)] = 0
+    fraud_velocity_max_per_card: Annotated[int, Field(ge=0)] = 0
+    fraud_velocity_action: Literal["block", "review"] = "block"
+    # Redis unreachable: skip the velocity rules (open), hold for review, or block (closed).
+    fraud_velocity_fail_mode: FailMode = "open"
+    # Optional external scorer: POST JSON, answers {"score": 0-100}.
+    fraud_scorer_url: str | None = None
+    fraud_scorer_api_key: SecretStr | None = None
+    fraud_scorer_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 2.0
+    fraud_scorer_fail_mode: FailMode = "open"
+    fraud_scorer_review_score: Annotated[int, Field(ge=0, le=100)] = 60
+    fraud_scorer_block_score: Annotated[int, Field(ge=0, le=100)] = 85
+
+    def problems(self) -> list[str]:
+        problems = []
+        try:
+            self.risk_policy()
+        except ValueError as exc:  # names the setting
+            problems.append(str(exc))
+        if self.fraud_scorer_url and not self.fraud_scorer_url.startswith(("http://", "https://")):
+            problems.append("FRAUD_SCORER_URL must be an http:// or https:// URL")
+        return problems
+
+    def risk_policy(self) -> RiskPolicy:
+        return risk_policy(self)

@@ -1,21 +1,24 @@
 """Settings of the Kafka side: the brokers, the payment events topic, and the order topics in
-their two forms. `Settings` (server/config.py) inherits them; server/messaging.py builds the
-relay and the order events consumer from them. TLS/SASL: server/transport_config.py."""
+their two forms, and TLS/SASL towards the brokers. `Settings` (server/config.py) inherits
+them; server/messaging.py builds the relay and the order events consumer from them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr
 
 from domain.usecases.order_events import ORDER_CANCELLED, ORDER_CONFIRMED
 from infra.messaging.order_topics import OrderTopics
+from server.settings_part import SettingsPart
+from server.transport_config import missing_files
+
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+KafkaSaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
-class KafkaSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
-
+class KafkaSettings(SettingsPart):
     # KAFKA_BROKERS is a comma-separated bootstrap list. Unset: no Kafka, the outbox relay does
     # not run and events wait in the outbox (`make run` starts an embedded broker outside
     # staging/production).
@@ -32,8 +35,47 @@ class KafkaSettings(BaseSettings):
     # Off only for brokers without InitProducerId (the embedded Tansu broker).
     kafka_enable_idempotence: bool = True
 
-    @model_validator(mode="after")
-    def _order_topics_distinct(self) -> KafkaSettings:
+    # SSL or SASL_SSL in production; SASL needs a mechanism, a user and a password.
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_sasl_mechanism: KafkaSaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+
+    def problems(self) -> list[str]:
+        problems = self._topic_problems()
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            problems.append("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together")
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and not (
+            self.kafka_sasl_mechanism and self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            problems.append(
+                "KAFKA_SECURITY_PROTOCOL=SASL_* needs KAFKA_SASL_MECHANISM, "
+                "KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"
+            )
+        return problems + missing_files(
+            {
+                "KAFKA_SSL_CAFILE": self.kafka_ssl_cafile,
+                "KAFKA_SSL_CERTFILE": self.kafka_ssl_certfile,
+                "KAFKA_SSL_KEYFILE": self.kafka_ssl_keyfile,
+            }
+        )
+
+    def pci_problems(self) -> list[str]:
+        if self.kafka_configured and self.kafka_security_protocol in (
+            "PLAINTEXT",
+            "SASL_PLAINTEXT",
+        ):
+            return [
+                f"KAFKA_SECURITY_PROTOCOL is {self.kafka_security_protocol}: it must be SSL "
+                "or SASL_SSL"
+            ]
+        return []
+
+    def _topic_problems(self) -> list[str]:
         # A topic with two meanings would give its records a type that depends on the rule
         # applied; the service's own events read back as orders would be dead-lettered.
         named = [
@@ -42,14 +84,15 @@ class KafkaSettings(BaseSettings):
             self.kafka_topic_order_cancelled,
         ]
         named = [t.strip() for t in named if t.strip()]
+        problems = []
         if len(set(named)) != len(named):
-            raise ValueError(
+            problems.append(
                 "KAFKA_TOPIC_ORDER_EVENTS, KAFKA_TOPIC_ORDER_CONFIRMED and "
                 "KAFKA_TOPIC_ORDER_CANCELLED must be different topics"
             )
         if self.kafka_topic_payment_events in named:
-            raise ValueError("KAFKA_TOPIC_PAYMENT_EVENTS must not be an order events topic")
-        return self
+            problems.append("KAFKA_TOPIC_PAYMENT_EVENTS must not be an order events topic")
+        return problems
 
     def order_topics(self) -> OrderTopics:
         per_event = {

@@ -55,7 +55,11 @@ def build_outbox_relay(
 
 
 def build_order_consumer(
-    settings: Settings, deps: Callable[[Actor], Deps], tracer: Tracer | None = None
+    settings: Settings,
+    deps: Callable[[Actor], Deps],
+    tracer: Tracer | None = None,
+    *,
+    on_dead_letter: Callable[[str], object] = lambda _topic: None,
 ) -> OrderEventsConsumer:
     """Consumes the shared order topic and the per-event ones; each handler is told the topic
     its record came from (the inbox and the audit trail record it)."""
@@ -81,4 +85,5 @@ def build_order_consumer(
         handlers=handlers,
         max_backoff=5.0,
         tracer=tracer,
+        on_dead_letter=on_dead_letter,
     )

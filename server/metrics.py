@@ -9,39 +9,32 @@ read from the database as most recently refreshed, per-worker gauges labelled wi
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
 import time
 from typing import Any
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.multiprocess import MultiProcessCollector
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from domain.enums import PaymentStatus
 from server.dispute_metrics import DisputeMetrics
 from server.errors import status_code
 from server.interceptors import Behavior, UnaryInterceptor
+from server.oncall_metrics import OnCallMetrics
 
-log = logging.getLogger("payments.metrics")
-
-
-# Payments by status are counted in PostgreSQL at scrape time: exact across replicas and
-# restarts, and a GROUP BY over an indexed column is cheap at scrape intervals.
-_PAYMENTS_BY_STATUS = text("SELECT status, count(*) FROM payments GROUP BY status")
-# The outbox backlog (served by the partial index on unpublished rows).
-_OUTBOX_BACKLOG = text(
-    "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
-    "FROM outbox WHERE published_at IS NULL"
-)
-# The audit chain's lag: entries written and not chained yet (a small table, drained every
-# AUDIT_LINK_INTERVAL_SECONDS).
-_AUDIT_CHAIN_LAG = text(
-    "SELECT count(*), coalesce(extract(epoch FROM now() - min(inserted_at)), 0) FROM audit_pending"
-)
+# Request and gateway latency: fine below a second (the SLO lives there), then up to 30 s,
+# the longest a gateway call may take (GATEWAY_TIMEOUT_SECONDS' default): a call that hangs
+# until its timeout lands in a bucket of its own instead of in +Inf with everything slow.
+LATENCY_BUCKETS = (
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, float("inf"),
+)  # fmt: skip
 
 
 class ServiceMetrics:
@@ -56,12 +49,17 @@ class ServiceMetrics:
             "REST request latency",
             ["method", "route"],
             registry=r,
+            buckets=LATENCY_BUCKETS,
         )
         self.grpc_requests = Counter(
             "payments_grpc_requests", "gRPC calls", ["method", "code"], registry=r
         )
         self.grpc_latency = Histogram(
-            "payments_grpc_request_duration_seconds", "gRPC call latency", ["method"], registry=r
+            "payments_grpc_request_duration_seconds",
+            "gRPC call latency",
+            ["method"],
+            registry=r,
+            buckets=LATENCY_BUCKETS,
         )
         self.payments = Gauge(
             "payments_by_status",
@@ -75,6 +73,7 @@ class ServiceMetrics:
             "Gateway call latency",
             ["gateway", "operation", "outcome"],
             registry=r,
+            buckets=LATENCY_BUCKETS,
         )
 
         self.outbox_backlog = Gauge(
@@ -124,59 +123,10 @@ class ServiceMetrics:
             registry=r,
         )
         self.disputes = DisputeMetrics(r)
-
-    async def refresh(self, engine: AsyncEngine | None) -> None:
-        payments_by_status = await self.refresh_payments(engine)
-        await self.disputes.refresh(engine, payments_by_status)
-        await self.refresh_outbox(engine)
-        await self.refresh_audit_chain(engine)
-
-    async def refresh_audit_chain(self, engine: AsyncEngine | None) -> None:
-        """Best effort, like refresh_payments."""
-        if engine is None:
-            return
-        try:
-            async with asyncio.timeout(5), engine.connect() as conn:
-                count, age = (await conn.execute(_AUDIT_CHAIN_LAG)).one()
-        except Exception as exc:  # a scrape must not fail because the database does
-            log.warning("audit chain lag not refreshed: %s", type(exc).__name__)
-            return
-        self.audit_backlog.set(count)
-        self.audit_lag.set(max(float(age), 0.0))
-
-    async def refresh_outbox(self, engine: AsyncEngine | None) -> None:
-        """Best effort, like refresh_payments."""
-        if engine is None:
-            return
-        try:
-            async with asyncio.timeout(5), engine.connect() as conn:
-                count, age = (await conn.execute(_OUTBOX_BACKLOG)).one()
-        except Exception as exc:  # a scrape must not fail because the database does
-            log.warning("outbox backlog not refreshed: %s", type(exc).__name__)
-            return
-        self.outbox_backlog.set(count)
-        self.outbox_lag.set(max(float(age), 0.0))
-
-    async def refresh_payments(self, engine: AsyncEngine | None) -> dict[str, int] | None:
-        """Best effort: with the database unreachable the last counts stay (and None is
-        returned). The counts by status otherwise."""
-        if engine is None:
-            return None
-        try:
-            async with asyncio.timeout(5), engine.connect() as conn:
-                rows = (await conn.execute(_PAYMENTS_BY_STATUS)).all()
-        except Exception as exc:  # a scrape must not fail because the database does
-            log.warning("payments by status not refreshed: %s", type(exc).__name__)
-            return None
-        # Every status, zero included: with several workers the most recent value of each
-        # label is reported, and a status that emptied must not keep an older worker's count.
-        counts = {str(status): int(count) for status, count in rows}
-        found = dict(counts)
-        for status in PaymentStatus:
-            self.payments.labels(status=status.value).set(counts.pop(status.value, 0))
-        for unknown, count in counts.items():  # a status this build does not know
-            self.payments.labels(status=unknown).set(count)
-        return found
+        # What an on-call engineer looks at first (server/oncall_metrics.py).
+        self.oncall = OnCallMetrics(r)
+        # process_* (CPU, memory, open files, start time) of this process.
+        ProcessCollector(registry=r)
 
     def render(self) -> bytes:
         directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
@@ -184,6 +134,8 @@ class ServiceMetrics:
             return generate_latest(self.registry)
         every_worker = CollectorRegistry()
         MultiProcessCollector(every_worker, path=directory)  # type: ignore[no-untyped-call]
+        # Process metrics cannot be summed over processes: those of the worker answering.
+        ProcessCollector(registry=every_worker)
         return generate_latest(every_worker)
 
 

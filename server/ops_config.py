@@ -6,12 +6,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.settings_part import SettingsPart
 
 
-class OpsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
-
+class OpsSettings(SettingsPart):
     # /livez, /readyz and /metrics over plaintext HTTP, without a token, whatever TLS the
     # public ports use: kubelet probes and Prometheus scrapes cannot present the callers'
     # tokens or client certificates. Reachable from the cluster network only (the
@@ -28,3 +27,6 @@ class OpsSettings(BaseSettings):
     # the rule compares with payments_dispute_ratio (deploy/prometheus/). Card networks act
     # on ratios near 0.9 % (Visa) and 1.5 % (Mastercard): warn before that.
     dispute_ratio_alert_threshold: Annotated[float, Field(gt=0, le=1)] = 0.0075
+    # /metrics reads its gauges from the database (and the pool, breakers, consumer) at most
+    # this often, however many scrapers ask: a scrape storm costs the database nothing more.
+    metrics_refresh_seconds: Annotated[float, Field(ge=0, le=300)] = 5.0

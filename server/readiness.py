@@ -98,12 +98,17 @@ class Readiness:
     def __init__(self, checks: Mapping[str, Check], timeout: float) -> None:
         self._checks = dict(checks)
         self._timeout = timeout
+        # Not ready until the application has started everything (the ops port is up first,
+        # so /livez answers during a slow start), nor once it drains.
+        self.starting = True
         self.draining = False
 
     async def problems(self) -> dict[str, str]:
         """Failed check -> why; empty when ready."""
         if self.draining:
             return {"process": "shutting down"}
+        if self.starting:
+            return {"process": "starting"}
         names = list(self._checks)
         answers = await asyncio.gather(*(self._run(name) for name in names))
         return {name: why for name, why in zip(names, answers, strict=True) if why is not None}

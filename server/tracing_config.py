@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from pydantic import model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from server.settings_part import SettingsPart
 
 # OTEL_TRACES_EXPORTER values this service knows (the SDK's names).
 EXPORTERS = ("otlp", "console", "none")
@@ -22,9 +21,7 @@ EXPORTERS = ("otlp", "console", "none")
 PROTOCOLS = ("http/protobuf", "grpc")
 
 
-class TracingSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
-
+class TracingSettings(SettingsPart):
     otel_sdk_disabled: bool = False
     # Comma-separated per the specification; this service exports traces only, so one.
     otel_traces_exporter: str | None = None
@@ -69,7 +66,7 @@ class TracingSettings(BaseSettings):
                 return value.strip()
         return None
 
-    def tracing_problems(self) -> list[str]:
+    def problems(self) -> list[str]:
         """What is wrong with the tracing settings, each naming its variable; [] when fine."""
         problems = []
         exporters = [part.strip() for part in (self.otel_traces_exporter or "").lower().split(",")]
@@ -90,13 +87,6 @@ class TracingSettings(BaseSettings):
         if not self.otel_service_name.strip():
             problems.append("OTEL_SERVICE_NAME must not be empty")
         return problems
-
-    @model_validator(mode="after")
-    def _tracing_settings_valid(self) -> TracingSettings:
-        problems = self.tracing_problems()
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
 
 
 def _http_url(value: str) -> bool:

@@ -8,7 +8,10 @@ import ssl
 
 from infra.messaging.clients import KafkaSecurity
 from server.config import Settings
+from server.kafka_config import KafkaSettings
+from server.redis_config import RedisSettings
 from server.tls import MINIMUM_TLS_VERSION
+from server.transport_config import TransportSettings
 
 # asyncpg takes these modes by name; the others get a context built here (verification as
 # libpq defines it, TLS 1.2+, the client certificate when one is configured).
@@ -58,40 +61,11 @@ def _path(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def _redis_scheme(settings: Settings) -> str:
-    try:
-        return settings.redis_url_value().partition("://")[0]
-    except ValueError:  # an invalid REDIS_URL is refused at start with its own message
-        return "invalid"
-
-
 def transport_settings_problems(settings: Settings) -> list[str]:
     """One line per connection the settings leave in plaintext (or unverified), naming the
     setting to change; empty when everything in transit is encrypted."""
-    problems: list[str] = []
-    if not settings.tls_enabled:
-        problems += [
-            "TLS_CERT_FILE and TLS_KEY_FILE are not set: the gRPC port (GRPC_PORT) would "
-            "listen in plaintext",
-            "TLS_CERT_FILE and TLS_KEY_FILE are not set: the REST port (APP_PORT) would "
-            "listen in plaintext",
-        ]
-    if settings.db_sslmode != "verify-full":
-        problems.append(
-            f"DB_SSLMODE is {settings.db_sslmode or 'not set'}: it must be verify-full "
-            "(with DB_SSLROOTCERT naming the database server's CA)"
-        )
-    if settings.redis_configured and _redis_scheme(settings) == "redis":
-        problems.append(
-            "REDIS_URL is redis:// (plaintext): use rediss:// (or REDIS_SSL=true with "
-            "REDIS_HOST), with REDIS_SSL_CA_FILE naming the Redis server's CA"
-        )
-    if settings.kafka_configured and settings.kafka_security_protocol in (
-        "PLAINTEXT",
-        "SASL_PLAINTEXT",
-    ):
-        problems.append(
-            f"KAFKA_SECURITY_PROTOCOL is {settings.kafka_security_protocol}: it must be SSL "
-            "or SASL_SSL"
-        )
-    return problems
+    return [
+        *TransportSettings.pci_problems(settings),
+        *RedisSettings.pci_problems(settings),
+        *KafkaSettings.pci_problems(settings),
+    ]

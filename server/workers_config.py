@@ -8,12 +8,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from server.settings_part import SettingsPart
 
 
-class WorkerSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
-
+class WorkerSettings(SettingsPart):
     # Worker processes of `serve` (`--workers` overrides). Unset: one per CPU this process may
     # run on, fewer if the connection budget cannot give each a pool. 1: no supervisor.
     server_workers: Annotated[int, Field(ge=1, le=256)] | None = None

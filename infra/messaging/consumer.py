@@ -65,6 +65,7 @@ class OrderEventsConsumer:
         retry_base: float = 0.2,
         max_backoff: float = 10.0,
         tracer: Tracer | None = None,
+        on_dead_letter: Callable[[str], object] = lambda _topic: None,
     ) -> None:
         self._config = config
         # Tracing on: handling a record continues the trace it was published in.
@@ -74,6 +75,9 @@ class OrderEventsConsumer:
         self._handlers = dict(handlers)
         self._retry_base = retry_base
         self._max_backoff = max_backoff
+        self._on_dead_letter = on_dead_letter
+        # The offsets this consumer committed, per partition: its lag is measured from them.
+        self._committed: dict[TopicPartition, int] = {}
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -114,6 +118,7 @@ class OrderEventsConsumer:
             "order events: %s-%d@%d to %s: %s",
             record.topic, record.partition, record.offset, self.dlq_topic, error,
         )  # fmt: skip
+        self._on_dead_letter(record.topic)
 
     async def handle(
         self, producer: AIOKafkaProducer, record: ConsumerRecord[bytes, bytes]
@@ -148,7 +153,24 @@ class OrderEventsConsumer:
             consumer.seek(partition, record.offset)
             return False
         await consumer.commit({partition: record.offset + 1})
+        self._committed[partition] = record.offset + 1
         return True
+
+    def lag(self) -> dict[str, int]:
+        """Per topic, records not consumed yet on the partitions assigned to this consumer:
+        the end offset its last fetch saw minus the offset it committed. No broker call (the
+        fetches bring the end offsets), so a scrape may ask; partitions it has not fetched
+        or committed on yet count as 0. Topics it is subscribed to are all listed."""
+        lag = dict.fromkeys(self._topics.subscribed, 0)
+        consumer = self._consumer
+        if consumer is None:
+            return lag
+        for partition in consumer.assignment():
+            end = consumer.highwater(partition)
+            committed = self._committed.get(partition)
+            if end is not None and committed is not None:
+                lag[partition.topic] = lag.get(partition.topic, 0) + max(end - committed, 0)
+        return lag
 
     async def run(self) -> None:
         backoff = self._retry_base

@@ -43,8 +43,7 @@ def test_the_kubernetes_rules_are_the_rule_files() -> None:
     in_file = rules_by_name(rule_file()["groups"])
     in_cluster = rules_by_name(one("PrometheusRule")["spec"]["groups"])
     assert DISPUTE_ALERT in in_cluster
-    for name, rule in in_cluster.items():
-        assert in_file.get(name) == rule, name
+    assert in_cluster == in_file
 
 
 def test_the_dispute_rule_is_well_formed() -> None:

@@ -26,6 +26,7 @@ from infra.db.audit_linker import SqlAuditLinker
 from infra.db.engine import is_connection_failure, make_engine
 from server.audit_linking import AuditLinkJob
 from server.metrics import ServiceMetrics
+from server.metrics_database import DatabaseGauges
 from server.migrate import alembic_config
 from tests.support import databases
 from tests.support.polling import eventually
@@ -303,7 +304,7 @@ async def test_the_job_links_in_the_background_reports_lag_and_hands_the_lease_b
 ) -> None:
     metrics = ServiceMetrics()
     await write(own_engine, "waiting", entries=2)
-    await metrics.refresh_audit_chain(own_engine)
+    await DatabaseGauges(metrics).refresh_audit_chain(own_engine)
     assert gauge(metrics, "payments_audit_chain_backlog") == 2
     assert gauge(metrics, "payments_audit_chain_lag_seconds") > 0
 
@@ -325,7 +326,7 @@ async def test_the_job_links_in_the_background_reports_lag_and_hands_the_lease_b
     assert gauge(metrics, "payments_audit_linker_holder") == 0
     await write(own_engine, "after-stop")
     assert await SqlAuditLinker(own_engine).link_batch() == 1
-    await metrics.refresh_audit_chain(own_engine)
+    await DatabaseGauges(metrics).refresh_audit_chain(own_engine)
     assert gauge(metrics, "payments_audit_chain_backlog") == 0
     assert gauge(metrics, "payments_audit_chain_lag_seconds") == 0
 

@@ -12,8 +12,8 @@ from domain.errors import GatewayUnavailable, PaymentDeclined
 from domain.retry import RetryOperation, RetryPolicy
 from domain.usecases.operations import authorize_payment
 from domain.usecases.refunds import refund_payment
-from domain.usecases.retry_worker import RetryWorker
-from tests.unit.fakes import FakePorts, declined, unavailable
+from domain.usecases.retry_worker import RetryOutcome, RetryWorker
+from tests.unit.fakes import FakePorts, declined, order_id, unavailable
 from tests.unit.test_usecases import captured, created, stored
 
 POLICY = RetryPolicy(max_attempts=3, base=timedelta(seconds=10), cap=timedelta(minutes=5))
@@ -96,3 +96,29 @@ async def test_without_retries_an_unreachable_refund_fails(ports: FakePorts) -> 
     ports.gateway.will("refund", unavailable())
     with pytest.raises(GatewayUnavailable):
         await refund_payment(RefundPayment(payment.id, amount_minor=100), ports.deps)
+
+
+async def test_each_run_reports_its_outcome(retrying: FakePorts) -> None:
+    """What the service counts (payments_retries_run_total): rescheduled, then ended after the
+    limit; and succeeded for one that went through."""
+    outcomes: list[str] = []
+    counting = RetryWorker(retrying.deps_for, on_outcome=outcomes.append)
+    failing = await created(retrying)
+    retrying.gateway.will("authorize", *(unavailable() for _ in range(4)))
+    with pytest.raises(GatewayUnavailable):
+        await authorize_payment(AuthorizePayment(failing.id), retrying.deps)
+    for _ in range(3):
+        [retry] = retrying.uow.committed_retries()
+        retrying.clock.advance(retry.run_at - retrying.clock.now() + timedelta(seconds=1))
+        await counting.run_once()
+    assert outcomes == [RetryOutcome.RESCHEDULED, RetryOutcome.RESCHEDULED, RetryOutcome.ENDED]
+
+    outcomes.clear()
+    recovering = await created(retrying, order_id=order_id(2))
+    retrying.gateway.will("authorize", unavailable())
+    with pytest.raises(GatewayUnavailable):
+        await authorize_payment(AuthorizePayment(recovering.id), retrying.deps)
+    [retry] = retrying.uow.committed_retries()
+    retrying.clock.advance(retry.run_at - retrying.clock.now() + timedelta(seconds=1))
+    assert await counting.run_once() == 1
+    assert outcomes == [RetryOutcome.SUCCEEDED]
