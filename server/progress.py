@@ -14,11 +14,12 @@ class StderrProgress:
         self._job = job
         self._every = every
         self._stream = stream
-        self._last = 0.0
+        self._last: float | None = None  # the first line is always shown
+        self._what: str | None = None
 
     def say(self, text: str, *, final: bool = False) -> None:
         now = time.monotonic()
-        if not final and now - self._last < self._every:
+        if not final and self._last is not None and now - self._last < self._every:
             return
         self._last = now
         print(f"{self._job}: {text}", file=self._stream or sys.stderr, flush=True)
@@ -28,5 +29,8 @@ class StderrProgress:
         self.say(f"{done}/{total}", final=done >= total)
 
     def count(self, what: str, done: int) -> None:
-        """A running count where the total is not known in advance (batch after batch)."""
-        self.say(f"{what} {done}")
+        """A running count where the total is not known in advance (batch after batch); the
+        first count of each `what` (a table, a policy) is always shown."""
+        new = what != self._what
+        self._what = what
+        self.say(f"{what} {done}", final=new)
