@@ -143,6 +143,9 @@ class Settings(TransportSettings, WorkerSettings, KafkaSettings, OpsSettings):
     # Where the simulator keeps its ledger: `memory`, or `database` (its own schema, so that
     # what it "charged" survives a crash of this process, as a real gateway's records would).
     simulator_ledger: Literal["memory", "database"] = "memory"
+    # Chaos testing: a JSON file of simulator faults (latency, refusals, timeouts) that the
+    # simulator follows while it exists (infra/gateways/simulator_faults.py).
+    simulator_faults_file: Path | None = None
     # Rate limiting per caller (the authenticated subject, else the client address): a token
     # bucket in Redis refilled at RATE_LIMIT_REQUESTS_PER_SECOND, holding at most
     # RATE_LIMIT_BURST. Health checks are exempt; without Redis (or while it is down) no limit.
