@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import shutil
 import sys
 import tempfile
@@ -135,8 +136,11 @@ async def stop_the_broker(c: Cluster, load: Load, seconds: float) -> None:
     """Memory storage forgets everything on a stop: the tap must have read it all first, so
     the load pauses until every committed event is on the topic and read."""
     await load.quiesce()
-    async with await asyncpg.connect(c.postgres.url) as conn:
+    conn = await asyncpg.connect(c.postgres.url)
+    try:
         await until(lambda: _none(unpublished, conn), within=30)
+    finally:
+        await conn.close()
     await c.tap.wait_caught_up(within=30)
     await c.tap.stop()
     c.broker.stop()
@@ -250,6 +254,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=6)
     parser.add_argument("--keep", type=Path, help="run in this directory and keep it (logs)")
     args = parser.parse_args()
+    # The broker is stopped on purpose: the tap's reconnection attempts are not news.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     directory = args.keep or Path(tempfile.mkdtemp(prefix="chaos-"))
     directory.mkdir(parents=True, exist_ok=True)
     try:

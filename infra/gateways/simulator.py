@@ -17,6 +17,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from domain.enums import GatewayName, NextActionType, PaymentMethodType, ScaExemption
 from domain.errors import (
     FieldViolation,
@@ -194,11 +196,16 @@ class SimulatorGateway:
             raise GatewayUnavailable("simulator: service unavailable")
         if fault is Fault.TIMEOUT_BEFORE:
             raise GatewayOutcomeUnknown("simulator: timed out before acting")
-        async with self.ledger.book() as book:
-            outcome = await book.answer(key)
-            if outcome is None:  # a repeated key replays the first answer
-                outcome = await act(book)
-                await book.save_answer(key, outcome)
+        try:
+            async with self.ledger.book() as book:
+                outcome = await book.answer(key)
+                if outcome is None:  # a repeated key replays the first answer
+                    outcome = await act(book)
+                    await book.save_answer(key, outcome)
+        except (SQLAlchemyError, OSError) as books_down:
+            # Its books in PostgreSQL (SIMULATOR_LEDGER=database) went away mid-call: to the
+            # caller, a gateway that stopped answering - the outcome is unknown, not a bug.
+            raise GatewayOutcomeUnknown("simulator: its books are unreachable") from books_down
         if fault is Fault.TIMEOUT_AFTER:
             raise GatewayOutcomeUnknown("simulator: timed out after acting")
         await self._network()
@@ -216,8 +223,11 @@ class SimulatorGateway:
         return f"{prefix}_sim_{uuid.uuid4().hex[:24]}"
 
     async def lookup(self, request: LookupRequest) -> GatewayOutcome | None:
-        async with self.ledger.book() as book:
-            return await book.answer(request.idempotency_key)
+        try:
+            async with self.ledger.book() as book:
+                return await book.answer(request.idempotency_key)
+        except (SQLAlchemyError, OSError) as books_down:  # the reconciler asks again later
+            raise GatewayUnavailable("simulator: its books are unreachable") from books_down
 
     async def authorize(self, request: AuthorizationRequest) -> GatewayOutcome:
         async def act(book: LedgerBook) -> GatewayOutcome:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from domain.enums import TransactionType
 from domain.errors import GatewayOutcomeUnknown, GatewayUnavailable
-from domain.gateway import GatewayOperationRequest
+from domain.gateway import GatewayOperationRequest, LookupRequest
 from domain.money import Money
 from infra.gateways.simulator import SimulatorGateway
 from infra.gateways.simulator_faults import NO_FAULTS, Fault, FaultFile, FaultPlan
@@ -50,3 +51,27 @@ async def test_the_simulator_follows_the_file(tmp_path: Path) -> None:
         await gateway.capture(request)
     path.unlink()
     assert (await gateway.capture(request)).failure_code == "INVALID_GATEWAY_STATE"
+
+
+class _UnreachableBooks:
+    """A ledger whose database went away (PostgreSQL restarted mid-call)."""
+
+    def book(self) -> _UnreachableBooks:
+        return self
+
+    async def __aenter__(self) -> None:
+        raise ConnectionResetError("connection was closed in the middle of operation")
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+async def test_unreachable_books_are_an_unknown_outcome_not_a_crash() -> None:
+    gateway = SimulatorGateway(ledger=_UnreachableBooks())  # type: ignore[arg-type]
+    request = GatewayOperationRequest("k-2", "pi_1", Money(100, "EUR"))
+    with pytest.raises(GatewayOutcomeUnknown):
+        await gateway.capture(request)
+    with pytest.raises(GatewayUnavailable):  # the reconciler asks again later
+        await gateway.lookup(
+            LookupRequest("k-2", TransactionType.CAPTURE, "pi_1", Money(100, "EUR"))
+        )
