@@ -18,6 +18,7 @@ from typing import Any
 import grpc
 
 from payments.v1 import payment_pb2, payment_service_pb2, payment_service_pb2_grpc
+from payments_client.errors import PaymentsError
 
 TIMEOUT_S = 8.0  # above GATEWAY_TIMEOUT_SECONDS: a gateway timeout comes back as an answer
 PAUSE_AFTER_FAILURE_S = 0.2  # a refused client does not spin on a dead process
@@ -73,7 +74,9 @@ class PaymentClient:
         try:
             return await method(request, timeout=TIMEOUT_S)
         except grpc.aio.AioRpcError as error:
-            counts.errors[f"{name} {error.code().name}"] += 1
+            # The stable reason (ErrorInfo) says which fault a status code stands for.
+            reason = PaymentsError.from_rpc_error(error).reason or "-"
+            counts.errors[f"{name} {error.code().name}/{reason}"] += 1
             return None
 
     async def lifecycle(self) -> bool:

@@ -74,6 +74,15 @@ async def unpublished(conn: asyncpg.Connection) -> int:
     return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL"))
 
 
+def expected_charge_status(payment_status: str, charge_status: str) -> str:
+    """The charge status a payment's status goes with. A payment that moved no money (its
+    authorization declined, or waiting for 3-D Secure) may sit beside a declined or pending
+    charge; any other charge status is a disagreement."""
+    if payment_status in CHARGE_STATUS:
+        return CHARGE_STATUS[payment_status]
+    return charge_status if charge_status in ("declined", "requires_action") else "none"
+
+
 async def check_amounts(conn: asyncpg.Connection, verdict: Verdict) -> None:
     rows = await conn.fetch(
         "SELECT p.id, p.status, p.captured_minor, p.refunded_minor, c.charge"
@@ -89,8 +98,7 @@ async def check_amounts(conn: asyncpg.Connection, verdict: Verdict) -> None:
                 wrong.append(f"payment {row['id']} {ours}: the gateway has no charge")
             continue
         theirs = (charge["status"], charge["captured_minor"], charge["refunded_minor"])
-        expected = CHARGE_STATUS.get(row["status"], charge["status"] if charge["status"]
-                                     in ("declined", "requires_action") else "-")  # fmt: skip
+        expected = expected_charge_status(row["status"], charge["status"])
         if (expected, ours[1], ours[2]) != theirs:
             wrong.append(f"payment {row['id']} {ours} vs gateway {theirs}")
     orphans = await conn.fetch(
