@@ -166,7 +166,8 @@ async def resolve(args: argparse.Namespace, settings: Settings, database_url: st
         print(str(exc.args[0]), file=sys.stderr)
         return EXIT_CANNOT_RUN
     except DomainError as exc:
-        print(f"{exc.reason}: {exc}", file=sys.stderr)
+        said = "; ".join(f"{v.field} {v.description}" for v in exc.violations)
+        print(f"{exc.reason}: {said or exc}", file=sys.stderr)
         return EXIT_CANNOT_RUN
     finally:
         await engine.dispose()

@@ -15,8 +15,9 @@ from enum import StrEnum
 
 from domain.audit import AuditAction, AuditOutcome
 from domain.enums import TransactionType
-from domain.errors import InvalidStateTransition
+from domain.errors import FieldViolation, InvalidStateTransition, ValidationFailed
 from domain.gateway import GatewayOutcome
+from domain.payment import Payment
 from domain.transaction import Transaction
 from domain.usecases.deps import Deps
 from domain.usecases.reconcile import RECORDERS
@@ -41,6 +42,20 @@ class ResolveOperation:
     reference: str | None = None
 
 
+def _require_gateway_reference(cmd: ResolveOperation, payment: Payment, txn: Transaction) -> None:
+    """A succeeded authorization must name the gateway's payment: the capture, void or refund
+    that follows is asked of the gateway under it."""
+    if (
+        cmd.resolution is Resolution.SUCCEEDED
+        and txn.type is TransactionType.AUTHORIZATION
+        and not cmd.reference
+        and payment.gateway_payment_id is None
+    ):
+        raise ValidationFailed(
+            [FieldViolation("reference", "the gateway's id of the authorized payment is required")]
+        )
+
+
 def _outcome(cmd: ResolveOperation) -> GatewayOutcome:
     if cmd.resolution is Resolution.SUCCEEDED:
         return GatewayOutcome.succeeded(cmd.reference or f"resolved:{cmd.transaction_id}")
@@ -58,6 +73,7 @@ async def resolve_operation(cmd: ResolveOperation, deps: Deps) -> Transaction:
                 f"operation {txn.id} is already {txn.status.value.lower()}",
                 metadata={"transaction_id": txn.id, "transaction_status": txn.status.value},
             )
+        _require_gateway_reference(cmd, payment, txn)
         now = deps.clock.now()
         RECORDERS[txn.type](payment, txn.id, _outcome(cmd), now, deps.ids.new_id())
         await uow.payments.save(payment)

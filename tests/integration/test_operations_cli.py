@@ -142,6 +142,23 @@ async def test_resolve_failed_fails_the_authorization(
     assert after.transaction(txn_id).failure_code == "RESOLVED_BY_OPERATOR"
 
 
+async def test_a_succeeded_authorization_needs_the_gateway_reference(
+    own_engine: AsyncEngine, own_database_url: str
+) -> None:
+    payment, txn_id = await payment_with_open(own_engine, capture=False)
+    args = ("operations", "resolve", txn_id, "--outcome", "succeeded", "--reason", "seen")
+    refused = await cli(own_database_url, *args)
+    assert refused.returncode == 2
+    assert "VALIDATION_FAILED: reference the gateway's id" in refused.stderr
+    assert (await loaded(own_engine, payment.id)).transaction(txn_id).is_open
+
+    resolved = await cli(own_database_url, *args, "--reference", "pi_seen_42")
+    assert resolved.returncode == 0, resolved.stderr
+    after = await loaded(own_engine, payment.id)
+    assert after.status is PaymentStatus.AUTHORIZED
+    assert after.gateway_payment_id == "pi_seen_42"
+
+
 async def test_resolve_by_asking_the_gateway(
     own_engine: AsyncEngine, own_database_url: str
 ) -> None:
