@@ -44,6 +44,7 @@ from tests.support.redis_server import RedisServer
 PAYMENT_EVENTS = "payment.events"
 TOPICS = (PAYMENT_EVENTS, "order.events", "order.events.dlq")
 SETTLE_WITHIN_S = 90.0
+FAULT_FILE_RECHECK_S = 0.2  # FaultFile's default
 
 
 @dataclass
@@ -163,6 +164,9 @@ def gateway(**plan: float) -> Fault:
         c.set_faults(**plan)
         await asyncio.sleep(seconds)
         c.set_faults()
+        # The processes look at the file every 0.2 s: calls until they have seen it cleared
+        # still belong to this fault, not to the next phase.
+        await asyncio.sleep(FAULT_FILE_RECHECK_S * 2)
 
     return inject
 

@@ -75,7 +75,8 @@ class PaymentClient:
             return await method(request, timeout=TIMEOUT_S)
         except grpc.aio.AioRpcError as error:
             # The stable reason (ErrorInfo) says which fault a status code stands for.
-            reason = PaymentsError.from_rpc_error(error).reason or "-"
+            # Without one (the transport's own errors), its details.
+            reason = PaymentsError.from_rpc_error(error).reason or f"'{error.details()[:50]}'"
             counts.errors[f"{name} {error.code().name}/{reason}"] += 1
             return None
 
