@@ -14,7 +14,7 @@ TS_EXAMPLE_STAMP := $(TS_EXAMPLE)/node_modules/.installed
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
 .PHONY: run test venv tools lock generate check-generated lint buf-lint buf-breaking \
-        format typecheck typecheck-client import-lint pytest bench bench-audit bench-events bench-calls bench-metrics clean localstripe \
+        format typecheck typecheck-client import-lint pytest bench bench-audit bench-events bench-calls bench-metrics chaos clean localstripe \
         check-version sync-version dist release release-image typescript-deps typescript
 
 # The contract's version (tools/version.py keeps every package at it) and the last released
@@ -187,6 +187,12 @@ bench-metrics: venv
 ## bench-audit: what the audit trail costs a transaction (commits with and without an entry)
 bench-audit: venv
 	$(PY) -m bench.audit_append $(BENCH_ARGS)
+
+## chaos: faults under a steady load of payments against two service processes (their own
+## PostgreSQL, Redis and broker, never the machine's), the error rate during each, then checks
+## that nothing was lost or mis-booked (bench/chaos, docs/operations.md); under 5 minutes
+chaos: venv
+	$(PY) -m bench.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist tools/node_modules .pytest_cache .mypy_cache .ruff_cache \

@@ -57,6 +57,8 @@ class AuditAction(StrEnum):
     PAYMENT_ANONYMIZE = "payment.anonymize"  # retention: personal data cleared
     PAYMENT_METHOD_ANONYMIZE = "payment_method.anonymize"
     FX_RATE_SET = "fx_rate.set"  # an administrator set an exchange rate
+    # An operator closed an operation whose outcome was unknown (`operations resolve`).
+    ADMIN_OPERATION_RESOLVE = "admin.operation.resolve"
 
 
 class ResourceType(StrEnum):

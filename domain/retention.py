@@ -74,17 +74,31 @@ class RetentionReport:
         )
 
 
-async def _drain(batch: Callable[[], Awaitable[int]], limit: int) -> int:
+# Hears (policy, rows done so far) after each batch: the first run on a large table is long.
+RetentionProgress = Callable[[str, int], None]
+
+
+async def _drain(
+    batch: Callable[[], Awaitable[int]],
+    limit: int,
+    name: str = "",
+    progress: RetentionProgress | None = None,
+) -> int:
     total = 0
     while (done := await batch()) > 0:
         total += done
+        if progress is not None:
+            progress(name, total)
         if done < limit:
             break
     return total
 
 
 async def enforce_retention(
-    policy: RetentionPolicy, store: RetentionStore, now: datetime
+    policy: RetentionPolicy,
+    store: RetentionStore,
+    now: datetime,
+    progress: RetentionProgress | None = None,
 ) -> RetentionReport:
     """One pass over every policy, batch after batch until a batch comes back short."""
     limit = policy.batch_size
@@ -92,12 +106,21 @@ async def enforce_retention(
     personal_cutoff = now - policy.personal_data
     return RetentionReport(
         webhook_payloads_dropped=await _drain(
-            lambda: store.drop_webhook_payloads(webhook_cutoff, limit), limit
+            lambda: store.drop_webhook_payloads(webhook_cutoff, limit),
+            limit,
+            "webhook payloads dropped",
+            progress,
         ),
         payments_anonymised=await _drain(
-            lambda: store.anonymise_payments(personal_cutoff, now, limit), limit
+            lambda: store.anonymise_payments(personal_cutoff, now, limit),
+            limit,
+            "payments anonymised",
+            progress,
         ),
         payment_methods_anonymised=await _drain(
-            lambda: store.anonymise_deleted_payment_methods(personal_cutoff, now, limit), limit
+            lambda: store.anonymise_deleted_payment_methods(personal_cutoff, now, limit),
+            limit,
+            "deleted payment methods anonymised",
+            progress,
         ),
     )

@@ -19,6 +19,9 @@ payment-service reconcile-report --gateway stripe|paypal|simulator --from DATE -
                                     (exit 1 when anything differs)
 payment-service export payments --from DATE --to DATE --format csv [--output FILE]
                                     the period's payments for finance, streamed as CSV
+payment-service dlq list | replay   the order events' dead-letter topic (docs/operations.md)
+payment-service operations list-open | resolve
+                                    gateway operations with an unknown outcome
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ from server.cli_tokens import add_mint_token_parser, mint_token
 from server.config import AppEnv, Settings
 from server.config_show import show as show_config
 from server.config_show import version_text
+from server.dlq_cli import add_dlq_commands, run_dlq
 from server.export_cli import add_export_commands, run_export
+from server.operations_cli import add_operations_commands, run_operations
 from server.reconcile_cli import add_reconcile_report_parser, run_reconcile_report
 from server.unknown_settings import warn_unknown_variables
 
@@ -272,7 +277,30 @@ def _parser() -> argparse.ArgumentParser:
     add_audit_commands(sub)
     add_export_commands(sub)
     add_reconcile_report_parser(sub)
+    add_dlq_commands(sub)
+    add_operations_commands(sub)
     return parser
+
+
+def run_operator_command(args: argparse.Namespace, settings: Settings, url: str) -> int | None:
+    """The exit status of an operator's command on the database; None for serve/migrate."""
+    if args.command == "rotate-keys":
+        from server.ops import rotate_keys
+
+        return asyncio.run(rotate_keys(settings, url, reindex=args.reindex))
+    if args.command == "retention":
+        from server.ops import run_retention
+
+        return asyncio.run(run_retention(settings, url))
+    if args.command == "audit":
+        return asyncio.run(run_audit(args, url))
+    if args.command == "export":
+        return run_export(args, url)
+    if args.command == "reconcile-report":
+        return run_reconcile_report(args, settings, url)
+    if args.command == "operations":
+        return run_operations(args, settings, url)
+    return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -290,7 +318,7 @@ def main(argv: list[str] | None = None) -> None:
         check_pci_compliance(settings)
     # Migrations need no key (0011's values are format 0), nor do tokens, the audit trail or
     # the export (it reads no sealed column).
-    if args.command not in ("migrate", "mint-token", "audit", "export", "reconcile-report"):
+    if args.command not in ("migrate", "mint-token", "audit", "export", "reconcile-report", "dlq"):
         check_keys(settings, auth=serving)
     if args.command == "check-config":
         print("configuration is valid")
@@ -298,21 +326,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "mint-token":
         mint_token(settings, args)
         return
+    if args.command == "dlq":  # Kafka only: no database
+        raise SystemExit(run_dlq(args, settings))
     url, database = resolve_database(settings)
-    if args.command == "rotate-keys":
-        from server.ops import rotate_keys
-
-        raise SystemExit(asyncio.run(rotate_keys(settings, url, reindex=args.reindex)))
-    if args.command == "retention":
-        from server.ops import run_retention
-
-        raise SystemExit(asyncio.run(run_retention(settings, url)))
-    if args.command == "audit":
-        raise SystemExit(asyncio.run(run_audit(args, url)))
-    if args.command == "export":
-        raise SystemExit(run_export(args, url))
-    if args.command == "reconcile-report":
-        raise SystemExit(run_reconcile_report(args, settings, url))
+    status = run_operator_command(args, settings, url)
+    if status is not None:
+        raise SystemExit(status)
     if args.command == "migrate" or args.migrate:
         from server.migrate import upgrade_to_head
         from server.transport import database_ssl

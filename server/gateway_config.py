@@ -45,6 +45,9 @@ class GatewaySettings(SettingsPart):
     # Where the simulator keeps its ledger: `memory`, or `database` (its own schema, so that
     # what it "charged" survives a crash of this process, as a real gateway's records would).
     simulator_ledger: Literal["memory", "database"] = "memory"
+    # Chaos testing: a JSON file of simulator faults (latency, refusals, timeouts) that the
+    # simulator follows while it exists (infra/gateways/simulator_faults.py).
+    simulator_faults_file: Path | None = None
 
     @field_validator("default_gateway", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ from domain.enums import GatewayName
 from domain.gateway import PaymentGateway
 from infra.gateways.paypal import PayPalGateway
 from infra.gateways.simulator import SimulatorGateway
+from infra.gateways.simulator_faults import FaultFile
 from infra.gateways.simulator_ledger import SqlLedger
 from infra.gateways.stripe import StripeGateway
 from server.config import AppEnv, Settings
@@ -26,8 +27,11 @@ def build_gateways(settings: Settings, engine: AsyncEngine) -> dict[GatewayName,
     gateways: dict[GatewayName, PaymentGateway] = {}
     if settings.app_env not in (AppEnv.STAGING, AppEnv.PRODUCTION):
         ledger = SqlLedger(engine) if settings.simulator_ledger == "database" else None
+        faults = settings.simulator_faults_file
         gateways[GatewayName.SIMULATOR] = SimulatorGateway(
-            ledger=ledger, latency_seconds=settings.simulator_latency_ms / 1000
+            ledger=ledger,
+            latency_seconds=settings.simulator_latency_ms / 1000,
+            fault_file=FaultFile(faults) if faults is not None else None,
         )
     timeout = settings.gateway_timeout_seconds * ADAPTER_TIMEOUT_MARGIN
     if (stripe_key := settings.stripe_key()) is not None:

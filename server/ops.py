@@ -14,6 +14,7 @@ from infra.system import SystemClock
 from server.background import retention_policy
 from server.config import Settings
 from server.encryption import blind_index_key, build_cipher, build_sealer
+from server.progress import StderrProgress
 
 
 def describe_rotation(report: RotationReport, ring_ids: list[str]) -> list[str]:
@@ -50,7 +51,7 @@ async def rotate_keys(settings: Settings, database_url: str, *, reindex: bool) -
     engine = make_engine(database_url, pool_size=1)
     try:
         rotation = KeyRotation(engine, cipher, HmacBlindIndexer(blind_index_key(settings)))
-        report = await rotation.run(reindex=reindex)
+        report = await rotation.run(reindex=reindex, progress=StderrProgress("rotate-keys").count)
     finally:
         await engine.dispose()
     for line in describe_rotation(report, list(cipher.ring.keys)):
@@ -66,7 +67,12 @@ async def run_retention(settings: Settings, database_url: str) -> int:
         purged = await SqlIdempotencyStore(engine, build_sealer(settings)).purge(
             now - timedelta(hours=settings.idempotency_retention_hours)
         )
-        report = await enforce_retention(retention_policy(settings), SqlRetentionStore(engine), now)
+        report = await enforce_retention(
+            retention_policy(settings),
+            SqlRetentionStore(engine),
+            now,
+            StderrProgress("retention run").count,
+        )
     finally:
         await engine.dispose()
     print(f"purged {purged} idempotency keys; {report}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,16 +82,19 @@ class KeyRotation:
         self._max_passes = max_passes
         self._pause = pause_between_passes
 
-    async def run(self, *, reindex: bool = False) -> RotationReport:
+    async def run(
+        self, *, reindex: bool = False, progress: Callable[[str, int], None] | None = None
+    ) -> RotationReport:
         """Every value to the active key; `reindex` also recomputes every blind index (after
-        BLIND_INDEX_KEY changed)."""
+        BLIND_INDEX_KEY changed). `progress` hears (table, rows rewritten so far) after each
+        batch: a large table takes minutes."""
         tables = {spec.name: TableRotation(spec.name) for spec in ENCRYPTED_TABLES}
         remaining = 0
         for number in range(self._max_passes):
             if number:
                 await asyncio.sleep(self._pause)  # let the requests holding rows finish
             for spec in ENCRYPTED_TABLES:
-                await self._rotate_table(spec, tables[spec.name], reindex)
+                await self._rotate_table(spec, tables[spec.name], reindex, progress)
             unreadable_rows = sum(len(t.unreadable) for t in tables.values())
             remaining = await self._count_stale()
             if remaining <= unreadable_rows:
@@ -143,7 +147,11 @@ class KeyRotation:
         return total
 
     async def _rotate_table(
-        self, spec: EncryptedTable, tally: TableRotation, reindex: bool
+        self,
+        spec: EncryptedTable,
+        tally: TableRotation,
+        reindex: bool,
+        progress: Callable[[str, int], None] | None = None,
     ) -> None:
         keys = list(spec.table.primary_key.columns)
         wanted = self._stale(spec)
@@ -164,6 +172,8 @@ class KeyRotation:
                 rows = list((await conn.execute(query)).mappings())
                 for row in rows:
                     await self._rotate_row(conn, spec, row, tally, reindex)
+            if progress is not None:
+                progress(spec.name, tally.rows)
             if len(rows) < self._batch_size:
                 return
             last = tuple(rows[-1][key.name] for key in keys)

@@ -16,7 +16,8 @@ from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from enum import StrEnum
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from domain.enums import GatewayName, NextActionType, PaymentMethodType, ScaExemption
 from domain.errors import (
@@ -38,6 +39,7 @@ from domain.gateway import (
     OutcomeStatus,
     PaymentMethodDetails,
 )
+from infra.gateways.simulator_faults import Fault, FaultFile
 from infra.gateways.simulator_ledger import (
     LedgerBook,
     MemoryLedger,
@@ -86,12 +88,6 @@ CARDS: dict[str, TestCard] = {
 EXPIRY = (12, 2034)
 
 
-class Fault(StrEnum):
-    UNAVAILABLE = "UNAVAILABLE"  # refused before doing anything (connection refused, 503)
-    TIMEOUT_BEFORE = "TIMEOUT_BEFORE"  # no answer, and nothing was done
-    TIMEOUT_AFTER = "TIMEOUT_AFTER"  # no answer, but the operation was carried out
-
-
 SIMULATED = GatewayCapabilities(
     (
         MethodSupport(PaymentMethodType.CREDIT_CARD),
@@ -131,6 +127,8 @@ class SimulatorGateway:
         # Tests of routing and failover let simulators stand in for other gateways.
         name: GatewayName = GatewayName.SIMULATOR,
         action_base_url: str = "https://simulator.invalid/3ds",
+        # Faults switched on and off from outside (the chaos suite); None: none.
+        fault_file: FaultFile | None = None,
     ) -> None:
         self.ledger = ledger if ledger is not None else MemoryLedger()
         self._name = name
@@ -141,6 +139,7 @@ class SimulatorGateway:
         self._faults: defaultdict[str, deque[Fault]] = defaultdict(deque)
         self._failed_authentications: set[str] = set()
         self._random_faults: dict[str, tuple[float, Fault, random.Random]] = {}
+        self._fault_file = fault_file
 
     @property
     def name(self) -> GatewayName:
@@ -191,27 +190,44 @@ class SimulatorGateway:
         if fault is None and operation in self._random_faults:
             probability, random_fault, rng = self._random_faults[operation]
             fault = random_fault if rng.random() < probability else None
+        if fault is None and self._fault_file is not None:
+            fault = await self._external_fault(self._fault_file)
         if fault is Fault.UNAVAILABLE:
             raise GatewayUnavailable("simulator: service unavailable")
         if fault is Fault.TIMEOUT_BEFORE:
             raise GatewayOutcomeUnknown("simulator: timed out before acting")
-        async with self.ledger.book() as book:
-            outcome = await book.answer(key)
-            if outcome is None:  # a repeated key replays the first answer
-                outcome = await act(book)
-                await book.save_answer(key, outcome)
+        try:
+            async with self.ledger.book() as book:
+                outcome = await book.answer(key)
+                if outcome is None:  # a repeated key replays the first answer
+                    outcome = await act(book)
+                    await book.save_answer(key, outcome)
+        except (SQLAlchemyError, OSError) as books_down:
+            # Its books in PostgreSQL (SIMULATOR_LEDGER=database) went away mid-call: to the
+            # caller, a gateway that stopped answering - the outcome is unknown, not a bug.
+            raise GatewayOutcomeUnknown("simulator: its books are unreachable") from books_down
         if fault is Fault.TIMEOUT_AFTER:
             raise GatewayOutcomeUnknown("simulator: timed out after acting")
         await self._network()
         return outcome
+
+    @staticmethod
+    async def _external_fault(source: FaultFile) -> Fault | None:
+        plan = source.current()
+        if plan.latency_ms:
+            await asyncio.sleep(plan.latency_ms / 1000)
+        return plan.draw(source.rng)
 
     def _new_reference(self, prefix: str) -> str:
         # Globally unique, like a real gateway's ids: a restarted simulator must not reuse one.
         return f"{prefix}_sim_{uuid.uuid4().hex[:24]}"
 
     async def lookup(self, request: LookupRequest) -> GatewayOutcome | None:
-        async with self.ledger.book() as book:
-            return await book.answer(request.idempotency_key)
+        try:
+            async with self.ledger.book() as book:
+                return await book.answer(request.idempotency_key)
+        except (SQLAlchemyError, OSError) as books_down:  # the reconciler asks again later
+            raise GatewayUnavailable("simulator: its books are unreachable") from books_down
 
     async def authorize(self, request: AuthorizationRequest) -> GatewayOutcome:
         async def act(book: LedgerBook) -> GatewayOutcome:

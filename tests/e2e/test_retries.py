@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from domain.enums import GatewayName
 from infra.db.engine import make_engine
 from infra.db.tables import scheduled_retries
-from infra.gateways.simulator import Fault, SimulatorGateway
+from infra.gateways.simulator import SimulatorGateway
+from infra.gateways.simulator_faults import Fault
 from payments.v1 import payment_pb2, refund_pb2
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub

@@ -11,7 +11,8 @@ import grpc
 import pytest
 
 from domain.enums import GatewayName
-from infra.gateways.simulator import Fault, SimulatorGateway
+from infra.gateways.simulator import SimulatorGateway
+from infra.gateways.simulator_faults import Fault
 from payments.v1 import payment_pb2
 from payments.v1 import payment_service_pb2 as pb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub

@@ -57,6 +57,7 @@ async def test_rotate_keys_reports_the_keys_still_in_use(
     before = await asyncio.to_thread(run, "rotate-keys", ENCRYPTION_KEY=k1, **env)
     assert before.returncode == 0, before.stderr
     assert "values per key: k1 2" in before.stdout
+    assert "rotate-keys: payment_methods " in before.stderr  # progress, apart from the report
 
     rotated = await asyncio.to_thread(run, "rotate-keys", ENCRYPTION_KEY=f"{k2}\n{k1}", **env)
     assert rotated.returncode == 0, rotated.stderr
@@ -88,6 +89,7 @@ async def test_retention_run_applies_the_policies_once(
     result = await asyncio.to_thread(run, "retention", "run", **env)
     assert result.returncode == 0, result.stderr
     assert "anonymised 1 payments" in result.stdout
+    assert "retention run: payments anonymised 1" in result.stderr  # progress
     async with SqlUnitOfWork(own_engine, sealer, RENDER) as uow:
         assert (await uow.payments.get(old.id)).metadata == {}
 
