@@ -36,7 +36,20 @@ IMPORTED = [
     "google/rpc/error_details.proto",
     "google/rpc/code.proto",
 ]
-PACKAGE_MARKERS = ["payments/__init__.py", "payments/v1/__init__.py", "payments/py.typed"]
+PACKAGE_MARKERS = [
+    "payments/__init__.py",
+    "payments/v1/__init__.py",
+    "payments/py.typed",
+    "buf/__init__.py",
+    "buf/validate/__init__.py",
+    "buf/py.typed",
+]
+# Compiled into generated/ next to payments/: the contract's rules (buf.validate options) are
+# readable from the descriptors only when their extension's module is importable. The
+# protovalidate wheel ships no validate_pb2 (only its own runtime's copy), so this one is ours.
+# Vendored from github.com/bufbuild/protovalidate (proto/protovalidate/buf/validate).
+VENDORED_SOURCES = ["buf/validate/validate.proto"]
+GENERATED_PACKAGES = ("payments", "buf")
 # The betterproto2 client's dataclass messages and grpclib stubs: a subpackage of its own
 # (the compiler writes relative imports under one root, Google's types included).
 BETTERPROTO = ROOT / "clients" / "betterproto" / "payments_betterproto" / "proto"
@@ -76,6 +89,7 @@ def run_protoc(out: Path) -> None:
         f"--mypy_out=quiet,readable_stubs:{out}",
         f"--mypy_grpc_out=quiet,readable_stubs:{out}",
         *sources,
+        *VENDORED_SOURCES,
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
@@ -116,7 +130,11 @@ def files_under(base: Path) -> set[str]:
 
 
 def generated_files(base: Path) -> set[str]:
-    return {f"payments/{name}" for name in files_under(base / "payments")}
+    return {
+        f"{package}/{name}"
+        for package in GENERATED_PACKAGES
+        for name in files_under(base / package)
+    }
 
 
 def stale_files(fresh: Path, have: Path, want_names: set[str], have_names: set[str]) -> list[str]:
@@ -126,7 +144,8 @@ def stale_files(fresh: Path, have: Path, want_names: set[str], have_names: set[s
 
 
 def generate() -> None:
-    shutil.rmtree(GENERATED / "payments", ignore_errors=True)
+    for package in GENERATED_PACKAGES:
+        shutil.rmtree(GENERATED / package, ignore_errors=True)
     run_protoc(GENERATED)
     shutil.rmtree(BETTERPROTO, ignore_errors=True)
     run_betterproto(BETTERPROTO)
