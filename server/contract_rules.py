@@ -50,8 +50,13 @@ def _subscript(element: Any) -> str:
 
 
 def field_path(violation: protovalidate.Violation) -> str:
-    """`metadata[order]`, `items[2].name`: the field names of the path with their subscripts."""
-    elements = violation.proto.field.elements
+    """`metadata[order]`, `items[2].name`: the field names of the path with their subscripts.
+    A rule across fields (a message's `cel` rule) has no path: by the contract's convention its
+    id starts with the field it is reported on (`target_currency.distinct`)."""
+    path = violation.proto.field
+    elements = path.elements if path is not None else ()
+    if not elements:
+        return str(violation.proto.rule_id).partition(".")[0]
     return ".".join(f"{e.field_name}{_subscript(e)}" for e in elements)
 
 

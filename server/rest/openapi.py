@@ -10,6 +10,7 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from server.auth import GATEWAY_METHODS
+from server.rest.openapi_rules import constrained, description, is_required
 from server.rest.routes import Route
 
 Schema = dict[str, Any]
@@ -99,7 +100,24 @@ class _Schemas:
 
     def object(self, message: Descriptor, exclude: tuple[str, ...] = ()) -> Schema:
         properties = {f.name: self.field(f) for f in message.fields if f.name not in exclude}
-        return {"type": "object", "properties": properties}
+        return _described({"type": "object", "properties": properties}, message.full_name)
+
+    def request(self, message: Descriptor, exclude: tuple[str, ...] = ()) -> Schema:
+        """A request body: each field narrowed by the rules the server enforces."""
+        fields = [f for f in message.fields if f.name not in exclude]
+        schema: Schema = {
+            "type": "object",
+            "properties": {f.name: constrained(f, self.field(f)) for f in fields},
+        }
+        required = [f.name for f in fields if is_required(f)]
+        if required:
+            schema["required"] = required
+        return _described(schema, message.full_name)
+
+
+def _described(schema: Schema, full_name: str) -> Schema:
+    text = description(full_name)
+    return {**schema, "description": text} if text else schema
 
 
 # The answers every operation may give besides 200, in the AIP-193 shape (server/rest/errors.py
@@ -141,12 +159,23 @@ def _error_responses(route: Route) -> dict[str, Schema]:
 
 
 def _operation(route: Route, schemas: _Schemas) -> Schema:
+    fields = route.request_type.fields_by_name
     parameters: list[Schema] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": constrained(fields[name], {"type": "string"}),
+        }
         for name in route.path_params
     ]
     parameters += [
-        {"name": f.name, "in": "query", "required": False, "schema": schemas.field(f)}
+        {
+            "name": f.name,
+            "in": "query",
+            "required": is_required(f),
+            "schema": constrained(f, schemas.field(f)),
+        }
         for f in route.query_fields
     ]
     if "request_id" in route.request_type.fields_by_name:
@@ -156,11 +185,15 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
                 "in": "header",
                 "required": False,
                 "description": "Idempotency key (AIP-155), copied into request_id",
-                "schema": {"type": "string"},
+                "schema": constrained(
+                    route.request_type.fields_by_name["request_id"], {"type": "string"}
+                )
+                | {"description": "Idempotency key (AIP-155), copied into request_id"},
             }
         )
     operation: Schema = {
         "operationId": route.method.name,
+        **({"description": d} if (d := description(route.method.full_name)) else {}),
         "tags": [route.method.containing_service.name],
         "parameters": parameters,
         "responses": {
@@ -179,7 +212,7 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
             "content": {"application/json": {"schema": {}}},
         }
     elif route.body == "*":
-        schema = schemas.object(route.request_type, exclude=route.path_params)
+        schema = schemas.request(route.request_type, exclude=route.path_params)
         operation["requestBody"] = {
             "required": False,
             "content": {"application/json": {"schema": schema}},
@@ -188,7 +221,7 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
         field = route.request_type.fields_by_name[route.body]
         operation["requestBody"] = {
             "required": False,
-            "content": {"application/json": {"schema": schemas.field(field)}},
+            "content": {"application/json": {"schema": constrained(field, schemas.field(field))}},
         }
     return operation
 
