@@ -277,11 +277,45 @@ OPERATIONAL_PATHS: dict[str, Schema] = {
 }
 
 
+def _ids_in_response(route: Route) -> dict[str, str]:
+    """Path parameter name -> JSON pointer of where the route's answer holds that id: the
+    `*_id` fields of the answer and of the messages it holds (`payment.payment_id`)."""
+    found: dict[str, str] = {}
+    for field in route.response_type.fields:
+        if field.name.endswith("_id") and field.type == FieldDescriptor.TYPE_STRING:
+            found.setdefault(field.name, f"$response.body#/{field.name}")
+        message = field.message_type
+        if message is None or field.is_repeated or message.GetOptions().map_entry:
+            continue
+        for inner in message.fields:
+            if inner.name.endswith("_id") and inner.type == FieldDescriptor.TYPE_STRING:
+                found.setdefault(inner.name, f"$response.body#/{field.name}/{inner.name}")
+    return found
+
+
+def _links(route: Route, routes: list[Route]) -> Schema:
+    """OpenAPI links from this route's answer to every route whose path it fills (a created
+    payment's id into /payments/{payment_id}/capture ...): what a client, or schemathesis'
+    stateful phase, chains."""
+    ids = _ids_in_response(route)
+    return {
+        target.method.name: {
+            "operationId": target.method.name,
+            "parameters": {name: ids[name] for name in target.path_params},
+        }
+        for target in routes
+        if target.path_params and all(name in ids for name in target.path_params)
+    }
+
+
 def openapi_document(routes: list[Route], title: str, version: str) -> Schema:
     schemas = _Schemas()
     paths: dict[str, Schema] = {}
     for route in routes:
         operation = _operation(route, schemas)
+        links = _links(route, routes)
+        if links:
+            operation["responses"]["200"]["links"] = links
         if route.grpc_path in GATEWAY_METHODS:
             operation["security"] = []  # webhooks: the gateway's signature authenticates
         paths.setdefault(route.path, {})[route.http_method.lower()] = operation
