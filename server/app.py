@@ -59,9 +59,9 @@ from server.auth import Authenticator, AuthInterceptor
 from server.auth_config import AuthComponents
 from server.background import Background, JobWiring, leader_lease
 from server.card_guard import CardDataGuard
-from server.contract_rules import ContractRules, ContractRulesInterceptor
 from server.config import Settings
 from server.context import actor_var, request_claim_var
+from server.contract_rules import ContractRules, ContractRulesInterceptor
 from server.encryption import build_sealer
 from server.gateway_timing import timed
 from server.gateways import build_gateways, close_gateways

@@ -22,6 +22,7 @@ _IGNORE_IF_ZERO = validate_pb2.IGNORE_IF_ZERO_VALUE
 _REQUIRED = field_behavior_pb2.REQUIRED
 # The contract's text rules forbid NUL; as a pattern, for fields with no pattern of their own.
 _NO_NUL = "^[^\\u0000]*$"
+_UUID = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 
 
 @cache
@@ -56,8 +57,8 @@ def constrained(field: FieldDescriptor, schema: Schema) -> Schema:
     rules = field_rules(field)
     if rules is not None:
         narrowed = _narrowed(field, rules, result)
-        optional_zero = rules.ignore == _IGNORE_IF_ZERO and field.type == FieldDescriptor.TYPE_STRING
-        if optional_zero and narrowed != result:
+        is_string = field.type == FieldDescriptor.TYPE_STRING
+        if rules.ignore == _IGNORE_IF_ZERO and is_string and narrowed != result:
             # Empty means "not given": allowed besides what the rules take.
             narrowed = {"type": "string", "anyOf": [{"maxLength": 0}, _without_type(narrowed)]}
         result = narrowed
@@ -96,7 +97,7 @@ def _string(rules: validate_pb2.StringRules, schema: Schema, *, required: bool) 
         out["pattern"] = rules.pattern
     if rules.uuid:
         out["format"] = "uuid"
-        out["pattern"] = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+        out["pattern"] = _UUID
     if rules.email:
         out["format"] = "email"
     if rules.HasField("not_contains") and rules.not_contains == "\x00" and "pattern" not in out:

@@ -10,6 +10,7 @@ the wire by hand: `with_raw_string` appends a string field holding such bytes.""
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from typing import Any
 
@@ -99,12 +100,13 @@ def _single(field: FieldDescriptor, depth: int) -> st.SearchStrategy[Any]:
         return st.one_of(st.binary(max_size=64), st.sampled_from(BROKEN_UTF8))
     if field.type == FieldDescriptor.TYPE_BOOL:
         return st.booleans()
-    if field.type == FieldDescriptor.TYPE_ENUM:
+    if field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
         known = [v.number for v in field.enum_type.values]
         # Open enums keep unknown numbers: the server must refuse them, not crash on them.
         return st.sampled_from([*known, 99, -1, INT32[0], INT32[1]])
     if field.type in (FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT):
         return st.floats(allow_nan=True, allow_infinity=True, width=32)
+    assert field.message_type is not None  # the only type left
     return messages(field.message_type, depth + 1)
 
 
@@ -123,7 +125,7 @@ def _value(field: FieldDescriptor, depth: int) -> st.SearchStrategy[Any]:
 
 def _small(field: FieldDescriptor) -> Any:
     """A short valid element, to make a huge repeated field of (not a huge message)."""
-    if field.type == FieldDescriptor.TYPE_MESSAGE:
+    if field.message_type is not None:
         return GetMessageClass(field.message_type)()
     return {
         FieldDescriptor.TYPE_STRING: "v",
@@ -200,10 +202,8 @@ def one_field_broken(draw: st.DrawFn, descriptor: Descriptor) -> Message:
     if descriptor.fields:
         field = draw(st.sampled_from(list(descriptor.fields)))
         message.ClearField(field.name)
-        try:
+        with contextlib.suppress(TypeError, ValueError):  # a value its type refuses
             _assign(message, field, draw(_value(field, 1)))
-        except (TypeError, ValueError):
-            pass
     return message
 
 
@@ -214,7 +214,8 @@ def request_bytes(draw: st.DrawFn, descriptor: Descriptor) -> bytes:
     drawn = draw(st.one_of(messages(descriptor), one_field_broken(descriptor)))
     wire = drawn.SerializeToString()
     strings = [f for f in descriptor.fields if f.type == FieldDescriptor.TYPE_STRING]
-    if strings and draw(st.booleans()):
+    broken: bool = draw(st.booleans())
+    if strings and broken:
         field = draw(st.sampled_from(strings))
         wire = with_raw_string(wire, field.number, draw(st.sampled_from(BROKEN_UTF8)))
     return wire

@@ -52,7 +52,7 @@ def _number(field: FieldDescriptor) -> int:
 def valid_value(field: FieldDescriptor) -> Any:
     if field.type == FieldDescriptor.TYPE_STRING:
         return _string(field)
-    if field.type == FieldDescriptor.TYPE_ENUM:
+    if field.type == FieldDescriptor.TYPE_ENUM and field.enum_type is not None:
         numbers = [v.number for v in field.enum_type.values if v.number != 0]
         return numbers[0] if numbers else 0
     if field.type == FieldDescriptor.TYPE_BOOL:
