@@ -14,7 +14,7 @@ TS_EXAMPLE_STAMP := $(TS_EXAMPLE)/node_modules/.installed
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
 .PHONY: run test venv tools lock generate check-generated lint buf-lint buf-breaking \
-        format typecheck typecheck-client import-lint pytest bench bench-audit bench-events clean localstripe \
+        format typecheck typecheck-client import-lint pytest bench bench-audit bench-events bench-rules clean localstripe \
         check-version sync-version dist release release-image typescript-deps typescript
 
 # The contract's version (tools/version.py keeps every package at it) and the last released
@@ -175,6 +175,10 @@ bench: venv
 ## bench-events: CPU per event of rendering its published form (the outbox does it at commit)
 bench-events: venv
 	$(PY) -m bench.event_render $(BENCH_ARGS)
+
+## bench-rules: CPU per request of the contract's buf.validate rules (checked on every call)
+bench-rules: venv
+	$(PY) -m bench.contract_rules $(BENCH_ARGS)
 
 ## bench-audit: what the audit trail costs a transaction (commits with and without an entry)
 bench-audit: venv
