@@ -108,6 +108,8 @@ class _Schemas:
         schema: Schema = {
             "type": "object",
             "properties": {f.name: constrained(f, self.field(f)) for f in fields},
+            # The shim refuses a field the contract does not have (400 "unknown field").
+            "additionalProperties": False,
         }
         required = [f.name for f in fields if is_required(f)]
         if required:
@@ -214,7 +216,7 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
     elif route.body == "*":
         schema = schemas.request(route.request_type, exclude=route.path_params)
         operation["requestBody"] = {
-            "required": False,
+            "required": bool(schema.get("required")),
             "content": {"application/json": {"schema": schema}},
         }
     elif route.body:
