@@ -9,6 +9,7 @@ scenarios; the webhooks are fuzzed over gRPC (their bodies are signed gateway da
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from hypothesis.errors import Flaky
 from hypothesis.stateful import initialize
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
@@ -59,6 +61,10 @@ def _schema(document: dict[str, Any]) -> Any:
     config = SchemathesisConfig()
     # NUL characters in generated strings, on purpose (schemathesis' default, said aloud).
     config.projects.default.generation.update(allow_x00=True)
+    # Only the document's own links chain operations: links schemathesis infers from list
+    # answers draw from data that changes between runs (hypothesis then calls the strategy
+    # flaky), and this contract's document states its links (server/rest/openapi.py).
+    config.projects.default.phases.stateful.inference.algorithms = []
     return schemathesis.openapi.from_dict(document, config=config).exclude(
         path_regex="^/api/v1/webhooks/"
     )
@@ -103,10 +109,17 @@ def _payment_body() -> dict[str, Any]:
     }
 
 
-def _stateful(document: dict[str, Any], base_url: str) -> list[str]:
-    """The labels of the answered steps that named an existing resource: an id the machine
-    took from an earlier answer through a link (a payment created, then captured ...)."""
+def _stateful(document: dict[str, Any], base_url: str) -> tuple[list[str], list[str]]:
+    """(what went wrong, the labels of the answered steps that named an existing resource:
+    an id the machine took from an earlier answer through a link - a payment created, then
+    captured ...).
+
+    A scenario's steps depend on the server's answers, which change as the database grows:
+    when hypothesis replays a sequence it may find it cannot (Flaky), and so does
+    schemathesis' own runner, which takes that as the end of the phase, not a failure. So
+    every answer is judged as it comes, into `problems`, and a Flaky ends the run."""
     reached: list[str] = []
+    problems: list[str] = []
     schema = _schema(document)
     base = schema.as_state_machine()
     create = schema["/api/v1/payments"]["POST"]
@@ -126,12 +139,16 @@ def _stateful(document: dict[str, Any], base_url: str) -> list[str]:
             return {"base_url": base_url, "headers": rest_headers()}
 
         def validate_response(self, response: Any, case: Any, **kwargs: Any) -> None:
-            assert_aip193(response.status_code, response.content, case.operation.label)
+            try:
+                assert_aip193(response.status_code, response.content, case.operation.label)
+            except AssertionError as wrong:
+                problems.append(str(wrong))
             if case.path_parameters and response.status_code < 300:
                 reached.append(case.operation.label)
 
-    Machine.run(settings=_settings(STATEFUL_SCENARIOS))
-    return reached
+    with contextlib.suppress(Flaky):
+        Machine.run(settings=_settings(STATEFUL_SCENARIOS))
+    return problems, reached
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +181,7 @@ async def test_the_stateful_phase_chains_operations_without_5xx(
     )
     assert links  # the document chains operations (server/rest/openapi.py)
     base_url = f"http://127.0.0.1:{app.rest_port}"
-    reached = await asyncio.to_thread(_stateful, document, base_url)
+    problems, reached = await asyncio.to_thread(_stateful, document, base_url)
+    assert problems == []
     print(sorted(set(reached)))  # the routes reached through links (pytest -s)
     assert reached  # some ids came from earlier answers: operations were chained
