@@ -14,7 +14,7 @@ TS_EXAMPLE_STAMP := $(TS_EXAMPLE)/node_modules/.installed
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
 .PHONY: run test venv tools lock generate check-generated lint buf-lint buf-breaking \
-        format typecheck typecheck-client import-lint pytest bench bench-audit bench-events bench-calls bench-metrics chaos clean localstripe \
+        format typecheck typecheck-client import-lint pytest bench bench-audit bench-events bench-calls bench-metrics bench-rules chaos clean localstripe \
         check-version sync-version dist release release-image typescript-deps typescript
 
 # The contract's version (tools/version.py keeps every package at it) and the last released
@@ -183,6 +183,10 @@ bench-events: venv
 ## bench-metrics: what a /metrics scrape costs with a large outbox (server/metrics_scrape.py)
 bench-metrics: venv
 	$(PY) -m bench.metrics_scrape $(BENCH_ARGS)
+
+## bench-rules: CPU per request of the contract's buf.validate rules (checked on every call)
+bench-rules: venv
+	$(PY) -m bench.contract_rules $(BENCH_ARGS)
 
 ## bench-audit: what the audit trail costs a transaction (commits with and without an entry)
 bench-audit: venv

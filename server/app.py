@@ -55,6 +55,7 @@ from server.card_guard import CardDataGuard
 from server.composition import DepsFactory, ServiceGraph
 from server.config import Settings
 from server.context import actor_var, request_claim_var
+from server.contract_rules import ContractRules, ContractRulesInterceptor
 from server.gateways import close_gateways
 from server.health import ComponentHealthWatcher, DatabaseHealthWatcher
 from server.idempotency import IdempotencyInterceptor, Render
@@ -362,6 +363,11 @@ class PaymentApplication:
         if limiter is not None:
             interceptors.append(RateLimitInterceptor(limiter))
         interceptors.append(CardDataGuard(exempt_services=GATEWAY_SIGNED_SERVICES))
+        # The contract's buf.validate rules: after the card guard (card data is refused as
+        # such, never echoed in a violation), before idempotency (nothing is stored).
+        interceptors.append(
+            ContractRulesInterceptor(ContractRules(), exempt_services=GATEWAY_SIGNED_SERVICES)
+        )
         lease = timedelta(seconds=self.settings.idempotency_lease_seconds)
 
         def new_request(

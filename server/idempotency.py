@@ -25,14 +25,11 @@ from google.rpc import status_pb2
 
 from domain.errors import (
     DomainError,
-    FieldViolation,
     GatewayOutcomeUnknown,
     OperationInProgress,
     StorageUnavailable,
-    ValidationFailed,
 )
 from domain.idempotency import (
-    MAX_KEY_LENGTH,
     AlreadyAnswered,
     IdempotencyKey,
     IdempotencyStore,
@@ -90,13 +87,6 @@ def method_descriptor(full_method: str) -> MethodDescriptor | None:
         return descriptor_pool.Default().FindServiceByName(service).methods_by_name.get(name)
     except KeyError:
         return None
-
-
-def _require_bounded(request_id: str) -> None:
-    if len(request_id) > MAX_KEY_LENGTH:
-        raise ValidationFailed(
-            [FieldViolation(KEY_FIELD, f"must be at most {MAX_KEY_LENGTH} characters")]
-        )
 
 
 async def _replay(
@@ -165,7 +155,6 @@ class IdempotencyInterceptor(UnaryInterceptor):
             request_id = getattr(request, KEY_FIELD)
             if not request_id:
                 return await behavior(request, context)
-            _require_bounded(request_id)
             key = IdempotencyKey(caller_var.get(), method, request_id)
             request_fingerprint = request_fingerprint_of(request)
             # First as if the key were new: its first commit claims it (no statement of its
@@ -225,7 +214,6 @@ class IdempotencyInterceptor(UnaryInterceptor):
             request_id = getattr(request, KEY_FIELD)
             if not request_id:
                 return await behavior(request, context)  # no key: no replay protection
-            _require_bounded(request_id)
             first: dict[str, Any] = {}
 
             async def execute() -> StoredAnswer:

@@ -13,6 +13,7 @@ buf - including `buf breaking` against another commit - build offline from the r
 from __future__ import annotations
 
 import filecmp
+import json
 import os
 import shutil
 import subprocess
@@ -21,6 +22,7 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
+from google.protobuf import descriptor_pb2
 from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +38,20 @@ IMPORTED = [
     "google/rpc/error_details.proto",
     "google/rpc/code.proto",
 ]
-PACKAGE_MARKERS = ["payments/__init__.py", "payments/v1/__init__.py", "payments/py.typed"]
+PACKAGE_MARKERS = [
+    "payments/__init__.py",
+    "payments/v1/__init__.py",
+    "payments/py.typed",
+    "buf/__init__.py",
+    "buf/validate/__init__.py",
+    "buf/py.typed",
+]
+# Compiled into generated/ next to payments/: the contract's rules (buf.validate options) are
+# readable from the descriptors only when their extension's module is importable. The
+# protovalidate wheel ships no validate_pb2 (only its own runtime's copy), so this one is ours.
+# Vendored from github.com/bufbuild/protovalidate (proto/protovalidate/buf/validate).
+VENDORED_SOURCES = ["buf/validate/validate.proto"]
+GENERATED_PACKAGES = ("payments", "buf")
 # The betterproto2 client's dataclass messages and grpclib stubs: a subpackage of its own
 # (the compiler writes relative imports under one root, Google's types included).
 BETTERPROTO = ROOT / "clients" / "betterproto" / "payments_betterproto" / "proto"
@@ -76,11 +91,67 @@ def run_protoc(out: Path) -> None:
         f"--mypy_out=quiet,readable_stubs:{out}",
         f"--mypy_grpc_out=quiet,readable_stubs:{out}",
         *sources,
+        *VENDORED_SOURCES,
     ]
     if protoc.main(args) != 0:
         raise SystemExit("protoc failed")
     for marker in PACKAGE_MARKERS:
         (out / marker).touch()
+    write_comments(sources, out / COMMENTS)
+
+
+# The contract's comments by full name (messages, fields, enums, values, methods): the
+# compiled descriptors carry no source info, and the OpenAPI document's descriptions are
+# these comments (server/rest/openapi_rules.py).
+COMMENTS = Path("payments") / "v1" / "comments.json"
+# FileDescriptorProto field numbers in a SourceCodeInfo location path.
+_MESSAGE, _ENUM, _SERVICE, _FIELD, _VALUE, _METHOD, _NESTED = 4, 5, 6, 2, 2, 2, 3
+
+
+def write_comments(sources: list[str], target: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        image = Path(tmp) / "contract.binpb"
+        wkt = Path(protoc.__file__).parent / "_proto"
+        args = [
+            "protoc", f"-I{PROTO_ROOT}", f"-I{DEPS}", f"-I{wkt}",
+            "--include_source_info", f"--descriptor_set_out={image}", *sources,
+        ]  # fmt: skip
+        if protoc.main(args) != 0:
+            raise SystemExit("protoc (descriptor set) failed")
+        files = descriptor_pb2.FileDescriptorSet.FromString(image.read_bytes()).file
+    comments: dict[str, str] = {}
+    for file in files:
+        names = _names_by_path(file)
+        for location in file.source_code_info.location:
+            text = location.leading_comments.strip()
+            name = names.get(tuple(location.path))
+            if text and name:
+                comments[name] = " ".join(line.strip() for line in text.splitlines())
+    target.write_text(json.dumps(dict(sorted(comments.items())), indent=1) + "\n")
+
+
+def _names_by_path(file: descriptor_pb2.FileDescriptorProto) -> dict[tuple[int, ...], str]:
+    names: dict[tuple[int, ...], str] = {}
+
+    def message(proto: descriptor_pb2.DescriptorProto, path: tuple[int, ...], scope: str) -> None:
+        name = f"{scope}.{proto.name}"
+        names[path] = name
+        for i, field in enumerate(proto.field):
+            names[(*path, _FIELD, i)] = f"{name}.{field.name}"
+        for i, nested in enumerate(proto.nested_type):
+            message(nested, (*path, _NESTED, i), name)
+
+    for i, msg in enumerate(file.message_type):
+        message(msg, (_MESSAGE, i), file.package)
+    for i, enum in enumerate(file.enum_type):
+        names[(_ENUM, i)] = f"{file.package}.{enum.name}"
+        for j, value in enumerate(enum.value):
+            names[(_ENUM, i, _VALUE, j)] = f"{file.package}.{value.name}"
+    for i, service in enumerate(file.service):
+        names[(_SERVICE, i)] = f"{file.package}.{service.name}"
+        for j, method in enumerate(service.method):
+            names[(_SERVICE, i, _METHOD, j)] = f"{file.package}.{service.name}.{method.name}"
+    return names
 
 
 def run_betterproto(out: Path) -> None:
@@ -116,7 +187,11 @@ def files_under(base: Path) -> set[str]:
 
 
 def generated_files(base: Path) -> set[str]:
-    return {f"payments/{name}" for name in files_under(base / "payments")}
+    return {
+        f"{package}/{name}"
+        for package in GENERATED_PACKAGES
+        for name in files_under(base / package)
+    }
 
 
 def stale_files(fresh: Path, have: Path, want_names: set[str], have_names: set[str]) -> list[str]:
@@ -126,7 +201,8 @@ def stale_files(fresh: Path, have: Path, want_names: set[str], have_names: set[s
 
 
 def generate() -> None:
-    shutil.rmtree(GENERATED / "payments", ignore_errors=True)
+    for package in GENERATED_PACKAGES:
+        shutil.rmtree(GENERATED / package, ignore_errors=True)
     run_protoc(GENERATED)
     shutil.rmtree(BETTERPROTO, ignore_errors=True)
     run_betterproto(BETTERPROTO)

@@ -9,12 +9,21 @@ from domain.audit import AuditAction
 from domain.availability import AvailableMethod
 from domain.commands import AddPaymentMethod, ListAvailablePaymentMethods
 from domain.enums import GatewayName
-from domain.errors import PaymentMethodNotFound
-from domain.gateway import AttachRequest
+from domain.errors import GatewayUnavailable, NoGatewayAvailable, PaymentMethodNotFound
+from domain.gateway import AttachRequest, PaymentGateway
 from domain.pagination import Page, PageRequest
 from domain.payment_method import PaymentMethod
 from domain.usecases.deps import Deps, validate
 from domain.usecases.payments import require_supported_currency, validate_id
+
+
+def _named_gateway(deps: Deps, name: GatewayName) -> PaymentGateway:
+    """A gateway the caller named: one this deployment lacks is the caller's mistake
+    (FAILED_PRECONDITION, found by the fuzz suite answering 503), not an outage to retry."""
+    try:
+        return deps.gateways.get(name)
+    except GatewayUnavailable as error:
+        raise NoGatewayAvailable(error.message, metadata=error.metadata) from None
 
 
 async def add_payment_method(cmd: AddPaymentMethod, deps: Deps) -> PaymentMethod:
@@ -22,7 +31,7 @@ async def add_payment_method(cmd: AddPaymentMethod, deps: Deps) -> PaymentMethod
     require_acting_for(deps.actor, cmd.user_id)  # before the gateway sees the token
     assert cmd.type is not None
     gateway_name = cmd.gateway or deps.gateways.candidates(cmd.type, "", "", None)[0]
-    gateway = deps.gateways.get(gateway_name)
+    gateway = _named_gateway(deps, gateway_name) if cmd.gateway else deps.gateways.get(gateway_name)
     details = await gateway.describe_payment_method(cmd.payment_method_token, cmd.type)
     method_id = deps.ids.new_id()
     customer = await gateway.attach_to_customer(

@@ -17,7 +17,7 @@ from grpc_status import rpc_status
 from starlette.responses import JSONResponse
 
 from domain.errors import DomainError
-from server.errors import domain_error_status
+from server.errors import ERROR_DOMAIN, domain_error_status
 
 # The standard mapping (google/rpc/code.proto, grpc-gateway).
 HTTP_STATUS: dict[grpc.StatusCode, int] = {
@@ -60,10 +60,34 @@ def error_body(
     return {"error": {"code": code, "status": status, "message": message, "details": details or []}}
 
 
+# The ErrorInfo reason of each: every 4xx names its reason, as the gRPC answers do (the fuzz
+# suite, tests/fuzz/test_rest_fuzz.py, holds the shim to it).
+_REASON_OF_HTTP = {
+    400: "MALFORMED_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "ROUTE_NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "REQUEST_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
+
+
 def http_error(code: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """An error of the shim's own (routing, body, query), in the same shape."""
     status = _STATUS_OF_HTTP.get(code, "UNKNOWN")
-    return JSONResponse(error_body(code, status, message), status_code=code, headers=headers)
+    info = error_details_pb2.ErrorInfo(
+        reason=_REASON_OF_HTTP.get(code, status), domain=ERROR_DOMAIN
+    )
+    details = [
+        {"@type": f"type.googleapis.com/{info.DESCRIPTOR.full_name}"}
+        | {"reason": info.reason, "domain": info.domain}
+    ]
+    return JSONResponse(
+        error_body(code, status, message, details), status_code=code, headers=headers
+    )
 
 
 def _code_of(number: int) -> grpc.StatusCode:

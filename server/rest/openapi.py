@@ -10,6 +10,7 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from server.auth import GATEWAY_METHODS
+from server.rest.openapi_rules import constrained, description, is_required
 from server.rest.routes import Route
 
 Schema = dict[str, Any]
@@ -99,7 +100,26 @@ class _Schemas:
 
     def object(self, message: Descriptor, exclude: tuple[str, ...] = ()) -> Schema:
         properties = {f.name: self.field(f) for f in message.fields if f.name not in exclude}
-        return {"type": "object", "properties": properties}
+        return _described({"type": "object", "properties": properties}, message.full_name)
+
+    def request(self, message: Descriptor, exclude: tuple[str, ...] = ()) -> Schema:
+        """A request body: each field narrowed by the rules the server enforces."""
+        fields = [f for f in message.fields if f.name not in exclude]
+        schema: Schema = {
+            "type": "object",
+            "properties": {f.name: constrained(f, self.field(f)) for f in fields},
+            # The shim refuses a field the contract does not have (400 "unknown field").
+            "additionalProperties": False,
+        }
+        required = [f.name for f in fields if is_required(f)]
+        if required:
+            schema["required"] = required
+        return _described(schema, message.full_name)
+
+
+def _described(schema: Schema, full_name: str) -> Schema:
+    text = description(full_name)
+    return {**schema, "description": text} if text else schema
 
 
 # The answers every operation may give besides 200, in the AIP-193 shape (server/rest/errors.py
@@ -141,12 +161,23 @@ def _error_responses(route: Route) -> dict[str, Schema]:
 
 
 def _operation(route: Route, schemas: _Schemas) -> Schema:
+    fields = route.request_type.fields_by_name
     parameters: list[Schema] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": constrained(fields[name], {"type": "string"}),
+        }
         for name in route.path_params
     ]
     parameters += [
-        {"name": f.name, "in": "query", "required": False, "schema": schemas.field(f)}
+        {
+            "name": f.name,
+            "in": "query",
+            "required": is_required(f),
+            "schema": constrained(f, schemas.field(f)),
+        }
         for f in route.query_fields
     ]
     if "request_id" in route.request_type.fields_by_name:
@@ -156,11 +187,15 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
                 "in": "header",
                 "required": False,
                 "description": "Idempotency key (AIP-155), copied into request_id",
-                "schema": {"type": "string"},
+                "schema": constrained(
+                    route.request_type.fields_by_name["request_id"], {"type": "string"}
+                )
+                | {"description": "Idempotency key (AIP-155), copied into request_id"},
             }
         )
     operation: Schema = {
         "operationId": route.method.name,
+        **({"description": d} if (d := description(route.method.full_name)) else {}),
         "tags": [route.method.containing_service.name],
         "parameters": parameters,
         "responses": {
@@ -179,16 +214,16 @@ def _operation(route: Route, schemas: _Schemas) -> Schema:
             "content": {"application/json": {"schema": {}}},
         }
     elif route.body == "*":
-        schema = schemas.object(route.request_type, exclude=route.path_params)
+        schema = schemas.request(route.request_type, exclude=route.path_params)
         operation["requestBody"] = {
-            "required": False,
+            "required": bool(schema.get("required")),
             "content": {"application/json": {"schema": schema}},
         }
     elif route.body:
         field = route.request_type.fields_by_name[route.body]
         operation["requestBody"] = {
             "required": False,
-            "content": {"application/json": {"schema": schemas.field(field)}},
+            "content": {"application/json": {"schema": constrained(field, schemas.field(field))}},
         }
     return operation
 
@@ -244,11 +279,45 @@ OPERATIONAL_PATHS: dict[str, Schema] = {
 }
 
 
+def _ids_in_response(route: Route) -> dict[str, str]:
+    """Path parameter name -> JSON pointer of where the route's answer holds that id: the
+    `*_id` fields of the answer and of the messages it holds (`payment.payment_id`)."""
+    found: dict[str, str] = {}
+    for field in route.response_type.fields:
+        if field.name.endswith("_id") and field.type == FieldDescriptor.TYPE_STRING:
+            found.setdefault(field.name, f"$response.body#/{field.name}")
+        message = field.message_type
+        if message is None or field.is_repeated or message.GetOptions().map_entry:
+            continue
+        for inner in message.fields:
+            if inner.name.endswith("_id") and inner.type == FieldDescriptor.TYPE_STRING:
+                found.setdefault(inner.name, f"$response.body#/{field.name}/{inner.name}")
+    return found
+
+
+def _links(route: Route, routes: list[Route]) -> Schema:
+    """OpenAPI links from this route's answer to every route whose path it fills (a created
+    payment's id into /payments/{payment_id}/capture ...): what a client, or schemathesis'
+    stateful phase, chains."""
+    ids = _ids_in_response(route)
+    return {
+        target.method.name: {
+            "operationId": target.method.name,
+            "parameters": {name: ids[name] for name in target.path_params},
+        }
+        for target in routes
+        if target.path_params and all(name in ids for name in target.path_params)
+    }
+
+
 def openapi_document(routes: list[Route], title: str, version: str) -> Schema:
     schemas = _Schemas()
     paths: dict[str, Schema] = {}
     for route in routes:
         operation = _operation(route, schemas)
+        links = _links(route, routes)
+        if links:
+            operation["responses"]["200"]["links"] = links
         if route.grpc_path in GATEWAY_METHODS:
             operation["security"] = []  # webhooks: the gateway's signature authenticates
         paths.setdefault(route.path, {})[route.http_method.lower()] = operation

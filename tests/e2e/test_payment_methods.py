@@ -132,3 +132,24 @@ async def test_published_client_raises_typed_errors(app: PaymentApplication) -> 
             assert "currency" in error.field_violations
         else:
             raise AssertionError("expected PaymentsError")
+
+
+async def test_naming_a_gateway_the_deployment_lacks_is_the_callers_mistake(
+    methods_stub: PaymentMethodServiceStub,
+) -> None:
+    """Found by the fuzz suite: it answered 503 GATEWAY_UNAVAILABLE (retryable) before."""
+    error = await rpc_error(
+        methods_stub.AddPaymentMethod(
+            mpb.AddPaymentMethodRequest(
+                user_id=new_id(),
+                type=CARD,
+                payment_method_token="pm_card_visa",
+                gateway="GATEWAY_PAYPAL",
+            )
+        )
+    )
+    assert (error.code, error.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "NO_GATEWAY_AVAILABLE",
+    )
+    assert error.metadata == {"gateway": "PAYPAL"} and not error.retryable

@@ -13,6 +13,9 @@
   `field_violations`), `PaymentDeclined` (`decline_code`), `RateLimited`
   (`retry_delay_seconds`), `Conflict`, ...
 
+- `validate=True` (with `pip install 'payments-client[validate]'`) refuses a request that
+  breaks the contract's rules before sending it, as the server would (`validate_request`).
+
 `SyncPaymentsClient` is the blocking twin. `client.payments` / `client.payment_methods` are the
 raw generated stubs of the async client (errors typed, no retries).
 """
@@ -37,6 +40,7 @@ from payments_client.errors import (
 from payments_client.interceptors import BearerToken
 from payments_client.policy import CallSettings, RetryPolicy
 from payments_client.sync import SyncPaymentsClient
+from payments_client.validation import RequestValidator, validate_request
 
 __all__ = [
     "AlreadyExists",
@@ -55,9 +59,11 @@ __all__ = [
     "PaymentsError",
     "PermissionDenied",
     "RateLimited",
+    "RequestValidator",
     "RetryPolicy",
     "SyncPaymentsClient",
     "Tls",
     "Unauthenticated",
     "Unavailable",
+    "validate_request",
 ]

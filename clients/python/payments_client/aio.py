@@ -32,6 +32,7 @@ from payments_client.interceptors import BearerToken, RaisePaymentsError
 from payments_client.policy import CallSettings, RetryHook
 from payments_client.retrying import run_async
 from payments_client.rpcs import Req, Resp, Rpc
+from payments_client.validation import RequestValidator
 
 TokenSource = str | SyncTokenProvider | AsyncTokenProvider
 
@@ -105,10 +106,13 @@ class PaymentsClient:
         settings: CallSettings | None = None,
         options: list[tuple[str, Any]] | None = None,
         on_retry: RetryHook | None = None,
+        validate: bool = False,
     ) -> None:
         self.settings = settings if settings is not None else CallSettings()
         self._token = token
         self._on_retry = on_retry
+        # validate=True: the contract's rules are checked before sending (validation.py).
+        self._validator = RequestValidator() if validate else None
         opts = channel_options(tls, keepalive or Keepalive(), options)
         if tls is not None and credentials is None:
             credentials = tls.credentials()
@@ -179,6 +183,8 @@ class PaymentsClient:
     ) -> Resp:
         """One logical call: attempts with the same request_id until one answers, the
         error is final, or the policy allows no more."""
+        if self._validator is not None:
+            self._validator.check(request)  # refused here, as the server would refuse it
         call = LogicalCall.start(
             rpc,
             request,

@@ -20,6 +20,7 @@ from payments_client.errors import PaymentsError, decode
 from payments_client.policy import CallSettings, RetryHook
 from payments_client.retrying import run_blocking
 from payments_client.rpcs import Req, Resp, Rpc
+from payments_client.validation import RequestValidator
 
 R_contra = TypeVar("R_contra", contravariant=True)
 S_co = TypeVar("S_co", covariant=True)
@@ -82,10 +83,13 @@ class SyncPaymentsClient:
         settings: CallSettings | None = None,
         options: list[tuple[str, Any]] | None = None,
         on_retry: RetryHook | None = None,
+        validate: bool = False,
     ) -> None:
         self.settings = settings if settings is not None else CallSettings()
         self._token = token
         self._on_retry = on_retry
+        # validate=True: the contract's rules are checked before sending (validation.py).
+        self._validator = RequestValidator() if validate else None
         opts = channel_options(tls, keepalive or Keepalive(), options)
         if tls is not None and credentials is None:
             credentials = tls.credentials()
@@ -137,6 +141,8 @@ class SyncPaymentsClient:
         request_id: str | None = None,
         metadata: Mapping[str, str] | None = None,
     ) -> Resp:
+        if self._validator is not None:
+            self._validator.check(request)  # refused here, as the server would refuse it
         call = LogicalCall.start(
             rpc,
             request,

@@ -14,6 +14,7 @@ import type { Client, Interceptor, Transport } from "@connectrpc/connect";
 import { createGrpcTransport, type Http2SessionManager } from "@connectrpc/connect-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LogicalCall, type CallOptions, type RetryHook } from "./calls.js";
+import { RequestValidator } from "./validation.js";
 import { DEFAULT_KEEPALIVE, baseUrl, readEnv, sessionManager, type Keepalive, type Tls } from "./connection.js";
 import { decodeError } from "./errors.js";
 import { bearerToken, typedClient, type TokenSource } from "./interceptors.js";
@@ -34,6 +35,8 @@ export interface ClientOptions {
   onRetry?: RetryHook;
   /** Connect interceptors of every attempt (tracing, logging, ...). */
   interceptors?: Interceptor[];
+  /** Check the contract's rules before sending (validation.ts): refused locally, as the server would. */
+  validate?: boolean;
 }
 
 type Method<I extends DescMessage, O extends DescMessage> = (
@@ -54,10 +57,12 @@ export class PaymentsClient {
   readonly disputes: Client<typeof DisputeService>;
   private readonly session: Http2SessionManager;
   private readonly onRetry: RetryHook | undefined;
+  private readonly validator: RequestValidator | undefined;
 
   constructor(target: string, options: ClientOptions = {}) {
     this.settings = callSettings(options.settings);
     this.onRetry = options.onRetry;
+    this.validator = options.validate ? new RequestValidator() : undefined;
     const url = baseUrl(target, options.tls);
     this.session = sessionManager(url, options.tls, options.keepalive ?? DEFAULT_KEEPALIVE);
     const own = [...(options.interceptors ?? []), ...(options.token ? [bearerToken(options.token)] : [])];
@@ -116,6 +121,7 @@ export class PaymentsClient {
     options: CallOptions = {},
   ): Promise<MessageShape<O>> {
     const call = LogicalCall.start(method, request, this.settings, options, this.onRetry);
+    this.validator?.check(method.input, call.request);
     for (;;) {
       call.attempt += 1;
       try {

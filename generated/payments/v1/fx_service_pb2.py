@@ -22,11 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from payments.v1 import fx_pb2 as payments_dot_v1_dot_fx__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpayments/v1/fx_service.proto\x12\x0bpayments.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x14payments/v1/fx.proto\"i\n\x16SetExchangeRateRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x15\n\rbase_currency\x18\x02 \x01(\t\x12\x16\n\x0equote_currency\x18\x03 \x01(\t\x12\x0c\n\x04rate\x18\x04 \x01(\t\"K\n\x17SetExchangeRateResponse\x12\x30\n\rexchange_rate\x18\x01 \x01(\x0b\x32\x19.payments.v1.ExchangeRate\"G\n\x16GetExchangeRateRequest\x12\x15\n\rbase_currency\x18\x01 \x01(\t\x12\x16\n\x0equote_currency\x18\x02 \x01(\t\"K\n\x17GetExchangeRateResponse\x12\x30\n\rexchange_rate\x18\x01 \x01(\x0b\x32\x19.payments.v1.ExchangeRate\"A\n\x18ListExchangeRatesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"g\n\x19ListExchangeRatesResponse\x12\x31\n\x0e\x65xchange_rates\x18\x01 \x03(\x0b\x32\x19.payments.v1.ExchangeRate\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"y\n\x14\x43reateFxQuoteRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x17\n\x0fsource_currency\x18\x02 \x01(\t\x12\x17\n\x0ftarget_currency\x18\x03 \x01(\t\x12\x1b\n\x13source_amount_minor\x18\x04 \x01(\x03\"?\n\x15\x43reateFxQuoteResponse\x12&\n\x08\x66x_quote\x18\x01 \x01(\x0b\x32\x14.payments.v1.FxQuote2\x94\x04\n\tFxService\x12y\n\x0fSetExchangeRate\x12#.payments.v1.SetExchangeRateRequest\x1a$.payments.v1.SetExchangeRateResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/api/v1/fx/rates:\x01*\x12\x97\x01\n\x0fGetExchangeRate\x12#.payments.v1.GetExchangeRateRequest\x1a$.payments.v1.GetExchangeRateResponse\"9\x82\xd3\xe4\x93\x02\x33\x12\x31/api/v1/fx/rates/{base_currency}/{quote_currency}\x12|\n\x11ListExchangeRates\x12%.payments.v1.ListExchangeRatesRequest\x1a&.payments.v1.ListExchangeRatesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/fx/rates\x12t\n\rCreateFxQuote\x12!.payments.v1.CreateFxQuoteRequest\x1a\".payments.v1.CreateFxQuoteResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/api/v1/fx/quotes:\x01*B\x1b\n\x17\x63om.example.payments.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cpayments/v1/fx_service.proto\x12\x0bpayments.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x14payments/v1/fx.proto\"\xdd\x02\n\x16SetExchangeRateRequest\x12$\n\nrequest_id\x18\x01 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\xff\x01\xba\x01\x01\x00\x12/\n\rbase_currency\x18\x02 \x01(\tB\x18\xe2\x41\x01\x02\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xc8\x01\x01\x12\x30\n\x0equote_currency\x18\x03 \x01(\tB\x18\xe2\x41\x01\x02\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xc8\x01\x01\x12/\n\x04rate\x18\x04 \x01(\tB!\xe2\x41\x01\x02\xbaH\x1ar\x15\x18(2\x11^[0-9]*\\.?[0-9]*$\xc8\x01\x01:\x88\x01\xbaH\x84\x01\x1a\x81\x01\n\x17quote_currency.distinct\x12\x1emust differ from base_currency\x1a\x46this.quote_currency == \'\' || this.quote_currency != this.base_currency\"K\n\x17SetExchangeRateResponse\x12\x30\n\rexchange_rate\x18\x01 \x01(\x0b\x32\x19.payments.v1.ExchangeRate\"{\n\x16GetExchangeRateRequest\x12/\n\rbase_currency\x18\x01 \x01(\tB\x18\xe2\x41\x01\x02\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xc8\x01\x01\x12\x30\n\x0equote_currency\x18\x02 \x01(\tB\x18\xe2\x41\x01\x02\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xc8\x01\x01\"K\n\x17GetExchangeRateResponse\x12\x30\n\rexchange_rate\x18\x01 \x01(\x0b\x32\x19.payments.v1.ExchangeRate\"c\n\x18ListExchangeRatesRequest\x12!\n\tpage_size\x18\x01 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12$\n\npage_token\x18\x02 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\x80\x08\xba\x01\x01\x00\"g\n\x19ListExchangeRatesResponse\x12\x31\n\x0e\x65xchange_rates\x18\x01 \x03(\x0b\x32\x19.payments.v1.ExchangeRate\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xe7\x02\n\x14\x43reateFxQuoteRequest\x12$\n\nrequest_id\x18\x01 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\xff\x01\xba\x01\x01\x00\x12\x31\n\x0fsource_currency\x18\x02 \x01(\tB\x18\xe2\x41\x01\x02\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xc8\x01\x01\x12\x31\n\x0ftarget_currency\x18\x03 \x01(\tB\x18\xe2\x41\x01\x02\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xc8\x01\x01\x12\x31\n\x13source_amount_minor\x18\x04 \x01(\x03\x42\x14\xe2\x41\x01\x02\xbaH\r\"\x0b\x18\xff\xff\x99\xa6\xea\xaf\xe3\x01 \x00:\x8f\x01\xbaH\x8b\x01\x1a\x88\x01\n\x18target_currency.distinct\x12 must differ from source_currency\x1aJthis.target_currency == \'\' || this.target_currency != this.source_currency\"?\n\x15\x43reateFxQuoteResponse\x12&\n\x08\x66x_quote\x18\x01 \x01(\x0b\x32\x14.payments.v1.FxQuote2\x94\x04\n\tFxService\x12y\n\x0fSetExchangeRate\x12#.payments.v1.SetExchangeRateRequest\x1a$.payments.v1.SetExchangeRateResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\"\x10/api/v1/fx/rates:\x01*\x12\x97\x01\n\x0fGetExchangeRate\x12#.payments.v1.GetExchangeRateRequest\x1a$.payments.v1.GetExchangeRateResponse\"9\x82\xd3\xe4\x93\x02\x33\x12\x31/api/v1/fx/rates/{base_currency}/{quote_currency}\x12|\n\x11ListExchangeRates\x12%.payments.v1.ListExchangeRatesRequest\x1a&.payments.v1.ListExchangeRatesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/fx/rates\x12t\n\rCreateFxQuote\x12!.payments.v1.CreateFxQuoteRequest\x1a\".payments.v1.CreateFxQuoteResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\"\x11/api/v1/fx/quotes:\x01*B\x1b\n\x17\x63om.example.payments.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +36,34 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'payments.v1.fx_service_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\027com.example.payments.v1P\001'
+  _globals['_SETEXCHANGERATEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_SETEXCHANGERATEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001\272H\tr\007\030\377\001\272\001\001\000'
+  _globals['_SETEXCHANGERATEREQUEST'].fields_by_name['base_currency']._loaded_options = None
+  _globals['_SETEXCHANGERATEREQUEST'].fields_by_name['base_currency']._serialized_options = b'\342A\001\002\272H\021r\0142\n^[A-Z]{3}$\310\001\001'
+  _globals['_SETEXCHANGERATEREQUEST'].fields_by_name['quote_currency']._loaded_options = None
+  _globals['_SETEXCHANGERATEREQUEST'].fields_by_name['quote_currency']._serialized_options = b'\342A\001\002\272H\021r\0142\n^[A-Z]{3}$\310\001\001'
+  _globals['_SETEXCHANGERATEREQUEST'].fields_by_name['rate']._loaded_options = None
+  _globals['_SETEXCHANGERATEREQUEST'].fields_by_name['rate']._serialized_options = b'\342A\001\002\272H\032r\025\030(2\021^[0-9]*\\.?[0-9]*$\310\001\001'
+  _globals['_SETEXCHANGERATEREQUEST']._loaded_options = None
+  _globals['_SETEXCHANGERATEREQUEST']._serialized_options = b'\272H\204\001\032\201\001\n\027quote_currency.distinct\022\036must differ from base_currency\032Fthis.quote_currency == \'\' || this.quote_currency != this.base_currency'
+  _globals['_GETEXCHANGERATEREQUEST'].fields_by_name['base_currency']._loaded_options = None
+  _globals['_GETEXCHANGERATEREQUEST'].fields_by_name['base_currency']._serialized_options = b'\342A\001\002\272H\021r\0142\n^[A-Z]{3}$\310\001\001'
+  _globals['_GETEXCHANGERATEREQUEST'].fields_by_name['quote_currency']._loaded_options = None
+  _globals['_GETEXCHANGERATEREQUEST'].fields_by_name['quote_currency']._serialized_options = b'\342A\001\002\272H\021r\0142\n^[A-Z]{3}$\310\001\001'
+  _globals['_LISTEXCHANGERATESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTEXCHANGERATESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001\272H\007\032\005\030\364\003(\000'
+  _globals['_LISTEXCHANGERATESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTEXCHANGERATESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001\272H\tr\007\030\200\010\272\001\001\000'
+  _globals['_CREATEFXQUOTEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATEFXQUOTEREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001\272H\tr\007\030\377\001\272\001\001\000'
+  _globals['_CREATEFXQUOTEREQUEST'].fields_by_name['source_currency']._loaded_options = None
+  _globals['_CREATEFXQUOTEREQUEST'].fields_by_name['source_currency']._serialized_options = b'\342A\001\002\272H\021r\0142\n^[A-Z]{3}$\310\001\001'
+  _globals['_CREATEFXQUOTEREQUEST'].fields_by_name['target_currency']._loaded_options = None
+  _globals['_CREATEFXQUOTEREQUEST'].fields_by_name['target_currency']._serialized_options = b'\342A\001\002\272H\021r\0142\n^[A-Z]{3}$\310\001\001'
+  _globals['_CREATEFXQUOTEREQUEST'].fields_by_name['source_amount_minor']._loaded_options = None
+  _globals['_CREATEFXQUOTEREQUEST'].fields_by_name['source_amount_minor']._serialized_options = b'\342A\001\002\272H\r\"\013\030\377\377\231\246\352\257\343\001 \000'
+  _globals['_CREATEFXQUOTEREQUEST']._loaded_options = None
+  _globals['_CREATEFXQUOTEREQUEST']._serialized_options = b'\272H\213\001\032\210\001\n\030target_currency.distinct\022 must differ from source_currency\032Jthis.target_currency == \'\' || this.target_currency != this.source_currency'
   _globals['_FXSERVICE'].methods_by_name['SetExchangeRate']._loaded_options = None
   _globals['_FXSERVICE'].methods_by_name['SetExchangeRate']._serialized_options = b'\202\323\344\223\002\025\"\020/api/v1/fx/rates:\001*'
   _globals['_FXSERVICE'].methods_by_name['GetExchangeRate']._loaded_options = None
@@ -42,22 +72,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FXSERVICE'].methods_by_name['ListExchangeRates']._serialized_options = b'\202\323\344\223\002\022\022\020/api/v1/fx/rates'
   _globals['_FXSERVICE'].methods_by_name['CreateFxQuote']._loaded_options = None
   _globals['_FXSERVICE'].methods_by_name['CreateFxQuote']._serialized_options = b'\202\323\344\223\002\026\"\021/api/v1/fx/quotes:\001*'
-  _globals['_SETEXCHANGERATEREQUEST']._serialized_start=97
-  _globals['_SETEXCHANGERATEREQUEST']._serialized_end=202
-  _globals['_SETEXCHANGERATERESPONSE']._serialized_start=204
-  _globals['_SETEXCHANGERATERESPONSE']._serialized_end=279
-  _globals['_GETEXCHANGERATEREQUEST']._serialized_start=281
-  _globals['_GETEXCHANGERATEREQUEST']._serialized_end=352
-  _globals['_GETEXCHANGERATERESPONSE']._serialized_start=354
-  _globals['_GETEXCHANGERATERESPONSE']._serialized_end=429
-  _globals['_LISTEXCHANGERATESREQUEST']._serialized_start=431
-  _globals['_LISTEXCHANGERATESREQUEST']._serialized_end=496
-  _globals['_LISTEXCHANGERATESRESPONSE']._serialized_start=498
-  _globals['_LISTEXCHANGERATESRESPONSE']._serialized_end=601
-  _globals['_CREATEFXQUOTEREQUEST']._serialized_start=603
-  _globals['_CREATEFXQUOTEREQUEST']._serialized_end=724
-  _globals['_CREATEFXQUOTERESPONSE']._serialized_start=726
-  _globals['_CREATEFXQUOTERESPONSE']._serialized_end=789
-  _globals['_FXSERVICE']._serialized_start=792
-  _globals['_FXSERVICE']._serialized_end=1324
+  _globals['_SETEXCHANGERATEREQUEST']._serialized_start=160
+  _globals['_SETEXCHANGERATEREQUEST']._serialized_end=509
+  _globals['_SETEXCHANGERATERESPONSE']._serialized_start=511
+  _globals['_SETEXCHANGERATERESPONSE']._serialized_end=586
+  _globals['_GETEXCHANGERATEREQUEST']._serialized_start=588
+  _globals['_GETEXCHANGERATEREQUEST']._serialized_end=711
+  _globals['_GETEXCHANGERATERESPONSE']._serialized_start=713
+  _globals['_GETEXCHANGERATERESPONSE']._serialized_end=788
+  _globals['_LISTEXCHANGERATESREQUEST']._serialized_start=790
+  _globals['_LISTEXCHANGERATESREQUEST']._serialized_end=889
+  _globals['_LISTEXCHANGERATESRESPONSE']._serialized_start=891
+  _globals['_LISTEXCHANGERATESRESPONSE']._serialized_end=994
+  _globals['_CREATEFXQUOTEREQUEST']._serialized_start=997
+  _globals['_CREATEFXQUOTEREQUEST']._serialized_end=1356
+  _globals['_CREATEFXQUOTERESPONSE']._serialized_start=1358
+  _globals['_CREATEFXQUOTERESPONSE']._serialized_end=1421
+  _globals['_FXSERVICE']._serialized_start=1424
+  _globals['_FXSERVICE']._serialized_end=1956
 # @@protoc_insertion_point(module_scope)

@@ -22,12 +22,14 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from payments.v1 import payment_pb2 as payments_dot_v1_dot_payment__pb2
 from payments.v1 import payment_method_pb2 as payments_dot_v1_dot_payment__method__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(payments/v1/payment_method_service.proto\x12\x0bpayments.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19payments/v1/payment.proto\x1a payments/v1/payment_method.proto\"S\n\x19ListPaymentMethodsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"j\n\x1aListPaymentMethodsResponse\x12\x33\n\x0fpayment_methods\x18\x01 \x03(\x0b\x32\x1a.payments.v1.PaymentMethod\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xdc\x01\n\x17\x41\x64\x64PaymentMethodRequest\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12,\n\x04type\x18\x03 \x01(\x0e\x32\x1e.payments.v1.PaymentMethodType\x12\x1c\n\x14payment_method_token\x18\x04 \x01(\t\x12\x14\n\x0cpaypal_email\x18\x05 \x01(\t\x12\x13\n\x0bset_default\x18\x06 \x01(\x08\x12%\n\x07gateway\x18\x07 \x01(\x0e\x32\x14.payments.v1.Gateway\"N\n\x18\x41\x64\x64PaymentMethodResponse\x12\x32\n\x0epayment_method\x18\x01 \x01(\x0b\x32\x1a.payments.v1.PaymentMethod\"K\n\x1a\x44\x65letePaymentMethodRequest\x12\x19\n\x11payment_method_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"\x1d\n\x1b\x44\x65letePaymentMethodResponse\"O\n\x1eSetDefaultPaymentMethodRequest\x12\x19\n\x11payment_method_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"U\n\x1fSetDefaultPaymentMethodResponse\x12\x32\n\x0epayment_method\x18\x01 \x01(\x0b\x32\x1a.payments.v1.PaymentMethod\"]\n\"ListAvailablePaymentMethodsRequest\x12\x0f\n\x07\x63ountry\x18\x01 \x01(\t\x12\x10\n\x08\x63urrency\x18\x02 \x01(\t\x12\x14\n\x0c\x61mount_minor\x18\x03 \x01(\x03\"m\n#ListAvailablePaymentMethodsResponse\x12\x46\n\x19\x61vailable_payment_methods\x18\x01 \x03(\x0b\x32#.payments.v1.AvailablePaymentMethod\"m\n\x16\x41vailablePaymentMethod\x12,\n\x04type\x18\x01 \x01(\x0e\x32\x1e.payments.v1.PaymentMethodType\x12%\n\x07gateway\x18\x02 \x01(\x0e\x32\x14.payments.v1.Gateway2\xaa\x06\n\x14PaymentMethodService\x12\x86\x01\n\x12ListPaymentMethods\x12&.payments.v1.ListPaymentMethodsRequest\x1a\'.payments.v1.ListPaymentMethodsResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/payment-methods\x12\x83\x01\n\x10\x41\x64\x64PaymentMethod\x12$.payments.v1.AddPaymentMethodRequest\x1a%.payments.v1.AddPaymentMethodResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/api/v1/payment-methods:\x01*\x12\x9d\x01\n\x13\x44\x65letePaymentMethod\x12\'.payments.v1.DeletePaymentMethodRequest\x1a(.payments.v1.DeletePaymentMethodResponse\"3\x82\xd3\xe4\x93\x02-*+/api/v1/payment-methods/{payment_method_id}\x12\xab\x01\n\x1bListAvailablePaymentMethods\x12/.payments.v1.ListAvailablePaymentMethodsRequest\x1a\x30.payments.v1.ListAvailablePaymentMethodsResponse\")\x82\xd3\xe4\x93\x02#\x12!/api/v1/payment-methods/available\x12\xb4\x01\n\x17SetDefaultPaymentMethod\x12+.payments.v1.SetDefaultPaymentMethodRequest\x1a,.payments.v1.SetDefaultPaymentMethodResponse\">\x82\xd3\xe4\x93\x02\x38\"3/api/v1/payment-methods/{payment_method_id}/default:\x01*B\x1b\n\x17\x63om.example.payments.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(payments/v1/payment_method_service.proto\x12\x0bpayments.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19payments/v1/payment.proto\x1a payments/v1/payment_method.proto\"\x86\x01\n\x19ListPaymentMethodsRequest\x12 \n\x07user_id\x18\x01 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x03\xb0\x01\x01\xc8\x01\x01\x12!\n\tpage_size\x18\x02 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12$\n\npage_token\x18\x03 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\x80\x08\xba\x01\x01\x00\"j\n\x1aListPaymentMethodsResponse\x12\x33\n\x0fpayment_methods\x18\x01 \x03(\x0b\x32\x1a.payments.v1.PaymentMethod\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xd9\x02\n\x17\x41\x64\x64PaymentMethodRequest\x12$\n\nrequest_id\x18\x01 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\xff\x01\xba\x01\x01\x00\x12 \n\x07user_id\x18\x02 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x03\xb0\x01\x01\xc8\x01\x01\x12=\n\x04type\x18\x03 \x01(\x0e\x32\x1e.payments.v1.PaymentMethodTypeB\x0f\xe2\x41\x01\x02\xbaH\x08\x82\x01\x02\x10\x01\xc8\x01\x01\x12\x44\n\x14payment_method_token\x18\x04 \x01(\tB&\xe2\x41\x01\x02\xbaH\x1fr\x1a\x32\x18^[A-Za-z0-9_.:-]{1,255}$\xc8\x01\x01\x12\'\n\x0cpaypal_email\x18\x05 \x01(\tB\x11\xe2\x41\x01\x01\xbaH\nr\x05\x18\xfe\x01`\x01\xd8\x01\x01\x12\x13\n\x0bset_default\x18\x06 \x01(\x08\x12\x33\n\x07gateway\x18\x07 \x01(\x0e\x32\x14.payments.v1.GatewayB\x0c\xe2\x41\x01\x01\xbaH\x05\x82\x01\x02\x10\x01\"N\n\x18\x41\x64\x64PaymentMethodResponse\x12\x32\n\x0epayment_method\x18\x01 \x01(\x0b\x32\x1a.payments.v1.PaymentMethod\"n\n\x1a\x44\x65letePaymentMethodRequest\x12*\n\x11payment_method_id\x18\x01 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x03\xb0\x01\x01\xc8\x01\x01\x12$\n\nrequest_id\x18\x02 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\xff\x01\xba\x01\x01\x00\"\x1d\n\x1b\x44\x65letePaymentMethodResponse\"r\n\x1eSetDefaultPaymentMethodRequest\x12*\n\x11payment_method_id\x18\x01 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x03\xb0\x01\x01\xc8\x01\x01\x12$\n\nrequest_id\x18\x02 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\xff\x01\xba\x01\x01\x00\"U\n\x1fSetDefaultPaymentMethodResponse\x12\x32\n\x0epayment_method\x18\x01 \x01(\x0b\x32\x1a.payments.v1.PaymentMethod\"\xa7\x01\n\"ListAvailablePaymentMethodsRequest\x12)\n\x07\x63ountry\x18\x01 \x01(\tB\x18\xe2\x41\x01\x01\xbaH\x11r\x0c\x32\n^[A-Z]{2}$\xd8\x01\x01\x12*\n\x08\x63urrency\x18\x02 \x01(\tB\x18\xe2\x41\x01\x02\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xc8\x01\x01\x12*\n\x0c\x61mount_minor\x18\x03 \x01(\x03\x42\x14\xe2\x41\x01\x01\xbaH\r\"\x0b\x18\xff\xff\x99\xa6\xea\xaf\xe3\x01(\x00\"m\n#ListAvailablePaymentMethodsResponse\x12\x46\n\x19\x61vailable_payment_methods\x18\x01 \x03(\x0b\x32#.payments.v1.AvailablePaymentMethod\"m\n\x16\x41vailablePaymentMethod\x12,\n\x04type\x18\x01 \x01(\x0e\x32\x1e.payments.v1.PaymentMethodType\x12%\n\x07gateway\x18\x02 \x01(\x0e\x32\x14.payments.v1.Gateway2\xaa\x06\n\x14PaymentMethodService\x12\x86\x01\n\x12ListPaymentMethods\x12&.payments.v1.ListPaymentMethodsRequest\x1a\'.payments.v1.ListPaymentMethodsResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\x12\x17/api/v1/payment-methods\x12\x83\x01\n\x10\x41\x64\x64PaymentMethod\x12$.payments.v1.AddPaymentMethodRequest\x1a%.payments.v1.AddPaymentMethodResponse\"\"\x82\xd3\xe4\x93\x02\x1c\"\x17/api/v1/payment-methods:\x01*\x12\x9d\x01\n\x13\x44\x65letePaymentMethod\x12\'.payments.v1.DeletePaymentMethodRequest\x1a(.payments.v1.DeletePaymentMethodResponse\"3\x82\xd3\xe4\x93\x02-*+/api/v1/payment-methods/{payment_method_id}\x12\xab\x01\n\x1bListAvailablePaymentMethods\x12/.payments.v1.ListAvailablePaymentMethodsRequest\x1a\x30.payments.v1.ListAvailablePaymentMethodsResponse\")\x82\xd3\xe4\x93\x02#\x12!/api/v1/payment-methods/available\x12\xb4\x01\n\x17SetDefaultPaymentMethod\x12+.payments.v1.SetDefaultPaymentMethodRequest\x1a,.payments.v1.SetDefaultPaymentMethodResponse\">\x82\xd3\xe4\x93\x02\x38\"3/api/v1/payment-methods/{payment_method_id}/default:\x01*B\x1b\n\x17\x63om.example.payments.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +37,38 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'payments.v1.payment_method_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\027com.example.payments.v1P\001'
+  _globals['_LISTPAYMENTMETHODSREQUEST'].fields_by_name['user_id']._loaded_options = None
+  _globals['_LISTPAYMENTMETHODSREQUEST'].fields_by_name['user_id']._serialized_options = b'\342A\001\002\272H\010r\003\260\001\001\310\001\001'
+  _globals['_LISTPAYMENTMETHODSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTPAYMENTMETHODSREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001\272H\007\032\005\030\364\003(\000'
+  _globals['_LISTPAYMENTMETHODSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTPAYMENTMETHODSREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001\272H\tr\007\030\200\010\272\001\001\000'
+  _globals['_ADDPAYMENTMETHODREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_ADDPAYMENTMETHODREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001\272H\tr\007\030\377\001\272\001\001\000'
+  _globals['_ADDPAYMENTMETHODREQUEST'].fields_by_name['user_id']._loaded_options = None
+  _globals['_ADDPAYMENTMETHODREQUEST'].fields_by_name['user_id']._serialized_options = b'\342A\001\002\272H\010r\003\260\001\001\310\001\001'
+  _globals['_ADDPAYMENTMETHODREQUEST'].fields_by_name['type']._loaded_options = None
+  _globals['_ADDPAYMENTMETHODREQUEST'].fields_by_name['type']._serialized_options = b'\342A\001\002\272H\010\202\001\002\020\001\310\001\001'
+  _globals['_ADDPAYMENTMETHODREQUEST'].fields_by_name['payment_method_token']._loaded_options = None
+  _globals['_ADDPAYMENTMETHODREQUEST'].fields_by_name['payment_method_token']._serialized_options = b'\342A\001\002\272H\037r\0322\030^[A-Za-z0-9_.:-]{1,255}$\310\001\001'
+  _globals['_ADDPAYMENTMETHODREQUEST'].fields_by_name['paypal_email']._loaded_options = None
+  _globals['_ADDPAYMENTMETHODREQUEST'].fields_by_name['paypal_email']._serialized_options = b'\342A\001\001\272H\nr\005\030\376\001`\001\330\001\001'
+  _globals['_ADDPAYMENTMETHODREQUEST'].fields_by_name['gateway']._loaded_options = None
+  _globals['_ADDPAYMENTMETHODREQUEST'].fields_by_name['gateway']._serialized_options = b'\342A\001\001\272H\005\202\001\002\020\001'
+  _globals['_DELETEPAYMENTMETHODREQUEST'].fields_by_name['payment_method_id']._loaded_options = None
+  _globals['_DELETEPAYMENTMETHODREQUEST'].fields_by_name['payment_method_id']._serialized_options = b'\342A\001\002\272H\010r\003\260\001\001\310\001\001'
+  _globals['_DELETEPAYMENTMETHODREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_DELETEPAYMENTMETHODREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001\272H\tr\007\030\377\001\272\001\001\000'
+  _globals['_SETDEFAULTPAYMENTMETHODREQUEST'].fields_by_name['payment_method_id']._loaded_options = None
+  _globals['_SETDEFAULTPAYMENTMETHODREQUEST'].fields_by_name['payment_method_id']._serialized_options = b'\342A\001\002\272H\010r\003\260\001\001\310\001\001'
+  _globals['_SETDEFAULTPAYMENTMETHODREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_SETDEFAULTPAYMENTMETHODREQUEST'].fields_by_name['request_id']._serialized_options = b'\342A\001\001\272H\tr\007\030\377\001\272\001\001\000'
+  _globals['_LISTAVAILABLEPAYMENTMETHODSREQUEST'].fields_by_name['country']._loaded_options = None
+  _globals['_LISTAVAILABLEPAYMENTMETHODSREQUEST'].fields_by_name['country']._serialized_options = b'\342A\001\001\272H\021r\0142\n^[A-Z]{2}$\330\001\001'
+  _globals['_LISTAVAILABLEPAYMENTMETHODSREQUEST'].fields_by_name['currency']._loaded_options = None
+  _globals['_LISTAVAILABLEPAYMENTMETHODSREQUEST'].fields_by_name['currency']._serialized_options = b'\342A\001\002\272H\021r\0142\n^[A-Z]{3}$\310\001\001'
+  _globals['_LISTAVAILABLEPAYMENTMETHODSREQUEST'].fields_by_name['amount_minor']._loaded_options = None
+  _globals['_LISTAVAILABLEPAYMENTMETHODSREQUEST'].fields_by_name['amount_minor']._serialized_options = b'\342A\001\001\272H\r\"\013\030\377\377\231\246\352\257\343\001(\000'
   _globals['_PAYMENTMETHODSERVICE'].methods_by_name['ListPaymentMethods']._loaded_options = None
   _globals['_PAYMENTMETHODSERVICE'].methods_by_name['ListPaymentMethods']._serialized_options = b'\202\323\344\223\002\031\022\027/api/v1/payment-methods'
   _globals['_PAYMENTMETHODSERVICE'].methods_by_name['AddPaymentMethod']._loaded_options = None
@@ -45,28 +79,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAYMENTMETHODSERVICE'].methods_by_name['ListAvailablePaymentMethods']._serialized_options = b'\202\323\344\223\002#\022!/api/v1/payment-methods/available'
   _globals['_PAYMENTMETHODSERVICE'].methods_by_name['SetDefaultPaymentMethod']._loaded_options = None
   _globals['_PAYMENTMETHODSERVICE'].methods_by_name['SetDefaultPaymentMethod']._serialized_options = b'\202\323\344\223\0028\"3/api/v1/payment-methods/{payment_method_id}/default:\001*'
-  _globals['_LISTPAYMENTMETHODSREQUEST']._serialized_start=148
-  _globals['_LISTPAYMENTMETHODSREQUEST']._serialized_end=231
-  _globals['_LISTPAYMENTMETHODSRESPONSE']._serialized_start=233
-  _globals['_LISTPAYMENTMETHODSRESPONSE']._serialized_end=339
-  _globals['_ADDPAYMENTMETHODREQUEST']._serialized_start=342
-  _globals['_ADDPAYMENTMETHODREQUEST']._serialized_end=562
-  _globals['_ADDPAYMENTMETHODRESPONSE']._serialized_start=564
-  _globals['_ADDPAYMENTMETHODRESPONSE']._serialized_end=642
-  _globals['_DELETEPAYMENTMETHODREQUEST']._serialized_start=644
-  _globals['_DELETEPAYMENTMETHODREQUEST']._serialized_end=719
-  _globals['_DELETEPAYMENTMETHODRESPONSE']._serialized_start=721
-  _globals['_DELETEPAYMENTMETHODRESPONSE']._serialized_end=750
-  _globals['_SETDEFAULTPAYMENTMETHODREQUEST']._serialized_start=752
-  _globals['_SETDEFAULTPAYMENTMETHODREQUEST']._serialized_end=831
-  _globals['_SETDEFAULTPAYMENTMETHODRESPONSE']._serialized_start=833
-  _globals['_SETDEFAULTPAYMENTMETHODRESPONSE']._serialized_end=918
-  _globals['_LISTAVAILABLEPAYMENTMETHODSREQUEST']._serialized_start=920
-  _globals['_LISTAVAILABLEPAYMENTMETHODSREQUEST']._serialized_end=1013
-  _globals['_LISTAVAILABLEPAYMENTMETHODSRESPONSE']._serialized_start=1015
-  _globals['_LISTAVAILABLEPAYMENTMETHODSRESPONSE']._serialized_end=1124
-  _globals['_AVAILABLEPAYMENTMETHOD']._serialized_start=1126
-  _globals['_AVAILABLEPAYMENTMETHOD']._serialized_end=1235
-  _globals['_PAYMENTMETHODSERVICE']._serialized_start=1238
-  _globals['_PAYMENTMETHODSERVICE']._serialized_end=2048
+  _globals['_LISTPAYMENTMETHODSREQUEST']._serialized_start=211
+  _globals['_LISTPAYMENTMETHODSREQUEST']._serialized_end=345
+  _globals['_LISTPAYMENTMETHODSRESPONSE']._serialized_start=347
+  _globals['_LISTPAYMENTMETHODSRESPONSE']._serialized_end=453
+  _globals['_ADDPAYMENTMETHODREQUEST']._serialized_start=456
+  _globals['_ADDPAYMENTMETHODREQUEST']._serialized_end=801
+  _globals['_ADDPAYMENTMETHODRESPONSE']._serialized_start=803
+  _globals['_ADDPAYMENTMETHODRESPONSE']._serialized_end=881
+  _globals['_DELETEPAYMENTMETHODREQUEST']._serialized_start=883
+  _globals['_DELETEPAYMENTMETHODREQUEST']._serialized_end=993
+  _globals['_DELETEPAYMENTMETHODRESPONSE']._serialized_start=995
+  _globals['_DELETEPAYMENTMETHODRESPONSE']._serialized_end=1024
+  _globals['_SETDEFAULTPAYMENTMETHODREQUEST']._serialized_start=1026
+  _globals['_SETDEFAULTPAYMENTMETHODREQUEST']._serialized_end=1140
+  _globals['_SETDEFAULTPAYMENTMETHODRESPONSE']._serialized_start=1142
+  _globals['_SETDEFAULTPAYMENTMETHODRESPONSE']._serialized_end=1227
+  _globals['_LISTAVAILABLEPAYMENTMETHODSREQUEST']._serialized_start=1230
+  _globals['_LISTAVAILABLEPAYMENTMETHODSREQUEST']._serialized_end=1397
+  _globals['_LISTAVAILABLEPAYMENTMETHODSRESPONSE']._serialized_start=1399
+  _globals['_LISTAVAILABLEPAYMENTMETHODSRESPONSE']._serialized_end=1508
+  _globals['_AVAILABLEPAYMENTMETHOD']._serialized_start=1510
+  _globals['_AVAILABLEPAYMENTMETHOD']._serialized_end=1619
+  _globals['_PAYMENTMETHODSERVICE']._serialized_start=1622
+  _globals['_PAYMENTMETHODSERVICE']._serialized_end=2432
 # @@protoc_insertion_point(module_scope)
