@@ -22,11 +22,13 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from payments.v1 import dispute_pb2 as payments_dot_v1_dot_dispute__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!payments/v1/dispute_service.proto\x12\x0bpayments.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x19payments/v1/dispute.proto\"L\n\x13ListDisputesRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"W\n\x14ListDisputesResponse\x12&\n\x08\x64isputes\x18\x01 \x03(\x0b\x32\x14.payments.v1.Dispute\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x11GetDisputeRequest\x12\x12\n\ndispute_id\x18\x01 \x01(\t\";\n\x12GetDisputeResponse\x12%\n\x07\x64ispute\x18\x01 \x01(\x0b\x32\x14.payments.v1.Dispute2\xf5\x01\n\x0e\x44isputeService\x12m\n\x0cListDisputes\x12 .payments.v1.ListDisputesRequest\x1a!.payments.v1.ListDisputesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/disputes\x12t\n\nGetDispute\x12\x1e.payments.v1.GetDisputeRequest\x1a\x1f.payments.v1.GetDisputeResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/disputes/{dispute_id}B\x1b\n\x17\x63om.example.payments.v1P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!payments/v1/dispute_service.proto\x12\x0bpayments.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19payments/v1/dispute.proto\"\x80\x01\n\x13ListDisputesRequest\x12!\n\tpage_size\x18\x01 \x01(\x05\x42\x0e\xe2\x41\x01\x01\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12$\n\npage_token\x18\x02 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\x80\x08\xba\x01\x01\x00\x12 \n\x06\x66ilter\x18\x03 \x01(\tB\x10\xe2\x41\x01\x01\xbaH\tr\x07\x18\x80\x10\xba\x01\x01\x00\"W\n\x14ListDisputesResponse\x12&\n\x08\x64isputes\x18\x01 \x03(\x0b\x32\x14.payments.v1.Dispute\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"8\n\x11GetDisputeRequest\x12#\n\ndispute_id\x18\x01 \x01(\tB\x0f\xe2\x41\x01\x02\xbaH\x08r\x03\xb0\x01\x01\xc8\x01\x01\";\n\x12GetDisputeResponse\x12%\n\x07\x64ispute\x18\x01 \x01(\x0b\x32\x14.payments.v1.Dispute2\xf5\x01\n\x0e\x44isputeService\x12m\n\x0cListDisputes\x12 .payments.v1.ListDisputesRequest\x1a!.payments.v1.ListDisputesResponse\"\x18\x82\xd3\xe4\x93\x02\x12\x12\x10/api/v1/disputes\x12t\n\nGetDispute\x12\x1e.payments.v1.GetDisputeRequest\x1a\x1f.payments.v1.GetDisputeResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/api/v1/disputes/{dispute_id}B\x1b\n\x17\x63om.example.payments.v1P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,18 +36,26 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'payments.v1.dispute_service
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\027com.example.payments.v1P\001'
+  _globals['_LISTDISPUTESREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTDISPUTESREQUEST'].fields_by_name['page_size']._serialized_options = b'\342A\001\001\272H\007\032\005\030\364\003(\000'
+  _globals['_LISTDISPUTESREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTDISPUTESREQUEST'].fields_by_name['page_token']._serialized_options = b'\342A\001\001\272H\tr\007\030\200\010\272\001\001\000'
+  _globals['_LISTDISPUTESREQUEST'].fields_by_name['filter']._loaded_options = None
+  _globals['_LISTDISPUTESREQUEST'].fields_by_name['filter']._serialized_options = b'\342A\001\001\272H\tr\007\030\200\020\272\001\001\000'
+  _globals['_GETDISPUTEREQUEST'].fields_by_name['dispute_id']._loaded_options = None
+  _globals['_GETDISPUTEREQUEST'].fields_by_name['dispute_id']._serialized_options = b'\342A\001\002\272H\010r\003\260\001\001\310\001\001'
   _globals['_DISPUTESERVICE'].methods_by_name['ListDisputes']._loaded_options = None
   _globals['_DISPUTESERVICE'].methods_by_name['ListDisputes']._serialized_options = b'\202\323\344\223\002\022\022\020/api/v1/disputes'
   _globals['_DISPUTESERVICE'].methods_by_name['GetDispute']._loaded_options = None
   _globals['_DISPUTESERVICE'].methods_by_name['GetDispute']._serialized_options = b'\202\323\344\223\002\037\022\035/api/v1/disputes/{dispute_id}'
-  _globals['_LISTDISPUTESREQUEST']._serialized_start=107
-  _globals['_LISTDISPUTESREQUEST']._serialized_end=183
-  _globals['_LISTDISPUTESRESPONSE']._serialized_start=185
-  _globals['_LISTDISPUTESRESPONSE']._serialized_end=272
-  _globals['_GETDISPUTEREQUEST']._serialized_start=274
-  _globals['_GETDISPUTEREQUEST']._serialized_end=313
-  _globals['_GETDISPUTERESPONSE']._serialized_start=315
-  _globals['_GETDISPUTERESPONSE']._serialized_end=374
-  _globals['_DISPUTESERVICE']._serialized_start=377
-  _globals['_DISPUTESERVICE']._serialized_end=622
+  _globals['_LISTDISPUTESREQUEST']._serialized_start=170
+  _globals['_LISTDISPUTESREQUEST']._serialized_end=298
+  _globals['_LISTDISPUTESRESPONSE']._serialized_start=300
+  _globals['_LISTDISPUTESRESPONSE']._serialized_end=387
+  _globals['_GETDISPUTEREQUEST']._serialized_start=389
+  _globals['_GETDISPUTEREQUEST']._serialized_end=445
+  _globals['_GETDISPUTERESPONSE']._serialized_start=447
+  _globals['_GETDISPUTERESPONSE']._serialized_end=506
+  _globals['_DISPUTESERVICE']._serialized_start=509
+  _globals['_DISPUTESERVICE']._serialized_end=754
 # @@protoc_insertion_point(module_scope)
