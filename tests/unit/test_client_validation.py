@@ -3,12 +3,17 @@ rules (the contract's buf.validate options), the same reason and field paths."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import grpc
 import pytest
 
 from payments.v1 import fx_service_pb2 as fx
 from payments.v1 import payment_pb2
 from payments.v1 import payment_service_pb2 as pb
+from payments_betterproto import PaymentsClient as BetterprotoClient
+from payments_betterproto.proto.payments import v1
+from payments_betterproto.validation import as_protobuf
 from payments_client import (
     InvalidArgument,
     PaymentsClient,
@@ -76,3 +81,30 @@ def test_the_sync_client_refuses_locally_without_a_round_trip() -> None:
         assert "payment_id" in refused.value.field_violations
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("request_", INVALID, ids=lambda r: type(r).__name__)
+def test_the_betterproto_client_names_the_same_fields(request_: Any) -> None:
+    """The dataclass of the same request (read from the same bytes) breaks the same rules."""
+    dataclass_request = betterproto_class(request_).parse(request_.SerializeToString())
+    client_side = RequestValidator().violations(as_protobuf(dataclass_request))
+    server_side = {v.field for v in ContractRules().violations(request_)}
+    assert client_side and set(client_side) == server_side
+
+
+async def test_the_betterproto_client_refuses_locally_without_a_round_trip() -> None:
+    client = BetterprotoClient("127.0.0.1:1", validate=True)
+    try:
+        with pytest.raises(InvalidArgument) as refused:
+            await client.capture_payment(v1.CapturePaymentRequest(payment_id="x"), timeout=5)
+        assert "payment_id" in refused.value.field_violations
+        # A valid request passes the check (and then fails to connect: nothing listens).
+        with pytest.raises(Exception) as unsent:
+            await client.get_payment(v1.GetPaymentRequest(payment_id=ID), timeout=1)
+        assert not isinstance(unsent.value, InvalidArgument)
+    finally:
+        client.close()
+
+
+def betterproto_class(request: Any) -> Any:
+    return getattr(v1, type(request).__name__)

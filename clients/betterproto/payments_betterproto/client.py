@@ -21,6 +21,7 @@ from payments_betterproto import rpcs
 from payments_betterproto.proto.payments import v1
 from payments_betterproto.rpcs import Req, Resp, Rpc
 from payments_betterproto.transport import failed_call, make_channel
+from payments_betterproto.validation import BetterprotoValidator
 from payments_client.aio import AsyncMethod, TokenSource
 from payments_client.channels import EnvConfig, Keepalive, Tls, token_metadata
 from payments_client.policy import CallSettings, RetryHook
@@ -66,6 +67,8 @@ class PaymentsClient:
     tls: TLS or mutual TLS (payments_client.Tls; None: plaintext), or ssl_context: your own.
     settings: the deadline of each method's attempts and the retry policy.
     on_retry: called before each retry (method, failed attempt, error, pause), e.g. to log.
+    validate: refuse locally, with the server's InvalidArgument, a request that breaks the
+    contract's buf.validate rules (needs `payments-client[validate]`).
 
     `payments`, `payment_methods` and `fx` are the generated stubs on the same channel, for
     callers that want them raw (grpclib's errors, no retries)."""
@@ -80,8 +83,11 @@ class PaymentsClient:
         keepalive: Keepalive | None = None,
         settings: CallSettings | None = None,
         on_retry: RetryHook | None = None,
+        validate: bool = False,
     ) -> None:
         self.settings = settings if settings is not None else CallSettings()
+        # validate=True: the contract's rules are checked before sending (validation.py).
+        self._validator = BetterprotoValidator() if validate else None
         self._token = token
         self._on_retry = on_retry
         self.channel = make_channel(
@@ -157,6 +163,8 @@ class PaymentsClient:
         if attempts.request_id != current:
             # The key goes on a copy: the caller's message is left as it was.
             request = dataclasses.replace(request, request_id=attempts.request_id)  # type: ignore[type-var]
+        if self._validator is not None:
+            self._validator.check(request)
         method = getattr(self._stubs[rpc.stub], rpc.attribute)
 
         async def attempt() -> Resp:
