@@ -80,7 +80,7 @@ def test_serving_outside_development_needs_the_issuers_keys(
     for name in ("JWT_JWKS_FILE", "JWT_JWKS_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("APP_ENV", "production")
-    monkeypatch.setattr(logs, "configure", lambda level: None)
+    monkeypatch.setattr(logs, "configure", lambda level, **_: None)
     assert settings(app_env="production").missing_auth_keys() is not None
     assert settings(app_env="production", jwt_jwks_url=JWKS_URL).missing_auth_keys() is None
     for command in ("serve", "check-config"):
@@ -183,7 +183,7 @@ def development(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Settings:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("APP_ENV", "development")
     monkeypatch.setenv("EMBEDDED_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(logs, "configure", lambda level: None)  # keep pytest's logging
+    monkeypatch.setattr(logs, "configure", lambda level, **_: None)  # keep pytest's logging
     return Settings()
 
 
