@@ -36,6 +36,7 @@ from infra.cache.idempotency import NoAnswerCache, RedisAnswerCache
 from infra.cache.rate_limit import RedisTokenBucket
 from infra.cache.velocity import RedisVelocityCounter
 from infra.currency import iso4217_catalog
+from infra.db.analytics_reader import SqlAnalyticsReader
 from infra.db.engine import make_engine
 from infra.db.idempotency import SqlIdempotencyStore
 from infra.db.request_claim import RequestClaim
@@ -45,6 +46,8 @@ from infra.fraud.scorer import HttpRiskScorer
 from infra.gateways.directory import RoutedGatewayDirectory
 from infra.system import SystemClock, UuidGenerator
 from payments.v1 import (
+    analytics_service_pb2,
+    analytics_service_pb2_grpc,
     fx_service_pb2,
     fx_service_pb2_grpc,
     payment_method_service_pb2,
@@ -76,6 +79,7 @@ from server.rate_limit import RateLimitInterceptor
 from server.readiness import Check, DatabaseReadiness, KafkaReadiness, Readiness
 from server.rest.app import RestShim
 from server.rest.routes import build_routes, contract_services
+from server.servicers.analytics import AnalyticsServicer
 from server.servicers.fx import FxServicer
 from server.servicers.payment_methods import PaymentMethodServicer
 from server.servicers.payments import PaymentServicer
@@ -100,6 +104,7 @@ SERVICE_NAMES = (
     payment_method_service_pb2.DESCRIPTOR.services_by_name["PaymentMethodService"].full_name,
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
     fx_service_pb2.DESCRIPTOR.services_by_name["FxService"].full_name,
+    analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name,
 )
 
 # Requests that are gateways' signed data, not callers' input: not refused by the card guard.
@@ -252,6 +257,9 @@ class PaymentApplication:
             PaymentMethodServicer(call_deps), server
         )
         fx_service_pb2_grpc.add_FxServiceServicer_to_server(FxServicer(call_deps), server)
+        analytics_service_pb2_grpc.add_AnalyticsServiceServicer_to_server(
+            AnalyticsServicer(SqlAnalyticsReader(self.engine)), server
+        )
         self._webhooks = WebhookComponents(settings, deps)
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(
             self._webhooks.servicer, server
@@ -472,7 +480,12 @@ class PaymentApplication:
             leader_lease(self.settings, self._database_url),
             self.settings.background_lease_seconds,
             # One process at a time across workers and replicas (server/background.py).
-            singletons=[*wiring.housekeeping(store), *wiring.outbox(), *wiring.fx_rates()],
+            singletons=[
+                *wiring.housekeeping(store),
+                *wiring.outbox(),
+                *wiring.fx_rates(),
+                *wiring.analytics(),
+            ],
             # Every worker: Kafka's consumer group shares the partitions out.
             # the audit chain's linker too: its own lease lets one link at a time.
             everywhere=[

@@ -29,6 +29,7 @@ from server.interceptors import Behavior, UnaryInterceptor, with_behavior
 _PAYMENTS = "/payments.v1.PaymentService/"
 _METHODS = "/payments.v1.PaymentMethodService/"
 _FX = "/payments.v1.FxService/"
+_ANALYTICS = "/payments.v1.AnalyticsService/"
 
 # The scope each RPC requires; `admin` satisfies every one. An RPC missing from this table
 # requires `admin`: a new RPC is closed until someone decides who may call it.
@@ -54,6 +55,9 @@ REQUIRED_SCOPES: Mapping[str, str] = {
     _FX + "GetExchangeRate": access.FX_READ,
     _FX + "ListExchangeRates": access.FX_READ,
     _FX + "CreateFxQuote": access.FX_WRITE,
+    _ANALYTICS + "GetPaymentStats": access.ANALYTICS_READ,
+    _ANALYTICS + "GetRevenue": access.ANALYTICS_READ,
+    _ANALYTICS + "GetDisputeStats": access.ANALYTICS_READ,
 }
 
 # Webhook RPCs: authenticated by the gateway's signature (checked by the servicer), run as

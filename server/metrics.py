@@ -22,15 +22,18 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.enums import PaymentStatus
+from infra.db.analytics_fold import BucketDeltas
 from server.errors import status_code
 from server.interceptors import Behavior, UnaryInterceptor
 
 log = logging.getLogger("payments.metrics")
 
 
-# Payments by status are counted in PostgreSQL at scrape time: exact across replicas and
-# restarts, and a GROUP BY over an indexed column is cheap at scrape intervals.
-_PAYMENTS_BY_STATUS = text("SELECT status, count(*) FROM payments GROUP BY status")
+# Payments by status: the sums of the counts a trigger keeps per status and connection shard
+# (migration 0023), exact across replicas and restarts, without reading the payments.
+_PAYMENTS_BY_STATUS = text(
+    "SELECT status, sum(payments)::bigint FROM payment_status_counts GROUP BY status"
+)
 # The outbox backlog (served by the partial index on unpublished rows).
 _OUTBOX_BACKLOG = text(
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
@@ -68,6 +71,26 @@ class ServiceMetrics:
             ["status"],
             registry=r,
             multiprocess_mode="mostrecent",
+        )
+        # Business counters, counted by the analytics projector as it projects each event
+        # (once per event, in the process holding the background lease).
+        self.payment_outcomes = Counter(
+            "payments_outcomes",
+            "Payment outcomes (authorized, captured, failed) projected from the events",
+            ["gateway", "payment_method_type", "currency", "outcome"],
+            registry=r,
+        )
+        self.captured_minor = Counter(
+            "payments_captured_amount_minor",
+            "Captured amounts, in minor units of the currency",
+            ["currency"],
+            registry=r,
+        )
+        self.refunded_minor = Counter(
+            "payments_refunded_amount_minor",
+            "Refunded amounts, in minor units of the currency",
+            ["currency"],
+            registry=r,
         )
         self.gateway_latency = Histogram(
             "payments_gateway_call_duration_seconds",
@@ -122,6 +145,26 @@ class ServiceMetrics:
             "1 while this process's linker holds the audit chain's lease",
             registry=r,
         )
+
+    def count_projected(self, deltas: BucketDeltas) -> None:
+        """The analytics projector's batch, once it committed."""
+        outcomes = self.payment_outcomes
+        for (_hour, gateway, method, currency, _country, _code), sums in deltas.payments.items():
+            for outcome in ("authorized", "captured", "failed"):
+                if sums[outcome]:
+                    outcomes.labels(
+                        gateway=gateway,
+                        payment_method_type=method,
+                        currency=currency,
+                        outcome=outcome,
+                    ).inc(sums[outcome])
+        for (_hour, basis, currency), sums in deltas.revenue.items():
+            if basis != "payment":
+                continue
+            if sums["captured_minor"]:
+                self.captured_minor.labels(currency=currency).inc(sums["captured_minor"])
+            if sums["refunded_minor"]:
+                self.refunded_minor.labels(currency=currency).inc(sums["refunded_minor"])
 
     async def refresh(self, engine: AsyncEngine | None) -> None:
         await self.refresh_payments(engine)

@@ -15,6 +15,7 @@ from google.protobuf.descriptor import (
 )
 
 from payments.v1 import (
+    analytics_service_pb2,
     fx_service_pb2,
     payment_method_service_pb2,
     payment_service_pb2,
@@ -116,4 +117,5 @@ def contract_services() -> list[ServiceDescriptor]:
         payment_method_service_pb2.DESCRIPTOR.services_by_name["PaymentMethodService"],
         webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"],
         fx_service_pb2.DESCRIPTOR.services_by_name["FxService"],
+        analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"],
     ]

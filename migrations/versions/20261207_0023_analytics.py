@@ -1,0 +1,164 @@
+"""analytics: hourly buckets projected from the outbox, and payments per status kept by a
+trigger
+
+Revision ID: 0023
+Revises: 0022
+Create Date: 2026-12-07
+
+The outbox gains `projected_at`: the projector marks each row it counted, in the transaction
+that counted it; rows already in the outbox are projected too (what the purge left is the
+history the buckets start from).
+
+payment_status_counts is seeded from payments after the triggers exist, in this transaction:
+creating a trigger locks payments against writes until the commit, so no change falls
+between the seed and the first trigger call.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0023"
+down_revision: str | None = "0022"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# Each connection adds to its own shard (its backend pid modulo 32: more than the
+# connections one database serves to this service at once), so two concurrent commits rarely
+# share a row.
+_COUNT_FUNCTION = """
+CREATE FUNCTION payments_count_status() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    my_shard smallint := pg_backend_pid() % 32;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO payment_status_counts AS c (status, shard, payments)
+        VALUES (OLD.status, my_shard, -1)
+        ON CONFLICT (status, shard) DO UPDATE SET payments = c.payments - 1;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        INSERT INTO payment_status_counts AS c (status, shard, payments)
+        VALUES (NEW.status, my_shard, 1)
+        ON CONFLICT (status, shard) DO UPDATE SET payments = c.payments + 1;
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+
+
+def _count(name: str) -> sa.Column:  # type: ignore[type-arg]
+    return sa.Column(name, sa.BigInteger(), server_default="0", nullable=False)
+
+
+def _hour() -> sa.Column:  # type: ignore[type-arg]
+    return sa.Column("hour", sa.DateTime(timezone=True), nullable=False)
+
+
+def upgrade() -> None:
+    op.add_column("outbox", sa.Column("projected_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index(
+        "ix_outbox_unprojected",
+        "outbox",
+        ["created_at"],
+        unique=False,
+        postgresql_where=sa.text("projected_at IS NULL"),
+    )
+    op.create_table(
+        "analytics_payment_hours",
+        _hour(),
+        sa.Column("gateway", sa.String(length=20), nullable=False),
+        sa.Column("payment_method_type", sa.String(length=30), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("country", sa.String(length=2), nullable=False),
+        sa.Column("failure_code", sa.String(length=64), nullable=False),
+        *(
+            _count(name)
+            for name in (
+                "attempts",
+                "authorized",
+                "captured",
+                "failed",
+                "retry_attempts",
+                "retry_authorized",
+            )
+        ),
+        sa.PrimaryKeyConstraint(
+            "hour",
+            "gateway",
+            "payment_method_type",
+            "currency",
+            "country",
+            "failure_code",
+            name=op.f("pk_analytics_payment_hours"),
+        ),
+    )
+    op.create_table(
+        "analytics_revenue_hours",
+        _hour(),
+        sa.Column("basis", sa.String(length=10), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        _count("captured_minor"),
+        _count("refunded_minor"),
+        _count("disputed_minor"),
+        sa.PrimaryKeyConstraint(
+            "hour", "basis", "currency", name=op.f("pk_analytics_revenue_hours")
+        ),
+    )
+    op.create_table(
+        "analytics_dispute_hours",
+        _hour(),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        *(
+            _count(name)
+            for name in (
+                "opened",
+                "won",
+                "lost",
+                "closed",
+                "opened_minor",
+                "won_minor",
+                "lost_minor",
+                "closed_minor",
+            )
+        ),
+        sa.PrimaryKeyConstraint("hour", "currency", name=op.f("pk_analytics_dispute_hours")),
+    )
+    op.create_table(
+        "payment_status_counts",
+        sa.Column("status", sa.String(length=24), nullable=False),
+        sa.Column("shard", sa.SmallInteger(), nullable=False),
+        sa.Column("payments", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("status", "shard", name=op.f("pk_payment_status_counts")),
+    )
+    op.execute(_COUNT_FUNCTION)
+    op.execute(
+        "CREATE TRIGGER payments_count_new_or_gone AFTER INSERT OR DELETE ON payments "
+        "FOR EACH ROW EXECUTE FUNCTION payments_count_status()"
+    )
+    op.execute(
+        "CREATE TRIGGER payments_count_status_change AFTER UPDATE OF status ON payments "
+        "FOR EACH ROW WHEN (OLD.status IS DISTINCT FROM NEW.status) "
+        "EXECUTE FUNCTION payments_count_status()"
+    )
+    op.execute(
+        "INSERT INTO payment_status_counts (status, shard, payments) "
+        "SELECT status, 0, count(*) FROM payments GROUP BY status"
+    )
+
+
+def downgrade() -> None:
+    op.execute("DROP TRIGGER payments_count_status_change ON payments")
+    op.execute("DROP TRIGGER payments_count_new_or_gone ON payments")
+    op.execute("DROP FUNCTION payments_count_status()")
+    op.drop_table("payment_status_counts")
+    op.drop_table("analytics_dispute_hours")
+    op.drop_table("analytics_revenue_hours")
+    op.drop_table("analytics_payment_hours")
+    op.drop_index(
+        "ix_outbox_unprojected",
+        table_name="outbox",
+        postgresql_where=sa.text("projected_at IS NULL"),
+    )
+    op.drop_column("outbox", "projected_at")

@@ -1,0 +1,172 @@
+"""AnalyticsService through grpcurl against the real `payment-service` process: after two
+captured payments and one decline, GetPaymentStats and GetRevenue show them in the current
+bucket (the projector counts the committed events in the background)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from tests.e2e.helpers import create_request
+from tests.support.auth import admin_token, issuer
+from tests.support.polling import eventually
+from tests.support.server_process import ServerProcess
+
+pytestmark = pytest.mark.slow
+GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or "grpcurl"
+PAYMENTS = "payments.v1.PaymentService"
+ANALYTICS = "payments.v1.AnalyticsService"
+# A currency no other test of the session pays in: the buckets of this group are this test's.
+CURRENCY = "SEK"
+
+
+@pytest.fixture
+async def server(
+    database_url: str, redis_url: str, redis_key_prefix: str
+) -> AsyncIterator[ServerProcess]:
+    process = ServerProcess(
+        database_url,
+        REDIS_URL=redis_url,
+        REDIS_KEY_PREFIX=redis_key_prefix,
+        ANALYTICS_POLL_INTERVAL_SECONDS="0.1",
+    )
+    await process.start()
+    yield process
+    print(process.output()[-6000:])  # shown when the test failed
+    process.close()
+
+
+class GrpcurlError(Exception):
+    def __init__(self, exit_code: int, output: str) -> None:
+        super().__init__(output)
+        self.exit_code, self.output = exit_code, output
+
+
+def grpcurl(target: str, method: str, body: dict[str, Any], token: str | None = None) -> Any:
+    args = [GRPCURL, "-plaintext", "-H", f"authorization: Bearer {token or admin_token()}"]
+    args += ["-d", json.dumps(body), target, method]
+    result = subprocess.run(args, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise GrpcurlError(result.returncode, result.stdout + result.stderr)
+    return json.loads(result.stdout)
+
+
+def pay(target: str, amount_minor: int, card: str, *, capture: bool) -> None:
+    request = create_request()
+    created = grpcurl(
+        target,
+        f"{PAYMENTS}/CreatePayment",
+        {
+            "order_id": request.order_id,
+            "user_id": request.user_id,
+            "amount_minor": amount_minor,
+            "currency": CURRENCY,
+            "payment_method_type": "PAYMENT_METHOD_TYPE_CREDIT_CARD",
+            "payment_method_token": card,
+            "request_id": request.request_id,
+        },
+    )
+    pid = created["payment"]["payment_id"]
+    try:
+        grpcurl(target, f"{PAYMENTS}/AuthorizePayment", {"payment_id": pid})
+    except GrpcurlError:
+        if capture:
+            raise
+        return  # the decline
+    if capture:
+        grpcurl(target, f"{PAYMENTS}/CapturePayment", {"payment_id": pid})
+
+
+def _stamp(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def figures(target: str, since: datetime) -> tuple[dict[str, int], dict[str, int]]:
+    """This currency's payment stats and revenue from `since`'s hour on, summed over the
+    hour buckets (one, the current, unless the hour turned during the test)."""
+    token = issuer().mint(scopes=["analytics:read"])  # the scope alone is enough
+    period = {
+        "start_time": _stamp(since),
+        "end_time": _stamp(datetime.now(UTC) + timedelta(hours=1)),
+        "granularity": "ANALYTICS_GRANULARITY_HOUR",
+    }
+    stats = grpcurl(
+        target,
+        f"{ANALYTICS}/GetPaymentStats",
+        period | {"group_by": ["PAYMENT_STATS_DIMENSION_CURRENCY"]},
+        token,
+    )
+    totals = dict.fromkeys(("attempts", "authorized", "captured", "failed"), 0)
+    for bucket in stats.get("buckets", []):
+        if bucket["currency"] == CURRENCY:
+            for name in totals:
+                totals[name] += int(bucket["stats"].get(name, 0))
+    revenue = grpcurl(target, f"{ANALYTICS}/GetRevenue", period, token)
+    money = dict.fromkeys(("captured", "net"), 0)
+    for bucket in revenue.get("buckets", []):
+        for amounts in bucket.get("amounts", []):
+            if amounts["currency"] == CURRENCY:
+                money["captured"] += int(amounts.get("captured_amount_minor", 0))
+                money["net"] += int(amounts.get("net_amount_minor", 0))
+    return totals, money
+
+
+async def test_two_captures_and_a_decline_show_in_the_current_bucket(
+    server: ServerProcess,
+) -> None:
+    target = server.target
+    since = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    before_stats, before_money = await asyncio.to_thread(figures, target, since)
+
+    await asyncio.to_thread(pay, target, 1000, "pm_card_visa", capture=True)
+    await asyncio.to_thread(pay, target, 2500, "pm_card_mastercard", capture=True)
+    await asyncio.to_thread(pay, target, 700, "pm_card_chargeDeclined", capture=False)
+
+    expected_stats = {"attempts": 3, "authorized": 2, "captured": 2, "failed": 1}
+    expected_money = {"captured": 3500, "net": 3500}
+    seen: list[Any] = []
+
+    async def counted() -> bool:
+        stats, money = await asyncio.to_thread(figures, target, since)
+        seen[:] = [stats, money]
+        grew = {k: stats[k] - before_stats[k] for k in expected_stats}
+        earned = {k: money[k] - before_money[k] for k in expected_money}
+        return grew == expected_stats and earned == expected_money
+
+    await eventually(counted, within=20, interval=0.2)
+    # Nothing more is counted later (each event once).
+    assert await counted(), seen
+
+
+def test_scopes_and_invalid_periods_are_refused(server: ServerProcess) -> None:
+    period = {
+        "start_time": "2026-12-07T10:00:00Z",
+        "end_time": "2026-12-07T11:00:00Z",
+        "granularity": "ANALYTICS_GRANULARITY_DAY",
+    }
+    payments_only = issuer().mint(scopes=["payments:read"])
+    with pytest.raises(GrpcurlError) as refused:
+        grpcurl(server.target, f"{ANALYTICS}/GetPaymentStats", period, payments_only)
+    assert refused.value.exit_code == 64 + grpc.StatusCode.PERMISSION_DENIED.value[0]
+
+    backwards = period | {"end_time": "2026-12-07T09:00:00Z"}
+    with pytest.raises(GrpcurlError) as invalid:
+        grpcurl(server.target, f"{ANALYTICS}/GetRevenue", backwards)
+    assert invalid.value.exit_code == 64 + grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert "VALIDATION_FAILED" in invalid.value.output
+    assert "end_time" in invalid.value.output
+
+    no_granularity = {k: v for k, v in period.items() if k != "granularity"}
+    with pytest.raises(GrpcurlError) as unset:
+        grpcurl(server.target, f"{ANALYTICS}/GetPaymentStats", no_granularity)
+    assert "granularity" in unset.value.output
