@@ -23,6 +23,7 @@ from payments.v1 import (
 )
 
 HTTP_BODY = "google.api.HttpBody"
+TIMESTAMP = "google.protobuf.Timestamp"
 # Path variables: {field} only (our contract binds no nested or wildcard segments).
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _METHODS = ("get", "put", "post", "delete", "patch")
@@ -71,14 +72,18 @@ class Route:
     @property
     def query_fields(self) -> tuple[FieldDescriptor, ...]:
         """Fields bound neither by the path nor by the body (HTTP rule semantics): only
-        scalars and enums, singular or repeated, can be given as query parameters."""
+        scalars, enums and timestamps (RFC 3339 text), singular or repeated, can be given as
+        query parameters."""
         if self.body == "*":
             return ()
         bound = {*self.path_params, self.body}
         return tuple(
             f
             for f in self.request_type.fields
-            if f.name not in bound and f.type != FieldDescriptor.TYPE_MESSAGE
+            if f.name not in bound
+            and (
+                f.type != FieldDescriptor.TYPE_MESSAGE or f.message_type.full_name == TIMESTAMP
+            )
         )
 
     @property
