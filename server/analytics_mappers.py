@@ -40,11 +40,11 @@ def moment(request: object, name: str) -> datetime | None:
 
 
 def granularity(value: int) -> Granularity | None:
-    return _GRANULARITIES.get(value)  # type: ignore[call-overload]
+    return _GRANULARITIES.get(value)
 
 
 def dimensions(values: Iterable[int]) -> list[StatsDimension | None]:
-    return [_DIMENSIONS.get(value) for value in values]  # type: ignore[call-overload]
+    return [_DIMENSIONS.get(value) for value in values]
 
 
 def _stamp(at: datetime) -> Timestamp:

@@ -167,7 +167,14 @@ class SqlAnalyticsReader:
 def _counts(row: Any) -> OutcomeCounts:
     m = row._mapping
     failed = int(m["failed"])
-    counts = OutcomeCounts(*(int(m[f]) for f in PAYMENT_FIGURES))
+    counts = OutcomeCounts(
+        attempts=int(m["attempts"]),
+        authorized=int(m["authorized"]),
+        captured=int(m["captured"]),
+        failed=failed,
+        retry_attempts=int(m["retry_attempts"]),
+        retry_authorized=int(m["retry_authorized"]),
+    )
     if failed:
         counts.failures[str(m["failure_code"])] = failed
     return counts

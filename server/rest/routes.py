@@ -82,7 +82,8 @@ class Route:
             for f in self.request_type.fields
             if f.name not in bound
             and (
-                f.type != FieldDescriptor.TYPE_MESSAGE or f.message_type.full_name == TIMESTAMP
+                f.type != FieldDescriptor.TYPE_MESSAGE
+                or (f.message_type is not None and f.message_type.full_name == TIMESTAMP)
             )
         )
 

@@ -1,0 +1,228 @@
+"""The analytics projector against real PostgreSQL (a database of the test's own): each
+committed event counted once, by concurrent projectors too; a row that commits late still
+counted; the purge keeps what is not projected; the reports read the buckets; the trigger
+kept payments-per-status counts equal to a count of the payments."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.analytics import Granularity, StatsDimension, period_of
+from domain.enums import PaymentMethodType
+from domain.events import (
+    DomainEvent,
+    PaymentAuthorized,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentSucceeded,
+)
+from domain.money import Money
+from infra.currency import iso4217_catalog
+from infra.db.analytics_projector import AnalyticsProjector
+from infra.db.analytics_reader import SqlAnalyticsReader
+from infra.messaging.relay import KafkaProducerConfig, OutboxRelay
+from server.events_wire import EventRenderer
+
+RENDER = EventRenderer("/tests", iso4217_catalog().exponent)
+DAY = datetime(2031, 3, 4, tzinfo=UTC)
+CARD = PaymentMethodType.CREDIT_CARD
+
+_PAYMENT = text(
+    "INSERT INTO payments (id, order_id, user_id, amount_minor, currency, status,"
+    " payment_method_type, gateway, country, retry_count, created_at, updated_at)"
+    " VALUES (:id, :order, :user, 1000, :currency, :status, 'CREDIT_CARD', :gateway, 'DE',"
+    " :retries, now(), now())"
+)
+_OUTBOX = text(
+    "INSERT INTO outbox (id, event_type, aggregate_id, message_key, value, headers, created_at)"
+    " VALUES (:id, :type, :payment, :key, :value, '[]', :at)"
+)
+
+
+async def _payment(
+    engine: AsyncEngine, currency: str, gateway: str = "simulator", retries: int = 0
+) -> str:
+    pid = str(uuid.uuid4())
+    async with engine.begin() as conn:
+        await conn.execute(
+            _PAYMENT,
+            {"id": pid, "order": str(uuid.uuid4()), "user": str(uuid.uuid4()),
+             "currency": currency, "status": "PENDING", "gateway": gateway, "retries": retries},
+        )  # fmt: skip
+    return pid
+
+
+def _params(event: DomainEvent) -> dict[str, object]:
+    return {
+        "id": str(uuid.uuid4()),
+        "type": event.event_type,
+        "payment": event.payment_id,
+        "key": event.order_id,
+        "value": RENDER(event).value,
+        "at": event.occurred_at,
+    }
+
+
+async def _write(engine: AsyncEngine, events: list[DomainEvent]) -> None:
+    async with engine.begin() as conn:
+        for event in events:
+            await conn.execute(_OUTBOX, _params(event))
+
+
+def _authorized(pid: str, at: datetime, amount: int, currency: str) -> PaymentAuthorized:
+    return PaymentAuthorized(str(uuid.uuid4()), pid, pid, at, Money(amount, currency), CARD, "t")
+
+
+def _captured(pid: str, at: datetime, amount: int, currency: str) -> PaymentSucceeded:
+    return PaymentSucceeded(
+        str(uuid.uuid4()), pid, pid, at, Money(amount, currency), CARD, "t",
+        settlement=Money(amount * 2, "USD"), exchange_rate=None,
+    )  # fmt: skip
+
+
+def _failed(pid: str, at: datetime, code: str, attempt: int = 0) -> PaymentFailed:
+    return PaymentFailed(str(uuid.uuid4()), pid, pid, at, "declined", code, attempt)
+
+
+async def _drain(*projectors: AnalyticsProjector) -> None:
+    while sum(await asyncio.gather(*(p.project_once() for p in projectors))):
+        pass
+
+
+async def test_concurrent_projectors_count_each_event_once(own_engine: AsyncEngine) -> None:
+    events: list[DomainEvent] = []
+    expected: Counter[str] = Counter()
+    for n in range(120):
+        at = DAY + timedelta(hours=n % 30, minutes=n % 60)
+        pid = await _payment(own_engine, "EUR")
+        if n % 3 == 0:
+            events.append(_failed(pid, at, "CARD_DECLINED" if n % 2 else "INSUFFICIENT_FUNDS"))
+            expected["failed"] += 1
+        else:
+            events.append(_authorized(pid, at, 100, "EUR"))
+            events.append(_captured(pid, at, 100, "EUR"))
+            expected["authorized"] += 1
+            expected["captured"] += 1
+    await _write(own_engine, events)
+    projectors = [AnalyticsProjector(own_engine, RENDER, batch_size=25) for _ in range(3)]
+    await _drain(*projectors)
+
+    reader = SqlAnalyticsReader(own_engine)
+    period = period_of(DAY, DAY + timedelta(days=2), Granularity.DAY)
+    report = await reader.payment_stats(period, ())
+    total = report.total
+    assert (total.attempts, total.authorized, total.captured, total.failed) == (
+        expected["authorized"] + expected["failed"],
+        expected["authorized"],
+        expected["captured"],
+        expected["failed"],
+    )
+    assert [b.start for b in report.buckets] == [DAY, DAY + timedelta(days=1)]
+    assert dict(total.top_decline_codes()) == {"CARD_DECLINED": 20, "INSUFFICIENT_FUNDS": 20}
+    revenue = await reader.revenue(period)
+    assert [(m.currency, m.captured_minor, m.net_minor) for m in revenue.totals] == [
+        ("EUR", 100 * expected["captured"], 100 * expected["captured"])
+    ]
+    assert [(m.currency, m.captured_minor) for m in revenue.settlement_totals] == [
+        ("USD", 200 * expected["captured"])
+    ]
+    async with own_engine.connect() as conn:
+        left = await conn.scalar(text("SELECT count(*) FROM outbox WHERE projected_at IS NULL"))
+    assert left == 0
+
+
+async def test_an_event_committed_late_is_still_counted(own_engine: AsyncEngine) -> None:
+    """Outbox rows commit out of order: one written earlier (older created_at) but committed
+    after a later one was projected must not be stepped over."""
+    hour = DAY + timedelta(days=10)
+    early, late = await _payment(own_engine, "JPY"), await _payment(own_engine, "JPY")
+    projector = AnalyticsProjector(own_engine, RENDER)
+    async with own_engine.connect() as slow:
+        transaction = await slow.begin()
+        await slow.execute(_OUTBOX, _params(_captured(early, hour, 500, "JPY")))
+        await _write(own_engine, [_captured(late, hour + timedelta(minutes=5), 700, "JPY")])
+        await _drain(projector)
+        await transaction.commit()
+    await _drain(projector)
+    period = period_of(hour, hour + timedelta(hours=1), Granularity.HOUR)
+    revenue = await SqlAnalyticsReader(own_engine).revenue(period)
+    assert [(m.currency, m.captured_minor) for m in revenue.totals] == [("JPY", 1200)]
+
+
+async def test_retries_groups_and_refunds(own_engine: AsyncEngine) -> None:
+    hour = DAY + timedelta(days=20, hours=7)
+    retried = await _payment(own_engine, "GBP", gateway="stripe", retries=1)
+    plain = await _payment(own_engine, "GBP", gateway="paypal")
+    await _write(
+        own_engine,
+        [
+            _failed(retried, hour, "PROCESSING_ERROR"),
+            _authorized(retried, hour + timedelta(minutes=1), 300, "GBP"),
+            _authorized(plain, hour + timedelta(minutes=2), 400, "GBP"),
+            _captured(plain, hour + timedelta(minutes=3), 400, "GBP"),
+            PaymentRefunded(
+                str(uuid.uuid4()),
+                plain,
+                plain,
+                hour + timedelta(minutes=4),
+                "r",
+                Money(150, "GBP"),
+                "t",
+            ),
+        ],
+    )
+    await _drain(AnalyticsProjector(own_engine, RENDER))
+    reader = SqlAnalyticsReader(own_engine)
+    period = period_of(hour, hour + timedelta(minutes=1), Granularity.HOUR)
+    report = await reader.payment_stats(period, (StatsDimension.GATEWAY,))
+    by_gateway = {b.group[StatsDimension.GATEWAY]: b.counts for b in report.buckets}
+    stripe, paypal = by_gateway["stripe"], by_gateway["paypal"]
+    assert (stripe.attempts, stripe.authorized, stripe.failed) == (2, 1, 1)
+    assert (stripe.retry_attempts, stripe.retry_authorized) == (1, 1)
+    assert stripe.success_rate == 0.5
+    assert (paypal.attempts, paypal.captured, paypal.retry_attempts) == (1, 1, 0)
+    assert report.total.retry_success_rate == 1.0
+    revenue = await reader.revenue(period)
+    assert [(m.captured_minor, m.refunded_minor, m.net_minor) for m in revenue.totals] == [
+        (400, 150, 250)
+    ]
+
+
+async def test_the_purge_keeps_published_rows_until_projected(own_engine: AsyncEngine) -> None:
+    pid = await _payment(own_engine, "CHF")
+    await _write(own_engine, [_captured(pid, DAY, 100, "CHF")])
+    async with own_engine.begin() as conn:
+        await conn.execute(text("UPDATE outbox SET published_at = now() - interval '2 days'"))
+    relay = OutboxRelay(own_engine, KafkaProducerConfig([], "tests"), topic="t", render=RENDER)
+    cutoff = datetime.now(UTC) - timedelta(days=1)
+    assert await relay.purge(cutoff) == 0  # published, not projected: kept
+    await _drain(AnalyticsProjector(own_engine, RENDER))
+    assert await relay.purge(cutoff) >= 1
+
+
+async def test_payments_by_status_counts_follow_every_change(own_engine: AsyncEngine) -> None:
+    ids = [await _payment(own_engine, "EUR") for _ in range(6)]
+    async with own_engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE payments SET status = 'AUTHORIZED' WHERE id = ANY(:ids)"),
+            {"ids": ids[:4]},
+        )
+        await conn.execute(
+            text("UPDATE payments SET status = 'CAPTURED' WHERE id = ANY(:ids)"), {"ids": ids[:2]}
+        )
+        await conn.execute(text("DELETE FROM payments WHERE id = :id"), {"id": ids[5]})
+    counts = text(
+        "SELECT status, sum(payments)::bigint FROM payment_status_counts"
+        " GROUP BY status HAVING sum(payments) <> 0"
+    )
+    scan = text("SELECT status, count(*) FROM payments GROUP BY status")
+    async with own_engine.connect() as conn:
+        counted: dict[str, int] = {s: n for s, n in (await conn.execute(counts)).all()}
+        scanned: dict[str, int] = {s: n for s, n in (await conn.execute(scan)).all()}
+    assert counted == scanned
