@@ -1,6 +1,7 @@
 """AnalyticsService through grpcurl against the real `payment-service` process: after two
 captured payments and one decline, GetPaymentStats and GetRevenue show them in the current
-bucket (the projector counts the committed events in the background)."""
+bucket (the projector counts the committed events in the background). And the business
+metrics and the REST route on the session's in-process server."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import json
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 
 from tests.e2e.helpers import create_request
@@ -170,3 +173,61 @@ def test_scopes_and_invalid_periods_are_refused(server: ServerProcess) -> None:
     with pytest.raises(GrpcurlError) as unset:
         grpcurl(server.target, f"{ANALYTICS}/GetPaymentStats", no_granularity)
     assert "granularity" in unset.value.output
+
+
+def _sample(metrics: str, series: str) -> float:
+    for line in metrics.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_business_metrics_and_the_rest_route(rest_client: httpx.AsyncClient) -> None:
+    """The projector's counters on /metrics, payments_by_status from the kept counts, and
+    GET /api/v1/analytics/payment-stats through the REST shim."""
+    currency = "NOK"  # no other test of the session pays in it
+    outcome = (
+        'payments_outcomes_total{currency="NOK",gateway="SIMULATOR",'
+        'outcome="captured",payment_method_type="CREDIT_CARD"}'
+    )
+    captured = 'payments_captured_amount_minor_total{currency="NOK"}'
+    before = (await rest_client.get("/metrics")).text
+    body = {
+        "order_id": str(uuid.uuid4()),
+        "user_id": str(uuid.uuid4()),
+        "amount_minor": 4200,
+        "currency": currency,
+        "payment_method_type": "PAYMENT_METHOD_TYPE_CREDIT_CARD",
+        "payment_method_token": "pm_card_visa",
+        "authorize": True,
+    }
+    created = await rest_client.post("/api/v1/payments", json=body)
+    assert created.status_code == 200, created.text
+    pid = created.json()["payment"]["payment_id"]
+    capture = await rest_client.post(f"/api/v1/payments/{pid}/capture", json={})
+    assert capture.status_code == 200, capture.text
+
+    async def counted() -> bool:
+        now = (await rest_client.get("/metrics")).text
+        return (
+            _sample(now, outcome) - _sample(before, outcome) == 1
+            and _sample(now, captured) - _sample(before, captured) == 4200
+        )
+
+    await eventually(counted, within=20, interval=0.2)
+    metrics = (await rest_client.get("/metrics")).text
+    assert _sample(metrics, 'payments_by_status{status="CAPTURED"}') >= 1
+
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    stats = await rest_client.get(
+        "/api/v1/analytics/payment-stats",
+        params={
+            "start_time": _stamp(hour - timedelta(hours=1)),
+            "end_time": _stamp(hour + timedelta(hours=1)),
+            "granularity": "ANALYTICS_GRANULARITY_HOUR",
+            "group_by": "PAYMENT_STATS_DIMENSION_CURRENCY",
+        },
+    )
+    assert stats.status_code == 200, stats.text
+    ours = [b for b in stats.json()["buckets"] if b["currency"] == currency]
+    assert sum(int(b["stats"]["captured"]) for b in ours) == 1
