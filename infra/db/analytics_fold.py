@@ -37,6 +37,10 @@ PAYMENT_FIGURES = (
     "retry_attempts",
     "retry_authorized",
 )
+# (span, dimension, bucket, value, failure_code): span "h" or "d"; dimension "" (all) or one
+# of SLICED with its value.
+SliceKey = tuple[str, str, datetime, str, str]
+SLICED = ("gateway", "payment_method_type", "currency", "country")
 # (hour, basis, currency); basis "payment" or "settlement"
 RevenueKey = tuple[datetime, str, str]
 REVENUE_FIGURES = ("captured_minor", "refunded_minor", "disputed_minor")
@@ -69,11 +73,19 @@ UNKNOWN_PAYMENT = PaymentDimensions("", "", "", "", 0)
 @dataclass(slots=True)
 class BucketDeltas:
     payments: dict[PaymentKey, Counter[str]] = field(default_factory=dict)
+    slices: dict[SliceKey, Counter[str]] = field(default_factory=dict)
     revenue: dict[RevenueKey, Counter[str]] = field(default_factory=dict)
     disputes: dict[DisputeKey, Counter[str]] = field(default_factory=dict)
 
-    def _payment(self, key: PaymentKey) -> Counter[str]:
-        return self.payments.setdefault(key, Counter())
+    def _count(self, key: PaymentKey, figures: dict[str, int]) -> None:
+        """Adds to the key's combination and to its slices (all, and each dimension alone,
+        by hour and by day)."""
+        self.payments.setdefault(key, Counter()).update(figures)
+        hour, *dimensions, code = key
+        for span, bucket in (("h", hour), ("d", hour.replace(hour=0))):
+            self.slices.setdefault((span, "", bucket, "", code), Counter()).update(figures)
+            for name, value in zip(SLICED, dimensions, strict=True):
+                self.slices.setdefault((span, name, bucket, value, code), Counter()).update(figures)
 
     def _revenue(self, key: RevenueKey) -> Counter[str]:
         return self.revenue.setdefault(key, Counter())
@@ -93,17 +105,18 @@ class BucketDeltas:
             return (hour, p.gateway, p.payment_method_type, currency, p.country, failure_code)
 
         if event_type == AUTHORIZED:
-            row = self._payment(key())
-            row.update(attempts=1, authorized=1)
-            if p.retry_count > 0:
-                row.update(retry_attempts=1, retry_authorized=1)
+            retry = int(p.retry_count > 0)
+            self._count(
+                key(),
+                {"attempts": 1, "authorized": 1, "retry_attempts": retry,
+                 "retry_authorized": retry},
+            )  # fmt: skip
         elif event_type == FAILED:
-            row = self._payment(key(str(event.get("failureCode") or "UNKNOWN")))
-            row.update(attempts=1, failed=1)
-            if int(event.get("retryAttempt") or 0) > 0:
-                row.update(retry_attempts=1)
+            retry = int(int(event.get("retryAttempt") or 0) > 0)
+            code = str(event.get("failureCode") or "UNKNOWN")
+            self._count(key(code), {"attempts": 1, "failed": 1, "retry_attempts": retry})
         elif event_type == CAPTURED:
-            self._payment(key()).update(captured=1)
+            self._count(key(), {"captured": 1})
             self._money(hour, event, "captured_minor")
         elif event_type == REFUNDED:
             self._money(hour, event, "refunded_minor")
@@ -134,7 +147,7 @@ class BucketDeltas:
 
     @property
     def empty(self) -> bool:
-        return not (self.payments or self.revenue or self.disputes)
+        return not (self.payments or self.slices or self.revenue or self.disputes)
 
 
 _COUNTED = frozenset({AUTHORIZED, CAPTURED, FAILED, REFUNDED, DISPUTED, DISPUTE_CLOSED})

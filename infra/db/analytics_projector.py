@@ -42,6 +42,7 @@ from infra.db.outbox import legacy_event
 from infra.db.tables import (
     analytics_dispute_hours,
     analytics_payment_hours,
+    analytics_payment_slices,
     analytics_revenue_hours,
     outbox,
     payments,
@@ -153,6 +154,7 @@ def _dimensions(row: Any) -> PaymentDimensions:
 
 async def _add_to_buckets(conn: AsyncConnection, deltas: BucketDeltas) -> None:
     await _upsert(conn, analytics_payment_hours, deltas.payments, PAYMENT_FIGURES)
+    await _upsert(conn, analytics_payment_slices, deltas.slices, PAYMENT_FIGURES)
     await _upsert(conn, analytics_revenue_hours, deltas.revenue, REVENUE_FIGURES)
     await _upsert(conn, analytics_dispute_hours, deltas.disputes, DISPUTE_FIGURES)
 

@@ -1,5 +1,9 @@
-"""Reads the analytics buckets (migration 0023) into reports: sums of hour rows, grouped by
-hour or UTC day in PostgreSQL. 30 days by day is at most 720 hour rows per group."""
+"""Reads the analytics buckets (migration 0023) into reports.
+
+Payment stats for all payments or split by one dimension (and/or the failure code) read the
+slices of the report's span: 30 days by day is 30 rows per value and failure code. Splits by
+two dimensions or more read every combination's hour rows, grouped by hour or UTC day in
+PostgreSQL. Revenue and disputes are hour rows per currency."""
 
 from __future__ import annotations
 
@@ -27,10 +31,13 @@ from infra.db.analytics_fold import PAYMENT_FIGURES
 from infra.db.tables import (
     analytics_dispute_hours,
     analytics_payment_hours,
+    analytics_payment_slices,
     analytics_revenue_hours,
 )
 
 _S, _R, _D = analytics_payment_hours.c, analytics_revenue_hours.c, analytics_dispute_hours.c
+_SL = analytics_payment_slices.c
+_SPANS = {Granularity.HOUR: "h", Granularity.DAY: "d"}
 
 
 def _bucket(hour: ColumnElement[datetime], granularity: Granularity) -> ColumnElement[Any]:
@@ -58,17 +65,9 @@ class SqlAnalyticsReader:
     async def payment_stats(
         self, period: Period, group_by: tuple[StatsDimension, ...]
     ) -> PaymentStatsReport:
-        bucket = _bucket(_S.hour, period.granularity).label("bucket")
-        groups = [_S[d.value] for d in group_by]
-        # The failure code is always selected: the top decline codes of every bucket.
-        keys = [bucket, *groups]
-        if StatsDimension.FAILURE_CODE not in group_by:
-            keys.append(_S.failure_code)
-        query = (
-            select(*keys, *(func.sum(_S[f]).label(f) for f in PAYMENT_FIGURES))
-            .where(_within(_S.hour, period))
-            .group_by(*keys)
-        )
+        query = _from_slices(period, group_by)
+        if query is None:
+            query = _from_combinations(period, group_by)
         total = OutcomeCounts()
         buckets: dict[tuple[Any, ...], StatsBucket] = {}
         for row in await self._rows(query):
@@ -162,6 +161,40 @@ class SqlAnalyticsReader:
             counts["opened"], counts["won"], counts["lost"], counts["open"], amounts,
             captured_payments,
         )  # fmt: skip
+
+
+def _from_slices(period: Period, group_by: tuple[StatsDimension, ...]) -> Select[Any] | None:
+    """The query of the slices: None when the report splits by two dimensions or more."""
+    sliced = [d for d in group_by if d is not StatsDimension.FAILURE_CODE]
+    if len(sliced) > 1:
+        return None
+    dimension = sliced[0].value if sliced else ""
+    # Labelled as the combinations' query labels them.
+    keys: list[ColumnElement[Any]] = [_SL.bucket.label("bucket"), _SL.failure_code]
+    if sliced:
+        keys.append(_SL.value.label(dimension))
+    return (
+        select(*keys, *(func.sum(_SL[f]).label(f) for f in PAYMENT_FIGURES))
+        .where(
+            _SL.span == _SPANS[period.granularity],
+            _SL.dimension == dimension,
+            _SL.bucket >= period.start,
+            _SL.bucket < period.end,
+        )
+        .group_by(*keys)
+    )
+
+
+def _from_combinations(period: Period, group_by: tuple[StatsDimension, ...]) -> Select[Any]:
+    bucket = _bucket(_S.hour, period.granularity).label("bucket")
+    dimensions = [_S[d.value] for d in group_by if d is not StatsDimension.FAILURE_CODE]
+    # The failure code is always selected: the top decline codes of every bucket.
+    keys = [bucket, _S.failure_code, *dimensions]
+    return (
+        select(*keys, *(func.sum(_S[f]).label(f) for f in PAYMENT_FIGURES))
+        .where(_within(_S.hour, period))
+        .group_by(*keys)
+    )
 
 
 def _counts(row: Any) -> OutcomeCounts:

@@ -5,6 +5,10 @@ Revision ID: 0023
 Revises: 0022
 Create Date: 2026-12-07
 
+analytics_payment_hours holds every combination of the dimensions per hour;
+analytics_payment_slices the same figures per hour and per day, for all payments or one
+dimension at a time: what most reports ask, in few rows.
+
 The outbox gains `projected_at`: the projector marks each row it counted, in the transaction
 that counted it; rows already in the outbox are projected too (what the purge left is the
 history the buckets start from).
@@ -48,6 +52,16 @@ $$
 """
 
 
+_PAYMENT_FIGURES = (
+    "attempts",
+    "authorized",
+    "captured",
+    "failed",
+    "retry_attempts",
+    "retry_authorized",
+)
+
+
 def _count(name: str) -> sa.Column:  # type: ignore[type-arg]
     return sa.Column(name, sa.BigInteger(), server_default="0", nullable=False)
 
@@ -73,17 +87,7 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("country", sa.String(length=2), nullable=False),
         sa.Column("failure_code", sa.String(length=64), nullable=False),
-        *(
-            _count(name)
-            for name in (
-                "attempts",
-                "authorized",
-                "captured",
-                "failed",
-                "retry_attempts",
-                "retry_authorized",
-            )
-        ),
+        *(_count(name) for name in _PAYMENT_FIGURES),
         sa.PrimaryKeyConstraint(
             "hour",
             "gateway",
@@ -92,6 +96,23 @@ def upgrade() -> None:
             "country",
             "failure_code",
             name=op.f("pk_analytics_payment_hours"),
+        ),
+    )
+    op.create_table(
+        "analytics_payment_slices",
+        sa.Column("span", sa.String(length=1), nullable=False),
+        sa.Column("dimension", sa.String(length=24), nullable=False),
+        sa.Column("bucket", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("value", sa.String(length=30), nullable=False),
+        sa.Column("failure_code", sa.String(length=64), nullable=False),
+        *(_count(name) for name in _PAYMENT_FIGURES),
+        sa.PrimaryKeyConstraint(
+            "span",
+            "dimension",
+            "bucket",
+            "value",
+            "failure_code",
+            name=op.f("pk_analytics_payment_slices"),
         ),
     )
     op.create_table(
@@ -155,6 +176,7 @@ def downgrade() -> None:
     op.drop_table("payment_status_counts")
     op.drop_table("analytics_dispute_hours")
     op.drop_table("analytics_revenue_hours")
+    op.drop_table("analytics_payment_slices")
     op.drop_table("analytics_payment_hours")
     op.drop_index(
         "ix_outbox_unprojected",

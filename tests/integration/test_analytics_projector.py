@@ -188,6 +188,16 @@ async def test_retries_groups_and_refunds(own_engine: AsyncEngine) -> None:
     assert stripe.success_rate == 0.5
     assert (paypal.attempts, paypal.captured, paypal.retry_attempts) == (1, 1, 0)
     assert report.total.retry_success_rate == 1.0
+    # Two dimensions read every combination's rows: the same figures.
+    both = await reader.payment_stats(period, (StatsDimension.GATEWAY, StatsDimension.CURRENCY))
+    pairs = {(b.group[StatsDimension.GATEWAY], b.group[StatsDimension.CURRENCY]): b.counts
+             for b in both.buckets}  # fmt: skip
+    assert pairs == {("stripe", "GBP"): stripe, ("paypal", "GBP"): paypal}
+    by_code = await reader.payment_stats(period, (StatsDimension.FAILURE_CODE,))
+    assert {b.group[StatsDimension.FAILURE_CODE]: b.counts.failed for b in by_code.buckets} == {
+        "": 0,
+        "PROCESSING_ERROR": 1,
+    }
     revenue = await reader.revenue(period)
     assert [(m.captured_minor, m.refunded_minor, m.net_minor) for m in revenue.totals] == [
         (400, 150, 250)

@@ -1,0 +1,346 @@
+"""What analytics cost and how fast they answer: `make bench-analytics`
+(python -m bench.analytics), against a database of its own.
+
+1. Seeds --payments payments (1,000,000) over --days days (90) with INSERT ... SELECT
+   generate_series: the payments table itself (its status-count trigger off during the seed,
+   the counts then taken in one scan, as migration 0023 does) and the hourly buckets those
+   payments' events would have made (aggregated in SQL, what the projector writes).
+2. GetPaymentStats over 30 days by day (ungrouped, and grouped by gateway and by currency):
+   p50/p95/p99 of the reader's query (the RPC's only I/O), over --queries calls each; and
+   payments_by_status read from the kept counts against the old GROUP BY over payments.
+3. The cost to the payment path: --writers concurrent writers commit lifecycle-like
+   transactions (a payment inserted with an outbox row, then authorized and captured, each
+   an update of its status with an outbox row) in alternating rounds: without the
+   status-count trigger and without the projector, then with both (the projector counting
+   the new outbox rows as they commit, as in the service). Reports transactions/s of both
+   and the ratio; then the projector's own rate on a backlog.
+
+Prints the figures as JSON and writes them under bench/results/. Targets (issue 15): p95 of
+GetPaymentStats 30 days by day <= 50 ms; cost to the lifecycle throughput <= 10 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.analytics import Granularity, StatsDimension, period_of
+from infra.currency import iso4217_catalog
+from infra.db.analytics_fold import PAYMENT_FIGURES, SLICED
+from infra.db.analytics_projector import AnalyticsProjector
+from infra.db.analytics_reader import SqlAnalyticsReader
+from infra.db.engine import make_engine
+from server.events_wire import EventRenderer
+from server.migrate import upgrade_to_head
+
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+RESULTS = Path(__file__).parent / "results"
+RENDER = EventRenderer("/bench", iso4217_catalog().exponent)
+# The projector's own rate is measured on the events of this many lifecycles.
+BACKLOG_LIFECYCLES = 2000
+
+# n -> a payment: its hour in the period, gateway, method, currency, country and outcome
+# (70 % captured, 10 % authorized only, 20 % failed with one of 5 codes; 5 % retried).
+_SYNTHETIC = """
+SELECT n,
+  CAST(:start AS timestamptz) + ((n * 7919) % (CAST(:days AS int) * 24)) * interval '1 hour'
+    AS hour,
+  (ARRAY['SIMULATOR','STRIPE','PAYPAL'])[1 + n % 3] AS gateway,
+  (ARRAY['CREDIT_CARD','DEBIT_CARD','PAYPAL'])[1 + (n / 3) % 3] AS method,
+  (ARRAY['EUR','USD','GBP','JPY','SEK'])[1 + (n / 9) % 5] AS currency,
+  (ARRAY['DE','FR','US','GB','JP','SE','NL','ES','IT','PL'])[1 + (n / 45) % 10] AS country,
+  CASE WHEN n % 10 < 7 THEN 'CAPTURED' WHEN n % 10 < 8 THEN 'AUTHORIZED' ELSE 'FAILED' END
+    AS status,
+  (ARRAY['CARD_DECLINED','INSUFFICIENT_FUNDS','EXPIRED_CARD','INCORRECT_CVC',
+         'PROCESSING_ERROR'])[1 + (n / 10) % 5] AS failure_code,
+  n % 20 = 0 AS retried,
+  1000 + (n % 9000) AS amount
+FROM generate_series(1, CAST(:payments AS int)) AS n
+"""
+SEED_PAYMENTS = text(
+    "INSERT INTO payments (id, order_id, user_id, amount_minor, currency, status,"
+    " payment_method_type, gateway, country, authorized_minor, captured_minor, retry_count,"
+    " created_at, updated_at)"
+    " SELECT md5('p' || n)::uuid, md5('o' || n)::uuid, md5('u' || (n % 50000))::uuid, amount,"
+    " currency, status, method, gateway, country,"
+    " CASE WHEN status = 'FAILED' THEN 0 ELSE amount END,"
+    " CASE WHEN status = 'CAPTURED' THEN amount ELSE 0 END,"
+    " CASE WHEN retried THEN 1 ELSE 0 END, hour, hour"
+    f" FROM ({_SYNTHETIC}) AS s"
+)
+SEED_BUCKETS = text(
+    "INSERT INTO analytics_payment_hours SELECT hour, gateway, method, currency, country,"
+    " CASE WHEN status = 'FAILED' THEN failure_code ELSE '' END,"
+    " count(*), count(*) FILTER (WHERE status <> 'FAILED'),"
+    " count(*) FILTER (WHERE status = 'CAPTURED'), count(*) FILTER (WHERE status = 'FAILED'),"
+    " count(*) FILTER (WHERE retried),"
+    " count(*) FILTER (WHERE retried AND status <> 'FAILED')"
+    f" FROM ({_SYNTHETIC}) AS s GROUP BY 1, 2, 3, 4, 5, 6"
+)
+_SUMS = ", ".join(f"sum({f})" for f in PAYMENT_FIGURES)
+
+
+def seed_slices() -> list[Any]:
+    """The slices of the seeded combinations, as the projector adds them."""
+    statements = []
+    for span, bucket in (("h", "hour"), ("d", "date_trunc('day', hour, 'UTC')")):
+        for dimension in ("", *SLICED):
+            value = dimension or "''"
+            statements.append(
+                text(
+                    f"INSERT INTO analytics_payment_slices SELECT '{span}', '{dimension}',"
+                    f" {bucket}, {value}, failure_code, {_SUMS}"
+                    " FROM analytics_payment_hours GROUP BY 3, 4, 5"
+                )
+            )
+    return statements
+
+
+SEED_REVENUE = text(
+    "INSERT INTO analytics_revenue_hours (hour, basis, currency, captured_minor)"
+    " SELECT hour, 'payment', currency,"
+    " coalesce(sum(amount) FILTER (WHERE status = 'CAPTURED'), 0)"
+    f" FROM ({_SYNTHETIC}) AS s GROUP BY 1, 3"
+)
+SEED_COUNTS = text(
+    "INSERT INTO payment_status_counts (status, shard, payments)"
+    " SELECT status, 0, count(*) FROM payments GROUP BY status"
+)
+OLD_SCRAPE = text("SELECT status, count(*) FROM payments GROUP BY status")
+NEW_SCRAPE = text("SELECT status, sum(payments)::bigint FROM payment_status_counts GROUP BY status")
+
+# The payment path in miniature: three transactions per payment, each with an outbox row.
+_INSERT_PAYMENT = text(
+    "INSERT INTO payments (id, order_id, user_id, amount_minor, currency, status,"
+    " payment_method_type, gateway, country, created_at, updated_at)"
+    " VALUES (:id, :order, :user, 1000, 'EUR', 'PENDING', 'CREDIT_CARD', 'SIMULATOR', 'DE',"
+    " now(), now())"
+)
+_MOVE = text("UPDATE payments SET status = :status, updated_at = now() WHERE id = :id")
+_OUTBOX = text(
+    "INSERT INTO outbox (id, event_type, aggregate_id, message_key, value, headers, created_at)"
+    " VALUES (:oid, :type, CAST(:id AS uuid), :id, :value, '[]', now())"
+)
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+
+    return {"p50_ms": at(0.50), "p95_ms": at(0.95), "p99_ms": at(0.99), "calls": len(ordered)}
+
+
+async def _timed(call: Any, times: int) -> dict[str, float]:
+    samples = []
+    for _ in range(times):
+        started = time.perf_counter()
+        await call()
+        samples.append(time.perf_counter() - started)
+    return _percentiles(samples)
+
+
+async def seed(engine: AsyncEngine, args: argparse.Namespace, start: datetime) -> dict[str, Any]:
+    params = {"start": start, "days": args.days, "payments": args.payments}
+    began = time.perf_counter()
+    async with engine.begin() as conn:
+        await conn.execute(text("ALTER TABLE payments DISABLE TRIGGER USER"))
+        await conn.execute(SEED_PAYMENTS, params)
+        await conn.execute(text("ALTER TABLE payments ENABLE TRIGGER USER"))
+        await conn.execute(SEED_COUNTS)
+    payments_s = time.perf_counter() - began
+    began = time.perf_counter()
+    async with engine.begin() as conn:
+        await conn.execute(SEED_BUCKETS, params)
+        for statement in seed_slices():
+            await conn.execute(statement)
+        await conn.execute(SEED_REVENUE, params)
+    buckets_s = time.perf_counter() - began
+    async with engine.connect() as conn:
+        await conn.execute(text("ANALYZE"))
+        rows = await conn.scalar(text("SELECT count(*) FROM analytics_payment_hours"))
+    return {
+        "payments": args.payments,
+        "days": args.days,
+        "seed_payments_s": round(payments_s, 1),
+        "seed_buckets_s": round(buckets_s, 1),
+        "bucket_rows": rows,
+    }
+
+
+async def queries(engine: AsyncEngine, args: argparse.Namespace, end: datetime) -> dict[str, Any]:
+    reader = SqlAnalyticsReader(engine)
+    period = period_of(end - timedelta(days=30), end, Granularity.DAY)
+    figures: dict[str, Any] = {}
+    for name, group in (
+        ("payment_stats_30d_by_day", ()),
+        ("payment_stats_30d_by_day_by_gateway", (StatsDimension.GATEWAY,)),
+        ("payment_stats_30d_by_day_by_country", (StatsDimension.COUNTRY,)),
+        ("payment_stats_30d_by_day_by_failure_code", (StatsDimension.FAILURE_CODE,)),
+        # Two dimensions: every combination's hour rows (the slow path).
+        (
+            "payment_stats_30d_by_day_by_gateway_and_currency",
+            (StatsDimension.GATEWAY, StatsDimension.CURRENCY),
+        ),
+    ):
+        await reader.payment_stats(period, group)  # warm
+        figures[name] = await _timed(
+            lambda g=group: reader.payment_stats(period, g),
+            args.queries,
+        )
+    figures["revenue_30d_by_day"] = await _timed(lambda: reader.revenue(period), args.queries)
+    report = await reader.payment_stats(period, ())
+    figures["payment_stats_30d_attempts"] = report.total.attempts
+
+    async def scrape(statement: Any) -> None:
+        async with engine.connect() as conn:
+            await conn.execute(statement)
+
+    figures["payments_by_status_old_scan"] = await _timed(lambda: scrape(OLD_SCRAPE), 5)
+    figures["payments_by_status_kept_counts"] = await _timed(lambda: scrape(NEW_SCRAPE), 50)
+    return figures
+
+
+async def lifecycle(engine: AsyncEngine) -> None:
+    pid = str(uuid.uuid4())
+    steps = (("PENDING", "payment.requires_review"), ("AUTHORIZED", "payment.authorized"),
+             ("CAPTURED", "payment.successful"))  # fmt: skip
+    for status, event in steps:
+        async with engine.begin() as conn:
+            if status == "PENDING":
+                ids = {"id": pid, "order": str(uuid.uuid4()), "user": str(uuid.uuid4())}
+                await conn.execute(_INSERT_PAYMENT, ids)
+            else:
+                await conn.execute(_MOVE, {"id": pid, "status": status})
+            value = json.dumps({"timestamp": datetime.now(UTC).isoformat(), "amountMinor": 1000,
+                                "currency": "EUR"}).encode()  # fmt: skip
+            await conn.execute(
+                _OUTBOX, {"oid": str(uuid.uuid4()), "type": event, "id": pid, "value": value}
+            )
+
+
+async def _set_trigger(engine: AsyncEngine, on: bool) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(f"ALTER TABLE payments {'ENABLE' if on else 'DISABLE'} TRIGGER USER")
+        )
+
+
+async def write_phase(engine: AsyncEngine, args: argparse.Namespace, analytics: bool) -> float:
+    """Lifecycles per second of --writers writers for --seconds."""
+    await _set_trigger(engine, analytics)
+    projector = AnalyticsProjector(engine, RENDER, poll_interval=0.2)
+    if analytics:
+        projector.start()
+    done = 0
+    end = time.perf_counter() + args.seconds
+
+    async def writer() -> None:
+        nonlocal done
+        while time.perf_counter() < end:
+            await lifecycle(engine)
+            done += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(writer() for _ in range(args.writers)))
+    elapsed = time.perf_counter() - started
+    await projector.stop()
+    async with engine.begin() as conn:  # the next phase starts with no backlog
+        await conn.execute(
+            text("UPDATE outbox SET projected_at = now() WHERE projected_at IS NULL")
+        )
+    return done / elapsed
+
+
+async def cost(engine: AsyncEngine, args: argparse.Namespace) -> dict[str, Any]:
+    without: list[float] = []
+    with_analytics: list[float] = []
+    for _ in range(args.rounds):
+        without.append(await write_phase(engine, args, analytics=False))
+        with_analytics.append(await write_phase(engine, args, analytics=True))
+    base, loaded = statistics.median(without), statistics.median(with_analytics)
+    # The projector's own rate: a backlog of lifecycles' events, drained.
+    await _set_trigger(engine, True)
+    per_writer = BACKLOG_LIFECYCLES // args.writers
+
+    async def backlog() -> None:
+        for _ in range(per_writer):
+            await lifecycle(engine)
+
+    await asyncio.gather(*(backlog() for _ in range(args.writers)))
+    projector = AnalyticsProjector(engine, RENDER)
+    began, projected = time.perf_counter(), 0
+    while count := await projector.project_once():
+        projected += count
+    return {
+        "writers": args.writers,
+        "lifecycles_per_s_without": round(base, 1),
+        "lifecycles_per_s_with_trigger_and_projector": round(loaded, 1),
+        "rounds_without": [round(v, 1) for v in without],
+        "rounds_with": [round(v, 1) for v in with_analytics],
+        "cost_percent": round((1 - loaded / base) * 100, 1),
+        "projector_events_per_s": round(projected / (time.perf_counter() - began)),
+    }
+
+
+async def measure(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    engine = make_engine(url, pool_size=args.writers + 2)
+    try:
+        end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        start = end - timedelta(days=args.days)
+        result: dict[str, Any] = {"seed": await seed(engine, args, start)}
+        result["queries"] = await queries(engine, args, end)
+        result["payment_path"] = await cost(engine, args)
+        return result
+    finally:
+        await engine.dispose()
+
+
+async def _admin(statement: str) -> None:
+    admin = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.analytics", description=__doc__)
+    parser.add_argument("--payments", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--writers", type=int, default=16)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per phase")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    name = f"bench_analytics_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
+        upgrade_to_head(url)
+        result = asyncio.run(measure(url, args))
+    finally:
+        with contextlib.suppress(Exception):
+            asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"analytics-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    print(f"results: {path}")
+
+
+if __name__ == "__main__":
+    main()
