@@ -86,5 +86,11 @@ def test_the_fold_sums_events_per_bucket_key() -> None:
     assert deltas.payments[(ten, "SIMULATOR", "CREDIT_CARD", "EUR", "DE", "")]["captured"] == 2
     failure = deltas.payments[(eleven, "SIMULATOR", "CREDIT_CARD", "EUR", "DE", "UNKNOWN")]
     assert (failure["attempts"], failure["failed"], failure["retry_attempts"]) == (1, 1, 1)
+    # The slices: all payments and each dimension alone, by hour and by day.
+    day = T.replace(hour=0, minute=0)
+    assert deltas.slices[("h", "", ten, "", "")]["captured"] == 2
+    assert deltas.slices[("d", "country", day, "DE", "")]["captured"] == 2
+    assert deltas.slices[("d", "gateway", day, "SIMULATOR", "UNKNOWN")]["failed"] == 1
+    assert len(deltas.slices) == 2 * 5 * 2  # spans x (all + 4 dimensions) x codes
     assert deltas.revenue[(ten, "payment", "EUR")]["captured_minor"] == 2198
     assert deltas.revenue[(ten, "settlement", "USD")]["captured_minor"] == 2400
