@@ -55,7 +55,7 @@ BACKLOG_LIFECYCLES = 2000
 # (70 % captured, 10 % authorized only, 20 % failed with one of 5 codes; 5 % retried).
 _SYNTHETIC = """
 SELECT n,
-  CAST(:start AS timestamptz) + ((n * 7919) % (CAST(:days AS int) * 24)) * interval '1 hour'
+  CAST(:start AS timestamptz) + ((n::bigint * 7919) % (CAST(:days AS int) * 24)) * interval '1 hour'
     AS hour,
   (ARRAY['SIMULATOR','STRIPE','PAYPAL'])[1 + n % 3] AS gateway,
   (ARRAY['CREDIT_CARD','DEBIT_CARD','PAYPAL'])[1 + (n / 3) % 3] AS method,
