@@ -165,15 +165,18 @@ class CurrencyRevenue:
     captured_minor: int = 0
     refunded_minor: int = 0
     disputed_minor: int = 0
+    dispute_lost_minor: int = 0
 
     @property
     def net_minor(self) -> int:
-        return self.captured_minor - self.refunded_minor - self.disputed_minor
+        """A dispute costs the merchant when it is lost (opened, it may still be won)."""
+        return self.captured_minor - self.refunded_minor - self.dispute_lost_minor
 
     def add(self, other: CurrencyRevenue) -> None:
         self.captured_minor += other.captured_minor
         self.refunded_minor += other.refunded_minor
         self.disputed_minor += other.disputed_minor
+        self.dispute_lost_minor += other.dispute_lost_minor
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,6 +92,7 @@ def _money(amounts: Iterable[CurrencyRevenue]) -> list[pb.CurrencyRevenue]:
             refunded_amount_minor=m.refunded_minor,
             disputed_amount_minor=m.disputed_minor,
             net_amount_minor=m.net_minor,
+            dispute_lost_amount_minor=m.dispute_lost_minor,
         )
         for m in amounts
     ]

@@ -43,7 +43,7 @@ SliceKey = tuple[str, str, datetime, str, str]
 SLICED = ("gateway", "payment_method_type", "currency", "country")
 # (hour, basis, currency); basis "payment" or "settlement"
 RevenueKey = tuple[datetime, str, str]
-REVENUE_FIGURES = ("captured_minor", "refunded_minor", "disputed_minor")
+REVENUE_FIGURES = ("captured_minor", "refunded_minor", "disputed_minor", "dispute_lost_minor")
 # (hour, currency)
 DisputeKey = tuple[datetime, str]
 DISPUTE_FIGURES = (
@@ -144,6 +144,8 @@ class BucketDeltas:
         currency, amount = str(event["currency"]), int(event["amountMinor"])
         outcome = closing_status(str(event.get("outcome") or event.get("status") or "")).lower()
         self._dispute((hour, currency)).update({outcome: 1, f"{outcome}_minor": amount})
+        if outcome == "lost":
+            self._revenue((hour, "payment", currency)).update(dispute_lost_minor=amount)
 
     @property
     def empty(self) -> bool:

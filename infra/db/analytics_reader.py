@@ -93,6 +93,7 @@ class SqlAnalyticsReader:
                 func.sum(_R.captured_minor).label("captured"),
                 func.sum(_R.refunded_minor).label("refunded"),
                 func.sum(_R.disputed_minor).label("disputed"),
+                func.sum(_R.dispute_lost_minor).label("lost"),
             )
             .where(_within(_R.hour, period))
             .group_by(bucket, _R.basis, _R.currency)
@@ -102,7 +103,7 @@ class SqlAnalyticsReader:
         buckets: dict[datetime, RevenueBucket] = {}
         for row in await self._rows(query):
             money = CurrencyRevenue(
-                row.currency, int(row.captured), int(row.refunded), int(row.disputed)
+                row.currency, int(row.captured), int(row.refunded), int(row.disputed), int(row.lost)
             )
             total = totals.setdefault((row.basis, row.currency), CurrencyRevenue(row.currency))
             total.add(money)

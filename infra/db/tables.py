@@ -575,6 +575,7 @@ analytics_revenue_hours = Table(
     _count("captured_minor"),
     _count("refunded_minor"),
     _count("disputed_minor"),
+    _count("dispute_lost_minor"),
 )
 
 # Disputes per UTC hour and currency: opened at the hour, or closed at it (won, lost, other).

@@ -123,6 +123,7 @@ def upgrade() -> None:
         _count("captured_minor"),
         _count("refunded_minor"),
         _count("disputed_minor"),
+        _count("dispute_lost_minor"),
         sa.PrimaryKeyConstraint(
             "hour", "basis", "currency", name=op.f("pk_analytics_revenue_hours")
         ),

@@ -6,8 +6,10 @@ kept payments-per-status counts equal to a count of the payments."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
@@ -69,7 +71,7 @@ def _params(event: DomainEvent) -> dict[str, object]:
     }
 
 
-async def _write(engine: AsyncEngine, events: list[DomainEvent]) -> None:
+async def _write(engine: AsyncEngine, events: Sequence[DomainEvent]) -> None:
     async with engine.begin() as conn:
         for event in events:
             await conn.execute(_OUTBOX, _params(event))
@@ -236,3 +238,56 @@ async def test_payments_by_status_counts_follow_every_change(own_engine: AsyncEn
         counted: dict[str, int] = {s: n for s, n in (await conn.execute(counts)).all()}
         scanned: dict[str, int] = {s: n for s, n in (await conn.execute(scan)).all()}
     assert counted == scanned
+
+
+def _dispute_row(pid: str, event_type: str, at: datetime, **fields: object) -> dict[str, object]:
+    value = {"timestamp": at.isoformat().replace("+00:00", "Z"), "currency": "EUR"} | fields
+    return {
+        "id": str(uuid.uuid4()),
+        "type": event_type,
+        "payment": pid,
+        "key": pid,
+        "value": json.dumps(value).encode(),
+        "at": at,
+    }
+
+
+async def test_dispute_stats_and_the_dispute_ratio(own_engine: AsyncEngine) -> None:
+    """Three captures and two disputes in the period, one lost in it; one dispute opened
+    before the period and still open at its end."""
+    start = DAY + timedelta(days=40)
+    pids = [await _payment(own_engine, "EUR") for _ in range(4)]
+    events = [_captured(pid, start + timedelta(hours=1), 1000, "EUR") for pid in pids[:3]]
+    await _write(own_engine, events)
+    rows = [
+        _dispute_row(pids[3], "payment.disputed", start - timedelta(days=1), amountMinor=300),
+        _dispute_row(pids[0], "payment.disputed", start + timedelta(hours=2), amountMinor=1000),
+        _dispute_row(pids[1], "payment.disputed", start + timedelta(hours=3), amountMinor=400),
+        _dispute_row(
+            pids[0],
+            "payment.dispute_closed",
+            start + timedelta(hours=5),
+            amountMinor=1000,
+            outcome="LOST",
+        ),
+    ]
+    async with own_engine.begin() as conn:
+        for row in rows:
+            await conn.execute(_OUTBOX, row)
+    await _drain(AnalyticsProjector(own_engine, RENDER))
+    reader = SqlAnalyticsReader(own_engine)
+    period = period_of(start, start + timedelta(days=1), Granularity.HOUR)
+    stats = await reader.dispute_stats(period)
+    assert (stats.opened, stats.won, stats.lost, stats.open) == (2, 0, 1, 2)
+    assert stats.captured_payments == 3
+    assert stats.dispute_ratio == 2 / 3
+    [eur] = stats.amounts
+    assert (eur.opened_minor, eur.lost_minor, eur.open_minor) == (1400, 1000, 700)
+    revenue = await reader.revenue(period_of(start, start + timedelta(days=1), Granularity.DAY))
+    [money] = revenue.totals
+    assert (money.captured_minor, money.disputed_minor, money.dispute_lost_minor) == (
+        3000,
+        1400,
+        1000,
+    )
+    assert money.net_minor == 2000

@@ -94,3 +94,21 @@ def test_the_fold_sums_events_per_bucket_key() -> None:
     assert len(deltas.slices) == 2 * 5 * 2  # spans x (all + 4 dimensions) x codes
     assert deltas.revenue[(ten, "payment", "EUR")]["captured_minor"] == 2198
     assert deltas.revenue[(ten, "settlement", "USD")]["captured_minor"] == 2400
+
+
+def test_disputes_open_close_and_lower_the_net_when_lost() -> None:
+    card = PaymentDimensions("STRIPE", "CREDIT_CARD", "EUR", "DE", retry_count=0)
+    deltas = BucketDeltas()
+    opened = {"timestamp": "2026-12-07T10:05:00Z", "amountMinor": 500, "currency": "EUR"}
+    deltas.add("payment.disputed", opened, card)
+    deltas.add("payment.disputed", opened, card)
+    lost = opened | {"timestamp": "2026-12-07T10:45:00Z", "outcome": "LOST"}
+    won = lost | {"outcome": "WON"}
+    deltas.add("payment.dispute_closed", lost, card)
+    deltas.add("payment.dispute_closed", won, card)
+    ten = T.replace(minute=0)
+    disputes = deltas.disputes[(ten, "EUR")]
+    assert (disputes["opened"], disputes["lost"], disputes["won"]) == (2, 1, 1)
+    assert (disputes["opened_minor"], disputes["lost_minor"]) == (1000, 500)
+    money = deltas.revenue[(ten, "payment", "EUR")]
+    assert (money["disputed_minor"], money["dispute_lost_minor"]) == (1000, 500)

@@ -292,7 +292,9 @@ class GetRevenueResponse(message.Message):
 
     @builtins.property
     def settlement_totals(self) -> containers.RepeatedCompositeFieldContainer[CurrencyRevenue]:
-        """The whole period, per settlement currency (payments that have one), ordered by currency."""
+        """The whole period, per settlement currency (payments that have one), ordered by currency.
+        Captures and refunds only: dispute events carry the payment's currency alone.
+        """
 
     @builtins.property
     def buckets(self) -> containers.RepeatedCompositeFieldContainer[RevenueBucket]: ...
@@ -346,15 +348,21 @@ class CurrencyRevenue(message.Message):
     REFUNDED_AMOUNT_MINOR_FIELD_NUMBER: builtins.int
     DISPUTED_AMOUNT_MINOR_FIELD_NUMBER: builtins.int
     NET_AMOUNT_MINOR_FIELD_NUMBER: builtins.int
+    DISPUTE_LOST_AMOUNT_MINOR_FIELD_NUMBER: builtins.int
     currency: builtins.str
     captured_amount_minor: builtins.int
     """The captures (payment.successful) counted in the period."""
     refunded_amount_minor: builtins.int
     """The refunds (payment.refunded) counted in the period."""
     disputed_amount_minor: builtins.int
-    """The disputed amounts of the disputes opened in the period."""
+    """The disputed amounts of the disputes opened in the period (payment.disputed)."""
     net_amount_minor: builtins.int
-    """captured - refunded - disputed (negative when more went out than came in)."""
+    """captured - refunded - dispute_lost (negative when more went out than came in). A
+    dispute lowers the net when it is lost, in the period it is lost; one won or closed
+    without an outcome leaves it.
+    """
+    dispute_lost_amount_minor: builtins.int
+    """The disputed amounts of the disputes lost in the period (payment.dispute_closed, LOST)."""
     def __init__(
         self,
         *,
@@ -363,10 +371,11 @@ class CurrencyRevenue(message.Message):
         refunded_amount_minor: builtins.int = ...,
         disputed_amount_minor: builtins.int = ...,
         net_amount_minor: builtins.int = ...,
+        dispute_lost_amount_minor: builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["captured_amount_minor", b"captured_amount_minor", "currency", b"currency", "disputed_amount_minor", b"disputed_amount_minor", "net_amount_minor", b"net_amount_minor", "refunded_amount_minor", b"refunded_amount_minor"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["captured_amount_minor", b"captured_amount_minor", "currency", b"currency", "dispute_lost_amount_minor", b"dispute_lost_amount_minor", "disputed_amount_minor", b"disputed_amount_minor", "net_amount_minor", b"net_amount_minor", "refunded_amount_minor", b"refunded_amount_minor"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

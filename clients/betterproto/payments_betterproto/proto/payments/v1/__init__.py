@@ -1133,12 +1133,19 @@ class CurrencyRevenue(betterproto2.Message):
 
     disputed_amount_minor: "int" = betterproto2.field(4, betterproto2.TYPE_INT64)
     """
-    The disputed amounts of the disputes opened in the period.
+    The disputed amounts of the disputes opened in the period (payment.disputed).
     """
 
     net_amount_minor: "int" = betterproto2.field(5, betterproto2.TYPE_INT64)
     """
-    captured - refunded - disputed (negative when more went out than came in).
+    captured - refunded - dispute_lost (negative when more went out than came in). A
+    dispute lowers the net when it is lost, in the period it is lost; one won or closed
+    without an outcome leaves it.
+    """
+
+    dispute_lost_amount_minor: "int" = betterproto2.field(6, betterproto2.TYPE_INT64)
+    """
+    The disputed amounts of the disputes lost in the period (payment.dispute_closed, LOST).
     """
 
 
@@ -1498,6 +1505,7 @@ class GetRevenueResponse(betterproto2.Message):
     )
     """
     The whole period, per settlement currency (payments that have one), ordered by currency.
+    Captures and refunds only: dispute events carry the payment's currency alone.
     """
 
     buckets: "list[RevenueBucket]" = betterproto2.field(3, betterproto2.TYPE_MESSAGE, repeated=True)
