@@ -67,8 +67,8 @@ class PaymentsClient:
     settings: the deadline of each method's attempts and the retry policy.
     on_retry: called before each retry (method, failed attempt, error, pause), e.g. to log.
 
-    `payments`, `payment_methods` and `fx` are the generated stubs on the same channel, for
-    callers that want them raw (grpclib's errors, no retries)."""
+    `payments`, `payment_methods`, `fx` and `analytics` are the generated stubs on the same
+    channel, for callers that want them raw (grpclib's errors, no retries)."""
 
     def __init__(
         self,
@@ -90,8 +90,10 @@ class PaymentsClient:
         self.payments = v1.PaymentServiceStub(self.channel)
         self.payment_methods = v1.PaymentMethodServiceStub(self.channel)
         self.fx = v1.FxServiceStub(self.channel)
+        self.analytics = v1.AnalyticsServiceStub(self.channel)
         self._stubs: dict[type[ServiceStub], ServiceStub] = {
-            type(stub): stub for stub in (self.payments, self.payment_methods, self.fx)
+            type(stub): stub
+            for stub in (self.payments, self.payment_methods, self.fx, self.analytics)
         }
 
     @classmethod
@@ -124,6 +126,10 @@ class PaymentsClient:
     get_exchange_rate = _Bound(rpcs.GET_EXCHANGE_RATE)
     list_exchange_rates = _Bound(rpcs.LIST_EXCHANGE_RATES)
     create_fx_quote = _Bound(rpcs.CREATE_FX_QUOTE)
+    # --- AnalyticsService -----------------------------------------------------------------
+    get_payment_stats = _Bound(rpcs.GET_PAYMENT_STATS)
+    get_revenue = _Bound(rpcs.GET_REVENUE)
+    get_dispute_stats = _Bound(rpcs.GET_DISPUTE_STATS)
 
     async def call(
         self,
