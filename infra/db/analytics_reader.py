@@ -65,9 +65,9 @@ class SqlAnalyticsReader:
     async def payment_stats(
         self, period: Period, group_by: tuple[StatsDimension, ...]
     ) -> PaymentStatsReport:
-        query = _from_slices(period, group_by)
+        query = slices_query(period, group_by)
         if query is None:
-            query = _from_combinations(period, group_by)
+            query = combinations_query(period, group_by)
         total = OutcomeCounts()
         buckets: dict[tuple[Any, ...], StatsBucket] = {}
         for row in await self._rows(query):
@@ -164,7 +164,7 @@ class SqlAnalyticsReader:
         )  # fmt: skip
 
 
-def _from_slices(period: Period, group_by: tuple[StatsDimension, ...]) -> Select[Any] | None:
+def slices_query(period: Period, group_by: tuple[StatsDimension, ...]) -> Select[Any] | None:
     """The query of the slices: None when the report splits by two dimensions or more."""
     sliced = [d for d in group_by if d is not StatsDimension.FAILURE_CODE]
     if len(sliced) > 1:
@@ -186,7 +186,7 @@ def _from_slices(period: Period, group_by: tuple[StatsDimension, ...]) -> Select
     )
 
 
-def _from_combinations(period: Period, group_by: tuple[StatsDimension, ...]) -> Select[Any]:
+def combinations_query(period: Period, group_by: tuple[StatsDimension, ...]) -> Select[Any]:
     bucket = _bucket(_S.hour, period.granularity).label("bucket")
     dimensions = [_S[d.value] for d in group_by if d is not StatsDimension.FAILURE_CODE]
     # The failure code is always selected: the top decline codes of every bucket.
