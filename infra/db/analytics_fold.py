@@ -147,6 +147,16 @@ class BucketDeltas:
         if outcome == "lost":
             self._revenue((hour, "payment", currency)).update(dispute_lost_minor=amount)
 
+    def merge(self, other: BucketDeltas) -> None:
+        for mine, theirs in (
+            (self.payments, other.payments),
+            (self.slices, other.slices),
+            (self.revenue, other.revenue),
+            (self.disputes, other.disputes),
+        ):
+            for key, sums in theirs.items():
+                mine.setdefault(key, Counter()).update(sums)  # type: ignore[arg-type]
+
     @property
     def empty(self) -> bool:
         return not (self.payments or self.slices or self.revenue or self.disputes)

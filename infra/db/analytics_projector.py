@@ -102,7 +102,7 @@ class AnalyticsProjector:
             deltas = BucketDeltas()
             for row in rows:
                 if counted(row.event_type):
-                    deltas.add(row.event_type, self._event_of(row), _dimensions(row))
+                    self._add(deltas, row)
             await _add_to_buckets(conn, deltas)
             await conn.execute(
                 update(outbox)
@@ -111,6 +111,17 @@ class AnalyticsProjector:
             )
         self._on_projected(deltas)
         return len(rows)
+
+    def _add(self, deltas: BucketDeltas, row: Any) -> None:
+        """One row's event; a row that cannot be read is logged and left out, so that it
+        cannot stop every later event from being counted."""
+        one = BucketDeltas()
+        try:
+            one.add(row.event_type, self._event_of(row), _dimensions(row))
+        except (ValueError, KeyError, TypeError):
+            log.exception("analytics: outbox row %s (%s) left out", row.id, row.event_type)
+            return
+        deltas.merge(one)
 
     def _event_of(self, row: Any) -> dict[str, Any]:
         if row.value is not None:

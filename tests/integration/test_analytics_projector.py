@@ -291,3 +291,17 @@ async def test_dispute_stats_and_the_dispute_ratio(own_engine: AsyncEngine) -> N
         1000,
     )
     assert money.net_minor == 2000
+
+
+async def test_an_unreadable_event_is_left_out_not_blocking(own_engine: AsyncEngine) -> None:
+    hour = DAY + timedelta(days=50)
+    pid = await _payment(own_engine, "EUR")
+    good = _params(_captured(pid, hour, 100, "EUR"))
+    bad = _params(_captured(pid, hour, 100, "EUR")) | {"value": b"{not json"}
+    async with own_engine.begin() as conn:
+        await conn.execute(_OUTBOX, bad)
+        await conn.execute(_OUTBOX, good)
+    await _drain(AnalyticsProjector(own_engine, RENDER))
+    period = period_of(hour, hour + timedelta(hours=1), Granularity.HOUR)
+    revenue = await SqlAnalyticsReader(own_engine).revenue(period)
+    assert [m.captured_minor for m in revenue.totals] == [100]
