@@ -39,6 +39,11 @@ _OUTBOX_BACKLOG = text(
     "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
     "FROM outbox WHERE published_at IS NULL"
 )
+# The analytics projector's backlog (served by the partial index on unprojected rows).
+_ANALYTICS_BACKLOG = text(
+    "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+    "FROM outbox WHERE projected_at IS NULL"
+)
 # The audit chain's lag: entries written and not chained yet (a small table, drained every
 # AUDIT_LINK_INTERVAL_SECONDS).
 _AUDIT_CHAIN_LAG = text(
@@ -108,6 +113,18 @@ class ServiceMetrics:
         self.outbox_lag = Gauge(
             "payments_outbox_lag_seconds",
             "Age of the oldest unpublished outbox event (0 when none)",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.analytics_backlog = Gauge(
+            "payments_analytics_backlog",
+            "Outbox events the analytics projector has not counted yet (from the database)",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.analytics_lag = Gauge(
+            "payments_analytics_lag_seconds",
+            "Age of the oldest event the analytics projector has not counted (0 when none)",
             registry=r,
             multiprocess_mode="mostrecent",
         )
@@ -191,11 +208,14 @@ class ServiceMetrics:
         try:
             async with asyncio.timeout(5), engine.connect() as conn:
                 count, age = (await conn.execute(_OUTBOX_BACKLOG)).one()
+                projecting, projecting_age = (await conn.execute(_ANALYTICS_BACKLOG)).one()
         except Exception as exc:  # a scrape must not fail because the database does
             log.warning("outbox backlog not refreshed: %s", type(exc).__name__)
             return
         self.outbox_backlog.set(count)
         self.outbox_lag.set(max(float(age), 0.0))
+        self.analytics_backlog.set(projecting)
+        self.analytics_lag.set(max(float(projecting_age), 0.0))
 
     async def refresh_payments(self, engine: AsyncEngine | None) -> None:
         """Best effort: with the database unreachable the last counts stay."""

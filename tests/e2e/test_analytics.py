@@ -217,6 +217,8 @@ async def test_business_metrics_and_the_rest_route(rest_client: httpx.AsyncClien
     await eventually(counted, within=20, interval=0.2)
     metrics = (await rest_client.get("/metrics")).text
     assert _sample(metrics, 'payments_by_status{status="CAPTURED"}') >= 1
+    assert "payments_analytics_backlog " in metrics
+    assert "payments_analytics_lag_seconds " in metrics
 
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     stats = await rest_client.get(
