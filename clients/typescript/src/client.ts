@@ -17,6 +17,7 @@ import { LogicalCall, type CallOptions, type RetryHook } from "./calls.js";
 import { DEFAULT_KEEPALIVE, baseUrl, readEnv, sessionManager, type Keepalive, type Tls } from "./connection.js";
 import { decodeError } from "./errors.js";
 import { bearerToken, typedClient, type TokenSource } from "./interceptors.js";
+import { AnalyticsService } from "./gen/payments/v1/analytics_service_pb.js";
 import { FxService } from "./gen/payments/v1/fx_service_pb.js";
 import { PaymentMethodService } from "./gen/payments/v1/payment_method_service_pb.js";
 import { PaymentService } from "./gen/payments/v1/payment_service_pb.js";
@@ -50,6 +51,7 @@ export class PaymentsClient {
   readonly payments: Client<typeof PaymentService>;
   readonly paymentMethods: Client<typeof PaymentMethodService>;
   readonly fx: Client<typeof FxService>;
+  readonly analytics: Client<typeof AnalyticsService>;
   private readonly session: Http2SessionManager;
   private readonly onRetry: RetryHook | undefined;
 
@@ -63,6 +65,7 @@ export class PaymentsClient {
     this.payments = typedClient(PaymentService, this.transport);
     this.paymentMethods = typedClient(PaymentMethodService, this.transport);
     this.fx = typedClient(FxService, this.transport);
+    this.analytics = typedClient(AnalyticsService, this.transport);
   }
 
   /** A client configured by PAYMENTS_GRPC_TARGET, PAYMENTS_TOKEN, ... (connection.ts readEnv). */
@@ -99,6 +102,10 @@ export class PaymentsClient {
   readonly getExchangeRate = this.bind(FxService.method.getExchangeRate);
   readonly listExchangeRates = this.bind(FxService.method.listExchangeRates);
   readonly createFxQuote = this.bind(FxService.method.createFxQuote);
+  // --- AnalyticsService -----------------------------------------------------------------
+  readonly getPaymentStats = this.bind(AnalyticsService.method.getPaymentStats);
+  readonly getRevenue = this.bind(AnalyticsService.method.getRevenue);
+  readonly getDisputeStats = this.bind(AnalyticsService.method.getDisputeStats);
 
   /**
    * One logical call: attempts with the same request_id until one answers, the error is

@@ -27,6 +27,9 @@ export const READS: ReadonlySet<string> = new Set([
   "ListAvailablePaymentMethods",
   "GetExchangeRate",
   "ListExchangeRates",
+  "GetPaymentStats",
+  "GetRevenue",
+  "GetDisputeStats",
 ]);
 
 // Default deadline of each attempt: reads answer from the database; calls that reach a
