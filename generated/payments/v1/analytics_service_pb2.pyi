@@ -51,7 +51,7 @@ class _PaymentStatsDimensionEnumTypeWrapper(enum_type_wrapper._EnumTypeWrapper[_
     DESCRIPTOR: descriptor.EnumDescriptor
     PAYMENT_STATS_DIMENSION_UNSPECIFIED: _PaymentStatsDimension.ValueType  # 0
     PAYMENT_STATS_DIMENSION_GATEWAY: _PaymentStatsDimension.ValueType  # 1
-    """The gateway that handled the attempt (simulator, stripe, paypal)."""
+    """The gateway that handled the attempt (SIMULATOR, STRIPE, PAYPAL)."""
     PAYMENT_STATS_DIMENSION_PAYMENT_METHOD_TYPE: _PaymentStatsDimension.ValueType  # 2
     """CARD, PAYPAL, BANK_TRANSFER, ..."""
     PAYMENT_STATS_DIMENSION_CURRENCY: _PaymentStatsDimension.ValueType  # 3
@@ -66,7 +66,7 @@ class PaymentStatsDimension(_PaymentStatsDimension, metaclass=_PaymentStatsDimen
 
 PAYMENT_STATS_DIMENSION_UNSPECIFIED: PaymentStatsDimension.ValueType  # 0
 PAYMENT_STATS_DIMENSION_GATEWAY: PaymentStatsDimension.ValueType  # 1
-"""The gateway that handled the attempt (simulator, stripe, paypal)."""
+"""The gateway that handled the attempt (SIMULATOR, STRIPE, PAYPAL)."""
 PAYMENT_STATS_DIMENSION_PAYMENT_METHOD_TYPE: PaymentStatsDimension.ValueType  # 2
 """CARD, PAYPAL, BANK_TRANSFER, ..."""
 PAYMENT_STATS_DIMENSION_CURRENCY: PaymentStatsDimension.ValueType  # 3

@@ -365,7 +365,7 @@ class PaymentStatsDimension(betterproto2.Enum):
 
     GATEWAY = 1
     """
-    The gateway that handled the attempt (simulator, stripe, paypal).
+    The gateway that handled the attempt (SIMULATOR, STRIPE, PAYPAL).
     """
 
     PAYMENT_METHOD_TYPE = 2

@@ -539,7 +539,7 @@ export enum PaymentStatsDimension {
   UNSPECIFIED = 0,
 
   /**
-   * The gateway that handled the attempt (simulator, stripe, paypal).
+   * The gateway that handled the attempt (SIMULATOR, STRIPE, PAYPAL).
    *
    * @generated from enum value: PAYMENT_STATS_DIMENSION_GATEWAY = 1;
    */
