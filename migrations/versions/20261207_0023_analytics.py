@@ -36,15 +36,20 @@ CREATE FUNCTION payments_count_status() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     my_shard smallint := pg_backend_pid() % 32;
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    -- One statement per change (the update trigger fires only when the status differs,
+    -- so its two rows are never the same row).
+    IF TG_OP = 'UPDATE' THEN
         INSERT INTO payment_status_counts AS c (status, shard, payments)
-        VALUES (OLD.status, my_shard, -1)
-        ON CONFLICT (status, shard) DO UPDATE SET payments = c.payments - 1;
-    END IF;
-    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        VALUES (OLD.status, my_shard, -1), (NEW.status, my_shard, 1)
+        ON CONFLICT (status, shard) DO UPDATE SET payments = c.payments + EXCLUDED.payments;
+    ELSIF TG_OP = 'INSERT' THEN
         INSERT INTO payment_status_counts AS c (status, shard, payments)
         VALUES (NEW.status, my_shard, 1)
         ON CONFLICT (status, shard) DO UPDATE SET payments = c.payments + 1;
+    ELSE
+        INSERT INTO payment_status_counts AS c (status, shard, payments)
+        VALUES (OLD.status, my_shard, -1)
+        ON CONFLICT (status, shard) DO UPDATE SET payments = c.payments - 1;
     END IF;
     RETURN NULL;
 END
