@@ -14,7 +14,8 @@ TS_EXAMPLE_STAMP := $(TS_EXAMPLE)/node_modules/.installed
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
 .PHONY: run test venv tools lock generate check-generated lint buf-lint buf-breaking \
-        format typecheck typecheck-client import-lint pytest bench bench-audit bench-events bench-analytics clean localstripe \
+        format typecheck typecheck-client import-lint pytest bench bench-audit bench-events bench-calls \
+        bench-analytics clean localstripe \
         check-version sync-version dist release release-image typescript-deps typescript
 
 # The contract's version (tools/version.py keeps every package at it) and the last released
@@ -122,7 +123,7 @@ dist: venv check-version typescript-deps
 release-image: tools
 	$(BUF) build protos --exclude-source-info -o release/v$(VERSION).binpb
 
-## release: cut v$(VERSION) (README "Versions and releases"): checks that this version is
+## release: cut v$(VERSION) (docs/development.md "Versions and releases"): checks that this version is
 ## new, the tree clean, the packages at VERSION, the contract compatible with the last release;
 ## writes release/v$(VERSION).binpb and builds dist/; then commit the image and tag.
 release: tools check-version check-generated
@@ -171,6 +172,10 @@ localstripe: venv
 ## bench: capacity and latency of a real server (not a test; BENCH_WORKERS=N: serve --workers N)
 bench: venv
 	$(PY) -m bench $(if $(BENCH_WORKERS),--workers $(BENCH_WORKERS)) $(BENCH_ARGS)
+
+## bench-calls: server CPU per call of each RPC, one call at a time (where a lifecycle's CPU goes)
+bench-calls: venv
+	$(PY) -m bench.per_call $(BENCH_ARGS)
 
 ## bench-events: CPU per event of rendering its published form (the outbox does it at commit)
 bench-events: venv

@@ -66,6 +66,12 @@ def payment_fields(payment: Payment, txn: Transaction | None = None) -> Fields:
             "sca_exemption_applied": authentication.sca_exemption_applied,
             "liability_shift": authentication.liability_shift,
         }
+    if payment.disputes is not None:
+        fields |= {
+            "disputed_minor": payment.disputes.disputed.amount_minor,
+            "dispute_lost_minor": payment.disputes.lost.amount_minor,
+            "dispute_status": payment.disputes.status.value,
+        }
     if txn is not None:
         fields["transaction"] = transaction_fields(txn)
     return fields

@@ -267,7 +267,7 @@ class ChangeTracker:
         events: list[DomainEvent] = []
         for tracked in self._tracked.values():
             for writer in tracked.writers:
-                if isinstance(writer, Payment):
+                if isinstance(writer, Payment | Dispute):
                     events.extend(writer.pull_events())
         events.extend(self._facts_events)
         self._tracked.clear()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from domain.enums import GatewayName
+from domain.events import DomainEvent, PaymentDisputeClosed, PaymentDisputed
 from domain.money import Money
 
 
@@ -43,14 +44,42 @@ class Dispute:
     created_at: datetime
     updated_at: datetime
     closed_at: datetime | None = None
+    events: list[DomainEvent] = field(default_factory=list)
 
     @property
     def is_closed(self) -> bool:
         return self.status in _FINAL
 
-    def close(self, outcome: DisputeStatus, now: datetime) -> None:
-        """Idempotent: closing a closed dispute again changes nothing."""
+    @property
+    def is_lost(self) -> bool:
+        return self.status is DisputeStatus.LOST
+
+    def record_opened(self, order_id: str, event_id: str) -> None:
+        """payment.disputed, once, when the dispute is first stored."""
+        self.events.append(
+            PaymentDisputed(
+                event_id, self.payment_id, order_id, self.created_at,
+                dispute_id=self.id, amount=self.amount, reason=self.reason,
+                status=DisputeStatus.OPENED.value, gateway=self.gateway.value,
+            )
+        )  # fmt: skip
+
+    def close(self, outcome: DisputeStatus, now: datetime, order_id: str, event_id: str) -> bool:
+        """Idempotent: closing a closed dispute again changes nothing (and says False)."""
         if self.is_closed or outcome not in _FINAL:
-            return
+            return False
         self.status = outcome
         self.closed_at = self.updated_at = now
+        self.events.append(
+            PaymentDisputeClosed(
+                event_id, self.payment_id, order_id, now,
+                dispute_id=self.id, amount=self.amount, reason=self.reason,
+                status=outcome.value, gateway=self.gateway.value,
+                outcome=outcome.value, closed_at=now,
+            )
+        )  # fmt: skip
+        return True
+
+    def pull_events(self) -> list[DomainEvent]:
+        events, self.events = self.events, []
+        return events

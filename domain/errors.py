@@ -112,6 +112,11 @@ class RefundNotFound(DomainError):
     kind = ErrorKind.NOT_FOUND
 
 
+class DisputeNotFound(DomainError):
+    reason = "DISPUTE_NOT_FOUND"
+    kind = ErrorKind.NOT_FOUND
+
+
 class PaymentMethodNotFound(DomainError):
     reason = "PAYMENT_METHOD_NOT_FOUND"
     kind = ErrorKind.NOT_FOUND

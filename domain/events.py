@@ -94,6 +94,36 @@ class PaymentRequiresReview(DomainEvent):
     event_type: ClassVar[str] = "payment.requires_review"
 
 
+@dataclass(frozen=True, slots=True)
+class PaymentDisputed(DomainEvent):
+    """The cardholder (or buyer) opened a dispute (chargeback) at the gateway."""
+
+    dispute_id: str
+    amount: Money
+    reason: str
+    # The dispute's status when the event was recorded (domain/dispute.py: OPENED, ...).
+    status: str
+    # The gateway the dispute came from (STRIPE, PAYPAL, ...).
+    gateway: str
+
+    event_type: ClassVar[str] = "payment.disputed"
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentDisputeClosed(DomainEvent):
+    """A dispute ended: WON (the money stays), LOST (it is gone) or CLOSED (no outcome)."""
+
+    dispute_id: str
+    amount: Money
+    reason: str
+    status: str
+    gateway: str
+    outcome: str
+    closed_at: datetime
+
+    event_type: ClassVar[str] = "payment.dispute_closed"
+
+
 def event_classes() -> frozenset[type[DomainEvent]]:
     """Every concrete event class. Only the classes the modules name: a slots dataclass is
     a copy of the class it decorates, and the original stays among the subclasses until the

@@ -17,6 +17,7 @@ from domain.access import ADMIN, confined_to, may_access, require_acting_for
 from domain.actor import Actor
 from domain.audit import AuditOutcome
 from domain.changes import Aggregate
+from domain.dispute_access import OwnedDisputes
 from domain.errors import (
     PaymentAlreadyExists,
     PaymentMethodNotFound,
@@ -258,7 +259,7 @@ class OwnerScopedUnitOfWork:
 
     @property
     def disputes(self) -> DisputeRepository:
-        return self._inner.disputes
+        return OwnedDisputes(self._inner.disputes, self._inner.payments, self._actor)
 
     @property
     def consumed_events(self) -> ConsumedEventLog:

@@ -31,6 +31,7 @@ from domain.gateway import GatewayOutcome, NextAction, OutcomeStatus
 from domain.money import Money
 from domain.payment_amounts import PaymentAmounts
 from domain.payment_authentication import Authentication
+from domain.payment_disputes import PaymentDisputes
 from domain.payment_risk import PaymentRisk
 from domain.payment_states import (
     AUTHORIZABLE,
@@ -82,6 +83,8 @@ class Payment:
     # The settlement currency and rate (domain/settlement.py); None: settled in the
     # presentment currency at rate 1 (payments written before revision 0019).
     settlement: Settlement | None = None
+    # What its disputes (chargebacks) amount to; None: never disputed.
+    disputes: PaymentDisputes | None = None
     version: int = 0
     transactions: list[Transaction] = field(default_factory=list)
     events: list[DomainEvent] = field(default_factory=list)
@@ -107,6 +110,21 @@ class Payment:
         """The settlement currency and rate, chosen when the payment is created."""
         self.settlement = settlement
         self.amounts = self.amounts.settled_in(settlement.currency)
+
+    @property
+    def net_amount(self) -> Money:
+        """What the merchant keeps: captured, less refunded, less the disputes lost. Below
+        zero when a refunded payment's dispute is lost as well (the money went back twice)."""
+        net = self.amounts.captured - self.amounts.refunded
+        return net - self.disputes.lost if self.disputes is not None else net
+
+    def note_disputes(self, disputes: PaymentDisputes | None, now: datetime) -> bool:
+        """Its disputes changed (a gateway reported one); True when the summary did."""
+        if disputes == self.disputes:
+            return False
+        self.disputes = disputes
+        self.updated_at = now
+        return True
 
     @property
     def refundable(self) -> Money:

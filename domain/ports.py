@@ -11,6 +11,7 @@ from domain.audit import AuditOutcome
 from domain.availability import AvailableMethod
 from domain.changes import Aggregate
 from domain.dispute import Dispute
+from domain.dispute_listing import DisputeQuery
 from domain.enums import GatewayName, PaymentMethodType, ScaExemption
 from domain.events import DomainEvent
 from domain.fx import ExchangeRate, FxQuote
@@ -132,6 +133,12 @@ class DisputeRepository(Protocol):
     async def save(self, dispute: Dispute) -> None: ...
 
     async def list_for_payment(self, payment_id: str) -> list[Dispute]: ...
+
+    async def get(self, dispute_id: str) -> Dispute:
+        """Raises DisputeNotFound."""
+
+    async def search(self, query: DisputeQuery) -> Page[Dispute]:
+        """A page of ListDisputes, newest first (only `query.only_user`'s when set)."""
 
 
 class FxRateRepository(Protocol):

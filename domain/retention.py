@@ -1,5 +1,5 @@
 """Data retention: how long each kind of personal data is kept, and the loop that enforces
-it in small batches (README "Data retention").
+it in small batches (docs/operations.md "Data retention").
 
 What goes and what stays after PERSONAL_DATA_RETENTION_DAYS: a payment keeps its amounts,
 currency, statuses, timestamps, gateway references, transactions, refunds' amounts and its

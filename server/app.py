@@ -48,6 +48,8 @@ from infra.system import SystemClock, UuidGenerator
 from payments.v1 import (
     analytics_service_pb2,
     analytics_service_pb2_grpc,
+    dispute_service_pb2,
+    dispute_service_pb2_grpc,
     fx_service_pb2,
     fx_service_pb2_grpc,
     payment_method_service_pb2,
@@ -80,6 +82,7 @@ from server.readiness import Check, DatabaseReadiness, KafkaReadiness, Readiness
 from server.rest.app import RestShim
 from server.rest.routes import build_routes, contract_services
 from server.servicers.analytics import AnalyticsServicer
+from server.servicers.disputes import DisputeServicer
 from server.servicers.fx import FxServicer
 from server.servicers.payment_methods import PaymentMethodServicer
 from server.servicers.payments import PaymentServicer
@@ -105,6 +108,7 @@ SERVICE_NAMES = (
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
     fx_service_pb2.DESCRIPTOR.services_by_name["FxService"].full_name,
     analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name,
+    dispute_service_pb2.DESCRIPTOR.services_by_name["DisputeService"].full_name,
 )
 
 # Requests that are gateways' signed data, not callers' input: not refused by the card guard.
@@ -154,6 +158,7 @@ class PaymentApplication:
         self._webhooks: WebhookComponents | None = None
         # Prometheus metrics of this application (its own registry), served by the REST shim.
         self.metrics = ServiceMetrics()
+        self.metrics.disputes.alert_above(settings.dispute_ratio_alert_threshold)
         self.rest: RestShim | None = None
         self.rest_port: int = 0
         # The ops port (server/ops_port.py): probes and metrics without a token; 0 when off.
@@ -259,6 +264,9 @@ class PaymentApplication:
         fx_service_pb2_grpc.add_FxServiceServicer_to_server(FxServicer(call_deps), server)
         analytics_service_pb2_grpc.add_AnalyticsServiceServicer_to_server(
             AnalyticsServicer(SqlAnalyticsReader(self.engine)), server
+        )
+        dispute_service_pb2_grpc.add_DisputeServiceServicer_to_server(
+            DisputeServicer(call_deps), server
         )
         self._webhooks = WebhookComponents(settings, deps)
         webhook_service_pb2_grpc.add_WebhookServiceServicer_to_server(

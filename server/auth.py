@@ -30,6 +30,7 @@ _PAYMENTS = "/payments.v1.PaymentService/"
 _METHODS = "/payments.v1.PaymentMethodService/"
 _FX = "/payments.v1.FxService/"
 _ANALYTICS = "/payments.v1.AnalyticsService/"
+_DISPUTES = "/payments.v1.DisputeService/"
 
 # The scope each RPC requires; `admin` satisfies every one. An RPC missing from this table
 # requires `admin`: a new RPC is closed until someone decides who may call it.
@@ -58,6 +59,8 @@ REQUIRED_SCOPES: Mapping[str, str] = {
     _ANALYTICS + "GetPaymentStats": access.ANALYTICS_READ,
     _ANALYTICS + "GetRevenue": access.ANALYTICS_READ,
     _ANALYTICS + "GetDisputeStats": access.ANALYTICS_READ,
+    _DISPUTES + "ListDisputes": access.PAYMENTS_READ,
+    _DISPUTES + "GetDispute": access.PAYMENTS_READ,
 }
 
 # Webhook RPCs: authenticated by the gateway's signature (checked by the servicer), run as

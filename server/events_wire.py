@@ -25,6 +25,8 @@ from domain.events import (
     DomainEvent,
     PaymentAuthorized,
     PaymentCancelled,
+    PaymentDisputeClosed,
+    PaymentDisputed,
     PaymentFailed,
     PaymentRefunded,
     PaymentRequiresAction,
@@ -193,6 +195,31 @@ def _requires_action(event: PaymentRequiresAction, _: Exponent) -> dict[str, Fie
 @_maps(PaymentRequiresReview, events_pb2.PaymentRequiresReviewEvent)
 def _requires_review(event: PaymentRequiresReview, _: Exponent) -> dict[str, FieldValue]:
     return _common(event) | {"rules_hit": tuple(event.rules_hit)}
+
+
+def _disputed(
+    event: PaymentDisputed | PaymentDisputeClosed, exponent: Exponent
+) -> dict[str, FieldValue]:
+    return _common(event) | {
+        "dispute_id": event.dispute_id,
+        "amount": _decimal(event.amount, exponent),
+        "currency": event.amount.currency,
+        "amount_minor": event.amount.amount_minor,
+        "reason": event.reason,
+        "status": event.status,
+        "gateway": event.gateway,
+    }
+
+
+_maps(PaymentDisputed, events_pb2.PaymentDisputedEvent)(_disputed)
+
+
+@_maps(PaymentDisputeClosed, events_pb2.PaymentDisputeClosedEvent)
+def _dispute_closed(event: PaymentDisputeClosed, exponent: Exponent) -> dict[str, FieldValue]:
+    return _disputed(event, exponent) | {
+        "outcome": event.outcome,
+        "closed_at": Json('"' + rfc3339(event.closed_at) + '"'),
+    }
 
 
 def mapped_event_classes() -> frozenset[type[DomainEvent]]:

@@ -1,4 +1,4 @@
-"""The fraud checks' policy from the FRAUD_* settings (see the README's "Fraud checks")."""
+"""The fraud checks' policy from the FRAUD_* settings (see docs/security.md, "Fraud checks")."""
 
 from __future__ import annotations
 

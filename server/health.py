@@ -20,6 +20,7 @@ SERVICES = (
     "payments.v1.PaymentService",
     "payments.v1.PaymentMethodService",
     "payments.v1.FxService",
+    "payments.v1.DisputeService",
 )
 
 

@@ -171,7 +171,17 @@ def payment_to_proto(payment: Payment) -> payment_pb2.Payment:
         country=payment.country,
         risk=risk_to_proto(payment),
         **_settlement_fields(payment),
+        **_dispute_fields(payment),
     )
+
+
+def _dispute_fields(payment: Payment) -> dict[str, Any]:
+    disputes = payment.disputes
+    return {
+        "disputed_amount_minor": disputes.disputed.amount_minor if disputes else 0,
+        "dispute_status": f"DISPUTE_STATUS_{disputes.status.value}" if disputes else None,
+        "net_amount_minor": payment.net_amount.amount_minor,
+    }
 
 
 def _settlement_fields(payment: Payment) -> dict[str, Any]:

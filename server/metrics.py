@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.enums import PaymentStatus
 from infra.db.analytics_fold import BucketDeltas
+from server.dispute_metrics import DisputeMetrics
 from server.errors import status_code
 from server.interceptors import Behavior, UnaryInterceptor
 
@@ -162,6 +163,7 @@ class ServiceMetrics:
             "1 while this process's linker holds the audit chain's lease",
             registry=r,
         )
+        self.disputes = DisputeMetrics(r)
 
     def count_projected(self, deltas: BucketDeltas) -> None:
         """The analytics projector's batch, once it committed."""
@@ -184,7 +186,8 @@ class ServiceMetrics:
                 self.refunded_minor.labels(currency=currency).inc(sums["refunded_minor"])
 
     async def refresh(self, engine: AsyncEngine | None) -> None:
-        await self.refresh_payments(engine)
+        payments_by_status = await self.refresh_payments(engine)
+        await self.disputes.refresh(engine, payments_by_status)
         await self.refresh_outbox(engine)
         await self.refresh_audit_chain(engine)
 
@@ -217,23 +220,26 @@ class ServiceMetrics:
         self.analytics_backlog.set(projecting)
         self.analytics_lag.set(max(float(projecting_age), 0.0))
 
-    async def refresh_payments(self, engine: AsyncEngine | None) -> None:
-        """Best effort: with the database unreachable the last counts stay."""
+    async def refresh_payments(self, engine: AsyncEngine | None) -> dict[str, int] | None:
+        """Best effort: with the database unreachable the last counts stay (and None is
+        returned). The counts by status otherwise."""
         if engine is None:
-            return
+            return None
         try:
             async with asyncio.timeout(5), engine.connect() as conn:
                 rows = (await conn.execute(_PAYMENTS_BY_STATUS)).all()
         except Exception as exc:  # a scrape must not fail because the database does
             log.warning("payments by status not refreshed: %s", type(exc).__name__)
-            return
+            return None
         # Every status, zero included: with several workers the most recent value of each
         # label is reported, and a status that emptied must not keep an older worker's count.
-        counts = {str(status): count for status, count in rows}
+        counts = {str(status): int(count) for status, count in rows}
+        found = dict(counts)
         for status in PaymentStatus:
             self.payments.labels(status=status.value).set(counts.pop(status.value, 0))
         for unknown, count in counts.items():  # a status this build does not know
             self.payments.labels(status=unknown).set(count)
+        return found
 
     def render(self) -> bytes:
         directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

@@ -23,3 +23,8 @@ class OpsSettings(BaseSettings):
     # Each readiness check (database, Kafka) gives up after this long: a probe must answer
     # before the kubelet's timeoutSeconds.
     ops_check_timeout_seconds: Annotated[float, Field(gt=0, le=30)] = 2.0
+    # The dispute ratio (disputes per captured payment) above which the alert
+    # PaymentsDisputeRatioHigh fires: exported as payments_dispute_ratio_alert_threshold, which
+    # the rule compares with payments_dispute_ratio (deploy/prometheus/). Card networks act
+    # on ratios near 0.9 % (Visa) and 1.5 % (Mastercard): warn before that.
+    dispute_ratio_alert_threshold: Annotated[float, Field(gt=0, le=1)] = 0.0075

@@ -39,6 +39,7 @@ async def serve_until_signalled(app: PaymentApplication, on_started: Callable[[]
         loop.add_signal_handler(signum, stop.set)
     await app.start()
     on_started()
+    event_loop.settle_heap()
     await stop.wait()
     log.info("shutting down: draining in-flight calls")
     await app.stop()

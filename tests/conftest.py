@@ -117,11 +117,17 @@ async def app(
     from infra.gateways.simulator import SimulatorGateway
     from server.app import PaymentApplication
     from tests.support.servers import settings_for_tests
+    from tests.support.webhook_signing import SESSION_STRIPE_SECRET
 
     application = PaymentApplication(
         # Every CHF payment is held for a fraud review, so that the access matrix
-        # (tests/e2e/test_bola.py) has payments an administrator can review.
-        settings_for_tests(redis_key_prefix=redis_key_prefix, fraud_review_amount_limits="CHF:1"),
+        # (tests/e2e/test_bola.py) has payments an administrator can review; its disputes
+        # come from signed Stripe webhooks.
+        settings_for_tests(
+            redis_key_prefix=redis_key_prefix,
+            fraud_review_amount_limits="CHF:1",
+            stripe_webhook_secret=SESSION_STRIPE_SECRET,
+        ),
         database_url,
         gateways={GatewayName.SIMULATOR: SimulatorGateway()},
         redis_url=redis_url,

@@ -16,6 +16,7 @@ from domain.audit import AuditAction, ResourceType
 from domain.dispute import Dispute, DisputeStatus, closing_status
 from domain.money import Money
 from domain.payment import Payment
+from domain.payment_disputes import PaymentDisputes
 from domain.ports import UnitOfWork
 from domain.refund import Refund
 from domain.usecases.deps import Deps
@@ -126,11 +127,12 @@ async def _apply_dispute(
     fact = event.dispute
     if fact is None:
         return
+    new_id = deps.ids.new_id
     dispute = await uow.disputes.find_by_gateway_id(fact.gateway_dispute_id)
     if dispute is None:
         amount = fact.amount_minor if fact.currency == payment.currency else 0
         dispute = Dispute(
-            id=deps.ids.new_id(),
+            id=new_id(),
             payment_id=payment.id,
             gateway=event.gateway,
             gateway_dispute_id=fact.gateway_dispute_id,
@@ -140,14 +142,22 @@ async def _apply_dispute(
             created_at=now,
             updated_at=now,
         )
+        dispute.record_opened(payment.order_id, new_id())
         if event.kind is K.DISPUTE_CLOSED:
-            dispute.close(closing_status(fact.status), now)
+            dispute.close(closing_status(fact.status), now, payment.order_id, new_id())
         await uow.disputes.add(dispute)
         uow.describe(dispute, AuditAction.DISPUTE_OPEN)
     elif event.kind is K.DISPUTE_CLOSED:
-        dispute.close(closing_status(fact.status), now)
+        if not dispute.close(closing_status(fact.status), now, payment.order_id, new_id()):
+            return
         await uow.disputes.save(dispute)
         uow.describe(dispute, AuditAction.DISPUTE_CLOSE)
+    else:
+        return
+    # The payment shows what its disputes amount to (and its net amount counts the lost ones).
+    summary = PaymentDisputes.of(await uow.disputes.list_for_payment(payment.id), payment.currency)
+    if payment.note_disputes(summary, now):
+        await uow.payments.save(payment)
 
 
 async def apply_gateway_event(event: GatewayEvent, deps: Deps) -> WebhookResult:

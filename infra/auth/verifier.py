@@ -1,7 +1,7 @@
 """Bearer JWT verification (PyJWT): signature, issuer, audience, expiry, not-before, required
 claims; then who the token speaks for.
 
-Claims (see the README, "Authentication and authorization"):
+Claims (see docs/security.md, "Authentication and authorization"):
 - `sub`: who acts; for an end user's token, that user's id (a lower-case UUID);
 - `kind`: "user" (the default: a token that does not say acts for its subject only) or
   "service" (another service, acting for any user within its scopes);

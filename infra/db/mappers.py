@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from domain.dispute import DisputeStatus
 from domain.enums import (
     GatewayName,
     PaymentMethodType,
@@ -20,6 +21,7 @@ from domain.money import Money
 from domain.payment import Payment
 from domain.payment_amounts import PaymentAmounts
 from domain.payment_authentication import Authentication
+from domain.payment_disputes import PaymentDisputes
 from domain.payment_method import PaymentMethod
 from domain.payment_risk import PaymentRisk
 from domain.payment_times import PaymentTimes
@@ -88,6 +90,28 @@ def settlement_to_row(payment: Payment) -> dict[str, Any]:
         "fx_quote_id": settles.fx_quote_id,
         "captured_settlement_minor": payment.amounts.captured_settlement.amount_minor,
         "refunded_settlement_minor": payment.amounts.refunded_settlement.amount_minor,
+    }
+
+
+def disputes_from_row(row: Row) -> PaymentDisputes | None:
+    status = row["dispute_status"]
+    if status is None:
+        return None
+    currency = row["currency"]
+    return PaymentDisputes(
+        disputed=Money(row["disputed_minor"], currency),
+        lost=Money(row["dispute_lost_minor"], currency),
+        status=DisputeStatus(status),
+    )
+
+
+def disputes_to_row(disputes: PaymentDisputes | None) -> dict[str, Any]:
+    if disputes is None:
+        return {"disputed_minor": 0, "dispute_lost_minor": 0, "dispute_status": None}
+    return {
+        "disputed_minor": disputes.disputed.amount_minor,
+        "dispute_lost_minor": disputes.lost.amount_minor,
+        "dispute_status": disputes.status.value,
     }
 
 
@@ -204,6 +228,7 @@ def payment_from_row(row: Row, txns: list[Transaction], sealer: Sealer) -> Payme
         country=row["country"],
         risk=PaymentRisk(risk_from_row(row), review_from_row(row)),
         settlement=settlement,
+        disputes=disputes_from_row(row),
         version=row["version"],
         transactions=txns,
     )
@@ -258,6 +283,7 @@ def payment_to_row(payment: Payment, sealer: Sealer) -> dict[str, Any]:
         }
         | risk_to_row(payment.risk.assessment, payment.risk.review)
         | settlement_to_row(payment)
+        | disputes_to_row(payment.disputes)
     )
 
 

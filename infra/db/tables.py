@@ -173,6 +173,12 @@ payments = Table(
     Column("fx_quote_id", UUID(as_uuid=False)),
     Column("captured_settlement_minor", BigInteger, nullable=False, server_default="0"),
     Column("refunded_settlement_minor", BigInteger, nullable=False, server_default="0"),
+    # What the payment's disputes amount to (domain/payment_disputes.py, migration 0024):
+    # kept here so that reading a payment needs no look at the disputes table. NULL
+    # dispute_status: never disputed.
+    Column("disputed_minor", BigInteger, nullable=False, server_default="0"),
+    Column("dispute_lost_minor", BigInteger, nullable=False, server_default="0"),
+    Column("dispute_status", String(16)),
     _ts("created_at", nullable=False),
     _ts("updated_at", nullable=False),
     _ts("authorized_at"),
@@ -410,6 +416,9 @@ disputes = Table(
     CheckConstraint("amount_minor >= 0", name="amount_not_negative"),
     CheckConstraint("status IN ('OPENED', 'WON', 'LOST', 'CLOSED')", name="status_known"),
     Index("ix_disputes_payment", "payment_id"),
+    # The keyset orders of ListDisputes (migration 0024): newest first, all or by status.
+    Index("ix_disputes_listing", "created_at", "id"),
+    Index("ix_disputes_status_listing", "status", "created_at", "id"),
 )
 
 # The audit trail: append-only (triggers refuse UPDATE, DELETE and TRUNCATE) and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -10,9 +11,13 @@ from sqlalchemy.dialects.postgresql import insert
 
 from domain.changes import ChangeTracker
 from domain.dispute import Dispute, DisputeStatus
+from domain.dispute_access import no_dispute
+from domain.dispute_listing import DisputeQuery
 from domain.enums import GatewayName
 from domain.money import Money
+from domain.pagination import Cursor, Page
 from domain.webhooks import WebhookReceipt
+from infra.db import dispute_search
 from infra.db.sealing import Place, Sealer
 from infra.db.staging import Statements
 from infra.db.tables import cancelled_orders, consumed_events, disputes, webhook_events
@@ -148,6 +153,24 @@ class SqlDisputeRepository:
             update(disputes).where(disputes.c.id == dispute.id).values(**values)
         )
         self._tracker.saved(dispute)
+
+    async def get(self, dispute_id: str) -> Dispute:
+        try:
+            uuid.UUID(dispute_id)
+        except ValueError:
+            raise no_dispute(dispute_id) from None
+        query = select(disputes).where(disputes.c.id == dispute_id)
+        row = (await self._conn.execute(query)).mappings().first()
+        if row is None:
+            raise no_dispute(dispute_id)
+        return self._loaded(row)
+
+    async def search(self, query: DisputeQuery) -> Page[Dispute]:
+        rows = list((await self._conn.execute(dispute_search.page_statement(query))).mappings())
+        found = [_dispute_from_row(row) for row in rows[: query.size]]
+        more = len(rows) > query.size
+        after = Cursor(found[-1].created_at, found[-1].id) if more and found else None
+        return Page(found, after)
 
     async def list_for_payment(self, payment_id: str) -> list[Dispute]:
         query = (

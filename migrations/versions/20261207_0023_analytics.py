@@ -2,7 +2,7 @@
 trigger
 
 Revision ID: 0023
-Revises: 0022
+Revises: 0024
 Create Date: 2026-12-07
 
 analytics_payment_hours holds every combination of the dimensions per hour;
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0023"
-down_revision: str | None = "0022"
+down_revision: str | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

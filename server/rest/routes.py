@@ -16,6 +16,7 @@ from google.protobuf.descriptor import (
 
 from payments.v1 import (
     analytics_service_pb2,
+    dispute_service_pb2,
     fx_service_pb2,
     payment_method_service_pb2,
     payment_service_pb2,
@@ -124,4 +125,5 @@ def contract_services() -> list[ServiceDescriptor]:
         webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"],
         fx_service_pb2.DESCRIPTOR.services_by_name["FxService"],
         analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"],
+        dispute_service_pb2.DESCRIPTOR.services_by_name["DisputeService"],
     ]

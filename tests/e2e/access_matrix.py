@@ -19,6 +19,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from payments.v1 import analytics_service_pb2 as apb
+from payments.v1 import dispute_service_pb2 as dpb
 from payments.v1 import fx_service_pb2 as fpb
 from payments.v1 import payment_method_service_pb2 as mpb
 from payments.v1 import payment_pb2
@@ -68,6 +69,8 @@ class World:
     refund_id: str = field(default_factory=new_id)
     action_id: str = field(default_factory=new_id)  # REQUIRES_ACTION: can be confirmed
     review_id: str = field(default_factory=new_id)  # UNDER_REVIEW: an admin may decide it
+    disputed_id: str = field(default_factory=new_id)  # CAPTURED, then disputed at Stripe
+    dispute_id: str = field(default_factory=new_id)
 
     def ids(self) -> dict[str, str]:
         """The world's ids -> a neutral placeholder, to compare answers across worlds."""
@@ -97,6 +100,7 @@ Builder = Callable[[World], Message]
 _P, _M = "/payments.v1.PaymentService/", "/payments.v1.PaymentMethodService/"
 _F = "/payments.v1.FxService/"
 _A = "/payments.v1.AnalyticsService/"
+_D = "/payments.v1.DisputeService/"
 # The pair the world's "fx_rate" part sets (as an administrator).
 FX_BASE, FX_QUOTE, FX_RATE = "EUR", "GBP", "0.84365"
 
@@ -210,6 +214,16 @@ REQUESTS |= {
     ),
     _A + "GetDisputeStats": (frozenset(), lambda w: apb.GetDisputeStatsRequest(**_DAY)),
 }
+REQUESTS |= {
+    _D + "GetDispute": (
+        frozenset({"disputed"}),
+        lambda w: dpb.GetDisputeRequest(dispute_id=w.dispute_id),
+    ),
+    _D + "ListDisputes": (
+        frozenset({"disputed"}),
+        lambda w: dpb.ListDisputesRequest(filter=f'payment_id = "{w.disputed_id}"'),
+    ),
+}
 REQUESTS[_P + "ReviewPayment"] = (
     frozenset({"review"}),
     lambda w: pb.ReviewPaymentRequest(
@@ -244,6 +258,7 @@ CREATING = {_P + "CreatePayment", _M + "AddPaymentMethod"}
 LISTING_BY_USER = {
     _M + "ListPaymentMethods": ("paymentMethods", "paymentMethodId", "method_id"),
     _P + "ListPayments": ("payments", "paymentId", "created_id"),
+    _D + "ListDisputes": ("disputes", "disputeId", "dispute_id"),
 }
 
 

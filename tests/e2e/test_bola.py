@@ -4,17 +4,24 @@ token, a token without the RPC's scope, and no token at all."""
 
 from __future__ import annotations
 
+import time
+
 import grpc
 import httpx
 import pytest
+from google.api import httpbody_pb2
 
+from payments.v1 import dispute_service_pb2 as dpb
 from payments.v1 import fx_service_pb2 as fpb
 from payments.v1 import payment_method_service_pb2 as mpb
 from payments.v1 import payment_pb2
 from payments.v1 import payment_service_pb2 as pb
+from payments.v1 import webhook_service_pb2 as wpb
+from payments.v1.dispute_service_pb2_grpc import DisputeServiceStub
 from payments.v1.fx_service_pb2_grpc import FxServiceStub
 from payments.v1.payment_method_service_pb2_grpc import PaymentMethodServiceStub
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
+from payments.v1.webhook_service_pb2_grpc import WebhookServiceStub
 from server.app import PaymentApplication
 from server.auth import REQUIRED_SCOPES
 from tests.e2e.access_matrix import (
@@ -43,12 +50,13 @@ from tests.e2e.access_matrix import (
     user_token,
 )
 from tests.support.channels import open_channel, rest_headers
+from tests.support.webhook_signing import SESSION_STRIPE_SECRET, stripe_body, stripe_header
 
 RPCS = sorted(REQUESTS)
 # The RPCs that name a user's objects: what another user must find missing.
 OWNED_RPCS = sorted(set(REQUESTS) - NOT_OWNED)
 EVERY_PART = frozenset(
-    {"method", "created", "authorized", "captured", "action", "review", "fx_rate"}
+    {"method", "created", "authorized", "captured", "action", "review", "fx_rate", "disputed"}
 )
 
 
@@ -95,11 +103,43 @@ async def build_world(channel: grpc.aio.Channel, user: str, parts: frozenset[str
         )
         assert created.payment.status == payment_pb2.PAYMENT_STATUS_UNDER_REVIEW
         world.review_id = created.payment.payment_id
+    if "disputed" in parts:
+        created = await payments.CreatePayment(_create(world, authorize=True))
+        world.disputed_id = created.payment.payment_id
+        captured = await payments.CapturePayment(
+            pb.CapturePaymentRequest(payment_id=world.disputed_id)
+        )
+        world.dispute_id = await open_dispute(channel, captured.payment)
     if "fx_rate" in parts:
         await FxServiceStub(channel).SetExchangeRate(
             fpb.SetExchangeRateRequest(base_currency=FX_BASE, quote_currency=FX_QUOTE, rate=FX_RATE)
         )
     return world
+
+
+async def open_dispute(channel: grpc.aio.Channel, payment: payment_pb2.Payment) -> str:
+    """A dispute on `payment`, as Stripe's signed webhook reports it; its id."""
+    body = stripe_body(
+        f"evt_{new_id()}",
+        "charge.dispute.created",
+        {
+            "id": f"dp_{new_id()}", "object": "dispute", "amount": 300, "currency": "eur",
+            "reason": "fraudulent", "status": "needs_response",
+            "payment_intent": payment.gateway_payment_id,
+        },
+    )  # fmt: skip
+    header = stripe_header(body, SESSION_STRIPE_SECRET, int(time.time()))
+    await WebhookServiceStub(channel).HandleStripeWebhook(
+        wpb.HandleStripeWebhookRequest(
+            body=httpbody_pb2.HttpBody(content_type="application/json", data=body)
+        ),
+        metadata=(("stripe-signature", header),),
+    )
+    listed = await DisputeServiceStub(channel).ListDisputes(
+        dpb.ListDisputesRequest(filter=f'payment_id = "{payment.payment_id}"')
+    )
+    [dispute] = listed.disputes
+    return dispute.dispute_id
 
 
 async def snapshot(channel: grpc.aio.Channel, world: World) -> list[object]:

@@ -7,6 +7,7 @@ amounts and agree on every field."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import fields
@@ -20,15 +21,19 @@ import jsonschema_rs
 import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
+from google.api import httpbody_pb2
 
 from domain.enums import GatewayName
 from infra.gateways.simulator import SimulatorGateway
 from infra.messaging.order_topics import decode
 from payments.v1 import payment_service_pb2 as pb
+from payments.v1 import webhook_service_pb2 as wpb
 from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
+from payments.v1.webhook_service_pb2_grpc import WebhookServiceStub
 from payments_client.events import (
     EVENT_TYPES,
     PaymentAuthorized,
+    PaymentDisputed,
     PaymentEvent,
     PaymentRefunded,
     PaymentSuccessful,
@@ -43,6 +48,7 @@ from tests.support.channels import open_channel
 from tests.support.kafka_broker import TansuBroker
 from tests.support.polling import eventually
 from tests.support.servers import settings_for_tests
+from tests.support.webhook_signing import stripe_body, stripe_header
 
 ASYNCAPI = Path(__file__).resolve().parents[2] / "generated" / "asyncapi.json"
 TOPIC = "payment.events"
@@ -78,8 +84,32 @@ async def broker() -> AsyncIterator[TansuBroker]:
     server.stop()
 
 
-async def every_event_type(stub: PaymentServiceStub) -> set[str]:
+STRIPE_SECRET = "whsec_contract"
+
+
+async def open_and_lose_a_dispute(channel: grpc.aio.Channel, payment: Any) -> None:
+    """payment.disputed, then payment.dispute_closed: Stripe's webhooks (signed) about the
+    payment (a simulator payment: its gateway id stands in for Stripe's)."""
+    hooks = WebhookServiceStub(channel)
+    dispute = {
+        "id": f"dp_{uuid.uuid4()}", "object": "dispute", "amount": 500, "currency": "kwd",
+        "reason": "fraudulent", "payment_intent": payment.gateway_payment_id,
+    }  # fmt: skip
+    for kind, status in (
+        ("charge.dispute.created", "needs_response"),
+        ("charge.dispute.closed", "lost"),
+    ):
+        body = stripe_body(f"evt_{uuid.uuid4()}", kind, dispute | {"status": status})
+        header = stripe_header(body, STRIPE_SECRET, int(time.time()))
+        request = wpb.HandleStripeWebhookRequest(
+            body=httpbody_pb2.HttpBody(content_type="application/json", data=body)
+        )
+        await hooks.HandleStripeWebhook(request, metadata=(("stripe-signature", header),))
+
+
+async def every_event_type(channel: grpc.aio.Channel) -> set[str]:
     """Drives payments through every published event type; their order ids."""
+    stub = PaymentServiceStub(channel)
     orders: set[str] = set()
 
     async def create(**fields: Any) -> pb.CreatePaymentResponse:
@@ -93,6 +123,8 @@ async def every_event_type(stub: PaymentServiceStub) -> set[str]:
         pid = paid.payment.payment_id
         await stub.CapturePayment(pb.CapturePaymentRequest(payment_id=pid))
         await stub.RefundPayment(pb.RefundPaymentRequest(payment_id=pid, amount_minor=99))
+        if currency == "KWD":  # disputed and lost, in a currency of three decimals
+            await open_and_lose_a_dispute(channel, paid.payment)
     # cancelled
     held = await create(authorize=True)
     await stub.CancelPayment(pb.CancelPaymentRequest(payment_id=held.payment.payment_id))
@@ -143,9 +175,12 @@ def assert_same_event(python: PaymentEvent, parsed_by_ts: dict[str, Any]) -> Non
     typescript = dict(parsed_by_ts)
     assert typescript.pop("type") == next(k for k, v in EVENT_TYPES.items() if v is type(python))
     # The same instant: JavaScript writes milliseconds (.730), Python microseconds (.730000).
-    assert datetime.fromisoformat(typescript.pop("timestamp")) == python.timestamp
+    moments = [f.name for f in fields(python) if isinstance(getattr(python, f.name), datetime)]
+    for name in moments:
+        assert datetime.fromisoformat(typescript.pop(json_name(name))) == getattr(python, name)
     wanted = {json_name(f.name): as_text(getattr(python, f.name)) for f in fields(python)}
-    del wanted["timestamp"]
+    for name in moments:
+        del wanted[json_name(name)]
     assert typescript == wanted
     for name, value in wanted.items():
         if isinstance(getattr(python, _snake(name)), Decimal):
@@ -165,6 +200,7 @@ async def test_every_published_event_matches_the_asyncapi_document(
         kafka_enable_idempotence=False,  # Tansu has no InitProducerId
         outbox_poll_interval_seconds=0.05,
         fraud_review_amount_limits="CHF:1",
+        stripe_webhook_secret=STRIPE_SECRET,
     )
     app = PaymentApplication(
         settings, contract_database_url, gateways={GatewayName.SIMULATOR: SimulatorGateway()}
@@ -177,7 +213,7 @@ async def test_every_published_event_matches_the_asyncapi_document(
     await reader.start()
     try:
         async with open_channel(f"127.0.0.1:{app.grpc_port}") as channel:
-            orders = await every_event_type(PaymentServiceStub(channel))
+            orders = await every_event_type(channel)
 
         def mine() -> list[ConsumerRecord[bytes, bytes]]:
             return [r for r in records if (r.key or b"").decode() in orders]
@@ -186,10 +222,10 @@ async def test_every_published_event_matches_the_asyncapi_document(
             for batch in (await reader.getmany(timeout_ms=100)).values():
                 records.extend(batch)
             types = {dict(r.headers)["ce_type"].decode() for r in mine()}
-            return types == set(EVENT_TYPES) and len(mine()) >= 14
+            return types == set(EVENT_TYPES) and len(mine()) >= 16
 
         await eventually(every_type_arrived, within=20)
-        assert len(mine()) == 14, sorted(dict(r.headers)["ce_type"].decode() for r in mine())
+        assert len(mine()) == 16, sorted(dict(r.headers)["ce_type"].decode() for r in mine())
     finally:
         await reader.stop()
         await app.stop(grace=1)
@@ -209,7 +245,9 @@ async def test_every_published_event_matches_the_asyncapi_document(
         assert not [e.message for e in headers_valid.iter_errors(headers)]
         event = parse_payment_event(record.value or b"", headers=record.headers)
         assert event.event_id == headers["ce_id"] == value["eventId"]
-        if isinstance(event, PaymentAuthorized | PaymentSuccessful | PaymentRefunded):
+        if isinstance(
+            event, PaymentAuthorized | PaymentSuccessful | PaymentRefunded | PaymentDisputed
+        ):
             assert isinstance(event.amount, Decimal)
             assert event.amount == value["amount"]
             digits = -event.amount.as_tuple().exponent  # type: ignore[operator]

@@ -1,8 +1,9 @@
 """How many SQL statements and transactions each RPC of a payment's lifecycle costs.
 
-The numbers are the budget the README states ("Round trips per call"): a change that adds a
-statement or a transaction to one of these calls fails here, and either finds a way back
-under the budget or raises it deliberately, in this file and in the README together.
+The numbers are the budget docs/architecture.md states ("Round trips per call"): a change
+that adds a statement or a transaction to one of these calls fails here, and either finds a
+way back under the budget or raises it deliberately, in this file and in docs/architecture.md
+together.
 
 Counted on the server's own engine, one call at a time, on a server whose background jobs
 stay idle during the test (their intervals are long), so every statement counted belongs to

@@ -18,6 +18,8 @@ from domain.events import (
     DomainEvent,
     PaymentAuthorized,
     PaymentCancelled,
+    PaymentDisputeClosed,
+    PaymentDisputed,
     PaymentFailed,
     PaymentRefunded,
     PaymentRequiresAction,
@@ -49,6 +51,10 @@ def sample_events(
         PaymentCancelled(*common, "customer asked"),
         PaymentRequiresAction(*common, "https://example.test/3ds"),
         PaymentRequiresReview(*common, ("AMOUNT_OVER_REVIEW_LIMIT", "VELOCITY_USER")),
+        PaymentDisputed(*common, "dispute-1", Money(1099, "EUR"), "fraudulent", "OPENED", "STRIPE"),
+        PaymentDisputeClosed(
+            *common, "dispute-1", Money(1234, "KWD"), "fraudulent", "LOST", "PAYPAL", "LOST", MOMENT
+        ),
     ]
 
 

@@ -18,6 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+# The Stripe webhook secret of the session's server (tests/conftest.py): the access matrix
+# opens its disputes with signed Stripe webhooks.
+SESSION_STRIPE_SECRET = "whsec_session"
+
 
 def stripe_header(body: bytes, secret: str, timestamp: int) -> str:
     """The Stripe-Signature header Stripe would send, computed by stripe-python itself."""

@@ -27,6 +27,8 @@ from domain.audit_chain import GENESIS, ChainedEntry, chain
 from domain.availability import AvailableMethod
 from domain.changes import Aggregate, ChangeTracker
 from domain.dispute import Dispute
+from domain.dispute_access import no_dispute
+from domain.dispute_listing import DisputeQuery
 from domain.enums import GatewayName, NextActionType, PaymentMethodType, ScaExemption
 from domain.errors import (
     ConcurrentModification,
@@ -427,6 +429,11 @@ class FakeConsumedEventLog(_Repository):
 class FakeDisputeRepository(_Repository):
     table = "disputes"
 
+    def _write(self, key: str, row: Any) -> None:
+        # Recorded events are not state: they go to the outbox, never into the dispute row.
+        super()._write(key, row)
+        self._uow._writes(self.table)[key].events = []
+
     async def add(self, dispute: Dispute) -> None:
         if any(d.gateway_dispute_id == dispute.gateway_dispute_id for d in self._rows().values()):
             raise AssertionError(f"duplicate gateway dispute {dispute.gateway_dispute_id}")
@@ -447,6 +454,40 @@ class FakeDisputeRepository(_Repository):
     async def list_for_payment(self, payment_id: str) -> list[Dispute]:
         rows = [d for d in self._rows().values() if d.payment_id == payment_id]
         return copy.deepcopy(sorted(rows, key=lambda d: (d.created_at, d.id)))
+
+    async def get(self, dispute_id: str) -> Dispute:
+        row = self._row(dispute_id)
+        if row is None:
+            raise no_dispute(dispute_id)
+        found: Dispute = self._loaded(row)
+        return found
+
+    async def search(self, query: DisputeQuery) -> Page[Dispute]:
+        """Newest first; the filter's equality comparisons on status and payment_id only
+        (the SQL adapter's own tests cover the rest)."""
+        owners = {p.id: p.user_id for p in self._uow.db.payments.values()}
+
+        def wanted(d: Dispute) -> bool:
+            values = {"status": d.status, "payment_id": d.payment_id}
+            return all(
+                (values.get(c.field) == c.value) == (c.op == "=")
+                for c in query.filter.comparisons
+                if c.field in values
+            ) and (query.only_user is None or owners.get(d.payment_id) == query.only_user)
+
+        ordered = sorted(
+            (d for d in self._rows().values() if wanted(d)),
+            key=lambda d: (d.created_at, d.id),
+            reverse=True,
+        )
+        if query.after is not None:
+            after = (query.after.created_at, query.after.id)
+            ordered = [d for d in ordered if (d.created_at, d.id) < after]
+        chosen = ordered[: query.size]
+        last = chosen[-1] if len(ordered) > query.size and chosen else None
+        return Page(
+            [self._loaded(d) for d in chosen], Cursor(last.created_at, last.id) if last else None
+        )
 
 
 class FakeFxRateRepository(_Repository):

@@ -43,6 +43,8 @@ PUBLISHED = {
     "payment.cancelled": '{%s,"orderId":"order-1","reason":"customer asked",%s}',
     "payment.requires_action": '{%s,"orderId":"order-1","nextActionUrl":"https://example.test/3ds",%s}',
     "payment.requires_review": '{%s,"orderId":"order-1","rulesHit":["AMOUNT_OVER_REVIEW_LIMIT","VELOCITY_USER"],%s}',  # noqa: E501
+    "payment.disputed": '{%s,"orderId":"order-1","disputeId":"dispute-1","amount":10.99,"currency":"EUR","amountMinor":1099,"reason":"fraudulent","status":"OPENED","gateway":"STRIPE",%s}',  # noqa: E501
+    "payment.dispute_closed": '{%s,"orderId":"order-1","disputeId":"dispute-1","amount":1.234,"currency":"KWD","amountMinor":1234,"reason":"fraudulent","status":"LOST","gateway":"PAYPAL",%s,"outcome":"LOST","closedAt":"2026-12-07T10:00:00.123456Z"}',  # noqa: E501
 }
 
 
@@ -84,6 +86,10 @@ def _contract_fields(event: DomainEvent) -> dict[str, Any]:
     stamp = Timestamp()
     stamp.FromDatetime(event.occurred_at.astimezone(UTC))
     fields["timestamp"] = stamp
+    if "closed_at" in fields:
+        closed = Timestamp()
+        closed.FromDatetime(fields["closed_at"].astimezone(UTC))
+        fields["closed_at"] = closed
     if "amount" in fields:
         money = fields["amount_money"] = fields["amount"]
         digits = EXPONENT(money.currency)

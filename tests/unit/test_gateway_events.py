@@ -171,6 +171,63 @@ async def test_dispute_opened_then_closed(ports: FakePorts) -> None:
     assert dispute.status is DisputeStatus.LOST and dispute.closed_at is not None
 
 
+async def test_disputes_show_on_the_payment_and_a_lost_one_lowers_its_net_amount(
+    ports: FakePorts,
+) -> None:
+    payment = await authorized(ports)
+    await apply_gateway_event(event(payment, K.CAPTURED, "evt_c"), ports.deps)
+    opened = DisputeFact("dp_1", 4_000, "EUR", "fraudulent", "needs_response")
+    await apply_gateway_event(event(payment, K.DISPUTE_OPENED, "e1", dispute=opened), ports.deps)
+    shown = stored(ports, payment)
+    assert shown.disputes is not None and shown.disputes.status is DisputeStatus.OPENED
+    assert shown.disputes.disputed == Money(4_000, "EUR")
+    assert shown.net_amount == Money(10_000, "EUR")  # open: nothing taken yet
+    other = DisputeFact("dp_2", 1_000, "EUR", "duplicate", "needs_response")
+    await apply_gateway_event(event(payment, K.DISPUTE_OPENED, "e2", dispute=other), ports.deps)
+    lost = DisputeFact("dp_1", 4_000, "EUR", "fraudulent", "lost")
+    await apply_gateway_event(event(payment, K.DISPUTE_CLOSED, "e3", dispute=lost), ports.deps)
+    shown = stored(ports, payment)
+    assert shown.disputes is not None
+    assert shown.disputes.status is DisputeStatus.OPENED  # dp_2 is still open
+    assert (shown.disputes.disputed, shown.disputes.lost) == (
+        Money(5_000, "EUR"),
+        Money(4_000, "EUR"),
+    )
+    assert shown.net_amount == Money(6_000, "EUR")
+    won = DisputeFact("dp_2", 1_000, "EUR", "duplicate", "won")
+    await apply_gateway_event(event(payment, K.DISPUTE_CLOSED, "e4", dispute=won), ports.deps)
+    shown = stored(ports, payment)
+    assert shown.disputes is not None and shown.disputes.status is DisputeStatus.WON
+    assert shown.net_amount == Money(6_000, "EUR")
+
+
+async def test_disputes_publish_opened_and_closed_once_each(ports: FakePorts) -> None:
+    payment = await authorized(ports)
+    await apply_gateway_event(event(payment, K.CAPTURED, "evt_c"), ports.deps)
+    before = len(ports.uow.event_types())
+    fact = DisputeFact("dp_1", 2_500, "EUR", "fraudulent", "needs_response")
+    await apply_gateway_event(event(payment, K.DISPUTE_OPENED, "e1", dispute=fact), ports.deps)
+    # A second "created" for the same dispute (new event id) publishes nothing more.
+    await apply_gateway_event(event(payment, K.DISPUTE_OPENED, "e2", dispute=fact), ports.deps)
+    lost = DisputeFact("dp_1", 2_500, "EUR", "fraudulent", "lost")
+    for event_id in ("e3", "e4"):  # closed twice: published once
+        await apply_gateway_event(
+            event(payment, K.DISPUTE_CLOSED, event_id, dispute=lost), ports.deps
+        )
+    assert ports.uow.event_types()[before:] == ["payment.disputed", "payment.dispute_closed"]
+
+
+async def test_a_dispute_first_reported_closed_publishes_both_events(ports: FakePorts) -> None:
+    payment = await authorized(ports)
+    await apply_gateway_event(event(payment, K.CAPTURED, "evt_c"), ports.deps)
+    before = len(ports.uow.event_types())
+    won = DisputeFact("dp_1", 2_500, "EUR", "fraudulent", "won")
+    await apply_gateway_event(event(payment, K.DISPUTE_CLOSED, "e1", dispute=won), ports.deps)
+    assert ports.uow.event_types()[before:] == ["payment.disputed", "payment.dispute_closed"]
+    shown = stored(ports, payment)
+    assert shown.disputes is not None and shown.disputes.status is DisputeStatus.WON
+
+
 async def test_a_capture_reported_while_waiting_authorizes_and_captures_with_two_event_ids(
     ports: FakePorts,
 ) -> None:

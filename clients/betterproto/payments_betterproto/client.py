@@ -67,8 +67,8 @@ class PaymentsClient:
     settings: the deadline of each method's attempts and the retry policy.
     on_retry: called before each retry (method, failed attempt, error, pause), e.g. to log.
 
-    `payments`, `payment_methods`, `fx` and `analytics` are the generated stubs on the same
-    channel, for callers that want them raw (grpclib's errors, no retries)."""
+    `payments`, `payment_methods`, `fx`, `analytics` and `disputes` are the generated stubs on
+    the same channel, for callers that want them raw (grpclib's errors, no retries)."""
 
     def __init__(
         self,
@@ -91,10 +91,9 @@ class PaymentsClient:
         self.payment_methods = v1.PaymentMethodServiceStub(self.channel)
         self.fx = v1.FxServiceStub(self.channel)
         self.analytics = v1.AnalyticsServiceStub(self.channel)
-        self._stubs: dict[type[ServiceStub], ServiceStub] = {
-            type(stub): stub
-            for stub in (self.payments, self.payment_methods, self.fx, self.analytics)
-        }
+        self.disputes = v1.DisputeServiceStub(self.channel)
+        stubs = (self.payments, self.payment_methods, self.fx, self.analytics, self.disputes)
+        self._stubs: dict[type[ServiceStub], ServiceStub] = {type(stub): stub for stub in stubs}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> PaymentsClient:
@@ -130,6 +129,9 @@ class PaymentsClient:
     get_payment_stats = _Bound(rpcs.GET_PAYMENT_STATS)
     get_revenue = _Bound(rpcs.GET_REVENUE)
     get_dispute_stats = _Bound(rpcs.GET_DISPUTE_STATS)
+    # --- DisputeService -------------------------------------------------------------------
+    list_disputes = _Bound(rpcs.LIST_DISPUTES)
+    get_dispute = _Bound(rpcs.GET_DISPUTE)
 
     async def call(
         self,

@@ -61,6 +61,10 @@ def _analytics(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req
     return Rpc(v1.AnalyticsServiceStub, method, request, response)
 
 
+def _disputes(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, Resp]:
+    return Rpc(v1.DisputeServiceStub, method, request, response)
+
+
 CREATE_PAYMENT = _payments("CreatePayment", v1.CreatePaymentRequest, v1.CreatePaymentResponse)
 GET_PAYMENT = _payments("GetPayment", v1.GetPaymentRequest, v1.GetPaymentResponse)
 AUTHORIZE_PAYMENT = _payments(
@@ -111,3 +115,6 @@ GET_REVENUE = _analytics("GetRevenue", v1.GetRevenueRequest, v1.GetRevenueRespon
 GET_DISPUTE_STATS = _analytics(
     "GetDisputeStats", v1.GetDisputeStatsRequest, v1.GetDisputeStatsResponse
 )
+
+LIST_DISPUTES = _disputes("ListDisputes", v1.ListDisputesRequest, v1.ListDisputesResponse)
+GET_DISPUTE = _disputes("GetDispute", v1.GetDisputeRequest, v1.GetDisputeResponse)

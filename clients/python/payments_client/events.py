@@ -95,6 +95,27 @@ class PaymentRequiresReview(_Event):
     rules_hit: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class PaymentDisputed(_Event):
+    """payment.disputed: the cardholder (or buyer) opened a dispute at the gateway."""
+
+    dispute_id: str
+    amount: Decimal
+    currency: str
+    amount_minor: int
+    reason: str
+    status: str
+    gateway: str
+
+
+@dataclass(frozen=True)
+class PaymentDisputeClosed(PaymentDisputed):
+    """payment.dispute_closed: the dispute ended (outcome WON, LOST or CLOSED)."""
+
+    outcome: str
+    closed_at: datetime
+
+
 PaymentEvent = (
     PaymentAuthorized
     | PaymentSuccessful
@@ -103,6 +124,8 @@ PaymentEvent = (
     | PaymentCancelled
     | PaymentRequiresAction
     | PaymentRequiresReview
+    | PaymentDisputed
+    | PaymentDisputeClosed
 )
 
 EVENT_TYPES: Mapping[str, type[PaymentEvent]] = {
@@ -113,6 +136,8 @@ EVENT_TYPES: Mapping[str, type[PaymentEvent]] = {
     "payment.cancelled": PaymentCancelled,
     "payment.requires_action": PaymentRequiresAction,
     "payment.requires_review": PaymentRequiresReview,
+    "payment.disputed": PaymentDisputed,
+    "payment.dispute_closed": PaymentDisputeClosed,
 }
 
 
@@ -182,6 +207,8 @@ __all__ = [
     "EventParseError",
     "PaymentAuthorized",
     "PaymentCancelled",
+    "PaymentDisputeClosed",
+    "PaymentDisputed",
     "PaymentEvent",
     "PaymentFailed",
     "PaymentRefunded",

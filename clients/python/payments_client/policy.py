@@ -40,6 +40,8 @@ READS = frozenset(
         "GetPaymentStats",
         "GetRevenue",
         "GetDisputeStats",
+        "ListDisputes",
+        "GetDispute",
     }
 )
 

@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 from google.protobuf.message import Message
 
 from payments.v1 import analytics_service_pb2 as an
+from payments.v1 import dispute_service_pb2 as ds
 from payments.v1 import fx_service_pb2 as fx
 from payments.v1 import payment_method_service_pb2 as pm
 from payments.v1 import payment_service_pb2 as ps
@@ -52,6 +53,10 @@ def _analytics(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req
 
 def _fx(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, Resp]:
     return Rpc("FxService", method, request, response)
+
+
+def _disputes(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, Resp]:
+    return Rpc("DisputeService", method, request, response)
 
 
 CREATE_PAYMENT = _payments("CreatePayment", ps.CreatePaymentRequest, ps.CreatePaymentResponse)
@@ -104,3 +109,6 @@ GET_REVENUE = _analytics("GetRevenue", an.GetRevenueRequest, an.GetRevenueRespon
 GET_DISPUTE_STATS = _analytics(
     "GetDisputeStats", an.GetDisputeStatsRequest, an.GetDisputeStatsResponse
 )
+
+LIST_DISPUTES = _disputes("ListDisputes", ds.ListDisputesRequest, ds.ListDisputesResponse)
+GET_DISPUTE = _disputes("GetDispute", ds.GetDisputeRequest, ds.GetDisputeResponse)

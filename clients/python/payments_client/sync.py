@@ -128,6 +128,9 @@ class SyncPaymentsClient:
     get_payment_stats = _Bound(rpcs.GET_PAYMENT_STATS)
     get_revenue = _Bound(rpcs.GET_REVENUE)
     get_dispute_stats = _Bound(rpcs.GET_DISPUTE_STATS)
+    # --- DisputeService -------------------------------------------------------------------
+    list_disputes = _Bound(rpcs.LIST_DISPUTES)
+    get_dispute = _Bound(rpcs.GET_DISPUTE)
 
     def call(
         self,

@@ -18,6 +18,7 @@ import { DEFAULT_KEEPALIVE, baseUrl, readEnv, sessionManager, type Keepalive, ty
 import { decodeError } from "./errors.js";
 import { bearerToken, typedClient, type TokenSource } from "./interceptors.js";
 import { AnalyticsService } from "./gen/payments/v1/analytics_service_pb.js";
+import { DisputeService } from "./gen/payments/v1/dispute_service_pb.js";
 import { FxService } from "./gen/payments/v1/fx_service_pb.js";
 import { PaymentMethodService } from "./gen/payments/v1/payment_method_service_pb.js";
 import { PaymentService } from "./gen/payments/v1/payment_service_pb.js";
@@ -52,6 +53,7 @@ export class PaymentsClient {
   readonly paymentMethods: Client<typeof PaymentMethodService>;
   readonly fx: Client<typeof FxService>;
   readonly analytics: Client<typeof AnalyticsService>;
+  readonly disputes: Client<typeof DisputeService>;
   private readonly session: Http2SessionManager;
   private readonly onRetry: RetryHook | undefined;
 
@@ -66,6 +68,7 @@ export class PaymentsClient {
     this.paymentMethods = typedClient(PaymentMethodService, this.transport);
     this.fx = typedClient(FxService, this.transport);
     this.analytics = typedClient(AnalyticsService, this.transport);
+    this.disputes = typedClient(DisputeService, this.transport);
   }
 
   /** A client configured by PAYMENTS_GRPC_TARGET, PAYMENTS_TOKEN, ... (connection.ts readEnv). */
@@ -106,6 +109,9 @@ export class PaymentsClient {
   readonly getPaymentStats = this.bind(AnalyticsService.method.getPaymentStats);
   readonly getRevenue = this.bind(AnalyticsService.method.getRevenue);
   readonly getDisputeStats = this.bind(AnalyticsService.method.getDisputeStats);
+  // --- DisputeService -------------------------------------------------------------------
+  readonly listDisputes = this.bind(DisputeService.method.listDisputes);
+  readonly getDispute = this.bind(DisputeService.method.getDispute);
 
   /**
    * One logical call: attempts with the same request_id until one answers, the error is

@@ -72,6 +72,25 @@ export interface PaymentRequiresReview extends EventBase {
   rulesHit: string[];
 }
 
+/** payment.disputed: the cardholder (or buyer) opened a dispute at the gateway. */
+export interface PaymentDisputed extends EventBase {
+  type: "payment.disputed";
+  disputeId: string;
+  amount: Decimal;
+  currency: string;
+  amountMinor: bigint;
+  reason: string;
+  status: string;
+  gateway: string;
+}
+/** payment.dispute_closed: the dispute ended (outcome WON, LOST or CLOSED). */
+export interface PaymentDisputeClosed extends Omit<PaymentDisputed, "type"> {
+  type: "payment.dispute_closed";
+  outcome: string;
+  /** RFC 3339 UTC, as sent. */
+  closedAt: string;
+}
+
 export type PaymentEvent =
   | PaymentAuthorized
   | PaymentSuccessful
@@ -79,7 +98,9 @@ export type PaymentEvent =
   | PaymentFailed
   | PaymentCancelled
   | PaymentRequiresAction
-  | PaymentRequiresReview;
+  | PaymentRequiresReview
+  | PaymentDisputed
+  | PaymentDisputeClosed;
 
 export type PaymentEventType = PaymentEvent["type"];
 
@@ -98,6 +119,17 @@ const SETTLED: Record<string, Kind> = {
   exchangeRate: "decimal",
 };
 
+const DISPUTED: Record<string, Kind> = {
+  ...BASE,
+  disputeId: "string",
+  amount: "decimal",
+  currency: "string",
+  amountMinor: "integer",
+  reason: "string",
+  status: "string",
+  gateway: "string",
+};
+
 /** The wire fields of each event type (their JSON names) and how each is read. */
 export const EVENT_FIELDS: Readonly<Record<PaymentEventType, Readonly<Record<string, Kind>>>> = {
   "payment.authorized": { ...SETTLED, paymentMethod: "string" },
@@ -107,6 +139,8 @@ export const EVENT_FIELDS: Readonly<Record<PaymentEventType, Readonly<Record<str
   "payment.cancelled": { ...BASE, reason: "string" },
   "payment.requires_action": { ...BASE, nextActionUrl: "string" },
   "payment.requires_review": { ...BASE, rulesHit: "strings" },
+  "payment.disputed": DISPUTED,
+  "payment.dispute_closed": { ...DISPUTED, outcome: "string", closedAt: "timestamp" },
 };
 
 export const EVENT_TYPES: readonly PaymentEventType[] = Object.keys(EVENT_FIELDS) as PaymentEventType[];

@@ -30,6 +30,8 @@ export const READS: ReadonlySet<string> = new Set([
   "GetPaymentStats",
   "GetRevenue",
   "GetDisputeStats",
+  "ListDisputes",
+  "GetDispute",
 ]);
 
 // Default deadline of each attempt: reads answer from the database; calls that reach a

@@ -370,6 +370,126 @@ class PaymentRequiresReviewEvent(message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 @typing.final
+class PaymentDisputedEvent(message.Message):
+    """payment.disputed: the cardholder (or PayPal buyer) opened a dispute (chargeback) at the
+    gateway. The disputed amount is held back until the dispute closes.
+    """
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: builtins.int
+    PAYMENT_ID_FIELD_NUMBER: builtins.int
+    ORDER_ID_FIELD_NUMBER: builtins.int
+    DISPUTE_ID_FIELD_NUMBER: builtins.int
+    AMOUNT_FIELD_NUMBER: builtins.int
+    CURRENCY_FIELD_NUMBER: builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: builtins.int
+    REASON_FIELD_NUMBER: builtins.int
+    STATUS_FIELD_NUMBER: builtins.int
+    GATEWAY_FIELD_NUMBER: builtins.int
+    TIMESTAMP_FIELD_NUMBER: builtins.int
+    event_id: builtins.str
+    payment_id: builtins.str
+    order_id: builtins.str
+    dispute_id: builtins.str
+    """The service's id of the dispute (DisputeService.GetDispute)."""
+    amount: builtins.str
+    """The disputed amount. Decimal in major units; a JSON number on the wire (see above)."""
+    currency: builtins.str
+    """ISO 4217, upper case (the payment's currency)."""
+    amount_minor: builtins.int
+    reason: builtins.str
+    """The gateway's reason word (fraudulent, MERCHANDISE_OR_SERVICE_NOT_RECEIVED, ...)."""
+    status: builtins.str
+    """OPENED (the DisputeStatus names without the prefix)."""
+    gateway: builtins.str
+    """STRIPE, PAYPAL, ... (the Gateway names without the prefix)."""
+    @builtins.property
+    def timestamp(self) -> timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        event_id: builtins.str = ...,
+        payment_id: builtins.str = ...,
+        order_id: builtins.str = ...,
+        dispute_id: builtins.str = ...,
+        amount: builtins.str = ...,
+        currency: builtins.str = ...,
+        amount_minor: builtins.int = ...,
+        reason: builtins.str = ...,
+        status: builtins.str = ...,
+        gateway: builtins.str = ...,
+        timestamp: timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["timestamp", b"timestamp"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["amount", b"amount", "amount_minor", b"amount_minor", "currency", b"currency", "dispute_id", b"dispute_id", "event_id", b"event_id", "gateway", b"gateway", "order_id", b"order_id", "payment_id", b"payment_id", "reason", b"reason", "status", b"status", "timestamp", b"timestamp"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
+class PaymentDisputeClosedEvent(message.Message):
+    """payment.dispute_closed: a dispute ended. A LOST dispute lowers the payment's net amount by
+    the disputed amount; WON and CLOSED (withdrawn, no outcome) leave it.
+    """
+
+    DESCRIPTOR: descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: builtins.int
+    PAYMENT_ID_FIELD_NUMBER: builtins.int
+    ORDER_ID_FIELD_NUMBER: builtins.int
+    DISPUTE_ID_FIELD_NUMBER: builtins.int
+    AMOUNT_FIELD_NUMBER: builtins.int
+    CURRENCY_FIELD_NUMBER: builtins.int
+    AMOUNT_MINOR_FIELD_NUMBER: builtins.int
+    REASON_FIELD_NUMBER: builtins.int
+    STATUS_FIELD_NUMBER: builtins.int
+    GATEWAY_FIELD_NUMBER: builtins.int
+    TIMESTAMP_FIELD_NUMBER: builtins.int
+    OUTCOME_FIELD_NUMBER: builtins.int
+    CLOSED_AT_FIELD_NUMBER: builtins.int
+    event_id: builtins.str
+    payment_id: builtins.str
+    order_id: builtins.str
+    dispute_id: builtins.str
+    amount: builtins.str
+    """Decimal in major units; a JSON number on the wire (see above)."""
+    currency: builtins.str
+    amount_minor: builtins.int
+    reason: builtins.str
+    status: builtins.str
+    """The dispute's status after closing: WON, LOST or CLOSED."""
+    gateway: builtins.str
+    outcome: builtins.str
+    """WON, LOST or CLOSED: who the gateway decided for."""
+    @builtins.property
+    def timestamp(self) -> timestamp_pb2.Timestamp: ...
+    @builtins.property
+    def closed_at(self) -> timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        event_id: builtins.str = ...,
+        payment_id: builtins.str = ...,
+        order_id: builtins.str = ...,
+        dispute_id: builtins.str = ...,
+        amount: builtins.str = ...,
+        currency: builtins.str = ...,
+        amount_minor: builtins.int = ...,
+        reason: builtins.str = ...,
+        status: builtins.str = ...,
+        gateway: builtins.str = ...,
+        timestamp: timestamp_pb2.Timestamp | None = ...,
+        outcome: builtins.str = ...,
+        closed_at: timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = typing.Literal["closed_at", b"closed_at", "timestamp", b"timestamp"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = typing.Literal["amount", b"amount", "amount_minor", b"amount_minor", "closed_at", b"closed_at", "currency", b"currency", "dispute_id", b"dispute_id", "event_id", b"event_id", "gateway", b"gateway", "order_id", b"order_id", "outcome", b"outcome", "payment_id", b"payment_id", "reason", b"reason", "status", b"status", "timestamp", b"timestamp"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+@typing.final
 class OrderConfirmedEvent(message.Message):
     """order.confirmed: start the payment of an order. Consumed in either form: CloudEvents-typed
     on the shared topic KAFKA_TOPIC_ORDER_EVENTS, or the specification's header-less JSON on

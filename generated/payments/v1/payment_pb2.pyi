@@ -69,6 +69,37 @@ PAYMENT_STATUS_UNDER_REVIEW: PaymentStatus.ValueType  # 9
 admin approves (the authorization proceeds) or rejects it (ReviewPayment).
 """
 
+class _DisputeStatus:
+    ValueType = typing.NewType("ValueType", builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DisputeStatusEnumTypeWrapper(enum_type_wrapper._EnumTypeWrapper[_DisputeStatus.ValueType], builtins.type):
+    DESCRIPTOR: descriptor.EnumDescriptor
+    DISPUTE_STATUS_UNSPECIFIED: _DisputeStatus.ValueType  # 0
+    DISPUTE_STATUS_OPENED: _DisputeStatus.ValueType  # 1
+    """The cardholder contests the payment; the gateway holds the amount back meanwhile."""
+    DISPUTE_STATUS_WON: _DisputeStatus.ValueType  # 2
+    """Decided for the merchant: the money stays."""
+    DISPUTE_STATUS_LOST: _DisputeStatus.ValueType  # 3
+    """Decided for the cardholder: the amount is taken back (the payment's net amount drops)."""
+    DISPUTE_STATUS_CLOSED: _DisputeStatus.ValueType  # 4
+    """Ended without a decision (withdrawn, accepted as a refund, ...)."""
+
+class DisputeStatus(_DisputeStatus, metaclass=_DisputeStatusEnumTypeWrapper):
+    """Where a dispute (chargeback) stands. On a Payment: OPENED while any of its disputes is
+    open, else the status of the latest one to close; UNSPECIFIED for a payment never disputed.
+    """
+
+DISPUTE_STATUS_UNSPECIFIED: DisputeStatus.ValueType  # 0
+DISPUTE_STATUS_OPENED: DisputeStatus.ValueType  # 1
+"""The cardholder contests the payment; the gateway holds the amount back meanwhile."""
+DISPUTE_STATUS_WON: DisputeStatus.ValueType  # 2
+"""Decided for the merchant: the money stays."""
+DISPUTE_STATUS_LOST: DisputeStatus.ValueType  # 3
+"""Decided for the cardholder: the amount is taken back (the payment's net amount drops)."""
+DISPUTE_STATUS_CLOSED: DisputeStatus.ValueType  # 4
+"""Ended without a decision (withdrawn, accepted as a refund, ...)."""
+
 class _PaymentMethodType:
     ValueType = typing.NewType("ValueType", builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -607,6 +638,9 @@ class Payment(message.Message):
     REFUNDED_SETTLEMENT_AMOUNT_MINOR_FIELD_NUMBER: builtins.int
     SCA_EXEMPTION_SENT_FIELD_NUMBER: builtins.int
     SCA_EXEMPTION_RESULT_FIELD_NUMBER: builtins.int
+    DISPUTED_AMOUNT_MINOR_FIELD_NUMBER: builtins.int
+    DISPUTE_STATUS_FIELD_NUMBER: builtins.int
+    NET_AMOUNT_MINOR_FIELD_NUMBER: builtins.int
     payment_id: builtins.str
     order_id: builtins.str
     user_id: builtins.str
@@ -669,6 +703,16 @@ class Payment(message.Message):
     """
     sca_exemption_result: ScaExemptionResult.ValueType
     """Whether the issuer applied it, where the gateway says."""
+    disputed_amount_minor: builtins.int
+    """Disputes (chargebacks, DisputeService): the sum of the amounts of every dispute of the
+    payment, open or closed; 0 when it was never disputed.
+    """
+    dispute_status: DisputeStatus.ValueType
+    """OPENED while any dispute is open, else the status of the latest one to close."""
+    net_amount_minor: builtins.int
+    """What the merchant keeps: captured - refunded - the disputes LOST. Negative when a
+    refunded payment's dispute is lost too (the money went back twice).
+    """
     @builtins.property
     def metadata(self) -> containers.ScalarMap[builtins.str, builtins.str]: ...
     @builtins.property
@@ -745,9 +789,12 @@ class Payment(message.Message):
         refunded_settlement_amount_minor: builtins.int = ...,
         sca_exemption_sent: builtins.str = ...,
         sca_exemption_result: ScaExemptionResult.ValueType = ...,
+        disputed_amount_minor: builtins.int = ...,
+        dispute_status: DisputeStatus.ValueType = ...,
+        net_amount_minor: builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = typing.Literal["authorized_at", b"authorized_at", "cancelled_at", b"cancelled_at", "captured_at", b"captured_at", "created_at", b"created_at", "exchange_rate_as_of", b"exchange_rate_as_of", "failed_at", b"failed_at", "next_action", b"next_action", "refunded_at", b"refunded_at", "risk", b"risk", "updated_at", b"updated_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = typing.Literal["amount_minor", b"amount_minor", "authorized_amount_minor", b"authorized_amount_minor", "authorized_at", b"authorized_at", "cancelled_at", b"cancelled_at", "captured_amount_minor", b"captured_amount_minor", "captured_at", b"captured_at", "captured_settlement_amount_minor", b"captured_settlement_amount_minor", "country", b"country", "created_at", b"created_at", "currency", b"currency", "description", b"description", "exchange_rate", b"exchange_rate", "exchange_rate_as_of", b"exchange_rate_as_of", "exchange_rate_source", b"exchange_rate_source", "failed_at", b"failed_at", "failure_code", b"failure_code", "failure_reason", b"failure_reason", "fx_markup_bps", b"fx_markup_bps", "fx_quote_id", b"fx_quote_id", "gateway", b"gateway", "gateway_payment_id", b"gateway_payment_id", "liability_shift", b"liability_shift", "metadata", b"metadata", "next_action", b"next_action", "order_id", b"order_id", "payment_id", b"payment_id", "payment_method_id", b"payment_method_id", "payment_method_type", b"payment_method_type", "refunded_amount_minor", b"refunded_amount_minor", "refunded_at", b"refunded_at", "refunded_settlement_amount_minor", b"refunded_settlement_amount_minor", "retry_count", b"retry_count", "risk", b"risk", "sca_exemption", b"sca_exemption", "sca_exemption_result", b"sca_exemption_result", "sca_exemption_sent", b"sca_exemption_sent", "settlement_amount_minor", b"settlement_amount_minor", "settlement_currency", b"settlement_currency", "status", b"status", "transactions", b"transactions", "updated_at", b"updated_at", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = typing.Literal["amount_minor", b"amount_minor", "authorized_amount_minor", b"authorized_amount_minor", "authorized_at", b"authorized_at", "cancelled_at", b"cancelled_at", "captured_amount_minor", b"captured_amount_minor", "captured_at", b"captured_at", "captured_settlement_amount_minor", b"captured_settlement_amount_minor", "country", b"country", "created_at", b"created_at", "currency", b"currency", "description", b"description", "dispute_status", b"dispute_status", "disputed_amount_minor", b"disputed_amount_minor", "exchange_rate", b"exchange_rate", "exchange_rate_as_of", b"exchange_rate_as_of", "exchange_rate_source", b"exchange_rate_source", "failed_at", b"failed_at", "failure_code", b"failure_code", "failure_reason", b"failure_reason", "fx_markup_bps", b"fx_markup_bps", "fx_quote_id", b"fx_quote_id", "gateway", b"gateway", "gateway_payment_id", b"gateway_payment_id", "liability_shift", b"liability_shift", "metadata", b"metadata", "net_amount_minor", b"net_amount_minor", "next_action", b"next_action", "order_id", b"order_id", "payment_id", b"payment_id", "payment_method_id", b"payment_method_id", "payment_method_type", b"payment_method_type", "refunded_amount_minor", b"refunded_amount_minor", "refunded_at", b"refunded_at", "refunded_settlement_amount_minor", b"refunded_settlement_amount_minor", "retry_count", b"retry_count", "risk", b"risk", "sca_exemption", b"sca_exemption", "sca_exemption_result", b"sca_exemption_result", "sca_exemption_sent", b"sca_exemption_sent", "settlement_amount_minor", b"settlement_amount_minor", "settlement_currency", b"settlement_currency", "status", b"status", "transactions", b"transactions", "updated_at", b"updated_at", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...

@@ -85,7 +85,16 @@ describe("parsePaymentEvent", () => {
       headers: { ce_type: "payment.failed" },
     });
     assert.equal(failed.type === "payment.failed" && failed.retryAttempt, 2n);
-    assert.equal(EVENT_TYPES.length, 7);
+    const dispute = `${base},"disputeId":"d","amount":1.234,"currency":"KWD","amountMinor":1234,"reason":"fraudulent","status":"LOST","gateway":"STRIPE"`;
+    const closed = parsePaymentEvent(`{${dispute},"outcome":"LOST","closedAt":"2026-12-08T09:30:00.123456Z"}`, {
+      eventType: "payment.dispute_closed",
+    });
+    assert.ok(closed.type === "payment.dispute_closed");
+    assert.equal(closed.amount.toString(), "1.234");
+    assert.equal(closed.amountMinor, 1234n);
+    assert.equal(closed.closedAt, "2026-12-08T09:30:00.123456Z");
+    assert.throws(() => parsePaymentEvent(`{${dispute}}`, { eventType: "payment.dispute_closed" }), /outcome is missing/);
+    assert.equal(EVENT_TYPES.length, 9);
   });
 
   test("refuses what is not an event of the contract", () => {

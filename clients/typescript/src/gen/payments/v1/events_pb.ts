@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file payments/v1/events.proto.
  */
 export const file_payments_v1_events: GenFile = /*@__PURE__*/
-  fileDesc("ChhwYXltZW50cy92MS9ldmVudHMucHJvdG8SC3BheW1lbnRzLnYxIosDChZQYXltZW50U3VjY2Vzc2Z1bEV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSEAoIb3JkZXJfaWQYAyABKAkSFAoGYW1vdW50GAQgASgJQgTIjBkBEhAKCGN1cnJlbmN5GAUgASgJEhYKDnBheW1lbnRfbWV0aG9kGAYgASgJEhYKDnRyYW5zYWN0aW9uX2lkGAcgASgJEi0KCXRpbWVzdGFtcBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoMYW1vdW50X21pbm9yGAkgASgDQgTIjBkCEh8KEXNldHRsZW1lbnRfYW1vdW50GAogASgJQgTIjBkBEhsKE3NldHRsZW1lbnRfY3VycmVuY3kYCyABKAkSJQoXc2V0dGxlbWVudF9hbW91bnRfbWlub3IYDCABKANCBMiMGQISFQoNZXhjaGFuZ2VfcmF0ZRgNIAEoCToa0owZEnBheW1lbnQuc3VjY2Vzc2Z1bNiMGQEi0AEKElBheW1lbnRGYWlsZWRFdmVudBIQCghldmVudF9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhAKCG9yZGVyX2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIVCg1yZXRyeV9hdHRlbXB0GAUgASgFEi0KCXRpbWVzdGFtcBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMZmFpbHVyZV9jb2RlGAcgASgJOhbSjBkOcGF5bWVudC5mYWlsZWTYjBkBIoIDChRQYXltZW50UmVmdW5kZWRFdmVudBIQCghldmVudF9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhEKCXJlZnVuZF9pZBgDIAEoCRIUCgZhbW91bnQYBCABKAlCBMiMGQESLQoJdGltZXN0YW1wGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghvcmRlcl9pZBgGIAEoCRIQCghjdXJyZW5jeRgHIAEoCRIaCgxhbW91bnRfbWlub3IYCCABKANCBMiMGQISFgoOdHJhbnNhY3Rpb25faWQYCSABKAkSHwoRc2V0dGxlbWVudF9hbW91bnQYCiABKAlCBMiMGQESGwoTc2V0dGxlbWVudF9jdXJyZW5jeRgLIAEoCRIlChdzZXR0bGVtZW50X2Ftb3VudF9taW5vchgMIAEoA0IEyIwZAhIVCg1leGNoYW5nZV9yYXRlGA0gASgJOhjSjBkQcGF5bWVudC5yZWZ1bmRlZNiMGQEiiwMKFlBheW1lbnRBdXRob3JpemVkRXZlbnQSEAoIZXZlbnRfaWQYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIQCghvcmRlcl9pZBgDIAEoCRIUCgZhbW91bnQYBCABKAlCBMiMGQESEAoIY3VycmVuY3kYBSABKAkSFgoOcGF5bWVudF9tZXRob2QYBiABKAkSFgoOdHJhbnNhY3Rpb25faWQYByABKAkSLQoJdGltZXN0YW1wGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCgxhbW91bnRfbWlub3IYCSABKANCBMiMGQISHwoRc2V0dGxlbWVudF9hbW91bnQYCiABKAlCBMiMGQESGwoTc2V0dGxlbWVudF9jdXJyZW5jeRgLIAEoCRIlChdzZXR0bGVtZW50X2Ftb3VudF9taW5vchgMIAEoA0IEyIwZAhIVCg1leGNoYW5nZV9yYXRlGA0gASgJOhrSjBkScGF5bWVudC5hdXRob3JpemVk2IwZASKpAQoVUGF5bWVudENhbmNlbGxlZEV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSEAoIb3JkZXJfaWQYAyABKAkSDgoGcmVhc29uGAQgASgJEi0KCXRpbWVzdGFtcBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6GdKMGRFwYXltZW50LmNhbmNlbGxlZNiMGQEivQEKGlBheW1lbnRSZXF1aXJlc0FjdGlvbkV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSEAoIb3JkZXJfaWQYAyABKAkSFwoPbmV4dF9hY3Rpb25fdXJsGAQgASgJEi0KCXRpbWVzdGFtcBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6H9KMGRdwYXltZW50LnJlcXVpcmVzX2FjdGlvbtiMGQEitwEKGlBheW1lbnRSZXF1aXJlc1Jldmlld0V2ZW50EhAKCGV2ZW50X2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSEAoIb3JkZXJfaWQYAyABKAkSEQoJcnVsZXNfaGl0GAQgAygJEi0KCXRpbWVzdGFtcBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6H9KMGRdwYXltZW50LnJlcXVpcmVzX3Jldmlld9iMGQEi6AEKE09yZGVyQ29uZmlybWVkRXZlbnQSFgoIZXZlbnRfaWQYASABKAlCBOJBAQISFgoIb3JkZXJfaWQYAiABKAlCBOJBAQISFQoHdXNlcl9pZBgDIAEoCUIE4kEBAhIXCgV0b3RhbBgEIAEoCUII4kEBAsiMGQESFgoIY3VycmVuY3kYBSABKAlCBOJBAQISLQoJdGltZXN0YW1wGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoq0owZD29yZGVyLmNvbmZpcm1lZNiMGQLijBkPb3JkZXIuY29uZmlybWVkIrABChNPcmRlckNhbmNlbGxlZEV2ZW50EhYKCGV2ZW50X2lkGAEgASgJQgTiQQECEhYKCG9yZGVyX2lkGAIgASgJQgTiQQECEg4KBnJlYXNvbhgDIAEoCRItCgl0aW1lc3RhbXAYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOirSjBkPb3JkZXIuY2FuY2VsbGVk2IwZAuKMGQ9vcmRlci5jYW5jZWxsZWRCGwoXY29tLmV4YW1wbGUucGF5bWVudHMudjFQAWIGcHJvdG8z", [file_google_api_field_behavior, file_google_protobuf_timestamp, file_payments_v1_event_options]);
+  fileDesc("ChhwYXltZW50cy92MS9ldmVudHMucHJvdG8SC3BheW1lbnRzLnYxIosDChZQYXltZW50U3VjY2Vzc2Z1bEV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSEAoIb3JkZXJfaWQYAyABKAkSFAoGYW1vdW50GAQgASgJQgTIjBkBEhAKCGN1cnJlbmN5GAUgASgJEhYKDnBheW1lbnRfbWV0aG9kGAYgASgJEhYKDnRyYW5zYWN0aW9uX2lkGAcgASgJEi0KCXRpbWVzdGFtcBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoMYW1vdW50X21pbm9yGAkgASgDQgTIjBkCEh8KEXNldHRsZW1lbnRfYW1vdW50GAogASgJQgTIjBkBEhsKE3NldHRsZW1lbnRfY3VycmVuY3kYCyABKAkSJQoXc2V0dGxlbWVudF9hbW91bnRfbWlub3IYDCABKANCBMiMGQISFQoNZXhjaGFuZ2VfcmF0ZRgNIAEoCToa0owZEnBheW1lbnQuc3VjY2Vzc2Z1bNiMGQEi0AEKElBheW1lbnRGYWlsZWRFdmVudBIQCghldmVudF9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhAKCG9yZGVyX2lkGAMgASgJEg4KBnJlYXNvbhgEIAEoCRIVCg1yZXRyeV9hdHRlbXB0GAUgASgFEi0KCXRpbWVzdGFtcBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFAoMZmFpbHVyZV9jb2RlGAcgASgJOhbSjBkOcGF5bWVudC5mYWlsZWTYjBkBIoIDChRQYXltZW50UmVmdW5kZWRFdmVudBIQCghldmVudF9pZBgBIAEoCRISCgpwYXltZW50X2lkGAIgASgJEhEKCXJlZnVuZF9pZBgDIAEoCRIUCgZhbW91bnQYBCABKAlCBMiMGQESLQoJdGltZXN0YW1wGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghvcmRlcl9pZBgGIAEoCRIQCghjdXJyZW5jeRgHIAEoCRIaCgxhbW91bnRfbWlub3IYCCABKANCBMiMGQISFgoOdHJhbnNhY3Rpb25faWQYCSABKAkSHwoRc2V0dGxlbWVudF9hbW91bnQYCiABKAlCBMiMGQESGwoTc2V0dGxlbWVudF9jdXJyZW5jeRgLIAEoCRIlChdzZXR0bGVtZW50X2Ftb3VudF9taW5vchgMIAEoA0IEyIwZAhIVCg1leGNoYW5nZV9yYXRlGA0gASgJOhjSjBkQcGF5bWVudC5yZWZ1bmRlZNiMGQEiiwMKFlBheW1lbnRBdXRob3JpemVkRXZlbnQSEAoIZXZlbnRfaWQYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIQCghvcmRlcl9pZBgDIAEoCRIUCgZhbW91bnQYBCABKAlCBMiMGQESEAoIY3VycmVuY3kYBSABKAkSFgoOcGF5bWVudF9tZXRob2QYBiABKAkSFgoOdHJhbnNhY3Rpb25faWQYByABKAkSLQoJdGltZXN0YW1wGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCgxhbW91bnRfbWlub3IYCSABKANCBMiMGQISHwoRc2V0dGxlbWVudF9hbW91bnQYCiABKAlCBMiMGQESGwoTc2V0dGxlbWVudF9jdXJyZW5jeRgLIAEoCRIlChdzZXR0bGVtZW50X2Ftb3VudF9taW5vchgMIAEoA0IEyIwZAhIVCg1leGNoYW5nZV9yYXRlGA0gASgJOhrSjBkScGF5bWVudC5hdXRob3JpemVk2IwZASKpAQoVUGF5bWVudENhbmNlbGxlZEV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSEAoIb3JkZXJfaWQYAyABKAkSDgoGcmVhc29uGAQgASgJEi0KCXRpbWVzdGFtcBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6GdKMGRFwYXltZW50LmNhbmNlbGxlZNiMGQEivQEKGlBheW1lbnRSZXF1aXJlc0FjdGlvbkV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSEAoIb3JkZXJfaWQYAyABKAkSFwoPbmV4dF9hY3Rpb25fdXJsGAQgASgJEi0KCXRpbWVzdGFtcBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6H9KMGRdwYXltZW50LnJlcXVpcmVzX2FjdGlvbtiMGQEitwEKGlBheW1lbnRSZXF1aXJlc1Jldmlld0V2ZW50EhAKCGV2ZW50X2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSEAoIb3JkZXJfaWQYAyABKAkSEQoJcnVsZXNfaGl0GAQgAygJEi0KCXRpbWVzdGFtcBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6H9KMGRdwYXltZW50LnJlcXVpcmVzX3Jldmlld9iMGQEioAIKFFBheW1lbnREaXNwdXRlZEV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEhIKCnBheW1lbnRfaWQYAiABKAkSEAoIb3JkZXJfaWQYAyABKAkSEgoKZGlzcHV0ZV9pZBgEIAEoCRIUCgZhbW91bnQYBSABKAlCBMiMGQESEAoIY3VycmVuY3kYBiABKAkSGgoMYW1vdW50X21pbm9yGAcgASgDQgTIjBkCEg4KBnJlYXNvbhgIIAEoCRIOCgZzdGF0dXMYCSABKAkSDwoHZ2F0ZXdheRgKIAEoCRItCgl0aW1lc3RhbXAYCyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOhjSjBkQcGF5bWVudC5kaXNwdXRlZNiMGQEi6wIKGVBheW1lbnREaXNwdXRlQ2xvc2VkRXZlbnQSEAoIZXZlbnRfaWQYASABKAkSEgoKcGF5bWVudF9pZBgCIAEoCRIQCghvcmRlcl9pZBgDIAEoCRISCgpkaXNwdXRlX2lkGAQgASgJEhQKBmFtb3VudBgFIAEoCUIEyIwZARIQCghjdXJyZW5jeRgGIAEoCRIaCgxhbW91bnRfbWlub3IYByABKANCBMiMGQISDgoGcmVhc29uGAggASgJEg4KBnN0YXR1cxgJIAEoCRIPCgdnYXRld2F5GAogASgJEi0KCXRpbWVzdGFtcBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHb3V0Y29tZRgMIAEoCRItCgljbG9zZWRfYXQYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOh7SjBkWcGF5bWVudC5kaXNwdXRlX2Nsb3NlZNiMGQEi6AEKE09yZGVyQ29uZmlybWVkRXZlbnQSFgoIZXZlbnRfaWQYASABKAlCBOJBAQISFgoIb3JkZXJfaWQYAiABKAlCBOJBAQISFQoHdXNlcl9pZBgDIAEoCUIE4kEBAhIXCgV0b3RhbBgEIAEoCUII4kEBAsiMGQESFgoIY3VycmVuY3kYBSABKAlCBOJBAQISLQoJdGltZXN0YW1wGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoq0owZD29yZGVyLmNvbmZpcm1lZNiMGQLijBkPb3JkZXIuY29uZmlybWVkIrABChNPcmRlckNhbmNlbGxlZEV2ZW50EhYKCGV2ZW50X2lkGAEgASgJQgTiQQECEhYKCG9yZGVyX2lkGAIgASgJQgTiQQECEg4KBnJlYXNvbhgDIAEoCRItCgl0aW1lc3RhbXAYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOirSjBkPb3JkZXIuY2FuY2VsbGVk2IwZAuKMGQ9vcmRlci5jYW5jZWxsZWRCGwoXY29tLmV4YW1wbGUucGF5bWVudHMudjFQAWIGcHJvdG8z", [file_google_api_field_behavior, file_google_protobuf_timestamp, file_payments_v1_event_options]);
 
 /**
  * payment.successful: the money was captured.
@@ -449,6 +449,174 @@ export const PaymentRequiresReviewEventSchema: GenMessage<PaymentRequiresReviewE
   messageDesc(file_payments_v1_events, 6);
 
 /**
+ * payment.disputed: the cardholder (or PayPal buyer) opened a dispute (chargeback) at the
+ * gateway. The disputed amount is held back until the dispute closes.
+ *
+ * @generated from message payments.v1.PaymentDisputedEvent
+ */
+export type PaymentDisputedEvent = Message<"payments.v1.PaymentDisputedEvent"> & {
+  /**
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+
+  /**
+   * @generated from field: string order_id = 3;
+   */
+  orderId: string;
+
+  /**
+   * The service's id of the dispute (DisputeService.GetDispute).
+   *
+   * @generated from field: string dispute_id = 4;
+   */
+  disputeId: string;
+
+  /**
+   * The disputed amount. Decimal in major units; a JSON number on the wire (see above).
+   *
+   * @generated from field: string amount = 5;
+   */
+  amount: string;
+
+  /**
+   * ISO 4217, upper case (the payment's currency).
+   *
+   * @generated from field: string currency = 6;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: int64 amount_minor = 7;
+   */
+  amountMinor: bigint;
+
+  /**
+   * The gateway's reason word (fraudulent, MERCHANDISE_OR_SERVICE_NOT_RECEIVED, ...).
+   *
+   * @generated from field: string reason = 8;
+   */
+  reason: string;
+
+  /**
+   * OPENED (the DisputeStatus names without the prefix).
+   *
+   * @generated from field: string status = 9;
+   */
+  status: string;
+
+  /**
+   * STRIPE, PAYPAL, ... (the Gateway names without the prefix).
+   *
+   * @generated from field: string gateway = 10;
+   */
+  gateway: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp timestamp = 11;
+   */
+  timestamp?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message payments.v1.PaymentDisputedEvent.
+ * Use `create(PaymentDisputedEventSchema)` to create a new message.
+ */
+export const PaymentDisputedEventSchema: GenMessage<PaymentDisputedEvent> = /*@__PURE__*/
+  messageDesc(file_payments_v1_events, 7);
+
+/**
+ * payment.dispute_closed: a dispute ended. A LOST dispute lowers the payment's net amount by
+ * the disputed amount; WON and CLOSED (withdrawn, no outcome) leave it.
+ *
+ * @generated from message payments.v1.PaymentDisputeClosedEvent
+ */
+export type PaymentDisputeClosedEvent = Message<"payments.v1.PaymentDisputeClosedEvent"> & {
+  /**
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * @generated from field: string payment_id = 2;
+   */
+  paymentId: string;
+
+  /**
+   * @generated from field: string order_id = 3;
+   */
+  orderId: string;
+
+  /**
+   * @generated from field: string dispute_id = 4;
+   */
+  disputeId: string;
+
+  /**
+   * Decimal in major units; a JSON number on the wire (see above).
+   *
+   * @generated from field: string amount = 5;
+   */
+  amount: string;
+
+  /**
+   * @generated from field: string currency = 6;
+   */
+  currency: string;
+
+  /**
+   * @generated from field: int64 amount_minor = 7;
+   */
+  amountMinor: bigint;
+
+  /**
+   * @generated from field: string reason = 8;
+   */
+  reason: string;
+
+  /**
+   * The dispute's status after closing: WON, LOST or CLOSED.
+   *
+   * @generated from field: string status = 9;
+   */
+  status: string;
+
+  /**
+   * @generated from field: string gateway = 10;
+   */
+  gateway: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp timestamp = 11;
+   */
+  timestamp?: Timestamp | undefined;
+
+  /**
+   * WON, LOST or CLOSED: who the gateway decided for.
+   *
+   * @generated from field: string outcome = 12;
+   */
+  outcome: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp closed_at = 13;
+   */
+  closedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message payments.v1.PaymentDisputeClosedEvent.
+ * Use `create(PaymentDisputeClosedEventSchema)` to create a new message.
+ */
+export const PaymentDisputeClosedEventSchema: GenMessage<PaymentDisputeClosedEvent> = /*@__PURE__*/
+  messageDesc(file_payments_v1_events, 8);
+
+/**
  * order.confirmed: start the payment of an order. Consumed in either form: CloudEvents-typed
  * on the shared topic KAFKA_TOPIC_ORDER_EVENTS, or the specification's header-less JSON on
  * KAFKA_TOPIC_ORDER_CONFIRMED (default `order.confirmed`).
@@ -494,7 +662,7 @@ export type OrderConfirmedEvent = Message<"payments.v1.OrderConfirmedEvent"> & {
  * Use `create(OrderConfirmedEventSchema)` to create a new message.
  */
 export const OrderConfirmedEventSchema: GenMessage<OrderConfirmedEvent> = /*@__PURE__*/
-  messageDesc(file_payments_v1_events, 7);
+  messageDesc(file_payments_v1_events, 9);
 
 /**
  * order.cancelled: void the order's payment if it is not captured yet, refund it if it is.
@@ -530,5 +698,5 @@ export type OrderCancelledEvent = Message<"payments.v1.OrderCancelledEvent"> & {
  * Use `create(OrderCancelledEventSchema)` to create a new message.
  */
 export const OrderCancelledEventSchema: GenMessage<OrderCancelledEvent> = /*@__PURE__*/
-  messageDesc(file_payments_v1_events, 8);
+  messageDesc(file_payments_v1_events, 10);
 
