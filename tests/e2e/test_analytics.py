@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -19,11 +20,20 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from google.api import httpbody_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
 
+from payments.v1 import analytics_service_pb2 as apb
+from payments.v1 import payment_service_pb2 as pb
+from payments.v1 import webhook_service_pb2 as wpb
+from payments.v1.analytics_service_pb2_grpc import AnalyticsServiceStub
+from payments.v1.payment_service_pb2_grpc import PaymentServiceStub
+from payments.v1.webhook_service_pb2_grpc import WebhookServiceStub
 from tests.e2e.helpers import create_request
 from tests.support.auth import admin_token, issuer
 from tests.support.polling import eventually
 from tests.support.server_process import ServerProcess
+from tests.support.webhook_signing import SESSION_STRIPE_SECRET, stripe_body, stripe_header
 
 pytestmark = pytest.mark.slow
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or "grpcurl"
@@ -233,3 +243,76 @@ async def test_business_metrics_and_the_rest_route(rest_client: httpx.AsyncClien
     assert stats.status_code == 200, stats.text
     ours = [b for b in stats.json()["buckets"] if b["currency"] == currency]
     assert sum(int(b["stats"]["captured"]) for b in ours) == 1
+
+
+async def _stripe_dispute(
+    channel: grpc.aio.Channel, kind: str, dispute_id: str, payment: Any, status: str
+) -> None:
+    """A dispute event as Stripe's signed webhook reports it (the session server's secret)."""
+    body = stripe_body(
+        f"evt_{uuid.uuid4()}",
+        kind,
+        {
+            "id": dispute_id, "object": "dispute", "amount": 600, "currency": "dkk",
+            "reason": "fraudulent", "status": status,
+            "payment_intent": payment.gateway_payment_id,
+        },
+    )  # fmt: skip
+    header = stripe_header(body, SESSION_STRIPE_SECRET, int(time.time()))
+    answer = await WebhookServiceStub(channel).HandleStripeWebhook(
+        wpb.HandleStripeWebhookRequest(
+            body=httpbody_pb2.HttpBody(content_type="application/json", data=body)
+        ),
+        metadata=(("stripe-signature", header),),
+    )
+    assert answer.processed
+
+
+async def test_a_dispute_opened_and_lost_shows_in_dispute_stats_and_revenue(
+    channel: grpc.aio.Channel,
+) -> None:
+    """payment.disputed and payment.dispute_closed (lost), from a gateway's webhook, counted
+    by the projector: GetDisputeStats and the net of GetRevenue show them."""
+    currency = "DKK"  # no other test of the session pays in it
+    analytics = AnalyticsServiceStub(channel)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start, end = Timestamp(), Timestamp()
+    start.FromDatetime(hour - timedelta(hours=1))
+    end.FromDatetime(hour + timedelta(hours=2))
+    period = {"start_time": start, "end_time": end}
+
+    async def figures() -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+        stats = await analytics.GetDisputeStats(apb.GetDisputeStatsRequest(**period))
+        revenue = await analytics.GetRevenue(
+            apb.GetRevenueRequest(**period, granularity=apb.ANALYTICS_GRANULARITY_HOUR)
+        )
+        ours = [m for m in revenue.totals if m.currency == currency]
+        money = (
+            (ours[0].disputed_amount_minor, ours[0].dispute_lost_amount_minor,
+             ours[0].net_amount_minor) if ours else (0, 0, 0)
+        )  # fmt: skip
+        return (stats.opened, stats.lost, stats.captured_payments), money
+
+    before_stats, before_money = await figures()
+    request = create_request(amount_minor=2000, currency=currency)
+    request.authorize = True
+    payments = PaymentServiceStub(channel)
+    created = await payments.CreatePayment(request)
+    captured = await payments.CapturePayment(
+        pb.CapturePaymentRequest(payment_id=created.payment.payment_id)
+    )
+    dispute_id = f"dp_{uuid.uuid4()}"
+    await _stripe_dispute(
+        channel, "charge.dispute.created", dispute_id, captured.payment, "needs_response"
+    )
+    await _stripe_dispute(channel, "charge.dispute.closed", dispute_id, captured.payment, "lost")
+
+    async def counted() -> bool:
+        stats, money = await figures()
+        grew = tuple(a - b for a, b in zip(stats, before_stats, strict=True))
+        moved = tuple(a - b for a, b in zip(money, before_money, strict=True))
+        # One dispute opened and lost; this capture (the session's other payments may add
+        # to the captures, in other currencies); 2000 captured, 600 lost.
+        return grew[:2] == (1, 1) and grew[2] >= 1 and moved == (600, 600, 2000 - 600)
+
+    await eventually(counted, within=20, interval=0.2)
