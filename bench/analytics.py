@@ -45,6 +45,7 @@ from infra.db.analytics_fold import PAYMENT_FIGURES, SLICED
 from infra.db.analytics_projector import AnalyticsProjector
 from infra.db.analytics_reader import SqlAnalyticsReader, slices_query
 from infra.db.engine import make_engine
+from infra.db.tables import STATUS_COUNT_COLUMNS
 from server.events_wire import EventRenderer
 from server.migrate import upgrade_to_head
 
@@ -118,16 +119,26 @@ SEED_REVENUE = text(
     " coalesce(sum(amount) FILTER (WHERE status = 'CAPTURED'), 0)"
     f" FROM ({_SYNTHETIC}) AS s GROUP BY 1, 3"
 )
+# As migration 0023 seeds them: shard 0 takes what payments hold.
 SEED_COUNTS = text(
-    "INSERT INTO payment_status_counts (status, shard, payments)"
-    " SELECT status, 0, count(*) FROM payments GROUP BY status"
+    "UPDATE payment_status_counts SET "
+    + ", ".join(f"{c} = held.{c}" for c in STATUS_COUNT_COLUMNS)
+    + " FROM (SELECT "
+    + ", ".join(
+        f"count(*) FILTER (WHERE status = '{c.upper()}') AS {c}" for c in STATUS_COUNT_COLUMNS
+    )
+    + " FROM payments) AS held WHERE shard = 0"
 )
 PLAIN_INDEXES = text(
     "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = 'payments'"
     " AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
 )
 OLD_SCRAPE = text("SELECT status, count(*) FROM payments GROUP BY status")
-NEW_SCRAPE = text("SELECT status, sum(payments)::bigint FROM payment_status_counts GROUP BY status")
+NEW_SCRAPE = text(
+    "SELECT "
+    + ", ".join(f"sum({c})::bigint" for c in STATUS_COUNT_COLUMNS)
+    + " FROM payment_status_counts"
+)
 
 # The payment path in miniature: three transactions per payment, each with an outbox row.
 _INSERT_PAYMENT = text(

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.enums import PaymentStatus
 from infra.db.analytics_fold import BucketDeltas
+from infra.db.tables import STATUS_COUNT_COLUMNS
 from server.dispute_metrics import DisputeMetrics
 from server.errors import status_code
 from server.interceptors import Behavior, UnaryInterceptor
@@ -30,10 +31,12 @@ from server.interceptors import Behavior, UnaryInterceptor
 log = logging.getLogger("payments.metrics")
 
 
-# Payments by status: the sums of the counts a trigger keeps per status and connection shard
-# (migration 0023), exact across replicas and restarts, without reading the payments.
+# Payments by status: the sums of the counts a trigger keeps per connection shard, a column
+# per status (migration 0023), exact across replicas and restarts, without reading payments.
 _PAYMENTS_BY_STATUS = text(
-    "SELECT status, sum(payments)::bigint FROM payment_status_counts GROUP BY status"
+    "SELECT "  # noqa: S608 - the column names of the table, no input
+    + ", ".join(f"sum({c})::bigint AS {c}" for c in STATUS_COUNT_COLUMNS)
+    + " FROM payment_status_counts"
 )
 # The outbox backlog (served by the partial index on unpublished rows).
 _OUTBOX_BACKLOG = text(
@@ -227,13 +230,13 @@ class ServiceMetrics:
             return None
         try:
             async with asyncio.timeout(5), engine.connect() as conn:
-                rows = (await conn.execute(_PAYMENTS_BY_STATUS)).all()
+                sums = (await conn.execute(_PAYMENTS_BY_STATUS)).one()._mapping
         except Exception as exc:  # a scrape must not fail because the database does
             log.warning("payments by status not refreshed: %s", type(exc).__name__)
             return None
         # Every status, zero included: with several workers the most recent value of each
         # label is reported, and a status that emptied must not keep an older worker's count.
-        counts = {str(status): int(count) for status, count in rows}
+        counts = {str(column).upper(): int(count or 0) for column, count in sums.items()}
         found = dict(counts)
         for status in PaymentStatus:
             self.payments.labels(status=status.value).set(counts.pop(status.value, 0))

@@ -603,13 +603,27 @@ analytics_dispute_hours = Table(
     _count("closed_minor"),
 )
 
-# Payments per status, kept by a trigger on payments (migration 0023): each connection adds
-# to its own shard (its backend pid modulo the shards), so concurrent commits do not wait on
-# one row; payments_by_status is the sum of the shards, not a scan of payments.
+# Payments per status, kept by a trigger on payments (migration 0023): one row per shard, a
+# column per status. Each connection changes its own shard's row (its backend pid modulo
+# 32), so concurrent commits do not wait on one row, and a status change is one update of
+# one row that no index covers (a HOT update). payments_by_status sums the shards.
+STATUS_COUNT_COLUMNS = (
+    "pending",
+    "requires_action",
+    "authorized",
+    "captured",
+    "partially_refunded",
+    "refunded",
+    "failed",
+    "cancelled",
+    "under_review",
+)
 payment_status_counts = Table(
     "payment_status_counts",
     metadata,
-    Column("status", String(24), primary_key=True),
-    Column("shard", SmallInteger, primary_key=True),
-    Column("payments", BigInteger, nullable=False),
+    Column("shard", SmallInteger, primary_key=True, autoincrement=False),
+    *(
+        Column(name, BigInteger, nullable=False, server_default="0")
+        for name in STATUS_COUNT_COLUMNS
+    ),
 )
