@@ -14,7 +14,7 @@ TS_EXAMPLE_STAMP := $(TS_EXAMPLE)/node_modules/.installed
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
 .PHONY: run test venv tools lock generate check-generated lint buf-lint buf-breaking \
-        format typecheck typecheck-client import-lint pytest bench bench-audit bench-events bench-calls bench-metrics bench-rules chaos clean localstripe \
+        format typecheck typecheck-client import-lint pytest bench bench-audit bench-events bench-calls bench-analytics bench-metrics bench-rules chaos clean localstripe \
         check-version sync-version dist release release-image typescript-deps typescript
 
 # The contract's version (tools/version.py keeps every package at it) and the last released
@@ -191,6 +191,11 @@ bench-rules: venv
 ## bench-audit: what the audit trail costs a transaction (commits with and without an entry)
 bench-audit: venv
 	$(PY) -m bench.audit_append $(BENCH_ARGS)
+
+## bench-analytics: 1,000,000 payments seeded, p95 of GetPaymentStats (30 days by day) and what
+## the projector and the status-count trigger cost the payment path (bench/analytics.py)
+bench-analytics: venv
+	$(PY) -m bench.analytics $(BENCH_ARGS)
 
 ## chaos: faults under a steady load of payments against two service processes (their own
 ## PostgreSQL, Redis and broker, never the machine's), the error rate during each, then checks

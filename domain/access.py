@@ -22,6 +22,7 @@ PAYMENT_METHODS_READ = "payment_methods:read"
 PAYMENT_METHODS_WRITE = "payment_methods:write"
 FX_READ = "fx:read"  # exchange rates
 FX_WRITE = "fx:write"  # FX quotes (setting a rate is an administrator's call)
+ANALYTICS_READ = "analytics:read"  # AnalyticsService: figures across every user's payments
 ADMIN = "admin"
 METRICS_READ = "metrics:read"  # the REST shim's /metrics (or admin)
 

@@ -34,10 +34,13 @@ from domain.usecases.idempotent import Idempotency
 from infra.cache import RedisHealth
 from infra.cache.idempotency import NoAnswerCache, RedisAnswerCache
 from infra.cache.rate_limit import RedisTokenBucket
+from infra.db.analytics_reader import SqlAnalyticsReader
 from infra.db.idempotency import SqlIdempotencyStore
 from infra.db.request_claim import RequestClaim
 from infra.system import SystemClock
 from payments.v1 import (
+    analytics_service_pb2,
+    analytics_service_pb2_grpc,
     dispute_service_pb2,
     dispute_service_pb2_grpc,
     fx_service_pb2,
@@ -68,6 +71,7 @@ from server.rate_limit import RateLimitInterceptor
 from server.readiness import Check, DatabaseReadiness, KafkaReadiness, Readiness
 from server.rest.app import RestShim
 from server.rest.routes import build_routes, contract_services
+from server.servicers.analytics import AnalyticsServicer
 from server.servicers.disputes import DisputeServicer
 from server.servicers.fx import FxServicer
 from server.servicers.payment_methods import PaymentMethodServicer
@@ -88,6 +92,7 @@ SERVICE_NAMES = (
     payment_method_service_pb2.DESCRIPTOR.services_by_name["PaymentMethodService"].full_name,
     webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"].full_name,
     fx_service_pb2.DESCRIPTOR.services_by_name["FxService"].full_name,
+    analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"].full_name,
     dispute_service_pb2.DESCRIPTOR.services_by_name["DisputeService"].full_name,
 )
 
@@ -282,6 +287,9 @@ class PaymentApplication:
             PaymentMethodServicer(call_deps), server
         )
         fx_service_pb2_grpc.add_FxServiceServicer_to_server(FxServicer(call_deps), server)
+        analytics_service_pb2_grpc.add_AnalyticsServiceServicer_to_server(
+            AnalyticsServicer(SqlAnalyticsReader(self.engine)), server
+        )
         dispute_service_pb2_grpc.add_DisputeServiceServicer_to_server(
             DisputeServicer(call_deps), server
         )

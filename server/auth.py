@@ -29,6 +29,7 @@ from server.interceptors import Behavior, UnaryInterceptor, with_behavior
 _PAYMENTS = "/payments.v1.PaymentService/"
 _METHODS = "/payments.v1.PaymentMethodService/"
 _FX = "/payments.v1.FxService/"
+_ANALYTICS = "/payments.v1.AnalyticsService/"
 _DISPUTES = "/payments.v1.DisputeService/"
 
 # The scope each RPC requires; `admin` satisfies every one. An RPC missing from this table
@@ -55,6 +56,9 @@ REQUIRED_SCOPES: Mapping[str, str] = {
     _FX + "GetExchangeRate": access.FX_READ,
     _FX + "ListExchangeRates": access.FX_READ,
     _FX + "CreateFxQuote": access.FX_WRITE,
+    _ANALYTICS + "GetPaymentStats": access.ANALYTICS_READ,
+    _ANALYTICS + "GetRevenue": access.ANALYTICS_READ,
+    _ANALYTICS + "GetDisputeStats": access.ANALYTICS_READ,
     _DISPUTES + "ListDisputes": access.PAYMENTS_READ,
     _DISPUTES + "GetDispute": access.PAYMENTS_READ,
 }

@@ -11,6 +11,9 @@
 - idempotency purge, outbox purge, retention: the lease holder. Idempotent deletes: one
   deleter instead of N contending for the same rows.
 - the audit chain linker (to come): the lease holder, one linker at a time.
+- analytics projector: the lease holder. Rows are claimed FOR UPDATE SKIP LOCKED and marked
+  in the transaction that counts them, so two would still count each event once; one makes
+  full batches. It runs with or without Kafka: it reads the outbox, not the topic.
 
 The lease (infra/db/leader_lease.py) is one PostgreSQL session lock per BACKGROUND_LEASE_NAME:
 the holder runs the singleton jobs, the others try for it every fifth of
@@ -52,7 +55,7 @@ from server.jobs import (
     retention_job,
     retry_job,
 )
-from server.messaging import build_order_consumer, build_outbox_relay
+from server.messaging import build_analytics_projector, build_order_consumer, build_outbox_relay
 from server.metrics import ServiceMetrics
 from server.transport import database_ssl
 
@@ -144,6 +147,9 @@ class JobWiring:
             relay, SystemClock(), retention, s.idempotency_purge_interval_seconds
         )
         return [relay, purge]
+
+    def analytics(self) -> list[Job]:
+        return [build_analytics_projector(self._settings, self._engine, self._metrics)]
 
     def order_events(self) -> list[Job]:
         if not self._settings.kafka_configured:

@@ -218,6 +218,7 @@ class ServiceGraph:
                 *wiring.housekeeping(self.idempotency_store),
                 *wiring.outbox(),
                 *wiring.fx_rates(),
+                *wiring.analytics(),
             ],
             # Every worker: Kafka's consumer group shares the partitions out;
             # the audit chain's linker too: its own lease lets one link at a time.

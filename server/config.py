@@ -84,6 +84,10 @@ class Settings(
     outbox_poll_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 0.5
     outbox_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 200
     outbox_retention_hours: Annotated[float, Field(gt=0)] = 72.0
+    # The analytics projector (infra/db/analytics_projector.py): how often it looks for
+    # events it has not counted when idle, and how many it counts per transaction.
+    analytics_poll_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    analytics_batch_size: Annotated[int, Field(ge=1, le=10_000)] = 500
     # The order events consumer (runs with the relay when KAFKA_BROKERS is set): capture the
     # payment of an order.confirmed right after authorizing it.
     auto_capture: bool = False

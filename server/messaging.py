@@ -19,6 +19,7 @@ from domain.usecases.order_events import (
     handle_order_confirmed,
 )
 from infra.currency import iso4217_catalog
+from infra.db.analytics_projector import AnalyticsProjector
 from infra.messaging.consumer import Handler, KafkaConsumerConfig, OrderEventsConsumer
 from infra.messaging.relay import KafkaProducerConfig, OutboxRelay
 from server.config import Settings
@@ -51,6 +52,19 @@ def build_outbox_relay(
         max_backoff=5.0,
         on_published=metrics.outbox_published.inc,
         tracer=tracer,
+    )
+
+
+def build_analytics_projector(
+    settings: Settings, engine: AsyncEngine, metrics: ServiceMetrics
+) -> AnalyticsProjector:
+    return AnalyticsProjector(
+        engine,
+        # Renders only rows written before the outbox stored the published form.
+        render=event_renderer(settings),
+        batch_size=settings.analytics_batch_size,
+        poll_interval=settings.analytics_poll_interval_seconds,
+        on_projected=metrics.count_projected,
     )
 
 

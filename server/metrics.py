@@ -24,6 +24,7 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from infra.db.analytics_fold import BucketDeltas
 from server.dispute_metrics import DisputeMetrics
 from server.errors import status_code
 from server.interceptors import Behavior, UnaryInterceptor
@@ -68,6 +69,26 @@ class ServiceMetrics:
             registry=r,
             multiprocess_mode="mostrecent",
         )
+        # Business counters, counted by the analytics projector as it projects each event
+        # (once per event, in the process holding the background lease).
+        self.payment_outcomes = Counter(
+            "payments_outcomes",
+            "Payment outcomes (authorized, captured, failed) projected from the events",
+            ["gateway", "payment_method_type", "currency", "outcome"],
+            registry=r,
+        )
+        self.captured_minor = Counter(
+            "payments_captured_amount_minor",
+            "Captured amounts, in minor units of the currency",
+            ["currency"],
+            registry=r,
+        )
+        self.refunded_minor = Counter(
+            "payments_refunded_amount_minor",
+            "Refunded amounts, in minor units of the currency",
+            ["currency"],
+            registry=r,
+        )
         self.gateway_latency = Histogram(
             "payments_gateway_call_duration_seconds",
             "Gateway call latency",
@@ -85,6 +106,18 @@ class ServiceMetrics:
         self.outbox_lag = Gauge(
             "payments_outbox_lag_seconds",
             "Age of the oldest unpublished outbox event (0 when none)",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.analytics_backlog = Gauge(
+            "payments_analytics_backlog",
+            "Outbox events the analytics projector has not counted yet (from the database)",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
+        self.analytics_lag = Gauge(
+            "payments_analytics_lag_seconds",
+            "Age of the oldest event the analytics projector has not counted (0 when none)",
             registry=r,
             multiprocess_mode="mostrecent",
         )
@@ -127,6 +160,26 @@ class ServiceMetrics:
         self.oncall = OnCallMetrics(r)
         # process_* (CPU, memory, open files, start time) of this process.
         ProcessCollector(registry=r)
+
+    def count_projected(self, deltas: BucketDeltas) -> None:
+        """The analytics projector's batch, once it committed."""
+        outcomes = self.payment_outcomes
+        for (_hour, gateway, method, currency, _country, _code), sums in deltas.payments.items():
+            for outcome in ("authorized", "captured", "failed"):
+                if sums[outcome]:
+                    outcomes.labels(
+                        gateway=gateway,
+                        payment_method_type=method,
+                        currency=currency,
+                        outcome=outcome,
+                    ).inc(sums[outcome])
+        for (_hour, basis, currency), sums in deltas.revenue.items():
+            if basis != "payment":
+                continue
+            if sums["captured_minor"]:
+                self.captured_minor.labels(currency=currency).inc(sums["captured_minor"])
+            if sums["refunded_minor"]:
+                self.refunded_minor.labels(currency=currency).inc(sums["refunded_minor"])
 
     def render(self) -> bytes:
         directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

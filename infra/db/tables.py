@@ -298,6 +298,9 @@ outbox = Table(
     Column("traceparent", Text),
     _ts("created_at", nullable=False),
     _ts("published_at"),
+    # Set by the analytics projector in the transaction that counted the event (exactly
+    # once); the purge keeps a row until it is set (infra/db/analytics_projector.py).
+    _ts("projected_at"),
     CheckConstraint(
         "(value IS NOT NULL AND headers IS NOT NULL) OR payload IS NOT NULL",
         name="publishable",
@@ -313,6 +316,13 @@ outbox = Table(
         "message_key",
         "created_at",
         postgresql_where=text("published_at IS NULL"),
+    ),
+    # The analytics projector's work: a marker per row, not a cursor (ids and created_at
+    # commit out of order).
+    Index(
+        "ix_outbox_unprojected",
+        "created_at",
+        postgresql_where=text("projected_at IS NULL"),
     ),
 )
 
@@ -515,4 +525,108 @@ fx_quotes = Table(
     CheckConstraint("target_amount_minor >= 0", name="target_amount_not_negative"),
     # Expired quotes are purged by expiry time.
     Index("ix_fx_quotes_expire_time", "expire_time"),
+)
+
+
+# --- analytics (migration 0026): hourly buckets the projector maintains from the outbox ---
+
+
+def _count(name: str) -> Column[object]:
+    return Column(name, BigInteger, nullable=False, server_default="0")
+
+
+def _hour() -> Column[object]:
+    return Column("hour", DateTime(timezone=True), primary_key=True)
+
+
+# Authorization outcomes per UTC hour and group (failure_code is '' but for failures).
+analytics_payment_hours = Table(
+    "analytics_payment_hours",
+    metadata,
+    _hour(),
+    Column("gateway", String(20), primary_key=True),
+    Column("payment_method_type", String(30), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("country", String(2), primary_key=True),
+    Column("failure_code", String(64), primary_key=True),
+    _count("attempts"),
+    _count("authorized"),
+    _count("captured"),
+    _count("failed"),
+    _count("retry_attempts"),
+    _count("retry_authorized"),
+)
+
+# The same figures for the reports' common questions, few rows each: per span ('h' an hour,
+# 'd' a UTC day), all payments (dimension '', value '') or one dimension's value (dimension
+# gateway, payment_method_type, currency or country), per failure code. 30 days by day
+# reads 30 days x values x codes rows instead of 720 hours x every combination.
+analytics_payment_slices = Table(
+    "analytics_payment_slices",
+    metadata,
+    Column("span", String(1), primary_key=True),
+    Column("dimension", String(24), primary_key=True),
+    Column("bucket", DateTime(timezone=True), primary_key=True),
+    Column("value", String(30), primary_key=True),
+    Column("failure_code", String(64), primary_key=True),
+    _count("attempts"),
+    _count("authorized"),
+    _count("captured"),
+    _count("failed"),
+    _count("retry_attempts"),
+    _count("retry_authorized"),
+)
+
+# Money per UTC hour and currency; basis 'payment' (the payment's currency) or 'settlement'.
+analytics_revenue_hours = Table(
+    "analytics_revenue_hours",
+    metadata,
+    _hour(),
+    Column("basis", String(10), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    _count("captured_minor"),
+    _count("refunded_minor"),
+    _count("disputed_minor"),
+    _count("dispute_lost_minor"),
+)
+
+# Disputes per UTC hour and currency: opened at the hour, or closed at it (won, lost, other).
+analytics_dispute_hours = Table(
+    "analytics_dispute_hours",
+    metadata,
+    _hour(),
+    Column("currency", String(3), primary_key=True),
+    _count("opened"),
+    _count("won"),
+    _count("lost"),
+    _count("closed"),
+    _count("opened_minor"),
+    _count("won_minor"),
+    _count("lost_minor"),
+    _count("closed_minor"),
+)
+
+# Payments per status, kept by a trigger on payments (migration 0026): one row per shard, a
+# column per status. Each connection changes its own shard's row (its backend pid modulo
+# 32), so concurrent commits do not wait on one row, and a status change is one update of
+# one row that no index covers (a HOT update). payments_by_status sums the shards.
+STATUS_COUNT_COLUMNS = (
+    "pending",
+    "requires_action",
+    "authorized",
+    "captured",
+    "partially_refunded",
+    "refunded",
+    "failed",
+    "cancelled",
+    "under_review",
+)
+payment_status_counts = Table(
+    "payment_status_counts",
+    metadata,
+    Column("shard", SmallInteger, primary_key=True, autoincrement=False),
+    *(
+        Column(name, BigInteger, nullable=False, server_default="0")
+        for name in STATUS_COUNT_COLUMNS
+    ),
 )

@@ -206,8 +206,13 @@ class OutboxRelay:
             )
 
     async def purge(self, published_before: datetime) -> int:
+        """Deletes rows published before then, once the analytics projector counted them."""
         async with self._engine.begin() as conn:
-            result = await conn.execute(delete(outbox).where(_T.published_at < published_before))
+            result = await conn.execute(
+                delete(outbox).where(
+                    _T.published_at < published_before, _T.projected_at.is_not(None)
+                )
+            )
         return int(result.rowcount)
 
     async def run(self) -> None:

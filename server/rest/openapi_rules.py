@@ -82,6 +82,8 @@ def _narrowed(field: FieldDescriptor, rules: validate_pb2.FieldRules, schema: Sc
         return _enum(field, rules, schema)
     if kind == "map":
         return _map(rules.map, schema)
+    if kind == "repeated":
+        return _repeated(field, rules.repeated, schema)
     return schema
 
 
@@ -138,6 +140,22 @@ def _enum(field: FieldDescriptor, rules: validate_pb2.FieldRules, schema: Schema
         return schema
     zero = field.enum_type.values_by_number[0].name
     return {**schema, "enum": [name for name in schema.get("enum", []) if name != zero]}
+
+
+def _repeated(field: FieldDescriptor, rules: validate_pb2.RepeatedRules, schema: Schema) -> Schema:
+    out = dict(schema)
+    if rules.HasField("max_items"):
+        out["maxItems"] = rules.max_items
+    if rules.HasField("min_items"):
+        out["minItems"] = rules.min_items
+    if rules.unique:
+        out["uniqueItems"] = True
+    items = out.get("items")
+    refused = set(rules.items.enum.not_in) if rules.items.HasField("enum") else set()
+    if refused and field.enum_type is not None and isinstance(items, dict) and "enum" in items:
+        names = {field.enum_type.values_by_number[n].name for n in refused}
+        out["items"] = {**items, "enum": [name for name in items["enum"] if name not in names]}
+    return out
 
 
 def _map(rules: validate_pb2.MapRules, schema: Schema) -> Schema:

@@ -15,6 +15,7 @@ from google.protobuf.descriptor import (
 )
 
 from payments.v1 import (
+    analytics_service_pb2,
     dispute_service_pb2,
     fx_service_pb2,
     payment_method_service_pb2,
@@ -23,6 +24,7 @@ from payments.v1 import (
 )
 
 HTTP_BODY = "google.api.HttpBody"
+TIMESTAMP = "google.protobuf.Timestamp"
 # Path variables: {field} only (our contract binds no nested or wildcard segments).
 _VARIABLE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _METHODS = ("get", "put", "post", "delete", "patch")
@@ -71,14 +73,19 @@ class Route:
     @property
     def query_fields(self) -> tuple[FieldDescriptor, ...]:
         """Fields bound neither by the path nor by the body (HTTP rule semantics): only
-        scalars and enums, singular or repeated, can be given as query parameters."""
+        scalars, enums and timestamps (RFC 3339 text), singular or repeated, can be given as
+        query parameters."""
         if self.body == "*":
             return ()
         bound = {*self.path_params, self.body}
         return tuple(
             f
             for f in self.request_type.fields
-            if f.name not in bound and f.type != FieldDescriptor.TYPE_MESSAGE
+            if f.name not in bound
+            and (
+                f.type != FieldDescriptor.TYPE_MESSAGE
+                or (f.message_type is not None and f.message_type.full_name == TIMESTAMP)
+            )
         )
 
     @property
@@ -117,5 +124,6 @@ def contract_services() -> list[ServiceDescriptor]:
         payment_method_service_pb2.DESCRIPTOR.services_by_name["PaymentMethodService"],
         webhook_service_pb2.DESCRIPTOR.services_by_name["WebhookService"],
         fx_service_pb2.DESCRIPTOR.services_by_name["FxService"],
+        analytics_service_pb2.DESCRIPTOR.services_by_name["AnalyticsService"],
         dispute_service_pb2.DESCRIPTOR.services_by_name["DisputeService"],
     ]

@@ -1,7 +1,7 @@
 """What the access-control tests call: one request builder per RPC of PaymentService,
-PaymentMethodService and FxService (checked against the service descriptors, so that a new
-RPC fails the tests until it is added here), the objects a user owns, and the same calls
-over REST."""
+PaymentMethodService, FxService and AnalyticsService (checked against the service
+descriptors, so that a new RPC fails the tests until it is added here), the objects a user
+owns, and the same calls over REST."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ import httpx
 from google.protobuf import json_format, message_factory
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
+from payments.v1 import analytics_service_pb2 as apb
 from payments.v1 import dispute_service_pb2 as dpb
 from payments.v1 import fx_service_pb2 as fpb
 from payments.v1 import payment_method_service_pb2 as mpb
@@ -97,6 +99,7 @@ def _create(world: World, **changes: Any) -> pb.CreatePaymentRequest:
 Builder = Callable[[World], Message]
 _P, _M = "/payments.v1.PaymentService/", "/payments.v1.PaymentMethodService/"
 _F = "/payments.v1.FxService/"
+_A = "/payments.v1.AnalyticsService/"
 _D = "/payments.v1.DisputeService/"
 # The pair the world's "fx_rate" part sets (as an administrator).
 FX_BASE, FX_QUOTE, FX_RATE = "EUR", "GBP", "0.84365"
@@ -195,6 +198,22 @@ REQUESTS |= {
         ),
     ),
 }
+# A day of analytics (any period: the figures are nobody's objects).
+_DAY = {
+    "start_time": Timestamp(seconds=1_796_601_600),
+    "end_time": Timestamp(seconds=1_796_688_000),
+}
+REQUESTS |= {
+    _A + "GetPaymentStats": (
+        frozenset(),
+        lambda w: apb.GetPaymentStatsRequest(**_DAY, granularity=apb.ANALYTICS_GRANULARITY_HOUR),
+    ),
+    _A + "GetRevenue": (
+        frozenset(),
+        lambda w: apb.GetRevenueRequest(**_DAY, granularity=apb.ANALYTICS_GRANULARITY_DAY),
+    ),
+    _A + "GetDisputeStats": (frozenset(), lambda w: apb.GetDisputeStatsRequest(**_DAY)),
+}
 REQUESTS |= {
     _D + "GetDispute": (
         frozenset({"disputed"}),
@@ -219,13 +238,16 @@ REQUESTS[_P + "ReviewPayment"] = (
 REVIEWED_CURRENCY = "CHF"
 # Only administrators call these: every other token is refused for want of the scope,
 # whoever owns the object.
-ADMIN_ONLY = {_P + "ReviewPayment", _F + "SetExchangeRate"}
+# The analytics need `analytics:read`, which no user or service token here carries.
+ANALYTICS = {_A + "GetPaymentStats", _A + "GetRevenue", _A + "GetDisputeStats"}
+ADMIN_ONLY = {_P + "ReviewPayment", _F + "SetExchangeRate", *ANALYTICS}
 # Reference data, the same for every caller: no user's object is named (a quote belongs to
 # its requester, ownership.py, but is not named by these requests).
 NOT_OWNED = {
     _F + "GetExchangeRate",
     _F + "ListExchangeRates",
     _F + "CreateFxQuote",
+    *ANALYTICS,  # figures across every user's payments, no one's object
     # What the deployment can take: configuration, the same for every caller.
     _M + "ListAvailablePaymentMethods",
 }

@@ -54,7 +54,7 @@ def test_the_document_is_structurally_openapi_3_1(document: dict[str, Any]) -> N
             assert operation["responses"]["default"]["content"]["application/json"]["schema"] == {
                 "$ref": "#/components/schemas/Error"
             }
-    assert len(operation_ids) == len(set(operation_ids)) == 25  # every RPC, webhooks too
+    assert len(operation_ids) == len(set(operation_ids)) == 28  # every RPC, webhooks too
 
 
 def test_schemas_follow_the_proto3_json_mapping(document: dict[str, Any]) -> None:
@@ -121,7 +121,7 @@ async def test_schemathesis_finds_no_server_errors_and_no_schema_violations(
 ) -> None:
     before = _rest_requests(app)
     checked = await asyncio.to_thread(_fuzz, document, f"http://127.0.0.1:{app.rest_port}")
-    assert len(checked) == 26  # 23 contract operations (not webhooks) + health, metrics, openapi
+    assert len(checked) == 29  # 26 contract operations (not webhooks) + health, metrics, openapi
     assert _rest_requests(app) - before >= 2 * len(checked)  # it did call the server
     assert "POST /api/v1/payments/{payment_id}/capture" in checked
 

@@ -15,6 +15,7 @@ from domain.errors import InsufficientScope, TokenInvalid, TokenMissing
 from infra.auth.jwks import StaticKeys
 from infra.auth.verifier import JwtVerifier
 from payments.v1 import (
+    analytics_service_pb2,
     dispute_service_pb2,
     fx_service_pb2,
     payment_method_service_pb2,
@@ -103,6 +104,7 @@ def test_every_rpc_has_a_scope_or_is_a_webhook() -> None:
         _methods(payment_service_pb2, "PaymentService")
         | _methods(payment_method_service_pb2, "PaymentMethodService")
         | _methods(fx_service_pb2, "FxService")
+        | _methods(analytics_service_pb2, "AnalyticsService")
         | _methods(dispute_service_pb2, "DisputeService")
     )
     assert set(REQUIRED_SCOPES) == api

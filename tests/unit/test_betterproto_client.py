@@ -90,6 +90,7 @@ def test_targets() -> None:
 
 def test_the_client_has_a_method_for_every_rpc_of_the_public_services() -> None:
     from payments.v1 import (  # noqa: PLC0415
+        analytics_service_pb2,
         dispute_service_pb2,
         fx_service_pb2,
         payment_method_service_pb2,
@@ -102,6 +103,7 @@ def test_the_client_has_a_method_for_every_rpc_of_the_public_services() -> None:
             payment_service_pb2,
             payment_method_service_pb2,
             fx_service_pb2,
+            analytics_service_pb2,
             dispute_service_pb2,
         )
         for service in module.DESCRIPTOR.services_by_name.values()

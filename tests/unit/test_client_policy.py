@@ -186,6 +186,7 @@ def test_the_event_parser_keeps_amounts_exact() -> None:
 
 def test_the_clients_have_a_method_for_every_rpc_of_the_public_services() -> None:
     from payments.v1 import (  # noqa: PLC0415
+        analytics_service_pb2,
         dispute_service_pb2,
         fx_service_pb2,
         payment_method_service_pb2,
@@ -200,6 +201,7 @@ def test_the_clients_have_a_method_for_every_rpc_of_the_public_services() -> Non
             payment_service_pb2,
             payment_method_service_pb2,
             fx_service_pb2,
+            analytics_service_pb2,
             dispute_service_pb2,
         )
         for service in module.DESCRIPTOR.services_by_name.values()

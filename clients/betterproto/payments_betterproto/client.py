@@ -70,8 +70,8 @@ class PaymentsClient:
     validate: refuse locally, with the server's InvalidArgument, a request that breaks the
     contract's buf.validate rules (needs `payments-client[validate]`).
 
-    `payments`, `payment_methods` and `fx` are the generated stubs on the same channel, for
-    callers that want them raw (grpclib's errors, no retries)."""
+    `payments`, `payment_methods`, `fx`, `analytics` and `disputes` are the generated stubs on
+    the same channel, for callers that want them raw (grpclib's errors, no retries)."""
 
     def __init__(
         self,
@@ -96,11 +96,10 @@ class PaymentsClient:
         self.payments = v1.PaymentServiceStub(self.channel)
         self.payment_methods = v1.PaymentMethodServiceStub(self.channel)
         self.fx = v1.FxServiceStub(self.channel)
+        self.analytics = v1.AnalyticsServiceStub(self.channel)
         self.disputes = v1.DisputeServiceStub(self.channel)
-        self._stubs: dict[type[ServiceStub], ServiceStub] = {
-            type(stub): stub
-            for stub in (self.payments, self.payment_methods, self.fx, self.disputes)
-        }
+        stubs = (self.payments, self.payment_methods, self.fx, self.analytics, self.disputes)
+        self._stubs: dict[type[ServiceStub], ServiceStub] = {type(stub): stub for stub in stubs}
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> PaymentsClient:
@@ -132,6 +131,10 @@ class PaymentsClient:
     get_exchange_rate = _Bound(rpcs.GET_EXCHANGE_RATE)
     list_exchange_rates = _Bound(rpcs.LIST_EXCHANGE_RATES)
     create_fx_quote = _Bound(rpcs.CREATE_FX_QUOTE)
+    # --- AnalyticsService -----------------------------------------------------------------
+    get_payment_stats = _Bound(rpcs.GET_PAYMENT_STATS)
+    get_revenue = _Bound(rpcs.GET_REVENUE)
+    get_dispute_stats = _Bound(rpcs.GET_DISPUTE_STATS)
     # --- DisputeService -------------------------------------------------------------------
     list_disputes = _Bound(rpcs.LIST_DISPUTES)
     get_dispute = _Bound(rpcs.GET_DISPUTE)

@@ -57,6 +57,10 @@ def _fx(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, Resp]
     return Rpc(v1.FxServiceStub, method, request, response)
 
 
+def _analytics(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, Resp]:
+    return Rpc(v1.AnalyticsServiceStub, method, request, response)
+
+
 def _disputes(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, Resp]:
     return Rpc(v1.DisputeServiceStub, method, request, response)
 
@@ -104,6 +108,13 @@ LIST_EXCHANGE_RATES = _fx(
     "ListExchangeRates", v1.ListExchangeRatesRequest, v1.ListExchangeRatesResponse
 )
 CREATE_FX_QUOTE = _fx("CreateFxQuote", v1.CreateFxQuoteRequest, v1.CreateFxQuoteResponse)
+GET_PAYMENT_STATS = _analytics(
+    "GetPaymentStats", v1.GetPaymentStatsRequest, v1.GetPaymentStatsResponse
+)
+GET_REVENUE = _analytics("GetRevenue", v1.GetRevenueRequest, v1.GetRevenueResponse)
+GET_DISPUTE_STATS = _analytics(
+    "GetDisputeStats", v1.GetDisputeStatsRequest, v1.GetDisputeStatsResponse
+)
 
 LIST_DISPUTES = _disputes("ListDisputes", v1.ListDisputesRequest, v1.ListDisputesResponse)
 GET_DISPUTE = _disputes("GetDispute", v1.GetDisputeRequest, v1.GetDisputeResponse)

@@ -168,6 +168,10 @@ class PaymentsClient:
     get_exchange_rate = _Bound(rpcs.GET_EXCHANGE_RATE)
     list_exchange_rates = _Bound(rpcs.LIST_EXCHANGE_RATES)
     create_fx_quote = _Bound(rpcs.CREATE_FX_QUOTE)
+    # --- AnalyticsService -----------------------------------------------------------------
+    get_payment_stats = _Bound(rpcs.GET_PAYMENT_STATS)
+    get_revenue = _Bound(rpcs.GET_REVENUE)
+    get_dispute_stats = _Bound(rpcs.GET_DISPUTE_STATS)
     # --- DisputeService -------------------------------------------------------------------
     list_disputes = _Bound(rpcs.LIST_DISPUTES)
     get_dispute = _Bound(rpcs.GET_DISPUTE)

@@ -37,6 +37,9 @@ READS = frozenset(
         "ListAvailablePaymentMethods",
         "GetExchangeRate",
         "ListExchangeRates",
+        "GetPaymentStats",
+        "GetRevenue",
+        "GetDisputeStats",
         "ListDisputes",
         "GetDispute",
     }

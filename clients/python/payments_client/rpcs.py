@@ -7,6 +7,7 @@ from typing import Generic, TypeVar
 
 from google.protobuf.message import Message
 
+from payments.v1 import analytics_service_pb2 as an
 from payments.v1 import dispute_service_pb2 as ds
 from payments.v1 import fx_service_pb2 as fx
 from payments.v1 import payment_method_service_pb2 as pm
@@ -44,6 +45,10 @@ def _payments(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req,
 
 def _methods(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, Resp]:
     return Rpc("PaymentMethodService", method, request, response)
+
+
+def _analytics(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, Resp]:
+    return Rpc("AnalyticsService", method, request, response)
 
 
 def _fx(method: str, request: type[Req], response: type[Resp]) -> Rpc[Req, Resp]:
@@ -97,6 +102,13 @@ LIST_EXCHANGE_RATES = _fx(
     "ListExchangeRates", fx.ListExchangeRatesRequest, fx.ListExchangeRatesResponse
 )
 CREATE_FX_QUOTE = _fx("CreateFxQuote", fx.CreateFxQuoteRequest, fx.CreateFxQuoteResponse)
+GET_PAYMENT_STATS = _analytics(
+    "GetPaymentStats", an.GetPaymentStatsRequest, an.GetPaymentStatsResponse
+)
+GET_REVENUE = _analytics("GetRevenue", an.GetRevenueRequest, an.GetRevenueResponse)
+GET_DISPUTE_STATS = _analytics(
+    "GetDisputeStats", an.GetDisputeStatsRequest, an.GetDisputeStatsResponse
+)
 
 LIST_DISPUTES = _disputes("ListDisputes", ds.ListDisputesRequest, ds.ListDisputesResponse)
 GET_DISPUTE = _disputes("GetDispute", ds.GetDisputeRequest, ds.GetDisputeResponse)

@@ -18,6 +18,7 @@ import { RequestValidator } from "./validation.js";
 import { DEFAULT_KEEPALIVE, baseUrl, readEnv, sessionManager, type Keepalive, type Tls } from "./connection.js";
 import { decodeError } from "./errors.js";
 import { bearerToken, typedClient, type TokenSource } from "./interceptors.js";
+import { AnalyticsService } from "./gen/payments/v1/analytics_service_pb.js";
 import { DisputeService } from "./gen/payments/v1/dispute_service_pb.js";
 import { FxService } from "./gen/payments/v1/fx_service_pb.js";
 import { PaymentMethodService } from "./gen/payments/v1/payment_method_service_pb.js";
@@ -54,6 +55,7 @@ export class PaymentsClient {
   readonly payments: Client<typeof PaymentService>;
   readonly paymentMethods: Client<typeof PaymentMethodService>;
   readonly fx: Client<typeof FxService>;
+  readonly analytics: Client<typeof AnalyticsService>;
   readonly disputes: Client<typeof DisputeService>;
   private readonly session: Http2SessionManager;
   private readonly onRetry: RetryHook | undefined;
@@ -70,6 +72,7 @@ export class PaymentsClient {
     this.payments = typedClient(PaymentService, this.transport);
     this.paymentMethods = typedClient(PaymentMethodService, this.transport);
     this.fx = typedClient(FxService, this.transport);
+    this.analytics = typedClient(AnalyticsService, this.transport);
     this.disputes = typedClient(DisputeService, this.transport);
   }
 
@@ -107,6 +110,10 @@ export class PaymentsClient {
   readonly getExchangeRate = this.bind(FxService.method.getExchangeRate);
   readonly listExchangeRates = this.bind(FxService.method.listExchangeRates);
   readonly createFxQuote = this.bind(FxService.method.createFxQuote);
+  // --- AnalyticsService -----------------------------------------------------------------
+  readonly getPaymentStats = this.bind(AnalyticsService.method.getPaymentStats);
+  readonly getRevenue = this.bind(AnalyticsService.method.getRevenue);
+  readonly getDisputeStats = this.bind(AnalyticsService.method.getDisputeStats);
   // --- DisputeService -------------------------------------------------------------------
   readonly listDisputes = this.bind(DisputeService.method.listDisputes);
   readonly getDispute = this.bind(DisputeService.method.getDispute);

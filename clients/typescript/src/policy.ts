@@ -27,6 +27,9 @@ export const READS: ReadonlySet<string> = new Set([
   "ListAvailablePaymentMethods",
   "GetExchangeRate",
   "ListExchangeRates",
+  "GetPaymentStats",
+  "GetRevenue",
+  "GetDisputeStats",
   "ListDisputes",
   "GetDispute",
 ]);
