@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -77,8 +78,11 @@ from server.servicers.fx import FxServicer
 from server.servicers.payment_methods import PaymentMethodServicer
 from server.servicers.payments import PaymentServicer
 from server.tls import grpc_server_credentials, rest_ssl_context
-from server.tracing import Tracing, start_tracing
+from server.tracing import start_tracing
 from server.transport import kafka_security
+
+if TYPE_CHECKING:  # only with tracing on (server/tracing.py)
+    from server.tracing_sdk import Tracing
 
 __all__ = ["DepsFactory", "PaymentApplication"]
 

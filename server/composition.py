@@ -14,7 +14,7 @@ import random
 import secrets
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 from grpc_health.v1.health import aio as health_aio
@@ -50,9 +50,12 @@ from server.gateways import build_gateways
 from server.messaging import event_renderer
 from server.metrics import ServiceMetrics
 from server.metrics_scrape import ScrapeRefresh
-from server.tracing import Tracing, traceparent
+from server.tracing import traceparent
 from server.transport import database_ssl, redis_ssl_ca_file
 from server.webhooks import WebhookComponents
+
+if TYPE_CHECKING:  # only with tracing on (server/tracing.py)
+    from server.tracing_sdk import Tracing
 
 log = logging.getLogger("payments.app")
 

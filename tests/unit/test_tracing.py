@@ -23,8 +23,9 @@ from pydantic import ValidationError
 from infra.db import commit_writes
 from infra.messaging.tracing import record_context, with_trace_headers
 from server.logs import JsonFormatter
-from server.tracing import RequestTracesOnly, span_exporter, start_tracing
+from server.tracing import start_tracing
 from server.tracing_config import TracingSettings
+from server.tracing_sdk import RequestTracesOnly, span_exporter
 
 TRACE_ID, SPAN_ID = 0x0AF7651916CD43DD8448EB211C80319C, 0xB7AD6B7169203331
 TRACEPARENT = f"00-{TRACE_ID:032x}-{SPAN_ID:016x}-01"
