@@ -30,13 +30,11 @@ from domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Cursor
 # The payment filter's reader, shared so that both lists speak exactly one dialect.
 from domain.payment_filter import (
     _UNSUPPORTED_WORDS,
-    MAX_COMPARISONS,
-    MAX_FILTER_LENGTH,
     Operator,
     _timestamp,
     _Token,
-    _tokens,
     _unquote,
+    comparisons_of,
     invalid,
 )
 
@@ -85,24 +83,7 @@ class DisputeQuery:
 
 
 def parse_dispute_filter(text: str) -> DisputeFilter:
-    if len(text) > MAX_FILTER_LENGTH:
-        raise invalid(f"is longer than {MAX_FILTER_LENGTH} characters")
-    tokens = _tokens(text)
-    comparisons: list[DisputeComparison] = []
-    index = 0
-    while index < len(tokens):
-        if comparisons:
-            joiner = tokens[index]
-            if joiner.kind == "word" and joiner.text in _UNSUPPORTED_WORDS:
-                raise invalid(_UNSUPPORTED_WORDS[joiner.text])
-            if joiner.kind != "word" or joiner.text != "AND":
-                raise invalid(f'expected AND between comparisons, found "{joiner.text}"')
-            index += 1
-        comparisons.append(_comparison(tokens[index : index + 3]))
-        index += 3
-        if len(comparisons) > MAX_COMPARISONS:
-            raise invalid(f"has more than {MAX_COMPARISONS} comparisons")
-    return DisputeFilter(tuple(comparisons))
+    return DisputeFilter(comparisons_of(text, _comparison))
 
 
 def _comparison(tokens: list[_Token]) -> DisputeComparison:

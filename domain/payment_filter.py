@@ -23,10 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from domain.enums import GatewayName, PaymentMethodType, PaymentStatus
 from domain.errors import FieldViolation, ValidationFailed
+
+C = TypeVar("C")  # a comparison of one list's filter
 
 MAX_FILTER_LENGTH = 2000
 MAX_COMPARISONS = 20
@@ -143,10 +145,17 @@ def _stray(char: str, position: int) -> str:
 
 def parse_filter(text: str) -> PaymentFilter:
     """The filter `text` means, or ValidationFailed on `filter` naming the problem."""
+    return PaymentFilter(comparisons_of(text, _comparison))
+
+
+def comparisons_of(text: str, comparison: Callable[[list[_Token]], C]) -> tuple[C, ...]:
+    """The comparisons joined by AND that `text` holds, each read by `comparison` from its
+    three tokens (field, operator, value); ValidationFailed on `filter` naming the problem.
+    The grammar every list's filter shares (payments, disputes); the fields are each one's."""
     if len(text) > MAX_FILTER_LENGTH:
         raise invalid(f"is longer than {MAX_FILTER_LENGTH} characters")
     tokens = _tokens(text)
-    comparisons: list[Comparison] = []
+    comparisons: list[C] = []
     index = 0
     while index < len(tokens):
         if comparisons:
@@ -156,11 +165,11 @@ def parse_filter(text: str) -> PaymentFilter:
             if joiner.kind != "word" or joiner.text != "AND":
                 raise invalid(f'expected AND between comparisons, found "{joiner.text}"')
             index += 1
-        comparisons.append(_comparison(tokens[index : index + 3]))
+        comparisons.append(comparison(tokens[index : index + 3]))
         index += 3
         if len(comparisons) > MAX_COMPARISONS:
             raise invalid(f"has more than {MAX_COMPARISONS} comparisons")
-    return PaymentFilter(tuple(comparisons))
+    return tuple(comparisons)
 
 
 def _comparison(tokens: list[_Token]) -> Comparison:

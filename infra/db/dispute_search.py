@@ -4,15 +4,12 @@ to keep only the disputes of their own payments."""
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable
-from enum import Enum
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, select, tuple_
 
 from domain.dispute_listing import DisputeComparison, DisputeField, DisputeQuery
-from domain.payment_filter import Operator
+from infra.db.payment_search import compared
 from infra.db.tables import disputes, payments
 
 _COLUMNS = {
@@ -21,21 +18,10 @@ _COLUMNS = {
     DisputeField.GATEWAY: disputes.c.gateway,
     DisputeField.CREATE_TIME: disputes.c.created_at,
 }
-_SQL_OPS: dict[Operator, Callable[[Any, Any], Any]] = {
-    Operator.EQ: operator.eq,
-    Operator.NE: operator.ne,
-    Operator.LT: operator.lt,
-    Operator.LE: operator.le,
-    Operator.GT: operator.gt,
-    Operator.GE: operator.ge,
-}
 
 
 def _condition(comparison: DisputeComparison) -> ColumnElement[bool]:
-    value = comparison.value
-    bound = value.value if isinstance(value, Enum) else value  # stored as the plain name
-    result: ColumnElement[bool] = _SQL_OPS[comparison.op](_COLUMNS[comparison.field], bound)
-    return result
+    return compared(_COLUMNS[comparison.field], comparison.op, comparison.value)
 
 
 def page_statement(query: DisputeQuery) -> Select[Any]:

@@ -41,11 +41,15 @@ _SQL_OPS: dict[Operator, Callable[[Any, Any], Any]] = {
 }
 
 
-def _condition(comparison: Comparison) -> ColumnElement[bool]:
-    value = comparison.value
+def compared(column: Any, op: Operator, value: object) -> ColumnElement[bool]:
+    """`column op value` in SQL (the filters of every list: payments, disputes)."""
     bound = value.value if isinstance(value, Enum) else value  # stored as the plain name
-    result: ColumnElement[bool] = _SQL_OPS[comparison.op](_COLUMNS[comparison.field], bound)
+    result: ColumnElement[bool] = _SQL_OPS[op](column, bound)
     return result
+
+
+def _condition(comparison: Comparison) -> ColumnElement[bool]:
+    return compared(_COLUMNS[comparison.field], comparison.op, comparison.value)
 
 
 def _conditions(query: PaymentQuery) -> list[ColumnElement[bool]]:
