@@ -3,9 +3,10 @@
 
 1. Seeds --payments payments (1,000,000) over --days days (90) with INSERT ... SELECT
    generate_series: the payments table itself (its status-count trigger off during the seed,
-   the counts then taken in one scan, as migration 0026 does) and the hourly buckets those
-   payments' events would have made (aggregated in SQL, what the projector writes).
-2. GetPaymentStats over 30 days by day (ungrouped, and grouped by gateway and by currency):
+   the counts then taken in one scan, as migration 0026 does) and the buckets those
+   payments' events would have made (hour rows, slices and day rows, aggregated in SQL:
+   what the projector writes).
+2. GetPaymentStats over 30 days by day (ungrouped, by one dimension, by two and by three):
    p50/p95/p99 of the reader's query (the RPC's only I/O), over --queries calls each; and
    payments_by_status read from the kept counts against the old GROUP BY over payments.
 3. The cost to the payment path: --writers concurrent writers commit lifecycle-like
@@ -41,9 +42,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.analytics import Granularity, Period, StatsDimension, period_of
 from infra.currency import iso4217_catalog
-from infra.db.analytics_fold import PAYMENT_FIGURES, SLICED
+from infra.db.analytics_fold import GROUPINGS, PAYMENT_FIGURES, SLICED
 from infra.db.analytics_projector import AnalyticsProjector
-from infra.db.analytics_reader import SqlAnalyticsReader, slices_query
+from infra.db.analytics_reader import SqlAnalyticsReader, combinations_query, slices_query
 from infra.db.engine import make_engine
 from infra.db.tables import STATUS_COUNT_COLUMNS
 from server.events_wire import EventRenderer
@@ -110,6 +111,24 @@ def seed_slices() -> list[Any]:
                     " FROM analytics_payment_hours GROUP BY 3, 4, 5"
                 )
             )
+    return statements
+
+
+def seed_days() -> list[Any]:
+    """The day rows of every grouping of two dimensions or more, as the projector adds
+    them."""
+    statements = []
+    for kept in GROUPINGS:
+        name = ",".join(SLICED[i] for i in kept)
+        columns = ", ".join(d if i in kept else "''" for i, d in enumerate(SLICED))
+        by = ", ".join(d for i, d in enumerate(SLICED) if i in kept)
+        statements.append(
+            text(
+                f"INSERT INTO analytics_payment_days SELECT '{name}',"
+                f" date_trunc('day', hour, 'UTC') AS day, {columns}, failure_code, {_SUMS}"
+                f" FROM analytics_payment_hours GROUP BY day, {by}, failure_code"
+            )
+        )
     return statements
 
 
@@ -191,19 +210,21 @@ async def seed(engine: AsyncEngine, args: argparse.Namespace, start: datetime) -
     began = time.perf_counter()
     async with engine.begin() as conn:
         await conn.execute(SEED_BUCKETS, params)
-        for statement in seed_slices():
+        for statement in (*seed_slices(), *seed_days()):
             await conn.execute(statement)
         await conn.execute(SEED_REVENUE, params)
     buckets_s = time.perf_counter() - began
     async with engine.connect() as conn:
         await conn.execute(text("ANALYZE"))
         rows = await conn.scalar(text("SELECT count(*) FROM analytics_payment_hours"))
+        day_rows = await conn.scalar(text("SELECT count(*) FROM analytics_payment_days"))
     return {
         "payments": args.payments,
         "days": args.days,
         "seed_payments_s": round(payments_s, 1),
         "seed_buckets_s": round(buckets_s, 1),
         "bucket_rows": rows,
+        "day_rows": day_rows,
     }
 
 
@@ -216,10 +237,14 @@ async def queries(engine: AsyncEngine, args: argparse.Namespace, end: datetime) 
         ("payment_stats_30d_by_day_by_gateway", (StatsDimension.GATEWAY,)),
         ("payment_stats_30d_by_day_by_country", (StatsDimension.COUNTRY,)),
         ("payment_stats_30d_by_day_by_failure_code", (StatsDimension.FAILURE_CODE,)),
-        # Two dimensions: every combination's hour rows (the slow path).
+        # Two dimensions or more: the day rows of the grouping.
         (
             "payment_stats_30d_by_day_by_gateway_and_currency",
             (StatsDimension.GATEWAY, StatsDimension.CURRENCY),
+        ),
+        (
+            "payment_stats_30d_by_day_by_gateway_currency_and_country",
+            (StatsDimension.GATEWAY, StatsDimension.CURRENCY, StatsDimension.COUNTRY),
         ),
     ):
         await reader.payment_stats(period, group)  # warm
@@ -227,6 +252,16 @@ async def queries(engine: AsyncEngine, args: argparse.Namespace, end: datetime) 
             lambda g=group: reader.payment_stats(period, g),
             args.queries,
         )
+    # The same two-dimension report from every combination's hour rows (before the day
+    # rows): the comparison, and a check that both give the same figures.
+    pair = (StatsDimension.GATEWAY, StatsDimension.CURRENCY)
+    from_hours = combinations_query(period, pair)
+    figures["payment_stats_30d_by_day_by_gateway_and_currency_from_hour_rows"] = await _timed(
+        lambda: reader.report_of(from_hours, pair), max(10, args.queries // 4)
+    )
+    figures["day_rows_equal_hour_rows"] = await reader.payment_stats(
+        period, pair
+    ) == await reader.report_of(from_hours, pair)
     figures["revenue_30d_by_day"] = await _timed(lambda: reader.revenue(period), args.queries)
 
     async def select_one() -> None:

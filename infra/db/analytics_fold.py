@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import combinations
 from typing import Any
 
 from domain.dispute import closing_status
@@ -41,6 +42,22 @@ PAYMENT_FIGURES = (
 # of SLICED with its value.
 SliceKey = tuple[str, str, datetime, str, str]
 SLICED = ("gateway", "payment_method_type", "currency", "country")
+# (dimensions, day, gateway, payment_method_type, currency, country, failure_code): a UTC
+# day's figures per value of two dimensions or more (`dimensions`, their names in SLICED's
+# order joined by ","; the columns of the others are ''). Every such grouping is kept, so a
+# report split by any of them reads its own groups' rows only.
+DayKey = tuple[str, datetime, str, str, str, str, str]
+GROUPINGS: tuple[tuple[int, ...], ...] = tuple(
+    kept for size in range(2, len(SLICED) + 1) for kept in combinations(range(len(SLICED)), size)
+)
+
+
+def grouping_name(dimensions: tuple[str, ...] | list[str]) -> str:
+    """The `dimensions` value of a grouping: its names in SLICED's order."""
+    return ",".join(name for name in SLICED if name in dimensions)
+
+
+_GROUPING_NAMES = tuple(",".join(SLICED[i] for i in kept) for kept in GROUPINGS)
 # (hour, basis, currency); basis "payment" or "settlement"
 RevenueKey = tuple[datetime, str, str]
 REVENUE_FIGURES = ("captured_minor", "refunded_minor", "disputed_minor", "dispute_lost_minor")
@@ -74,18 +91,23 @@ UNKNOWN_PAYMENT = PaymentDimensions("", "", "", "", 0)
 class BucketDeltas:
     payments: dict[PaymentKey, Counter[str]] = field(default_factory=dict)
     slices: dict[SliceKey, Counter[str]] = field(default_factory=dict)
+    days: dict[DayKey, Counter[str]] = field(default_factory=dict)
     revenue: dict[RevenueKey, Counter[str]] = field(default_factory=dict)
     disputes: dict[DisputeKey, Counter[str]] = field(default_factory=dict)
 
     def _count(self, key: PaymentKey, figures: dict[str, int]) -> None:
-        """Adds to the key's combination and to its slices (all, and each dimension alone,
-        by hour and by day)."""
+        """Adds to the key's combination, to its slices (all, and each dimension alone,
+        by hour and by day) and to its day's groupings of two dimensions or more."""
         self.payments.setdefault(key, Counter()).update(figures)
         hour, *dimensions, code = key
-        for span, bucket in (("h", hour), ("d", hour.replace(hour=0))):
+        day = hour.replace(hour=0)
+        for span, bucket in (("h", hour), ("d", day)):
             self.slices.setdefault((span, "", bucket, "", code), Counter()).update(figures)
             for name, value in zip(SLICED, dimensions, strict=True):
                 self.slices.setdefault((span, name, bucket, value, code), Counter()).update(figures)
+        for name, kept in zip(_GROUPING_NAMES, GROUPINGS, strict=True):
+            g, m, c, k = (v if i in kept else "" for i, v in enumerate(dimensions))
+            self.days.setdefault((name, day, g, m, c, k, code), Counter()).update(figures)
 
     def _revenue(self, key: RevenueKey) -> Counter[str]:
         return self.revenue.setdefault(key, Counter())
@@ -151,6 +173,7 @@ class BucketDeltas:
         for mine, theirs in (
             (self.payments, other.payments),
             (self.slices, other.slices),
+            (self.days, other.days),
             (self.revenue, other.revenue),
             (self.disputes, other.disputes),
         ):
@@ -159,7 +182,7 @@ class BucketDeltas:
 
     @property
     def empty(self) -> bool:
-        return not (self.payments or self.slices or self.revenue or self.disputes)
+        return not (self.payments or self.slices or self.days or self.revenue or self.disputes)
 
 
 _COUNTED = frozenset({AUTHORIZED, CAPTURED, FAILED, REFUNDED, DISPUTED, DISPUTE_CLOSED})

@@ -4,9 +4,10 @@ exactly once.
 One round, in one transaction: lock a batch of outbox rows not projected yet (FOR UPDATE
 SKIP LOCKED: another projector, or the relay sending them, holds some; those come in a later
 round), read their events and their payments' dimensions, sum the batch in memory, add the
-sums to the bucket rows (INSERT ... ON CONFLICT DO UPDATE, keys in one order so concurrent
-projectors cannot deadlock), and mark the rows projected. The marks and the sums commit
-together or not at all, so a crash between rounds neither loses nor doubles an event.
+sums to the bucket rows (one INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO UPDATE per
+table, keys in one order so concurrent projectors cannot deadlock), and mark the rows
+projected. The marks and the sums commit together or not at all, so a crash between rounds
+neither loses nor doubles an event.
 
 A marker per row rather than a cursor: outbox rows commit out of the order of their ids and
 times, and a cursor would step over a row that commits late. The purge deletes published
@@ -24,8 +25,17 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Table,
+    TextClause,
+    func,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from infra.db.analytics_fold import (
@@ -41,6 +51,7 @@ from infra.db.analytics_fold import (
 from infra.db.outbox import legacy_event
 from infra.db.tables import (
     analytics_dispute_hours,
+    analytics_payment_days,
     analytics_payment_hours,
     analytics_payment_slices,
     analytics_revenue_hours,
@@ -166,8 +177,32 @@ def _dimensions(row: Any) -> PaymentDimensions:
 async def _add_to_buckets(conn: AsyncConnection, deltas: BucketDeltas) -> None:
     await _upsert(conn, analytics_payment_hours, deltas.payments, PAYMENT_FIGURES)
     await _upsert(conn, analytics_payment_slices, deltas.slices, PAYMENT_FIGURES)
+    await _upsert(conn, analytics_payment_days, deltas.days, PAYMENT_FIGURES)
     await _upsert(conn, analytics_revenue_hours, deltas.revenue, REVENUE_FIGURES)
     await _upsert(conn, analytics_dispute_hours, deltas.disputes, DISPUTE_FIGURES)
+
+
+def _array_type(column: Column[Any]) -> str:
+    if isinstance(column.type, DateTime):
+        return "timestamptz[]"
+    if isinstance(column.type, BigInteger):
+        return "bigint[]"
+    return "text[]"
+
+
+def upsert_statement(table: Table, figures: Sequence[str]) -> TextClause:
+    """One statement for any number of rows: each column's values as one array, unnested
+    (a bound parameter per column, not per value: no limit on a batch's rows, one plan)."""
+    keys = [column.name for column in table.primary_key.columns]
+    columns = [*keys, *figures]
+    arrays = ", ".join(f"CAST(:{name} AS {_array_type(table.c[name])})" for name in columns)
+    added = ", ".join(f"{f} = {table.name}.{f} + EXCLUDED.{f}" for f in figures)
+    # Names from the table definitions only, no input.
+    return text(
+        f"INSERT INTO {table.name} ({', '.join(columns)})"  # noqa: S608
+        f" SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {added}"
+    )
 
 
 async def _upsert(
@@ -176,17 +211,14 @@ async def _upsert(
     sums: dict[Any, Counter[str]],
     figures: Sequence[str],
 ) -> None:
+    """Adds the sums to their rows, keys in sorted order (concurrent projectors lock rows
+    in one order, so they cannot deadlock)."""
     if not sums:
         return
     keys = [column.name for column in table.primary_key.columns]
-    rows = [
-        {**dict(zip(keys, key, strict=True)), **{f: sums[key][f] for f in figures}}
-        for key in sorted(sums)
-    ]
-    statement = insert(table).values(rows)
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=keys,
-            set_={f: table.c[f] + statement.excluded[f] for f in figures},
-        )
-    )
+    ordered = sorted(sums)
+    arrays: dict[str, list[Any]] = {
+        name: [key[n] for key in ordered] for n, name in enumerate(keys)
+    }
+    arrays |= {f: [sums[key][f] for key in ordered] for f in figures}
+    await conn.execute(upsert_statement(table, figures), arrays)

@@ -2,8 +2,9 @@
 
 Payment stats for all payments or split by one dimension (and/or the failure code) read the
 slices of the report's span: 30 days by day is 30 rows per value and failure code. Splits by
-two dimensions or more read every combination's hour rows, grouped by hour or UTC day in
-PostgreSQL. Revenue and disputes are hour rows per currency."""
+two dimensions or more read, by day, the day rows of that grouping (30 days by gateway and
+currency: 30 rows per gateway-currency pair and failure code); by hour, every combination's
+hour rows, grouped in PostgreSQL. Revenue and disputes are hour rows per currency."""
 
 from __future__ import annotations
 
@@ -28,16 +29,17 @@ from domain.analytics import (
     StatsBucket,
     StatsDimension,
 )
-from infra.db.analytics_fold import PAYMENT_FIGURES
+from infra.db.analytics_fold import PAYMENT_FIGURES, grouping_name
 from infra.db.tables import (
     analytics_dispute_hours,
+    analytics_payment_days,
     analytics_payment_hours,
     analytics_payment_slices,
     analytics_revenue_hours,
 )
 
 _S, _R, _D = analytics_payment_hours.c, analytics_revenue_hours.c, analytics_dispute_hours.c
-_SL = analytics_payment_slices.c
+_SL, _DY = analytics_payment_slices.c, analytics_payment_days.c
 _SPANS = {Granularity.HOUR: "h", Granularity.DAY: "d"}
 
 
@@ -68,7 +70,16 @@ class SqlAnalyticsReader:
     ) -> PaymentStatsReport:
         per_code = slices_query(period, group_by)
         if per_code is None:
+            per_code = days_query(period, group_by)
+        if per_code is None:
             per_code = combinations_query(period, group_by)
+        return await self.report_of(per_code, group_by)
+
+    async def report_of(
+        self, per_code: Select[Any], group_by: tuple[StatsDimension, ...]
+    ) -> PaymentStatsReport:
+        """The report of per-failure-code rows (labelled bucket, failure_code, the group's
+        dimensions and the figures), whichever table they come from."""
         query = _one_row_per_group(per_code, group_by)
         total = OutcomeCounts()
         buckets: dict[tuple[Any, ...], StatsBucket] = {}
@@ -185,6 +196,24 @@ def slices_query(period: Period, group_by: tuple[StatsDimension, ...]) -> Select
             _SL.bucket < period.end,
         )
         .group_by(*keys)
+    )
+
+
+def days_query(period: Period, group_by: tuple[StatsDimension, ...]) -> Select[Any] | None:
+    """The day rows of the report's grouping: None but by day and by two dimensions or
+    more. One row per day, group and failure code already: nothing to sum here."""
+    sliced = [d.value for d in group_by if d is not StatsDimension.FAILURE_CODE]
+    if period.granularity is not Granularity.DAY or len(sliced) < 2:
+        return None
+    return select(
+        _DY.day.label("bucket"),
+        _DY.failure_code,
+        *(_DY[name] for name in sliced),
+        *(_DY[f] for f in PAYMENT_FIGURES),
+    ).where(
+        _DY.dimensions == grouping_name(sliced),
+        _DY.day >= period.start,
+        _DY.day < period.end,
     )
 
 

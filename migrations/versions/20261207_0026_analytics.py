@@ -7,7 +7,8 @@ Create Date: 2026-12-07
 
 analytics_payment_hours holds every combination of the dimensions per hour;
 analytics_payment_slices the same figures per hour and per day, for all payments or one
-dimension at a time: what most reports ask, in few rows.
+dimension at a time: what most reports ask, in few rows; analytics_payment_days the same
+figures per UTC day for every grouping of two dimensions or more.
 
 The outbox gains `projected_at`: the projector marks each row it counted, in the transaction
 that counted it; rows already in the outbox are projected too (what the purge left is the
@@ -141,6 +142,27 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "analytics_payment_days",
+        sa.Column("dimensions", sa.String(length=48), nullable=False),
+        sa.Column("day", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("gateway", sa.String(length=20), nullable=False),
+        sa.Column("payment_method_type", sa.String(length=30), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("country", sa.String(length=2), nullable=False),
+        sa.Column("failure_code", sa.String(length=64), nullable=False),
+        *(_count(name) for name in _PAYMENT_FIGURES),
+        sa.PrimaryKeyConstraint(
+            "dimensions",
+            "day",
+            "gateway",
+            "payment_method_type",
+            "currency",
+            "country",
+            "failure_code",
+            name=op.f("pk_analytics_payment_days"),
+        ),
+    )
+    op.create_table(
         "analytics_revenue_hours",
         _hour(),
         sa.Column("basis", sa.String(length=10), nullable=False),
@@ -201,6 +223,7 @@ def downgrade() -> None:
     op.drop_table("payment_status_counts")
     op.drop_table("analytics_dispute_hours")
     op.drop_table("analytics_revenue_hours")
+    op.drop_table("analytics_payment_days")
     op.drop_table("analytics_payment_slices")
     op.drop_table("analytics_payment_hours")
     op.drop_index(

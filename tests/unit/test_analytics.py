@@ -16,7 +16,8 @@ from domain.analytics import (
     period_of,
 )
 from domain.errors import ValidationFailed
-from infra.db.analytics_fold import BucketDeltas, PaymentDimensions, parse_event
+from infra.db.analytics_fold import BucketDeltas, PaymentDimensions, grouping_name, parse_event
+from infra.db.analytics_reader import days_query
 
 T = datetime(2026, 12, 7, 10, 30, tzinfo=UTC)
 
@@ -92,6 +93,14 @@ def test_the_fold_sums_events_per_bucket_key() -> None:
     assert deltas.slices[("d", "country", day, "DE", "")]["captured"] == 2
     assert deltas.slices[("d", "gateway", day, "SIMULATOR", "UNKNOWN")]["failed"] == 1
     assert len(deltas.slices) == 2 * 5 * 2  # spans x (all + 4 dimensions) x codes
+    # The day's groupings of two dimensions or more, the others' columns ''.
+    pair = deltas.days[("gateway,currency", day, "SIMULATOR", "", "EUR", "", "")]
+    assert pair["captured"] == 2
+    full = ("gateway,payment_method_type,currency,country", day, "SIMULATOR", "CREDIT_CARD",
+            "EUR", "DE", "UNKNOWN")  # fmt: skip
+    assert (deltas.days[full]["failed"], deltas.days[full]["retry_attempts"]) == (1, 1)
+    assert len(deltas.days) == 11 * 2  # groupings (6 pairs, 4 triples, 1 of all) x codes
+    assert grouping_name(["currency", "gateway"]) == "gateway,currency"
     assert deltas.revenue[(ten, "payment", "EUR")]["captured_minor"] == 2198
     assert deltas.revenue[(ten, "settlement", "USD")]["captured_minor"] == 2400
 
@@ -112,3 +121,14 @@ def test_disputes_open_close_and_lower_the_net_when_lost() -> None:
     assert (disputes["opened_minor"], disputes["lost_minor"]) == (1000, 500)
     money = deltas.revenue[(ten, "payment", "EUR")]
     assert (money["disputed_minor"], money["dispute_lost_minor"]) == (1000, 500)
+
+
+def test_the_day_rows_serve_reports_by_day_of_two_dimensions_or_more() -> None:
+    by_hour = period_of(T, T + timedelta(days=1), Granularity.HOUR)
+    by_day = period_of(T, T + timedelta(days=1), Granularity.DAY)
+    two = (StatsDimension.CURRENCY, StatsDimension.GATEWAY)
+    assert days_query(by_day, two) is not None
+    assert days_query(by_hour, two) is None  # by hour: every combination's hour rows
+    # One dimension and the failure code: the slices.
+    assert days_query(by_day, (StatsDimension.GATEWAY, StatsDimension.FAILURE_CODE)) is None
+    assert days_query(by_day, ()) is None
