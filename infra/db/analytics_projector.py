@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from infra.batch_loop import drain_in_batches
 from infra.db.analytics_fold import (
     DISPUTE_FIGURES,
     PAYMENT_FIGURES,
@@ -142,18 +143,17 @@ class AnalyticsProjector:
     async def run(self) -> None:
         """Projects until cancelled: again at once after a full batch, after the poll
         interval when idle, with exponential backoff while the database fails."""
-        backoff = self._poll_interval
-        while True:
-            try:
-                projected = await self.project_once()
-            except Exception:
-                log.exception("analytics projector failed; retrying in %.1fs", backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
-                continue
-            backoff = self._poll_interval
-            if projected < self._batch_size:
-                await asyncio.sleep(self._poll_interval)
+
+        def failed(_exc: Exception, backoff: float) -> None:
+            log.exception("analytics projector failed; retrying in %.1fs", backoff)
+
+        await drain_in_batches(
+            self.project_once,
+            batch_size=self._batch_size,
+            poll_interval=self._poll_interval,
+            max_backoff=self._max_backoff,
+            on_failure=failed,
+        )
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="analytics-projector")

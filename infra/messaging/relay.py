@@ -28,6 +28,7 @@ from opentelemetry.trace import Tracer
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from infra.batch_loop import drain_in_batches
 from infra.db.outbox import legacy_event
 from infra.db.tables import outbox
 from infra.messaging.clients import KafkaSecurity, producer_settings_of, started
@@ -218,18 +219,17 @@ class OutboxRelay:
     async def run(self) -> None:
         """Publishes until cancelled: again at once after a full batch, after the poll
         interval when idle, with exponential backoff while the broker or database fails."""
-        backoff = self._poll_interval
-        while True:
-            try:
-                published = await self.publish_once()
-            except Exception as exc:
-                log.warning("outbox relay: %s; retrying in %.1fs", type(exc).__name__, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff)
-                continue
-            backoff = self._poll_interval
-            if published < self._batch_size:
-                await asyncio.sleep(self._poll_interval)
+
+        def failed(exc: Exception, backoff: float) -> None:
+            log.warning("outbox relay: %s; retrying in %.1fs", type(exc).__name__, backoff)
+
+        await drain_in_batches(
+            self.publish_once,
+            batch_size=self._batch_size,
+            poll_interval=self._poll_interval,
+            max_backoff=self._max_backoff,
+            on_failure=failed,
+        )
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="outbox-relay")
